@@ -1,0 +1,81 @@
+//! One borrowed view of any JSON object the protocol sends, parsed in a single pass.
+//! Events and frames are told apart from it without parsing twice.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct Wire<'a> {
+    #[serde(rename = "type", borrow, default)]
+    pub(crate) kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub(crate) event_type: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub(crate) event_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub(crate) id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub(crate) data: Option<&'a RawValue>,
+    // Payload objects of the AgentMail envelope. `message` is also the text of an
+    // `error` frame, hence raw.
+    #[serde(borrow, default)]
+    pub(crate) message: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    pub(crate) thread: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    pub(crate) send: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    pub(crate) delivery: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    pub(crate) bounce: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    pub(crate) complaint: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    pub(crate) reject: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    pub(crate) open: Option<&'a RawValue>,
+    // Frame fields.
+    #[serde(borrow, default)]
+    pub(crate) event_types: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    pub(crate) inbox_ids: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    pub(crate) pod_ids: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    pub(crate) name: Option<Cow<'a, str>>,
+    #[serde(default)]
+    pub(crate) replayed: Option<u64>,
+    #[serde(borrow, default)]
+    pub(crate) after: Option<Cow<'a, str>>,
+}
+
+impl<'a> Wire<'a> {
+    pub(crate) fn payload_by_key(&self, key: &str) -> Option<&'a RawValue> {
+        match key {
+            "message" => self.message,
+            "send" => self.send,
+            "delivery" => self.delivery,
+            "bounce" => self.bounce,
+            "complaint" => self.complaint,
+            "reject" => self.reject,
+            "open" => self.open,
+            _ => None,
+        }
+    }
+
+    pub(crate) fn set_payload(&mut self, key: &str, value: &'a RawValue) {
+        let slot = match key {
+            "message" => &mut self.message,
+            "send" => &mut self.send,
+            "delivery" => &mut self.delivery,
+            "bounce" => &mut self.bounce,
+            "complaint" => &mut self.complaint,
+            "reject" => &mut self.reject,
+            "open" => &mut self.open,
+            _ => return,
+        };
+        *slot = Some(value);
+    }
+}

@@ -1,0 +1,104 @@
+//! One event as a source hands it over.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::time::SystemTime;
+
+use mailwire_proto::Event;
+
+use crate::{Ack, SourceError};
+
+/// Where a delivery came from.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Origin {
+    /// A WebSocket the agent holds open.
+    WebSocket,
+    /// A webhook POST from the service.
+    Webhook,
+    /// A backfill through the service's REST API.
+    Backfill,
+    /// A durable log replayed at start-up (logged, never acked).
+    Log,
+    /// A transport of the user's own.
+    Custom(Cow<'static, str>),
+}
+
+impl Origin {
+    /// A custom origin, e.g. `Origin::custom("sqs")`.
+    pub fn custom(name: impl Into<Cow<'static, str>>) -> Origin {
+        Origin::Custom(name.into())
+    }
+
+    /// The stable name: `websocket`, `webhook`, `backfill`, `log`, or the custom one.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Origin::WebSocket => "websocket",
+            Origin::Webhook => "webhook",
+            Origin::Backfill => "backfill",
+            Origin::Log => "log",
+            Origin::Custom(name) => name,
+        }
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An event handed over by a source, with where and when it was received and the
+/// [`Ack`] that settles it.
+#[derive(Debug)]
+#[must_use = "a delivery dropped without ack is delivered again after a restart"]
+pub struct Delivery {
+    /// The event.
+    pub event: Event,
+    /// Where it came from.
+    pub origin: Origin,
+    /// When the source received it.
+    pub received_at: SystemTime,
+    ack: Ack,
+}
+
+impl Delivery {
+    /// A delivery received now, with nothing to settle.
+    pub fn new(event: Event, origin: Origin) -> Delivery {
+        Delivery {
+            event,
+            origin,
+            received_at: SystemTime::now(),
+            ack: Ack::none(),
+        }
+    }
+
+    /// Sets what acking does.
+    pub fn with_ack(mut self, ack: Ack) -> Delivery {
+        self.ack = ack;
+        self
+    }
+
+    /// Sets when it was received.
+    pub fn with_received_at(mut self, at: SystemTime) -> Delivery {
+        self.received_at = at;
+        self
+    }
+
+    /// Settles the delivery: the source marks it processed. Call it after the side
+    /// effect, and the event is handled exactly once.
+    pub async fn ack(self) -> Result<(), SourceError> {
+        self.ack.ack().await
+    }
+
+    /// Takes the ack out, leaving none: for wrappers that settle later or add their
+    /// own step (see [`Ack::then`]).
+    pub fn take_ack(&mut self) -> Ack {
+        std::mem::take(&mut self.ack)
+    }
+
+    /// Splits the delivery into its parts.
+    pub fn into_parts(self) -> (Event, Origin, SystemTime, Ack) {
+        (self.event, self.origin, self.received_at, self.ack)
+    }
+}
