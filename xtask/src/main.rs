@@ -1,2 +1,118 @@
-//! Project automation: `cargo xtask ci | tidy | bench | fuzz`.
-fn main() {}
+//! Project automation, run as `cargo xtask <command>`:
+//!
+//! - `ci`: formatting, clippy (warnings denied, all targets), the tests, the docs
+//!   (warnings denied) and `tidy`: what CI runs.
+//! - `tidy`: rules the team agreed on, enforced rather than remembered.
+//! - `bench [CRATE...]`: the criterion benchmarks of every crate that has them.
+//! - `fuzz [SECONDS]`: every fuzz target for SECONDS each (default 60).
+
+mod tidy;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci(),
+        Some("tidy") => tidy::run(&root()),
+        Some("bench") => bench(&args[1..]),
+        Some("fuzz") => fuzz(args.get(1).map(String::as_str)),
+        _ => {
+            eprintln!("usage: cargo xtask <ci | tidy | bench [CRATE...] | fuzz [SECONDS]>");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_path_buf()
+}
+
+fn cargo(args: &[&str]) -> Result<(), String> {
+    cargo_in(&root(), args, &[])
+}
+
+fn cargo_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
+    eprintln!("$ cargo {}", args.join(" "));
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(args)
+        .current_dir(dir)
+        .envs(env.iter().copied())
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`cargo {}` failed ({status})", args.join(" ")))
+    }
+}
+
+fn ci() -> Result<(), String> {
+    tidy::run(&root())?;
+    cargo(&["fmt", "--all", "--", "--check"])?;
+    cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--all-features",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
+    cargo(&["test", "--workspace", "--all-features"])?;
+    cargo_in(
+        &root(),
+        &["doc", "--workspace", "--no-deps", "--all-features"],
+        &[("RUSTDOCFLAGS", "-D warnings")],
+    )
+}
+
+fn bench(crates: &[String]) -> Result<(), String> {
+    let mut args = vec!["bench"];
+    if crates.is_empty() {
+        args.push("--workspace");
+    }
+    for c in crates {
+        args.extend(["-p", c]);
+    }
+    cargo(&args)
+}
+
+fn fuzz(seconds: Option<&str>) -> Result<(), String> {
+    let seconds = seconds.unwrap_or("60");
+    if seconds.parse::<u32>().is_err() {
+        return Err(format!("SECONDS must be a number, not {seconds:?}"));
+    }
+    let dir = root().join("fuzz");
+    let targets = std::fs::read_dir(dir.join("fuzz_targets"))
+        .map_err(|e| format!("cannot list fuzz targets: {e}"))?
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            if path.extension()? != "rs" {
+                return None;
+            }
+            Some(path.file_stem()?.to_string_lossy().into_owned())
+        })
+        .collect::<Vec<_>>();
+    let max_time = format!("-max_total_time={seconds}");
+    for target in &targets {
+        let corpus = format!("corpus/{target}");
+        cargo_in(
+            &dir,
+            &["fuzz", "run", "-s", "none", target, &corpus, "--", &max_time],
+            &[],
+        )?;
+    }
+    Ok(())
+}
