@@ -28,7 +28,7 @@ const STRIPE_SECRET: &str = "whsec_test_secret";
 const STRIPE_BODY: &[u8] = br#"{"id":"evt_test"}"#;
 const STRIPE_HEX: &str = "22f7d74836ddad3284a2b80853dd2fe731655c1bfddcff3c3666a500cf3abd80";
 
-fn spec_verifier(secrets: &[&str]) -> Verifier<impl mailwire_webhook::Clock> {
+fn spec_verifier(secrets: &[&str]) -> Verifier<impl mailwire_webhook::Clock + use<>> {
     Verifier::new(Keyring::new(Scheme::Standard, secrets).unwrap()).with_clock(|| SPEC_TS)
 }
 
