@@ -64,7 +64,7 @@ impl Event {
     pub fn parse(raw: impl Into<Bytes>) -> Result<Event, ParseError> {
         let raw = raw.into();
         check_len(&raw)?;
-        let wire: Wire<'_> = serde_json::from_slice(&raw)?;
+        let wire: Wire<'_> = crate::wire::object(&raw)?;
         Event::from_wire(wire, &raw)?.ok_or(ParseError::NotAnEvent(
             "neither {\"type\":\"event\",\"event_type\",\"event_id\"} nor {\"id\",\"type\"}",
         ))
@@ -205,7 +205,7 @@ fn typed<'a, T: serde::Deserialize<'a>>(
 ) -> Result<T, ParseError> {
     let value =
         value.ok_or_else(|| payload_error(event_type, serde_json::Error::missing_field(key)))?;
-    serde_json::from_str(value.get()).map_err(|e| payload_error(event_type, e))
+    crate::wire::object(value.get().as_bytes()).map_err(|e| payload_error(event_type, e))
 }
 
 /// Parses the payload object(s) of an AgentMail envelope.
@@ -264,9 +264,10 @@ fn simple_payload(event_type: &EventType, data: Option<&RawValue>) -> Result<Pay
             },
         }));
     };
-    let data = data.ok_or_else(|| payload_error(event_type, serde_json::Error::missing_field("data")))?;
+    let data =
+        data.ok_or_else(|| payload_error(event_type, serde_json::Error::missing_field("data")))?;
     let inner: Wire<'_> =
-        serde_json::from_str(data.get()).map_err(|e| payload_error(event_type, e))?;
+        crate::wire::object(data.get().as_bytes()).map_err(|e| payload_error(event_type, e))?;
     if inner.payload_by_key(key).is_some() {
         return typed_payload(event_type, kind, key, &inner);
     }
@@ -359,7 +360,11 @@ fn encode(id: &str, event_type: &EventType, payload: &Payload, envelope: Envelop
                 event_type,
                 data: message,
             }),
-            Body::Sent { send } => serde_json::to_vec(&Simple { id, event_type, data: send }),
+            Body::Sent { send } => serde_json::to_vec(&Simple {
+                id,
+                event_type,
+                data: send,
+            }),
             Body::Delivered { delivery } => serde_json::to_vec(&Simple {
                 id,
                 event_type,
@@ -380,7 +385,11 @@ fn encode(id: &str, event_type: &EventType, payload: &Payload, envelope: Envelop
                 event_type,
                 data: reject,
             }),
-            Body::Opened { open } => serde_json::to_vec(&Simple { id, event_type, data: open }),
+            Body::Opened { open } => serde_json::to_vec(&Simple {
+                id,
+                event_type,
+                data: open,
+            }),
             Body::Other(obj) => serde_json::to_vec(&Simple {
                 id,
                 event_type,

@@ -72,9 +72,16 @@ impl ErrorFrame {
     /// True when the error says the credentials were refused: a client must not retry.
     pub fn is_auth(&self) -> bool {
         let name = self.name.to_ascii_lowercase();
-        ["auth", "unauthorized", "forbidden", "apikey", "api_key", "credential"]
-            .iter()
-            .any(|needle| name.contains(needle))
+        [
+            "auth",
+            "unauthorized",
+            "forbidden",
+            "apikey",
+            "api_key",
+            "credential",
+        ]
+        .iter()
+        .any(|needle| name.contains(needle))
     }
 }
 
@@ -91,7 +98,7 @@ impl ServerFrame {
     pub fn parse(raw: impl Into<Bytes>) -> Result<ServerFrame, ParseError> {
         let raw = raw.into();
         check_len(&raw)?;
-        let wire: Wire<'_> = serde_json::from_slice(&raw)?;
+        let wire: Wire<'_> = crate::wire::object(&raw)?;
         let Some(kind) = wire.kind.as_deref() else {
             return Err(ParseError::NotAnEvent("frame without a type"));
         };
@@ -230,9 +237,9 @@ impl ClientFrame {
             #[serde(rename = "type", borrow)]
             kind: std::borrow::Cow<'a, str>,
         }
-        let head: Head<'_> = serde_json::from_slice(raw)?;
+        let head: Head<'_> = crate::wire::object(raw)?;
         Ok(match &*head.kind {
-            "subscribe" => ClientFrame::Subscribe(serde_json::from_slice(raw)?),
+            "subscribe" => ClientFrame::Subscribe(crate::wire::object(raw)?),
             "ping" => ClientFrame::Ping,
             "pong" => ClientFrame::Pong,
             other => ClientFrame::Unknown {

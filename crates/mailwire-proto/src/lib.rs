@@ -36,8 +36,8 @@ pub use event::{Envelope, Event, MAX_EVENT_BYTES, MAX_ID_BYTES};
 pub use event_type::EventType;
 pub use frame::{ClientFrame, ErrorFrame, ServerFrame, Subscribe, Subscribed};
 pub use payload::{
-    Attachment, Bounce, BounceRecipient, Complaint, Delivered, JsonObject, Message, Open,
-    Payload, Reject, Sent, Thread,
+    Attachment, Bounce, BounceRecipient, Complaint, Delivered, JsonObject, Message, Open, Payload,
+    Reject, Sent, Thread,
 };
 pub use time::OffsetDateTime;
 

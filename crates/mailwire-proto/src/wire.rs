@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 
 use serde::Deserialize;
+use serde::de::Error as _;
 use serde_json::value::RawValue;
 
 #[derive(Debug, Default, Deserialize)]
@@ -77,5 +78,15 @@ impl<'a> Wire<'a> {
             _ => return,
         };
         *slot = Some(value);
+    }
+}
+
+/// Reads `T` from a JSON object, and only from an object: serde would also read a
+/// struct from a list of its fields in order (`["event","message.received","evt_1"]`),
+/// which no service sends and which must not pass for an event.
+pub(crate) fn object<'a, T: Deserialize<'a>>(json: &'a [u8]) -> Result<T, serde_json::Error> {
+    match json.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') | None => serde_json::from_slice(json),
+        Some(_) => Err(serde_json::Error::custom("expected a JSON object")),
     }
 }
