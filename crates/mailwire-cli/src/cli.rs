@@ -1,0 +1,57 @@
+//! The top-level parser and the list of subcommands.
+
+use std::fmt;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::cmd;
+
+/// Exit status for a usage error (bad flag, unusable secret, unreadable input
+/// format), as clap uses for its own parse errors.
+pub(crate) const EXIT_USAGE: u8 = 2;
+
+/// Email events for agents: WebSocket and signed webhooks.
+#[derive(Debug, Parser)]
+#[command(name = "mailwire", version, about)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// Every subcommand; one module under `cmd/` each.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Verify a webhook body (stdin) against its headers: exit 0 valid, 1 invalid.
+    Verify(cmd::verify::Args),
+    /// Sign a webhook body (stdin) and print the headers to send.
+    Sign(cmd::sign::Args),
+}
+
+impl Command {
+    /// Runs the subcommand. An error wrapping [`UsageError`] exits with
+    /// [`EXIT_USAGE`], any other error with 1.
+    pub(crate) fn run(self) -> anyhow::Result<ExitCode> {
+        match self {
+            Self::Verify(args) => cmd::verify::run(args),
+            Self::Sign(args) => cmd::sign::run(args),
+        }
+    }
+}
+
+/// An error in how the command was invoked rather than in what it processed.
+#[derive(Debug)]
+pub(crate) struct UsageError(pub(crate) String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Shorthand for returning a [`UsageError`].
+pub(crate) fn usage(msg: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(UsageError(msg.into()))
+}

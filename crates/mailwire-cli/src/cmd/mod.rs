@@ -1,0 +1,60 @@
+//! One module per subcommand, plus what several of them share.
+
+pub(crate) mod sign;
+pub(crate) mod verify;
+
+use std::io::Read as _;
+
+use anyhow::Context as _;
+use clap::ValueEnum;
+use mailwire_webhook::{Keyring, Scheme};
+
+use crate::cli::usage;
+
+/// `--scheme` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum SchemeArg {
+    /// Hex HMAC-SHA256 of the body in one header (GitHub style).
+    Hex,
+    /// Standard Webhooks / Svix (`webhook-id`, `-timestamp`, `-signature`).
+    Standard,
+    /// Stripe (`stripe-signature: t=...,v1=...`).
+    Stripe,
+}
+
+impl From<SchemeArg> for Scheme {
+    fn from(s: SchemeArg) -> Self {
+        match s {
+            SchemeArg::Hex => Scheme::Hex,
+            SchemeArg::Standard => Scheme::Standard,
+            SchemeArg::Stripe => Scheme::Stripe,
+        }
+    }
+}
+
+/// Parses the `--secret` values; a bad one is a usage error naming which.
+pub(crate) fn keyring(scheme: SchemeArg, secrets: &[String]) -> anyhow::Result<Keyring> {
+    let scheme = Scheme::from(scheme);
+    for (i, secret) in secrets.iter().enumerate() {
+        if let Err(err) = Keyring::new(scheme, [secret]) {
+            return Err(usage(format!("--secret #{}: {err}", i + 1)));
+        }
+    }
+    Keyring::new(scheme, secrets).map_err(|err| usage(format!("--secret: {err}")))
+}
+
+/// The whole of standard input, as raw bytes.
+pub(crate) fn read_body() -> anyhow::Result<Vec<u8>> {
+    let mut body = Vec::new();
+    std::io::stdin()
+        .lock()
+        .read_to_end(&mut body)
+        .context("reading the body from standard input")?;
+    Ok(body)
+}
+
+/// Checks a `--signature-header` value and lower-cases it.
+pub(crate) fn header_name(name: &str) -> anyhow::Result<http::HeaderName> {
+    http::HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| usage(format!("--signature-header: {name:?} is not a header name")))
+}

@@ -1,0 +1,27 @@
+//! `mailwire`: the command line of the mailwire workspace.
+//!
+//! Each subcommand lives in its own module under `cmd/`, exposing an `Args`
+//! struct (clap) and a `run` function; [`cli::Command`] lists them.
+
+mod cli;
+mod cmd;
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+fn main() -> ExitCode {
+    // clap prints usage errors itself and exits with status 2.
+    let cli = cli::Cli::parse();
+    match cli.command.run() {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("mailwire: {err:#}");
+            if err.downcast_ref::<cli::UsageError>().is_some() {
+                ExitCode::from(cli::EXIT_USAGE)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
