@@ -54,9 +54,9 @@ impl Address {
                 if email.is_empty() {
                     return None;
                 }
-                let name = s[..open].trim().trim_matches('"').trim();
+                let name = unquote(s[..open].trim());
                 Some(Address {
-                    name: (!name.is_empty()).then(|| name.to_owned()),
+                    name: (!name.is_empty()).then_some(name),
                     email: email.to_owned(),
                 })
             }
@@ -65,11 +65,30 @@ impl Address {
     }
 }
 
+/// The display name of `"Name" <addr>`: a quoted string loses its quotes and
+/// backslash escapes; anything else is taken as it is, stray quotes trimmed.
+fn unquote(name: &str) -> String {
+    let Some(inner) = name.strip_prefix('"').and_then(|n| n.strip_suffix('"')) else {
+        return name.trim_matches('"').trim().to_owned();
+    };
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.push(chars.next().unwrap_or('\\')),
+            c => out.push(c),
+        }
+    }
+    out.trim().to_owned()
+}
+
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.name {
-            Some(name) if name.contains([',', '"', '<', '>', '@', ';', ':']) => {
-                write!(f, "\"{}\" <{}>", name.replace('"', "'"), self.email)
+            Some(name) if name.contains([',', '"', '<', '>', '@', ';', ':', '\\']) => {
+                // An RFC 5322 quoted string, so that `parse` gives the same name back.
+                let escaped = name.replace('\\', "\\\\").replace('"', "\\\"");
+                write!(f, "\"{escaped}\" <{}>", self.email)
             }
             Some(name) => write!(f, "{name} <{}>", self.email),
             None => f.write_str(&self.email),
@@ -181,6 +200,8 @@ mod tests {
         for a in [
             Address::named("Ada Lovelace", "ada@example.com"),
             Address::named("Lovelace, Ada", "ada@example.com"),
+            Address::named("Ada \"the Countess\" Lovelace", "ada@example.com"),
+            Address::named(r"Back\slash", "ada@example.com"),
             Address::new("ada@example.com"),
         ] {
             assert_eq!(Address::parse(&a.to_string()), Some(a));

@@ -72,6 +72,13 @@ impl Event {
 
     /// Builds an event from a parsed wire object, or `None` when it is not one.
     pub(crate) fn from_wire(wire: Wire<'_>, raw: &Bytes) -> Result<Option<Event>, ParseError> {
+        // The simple envelope's id, read only when it may be one.
+        let simple_id: Option<Cow<'_, str>> = match (&wire.kind, wire.id) {
+            (Some(k), Some(_)) if k != "event" => {
+                crate::wire::field(wire.id).map_err(|_| ParseError::InvalidId("not a string"))?
+            }
+            _ => None,
+        };
         let (envelope, id, type_name) = match (&wire.kind, &wire.event_type, &wire.event_id) {
             (Some(k), Some(t), Some(id)) if k == "event" => (Envelope::AgentMail, id, t),
             (Some(k), Some(_), None) if k == "event" => {
@@ -80,7 +87,7 @@ impl Event {
             (Some(k), None, _) if k == "event" => {
                 return Err(ParseError::NotAnEvent("event without event_type"));
             }
-            (Some(t), _, _) => match &wire.id {
+            (Some(t), _, _) => match &simple_id {
                 Some(id) => (Envelope::Simple, id, t),
                 None => return Ok(None),
             },

@@ -113,7 +113,7 @@ impl ServerFrame {
                 pod_ids: list(wire.pod_ids)?,
             }),
             "error" => ServerFrame::Error(ErrorFrame {
-                name: wire.name.map(|n| n.into_owned()).unwrap_or_default(),
+                name: crate::wire::field::<String>(wire.name)?.unwrap_or_default(),
                 message: match wire.message {
                     Some(m) => serde_json::from_str::<Option<String>>(m.get())
                         .ok()
@@ -125,13 +125,11 @@ impl ServerFrame {
             "ping" => ServerFrame::Ping,
             "pong" => ServerFrame::Pong,
             "resumed" => ServerFrame::Resumed {
-                replayed: wire.replayed.unwrap_or(0),
+                replayed: crate::wire::field(wire.replayed)?.unwrap_or(0),
             },
             "gap" => ServerFrame::Gap {
-                after: wire
-                    .after
-                    .ok_or(ParseError::NotAnEvent("gap frame without after"))?
-                    .into_owned(),
+                after: crate::wire::field::<String>(wire.after)?
+                    .ok_or(ParseError::NotAnEvent("gap frame without after"))?,
             },
             other => match wire.id {
                 // The simple envelope: `type` is the event type.

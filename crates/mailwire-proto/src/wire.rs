@@ -15,8 +15,11 @@ pub(crate) struct Wire<'a> {
     pub(crate) event_type: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     pub(crate) event_id: Option<Cow<'a, str>>,
+    // `id`, `name`, `replayed` and `after` are raw: they are also payload fields of
+    // AgentMail's envelope for types this version does not know (`"name": {..}`),
+    // which must not fail the parse. They are read where they mean something.
     #[serde(borrow, default)]
-    pub(crate) id: Option<Cow<'a, str>>,
+    pub(crate) id: Option<&'a RawValue>,
     #[serde(borrow, default)]
     pub(crate) data: Option<&'a RawValue>,
     // Payload objects of the AgentMail envelope. `message` is also the text of an
@@ -45,11 +48,11 @@ pub(crate) struct Wire<'a> {
     #[serde(borrow, default)]
     pub(crate) pod_ids: Option<&'a RawValue>,
     #[serde(borrow, default)]
-    pub(crate) name: Option<Cow<'a, str>>,
-    #[serde(default)]
-    pub(crate) replayed: Option<u64>,
+    pub(crate) name: Option<&'a RawValue>,
     #[serde(borrow, default)]
-    pub(crate) after: Option<Cow<'a, str>>,
+    pub(crate) replayed: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    pub(crate) after: Option<&'a RawValue>,
 }
 
 impl<'a> Wire<'a> {
@@ -79,6 +82,13 @@ impl<'a> Wire<'a> {
         };
         *slot = Some(value);
     }
+}
+
+/// Reads a raw field as `T`, e.g. a string as `Cow<str>` (borrowed unless escaped).
+pub(crate) fn field<'a, T: Deserialize<'a>>(
+    raw: Option<&'a RawValue>,
+) -> Result<Option<T>, serde_json::Error> {
+    raw.map(|raw| serde_json::from_str(raw.get())).transpose()
 }
 
 /// Reads `T` from a JSON object, and only from an object: serde would also read a
