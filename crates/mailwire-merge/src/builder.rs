@@ -1,0 +1,161 @@
+//! Configuring a [`Merge`].
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mailwire_source::{BoxSource, EventSource};
+use mailwire_store::{EventLog, SeenSet};
+
+use crate::Merge;
+use crate::stores::Stores;
+
+/// What the merge does when one of its sources fails (its `next()` returns `Err`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OnSourceFailure {
+    /// Drop that source, record the failure in [`MergeStats::failed_sources`]
+    /// (and a `tracing` warning), and carry on with the others. Once every source is
+    /// gone, the merge returns the first such error (so a failure is never silent),
+    /// then `Ok(None)`. The default: a WebSocket revoked mid-run must not take the
+    /// webhook receiver down with it.
+    ///
+    /// [`MergeStats::failed_sources`]: crate::MergeStats::failed_sources
+    #[default]
+    Isolate,
+    /// Return the error from `next()` at once; the merge is over.
+    Propagate,
+}
+
+/// Builds a [`Merge`]. Every setting has a default; see each method.
+#[must_use = "a builder does nothing until `build()`"]
+pub struct MergeBuilder {
+    pub(crate) sources: Vec<BoxSource<'static>>,
+    pub(crate) stores: Stores,
+    pub(crate) window_capacity: usize,
+    pub(crate) window_age: Duration,
+    pub(crate) reorder: Option<Duration>,
+    pub(crate) on_failure: OnSourceFailure,
+    pub(crate) max_admissions: usize,
+    pub(crate) recent: usize,
+}
+
+impl Default for MergeBuilder {
+    fn default() -> Self {
+        MergeBuilder {
+            sources: Vec::new(),
+            stores: Stores {
+                log: None,
+                seen: None,
+                seen_ttl: Duration::from_secs(7 * 24 * 3600),
+            },
+            window_capacity: 100_000,
+            window_age: Duration::from_secs(3 * 24 * 3600),
+            reorder: None,
+            on_failure: OnSourceFailure::default(),
+            max_admissions: 64,
+            recent: 4096,
+        }
+    }
+}
+
+impl MergeBuilder {
+    /// Adds a source. Sources are polled in turn, starting after the one that
+    /// delivered last, so none can starve another.
+    pub fn source(mut self, source: impl EventSource + 'static) -> Self {
+        self.sources.push(Box::new(source));
+        self
+    }
+
+    /// Adds boxed sources.
+    pub fn sources(mut self, sources: impl IntoIterator<Item = BoxSource<'static>>) -> Self {
+        self.sources.extend(sources);
+        self
+    }
+
+    /// The durable log (none by default). Every event is appended (idempotent by id)
+    /// before it is delivered and acked in the log when its delivery is acked; events
+    /// the log holds unacked at start-up are delivered first, with `Origin::Log`. So an
+    /// event delivered and not acked before a crash, from whatever source, is
+    /// delivered again after the restart.
+    pub fn log(mut self, log: Arc<dyn EventLog>) -> Self {
+        self.stores.log = Some(log);
+        self
+    }
+
+    /// The durable seen-set (none by default): acked ids are inserted, with
+    /// [`seen_ttl`](MergeBuilder::seen_ttl), and an event whose id it holds is
+    /// suppressed, across restarts.
+    pub fn seen_set(mut self, seen: Arc<dyn SeenSet>) -> Self {
+        self.stores.seen = Some(seen);
+        self
+    }
+
+    /// How long the seen-set remembers an acked id (default 7 days: longer than the
+    /// ~28 hours over which a webhook sender retries).
+    pub fn seen_ttl(mut self, ttl: Duration) -> Self {
+        self.stores.seen_ttl = ttl;
+        self
+    }
+
+    /// The in-memory dedup window: remembers at least the last `capacity` acked ids
+    /// for at least `max_age`, at about 20 bytes per id of capacity, allocated once
+    /// (default 100 000 ids, 3 days: 2 MB). See [`IdWindow`](crate::IdWindow).
+    pub fn window(mut self, capacity: usize, max_age: Duration) -> Self {
+        self.window_capacity = capacity;
+        self.window_age = max_age;
+        self
+    }
+
+    /// Turns on the per-inbox reorder window (off by default): events that name an
+    /// inbox and a timestamp are held up to `window` and delivered in timestamp order
+    /// per inbox. One that arrives after an event of its inbox with a later timestamp
+    /// was delivered goes out at once and is counted as late. Events without an inbox
+    /// or a timestamp are never held. Uses tokio's clock (so `tokio::time::pause`
+    /// drives it in tests); the merge must then be polled inside a tokio runtime.
+    pub fn reorder(mut self, window: Duration) -> Self {
+        self.reorder = Some(window);
+        self
+    }
+
+    /// What to do when a source fails (default [`OnSourceFailure::Isolate`]).
+    pub fn on_source_failure(mut self, policy: OnSourceFailure) -> Self {
+        self.on_failure = policy;
+        self
+    }
+
+    /// How many new events may be going through the stores at once, in order (default
+    /// 64): more lets a store group its writes (redb commits them together).
+    pub fn max_in_admission(mut self, n: usize) -> Self {
+        self.max_admissions = n.max(1);
+        self
+    }
+
+    /// How many recent first deliveries are remembered to measure how much sooner one
+    /// origin was than another (default 4096).
+    pub fn lead_memory(mut self, n: usize) -> Self {
+        self.recent = n;
+        self
+    }
+
+    /// The merge.
+    pub fn build(self) -> Merge {
+        Merge::from_builder(self)
+    }
+}
+
+impl fmt::Debug for MergeBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MergeBuilder")
+            .field(
+                "sources",
+                &self.sources.iter().map(|s| s.name()).collect::<Vec<_>>(),
+            )
+            .field("stores", &self.stores)
+            .field("window_capacity", &self.window_capacity)
+            .field("window_age", &self.window_age)
+            .field("reorder", &self.reorder)
+            .field("on_failure", &self.on_failure)
+            .finish_non_exhaustive()
+    }
+}

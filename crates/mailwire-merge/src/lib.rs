@@ -1,0 +1,90 @@
+//! Merge several event sources into one stream that yields each event id once: the
+//! WebSocket for speed, webhooks for durability, both at once, nothing lost, nothing
+//! twice.
+//!
+//! ```
+//! use mailwire_merge::Merge;
+//! use mailwire_source::{EventSource, Origin, SourceError};
+//! use mailwire_test::{fixtures, FakeSource};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), SourceError> {
+//! let (ws, ws_feed) = FakeSource::builder().name("websocket").origin(Origin::WebSocket).build();
+//! let (hooks, hook_feed) = FakeSource::builder().name("webhook").origin(Origin::Webhook).build();
+//! let (evt_1, evt_2) = (
+//!     fixtures::message_received("evt_1", "ada@agentmail.to"),
+//!     fixtures::message_received("evt_2", "ada@agentmail.to"),
+//! );
+//! // The WebSocket brings evt_1 first, then drops before evt_2; the webhooks bring both.
+//! ws_feed.push(evt_1.clone()).end();
+//! hook_feed.push(evt_1).push(evt_2).end();
+//!
+//! let mut merge = Merge::builder().source(ws).source(hooks).build();
+//! let mut seen = Vec::new();
+//! while let Some(delivery) = merge.next().await? {
+//!     seen.push((delivery.event.id().to_owned(), delivery.origin.to_string()));
+//!     delivery.ack().await?; // after the side effect: each event handled once
+//! }
+//!
+//! assert_eq!(seen, [("evt_1".into(), "websocket".into()), ("evt_2".into(), "webhook".into())]);
+//! let stats = merge.stats();
+//! assert_eq!(stats.origin(&Origin::Webhook).duplicates, 1);
+//! assert_eq!(stats.origin(&Origin::WebSocket).won, 1);
+//! // The suppressed copy was settled in its own source when evt_1 was acked.
+//! assert_eq!(hook_feed.acked(), ["evt_1", "evt_2"]);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Semantics
+//!
+//! - **Fair.** Sources are polled in turn, starting after the one that delivered
+//!   last: a source that always has events ready cannot starve another.
+//! - **Cancellation safe.** Each source's pending `next()` is kept inside the merge,
+//!   as is every store call in progress, so dropping a `Merge::next()` future loses
+//!   nothing. Merges nest: a `Merge` is an [`EventSource`](mailwire_source::EventSource).
+//! - **Dedup by event id.** An id is *in flight* from the moment a first copy arrives
+//!   until its delivery is acked; copies arriving meanwhile are suppressed and their
+//!   acks held. Acking settles the event (below) and then the held copies in their
+//!   own sources. Acked ids stay in an in-memory [`IdWindow`] (bounded by count and
+//!   age, about 20 bytes per id, never growing) and, with a seen-set, in the store
+//!   across restarts.
+//! - **Ack.** Acking a delivery inserts the id in the seen-set, acks it in the log,
+//!   then runs the source's own ack ([`Ack::then`](mailwire_source::Ack::then)).
+//!   Nothing durable is written at delivery except the log append, so an event
+//!   delivered and not acked before a crash is delivered again after the restart.
+//! - **A delivery dropped without ack** (or whose ack failed) releases its id: the
+//!   next copy from any source is delivered in this process, the copies held for it
+//!   stay unsettled in their sources (a durable one redelivers them), and the log
+//!   replays the event after a restart.
+//! - **The log.** With [`MergeBuilder::log`], every first-seen event is appended
+//!   (idempotent by id: a webhook receiver sharing the log already appended it
+//!   before its 200) before it is delivered, from whatever origin, the WebSocket
+//!   included. At start-up, events logged and never acked are delivered first, with
+//!   `Origin::Log`: how webhooks that arrived while the agent was down reach it.
+//! - **Failures.** By default a source that fails is dropped, recorded in
+//!   [`MergeStats::failed_sources`] and logged, and the others carry on; its error
+//!   is returned once every source is gone ([`OnSourceFailure`]). A store error is
+//!   returned from `next()` as a transient [`SourceError::Store`](mailwire_source::SourceError::Store):
+//!   the event it concerned was not delivered nor settled, and the merge goes on.
+//! - **Reorder.** With [`MergeBuilder::reorder`], events are held up to W and
+//!   delivered in timestamp order per inbox; later arrivals go out at once and are
+//!   counted as late.
+//! - **Stats.** Per origin: delivered, duplicates suppressed, wins (delivered first
+//!   what another origin brought later) and by how much; late events; failed
+//!   sources. See [`Merge::stats`] and [`StatsHandle`].
+//! - **The end.** `Ok(None)` once every source has ended and everything held went out.
+
+mod builder;
+mod merge;
+mod reorder;
+mod settle;
+mod shared;
+mod stats;
+mod stores;
+mod window;
+
+pub use builder::{MergeBuilder, OnSourceFailure};
+pub use merge::Merge;
+pub use stats::{FailedSource, MergeStats, OriginStats, StatsHandle};
+pub use window::{IdHasher, IdKey, IdWindow};

@@ -1,0 +1,484 @@
+//! [`Merge`]: many sources in, each event id out once.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures::future::{BoxFuture, poll_fn};
+use futures::stream::{FuturesOrdered, FuturesUnordered};
+use futures::{FutureExt, StreamExt};
+use mailwire_proto::Event;
+use mailwire_source::{Ack, BoxSource, Delivery, EventSource, Origin, SourceError, async_trait};
+use mailwire_store::StoreError;
+use tokio::time::Sleep;
+
+use crate::builder::{MergeBuilder, OnSourceFailure};
+use crate::reorder::{Pushed, Reorder};
+use crate::settle::{MergeSettle, settle_all};
+use crate::shared::{Known, SharedDedup};
+use crate::stats::{MergeStats, StatsHandle};
+use crate::stores::{Stores, Verdict};
+use crate::window::{IdHasher, IdKey, IdWindow};
+
+/// How many events one `next()` call may look at (duplicates, ended sources) before
+/// it yields to the executor, so a flood of duplicates cannot hog a worker thread.
+const BUDGET: usize = 256;
+
+type NextResult = Result<Option<Delivery>, SourceError>;
+type SourceFuture = BoxFuture<'static, (BoxSource<'static>, NextResult)>;
+
+/// Merges sources into one stream that yields each event id once. See the
+/// [crate docs](crate) for the semantics and an example.
+pub struct Merge {
+    slots: Vec<Slot>,
+    /// Round-robin: the slot polled first on the next look at the sources.
+    next_slot: usize,
+    hasher: IdHasher,
+    dedup: SharedDedup,
+    stores: Stores,
+    stats: StatsHandle,
+    replay: Replay,
+    admissions: FuturesOrdered<BoxFuture<'static, Admitted>>,
+    max_admissions: usize,
+    /// Acks of suppressed copies being settled in their sources.
+    settling: FuturesUnordered<BoxFuture<'static, ()>>,
+    reorder: Option<Reorder>,
+    timer: Option<Pin<Box<Sleep>>>,
+    on_failure: OnSourceFailure,
+    /// The first failure of an isolated source, returned once every source is gone.
+    failure: Option<SourceError>,
+    finished: bool,
+}
+
+struct Slot {
+    name: String,
+    state: SlotState,
+}
+
+enum SlotState {
+    Idle(BoxSource<'static>),
+    /// A `next()` in progress. It owns the source and lives in the merge, not in the
+    /// caller's future, so cancelling `Merge::next` never cancels it.
+    Polling(SourceFuture),
+    Gone,
+}
+
+enum Replay {
+    NotStarted,
+    Fetching(BoxFuture<'static, Result<Vec<Event>, StoreError>>),
+    Draining(VecDeque<Event>),
+    Done,
+}
+
+/// A new event that went through the stores.
+struct Admitted {
+    key: IdKey,
+    delivery: Delivery,
+    from_log: bool,
+    verdict: Result<Verdict, StoreError>,
+}
+
+enum Polled {
+    Delivery(Delivery),
+    Gone,
+    Failed(String, SourceError),
+}
+
+impl Merge {
+    /// A builder: sources, stores, window, reorder, failure policy.
+    pub fn builder() -> MergeBuilder {
+        MergeBuilder::default()
+    }
+
+    /// A merge of `sources` with the default settings: in-memory dedup only.
+    pub fn new(sources: impl IntoIterator<Item = BoxSource<'static>>) -> Merge {
+        Merge::builder().sources(sources).build()
+    }
+
+    pub(crate) fn from_builder(b: MergeBuilder) -> Merge {
+        let hasher = IdHasher::new();
+        let now = tokio::time::Instant::now().into_std();
+        let window = IdWindow::with_hasher(b.window_capacity, b.window_age, now, hasher.clone());
+        let slots = b
+            .sources
+            .into_iter()
+            .map(|source| Slot {
+                name: source.name().to_owned(),
+                state: SlotState::Idle(source),
+            })
+            .collect();
+        Merge {
+            slots,
+            next_slot: 0,
+            hasher,
+            dedup: SharedDedup::new(window, b.recent),
+            replay: if b.stores.log.is_some() {
+                Replay::NotStarted
+            } else {
+                Replay::Done
+            },
+            stores: b.stores,
+            stats: StatsHandle::default(),
+            admissions: FuturesOrdered::new(),
+            max_admissions: b.max_admissions,
+            settling: FuturesUnordered::new(),
+            reorder: b.reorder.map(Reorder::new),
+            timer: None,
+            on_failure: b.on_failure,
+            failure: None,
+            finished: false,
+        }
+    }
+
+    /// The counters now: per origin, delivered, duplicates, wins and lead; late
+    /// events; failed sources.
+    pub fn stats(&self) -> MergeStats {
+        self.stats.snapshot()
+    }
+
+    /// A handle to the counters that can be kept after the merge is moved.
+    pub fn stats_handle(&self) -> StatsHandle {
+        self.stats.clone()
+    }
+
+    /// How many sources are still being polled.
+    pub fn live_sources(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|s| !matches!(s.state, SlotState::Gone))
+            .count()
+    }
+
+    /// How many events are delivered (or on their way) and not acked yet.
+    pub fn in_flight(&self) -> usize {
+        self.dedup.lock().in_flight_len()
+    }
+
+    /// The state machine behind `next()`. Everything it waits on lives in `self`, so
+    /// dropping the `next()` future between two polls loses nothing.
+    fn poll_delivery(&mut self, cx: &mut Context<'_>) -> Poll<NextResult> {
+        if self.finished {
+            return Poll::Ready(Ok(None));
+        }
+        for _ in 0..BUDGET {
+            // Settling runs in the background of `next()`: nothing waits on it.
+            while let Poll::Ready(Some(())) = self.settling.poll_next_unpin(cx) {}
+
+            if let Some(delivery) = self.poll_reorder(cx) {
+                return Poll::Ready(Ok(Some(delivery)));
+            }
+
+            match self.poll_replay(cx) {
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                // Live sources wait until the log's backlog is known.
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(())) => {}
+            }
+
+            if let Poll::Ready(Some(admitted)) = self.admissions.poll_next_unpin(cx) {
+                match self.admitted(admitted) {
+                    Some(out) => return Poll::Ready(out),
+                    None => continue,
+                }
+            }
+
+            if self.admissions.len() < self.max_admissions {
+                if let Replay::Draining(backlog) = &mut self.replay {
+                    match backlog.pop_front() {
+                        Some(event) => {
+                            if let Some(out) = self.arrive(Delivery::new(event, Origin::Log), true) {
+                                return Poll::Ready(out);
+                            }
+                            continue;
+                        }
+                        None => self.replay = Replay::Done,
+                    }
+                }
+                match self.poll_sources(cx) {
+                    Poll::Ready(Polled::Delivery(delivery)) => {
+                        if let Some(out) = self.arrive(delivery, false) {
+                            return Poll::Ready(out);
+                        }
+                        continue;
+                    }
+                    Poll::Ready(Polled::Gone) => continue,
+                    Poll::Ready(Polled::Failed(name, error)) => {
+                        tracing::warn!(source = %name, %error, "source failed");
+                        self.stats.failed(&name, &error);
+                        match self.on_failure {
+                            OnSourceFailure::Propagate => {
+                                self.finished = true;
+                                return Poll::Ready(Err(error));
+                            }
+                            _ => {
+                                self.failure.get_or_insert(error);
+                                continue;
+                            }
+                        }
+                    }
+                    Poll::Pending => {}
+                }
+            }
+
+            return self.poll_end();
+        }
+        // Out of budget: let other tasks run, and come back at once.
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    /// Once every source is gone and nothing is in the pipeline: flush the reorder
+    /// window, let duplicates settle, then end (with an isolated failure, if any).
+    fn poll_end(&mut self) -> Poll<NextResult> {
+        let sources_gone = self
+            .slots
+            .iter()
+            .all(|s| matches!(s.state, SlotState::Gone));
+        if !sources_gone || !matches!(self.replay, Replay::Done) || !self.admissions.is_empty() {
+            return Poll::Pending;
+        }
+        if let Some(delivery) = self.reorder.as_mut().and_then(Reorder::pop_any) {
+            return Poll::Ready(Ok(Some(delivery)));
+        }
+        if !self.settling.is_empty() {
+            return Poll::Pending;
+        }
+        self.finished = true;
+        Poll::Ready(match self.failure.take() {
+            Some(e) => Err(e),
+            None => Ok(None),
+        })
+    }
+
+    fn poll_reorder(&mut self, cx: &mut Context<'_>) -> Option<Delivery> {
+        let reorder = self.reorder.as_mut()?;
+        loop {
+            match reorder.pop_due(tokio::time::Instant::now()) {
+                Ok(delivery) => return Some(delivery),
+                Err(None) => return None,
+                Err(Some(deadline)) => {
+                    let timer = self
+                        .timer
+                        .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+                    if timer.deadline() != deadline {
+                        timer.as_mut().reset(deadline);
+                    }
+                    if timer.as_mut().poll(cx).is_pending() {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    fn poll_replay(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), SourceError>> {
+        loop {
+            match &mut self.replay {
+                Replay::NotStarted => {
+                    let Some(log) = self.stores.log.clone() else {
+                        self.replay = Replay::Done;
+                        continue;
+                    };
+                    // Every unacked event at once: the backlog is what the agent
+                    // missed while down, and it is delivered before anything live.
+                    self.replay = Replay::Fetching(async move { log.unacked(usize::MAX).await }.boxed());
+                }
+                Replay::Fetching(fetch) => match fetch.as_mut().poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Ok(events)) => {
+                        tracing::debug!(events = events.len(), "replaying the log's unacked events");
+                        self.replay = Replay::Draining(events.into());
+                    }
+                    Poll::Ready(Err(e)) => {
+                        // Tried again on the next call.
+                        self.replay = Replay::NotStarted;
+                        return Poll::Ready(Err(SourceError::store(e)));
+                    }
+                },
+                Replay::Draining(_) | Replay::Done => return Poll::Ready(Ok(())),
+            }
+        }
+    }
+
+    /// Polls the sources in turn, starting after the one that delivered last.
+    fn poll_sources(&mut self, cx: &mut Context<'_>) -> Poll<Polled> {
+        let n = self.slots.len();
+        for k in 0..n {
+            let i = (self.next_slot + k) % n;
+            let slot = &mut self.slots[i];
+            if matches!(slot.state, SlotState::Idle(_)) {
+                let SlotState::Idle(mut source) = std::mem::replace(&mut slot.state, SlotState::Gone) else {
+                    unreachable!("matched just above");
+                };
+                slot.state = SlotState::Polling(
+                    async move {
+                        let result = source.next().await;
+                        (source, result)
+                    }
+                    .boxed(),
+                );
+            }
+            let SlotState::Polling(next) = &mut slot.state else {
+                continue;
+            };
+            let Poll::Ready((source, result)) = next.as_mut().poll(cx) else {
+                continue;
+            };
+            self.next_slot = (i + 1) % n;
+            return Poll::Ready(match result {
+                Ok(Some(delivery)) => {
+                    slot.state = SlotState::Idle(source);
+                    Polled::Delivery(delivery)
+                }
+                Ok(None) => {
+                    slot.state = SlotState::Gone;
+                    Polled::Gone
+                }
+                Err(e) => {
+                    slot.state = SlotState::Gone;
+                    Polled::Failed(slot.name.clone(), e)
+                }
+            });
+        }
+        Poll::Pending
+    }
+
+    /// A copy of an event arrived: suppress it, or claim its id and admit it.
+    fn arrive(&mut self, mut delivery: Delivery, from_log: bool) -> Option<NextResult> {
+        let key = self.hasher.key(delivery.event.id());
+        let now = tokio::time::Instant::now().into_std();
+        let mut first = None;
+        let known = self.dedup.lock().arrive(key, &mut delivery, now, &mut first);
+        let first = first.as_ref().map(|(origin, at)| (origin, *at));
+        match known {
+            Known::InFlight => {
+                self.stats
+                    .duplicate(&delivery.origin, delivery.received_at, first);
+                None
+            }
+            Known::Settled(ack) => {
+                self.stats
+                    .duplicate(&delivery.origin, delivery.received_at, first);
+                let id = delivery.event.id().to_owned();
+                self.settling
+                    .push(async move { settle_all(vec![ack], &id).await }.boxed());
+                None
+            }
+            Known::New if self.stores.is_empty() && self.admissions.is_empty() => {
+                self.deliver(key, delivery)
+            }
+            Known::New => {
+                let stores = self.stores.clone();
+                self.admissions.push_back(
+                    async move {
+                        let verdict = stores.admit(&delivery.event, from_log).await;
+                        Admitted {
+                            key,
+                            delivery,
+                            from_log,
+                            verdict,
+                        }
+                    }
+                    .boxed(),
+                );
+                None
+            }
+        }
+    }
+
+    /// A new event came back from the stores.
+    fn admitted(&mut self, admitted: Admitted) -> Option<NextResult> {
+        let Admitted {
+            key,
+            mut delivery,
+            from_log,
+            verdict,
+        } = admitted;
+        match verdict {
+            Ok(Verdict::Fresh) => self.deliver(key, delivery),
+            Ok(Verdict::Seen) => {
+                // Processed before this process started.
+                let now = tokio::time::Instant::now().into_std();
+                let mut acks = self.dedup.lock().known_elsewhere(key, now);
+                acks.push(delivery.take_ack());
+                if from_log && let Some(log) = self.stores.log.clone() {
+                    // The process died between the seen-set and the log's ack:
+                    // complete that ack.
+                    let id = delivery.event.id().to_owned();
+                    acks.push(Ack::from_future(async move {
+                        log.ack(&id).await.map_err(SourceError::store)
+                    }));
+                }
+                self.stats.duplicate(&delivery.origin, delivery.received_at, None);
+                let id = delivery.event.id().to_owned();
+                self.settling
+                    .push(async move { settle_all(acks, &id).await }.boxed());
+                None
+            }
+            Err(e) => {
+                // Not delivered and not settled: a durable source delivers it again.
+                tracing::warn!(event_id = delivery.event.id(), error = %e, "store failed; event not delivered");
+                self.dedup.release(key);
+                drop(delivery);
+                Some(Err(SourceError::store(e)))
+            }
+        }
+    }
+
+    /// Wraps the ack and hands the delivery out, through the reorder window if any.
+    fn deliver(&mut self, key: IdKey, mut delivery: Delivery) -> Option<NextResult> {
+        let inner = delivery.take_ack();
+        let settle = MergeSettle {
+            id: delivery.event.id().to_owned(),
+            key,
+            dedup: self.dedup.clone(),
+            stores: self.stores.clone(),
+            settled: false,
+        };
+        let delivery = delivery.with_ack(Ack::new(settle).then(inner));
+        self.dedup
+            .lock()
+            .delivered(key, &delivery.origin, delivery.received_at);
+        self.stats.delivered(&delivery.origin);
+        let Some(reorder) = self.reorder.as_mut() else {
+            return Some(Ok(Some(delivery)));
+        };
+        match reorder.push(delivery, tokio::time::Instant::now()) {
+            Pushed::Held => None,
+            Pushed::Unordered(delivery) => Some(Ok(Some(delivery))),
+            Pushed::Late(delivery) => {
+                self.stats.late();
+                Some(Ok(Some(delivery)))
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl EventSource for Merge {
+    /// The next event no source delivered before, or `Ok(None)` once every source has
+    /// ended. Cancellation safe.
+    async fn next(&mut self) -> NextResult {
+        poll_fn(|cx| self.poll_delivery(cx)).await
+    }
+
+    fn name(&self) -> &str {
+        "merge"
+    }
+}
+
+impl fmt::Debug for Merge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Merge")
+            .field("sources", &self.slots.iter().map(|s| &s.name).collect::<Vec<_>>())
+            .field("live_sources", &self.live_sources())
+            .field("stores", &self.stores)
+            .field("admissions", &self.admissions.len())
+            .field("reorder", &self.reorder)
+            .field("on_failure", &self.on_failure)
+            .field("finished", &self.finished)
+            .finish_non_exhaustive()
+    }
+}

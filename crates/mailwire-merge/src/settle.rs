@@ -1,0 +1,62 @@
+//! What acking a merged delivery does.
+
+use async_trait::async_trait;
+use mailwire_source::{Ack, Settle, SourceError};
+
+use crate::shared::SharedDedup;
+use crate::stores::Stores;
+use crate::window::IdKey;
+
+/// The merge's part of an ack: record the id as processed (seen-set, then log), then
+/// let the copies suppressed meanwhile settle in their sources. The source's own ack
+/// runs after it (see [`Ack::then`]).
+///
+/// Dropped without running, or failing, it releases the id: the event stays unacked
+/// in the log (replayed after a restart), and a later copy from any source is
+/// delivered again in this process.
+pub(crate) struct MergeSettle {
+    pub(crate) id: String,
+    pub(crate) key: IdKey,
+    pub(crate) dedup: SharedDedup,
+    pub(crate) stores: Stores,
+    pub(crate) settled: bool,
+}
+
+#[async_trait]
+impl Settle for MergeSettle {
+    async fn settle(mut self: Box<Self>) -> Result<(), SourceError> {
+        // Seen-set first: if the process dies between the two writes, the replay at
+        // start-up finds the id seen and only completes the log's ack.
+        if let Some(seen) = &self.stores.seen {
+            seen.insert(&self.id, self.stores.seen_ttl)
+                .await
+                .map_err(SourceError::store)?;
+        }
+        if let Some(log) = &self.stores.log {
+            log.ack(&self.id).await.map_err(SourceError::store)?;
+        }
+        let held = self.dedup.settle(self.key, tokio::time::Instant::now().into_std());
+        self.settled = true;
+        settle_all(held, &self.id).await;
+        Ok(())
+    }
+}
+
+impl Drop for MergeSettle {
+    fn drop(&mut self) {
+        if !self.settled {
+            self.dedup.release(self.key);
+        }
+    }
+}
+
+/// Settles suppressed copies in their sources. Their failure does not fail the ack
+/// of the delivered copy: that one is settled; a copy whose source could not settle
+/// it is redelivered by that source after a restart and suppressed again then.
+pub(crate) async fn settle_all(acks: Vec<Ack>, id: &str) {
+    for ack in acks {
+        if let Err(e) = ack.ack().await {
+            tracing::warn!(event_id = id, error = %e, "could not settle a duplicate in its source");
+        }
+    }
+}

@@ -1,0 +1,490 @@
+//! The in-memory dedup window: which event ids were seen recently, in a fixed 16 bytes
+//! per slot, bounded by count and by age.
+//!
+//! One open-addressed table (linear probing) of 128-bit slots. A slot holds the id's
+//! 128-bit keyed hash with its low 16 bits replaced by a *generation* tag. The window
+//! moves forward one generation every `capacity / 31` inserts or every `max_age / 31`,
+//! whichever comes first; an entry whose tag is 32 or more generations old is dead.
+//! So expiry costs nothing per entry: no queue of insertion times, no per-id clock.
+//! A cursor sweeps the table while inserting (a full pass per generation) and removes
+//! dead entries with backward-shift deletion, so probe chains stay short and the
+//! table's load stays under 7/8 for ever. The table is allocated once, at its final
+//! size: a long-running process never grows it.
+
+use std::fmt;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+use std::time::{Duration, Instant};
+
+/// Live generations. An id is remembered for at least 31 of them, at most 32.
+const GENERATIONS: u16 = 32;
+/// Slots hold the hash with these low bits replaced by the generation tag.
+const TAG_BITS: u32 = 16;
+const TAG_MASK: u128 = (1 << TAG_BITS) - 1;
+/// A sweep pass is completed at once when it has lasted this many generations, so a
+/// dead entry is always gone long before its 16-bit tag could wrap and look alive.
+const MAX_PASS_GENERATIONS: u16 = 1024;
+/// The most the table is ever filled: 7 slots in 8, live and not-yet-swept entries.
+const MAX_LOAD_NUM: usize = 7;
+const MAX_LOAD_DEN: usize = 8;
+
+/// The 128-bit keyed hash of an event id: what the window and the merge compare.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct IdKey(u128);
+
+impl IdKey {
+    /// The hash as a number.
+    pub fn as_u128(self) -> u128 {
+        self.0
+    }
+}
+
+impl fmt::Debug for IdKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "IdKey({:032x})", self.0)
+    }
+}
+
+/// Hashes event ids to [`IdKey`]s: two SipHash-1-3 passes under independent random
+/// keys (std's `RandomState`), 128 bits in all. Keyed per process, so ids chosen by
+/// whoever sends events cannot be crafted to collide or to build long probe chains.
+#[derive(Clone, Default)]
+pub struct IdHasher {
+    high: RandomState,
+    low: RandomState,
+}
+
+impl IdHasher {
+    /// A hasher with fresh random keys.
+    pub fn new() -> IdHasher {
+        IdHasher {
+            high: RandomState::new(),
+            low: RandomState::new(),
+        }
+    }
+
+    /// The key of `id`.
+    pub fn key(&self, id: &str) -> IdKey {
+        let mut high = self.high.build_hasher();
+        high.write(id.as_bytes());
+        let mut low = self.low.build_hasher();
+        low.write(id.as_bytes());
+        IdKey(((high.finish() as u128) << 64) | low.finish() as u128)
+    }
+}
+
+impl fmt::Debug for IdHasher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The keys are secret: they are what makes collisions hard to craft.
+        f.write_str("IdHasher(..)")
+    }
+}
+
+/// A `Hasher` for maps keyed by [`IdKey`]: the key is already a keyed hash, so its
+/// bits are used as they are.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `IdKey` is hashed with this; keep any other input well mixed anyway.
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn write_u128(&mut self, n: u128) {
+        self.0 = (n >> 64) as u64;
+    }
+}
+
+/// `BuildHasher` for maps keyed by [`IdKey`].
+pub(crate) type KeyBuild = BuildHasherDefault<KeyHasher>;
+
+/// Recently seen event ids, bounded by count and by age, in 16 bytes a slot.
+///
+/// An id is remembered while fewer than `capacity` ids were inserted after it and it
+/// is younger than `max_age`; it is forgotten by the time `capacity · 32/31` ids came
+/// after it or `max_age · 32/31` passed. The table holds `capacity · 34/31 / (7/8)`
+/// slots of 16 bytes, about 20 bytes per id of capacity, allocated once.
+///
+/// Time is passed in by the caller (`now`), so tests drive it exactly.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use mailwire_merge::IdWindow;
+///
+/// let start = Instant::now();
+/// let mut window = IdWindow::new(1000, Duration::from_secs(3600), start);
+/// assert!(window.insert("evt_1", start));
+/// assert!(!window.insert("evt_1", start)); // a duplicate
+/// assert!(window.contains("evt_1", start + Duration::from_secs(60)));
+/// // An hour and a bit later it is forgotten.
+/// assert!(!window.contains("evt_1", start + Duration::from_secs(3800)));
+/// ```
+pub struct IdWindow {
+    hasher: IdHasher,
+    slots: Box<[u128]>,
+    /// Slots not empty: live entries and dead ones not swept yet.
+    occupied: usize,
+    max_occupied: usize,
+    /// Inserts per generation.
+    per_generation: usize,
+    generation_span: Duration,
+    current: u16,
+    in_generation: usize,
+    generation_started: Instant,
+    cursor: usize,
+    /// Slots swept per insert: a full pass per generation.
+    sweep_step: usize,
+    pass_started: u16,
+    /// Full passes completed.
+    passes: u64,
+    capacity: usize,
+    max_age: Duration,
+}
+
+impl IdWindow {
+    /// A window that remembers at least the last `capacity` ids (at least 1) for at
+    /// least `max_age`, starting at `now`, hashing with fresh random keys.
+    pub fn new(capacity: usize, max_age: Duration, now: Instant) -> IdWindow {
+        IdWindow::with_hasher(capacity, max_age, now, IdHasher::new())
+    }
+
+    /// Like [`new`](IdWindow::new), with a given hasher (to share one with a caller
+    /// that already hashed the ids).
+    pub fn with_hasher(capacity: usize, max_age: Duration, now: Instant, hasher: IdHasher) -> IdWindow {
+        let capacity = capacity.max(1);
+        let live = usize::from(GENERATIONS - 1);
+        let per_generation = capacity.div_ceil(live);
+        // Live entries span 32 generations; dead ones wait at most two more for the
+        // sweep to reach them.
+        let most_occupied = per_generation * (usize::from(GENERATIONS) + 2);
+        let len = (most_occupied * MAX_LOAD_DEN).div_ceil(MAX_LOAD_NUM) + 1;
+        IdWindow {
+            hasher,
+            slots: vec![0u128; len].into_boxed_slice(),
+            occupied: 0,
+            max_occupied: len * MAX_LOAD_NUM / MAX_LOAD_DEN,
+            per_generation,
+            generation_span: (max_age / u32::from(GENERATIONS - 1)).max(Duration::from_micros(1)),
+            current: 0,
+            in_generation: 0,
+            generation_started: now,
+            cursor: 0,
+            sweep_step: len.div_ceil(per_generation),
+            pass_started: 0,
+            passes: 0,
+            capacity,
+            max_age,
+        }
+    }
+
+    /// The hasher that turns ids into keys.
+    pub fn hasher(&self) -> &IdHasher {
+        &self.hasher
+    }
+
+    /// How many ids the window remembers at least.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// How long the window remembers an id at least.
+    pub fn max_age(&self) -> Duration {
+        self.max_age
+    }
+
+    /// The bytes the window holds on the heap: fixed from construction on.
+    pub fn memory_bytes(&self) -> usize {
+        std::mem::size_of_val(&*self.slots)
+    }
+
+    /// Inserts `id`; `true` when it was not in the window (first seen).
+    pub fn insert(&mut self, id: &str, now: Instant) -> bool {
+        let key = self.hasher.key(id);
+        self.insert_key(key, now)
+    }
+
+    /// True when `id` is in the window.
+    pub fn contains(&mut self, id: &str, now: Instant) -> bool {
+        let key = self.hasher.key(id);
+        self.contains_key(key, now)
+    }
+
+    /// Inserts a key made by [`hasher`](IdWindow::hasher); `true` when it was new.
+    pub fn insert_key(&mut self, key: IdKey, now: Instant) -> bool {
+        self.advance(now);
+        let body = body(key);
+        let mut i = self.home(body);
+        let mut reusable = None;
+        loop {
+            let slot = self.slots[i];
+            if slot == 0 {
+                break;
+            }
+            let live = self.is_live(slot);
+            if slot & !TAG_MASK == body {
+                if live {
+                    return false;
+                }
+                // A dead copy of the same id: refresh it in place.
+                reusable = Some(i);
+                break;
+            }
+            if !live && reusable.is_none() {
+                reusable = Some(i);
+            }
+            i = self.next(i);
+        }
+        match reusable {
+            // Every slot from the home to here is taken, so the entry stays reachable.
+            Some(at) => self.slots[at] = body | u128::from(self.current),
+            None => {
+                if self.occupied + 1 > self.max_occupied {
+                    // Cannot happen while the sizing above holds; if it ever did,
+                    // dropping every dead entry now restores the bound.
+                    self.finish_pass();
+                    return self.insert_key(key, now);
+                }
+                self.slots[i] = body | u128::from(self.current);
+                self.occupied += 1;
+            }
+        }
+        self.in_generation += 1;
+        if self.in_generation >= self.per_generation {
+            self.generation_started = now;
+            self.next_generations(1);
+        }
+        self.sweep(self.sweep_step);
+        true
+    }
+
+    /// True when a key made by [`hasher`](IdWindow::hasher) is in the window.
+    pub fn contains_key(&mut self, key: IdKey, now: Instant) -> bool {
+        self.advance(now);
+        let body = body(key);
+        let mut i = self.home(body);
+        loop {
+            let slot = self.slots[i];
+            if slot == 0 {
+                return false;
+            }
+            if slot & !TAG_MASK == body && self.is_live(slot) {
+                return true;
+            }
+            i = self.next(i);
+        }
+    }
+
+    fn home(&self, slot: u128) -> usize {
+        // Lemire's multiply-shift maps the top 64 bits onto 0..len without a division.
+        (((slot >> 64) * self.slots.len() as u128) >> 64) as usize
+    }
+
+    fn next(&self, i: usize) -> usize {
+        if i + 1 == self.slots.len() { 0 } else { i + 1 }
+    }
+
+    fn is_live(&self, slot: u128) -> bool {
+        self.current.wrapping_sub(slot as u16) < GENERATIONS
+    }
+
+    /// Moves to the generation `now` falls in.
+    fn advance(&mut self, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.generation_started);
+        if elapsed < self.generation_span {
+            return;
+        }
+        let steps = elapsed.as_nanos() / self.generation_span.as_nanos();
+        if steps >= u128::from(GENERATIONS) {
+            // Idle for longer than the whole window: everything is dead.
+            self.slots.fill(0);
+            self.occupied = 0;
+            self.cursor = 0;
+            self.current = self.current.wrapping_add(GENERATIONS);
+            self.pass_started = self.current;
+            self.in_generation = 0;
+            self.generation_started = now;
+            return;
+        }
+        let steps = steps as u32; // < GENERATIONS
+        self.generation_started += self.generation_span * steps;
+        self.next_generations(steps as u16);
+    }
+
+    fn next_generations(&mut self, steps: u16) {
+        self.current = self.current.wrapping_add(steps);
+        self.in_generation = 0;
+        if self.current.wrapping_sub(self.pass_started) >= MAX_PASS_GENERATIONS {
+            self.finish_pass();
+        }
+    }
+
+    /// Examines `budget` slots at the cursor, removing dead entries.
+    fn sweep(&mut self, mut budget: usize) {
+        while budget > 0 {
+            budget -= 1;
+            let slot = self.slots[self.cursor];
+            if slot != 0 && !self.is_live(slot) {
+                // Another entry may shift into this slot: look at it again.
+                self.remove_at(self.cursor);
+                continue;
+            }
+            self.cursor += 1;
+            if self.cursor == self.slots.len() {
+                self.cursor = 0;
+                self.pass_started = self.current;
+                self.passes += 1;
+            }
+        }
+    }
+
+    /// Sweeps to the end of the current pass.
+    fn finish_pass(&mut self) {
+        let passes = self.passes;
+        while self.passes == passes {
+            self.sweep(self.slots.len());
+        }
+    }
+
+    /// Backward-shift deletion: empties slot `i` and moves later entries of the same
+    /// cluster back, so no lookup ever stops short of an entry.
+    fn remove_at(&mut self, mut i: usize) {
+        let mut j = i;
+        loop {
+            j = self.next(j);
+            let slot = self.slots[j];
+            if slot == 0 {
+                break;
+            }
+            let home = self.home(slot);
+            // The entry at j may move to i unless its home lies in (i, j], cyclically.
+            let stays = if i <= j {
+                i < home && home <= j
+            } else {
+                i < home || home <= j
+            };
+            if !stays {
+                self.slots[i] = slot;
+                i = j;
+            }
+        }
+        self.slots[i] = 0;
+        self.occupied -= 1;
+    }
+
+    #[cfg(test)]
+    pub(crate) fn occupied(&self) -> usize {
+        self.occupied
+    }
+
+    #[cfg(test)]
+    pub(crate) fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+}
+
+/// A key as stored: tag bits cleared, never zero (zero marks an empty slot).
+fn body(key: IdKey) -> u128 {
+    let body = key.0 & !TAG_MASK;
+    if body == 0 { 1 << TAG_BITS } else { body }
+}
+
+impl fmt::Debug for IdWindow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IdWindow")
+            .field("capacity", &self.capacity)
+            .field("max_age", &self.max_age)
+            .field("slots", &self.slots.len())
+            .field("occupied", &self.occupied)
+            .field("generation", &self.current)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(prefix: &str, n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("{prefix}_{i}")).collect()
+    }
+
+    #[test]
+    fn remembers_capacity_ids_and_forgets_older_ones() {
+        let now = Instant::now();
+        let mut w = IdWindow::new(1000, Duration::from_secs(3600), now);
+        let all = ids("evt", 5000);
+        for id in &all {
+            assert!(w.insert(id, now), "{id} is new");
+        }
+        // The last 1000 are all remembered.
+        for id in &all[4000..] {
+            assert!(w.contains(id, now), "{id} was forgotten too early");
+            assert!(!w.insert(id, now));
+        }
+        // Anything older than capacity · 32/31 (+ one generation of rounding) is gone.
+        let forgotten = all[..5000 - 1100].iter().filter(|id| !w.contains(id, now)).count();
+        assert_eq!(forgotten, 5000 - 1100);
+    }
+
+    #[test]
+    fn forgets_by_age() {
+        let start = Instant::now();
+        let age = Duration::from_secs(310);
+        let mut w = IdWindow::new(1000, age, start);
+        assert!(w.insert("a", start));
+        assert!(w.contains("a", start + Duration::from_secs(300)));
+        assert!(w.insert("b", start + Duration::from_secs(300)));
+        assert!(!w.contains("a", start + Duration::from_secs(321)));
+        assert!(w.contains("b", start + Duration::from_secs(600)));
+        // Idle for longer than the whole window: one clear, then business as usual.
+        assert!(!w.contains("b", start + Duration::from_secs(10_000)));
+        assert!(w.insert("b", start + Duration::from_secs(10_000)));
+        assert_eq!(w.occupied(), 1);
+    }
+
+    #[test]
+    fn load_stays_bounded_over_many_generations() {
+        let now = Instant::now();
+        let mut w = IdWindow::new(10_000, Duration::from_secs(3600), now);
+        let bound = w.slot_count() * 7 / 8;
+        for i in 0..1_000_000u32 {
+            w.insert(&i.to_string(), now);
+            assert!(w.occupied() <= bound);
+        }
+        // Everything inserted recently is still found after all that churn.
+        for i in 990_000..1_000_000u32 {
+            assert!(w.contains(&i.to_string(), now));
+        }
+    }
+
+    #[test]
+    fn memory_is_about_twenty_bytes_per_id() {
+        let w = IdWindow::new(1_000_000, Duration::from_secs(3600), Instant::now());
+        let per_id = w.memory_bytes() as f64 / 1e6;
+        assert!((19.0..21.0).contains(&per_id), "{per_id} bytes per id");
+    }
+
+    #[test]
+    fn slow_trickle_across_many_generations_keeps_tags_sound() {
+        // Generations advance by time far more often than by count: the 16-bit tags
+        // wrap many times over; dead entries must never come back to life.
+        let mut now = Instant::now();
+        let mut w = IdWindow::new(100, Duration::from_secs(31), now);
+        for i in 0..200_000u32 {
+            now += Duration::from_millis(1500);
+            let id = i.to_string();
+            assert!(w.insert(&id, now));
+            if i >= 30 {
+                // 45 s ago: beyond max_age · 32/31.
+                assert!(!w.contains(&(i - 30).to_string(), now));
+            }
+            if i >= 15 {
+                assert!(w.contains(&(i - 15).to_string(), now));
+            }
+        }
+    }
+}
