@@ -341,9 +341,12 @@ fn encode(id: &str, event_type: &EventType, payload: &Payload, envelope: Envelop
         Payload::Opened(p) => Body::Opened { open: p },
         Payload::Other(obj) => {
             let mut obj = Cow::Borrowed(obj);
-            if ["type", "event_type", "event_id"]
-                .iter()
-                .any(|k| obj.contains_key(*k))
+            // At the top of AgentMail's envelope these keys are the envelope's own;
+            // inside the simple envelope's `data` they are the payload's.
+            if envelope == Envelope::AgentMail
+                && ["type", "event_type", "event_id"]
+                    .iter()
+                    .any(|k| obj.contains_key(*k))
             {
                 for k in ["type", "event_type", "event_id"] {
                     obj.to_mut().remove(k);
