@@ -1,0 +1,395 @@
+//! A local stand-in for the email-event service (AgentMail, myagentmail), so clients
+//! can be developed and tested without an account or a tunnel.
+//!
+//! ```
+//! use futures::{SinkExt, StreamExt};
+//! use mailwire_sim::{sample, Simulator};
+//! use tokio_tungstenite::tungstenite::Message;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let sim = Simulator::builder().api_key("sk_test").bind("127.0.0.1:0").await?;
+//! let url = format!("{}?api_key=sk_test", sim.ws_url());
+//! let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str()).await?;
+//! ws.send(Message::text(r#"{"type":"subscribe","event_types":["message.received"]}"#)).await?;
+//! sim.wait_subscribers(1).await;
+//!
+//! sim.emit(sample::bounce("evt_1", "ada@agentmail.to")); // filtered out
+//! sim.emit(sample::message_received("evt_2", "ada@agentmail.to"));
+//! let mut frames = Vec::new();
+//! while frames.len() < 3 {
+//!     if let Some(Message::Text(text)) = ws.next().await.transpose()? {
+//!         frames.push(text.to_string());
+//!     }
+//! }
+//! assert_eq!(frames[0], r#"{"type":"connected"}"#);
+//! assert!(frames[1].starts_with(r#"{"type":"subscribed""#));
+//! assert!(frames[2].contains(r#""event_id":"evt_2""#));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # What it speaks
+//!
+//! - WebSocket upgrades at `/v0` and `/v1/ws`. API keys by `X-API-Key`,
+//!   `Authorization: Bearer` or `?api_key=`; a missing or wrong key is HTTP 401 at
+//!   the handshake. With no key configured, everyone is let in.
+//! - Frames as the service sends them: an optional `connected` greeting,
+//!   `subscribe` answered by `subscribed` (its `event_types` and `inbox_ids` filter
+//!   what the connection receives), events in the configured [`Envelope`],
+//!   `{"type":"ping"}` at an interval, `error` frames for malformed requests.
+//! - The resume extension: `subscribe` with `"after":"evt_x"` replays the retained
+//!   events after `evt_x` that pass the filters, then answers
+//!   `{"type":"resumed","replayed":N}`; when `evt_x` is not retained it answers
+//!   `{"type":"gap","after":"evt_x"}` and carries on live. Either answer comes
+//!   *before* `subscribed`, so a client that sees `subscribed` first knows the server
+//!   ignored `after`.
+//!
+//! # Faults
+//!
+//! [`Faults`] drops every connection, turns open connections into silent half-open
+//! peers, refuses or stalls new connections, and sends raw (malformed, oversized)
+//! frames. [`Simulator::restart`] stops the listener and every connection and listens
+//! again on the same address.
+
+mod auth;
+mod faults;
+mod hub;
+pub mod sample;
+mod server;
+mod ws;
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use mailwire_proto::{Envelope, Event};
+use tokio::net::lookup_host;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+
+pub use faults::Faults;
+pub use hub::{Hub, Outgoing, Replay};
+
+use auth::ApiKeys;
+use faults::{Control, FaultState, Registry};
+
+/// Configures a [`Simulator`].
+#[derive(Debug, Clone)]
+pub struct SimulatorBuilder {
+    keys: Vec<String>,
+    retain: usize,
+    envelope: Envelope,
+    live_buffer: usize,
+    settings: Settings,
+}
+
+#[derive(Clone)]
+pub(crate) struct Settings {
+    pub(crate) ping_interval: Option<Duration>,
+    pub(crate) greeting: bool,
+    pub(crate) tls: Option<TlsAcceptor>,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("ping_interval", &self.ping_interval)
+            .field("greeting", &self.greeting)
+            .field("tls", &self.tls.is_some())
+            .finish()
+    }
+}
+
+impl Default for SimulatorBuilder {
+    fn default() -> Self {
+        SimulatorBuilder {
+            keys: Vec::new(),
+            retain: 10_000,
+            envelope: Envelope::AgentMail,
+            live_buffer: 16_384,
+            settings: Settings {
+                ping_interval: Some(Duration::from_secs(20)),
+                greeting: true,
+                tls: None,
+            },
+        }
+    }
+}
+
+impl SimulatorBuilder {
+    /// Accepts this API key (repeatable). With none, every request is let in.
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.keys.push(key.into());
+        self
+    }
+
+    /// Retains the last `n` events for `after` resumes (default 10,000).
+    pub fn retain(mut self, n: usize) -> Self {
+        self.retain = n;
+        self
+    }
+
+    /// The envelope events are sent in (default AgentMail's).
+    pub fn envelope(mut self, envelope: Envelope) -> Self {
+        self.envelope = envelope;
+        self
+    }
+
+    /// How far (in frames) a connection may fall behind live events before it is
+    /// closed (default 16,384).
+    pub fn live_buffer(mut self, frames: usize) -> Self {
+        self.live_buffer = frames;
+        self
+    }
+
+    /// How often each connection gets `{"type":"ping"}` (default 20 s; `None`: never).
+    pub fn ping_interval(mut self, every: Option<Duration>) -> Self {
+        self.settings.ping_interval = every;
+        self
+    }
+
+    /// Whether to greet each connection with `{"type":"connected"}` (default yes).
+    pub fn greeting(mut self, on: bool) -> Self {
+        self.settings.greeting = on;
+        self
+    }
+
+    /// Serves over TLS (`wss://`) with this configuration.
+    pub fn tls(mut self, config: Arc<rustls::ServerConfig>) -> Self {
+        self.settings.tls = Some(TlsAcceptor::from(config));
+        self
+    }
+
+    /// Serves over TLS with one certificate chain and its key (ring provider).
+    pub fn tls_cert(
+        self,
+        chain: Vec<rustls::pki_types::CertificateDer<'static>>,
+        key: rustls::pki_types::PrivateKeyDer<'static>,
+    ) -> Result<Self, rustls::Error> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_no_client_auth()
+            .with_single_cert(chain, key)?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(self.tls(Arc::new(config)))
+    }
+
+    /// Starts serving on `addr` (e.g. `127.0.0.1:0` for any free port).
+    pub async fn bind(self, addr: impl tokio::net::ToSocketAddrs) -> io::Result<Simulator> {
+        let addr = lookup_host(addr)
+            .await?
+            .next()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to bind"))?;
+        let shared = Arc::new(Shared {
+            hub: Hub::new(self.retain, self.envelope, self.live_buffer),
+            keys: ApiKeys::new(self.keys),
+            settings: self.settings,
+            conns: Registry::default(),
+            faults: FaultState::default(),
+            stats: watch::channel(Stats::default()).0,
+            handshakes: Mutex::new(Vec::new()),
+        });
+        let (addr, task) = server::listen(shared.clone(), addr).await?;
+        Ok(Simulator {
+            shared,
+            addr,
+            listener: Mutex::new(Some(task)),
+        })
+    }
+}
+
+/// State shared by the simulator handle and every connection.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) hub: Hub,
+    pub(crate) keys: ApiKeys,
+    pub(crate) settings: Settings,
+    pub(crate) conns: Registry,
+    pub(crate) faults: FaultState,
+    pub(crate) stats: watch::Sender<Stats>,
+    pub(crate) handshakes: Mutex<Vec<Handshake>>,
+}
+
+impl Shared {
+    pub(crate) fn record_handshake(&self, authorized: bool) {
+        let at = Instant::now();
+        lock(&self.handshakes).push(Handshake { at, authorized });
+        self.stats.send_modify(|s| s.handshakes += 1);
+    }
+}
+
+/// Counters a test can wait on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// WebSocket handshake requests received, accepted or not.
+    pub handshakes: u64,
+    /// `subscribe` frames answered.
+    pub subscribes: u64,
+    /// Connections subscribed right now.
+    pub subscribed: usize,
+}
+
+/// One WebSocket handshake request, as the simulator saw it.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct Handshake {
+    /// When it arrived.
+    pub at: Instant,
+    /// Whether its API key was accepted.
+    pub authorized: bool,
+}
+
+/// What [`Simulator::restart`] does with the retained events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retention {
+    /// Keep them: resumes across the restart work.
+    Keep,
+    /// Forget them, as a server with in-memory retention would: resumes get `gap`.
+    Clear,
+}
+
+/// A running simulator. Dropping it stops the listener and closes every connection.
+#[derive(Debug)]
+pub struct Simulator {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    listener: Mutex<Option<JoinHandle<()>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Critical sections are single pushes or swaps: a poisoned lock is consistent.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Simulator {
+    /// A builder with the defaults: no API key, 10,000 events retained, AgentMail's
+    /// envelope, a ping every 20 s, a greeting, plain TCP.
+    pub fn builder() -> SimulatorBuilder {
+        SimulatorBuilder::default()
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The WebSocket URL of `/v0`: `ws://127.0.0.1:PORT/v0`, or
+    /// `wss://localhost:PORT/v0` under TLS (certificates name hosts, not addresses).
+    pub fn ws_url(&self) -> String {
+        match self.shared.settings.tls {
+            None => format!("ws://{}/v0", self.addr),
+            Some(_) => format!("wss://localhost:{}/v0", self.addr.port()),
+        }
+    }
+
+    /// The event hub, for direct access to retention.
+    pub fn hub(&self) -> &Hub {
+        &self.shared.hub
+    }
+
+    /// Emits one event to every subscribed connection whose filters it passes, and
+    /// retains it.
+    pub fn emit(&self, event: Event) {
+        self.shared.hub.emit(event);
+    }
+
+    /// Emits events in order.
+    pub fn emit_all(&self, events: impl IntoIterator<Item = Event>) {
+        self.shared.hub.emit_all(events);
+    }
+
+    /// The fault-injection handle.
+    pub fn faults(&self) -> Faults {
+        Faults {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// The counters now.
+    pub fn stats(&self) -> Stats {
+        *self.shared.stats.borrow()
+    }
+
+    /// Every WebSocket handshake request so far, oldest first.
+    pub fn handshakes(&self) -> Vec<Handshake> {
+        lock(&self.shared.handshakes).clone()
+    }
+
+    /// How many TCP connections are open now.
+    pub fn open_connections(&self) -> usize {
+        self.shared.conns.open()
+    }
+
+    /// Waits until the counters satisfy `f`.
+    pub async fn wait_until(&self, mut f: impl FnMut(&Stats) -> bool) -> Stats {
+        let mut rx = self.shared.stats.subscribe();
+        // The sender lives in `self`, so the channel cannot close while we wait.
+        match rx.wait_for(|s| f(s)).await {
+            Ok(stats) => *stats,
+            Err(_) => self.stats(),
+        }
+    }
+
+    /// Waits until at least `n` connections are subscribed.
+    pub async fn wait_subscribers(&self, n: usize) -> Stats {
+        self.wait_until(|s| s.subscribed >= n).await
+    }
+
+    /// Waits until at least `n` `subscribe` frames have been answered in total.
+    pub async fn wait_subscribes(&self, n: u64) -> Stats {
+        self.wait_until(|s| s.subscribes >= n).await
+    }
+
+    /// Waits until at least `n` handshakes have been received in total.
+    pub async fn wait_handshakes(&self, n: u64) -> Stats {
+        self.wait_until(|s| s.handshakes >= n).await
+    }
+
+    /// Stops listening and closes every connection. Retained events stay.
+    pub async fn stop(&self) {
+        let task = lock(&self.listener).take();
+        if let Some(task) = task {
+            task.abort();
+            // Wait for the listener to be dropped, so the port is free.
+            let _ = task.await;
+        }
+        self.shared.conns.signal_all(Control::Kill);
+    }
+
+    /// Listens again on the same address after [`stop`](Simulator::stop). Does
+    /// nothing when already listening.
+    pub async fn start(&self) -> io::Result<()> {
+        if lock(&self.listener).is_some() {
+            return Ok(());
+        }
+        let (_, task) = server::listen(self.shared.clone(), self.addr).await?;
+        let previous = lock(&self.listener).replace(task);
+        if let Some(previous) = previous {
+            previous.abort();
+        }
+        Ok(())
+    }
+
+    /// Stops, keeps or clears retention, and listens again on the same address.
+    pub async fn restart(&self, retention: Retention) -> io::Result<()> {
+        self.stop().await;
+        if retention == Retention::Clear {
+            self.shared.hub.clear();
+        }
+        self.start().await
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        if let Some(task) = lock(&self.listener).take() {
+            task.abort();
+        }
+        self.shared.conns.signal_all(Control::Kill);
+    }
+}

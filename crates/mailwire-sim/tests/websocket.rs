@@ -1,0 +1,299 @@
+//! The simulator's WebSocket side over real loopback sockets, with a plain
+//! tokio-tungstenite client.
+
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use mailwire_proto::ServerFrame;
+use mailwire_sim::{Retention, Simulator, sample};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Bounds a hang; never the expected duration of anything.
+const HANG: Duration = Duration::from_secs(10);
+
+async fn bounded<T>(f: impl Future<Output = T>) -> T {
+    tokio::time::timeout(HANG, f).await.expect("timed out")
+}
+
+async fn connect(url: &str) -> Ws {
+    bounded(tokio_tungstenite::connect_async(url))
+        .await
+        .expect("handshake")
+        .0
+}
+
+async fn subscribe(ws: &mut Ws, json: &str) {
+    ws.send(Message::text(json)).await.expect("send");
+}
+
+/// The next frame that is not a greeting or a ping.
+async fn frame(ws: &mut Ws) -> ServerFrame {
+    loop {
+        let msg = bounded(ws.next()).await.expect("open").expect("frame");
+        let Message::Text(text) = msg else { continue };
+        match ServerFrame::parse(Vec::from(text.as_bytes())).expect("valid frame") {
+            ServerFrame::Connected | ServerFrame::Ping => continue,
+            other => return other,
+        }
+    }
+}
+
+fn event_id(frame: &ServerFrame) -> &str {
+    match frame {
+        ServerFrame::Event(e) => e.id(),
+        other => panic!("expected an event, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn filters_by_type_and_inbox() {
+    let sim = Simulator::builder().bind("127.0.0.1:0").await.unwrap();
+    let mut ws = connect(&sim.ws_url()).await;
+    subscribe(
+        &mut ws,
+        r#"{"type":"subscribe","event_types":["message.received"],"inbox_ids":["a@x.to"]}"#,
+    )
+    .await;
+    let ServerFrame::Subscribed(confirmed) = frame(&mut ws).await else {
+        panic!("subscribed")
+    };
+    assert_eq!(
+        confirmed.inbox_ids.as_deref(),
+        Some(&["a@x.to".to_string()][..])
+    );
+    sim.emit(sample::message_received("evt_1", "b@x.to"));
+    sim.emit(sample::bounce("evt_2", "a@x.to"));
+    sim.emit(sample::message_received("evt_3", "a@x.to"));
+    assert_eq!(event_id(&frame(&mut ws).await), "evt_3");
+}
+
+#[tokio::test]
+async fn after_replays_then_resumed_then_live() {
+    let sim = Simulator::builder().bind("127.0.0.1:0").await.unwrap();
+    sim.emit_all((1..=4).map(|i| sample::message_received(&format!("evt_{i}"), "a@x.to")));
+    let mut ws = connect(&sim.ws_url()).await;
+    subscribe(&mut ws, r#"{"type":"subscribe","after":"evt_2"}"#).await;
+    assert_eq!(event_id(&frame(&mut ws).await), "evt_3");
+    assert_eq!(event_id(&frame(&mut ws).await), "evt_4");
+    assert_eq!(frame(&mut ws).await, ServerFrame::Resumed { replayed: 2 });
+    assert!(matches!(frame(&mut ws).await, ServerFrame::Subscribed(_)));
+    sim.emit(sample::message_received("evt_5", "a@x.to"));
+    assert_eq!(event_id(&frame(&mut ws).await), "evt_5");
+}
+
+#[tokio::test]
+async fn replay_honours_filters_and_counts_only_what_was_sent() {
+    let sim = Simulator::builder().bind("127.0.0.1:0").await.unwrap();
+    sim.emit(sample::message_received("evt_1", "a@x.to"));
+    sim.emit(sample::bounce("evt_2", "a@x.to"));
+    sim.emit(sample::message_received("evt_3", "b@x.to"));
+    let mut ws = connect(&sim.ws_url()).await;
+    subscribe(
+        &mut ws,
+        r#"{"type":"subscribe","after":"evt_1","inbox_ids":["b@x.to"]}"#,
+    )
+    .await;
+    assert_eq!(event_id(&frame(&mut ws).await), "evt_3");
+    assert_eq!(frame(&mut ws).await, ServerFrame::Resumed { replayed: 1 });
+}
+
+#[tokio::test]
+async fn after_an_id_no_longer_retained_is_a_gap() {
+    let sim = Simulator::builder()
+        .retain(2)
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    sim.emit_all((1..=3).map(|i| sample::message_received(&format!("evt_{i}"), "a@x.to")));
+    let mut ws = connect(&sim.ws_url()).await;
+    subscribe(&mut ws, r#"{"type":"subscribe","after":"evt_1"}"#).await;
+    assert_eq!(
+        frame(&mut ws).await,
+        ServerFrame::Gap {
+            after: "evt_1".into()
+        }
+    );
+    assert!(matches!(frame(&mut ws).await, ServerFrame::Subscribed(_)));
+    sim.emit(sample::message_received("evt_4", "a@x.to"));
+    assert_eq!(event_id(&frame(&mut ws).await), "evt_4");
+}
+
+#[tokio::test]
+async fn api_key_by_header_bearer_or_query_and_401_otherwise() {
+    let sim = Simulator::builder()
+        .api_key("sk_1")
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let url = sim.ws_url();
+    for (header, value) in [("x-api-key", "sk_1"), ("authorization", "Bearer sk_1")] {
+        let mut req = url.as_str().into_client_request().unwrap();
+        req.headers_mut().insert(header, value.parse().unwrap());
+        bounded(tokio_tungstenite::connect_async(req))
+            .await
+            .expect("accepted");
+    }
+    connect(&format!("{url}?api_key=sk_1")).await;
+    for bad in [url.clone(), format!("{url}?api_key=sk_2")] {
+        match bounded(tokio_tungstenite::connect_async(bad.as_str())).await {
+            Err(WsError::Http(response)) => assert_eq!(response.status(), 401),
+            other => panic!("expected 401, got {other:?}"),
+        }
+    }
+    let seen = sim.handshakes();
+    assert_eq!(seen.len(), 5);
+    assert_eq!(seen.iter().filter(|h| h.authorized).count(), 3);
+}
+
+#[tokio::test]
+async fn malformed_client_frames_get_an_error_frame_and_the_connection_lives() {
+    let sim = Simulator::builder().bind("127.0.0.1:0").await.unwrap();
+    let mut ws = connect(&sim.ws_url()).await;
+    for bad in [
+        "{",
+        "[]",
+        r#"{"type":"subscribe","event_types":7}"#,
+        r#"{"type":"dance"}"#,
+    ] {
+        subscribe(&mut ws, bad).await;
+        let ServerFrame::Error(e) = frame(&mut ws).await else {
+            panic!("error frame for {bad}")
+        };
+        assert_eq!(e.name, "ValidationError");
+    }
+    subscribe(&mut ws, r#"{"type":"ping"}"#).await;
+    assert_eq!(frame(&mut ws).await, ServerFrame::Pong);
+}
+
+#[tokio::test]
+async fn sends_application_pings_at_the_interval() {
+    let sim = Simulator::builder()
+        .ping_interval(Some(Duration::from_millis(20)))
+        .greeting(false)
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let mut ws = connect(&sim.ws_url()).await;
+    let msg = bounded(ws.next()).await.unwrap().unwrap();
+    assert_eq!(msg, Message::text(r#"{"type":"ping"}"#));
+}
+
+#[tokio::test]
+async fn drop_connections_closes_every_socket() {
+    let sim = Simulator::builder().bind("127.0.0.1:0").await.unwrap();
+    let mut a = connect(&sim.ws_url()).await;
+    let mut b = connect(&sim.ws_url()).await;
+    subscribe(&mut a, r#"{"type":"subscribe"}"#).await;
+    subscribe(&mut b, r#"{"type":"subscribe"}"#).await;
+    bounded(sim.wait_subscribers(2)).await;
+    sim.faults().drop_connections();
+    for ws in [&mut a, &mut b] {
+        while let Some(Ok(_)) = bounded(ws.next()).await {}
+    }
+    bounded(sim.wait_until(|s| s.subscribed == 0)).await;
+    // New connections are still welcome.
+    connect(&sim.ws_url()).await;
+}
+
+#[tokio::test]
+async fn silenced_connections_send_nothing_but_stay_open() {
+    let sim = Simulator::builder()
+        .ping_interval(Some(Duration::from_millis(10)))
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let mut ws = connect(&sim.ws_url()).await;
+    subscribe(&mut ws, r#"{"type":"subscribe"}"#).await;
+    assert!(matches!(frame(&mut ws).await, ServerFrame::Subscribed(_)));
+    sim.faults().silence_connections();
+    // Drain what was in flight before the silence, then expect nothing at all for
+    // many ping intervals, and no close either.
+    let quiet = Duration::from_millis(200);
+    loop {
+        match tokio::time::timeout(quiet, ws.next()).await {
+            Ok(Some(Ok(_))) => continue,
+            Ok(other) => panic!("connection ended: {other:?}"),
+            Err(_) => break,
+        }
+    }
+    sim.emit(sample::message_received("evt_1", "a@x.to"));
+    assert!(tokio::time::timeout(quiet, ws.next()).await.is_err());
+    assert_eq!(sim.open_connections(), 1);
+}
+
+#[tokio::test]
+async fn refused_connections_fail_until_lifted() {
+    let sim = Simulator::builder().bind("127.0.0.1:0").await.unwrap();
+    sim.faults().refuse_connections(None);
+    assert!(
+        bounded(tokio_tungstenite::connect_async(sim.ws_url()))
+            .await
+            .is_err()
+    );
+    sim.faults().accept_connections();
+    connect(&sim.ws_url()).await;
+}
+
+#[tokio::test]
+async fn restart_listens_on_the_same_port_and_keeps_or_clears_retention() {
+    let sim = Simulator::builder().bind("127.0.0.1:0").await.unwrap();
+    let port = sim.addr().port();
+    sim.emit(sample::message_received("evt_1", "a@x.to"));
+    let mut old = connect(&sim.ws_url()).await;
+    sim.stop().await;
+    assert!(
+        bounded(TcpStream::connect(sim.addr())).await.is_err(),
+        "refused while stopped"
+    );
+    while let Some(Ok(_)) = bounded(old.next()).await {}
+
+    sim.start().await.unwrap();
+    assert_eq!(sim.addr().port(), port);
+    let mut ws = connect(&sim.ws_url()).await;
+    subscribe(&mut ws, r#"{"type":"subscribe","after":"evt_1"}"#).await;
+    assert_eq!(frame(&mut ws).await, ServerFrame::Resumed { replayed: 0 });
+
+    sim.restart(Retention::Clear).await.unwrap();
+    let mut ws = connect(&sim.ws_url()).await;
+    subscribe(&mut ws, r#"{"type":"subscribe","after":"evt_1"}"#).await;
+    assert_eq!(
+        frame(&mut ws).await,
+        ServerFrame::Gap {
+            after: "evt_1".into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn stalled_handshakes_never_answer() {
+    let sim = Simulator::builder().bind("127.0.0.1:0").await.unwrap();
+    sim.faults().stall_handshakes(true);
+    let attempt = tokio_tungstenite::connect_async(sim.ws_url());
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), attempt)
+            .await
+            .is_err()
+    );
+    assert_eq!(sim.stats().handshakes, 0);
+}
+
+#[tokio::test]
+async fn raw_frames_reach_subscribers_unfiltered_and_unretained() {
+    let sim = Simulator::builder().bind("127.0.0.1:0").await.unwrap();
+    let mut ws = connect(&sim.ws_url()).await;
+    subscribe(
+        &mut ws,
+        r#"{"type":"subscribe","event_types":["message.bounced"]}"#,
+    )
+    .await;
+    assert!(matches!(frame(&mut ws).await, ServerFrame::Subscribed(_)));
+    sim.faults().send_raw(&b"not json"[..]);
+    let msg = bounded(ws.next()).await.unwrap().unwrap();
+    assert_eq!(msg, Message::text("not json"));
+    assert_eq!(sim.hub().retained_len(), 0);
+}
