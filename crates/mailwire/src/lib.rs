@@ -1,0 +1,49 @@
+//! Email events for agents: know within milliseconds, and without ever losing one,
+//! that an email arrived, bounced or was delivered.
+//!
+//! This crate gathers the mailwire crates behind cargo features; each is usable on
+//! its own too.
+//!
+//! ```
+//! use mailwire::{Event, EventType};
+//!
+//! let event = Event::parse(
+//!     &br#"{"id":"evt_1","type":"message.received","data":{"inbox_id":"ada@agentmail.to",
+//!          "thread_id":"thr_1","message_id":"msg_1","subject":"Your code is 481516"}}"#[..],
+//! )?;
+//! assert_eq!(event.event_type(), &EventType::MessageReceived);
+//! # Ok::<(), mailwire::proto::ParseError>(())
+//! ```
+//!
+//! | module | crate | feature |
+//! | --- | --- | --- |
+//! | [`proto`] | `mailwire-proto`: events, payloads, WebSocket frames | always |
+//! | [`source`] | `mailwire-source`: the `EventSource` trait, `Delivery`, `Ack` | always |
+//! | `webhook` | `mailwire-webhook`: signature verification and signing | `webhook` |
+//! | `webhook_http` | `mailwire-webhook-http`: webhook receiver and sender | `webhook-http` (default) |
+//! | `ws` | `mailwire-ws`: the WebSocket source | `ws` (default) |
+//! | `store` | `mailwire-store`: event log and seen-set, memory and redb | `store` (default) |
+//! | `merge` | `mailwire-merge`: one deduplicated stream from many sources | `merge` (default) |
+//! | `sim` | `mailwire-sim`: a local simulator of the service | `sim` |
+//! | `test` | `mailwire-test`: fakes and the conformance suite | `test` |
+
+pub use mailwire_proto as proto;
+pub use mailwire_source as source;
+
+pub use mailwire_proto::{Envelope, Event, EventType, Payload};
+pub use mailwire_source::{Ack, Delivery, EventSource, EventSourceExt, Origin, SourceError};
+
+#[cfg(feature = "merge")]
+pub use mailwire_merge as merge;
+#[cfg(feature = "sim")]
+pub use mailwire_sim as sim;
+#[cfg(feature = "store")]
+pub use mailwire_store as store;
+#[cfg(feature = "test")]
+pub use mailwire_test as test;
+#[cfg(feature = "webhook")]
+pub use mailwire_webhook as webhook;
+#[cfg(feature = "webhook-http")]
+pub use mailwire_webhook_http as webhook_http;
+#[cfg(feature = "ws")]
+pub use mailwire_ws as ws;
