@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use mailwire_proto::Event;
@@ -24,6 +25,8 @@ struct Shared {
     taken: Mutex<Vec<String>>,
     /// Ids acked, in the order the acks ran. A watch channel, so a handle can wait.
     acked: watch::Sender<Vec<String>>,
+    /// When set, acks fail with a store error and record nothing.
+    fail_acks: AtomicBool,
 }
 
 impl Shared {
@@ -210,6 +213,7 @@ impl FakeBuilder {
             strict: self.strict,
             taken: Mutex::new(Vec::new()),
             acked: watch::Sender::new(Vec::new()),
+            fail_acks: AtomicBool::new(false),
         });
         let source = FakeSource {
             rx,
@@ -271,6 +275,14 @@ impl FakeHandle {
         self
     }
 
+    /// From now on, acks fail with a transient [`SourceError::Store`] and record
+    /// nothing (`false` turns it off): to test how a consumer handles an ack that
+    /// could not settle.
+    pub fn fail_acks(&self, fail: bool) -> &Self {
+        self.shared.fail_acks.store(fail, Ordering::SeqCst);
+        self
+    }
+
     /// The ids acked so far, in the order the acks ran.
     pub fn acked(&self) -> Vec<String> {
         self.shared.acked.borrow().clone()
@@ -311,7 +323,13 @@ impl EventSource for FakeSource {
                 let id = event.id().to_owned();
                 self.shared.taken().push(id.clone());
                 let shared = self.shared.clone();
-                let ack = Ack::from_fn(move || shared.acked.send_modify(|acked| acked.push(id)));
+                let ack = Ack::from_future(async move {
+                    if shared.fail_acks.load(Ordering::SeqCst) {
+                        return Err(SourceError::store(format!("ack of {id} refused")));
+                    }
+                    shared.acked.send_modify(|acked| acked.push(id));
+                    Ok(())
+                });
                 Ok(Some(Delivery::new(*event, origin).with_ack(ack)))
             }
             Some(Step::Fail(error)) => {

@@ -200,3 +200,17 @@ fn strict_panics_when_pushing_to_a_dropped_source() {
     .unwrap_err();
     assert!(panic_message(err).contains("already dropped"));
 }
+
+#[tokio::test]
+async fn acks_can_be_made_to_fail() {
+    let (mut source, handle) = FakeSource::new();
+    handle.push_all([ev("evt_1"), ev("evt_2")]).fail_acks(true);
+    let first = source.next().await.unwrap().unwrap();
+    let err = first.ack().await.unwrap_err();
+    assert!(err.is_transient(), "{err:?}");
+    assert!(err.to_string().contains("evt_1"), "{err}");
+    assert!(handle.acked().is_empty());
+    handle.fail_acks(false);
+    source.next().await.unwrap().unwrap().ack().await.unwrap();
+    assert_eq!(handle.acked(), ["evt_2"]);
+}
