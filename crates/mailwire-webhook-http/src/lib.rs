@@ -1,0 +1,109 @@
+//! Webhooks over HTTP for mailwire: a receiver that is an
+//! [`EventSource`](mailwire_source::EventSource), and a retrying, signing sender.
+//!
+//! ```
+//! use std::sync::Arc;
+//!
+//! use mailwire_source::EventSource;
+//! use mailwire_store::{EventLog, MemoryStore};
+//! use mailwire_webhook::{Keyring, Signer, Verifier};
+//! use mailwire_webhook_http::{Endpoint, WebhookReceiver, WebhookSender};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+//!
+//! // The receiving side: verify, log before the 2xx, hand over.
+//! let log = Arc::new(MemoryStore::new());
+//! let mut source = WebhookReceiver::new(Verifier::new(Keyring::standard(SECRET)?))
+//!     .log(log.clone())
+//!     .bind("127.0.0.1:0")
+//!     .await?;
+//! let url = format!("http://{}/webhooks", source.local_addr().unwrap());
+//!
+//! // The sending side (the email service, or `mailwire forward`): sign and POST.
+//! let endpoint = Endpoint::new(&url, Signer::new(Keyring::standard(SECRET)?))?;
+//! let body = br#"{"id":"evt_1","type":"domain.verified","data":{"domain":"example.com"}}"#;
+//! let outcome = WebhookSender::new()?.send(&endpoint, "evt_1", body.to_vec().into()).await;
+//! assert!(outcome.is_delivered());
+//!
+//! let delivery = source.next().await?.expect("one event");
+//! assert_eq!(delivery.event.id(), "evt_1");
+//! delivery.ack().await?; // after the side effect: it will not be replayed
+//! assert!(log.unacked(10).await?.is_empty());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Receiver
+//!
+//! [`WebhookReceiver`] configures it, [`bind`](WebhookReceiver::bind) serves it
+//! (hyper 1, HTTP/1.1) and returns the [`WebhookSource`]. For each request:
+//!
+//! | condition | answer |
+//! | --- | --- |
+//! | another path | 404 |
+//! | not POST | 405 |
+//! | declared or streamed body over the limit (1 MiB) | 413 and the connection closes: the rest is never read |
+//! | body not received within the body timeout | 408 and the connection closes |
+//! | missing or bad signature, stale or future timestamp | 401 `invalid signature: <rule>` (no secret echoed) |
+//! | valid signature, body not an event | 400 (logged: retrying will not help) |
+//! | valid, id already seen | 200 `duplicate`, not emitted again |
+//! | valid, new | appended to the log (when configured) *before* the 200 `ok`, then emitted |
+//! | log or seen-set failing, or the queue to the consumer full | 503 with `Retry-After`: never a 2xx for what was not kept |
+//! | unknown event type | 200, emitted as [`EventType::Other`](mailwire_proto::EventType::Other) |
+//!
+//! Deduplication: with a log, its idempotent append is the authority (of two
+//! concurrent deliveries of one id exactly one is emitted); without one, a seen-set
+//! (in memory by default). Room in the queue is reserved *before* the append, so
+//! an event is never logged and then refused. Acking a delivery acks it in the
+//! log; what was logged and never acked is replayed at the next start by
+//! `mailwire-merge` (as [`Origin::Log`](mailwire_source::Origin::Log)).
+//!
+//! Slow and greedy clients: a header read timeout (hyper's, which also closes idle
+//! keep-alive connections), a body read timeout, and a cap on connections
+//! (connections beyond it wait unaccepted in the listen backlog). Shutdown
+//! ([`WebhookSource::shutdown`]) stops accepting, lets requests in flight finish,
+//! then the source hands over what it holds and ends. Every new event is durable
+//! before its 2xx, so there is nothing to flush; close the store after the
+//! source has ended. Dropping the source stops the server at once.
+//!
+//! With the `tower` feature (on by default), [`WebhookReceiver::into_service`]
+//! gives a [`WebhookService`] to mount in your own axum or tower router instead;
+//! see `examples/axum_router.rs`.
+//!
+//! # Sender
+//!
+//! [`WebhookSender`] signs with any scheme (a [`Signer`](mailwire_webhook::Signer)
+//! per [`Endpoint`]) and POSTs over `http` or `https` (rustls with ring; webpki
+//! roots by default, the system's or your own on request). It retries on the
+//! Standard Webhooks schedule with full jitter ([`STANDARD_SCHEDULE`]; a time
+//! scale runs it in milliseconds in tests), 15 s per attempt, the same webhook id
+//! each time with a fresh timestamp. 2xx is success, 410 disables the endpoint,
+//! 429 and 503 are retried no sooner than their `Retry-After`. Each delivery ends
+//! in an [`Outcome`].
+
+mod body;
+mod error;
+mod intake;
+mod receiver;
+mod reply;
+mod seen;
+mod sender;
+mod server;
+#[cfg(feature = "tower")]
+mod service;
+mod source;
+mod verify;
+
+pub use error::SenderError;
+pub use mailwire_source::Delivery;
+pub use receiver::WebhookReceiver;
+pub use reply::ReplyBody;
+pub use sender::{
+    Endpoint, Failure, Jitter, Outcome, STANDARD_SCHEDULE, SenderBuilder, WebhookSender,
+    full_jitter,
+};
+#[cfg(feature = "tower")]
+pub use service::WebhookService;
+pub use source::{ShutdownHandle, WebhookSource};

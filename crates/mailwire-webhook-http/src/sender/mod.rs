@@ -1,0 +1,297 @@
+//! The retrying, signing webhook sender.
+
+mod endpoint;
+mod outcome;
+mod schedule;
+mod tls;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, USER_AGENT};
+use http::{HeaderMap, HeaderValue, Request, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use mailwire_proto::Event;
+use rustls_pki_types::CertificateDer;
+
+pub use endpoint::Endpoint;
+pub use outcome::{Failure, Outcome};
+pub use schedule::{Jitter, STANDARD_SCHEDULE, full_jitter};
+
+use crate::SenderError;
+use schedule::Retry;
+use tls::Trust;
+
+/// Unix seconds for the signature timestamp; injectable for tests.
+type UnixClock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// How much of an answer's body is read (then dropped), so the connection can be
+/// reused; a longer body closes the connection instead.
+const MAX_ANSWER_BODY: usize = 64 * 1024;
+
+/// Signs and POSTs webhooks, retrying on failure.
+///
+/// Each [`send`](Self::send) is one delivery: up to eight attempts on the Standard
+/// Webhooks schedule (at once, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h) with full
+/// jitter, 15 s per attempt, the same webhook id every time and a fresh signature
+/// timestamp on each. A 2xx ends it; 410 Gone disables the [`Endpoint`]; 429 and
+/// 503 are retried no sooner than their `Retry-After`; anything else (another
+/// status, a timeout, a refused connection) is retried on the schedule.
+///
+/// One sender (one connection pool) serves any number of endpoints, each with its
+/// own secret. Cheap to clone.
+#[derive(Clone)]
+pub struct WebhookSender {
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    retry: Retry,
+    attempt_timeout: Duration,
+    clock: UnixClock,
+}
+
+impl WebhookSender {
+    /// A sender with the defaults: webpki roots, the standard schedule at full
+    /// scale, full jitter, 15 s per attempt.
+    pub fn new() -> Result<WebhookSender, SenderError> {
+        Self::builder().build()
+    }
+
+    /// Configures a sender.
+    pub fn builder() -> SenderBuilder {
+        SenderBuilder {
+            trust: Trust {
+                webpki: true,
+                ..Trust::default()
+            },
+            retry: Retry {
+                schedule: STANDARD_SCHEDULE.to_vec(),
+                scale: 1.0,
+                jitter: full_jitter(),
+            },
+            attempt_timeout: Duration::from_secs(15),
+            clock: Arc::new(unix_now),
+        }
+    }
+
+    /// Delivers an event: its raw bytes unchanged, its id as the webhook id.
+    pub async fn send_event(&self, endpoint: &Endpoint, event: &Event) -> Outcome {
+        self.send(endpoint, event.id(), event.raw().clone()).await
+    }
+
+    /// Delivers `body` as webhook `id`, retrying until it is accepted, the schedule
+    /// runs out, or the endpoint is disabled. Dropping the future abandons it.
+    pub async fn send(&self, endpoint: &Endpoint, id: &str, body: Bytes) -> Outcome {
+        let mut retry_after = None;
+        let mut last = Failure::Timeout;
+        let mut attempts = 0u32;
+        for n in 0..self.retry.attempts() {
+            let wait = self.retry.delay(n, retry_after.take());
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+            }
+            // Another delivery may have met a 410 while this one waited.
+            if endpoint.is_disabled() {
+                return Outcome::Disabled { attempts };
+            }
+            attempts += 1;
+            match self.attempt(endpoint, id, &body).await {
+                Ok((status, _)) if status.is_success() => {
+                    return Outcome::Delivered { attempts, status };
+                }
+                Ok((StatusCode::GONE, _)) => {
+                    tracing::info!(endpoint = %endpoint.uri(), "410 Gone: endpoint disabled");
+                    endpoint.disable();
+                    return Outcome::Disabled { attempts };
+                }
+                Ok((status, headers)) => {
+                    if matches!(
+                        status,
+                        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+                    ) {
+                        retry_after = schedule::retry_after(&headers);
+                    }
+                    last = Failure::Status(status);
+                }
+                Err(Failure::Sign(e)) => {
+                    return Outcome::GaveUp {
+                        attempts,
+                        last: Failure::Sign(e),
+                    };
+                }
+                Err(failure) => last = failure,
+            }
+            tracing::debug!(id, attempt = attempts, failure = %last, "webhook attempt failed");
+        }
+        Outcome::GaveUp { attempts, last }
+    }
+
+    /// One signed POST, bounded by the attempt timeout.
+    async fn attempt(
+        &self,
+        endpoint: &Endpoint,
+        id: &str,
+        body: &Bytes,
+    ) -> Result<(StatusCode, HeaderMap), Failure> {
+        let signed = endpoint
+            .signer()
+            .sign(id, (self.clock)(), body)
+            .map_err(Failure::Sign)?;
+        let mut req = Request::post(endpoint.uri().clone())
+            .body(Full::new(body.clone()))
+            .map_err(|e| Failure::Transport(e.to_string()))?;
+        let headers = req.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(
+            USER_AGENT,
+            HeaderValue::from_static(concat!("mailwire/", env!("CARGO_PKG_VERSION"))),
+        );
+        for (name, value) in signed {
+            headers.append(name, value);
+        }
+        let exchange = async {
+            let res = self
+                .client
+                .request(req)
+                .await
+                .map_err(|e| Failure::Transport(error_chain(&e)))?;
+            let (parts, body) = res.into_parts();
+            // Read the answer so the connection returns to the pool.
+            let _ = Limited::new(body, MAX_ANSWER_BODY).collect().await;
+            Ok((parts.status, parts.headers))
+        };
+        tokio::time::timeout(self.attempt_timeout, exchange)
+            .await
+            .map_err(|_| Failure::Timeout)?
+    }
+}
+
+impl fmt::Debug for WebhookSender {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookSender")
+            .field("retry", &self.retry)
+            .field("attempt_timeout", &self.attempt_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures a [`WebhookSender`].
+pub struct SenderBuilder {
+    trust: Trust,
+    retry: Retry,
+    attempt_timeout: Duration,
+    clock: UnixClock,
+}
+
+impl SenderBuilder {
+    /// Trusts the system's root certificates (instead of webpki's, unless
+    /// [`webpki_roots`](Self::webpki_roots) is called after).
+    pub fn native_roots(mut self) -> Self {
+        self.trust.native = true;
+        self.trust.webpki = false;
+        self
+    }
+
+    /// Trusts the webpki (Mozilla) roots as well (the default).
+    pub fn webpki_roots(mut self) -> Self {
+        self.trust.webpki = true;
+        self
+    }
+
+    /// Trusts only the roots added with [`add_root`](Self::add_root).
+    pub fn no_default_roots(mut self) -> Self {
+        self.trust.webpki = false;
+        self.trust.native = false;
+        self
+    }
+
+    /// Trusts one more root certificate (DER), e.g. a private CA or a test's.
+    pub fn add_root(mut self, cert: CertificateDer<'static>) -> Self {
+        self.trust.extra.push(cert);
+        self
+    }
+
+    /// Replaces the retry schedule: the delay before each attempt, the first
+    /// usually zero. Its length is the number of attempts.
+    pub fn schedule(mut self, delays: impl Into<Vec<Duration>>) -> Self {
+        self.retry.schedule = delays.into();
+        self
+    }
+
+    /// Multiplies every delay (and `Retry-After`): `0.001` turns 5 s into 5 ms.
+    pub fn time_scale(mut self, factor: f64) -> Self {
+        self.retry.scale = factor;
+        self
+    }
+
+    /// Replaces full jitter, e.g. `Arc::new(|d| d)` for exact delays in a test.
+    pub fn jitter(mut self, jitter: Jitter) -> Self {
+        self.retry.jitter = jitter;
+        self
+    }
+
+    /// The time one attempt may take, connecting included (default 15 s).
+    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.attempt_timeout = timeout;
+        self
+    }
+
+    /// The clock for signature timestamps, in Unix seconds.
+    pub fn clock(mut self, clock: impl Fn() -> i64 + Send + Sync + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Builds the sender.
+    pub fn build(self) -> Result<WebhookSender, SenderError> {
+        let tls = self.trust.client_config()?;
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .build();
+        let client = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build(connector);
+        Ok(WebhookSender {
+            client,
+            retry: self.retry,
+            attempt_timeout: self.attempt_timeout,
+            clock: self.clock,
+        })
+    }
+}
+
+impl fmt::Debug for SenderBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SenderBuilder")
+            .field("trust", &self.trust)
+            .field("retry", &self.retry)
+            .field("attempt_timeout", &self.attempt_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// An error and its causes on one line: hyper's top-level messages alone ("client
+/// error (Connect)") do not say what failed.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
+}

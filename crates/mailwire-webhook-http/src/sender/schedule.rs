@@ -1,0 +1,167 @@
+//! When to try again: the Standard Webhooks schedule, scaled and jittered.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::HeaderMap;
+use http::header::RETRY_AFTER;
+
+const MIN: u64 = 60;
+const HOUR: u64 = 3600;
+
+/// The delays before each attempt: at once, then 5 s, 5 min, 30 min, 2 h, 5 h,
+/// 10 h and 10 h (eight attempts over about 28 hours).
+pub const STANDARD_SCHEDULE: [Duration; 8] = [
+    Duration::ZERO,
+    Duration::from_secs(5),
+    Duration::from_secs(5 * MIN),
+    Duration::from_secs(30 * MIN),
+    Duration::from_secs(2 * HOUR),
+    Duration::from_secs(5 * HOUR),
+    Duration::from_secs(10 * HOUR),
+    Duration::from_secs(10 * HOUR),
+];
+
+/// Turns a scheduled delay into the one actually waited; injectable so tests are
+/// exact. The default is full jitter: uniform in `[0, delay]`, so a crowd of
+/// senders that failed together does not retry together.
+pub type Jitter = Arc<dyn Fn(Duration) -> Duration + Send + Sync>;
+
+/// Full jitter: a uniformly random duration in `[0, delay]`.
+pub fn full_jitter() -> Jitter {
+    Arc::new(|delay: Duration| delay.mul_f64(rand::random::<f64>()))
+}
+
+/// The retry policy: a schedule of delays, a time scale, and jitter.
+#[derive(Clone)]
+pub(crate) struct Retry {
+    pub(crate) schedule: Vec<Duration>,
+    pub(crate) scale: f64,
+    pub(crate) jitter: Jitter,
+}
+
+impl Retry {
+    /// How many attempts the schedule allows.
+    pub(crate) fn attempts(&self) -> usize {
+        self.schedule.len()
+    }
+
+    /// The wait before attempt `n` (0-based), given the previous answer's
+    /// `Retry-After` if any. A `Retry-After` is a floor: never come back sooner
+    /// than asked, but never later than the schedule's longest delay.
+    pub(crate) fn delay(&self, n: usize, retry_after: Option<Duration>) -> Duration {
+        let scheduled = self.schedule.get(n).copied().unwrap_or_default();
+        let jittered = (self.jitter)(scheduled).min(scheduled);
+        let wait = match retry_after {
+            Some(after) => {
+                let cap = self.schedule.iter().copied().max().unwrap_or_default();
+                jittered.max(after.min(cap))
+            }
+            None => jittered,
+        };
+        scale(wait, self.scale)
+    }
+}
+
+impl fmt::Debug for Retry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Retry")
+            .field("schedule", &self.schedule)
+            .field("scale", &self.scale)
+            .finish_non_exhaustive()
+    }
+}
+
+fn scale(d: Duration, factor: f64) -> Duration {
+    // `mul_f64` panics on overflow or a negative factor; clamp instead.
+    if !(factor.is_finite() && factor > 0.0) {
+        return Duration::ZERO;
+    }
+    Duration::try_from_secs_f64(d.as_secs_f64() * factor).unwrap_or(Duration::MAX)
+}
+
+/// `Retry-After` as delta-seconds. An HTTP-date or garbage is ignored (the
+/// schedule applies); an absurd value is capped by [`Retry::delay`].
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(Duration::from_secs(
+        value.parse::<u64>().unwrap_or(u64::MAX),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn retry(jitter: Jitter, scale: f64) -> Retry {
+        Retry {
+            schedule: STANDARD_SCHEDULE.to_vec(),
+            scale,
+            jitter,
+        }
+    }
+
+    #[test]
+    fn scales_the_schedule() {
+        let r = retry(Arc::new(|d| d), 0.001);
+        assert_eq!(r.attempts(), 8);
+        assert_eq!(r.delay(0, None), Duration::ZERO);
+        assert_eq!(r.delay(1, None), Duration::from_millis(5));
+        assert_eq!(r.delay(2, None), Duration::from_millis(300));
+        assert_eq!(r.delay(7, None), Duration::from_secs(36));
+    }
+
+    #[test]
+    fn full_jitter_stays_within_the_delay() {
+        let r = retry(full_jitter(), 1.0);
+        for _ in 0..1000 {
+            assert!(r.delay(1, None) <= Duration::from_secs(5));
+        }
+        // A jitter that overshoots is clamped to the schedule.
+        let r = retry(Arc::new(|d| d * 3), 1.0);
+        assert_eq!(r.delay(1, None), Duration::from_secs(5));
+    }
+
+    #[test]
+    fn retry_after_is_a_floor_capped_by_the_schedule() {
+        let r = retry(Arc::new(|_| Duration::ZERO), 0.001);
+        assert_eq!(
+            r.delay(1, Some(Duration::from_secs(60))),
+            Duration::from_millis(60)
+        );
+        assert_eq!(
+            r.delay(1, Some(Duration::from_secs(u64::MAX))),
+            Duration::from_secs(36)
+        );
+    }
+
+    #[test]
+    fn odd_scales_do_not_panic() {
+        for factor in [f64::NAN, -1.0, 0.0, f64::INFINITY, 1e300] {
+            let _ = retry(Arc::new(|d| d), factor).delay(7, None);
+        }
+    }
+
+    #[test]
+    fn parses_delta_seconds_only() {
+        let parse = |v: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert(RETRY_AFTER, HeaderValue::from_static(v));
+            retry_after(&h)
+        };
+        assert_eq!(parse("120"), Some(Duration::from_secs(120)));
+        assert_eq!(parse(" 7 "), Some(Duration::from_secs(7)));
+        assert_eq!(
+            parse("99999999999999999999999"),
+            Some(Duration::from_secs(u64::MAX))
+        );
+        assert_eq!(parse("-1"), None);
+        assert_eq!(parse("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+        assert_eq!(retry_after(&HeaderMap::new()), None);
+    }
+}

@@ -1,0 +1,136 @@
+//! The consumer's end: an [`EventSource`] over the events the receiver accepted.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use mailwire_source::{Delivery, EventSource, SourceError, async_trait};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::server::Server;
+
+/// The events a webhook receiver accepted, in the order it accepted them, each with
+/// [`Origin::Webhook`](mailwire_source::Origin::Webhook).
+///
+/// Acking a delivery acks it in the receiver's log (when one is configured). The
+/// source ends (`Ok(None)`) once the server has shut down and every accepted event
+/// has been handed over; dropping it stops the server at once.
+pub struct WebhookSource {
+    rx: mpsc::Receiver<Delivery>,
+    local_addr: Option<SocketAddr>,
+    server: Option<Server>,
+}
+
+impl WebhookSource {
+    pub(crate) fn new(
+        rx: mpsc::Receiver<Delivery>,
+        local_addr: Option<SocketAddr>,
+        server: Option<Server>,
+    ) -> Self {
+        WebhookSource {
+            rx,
+            local_addr,
+            server,
+        }
+    }
+
+    /// The address the server listens on (with the port picked when bound to port
+    /// 0), or `None` for a source fed by a [`WebhookService`](crate::WebhookService).
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.local_addr
+    }
+
+    /// A handle that shuts the server down from elsewhere, or `None` for a source
+    /// fed by a [`WebhookService`](crate::WebhookService) (its router shuts down).
+    pub fn shutdown_handle(&self) -> Option<ShutdownHandle> {
+        self.server.as_ref().map(|s| s.handle.clone())
+    }
+
+    /// Shuts the server down gracefully: stops accepting, lets requests in flight
+    /// finish (each new event is logged before its 2xx, so nothing is left to
+    /// flush), and returns when it has stopped. Events accepted before are still
+    /// yielded by [`next`](EventSource::next), then it returns `Ok(None)`.
+    pub async fn shutdown(&self) {
+        if let Some(handle) = self.shutdown_handle() {
+            handle.shutdown();
+            handle.finished().await;
+        }
+    }
+}
+
+#[async_trait]
+impl EventSource for WebhookSource {
+    async fn next(&mut self) -> Result<Option<Delivery>, SourceError> {
+        // `recv` is cancellation safe: a dropped call loses no event.
+        Ok(self.rx.recv().await)
+    }
+
+    fn name(&self) -> &str {
+        "webhook"
+    }
+}
+
+impl fmt::Debug for WebhookSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookSource")
+            .field("local_addr", &self.local_addr)
+            .field("queued", &self.rx.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Shuts a receiver's server down, from any task.
+#[derive(Clone, Debug)]
+pub struct ShutdownHandle {
+    stop: Arc<watch::Sender<bool>>,
+    finished: Arc<watch::Sender<bool>>,
+}
+
+impl ShutdownHandle {
+    pub(crate) fn new() -> Self {
+        ShutdownHandle {
+            stop: Arc::new(watch::channel(false).0),
+            finished: Arc::new(watch::channel(false).0),
+        }
+    }
+
+    /// Starts a graceful shutdown; returns at once.
+    pub fn shutdown(&self) {
+        self.stop.send_replace(true);
+    }
+
+    /// Waits until the server has stopped: no connection left, nothing in flight.
+    pub async fn finished(&self) {
+        let mut rx = self.finished.subscribe();
+        // The sender lives in `self`, so this cannot fail.
+        let _ = rx.wait_for(|done| *done).await;
+    }
+
+    pub(crate) fn stop_signal(&self) -> watch::Receiver<bool> {
+        self.stop.subscribe()
+    }
+
+    pub(crate) fn finish_guard(&self) -> FinishGuard {
+        FinishGuard(self.finished.clone())
+    }
+}
+
+/// Marks the server finished when dropped.
+pub(crate) struct FinishGuard(Arc<watch::Sender<bool>>);
+
+impl Drop for FinishGuard {
+    fn drop(&mut self) {
+        self.0.send_replace(true);
+    }
+}
+
+/// Aborts a task when dropped.
+#[derive(Debug)]
+pub(crate) struct AbortOnDrop(pub(crate) JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
