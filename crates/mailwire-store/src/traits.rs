@@ -55,3 +55,35 @@ pub trait SeenSet: Send + Sync + 'static {
     /// True when `id` is present and not expired.
     async fn contains(&self, id: &str) -> Result<bool, StoreError>;
 }
+
+// Shared handles: `Arc<dyn EventLog>` (or `Arc<S>`) can be passed wherever a store is
+// expected, so one store serves a receiver and a merge at once.
+#[async_trait]
+impl<T: EventLog + ?Sized> EventLog for std::sync::Arc<T> {
+    async fn append(&self, event: &Event) -> Result<bool, StoreError> {
+        (**self).append(event).await
+    }
+
+    async fn unacked(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
+        (**self).unacked(limit).await
+    }
+
+    async fn ack(&self, id: &str) -> Result<(), StoreError> {
+        (**self).ack(id).await
+    }
+
+    async fn contains(&self, id: &str) -> Result<bool, StoreError> {
+        (**self).contains(id).await
+    }
+}
+
+#[async_trait]
+impl<T: SeenSet + ?Sized> SeenSet for std::sync::Arc<T> {
+    async fn insert(&self, id: &str, ttl: Duration) -> Result<bool, StoreError> {
+        (**self).insert(id, ttl).await
+    }
+
+    async fn contains(&self, id: &str) -> Result<bool, StoreError> {
+        (**self).contains(id).await
+    }
+}

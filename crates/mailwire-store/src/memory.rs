@@ -1,0 +1,211 @@
+//! The in-memory store: both traits, no durability.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use mailwire_proto::Event;
+
+use crate::clock::{Clock, SystemClock, expiry, unix_millis};
+use crate::{EventLog, SeenSet, StoreError};
+
+/// An [`EventLog`] and [`SeenSet`] kept in memory: for tests, and the default when no
+/// durable store is configured. Nothing survives the process.
+///
+/// Clones share the same data (an `Arc` inside), so one store can be handed to a
+/// receiver and to a merge. Expired seen-set entries are purged as new ones are
+/// inserted, so the set holds about as many ids as were seen within one TTL. The log
+/// remembers the id of every event ever appended (that is what makes `append`
+/// idempotent) and drops an event's body once it is acked.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use mailwire_store::{EventLog, MemoryStore};
+/// use mailwire_proto::Event;
+///
+/// let store = MemoryStore::new();
+/// let event = Event::parse(&br#"{"id":"evt_1","type":"domain.verified","data":{}}"#[..])?;
+/// assert!(store.append(&event).await?);
+/// assert!(!store.append(&event).await?); // same id: kept once
+/// assert_eq!(store.unacked(10).await?, vec![event]);
+/// store.ack("evt_1").await?;
+/// assert!(store.unacked(10).await?.is_empty());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct MemoryStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    state: Mutex<State>,
+    clock: Arc<dyn Clock>,
+}
+
+#[derive(Default)]
+struct State {
+    closed: bool,
+    next_seq: u64,
+    /// Every id ever appended, with its position in the log.
+    ids: HashMap<String, u64>,
+    /// The events not yet acked, by position: iteration is append order.
+    unacked: BTreeMap<u64, Event>,
+    /// Seen ids and when they expire (Unix ms).
+    seen: HashMap<String, u64>,
+    /// The same entries by expiry, earliest first, for purging. An entry whose expiry
+    /// no longer matches `seen` is stale and skipped.
+    expiries: BinaryHeap<Reverse<(u64, String)>>,
+}
+
+impl MemoryStore {
+    /// An empty store on the system clock.
+    pub fn new() -> MemoryStore {
+        MemoryStore::with_clock(SystemClock)
+    }
+
+    /// An empty store whose seen-set reads the time from `clock`.
+    pub fn with_clock(clock: impl Clock) -> MemoryStore {
+        MemoryStore {
+            inner: Arc::new(Inner {
+                state: Mutex::new(State::default()),
+                clock: Arc::new(clock),
+            }),
+        }
+    }
+
+    /// Closes the store for every clone: later calls fail with
+    /// [`StoreError::Closed`]. Closing twice is `Ok`.
+    pub async fn close(&self) -> Result<(), StoreError> {
+        self.lock().closed = true;
+        Ok(())
+    }
+
+    /// True once [`close`](MemoryStore::close) was called.
+    pub fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
+    /// How many seen-set entries are held, expired ones not yet purged included.
+    pub fn seen_len(&self) -> usize {
+        self.lock().seen.len()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // No code path panics while holding the lock; if one ever did, the state is
+        // still consistent (each operation's writes are done last), so carry on.
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn open(&self) -> Result<MutexGuard<'_, State>, StoreError> {
+        let state = self.lock();
+        if state.closed {
+            return Err(StoreError::Closed);
+        }
+        Ok(state)
+    }
+
+    fn now_ms(&self) -> u64 {
+        unix_millis(self.inner.clock.now())
+    }
+}
+
+impl Default for MemoryStore {
+    fn default() -> MemoryStore {
+        MemoryStore::new()
+    }
+}
+
+impl fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.lock();
+        f.debug_struct("MemoryStore")
+            .field("closed", &state.closed)
+            .field("logged", &state.ids.len())
+            .field("unacked", &state.unacked.len())
+            .field("seen", &state.seen.len())
+            .field("clock", &self.inner.clock)
+            .finish()
+    }
+}
+
+#[async_trait]
+impl EventLog for MemoryStore {
+    async fn append(&self, event: &Event) -> Result<bool, StoreError> {
+        let mut state = self.open()?;
+        if state.ids.contains_key(event.id()) {
+            return Ok(false);
+        }
+        let seq = state.next_seq;
+        state.next_seq += 1;
+        state.ids.insert(event.id().to_owned(), seq);
+        state.unacked.insert(seq, event.clone());
+        Ok(true)
+    }
+
+    async fn unacked(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
+        let state = self.open()?;
+        Ok(state.unacked.values().take(limit).cloned().collect())
+    }
+
+    async fn ack(&self, id: &str) -> Result<(), StoreError> {
+        let mut state = self.open()?;
+        if let Some(&seq) = state.ids.get(id) {
+            state.unacked.remove(&seq);
+        }
+        Ok(())
+    }
+
+    async fn contains(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self.open()?.ids.contains_key(id))
+    }
+}
+
+#[async_trait]
+impl SeenSet for MemoryStore {
+    async fn insert(&self, id: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let now = self.now_ms();
+        let mut state = self.open()?;
+        state.purge(now);
+        if state.seen.contains_key(id) {
+            // Whatever is left after the purge has not expired.
+            return Ok(false);
+        }
+        let expires = expiry(now, ttl);
+        if expires <= now {
+            // A zero TTL: seen and forgotten at once.
+            return Ok(true);
+        }
+        state.seen.insert(id.to_owned(), expires);
+        state.expiries.push(Reverse((expires, id.to_owned())));
+        Ok(true)
+    }
+
+    async fn contains(&self, id: &str) -> Result<bool, StoreError> {
+        let now = self.now_ms();
+        let state = self.open()?;
+        Ok(state.seen.get(id).is_some_and(|&expires| expires > now))
+    }
+}
+
+impl State {
+    /// Drops every seen entry expired at `now`. Amortised O(log n) per insert: each
+    /// entry is pushed once and popped once.
+    fn purge(&mut self, now: u64) {
+        while let Some(Reverse((expires, _))) = self.expiries.peek() {
+            if *expires > now {
+                break;
+            }
+            if let Some(Reverse((expires, id))) = self.expiries.pop()
+                && self.seen.get(&id) == Some(&expires)
+            {
+                self.seen.remove(&id);
+            }
+        }
+    }
+}

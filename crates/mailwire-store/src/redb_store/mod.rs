@@ -1,0 +1,310 @@
+//! The redb store: one file, durable appends, group commit.
+
+mod committer;
+mod error;
+mod tables;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use mailwire_proto::Event;
+use redb::{Database, DatabaseError};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::clock::{Clock, SystemClock, unix_millis};
+use crate::{EventLog, SeenSet, StoreError};
+use committer::{Committer, Counters, Op, Reply, SharedDb};
+use error::{AlreadyOpen, unavailable};
+
+/// How many operations may wait for the committer before callers wait to queue.
+const QUEUE: usize = 4096;
+
+/// An [`EventLog`] and [`SeenSet`] in one redb file: the embedded, durable default.
+///
+/// - **Durable:** `append`, `ack` and `insert` return once their write transaction is
+///   committed with `Durability::Immediate` (fsync'd). An append that returned `Ok`
+///   survives a crash, a kill or a power cut; one that returned `Err` (or was
+///   cancelled) may or may not have been kept, and appending it again is harmless.
+/// - **Group commit:** one thread owns all writes. It takes every operation queued
+///   while the previous commit was running and commits them together, so N concurrent
+///   appends cost about one fsync, not N. [`stats`](RedbStore::stats) shows how many
+///   commits it took.
+/// - **Order:** each new event gets the next log position; [`unacked`](EventLog::unacked)
+///   scans positions, so it is oldest first however the ids sort.
+/// - **Raw bytes:** the log keeps [`Event::raw`] and parses it again on read; a record
+///   that no longer parses is [`StoreError::Corrupt`].
+/// - **Seen-set:** entries carry their expiry on disk (wall clock, from the injected
+///   [`Clock`]), so they outlive a restart; the committer purges expired ones a few
+///   hundred per commit.
+///
+/// Clones share the store. Reads run on tokio's blocking pool, so the store is used
+/// from within a tokio runtime. Prefer [`close`](RedbStore::close) at shutdown; when
+/// the last handle is dropped instead, the queued operations are still committed and
+/// the drop waits for that (one commit, usually milliseconds) before releasing the
+/// file.
+#[derive(Clone)]
+pub struct RedbStore {
+    shared: Arc<Shared>,
+}
+
+// Field order matters: fields drop in declaration order, so the queue's sender is
+// gone (which ends the committer's loop) before `committer` joins its thread.
+struct Shared {
+    tx: mpsc::Sender<Op>,
+    db: SharedDb,
+    closed: AtomicBool,
+    counters: Arc<Counters>,
+    clock: Arc<dyn Clock>,
+    path: PathBuf,
+    // Held only for its Drop.
+    _committer: CommitterThread,
+}
+
+/// Joins the committer when the store goes away, so that once the last handle is
+/// dropped the file is closed and can be opened again.
+struct CommitterThread(Mutex<Option<JoinHandle<()>>>);
+
+impl Drop for CommitterThread {
+    fn drop(&mut self) {
+        let handle = self
+            .0
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(handle) = handle {
+            // A committer that panicked has nothing left to flush.
+            let _ = handle.join();
+        }
+    }
+}
+
+/// Counters of a [`RedbStore`], since it was opened.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RedbStats {
+    /// Write transactions committed.
+    pub commits: u64,
+    /// Write operations (appends, acks, seen-set inserts) those commits carried.
+    pub operations: u64,
+    /// Events newly logged (duplicates not counted).
+    pub appended: u64,
+    /// Expired seen-set entries removed from the file.
+    pub seen_purged: u64,
+    /// The most operations one commit carried.
+    pub largest_group: u64,
+}
+
+/// Options for opening a [`RedbStore`]; from [`RedbStore::builder`].
+#[derive(Debug)]
+pub struct RedbStoreBuilder {
+    clock: Arc<dyn Clock>,
+    max_group: usize,
+}
+
+impl RedbStoreBuilder {
+    /// The clock seen-set expiry is measured with (default: [`SystemClock`]).
+    pub fn clock(mut self, clock: impl Clock) -> RedbStoreBuilder {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// The most operations one transaction may carry (default 1024; at least 1).
+    /// `1` turns group commit off: one transaction, and one fsync, per operation.
+    pub fn max_group(mut self, max: usize) -> RedbStoreBuilder {
+        self.max_group = max.max(1);
+        self
+    }
+
+    /// Opens the store in the file at `path`, creating it if it does not exist.
+    ///
+    /// Fails with [`StoreError::Unavailable`] when the file is already open (by this
+    /// process or another: one store per file) or cannot be read or created, and with
+    /// [`StoreError::Corrupt`] when it is not a store this version can read.
+    pub fn open(self, path: impl AsRef<Path>) -> Result<RedbStore, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let db = match Database::create(&path) {
+            Ok(db) => db,
+            Err(DatabaseError::DatabaseAlreadyOpen) => {
+                return Err(StoreError::Unavailable(Box::new(AlreadyOpen(path))));
+            }
+            Err(e) => return Err(unavailable(e)),
+        };
+        let next_seq = tables::prepare(&db)?;
+        let db: SharedDb = Arc::new(RwLock::new(Some(db)));
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let counters = Arc::new(Counters::default());
+        let committer = Committer {
+            rx,
+            db: db.clone(),
+            next_seq,
+            max_batch: self.max_group,
+            clock: self.clock.clone(),
+            counters: counters.clone(),
+        };
+        let handle = std::thread::Builder::new()
+            .name("mailwire-store-commit".into())
+            .spawn(move || committer.run())
+            .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
+        Ok(RedbStore {
+            shared: Arc::new(Shared {
+                tx,
+                db,
+                closed: AtomicBool::new(false),
+                counters,
+                clock: self.clock,
+                path,
+                _committer: CommitterThread(Mutex::new(Some(handle))),
+            }),
+        })
+    }
+}
+
+impl RedbStore {
+    /// Opens the store in the file at `path` with default options, creating it if it
+    /// does not exist. See [`RedbStoreBuilder::open`].
+    pub fn open(path: impl AsRef<Path>) -> Result<RedbStore, StoreError> {
+        RedbStore::builder().open(path)
+    }
+
+    /// Options: the clock, the largest group.
+    pub fn builder() -> RedbStoreBuilder {
+        RedbStoreBuilder {
+            clock: Arc::new(SystemClock),
+            max_group: 1024,
+        }
+    }
+
+    /// The file this store lives in.
+    pub fn path(&self) -> &Path {
+        &self.shared.path
+    }
+
+    /// Counters since the store was opened.
+    pub fn stats(&self) -> RedbStats {
+        self.shared.counters.snapshot()
+    }
+
+    /// True once [`close`](RedbStore::close) was called (on any clone), or the
+    /// committer stopped: every operation then fails with [`StoreError::Closed`].
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::SeqCst) || self.shared.tx.is_closed()
+    }
+
+    /// Waits until every operation queued before this call is committed.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.submit(|reply| Op::Flush { reply }).await
+    }
+
+    /// Commits everything queued, then closes the file; every later operation, on any
+    /// clone, fails with [`StoreError::Closed`]. When it returns the file can be
+    /// opened again. Closing twice is `Ok`.
+    pub async fn close(&self) -> Result<(), StoreError> {
+        self.shared.closed.store(true, Ordering::SeqCst);
+        let (reply, answer) = oneshot::channel();
+        let closed = match self.shared.tx.send(Op::Close { reply }).await {
+            Ok(()) => answer.await.unwrap_or(Ok(())),
+            // The committer is gone: an earlier close, or it stopped.
+            Err(_) => Ok(()),
+        };
+        // Readers in flight finish first (they hold the read lock). Normally the
+        // committer has closed the file already; this covers a committer that stopped.
+        let db = self
+            .shared
+            .db
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(db) = db {
+            db.close().map_err(|e| unavailable(redb::Error::from(e)))?;
+        }
+        closed
+    }
+
+    async fn submit<T>(&self, op: impl FnOnce(Reply<T>) -> Op) -> Result<T, StoreError> {
+        if self.shared.closed.load(Ordering::SeqCst) {
+            return Err(StoreError::Closed);
+        }
+        let (reply, answer) = oneshot::channel();
+        self.shared
+            .tx
+            .send(op(reply))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        // A committer that vanished without answering has stopped: nothing more will
+        // be written.
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Runs a read on tokio's blocking pool, under the read lock (so `close` waits
+    /// for it).
+    async fn read<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Database) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        if self.shared.closed.load(Ordering::SeqCst) {
+            return Err(StoreError::Closed);
+        }
+        let db = self.shared.db.clone();
+        tokio::task::spawn_blocking(move || {
+            let guard = db.read().unwrap_or_else(PoisonError::into_inner);
+            match guard.as_ref() {
+                Some(db) => read(db),
+                None => Err(StoreError::Closed),
+            }
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(Box::new(e)))?
+    }
+}
+
+impl fmt::Debug for RedbStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedbStore")
+            .field("path", &self.shared.path)
+            .field("closed", &self.is_closed())
+            .field("stats", &self.stats())
+            .field("clock", &self.shared.clock)
+            .finish()
+    }
+}
+
+#[async_trait]
+impl EventLog for RedbStore {
+    async fn append(&self, event: &Event) -> Result<bool, StoreError> {
+        let (id, raw) = (event.id().to_owned(), event.raw().clone());
+        self.submit(|reply| Op::Append { id, raw, reply }).await
+    }
+
+    async fn unacked(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
+        self.read(move |db| tables::unacked(db, limit)).await
+    }
+
+    async fn ack(&self, id: &str) -> Result<(), StoreError> {
+        let id = id.to_owned();
+        self.submit(|reply| Op::Ack { id, reply }).await
+    }
+
+    async fn contains(&self, id: &str) -> Result<bool, StoreError> {
+        let id = id.to_owned();
+        self.read(move |db| tables::logged(db, &id)).await
+    }
+}
+
+#[async_trait]
+impl SeenSet for RedbStore {
+    async fn insert(&self, id: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let id = id.to_owned();
+        self.submit(|reply| Op::Insert { id, ttl, reply }).await
+    }
+
+    async fn contains(&self, id: &str) -> Result<bool, StoreError> {
+        let id = id.to_owned();
+        let now = unix_millis(self.shared.clock.now());
+        self.read(move |db| tables::seen(db, &id, now)).await
+    }
+}

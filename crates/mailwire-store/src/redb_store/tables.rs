@@ -1,0 +1,179 @@
+//! The redb file layout, and the reads that need no write transaction.
+
+use mailwire_proto::Event;
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+
+use crate::StoreError;
+use crate::redb_store::error::unavailable;
+
+/// The version of this layout, kept in [`META`] under [`FORMAT_KEY`].
+pub(crate) const FORMAT: u64 = 1;
+pub(crate) const FORMAT_KEY: &str = "format";
+
+/// Log position -> the event's raw bytes, exactly as received.
+pub(crate) const EVENTS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("events");
+/// Event id -> its log position: what makes `append` idempotent.
+pub(crate) const EVENT_IDS: TableDefinition<'_, &str, u64> = TableDefinition::new("event_ids");
+/// Positions not yet acked; a range scan is oldest first.
+pub(crate) const UNACKED: TableDefinition<'_, u64, ()> = TableDefinition::new("unacked");
+/// Seen id -> when it expires (Unix ms).
+pub(crate) const SEEN: TableDefinition<'_, &str, u64> = TableDefinition::new("seen");
+/// (expiry, seen id): the same entries ordered for purging.
+pub(crate) const SEEN_BY_EXPIRY: TableDefinition<'_, (u64, &str), ()> =
+    TableDefinition::new("seen_by_expiry");
+/// Layout metadata.
+pub(crate) const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
+
+/// Creates the tables of a new file, or checks an existing file's format. Returns the
+/// next free log position.
+pub(crate) fn prepare(db: &Database) -> Result<u64, StoreError> {
+    let txn = db.begin_write().map_err(unavailable)?;
+    let next_seq = {
+        let mut meta = txn.open_table(META).map_err(unavailable)?;
+        let format = meta
+            .get(FORMAT_KEY)
+            .map_err(unavailable)?
+            .map(|v| v.value());
+        match format {
+            None => {
+                meta.insert(FORMAT_KEY, FORMAT).map_err(unavailable)?;
+            }
+            Some(FORMAT) => {}
+            Some(other) => {
+                return Err(StoreError::Corrupt(format!(
+                    "layout version {other}, this version reads {FORMAT}"
+                )));
+            }
+        }
+        let events = txn.open_table(EVENTS).map_err(unavailable)?;
+        txn.open_table(EVENT_IDS).map_err(unavailable)?;
+        txn.open_table(UNACKED).map_err(unavailable)?;
+        txn.open_table(SEEN).map_err(unavailable)?;
+        txn.open_table(SEEN_BY_EXPIRY).map_err(unavailable)?;
+        let last = events.last().map_err(unavailable)?.map(|(k, _)| k.value());
+        match last {
+            None => 0,
+            Some(seq) => seq
+                .checked_add(1)
+                .ok_or_else(|| StoreError::Corrupt("log position overflow".into()))?,
+        }
+    };
+    txn.commit().map_err(unavailable)?;
+    Ok(next_seq)
+}
+
+/// Up to `limit` unacked events, oldest first.
+pub(crate) fn unacked(db: &Database, limit: usize) -> Result<Vec<Event>, StoreError> {
+    let txn = db.begin_read().map_err(unavailable)?;
+    let unacked = txn.open_table(UNACKED).map_err(unavailable)?;
+    let events = txn.open_table(EVENTS).map_err(unavailable)?;
+    let mut out = Vec::new();
+    for entry in unacked.iter().map_err(unavailable)?.take(limit) {
+        let seq = entry.map_err(unavailable)?.0.value();
+        let raw = events
+            .get(seq)
+            .map_err(unavailable)?
+            .ok_or_else(|| StoreError::Corrupt(format!("unacked position {seq} has no event")))?;
+        let event = Event::parse(raw.value().to_vec())
+            .map_err(|e| StoreError::Corrupt(format!("event at position {seq}: {e}")))?;
+        out.push(event);
+    }
+    Ok(out)
+}
+
+/// True when an event with this id was ever logged.
+pub(crate) fn logged(db: &Database, id: &str) -> Result<bool, StoreError> {
+    let txn = db.begin_read().map_err(unavailable)?;
+    let ids = txn.open_table(EVENT_IDS).map_err(unavailable)?;
+    Ok(ids.get(id).map_err(unavailable)?.is_some())
+}
+
+/// True when `id` is in the seen-set and expires after `now_ms`.
+pub(crate) fn seen(db: &Database, id: &str, now_ms: u64) -> Result<bool, StoreError> {
+    let txn = db.begin_read().map_err(unavailable)?;
+    let seen = txn.open_table(SEEN).map_err(unavailable)?;
+    Ok(seen
+        .get(id)
+        .map_err(unavailable)?
+        .is_some_and(|expires| expires.value() > now_ms))
+}
+
+#[cfg(test)]
+mod tests {
+    //! Damage the file behind the store's back: every read that meets it is a typed
+    //! error, never a panic.
+
+    use super::*;
+    use crate::{EventLog, RedbStore};
+
+    fn event(id: &str) -> Event {
+        Event::parse(format!(r#"{{"id":"{id}","type":"test.event","data":{{}}}}"#).into_bytes())
+            .unwrap()
+    }
+
+    /// A store with two events, closed; then `damage` runs on the raw file.
+    async fn damaged(
+        damage: impl FnOnce(&redb::WriteTransaction),
+    ) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.redb");
+        let store = RedbStore::open(&path).unwrap();
+        store.append(&event("evt_0")).await.unwrap();
+        store.append(&event("evt_1")).await.unwrap();
+        store.close().await.unwrap();
+        let db = Database::open(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        damage(&txn);
+        txn.commit().unwrap();
+        db.close().unwrap();
+        (dir, path)
+    }
+
+    #[tokio::test]
+    async fn a_record_that_no_longer_parses_is_corrupt() {
+        let (_dir, path) = damaged(|txn| {
+            let mut events = txn.open_table(EVENTS).unwrap();
+            events.insert(1, &b"{\"id\":\"evt_1\",\"ty"[..]).unwrap();
+        })
+        .await;
+        let store = RedbStore::open(&path).unwrap();
+        let err = store.unacked(10).await.expect_err("a truncated record");
+        assert!(
+            matches!(&err, StoreError::Corrupt(m) if m.contains("position 1")),
+            "{err:?}"
+        );
+        // What precedes the damage is still readable, and the store still works.
+        assert_eq!(store.unacked(1).await.unwrap()[0].id(), "evt_0");
+        store.ack("evt_1").await.unwrap();
+        assert_eq!(store.unacked(10).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_unacked_position_without_its_event_is_corrupt() {
+        let (_dir, path) = damaged(|txn| {
+            txn.open_table(EVENTS).unwrap().remove(0).unwrap();
+        })
+        .await;
+        let store = RedbStore::open(&path).unwrap();
+        let err = store.unacked(10).await.expect_err("a missing record");
+        assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn a_file_from_another_layout_version_is_refused() {
+        let (_dir, path) = damaged(|txn| {
+            txn.open_table(META)
+                .unwrap()
+                .insert(FORMAT_KEY, FORMAT + 1)
+                .unwrap();
+        })
+        .await;
+        let err = RedbStore::open(&path).expect_err("another layout");
+        assert!(
+            matches!(&err, StoreError::Corrupt(m) if m.contains("version")),
+            "{err:?}"
+        );
+        // The refusal released the file.
+        Database::open(&path).unwrap();
+    }
+}

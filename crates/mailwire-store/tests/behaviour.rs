@@ -1,0 +1,74 @@
+//! The shared behaviour suite, run against every store.
+
+mod suite;
+
+use mailwire_store::{ManualClock, MemoryStore, RedbStore, StoreError};
+
+impl suite::Store for MemoryStore {
+    async fn close(&self) -> Result<(), StoreError> {
+        MemoryStore::close(self).await
+    }
+}
+
+impl suite::Store for RedbStore {
+    async fn close(&self) -> Result<(), StoreError> {
+        RedbStore::close(self).await
+    }
+}
+
+/// One `#[tokio::test]` per suite function, for the store `$open` makes.
+macro_rules! run_suite {
+    ($open:path: $($name:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            let clock = ManualClock::default();
+            let (store, _guard) = $open(clock.clone());
+            tokio::time::timeout(suite::HANG, suite::$name(store, clock))
+                .await
+                .expect("the test hung");
+        }
+    )*};
+}
+
+macro_rules! all_tests {
+    ($open:path) => {
+        run_suite!($open:
+            append_is_idempotent,
+            unacked_is_oldest_first,
+            ack_removes_from_unacked,
+            seen_set_honours_ttl,
+            seen_set_ttls_are_per_entry,
+            log_and_seen_set_are_separate,
+            odd_ids_round_trip,
+            concurrent_appends_keep_each_once,
+            closed_store_refuses_everything,
+        );
+    };
+}
+
+mod memory {
+    use super::*;
+
+    fn open(clock: ManualClock) -> (MemoryStore, ()) {
+        (MemoryStore::with_clock(clock), ())
+    }
+
+    all_tests!(open);
+}
+
+mod redb {
+    use super::*;
+
+    /// A store in a new file in a temp dir (real disk, real fsync); the dir lives as
+    /// long as the returned guard.
+    fn open(clock: ManualClock) -> (RedbStore, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let store = RedbStore::builder()
+            .clock(clock)
+            .open(dir.path().join("store.redb"))
+            .expect("a new store");
+        (store, dir)
+    }
+
+    all_tests!(open);
+}

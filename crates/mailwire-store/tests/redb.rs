@@ -1,0 +1,246 @@
+//! What only the redb store promises: durability, group commit, one store per file,
+//! typed errors for a damaged file. Real files in temp dirs.
+
+mod suite;
+
+use std::time::Duration;
+
+use mailwire_store::{EventLog, ManualClock, RedbStore, SeenSet, StoreError};
+use suite::{HANG, event};
+
+fn temp() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("store.redb");
+    (dir, path)
+}
+
+fn ids(events: &[mailwire_proto::Event]) -> Vec<String> {
+    events.iter().map(|e| e.id().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn close_then_reopen_keeps_everything() {
+    let (_dir, path) = temp();
+    let clock = ManualClock::default();
+    let store = RedbStore::builder()
+        .clock(clock.clone())
+        .open(&path)
+        .unwrap();
+    for n in 0..10 {
+        assert!(store.append(&event(&format!("evt_{n}"), n)).await.unwrap());
+    }
+    store.ack("evt_2").await.unwrap();
+    store.ack("evt_5").await.unwrap();
+    store.insert("wh_1", Duration::from_secs(60)).await.unwrap();
+    store.close().await.unwrap();
+    assert!(store.is_closed());
+
+    let store = RedbStore::builder()
+        .clock(clock.clone())
+        .open(&path)
+        .unwrap();
+    let unacked = store.unacked(100).await.unwrap();
+    assert_eq!(
+        ids(&unacked),
+        [
+            "evt_0", "evt_1", "evt_3", "evt_4", "evt_6", "evt_7", "evt_8", "evt_9"
+        ]
+    );
+    assert_eq!(unacked[0], event("evt_0", 0), "the same bytes come back");
+    assert!(
+        !store.append(&event("evt_2", 2)).await.unwrap(),
+        "acked ids are remembered"
+    );
+    assert!(!store.insert("wh_1", Duration::from_secs(60)).await.unwrap());
+    // The seen entry expires on the clock, across the restart.
+    clock.advance(Duration::from_secs(60));
+    assert!(!SeenSet::contains(&store, "wh_1").await.unwrap());
+    // New events go after the old ones.
+    assert!(store.append(&event("evt_a", 10)).await.unwrap());
+    let unacked = store.unacked(100).await.unwrap();
+    assert_eq!(unacked.last().unwrap().id(), "evt_a");
+    assert_eq!(unacked.len(), 9);
+}
+
+/// Appends race a runtime that is dropped under them (tasks cancelled mid-append,
+/// waiters gone while their commit is running); then every handle is dropped without
+/// `close`. Whatever was answered `Ok` is in the file.
+#[test]
+fn dropping_everything_without_close_loses_nothing_answered() {
+    let (_dir, path) = temp();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let store = RedbStore::open(&path).unwrap();
+    let (answered_tx, answered_rx) = std::sync::mpsc::channel();
+    for task in 0..16u64 {
+        let store = store.clone();
+        let answered = answered_tx.clone();
+        runtime.spawn(async move {
+            for n in 0.. {
+                let id = format!("evt_{task}_{n}");
+                if store.append(&event(&id, n)).await.is_ok() {
+                    let acked = n.is_multiple_of(3) && store.ack(&id).await.is_ok();
+                    let _ = answered.send((id, acked));
+                }
+            }
+        });
+    }
+    drop(answered_tx);
+    // Let appends get answered, then pull the runtime out from under them.
+    let mut answered = Vec::new();
+    while answered.len() < 500 {
+        answered.push(
+            answered_rx
+                .recv_timeout(HANG)
+                .expect("appends are answered"),
+        );
+    }
+    // Cancels every task at its next await and joins the worker threads, without
+    // letting anything finish cleanly.
+    drop(runtime);
+    // Tasks are gone; collect what they reported before they went.
+    answered.extend(answered_rx.try_iter());
+    drop(store);
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let store =
+            RedbStore::open(&path).expect("the file is released once the last handle is dropped");
+        let unacked: std::collections::HashSet<String> =
+            ids(&store.unacked(usize::MAX).await.unwrap())
+                .into_iter()
+                .collect();
+        for (id, acked) in &answered {
+            assert!(
+                EventLog::contains(&store, id).await.unwrap(),
+                "{id} was lost"
+            );
+            assert_eq!(!unacked.contains(id), *acked, "{id}: acked {acked}");
+        }
+    });
+}
+
+#[tokio::test]
+async fn a_second_open_of_the_same_file_is_refused() {
+    let (_dir, path) = temp();
+    let store = RedbStore::open(&path).unwrap();
+    let err = RedbStore::open(&path).expect_err("one store per file");
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(err.to_string().contains("already open"), "{err}");
+    // The first store is unaffected; once it is closed the file opens again.
+    assert!(store.append(&event("evt_1", 1)).await.unwrap());
+    store.close().await.unwrap();
+    let again = RedbStore::open(&path).unwrap();
+    assert_eq!(again.unacked(10).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_file_that_is_not_a_store_is_an_error() {
+    let (_dir, path) = temp();
+    std::fs::write(
+        &path,
+        b"definitely not a redb file, just some bytes ".repeat(100),
+    )
+    .unwrap();
+    let err = RedbStore::open(&path).expect_err("not a store");
+    assert!(
+        matches!(err, StoreError::Unavailable(_) | StoreError::Corrupt(_)),
+        "{err:?}"
+    );
+}
+
+/// 1000 appends at once commit in far fewer than 1000 transactions: the fsync is
+/// shared.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_appends_share_commits() {
+    let (_dir, path) = temp();
+    let store = RedbStore::open(&path).unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..1000u64 {
+        let store = store.clone();
+        tasks.spawn(async move { store.append(&event(&format!("evt_{n}"), n)).await });
+    }
+    while let Some(appended) = tokio::time::timeout(HANG, tasks.join_next()).await.unwrap() {
+        assert!(appended.unwrap().unwrap());
+    }
+    let stats = store.stats();
+    assert_eq!(stats.appended, 1000);
+    assert_eq!(stats.operations, 1000);
+    assert!(stats.commits < 100, "{stats:?}");
+    assert!(stats.largest_group > 10, "{stats:?}");
+    assert_eq!(store.unacked(usize::MAX).await.unwrap().len(), 1000);
+}
+
+/// With groups of one, each append is its own transaction: the baseline the
+/// benchmark compares against, and proof the counter counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn groups_of_one_commit_each_append() {
+    let (_dir, path) = temp();
+    let store = RedbStore::builder().max_group(1).open(&path).unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..50u64 {
+        let store = store.clone();
+        tasks.spawn(async move { store.append(&event(&format!("evt_{n}"), n)).await });
+    }
+    while let Some(appended) = tokio::time::timeout(HANG, tasks.join_next()).await.unwrap() {
+        assert!(appended.unwrap().unwrap());
+    }
+    let stats = store.stats();
+    assert_eq!((stats.commits, stats.largest_group), (50, 1), "{stats:?}");
+}
+
+/// Expired seen entries are removed from the file by later commits.
+#[tokio::test]
+async fn expired_seen_entries_are_purged() {
+    let (_dir, path) = temp();
+    let clock = ManualClock::default();
+    let store = RedbStore::builder()
+        .clock(clock.clone())
+        .open(&path)
+        .unwrap();
+    // All at once, so they share a few commits.
+    let ids: Vec<String> = (0..600).map(|n| format!("wh_{n}")).collect();
+    let ttl = Duration::from_secs(10);
+    let inserted = futures::future::join_all(ids.iter().map(|id| store.insert(id, ttl))).await;
+    assert!(inserted.into_iter().all(|r| r.unwrap()));
+    assert_eq!(store.stats().seen_purged, 0);
+    clock.advance(Duration::from_secs(10));
+    // Each commit purges a bounded number; a few commits clear the backlog.
+    for n in 0..5 {
+        store
+            .insert(&format!("new_{n}"), Duration::from_secs(10))
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.stats().seen_purged, 600);
+    let again = futures::future::join_all(ids.iter().map(|id| store.insert(id, ttl))).await;
+    assert!(
+        again.into_iter().all(|r| r.unwrap()),
+        "purged ids are new again"
+    );
+}
+
+#[tokio::test]
+async fn flush_waits_for_queued_writes() {
+    let (_dir, path) = temp();
+    let store = RedbStore::open(&path).unwrap();
+    let events: Vec<_> = (0..20u64).map(|n| event(&format!("evt_{n}"), n)).collect();
+    // join! polls the appends first, so all twenty are queued before the flush is.
+    let (appended, at_flush) = tokio::join!(
+        futures::future::join_all(events.iter().map(|e| store.append(e))),
+        async {
+            store.flush().await.unwrap();
+            store.stats().appended
+        },
+    );
+    assert!(appended.into_iter().all(|r| r.unwrap()));
+    assert_eq!(
+        at_flush, 20,
+        "the flush returned before queued appends were committed"
+    );
+    store.close().await.unwrap();
+    assert!(matches!(store.flush().await, Err(StoreError::Closed)));
+}

@@ -1,0 +1,242 @@
+//! The behaviour every store must have, written once as generic async functions and
+//! run against each implementation by `tests/behaviour.rs`.
+
+// Each test binary that includes this module uses a different part of it.
+#![allow(dead_code)]
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use mailwire_proto::Event;
+use mailwire_store::{EventLog, ManualClock, SeenSet, StoreError};
+
+/// Bounds a hang; never a speed assertion.
+pub(crate) const HANG: Duration = Duration::from_secs(30);
+
+/// What the suite needs beyond the two traits.
+pub(crate) trait Store: EventLog + SeenSet + Clone {
+    /// Closes the store for every clone.
+    fn close(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// An event with this id, under the simple envelope, with `n` in its body so two
+/// events with one id can be told apart.
+pub(crate) fn event(id: &str, n: u64) -> Event {
+    let raw = format!(r#"{{"id":"{id}","type":"test.event","data":{{"n":{n}}}}}"#);
+    Event::parse(raw.into_bytes()).expect("a valid test event")
+}
+
+fn ids(events: &[Event]) -> Vec<&str> {
+    events.iter().map(Event::id).collect()
+}
+
+pub(crate) async fn append_is_idempotent<S: Store>(store: S, _clock: ManualClock) {
+    let first = event("evt_1", 1);
+    let second = event("evt_1", 2);
+    assert!(store.append(&first).await.unwrap(), "a new id is kept");
+    assert!(
+        !store.append(&second).await.unwrap(),
+        "the same id is not kept twice"
+    );
+    assert!(!store.append(&first).await.unwrap());
+    let unacked = store.unacked(10).await.unwrap();
+    assert_eq!(unacked.len(), 1);
+    assert_eq!(
+        unacked[0].raw(),
+        first.raw(),
+        "the event stays as first logged"
+    );
+    assert!(EventLog::contains(&store, "evt_1").await.unwrap());
+    assert!(!EventLog::contains(&store, "evt_2").await.unwrap());
+}
+
+pub(crate) async fn unacked_is_oldest_first<S: Store>(store: S, _clock: ManualClock) {
+    // Ids that do not sort in append order, so the order must come from the log.
+    let all: Vec<Event> = (0..50u64)
+        .map(|n| event(&format!("evt_{}", (n * 37) % 101), n))
+        .collect();
+    for e in &all {
+        assert!(store.append(e).await.unwrap());
+    }
+    assert_eq!(store.unacked(100).await.unwrap(), all);
+    assert_eq!(store.unacked(10).await.unwrap(), all[..10]);
+    assert!(store.unacked(0).await.unwrap().is_empty());
+}
+
+pub(crate) async fn ack_removes_from_unacked<S: Store>(store: S, _clock: ManualClock) {
+    for n in 0..5 {
+        store.append(&event(&format!("evt_{n}"), n)).await.unwrap();
+    }
+    store.ack("evt_0").await.unwrap();
+    store.ack("evt_3").await.unwrap();
+    store.ack("evt_3").await.unwrap(); // twice: still Ok
+    store.ack("evt_unknown").await.unwrap(); // never appended: Ok, changes nothing
+    let unacked = store.unacked(10).await.unwrap();
+    assert_eq!(ids(&unacked), ["evt_1", "evt_2", "evt_4"]);
+    // An acked event is still known: appending it again is a duplicate, and it does
+    // not come back as unacked.
+    assert!(EventLog::contains(&store, "evt_0").await.unwrap());
+    assert!(!store.append(&event("evt_0", 9)).await.unwrap());
+    assert_eq!(
+        ids(&store.unacked(10).await.unwrap()),
+        ["evt_1", "evt_2", "evt_4"]
+    );
+    // The id never appended is not known.
+    assert!(!EventLog::contains(&store, "evt_unknown").await.unwrap());
+    assert!(store.append(&event("evt_unknown", 1)).await.unwrap());
+}
+
+pub(crate) async fn seen_set_honours_ttl<S: Store>(store: S, clock: ManualClock) {
+    let ttl = Duration::from_secs(60);
+    assert!(!SeenSet::contains(&store, "wh_1").await.unwrap());
+    assert!(store.insert("wh_1", ttl).await.unwrap(), "first sight");
+    assert!(!store.insert("wh_1", ttl).await.unwrap(), "a duplicate");
+    assert!(SeenSet::contains(&store, "wh_1").await.unwrap());
+
+    clock.advance(ttl - Duration::from_millis(1));
+    assert!(
+        SeenSet::contains(&store, "wh_1").await.unwrap(),
+        "not yet expired"
+    );
+    assert!(!store.insert("wh_1", ttl).await.unwrap());
+    // A duplicate does not extend the entry's life.
+    clock.advance(Duration::from_millis(1));
+    assert!(
+        !SeenSet::contains(&store, "wh_1").await.unwrap(),
+        "expired at the TTL"
+    );
+    assert!(
+        store.insert("wh_1", ttl).await.unwrap(),
+        "new again once expired"
+    );
+    assert!(!store.insert("wh_1", ttl).await.unwrap());
+}
+
+pub(crate) async fn seen_set_ttls_are_per_entry<S: Store>(store: S, clock: ManualClock) {
+    assert!(store.insert("short", Duration::from_secs(1)).await.unwrap());
+    assert!(
+        store
+            .insert("long", Duration::from_secs(100))
+            .await
+            .unwrap()
+    );
+    assert!(store.insert("zero", Duration::ZERO).await.unwrap());
+    assert!(
+        !SeenSet::contains(&store, "zero").await.unwrap(),
+        "a zero TTL is gone at once"
+    );
+    assert!(store.insert("zero", Duration::ZERO).await.unwrap());
+    // A huge TTL saturates instead of overflowing.
+    assert!(store.insert("forever", Duration::MAX).await.unwrap());
+    clock.advance(Duration::from_secs(2));
+    assert!(!SeenSet::contains(&store, "short").await.unwrap());
+    assert!(SeenSet::contains(&store, "long").await.unwrap());
+    assert!(SeenSet::contains(&store, "forever").await.unwrap());
+    assert!(store.insert("short", Duration::from_secs(1)).await.unwrap());
+    assert!(!store.insert("long", Duration::from_secs(1)).await.unwrap());
+}
+
+pub(crate) async fn log_and_seen_set_are_separate<S: Store>(store: S, _clock: ManualClock) {
+    store.append(&event("evt_1", 1)).await.unwrap();
+    assert!(!SeenSet::contains(&store, "evt_1").await.unwrap());
+    assert!(
+        store
+            .insert("evt_2", Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
+    assert!(!EventLog::contains(&store, "evt_2").await.unwrap());
+    assert!(
+        store
+            .insert("evt_1", Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
+}
+
+pub(crate) async fn odd_ids_round_trip<S: Store>(store: S, _clock: ManualClock) {
+    let long = "e".repeat(mailwire_proto::MAX_ID_BYTES);
+    let odd = ["évt ✉ 1", "evt\\\"quoted\\\"", long.as_str(), "x"];
+    for (n, id) in odd.iter().enumerate() {
+        let e = event(id, n as u64);
+        assert!(store.append(&e).await.unwrap(), "{id}");
+        assert!(store.insert(e.id(), Duration::from_secs(5)).await.unwrap());
+    }
+    let unacked = store.unacked(10).await.unwrap();
+    assert_eq!(unacked.len(), odd.len());
+    for e in &unacked {
+        assert!(EventLog::contains(&store, e.id()).await.unwrap());
+        assert!(SeenSet::contains(&store, e.id()).await.unwrap());
+        store.ack(e.id()).await.unwrap();
+    }
+    assert!(store.unacked(10).await.unwrap().is_empty());
+}
+
+/// Many tasks append at once, each id from two tasks: every event is kept exactly
+/// once and exactly one append of each id reports it new.
+pub(crate) async fn concurrent_appends_keep_each_once<S: Store>(store: S, _clock: ManualClock) {
+    const TASKS: u64 = 32;
+    const PER_TASK: u64 = 40;
+    let mut tasks = tokio::task::JoinSet::new();
+    for task in 0..TASKS {
+        let store = store.clone();
+        tasks.spawn(async move {
+            let mut new = Vec::new();
+            for n in 0..PER_TASK {
+                // Task t and task t ^ 1 append the same ids.
+                let id = format!("evt_{}_{n}", task / 2);
+                if store.append(&event(&id, task)).await.unwrap() {
+                    new.push(id);
+                }
+                let seen = format!("wh_{}_{n}", task / 2);
+                store.insert(&seen, Duration::from_secs(60)).await.unwrap();
+            }
+            new
+        });
+    }
+    let mut new = Vec::new();
+    while let Some(result) = tokio::time::timeout(HANG, tasks.join_next()).await.unwrap() {
+        new.extend(result.unwrap());
+    }
+    let distinct: HashSet<&String> = new.iter().collect();
+    assert_eq!(distinct.len(), new.len(), "an id was reported new twice");
+    assert_eq!(new.len() as u64, TASKS / 2 * PER_TASK);
+
+    let unacked = store.unacked(usize::MAX).await.unwrap();
+    let logged: HashSet<&str> = unacked.iter().map(Event::id).collect();
+    assert_eq!(unacked.len(), new.len(), "an id was logged twice");
+    assert_eq!(logged, new.iter().map(String::as_str).collect());
+    // Each task's own appends come out in the order it made them.
+    for task in 0..TASKS / 2 {
+        let prefix = format!("evt_{task}_");
+        let mine: Vec<u64> = unacked
+            .iter()
+            .filter_map(|e| e.id().strip_prefix(&prefix)?.parse().ok())
+            .collect();
+        assert!(mine.is_sorted(), "task {task}: {mine:?}");
+    }
+    for pair in 0..TASKS / 2 {
+        for n in 0..PER_TASK {
+            assert!(
+                !store
+                    .insert(&format!("wh_{pair}_{n}"), Duration::from_secs(60))
+                    .await
+                    .unwrap()
+            );
+        }
+    }
+}
+
+pub(crate) async fn closed_store_refuses_everything<S: Store>(store: S, _clock: ManualClock) {
+    store.append(&event("evt_1", 1)).await.unwrap();
+    let other = store.clone();
+    store.close().await.unwrap();
+    store.close().await.unwrap(); // twice: Ok
+    let closed = |r: Result<(), StoreError>| assert!(matches!(r, Err(StoreError::Closed)), "{r:?}");
+    closed(other.append(&event("evt_2", 2)).await.map(drop));
+    closed(other.unacked(10).await.map(drop));
+    closed(other.ack("evt_1").await);
+    closed(EventLog::contains(&other, "evt_1").await.map(drop));
+    closed(other.insert("wh_1", Duration::from_secs(1)).await.map(drop));
+    closed(SeenSet::contains(&other, "wh_1").await.map(drop));
+}
