@@ -80,6 +80,9 @@ struct Admitted {
     verdict: Result<Verdict, StoreError>,
 }
 
+// A return value that lives for one match, never stored: boxing the delivery would
+// cost an allocation per event for nothing.
+#[allow(clippy::large_enum_variant)]
 enum Polled {
     Delivery(Delivery),
     Gone,
@@ -188,7 +191,8 @@ impl Merge {
                 if let Replay::Draining(backlog) = &mut self.replay {
                     match backlog.pop_front() {
                         Some(event) => {
-                            if let Some(out) = self.arrive(Delivery::new(event, Origin::Log), true) {
+                            if let Some(out) = self.arrive(Delivery::new(event, Origin::Log), true)
+                            {
                                 return Poll::Ready(out);
                             }
                             continue;
@@ -283,12 +287,16 @@ impl Merge {
                     };
                     // Every unacked event at once: the backlog is what the agent
                     // missed while down, and it is delivered before anything live.
-                    self.replay = Replay::Fetching(async move { log.unacked(usize::MAX).await }.boxed());
+                    self.replay =
+                        Replay::Fetching(async move { log.unacked(usize::MAX).await }.boxed());
                 }
                 Replay::Fetching(fetch) => match fetch.as_mut().poll(cx) {
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(Ok(events)) => {
-                        tracing::debug!(events = events.len(), "replaying the log's unacked events");
+                        tracing::debug!(
+                            events = events.len(),
+                            "replaying the log's unacked events"
+                        );
                         self.replay = Replay::Draining(events.into());
                     }
                     Poll::Ready(Err(e)) => {
@@ -309,7 +317,9 @@ impl Merge {
             let i = (self.next_slot + k) % n;
             let slot = &mut self.slots[i];
             if matches!(slot.state, SlotState::Idle(_)) {
-                let SlotState::Idle(mut source) = std::mem::replace(&mut slot.state, SlotState::Gone) else {
+                let SlotState::Idle(mut source) =
+                    std::mem::replace(&mut slot.state, SlotState::Gone)
+                else {
                     unreachable!("matched just above");
                 };
                 slot.state = SlotState::Polling(
@@ -350,7 +360,10 @@ impl Merge {
         let key = self.hasher.key(delivery.event.id());
         let now = tokio::time::Instant::now().into_std();
         let mut first = None;
-        let known = self.dedup.lock().arrive(key, &mut delivery, now, &mut first);
+        let known = self
+            .dedup
+            .lock()
+            .arrive(key, &mut delivery, now, &mut first);
         let first = first.as_ref().map(|(origin, at)| (origin, *at));
         match known {
             Known::InFlight => {
@@ -411,7 +424,8 @@ impl Merge {
                         log.ack(&id).await.map_err(SourceError::store)
                     }));
                 }
-                self.stats.duplicate(&delivery.origin, delivery.received_at, None);
+                self.stats
+                    .duplicate(&delivery.origin, delivery.received_at, None);
                 let id = delivery.event.id().to_owned();
                 self.settling
                     .push(async move { settle_all(acks, &id).await }.boxed());
@@ -438,10 +452,13 @@ impl Merge {
             settled: false,
         };
         let delivery = delivery.with_ack(Ack::new(settle).then(inner));
-        self.dedup
+        let beaten = self
+            .dedup
             .lock()
             .delivered(key, &delivery.origin, delivery.received_at);
         self.stats.delivered(&delivery.origin);
+        self.stats
+            .won((&delivery.origin, delivery.received_at), &beaten);
         let Some(reorder) = self.reorder.as_mut() else {
             return Some(Ok(Some(delivery)));
         };
@@ -472,7 +489,10 @@ impl EventSource for Merge {
 impl fmt::Debug for Merge {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Merge")
-            .field("sources", &self.slots.iter().map(|s| &s.name).collect::<Vec<_>>())
+            .field(
+                "sources",
+                &self.slots.iter().map(|s| &s.name).collect::<Vec<_>>(),
+            )
             .field("live_sources", &self.live_sources())
             .field("stores", &self.stores)
             .field("admissions", &self.admissions.len())

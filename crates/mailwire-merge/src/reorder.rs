@@ -71,7 +71,8 @@ impl Reorder {
     }
 
     pub(crate) fn push(&mut self, delivery: Delivery, now: Instant) -> Pushed {
-        let (Some(inbox_id), Some(ts)) = (delivery.event.inbox_id(), delivery.event.timestamp()) else {
+        let (Some(inbox_id), Some(ts)) = (delivery.event.inbox_id(), delivery.event.timestamp())
+        else {
             return Pushed::Unordered(delivery);
         };
         let (inbox_id, ts) = (inbox_id.to_owned(), ts.unix_timestamp_nanos());
@@ -82,7 +83,8 @@ impl Reorder {
         self.arrivals += 1;
         let rank = (ts, self.arrivals);
         inbox.held.push(Reverse(Held { rank, delivery }));
-        self.deadlines.push_back((now + self.window, inbox_id, rank));
+        self.deadlines
+            .push_back((now + self.window, inbox_id, rank));
         Pushed::Held
     }
 

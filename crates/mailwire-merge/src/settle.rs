@@ -35,7 +35,9 @@ impl Settle for MergeSettle {
         if let Some(log) = &self.stores.log {
             log.ack(&self.id).await.map_err(SourceError::store)?;
         }
-        let held = self.dedup.settle(self.key, tokio::time::Instant::now().into_std());
+        let held = self
+            .dedup
+            .settle(self.key, tokio::time::Instant::now().into_std());
         self.settled = true;
         settle_all(held, &self.id).await;
         Ok(())

@@ -16,6 +16,11 @@ pub(crate) struct InFlight {
     /// Acks of the copies suppressed meanwhile: settled when this one is, dropped
     /// (left for their sources to redeliver) when it is released.
     pub(crate) held: Vec<Ack>,
+    /// Whether it went out yet (it may still be with the stores, which may find it
+    /// was processed before: then nobody "won").
+    delivered: bool,
+    /// Copies that arrived before it went out: (origin, received at).
+    waiting: Vec<(Origin, SystemTime)>,
 }
 
 /// What the merge knows about a key right now.
@@ -69,7 +74,11 @@ impl SharedDedup {
     pub(crate) fn settle(&self, key: IdKey, now: Instant) -> Vec<Ack> {
         let mut dedup = self.lock();
         dedup.window.insert_key(key, now);
-        dedup.in_flight.remove(&key).map(|f| f.held).unwrap_or_default()
+        dedup
+            .in_flight
+            .remove(&key)
+            .map(|f| f.held)
+            .unwrap_or_default()
     }
 }
 
@@ -85,7 +94,13 @@ impl Dedup {
         first: &mut Option<(Origin, SystemTime)>,
     ) -> Known {
         if let Some(flight) = self.in_flight.get_mut(&key) {
-            *first = Some((flight.origin.clone(), flight.received_at));
+            if flight.delivered {
+                *first = Some((flight.origin.clone(), flight.received_at));
+            } else {
+                flight
+                    .waiting
+                    .push((delivery.origin.clone(), delivery.received_at));
+            }
             flight.held.push(delivery.take_ack());
             return Known::InFlight;
         }
@@ -99,31 +114,54 @@ impl Dedup {
                 origin: delivery.origin.clone(),
                 received_at: delivery.received_at,
                 held: Vec::new(),
+                delivered: false,
+                waiting: Vec::new(),
             },
         );
         Known::New
     }
 
-    /// Records who delivered `key` first.
-    pub(crate) fn delivered(&mut self, key: IdKey, origin: &Origin, received_at: SystemTime) {
+    /// Records who delivered `key` first. Returns the copies that arrived while it
+    /// was with the stores: it won against them.
+    pub(crate) fn delivered(
+        &mut self,
+        key: IdKey,
+        origin: &Origin,
+        received_at: SystemTime,
+    ) -> Vec<(Origin, SystemTime)> {
+        let waiting = match self.in_flight.get_mut(&key) {
+            Some(flight) => {
+                flight.delivered = true;
+                std::mem::take(&mut flight.waiting)
+            }
+            None => Vec::new(),
+        };
         if self.recent_cap == 0 {
-            return;
+            return waiting;
         }
         if self.recent_order.len() >= self.recent_cap
             && let Some(old) = self.recent_order.pop_front()
         {
             self.recent.remove(&old);
         }
-        if self.recent.insert(key, (origin.clone(), received_at)).is_none() {
+        if self
+            .recent
+            .insert(key, (origin.clone(), received_at))
+            .is_none()
+        {
             self.recent_order.push_back(key);
         }
+        waiting
     }
 
     /// Takes the held acks of `key` and forgets it as in flight, remembering it as
     /// settled (the seen-set already knew it).
     pub(crate) fn known_elsewhere(&mut self, key: IdKey, now: Instant) -> Vec<Ack> {
         self.window.insert_key(key, now);
-        self.in_flight.remove(&key).map(|f| f.held).unwrap_or_default()
+        self.in_flight
+            .remove(&key)
+            .map(|f| f.held)
+            .unwrap_or_default()
     }
 
     pub(crate) fn in_flight_len(&self) -> usize {

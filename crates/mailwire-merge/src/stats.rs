@@ -57,7 +57,10 @@ pub struct MergeStats {
 impl MergeStats {
     /// The counters of `origin` (zeros when it never showed up).
     pub fn origin(&self, origin: &Origin) -> OriginStats {
-        self.origins.get(origin.as_str()).copied().unwrap_or_default()
+        self.origins
+            .get(origin.as_str())
+            .copied()
+            .unwrap_or_default()
     }
 
     /// Events delivered, all origins together.
@@ -118,17 +121,31 @@ impl StatsHandle {
         self.update(|s| entry(s, origin).delivered += 1);
     }
 
-    /// A copy from `origin` suppressed; `first` is who brought it first and when,
+    /// A copy from `origin` suppressed; `first` is who delivered it first and when,
     /// when known.
-    pub(crate) fn duplicate(&self, origin: &Origin, received_at: SystemTime, first: Option<(&Origin, SystemTime)>) {
+    pub(crate) fn duplicate(
+        &self,
+        origin: &Origin,
+        received_at: SystemTime,
+        first: Option<(&Origin, SystemTime)>,
+    ) {
         self.update(|s| {
             entry(s, origin).duplicates += 1;
-            if let Some((winner, at)) = first
-                && winner != origin
-            {
-                let w = entry(s, winner);
-                w.won += 1;
-                w.lead += received_at.duration_since(at).unwrap_or_default();
+            if let Some((winner, at)) = first {
+                won(s, (winner, at), (origin, received_at));
+            }
+        });
+    }
+
+    /// `winner` delivered events whose copies from `losers` were already counted as
+    /// duplicates.
+    pub(crate) fn won(&self, winner: (&Origin, SystemTime), losers: &[(Origin, SystemTime)]) {
+        if losers.is_empty() {
+            return;
+        }
+        self.update(|s| {
+            for (origin, at) in losers {
+                won(s, winner, (origin, *at));
             }
         });
     }
@@ -147,9 +164,23 @@ impl StatsHandle {
     }
 }
 
+/// Counts a win unless both copies came from the same origin (a retry).
+fn won(
+    s: &mut MergeStats,
+    (winner, first_at): (&Origin, SystemTime),
+    (loser, later_at): (&Origin, SystemTime),
+) {
+    if winner != loser {
+        let w = entry(s, winner);
+        w.won += 1;
+        w.lead += later_at.duration_since(first_at).unwrap_or_default();
+    }
+}
+
 fn entry<'a>(s: &'a mut MergeStats, origin: &Origin) -> &'a mut OriginStats {
     if !s.origins.contains_key(origin.as_str()) {
-        s.origins.insert(origin.as_str().to_owned(), OriginStats::default());
+        s.origins
+            .insert(origin.as_str().to_owned(), OriginStats::default());
     }
     s.origins
         .get_mut(origin.as_str())

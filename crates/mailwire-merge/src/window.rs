@@ -154,7 +154,12 @@ impl IdWindow {
 
     /// Like [`new`](IdWindow::new), with a given hasher (to share one with a caller
     /// that already hashed the ids).
-    pub fn with_hasher(capacity: usize, max_age: Duration, now: Instant, hasher: IdHasher) -> IdWindow {
+    pub fn with_hasher(
+        capacity: usize,
+        max_age: Duration,
+        now: Instant,
+        hasher: IdHasher,
+    ) -> IdWindow {
         let capacity = capacity.max(1);
         let live = usize::from(GENERATIONS - 1);
         let per_generation = capacity.div_ceil(live);
@@ -426,7 +431,10 @@ mod tests {
             assert!(!w.insert(id, now));
         }
         // Anything older than capacity · 32/31 (+ one generation of rounding) is gone.
-        let forgotten = all[..5000 - 1100].iter().filter(|id| !w.contains(id, now)).count();
+        let forgotten = all[..5000 - 1100]
+            .iter()
+            .filter(|id| !w.contains(id, now))
+            .count();
         assert_eq!(forgotten, 5000 - 1100);
     }
 

@@ -56,13 +56,17 @@ impl Harness for MergeHarness {
 
     async fn start(&mut self) -> Merge {
         match self.shape {
-            Shape::Single => Merge::builder().source(self.fake("ws", Origin::WebSocket)).build(),
+            Shape::Single => Merge::builder()
+                .source(self.fake("ws", Origin::WebSocket))
+                .build(),
             Shape::Twins => Merge::builder()
                 .source(self.fake("ws", Origin::WebSocket))
                 .source(self.fake("hooks", Origin::Webhook))
                 .build(),
             Shape::Nested => {
-                let inner = Merge::builder().source(self.fake("ws", Origin::WebSocket)).build();
+                let inner = Merge::builder()
+                    .source(self.fake("ws", Origin::WebSocket))
+                    .build();
                 Merge::new([inner.boxed()])
             }
             Shape::Stored => {

@@ -58,7 +58,10 @@ impl EventSource for Firehose {
 async fn a_source_always_ready_does_not_starve_another() {
     let (quiet, handle) = fake("quiet", Origin::Webhook);
     handle.push_all((0..10).map(|i| event(&format!("quiet_{i}"))));
-    let mut merge = Merge::builder().source(Firehose { n: 0 }).source(quiet).build();
+    let mut merge = Merge::builder()
+        .source(Firehose { n: 0 })
+        .source(quiet)
+        .build();
     let mut origins = Vec::new();
     for _ in 0..20 {
         let d = next(&mut merge).await.expect("an event");
@@ -129,7 +132,10 @@ async fn a_delivery_dropped_without_ack_lets_the_next_copy_through() {
     // A copy arriving after the drop is delivered: the handler gets another chance.
     hook_feed.push(event("evt_1")).end();
     let again = next(&mut merge).await.unwrap();
-    assert_eq!((again.event.id(), &again.origin), ("evt_1", &Origin::Webhook));
+    assert_eq!(
+        (again.event.id(), &again.origin),
+        ("evt_1", &Origin::Webhook)
+    );
     again.ack().await.unwrap();
     assert!(next(&mut merge).await.is_none());
     assert_eq!(hook_feed.acked(), ["evt_1"]);
@@ -143,7 +149,11 @@ async fn lead_time_is_measured_from_the_sources_receive_times() {
     #[async_trait]
     impl EventSource for Timed {
         async fn next(&mut self) -> Result<Option<Delivery>, SourceError> {
-            Ok(if self.0.is_empty() { None } else { Some(self.0.remove(0)) })
+            Ok(if self.0.is_empty() {
+                None
+            } else {
+                Some(self.0.remove(0))
+            })
         }
         fn name(&self) -> &str {
             self.1

@@ -1,0 +1,235 @@
+//! Crash and restart with a real redb file: what was delivered and not acked comes
+//! back (from the log, first), what was acked never does.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use mailwire_merge::Merge;
+use mailwire_proto::Event;
+use mailwire_source::{Delivery, EventSource, Origin, SourceError, async_trait};
+use mailwire_store::{EventLog, MemoryStore, RedbStore, SeenSet, StoreError};
+use mailwire_test::{FakeHandle, FakeSource, fixtures};
+
+const HANG: Duration = Duration::from_secs(10);
+
+fn event(id: &str) -> Event {
+    fixtures::message_received(id, fixtures::INBOX)
+}
+
+fn events(ids: &[&str]) -> Vec<Event> {
+    ids.iter().map(|id| event(id)).collect()
+}
+
+async fn next(merge: &mut Merge) -> Option<Delivery> {
+    tokio::time::timeout(HANG, merge.next())
+        .await
+        .expect("next() hung")
+        .expect("next() failed")
+}
+
+fn merge_over(store: &Arc<RedbStore>, source: FakeSource) -> Merge {
+    Merge::builder()
+        .source(source)
+        .log(store.clone())
+        .seen_set(store.clone())
+        .build()
+}
+
+fn open(path: &Path) -> Arc<RedbStore> {
+    Arc::new(RedbStore::open(path).expect("open the store"))
+}
+
+fn source(origin: Origin, ids: &[&str]) -> (FakeSource, FakeHandle) {
+    let (source, feed) = FakeSource::builder().origin(origin).build();
+    feed.push_all(events(ids)).end();
+    (source, feed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unacked_events_come_back_after_a_restart_and_acked_ones_never_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.redb");
+
+    // Run 1: the WebSocket brings five events; the agent acks three and dies with two
+    // delivered and unacked.
+    {
+        let store = open(&path);
+        let (ws, _feed) = source(Origin::WebSocket, &["e1", "e2", "e3", "e4", "e5"]);
+        let mut merge = merge_over(&store, ws);
+        let mut unacked = Vec::new();
+        for want in ["e1", "e2", "e3", "e4", "e5"] {
+            let d = next(&mut merge).await.unwrap();
+            assert_eq!(d.event.id(), want);
+            if ["e1", "e2", "e4"].contains(&want) {
+                d.ack().await.unwrap();
+            } else {
+                unacked.push(d);
+            }
+        }
+        // The crash: nothing more is acked. (Dropping an unacked delivery writes
+        // nothing durable, so dropping is what a crash leaves on disk.)
+        drop(unacked);
+        drop(merge);
+    }
+
+    // Run 2: the service retries every webhook, plus one new event. The log's unacked
+    // events come first, from the log; acked ones are suppressed by the seen-set.
+    {
+        let store = open(&path);
+        let (hooks, feed) = source(Origin::Webhook, &["e1", "e2", "e3", "e4", "e5", "e6"]);
+        let mut merge = merge_over(&store, hooks);
+        let mut got = Vec::new();
+        while let Some(d) = next(&mut merge).await {
+            got.push((d.event.id().to_owned(), d.origin.clone()));
+            d.ack().await.unwrap();
+        }
+        assert_eq!(
+            got,
+            [
+                ("e3".to_owned(), Origin::Log),
+                ("e5".to_owned(), Origin::Log),
+                ("e6".to_owned(), Origin::Webhook),
+            ]
+        );
+        // Every webhook copy is settled in its source, delivered or suppressed.
+        let mut acked = feed.acked();
+        acked.sort();
+        assert_eq!(acked, ["e1", "e2", "e3", "e4", "e5", "e6"]);
+        let stats = merge.stats();
+        assert_eq!(stats.origin(&Origin::Log).delivered, 2);
+        assert_eq!(stats.origin(&Origin::Webhook).duplicates, 5);
+        assert!(store.unacked(100).await.unwrap().is_empty());
+    }
+
+    // Run 3: everything again, from both transports: nothing is delivered.
+    {
+        let store = open(&path);
+        let all = ["e1", "e2", "e3", "e4", "e5", "e6"];
+        let (ws, _ws) = source(Origin::WebSocket, &all);
+        let (hooks, _hooks) = source(Origin::Webhook, &all);
+        let mut merge = Merge::builder()
+            .source(ws)
+            .source(hooks)
+            .log(store.clone())
+            .seen_set(store.clone())
+            .build();
+        assert!(next(&mut merge).await.is_none());
+        assert_eq!(merge.stats().delivered(), 0);
+        assert_eq!(merge.stats().duplicates(), 12);
+        // Nobody won: nothing was delivered.
+        assert_eq!(merge.stats().origin(&Origin::WebSocket).won, 0);
+        assert_eq!(merge.stats().origin(&Origin::Webhook).won, 0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_between_the_seen_set_and_the_log_ack_is_completed_not_redelivered() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir.path().join("events.redb"));
+    // What an interrupted ack leaves: in the seen-set, still unacked in the log.
+    store.append(&event("e7")).await.unwrap();
+    store.insert("e7", Duration::from_secs(3600)).await.unwrap();
+    let (ws, _feed) = source(Origin::WebSocket, &["e8"]);
+    let mut merge = merge_over(&store, ws);
+    let d = next(&mut merge).await.unwrap();
+    assert_eq!(d.event.id(), "e8");
+    d.ack().await.unwrap();
+    assert!(next(&mut merge).await.is_none());
+    assert!(store.unacked(100).await.unwrap().is_empty());
+}
+
+/// A log whose appends fail while `down` is set.
+struct Flaky {
+    inner: MemoryStore,
+    down: AtomicBool,
+}
+
+#[async_trait]
+impl EventLog for Flaky {
+    async fn append(&self, event: &Event) -> Result<bool, StoreError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable("disk full".into()));
+        }
+        self.inner.append(event).await
+    }
+    async fn unacked(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
+        self.inner.unacked(limit).await
+    }
+    async fn ack(&self, id: &str) -> Result<(), StoreError> {
+        self.inner.ack(id).await
+    }
+    async fn contains(&self, id: &str) -> Result<bool, StoreError> {
+        EventLog::contains(&self.inner, id).await
+    }
+}
+
+#[tokio::test]
+async fn a_store_failure_is_a_transient_error_and_the_event_is_left_unsettled() {
+    let log = Arc::new(Flaky {
+        inner: MemoryStore::new(),
+        down: AtomicBool::new(true),
+    });
+    let (hooks, feed) = FakeSource::builder().origin(Origin::Webhook).build();
+    feed.push(event("e1"));
+    let mut merge = Merge::builder().source(hooks).log(log.clone()).build();
+    let err = tokio::time::timeout(HANG, merge.next())
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(
+        matches!(err, SourceError::Store(_)) && err.is_transient(),
+        "{err:?}"
+    );
+    // Not settled: the webhook source would deliver it again (e.g. after a restart).
+    assert!(feed.acked().is_empty());
+    // The merge carries on, and the same event is not blocked by its failed attempt.
+    log.down.store(false, Ordering::SeqCst);
+    feed.push(event("e1")).end();
+    let d = next(&mut merge).await.unwrap();
+    assert_eq!(d.event.id(), "e1");
+    d.ack().await.unwrap();
+    assert!(next(&mut merge).await.is_none());
+    assert_eq!(feed.acked(), ["e1"]);
+}
+
+/// A source that never ends on its own: stands for a live transport.
+struct Idle;
+
+#[async_trait]
+impl EventSource for Idle {
+    async fn next(&mut self) -> Result<Option<Delivery>, SourceError> {
+        futures::future::pending().await
+    }
+    fn name(&self) -> &str {
+        "idle"
+    }
+}
+
+#[tokio::test]
+async fn the_backlog_is_replayed_before_live_events() {
+    let store = Arc::new(MemoryStore::new());
+    for id in ["old_1", "old_2"] {
+        store.append(&event(id)).await.unwrap();
+    }
+    let (ws, feed) = FakeSource::builder().origin(Origin::WebSocket).build();
+    feed.push(event("live_1"));
+    let mut merge = Merge::builder()
+        .source(ws)
+        .source(Idle)
+        .log(store.clone())
+        .seen_set(store.clone())
+        .build();
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        let d = next(&mut merge).await.unwrap();
+        got.push(format!("{}:{}", d.event.id(), d.origin));
+        d.ack().await.unwrap();
+    }
+    assert_eq!(got, ["old_1:log", "old_2:log", "live_1:websocket"]);
+    // The live event was logged before it was delivered, and acked with it.
+    assert!(EventLog::contains(&*store, "live_1").await.unwrap());
+    assert!(store.unacked(10).await.unwrap().is_empty());
+    assert!(SeenSet::contains(&*store, "live_1").await.unwrap());
+}
