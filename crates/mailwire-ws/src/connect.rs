@@ -1,0 +1,323 @@
+//! Opening a connection: TCP, TLS when `wss://`, the WebSocket handshake, all under
+//! one timeout; and telling fatal failures (credentials, trust) from transient ones.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::HeaderValue;
+use http::Uri;
+use mailwire_source::SourceError;
+use rustls_pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Error as WsError;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::handshake::client::Request;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+use crate::config::{AuthStyle, TlsTrust, WsConfig};
+use crate::status::DisconnectReason;
+
+/// A connected WebSocket.
+pub(crate) type Socket = WebSocketStream<Transport>;
+
+/// Why a connection could not be opened.
+#[derive(Debug)]
+pub(crate) enum ConnectError {
+    /// Retrying cannot help.
+    Fatal(SourceError),
+    /// Retry after a backoff.
+    Transient(DisconnectReason),
+}
+
+/// Everything checked and built once, before the first attempt.
+pub(crate) struct Endpoint {
+    url: String,
+    host: String,
+    port: u16,
+    tls: Option<(TlsConnector, ServerName<'static>)>,
+    api_key: Option<HeaderValue>,
+    auth_style: AuthStyle,
+    ws: WebSocketConfig,
+    pub(crate) timeout: std::time::Duration,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("url", &self.url)
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Endpoint {
+    /// Validates the URL, key and TLS trust. Errors here are configuration errors.
+    pub(crate) fn new(config: &WsConfig) -> Result<Endpoint, SourceError> {
+        let uri: Uri = config
+            .url
+            .parse()
+            .map_err(|e| SourceError::Config(format!("invalid URL {:?}: {e}", config.url)))?;
+        let secure = match uri.scheme_str() {
+            Some("wss") => true,
+            Some("ws") => false,
+            _ => {
+                return Err(SourceError::Config(format!(
+                    "{:?} is not a ws:// or wss:// URL",
+                    config.url
+                )));
+            }
+        };
+        let host = uri
+            .host()
+            .ok_or_else(|| SourceError::Config(format!("{:?} has no host", config.url)))?;
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
+        let tls = if secure {
+            let name = ServerName::try_from(host.clone()).map_err(|e| {
+                SourceError::Config(format!("invalid TLS server name {host:?}: {e}"))
+            })?;
+            Some((TlsConnector::from(tls_config(&config.tls)?), name))
+        } else {
+            None
+        };
+        let api_key = match &config.api_key {
+            None => None,
+            Some(key) => {
+                let value = match config.auth_style {
+                    AuthStyle::Bearer => format!("Bearer {key}"),
+                    _ => key.clone(),
+                };
+                let mut value = HeaderValue::from_str(&value).map_err(|_| {
+                    SourceError::Config("the API key is not a valid header value".into())
+                })?;
+                value.set_sensitive(true);
+                Some(value)
+            }
+        };
+        let max = config.max_message_size;
+        Ok(Endpoint {
+            url: config.url.clone(),
+            host,
+            port,
+            tls,
+            api_key,
+            auth_style: config.auth_style,
+            ws: WebSocketConfig::default()
+                .max_message_size(Some(max))
+                .max_frame_size(Some(max)),
+            timeout: config.connect_timeout,
+        })
+    }
+
+    /// A fresh handshake request (each needs its own `Sec-WebSocket-Key`).
+    fn request(&self) -> Result<Request, ConnectError> {
+        let url = match (&self.api_key, self.auth_style) {
+            (Some(key), AuthStyle::Query) => {
+                let key = key.to_str().unwrap_or_default();
+                let sep = if self.url.contains('?') { '&' } else { '?' };
+                format!("{}{sep}api_key={}", self.url, percent_encode(key))
+            }
+            _ => self.url.clone(),
+        };
+        let mut request = url
+            .into_client_request()
+            .map_err(|e| ConnectError::Fatal(SourceError::Config(format!("invalid URL: {e}"))))?;
+        if let Some(key) = &self.api_key {
+            let name = match self.auth_style {
+                AuthStyle::Header => Some(http::header::HeaderName::from_static("x-api-key")),
+                AuthStyle::Bearer => Some(http::header::AUTHORIZATION),
+                AuthStyle::Query => None,
+            };
+            if let Some(name) = name {
+                request.headers_mut().insert(name, key.clone());
+            }
+        }
+        Ok(request)
+    }
+
+    /// Connects, bounded by the connect timeout.
+    pub(crate) async fn connect(&self) -> Result<Socket, ConnectError> {
+        match tokio::time::timeout(self.timeout, self.connect_unbounded()).await {
+            Ok(result) => result,
+            Err(_) => Err(ConnectError::Transient(DisconnectReason::ConnectTimeout)),
+        }
+    }
+
+    async fn connect_unbounded(&self) -> Result<Socket, ConnectError> {
+        let io = |e: io::Error| ConnectError::Transient(DisconnectReason::Io(e.to_string()));
+        let tcp = TcpStream::connect((self.host.as_str(), self.port))
+            .await
+            .map_err(io)?;
+        let _ = tcp.set_nodelay(true);
+        let transport = match &self.tls {
+            None => Transport::Plain(tcp),
+            Some((connector, name)) => Transport::Tls(Box::new(
+                connector
+                    .connect(name.clone(), tcp)
+                    .await
+                    .map_err(tls_error)?,
+            )),
+        };
+        let request = self.request()?;
+        let (socket, _) =
+            tokio_tungstenite::client_async_with_config(request, transport, Some(self.ws))
+                .await
+                .map_err(handshake_error)?;
+        Ok(socket)
+    }
+}
+
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn tls_config(trust: &TlsTrust) -> Result<Arc<rustls::ClientConfig>, SourceError> {
+    let roots = match trust {
+        TlsTrust::Config(config) => return Ok(config.clone()),
+        TlsTrust::Roots(certs) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in certs {
+                roots
+                    .add(cert.clone())
+                    .map_err(|e| SourceError::Tls(format!("unusable root certificate: {e}")))?;
+            }
+            roots
+        }
+        TlsTrust::System => {
+            let found = rustls_native_certs::load_native_certs();
+            let mut roots = rustls::RootCertStore::empty();
+            let (added, _) = roots.add_parsable_certificates(found.certs);
+            if added == 0 {
+                return Err(SourceError::Tls(format!(
+                    "no usable system root certificates ({} errors loading them)",
+                    found.errors.len()
+                )));
+            }
+            roots
+        }
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| SourceError::Tls(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// An untrusted or unusable certificate is fatal: retrying meets the same
+/// certificate. Anything else during TLS (a reset, an alert) is transient.
+fn tls_error(e: io::Error) -> ConnectError {
+    let rustls_error = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+    match rustls_error {
+        Some(
+            err @ (rustls::Error::InvalidCertificate(_)
+            | rustls::Error::NoCertificatesPresented
+            | rustls::Error::UnsupportedNameType),
+        ) => ConnectError::Fatal(SourceError::Tls(format!(
+            "the server's certificate is not trusted: {err}"
+        ))),
+        _ => ConnectError::Transient(DisconnectReason::Io(format!("TLS handshake failed: {e}"))),
+    }
+}
+
+fn handshake_error(e: WsError) -> ConnectError {
+    match e {
+        WsError::Http(response) => {
+            let status = response.status().as_u16();
+            if status == 401 || status == 403 {
+                ConnectError::Fatal(SourceError::Auth(format!(
+                    "the server answered the handshake with HTTP {status}"
+                )))
+            } else {
+                ConnectError::Transient(DisconnectReason::Rejected(status))
+            }
+        }
+        WsError::Io(e) => ConnectError::Transient(DisconnectReason::Io(e.to_string())),
+        other => ConnectError::Transient(DisconnectReason::Protocol(other.to_string())),
+    }
+}
+
+/// TCP or TLS over TCP.
+#[derive(Debug)]
+pub(crate) enum Transport {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Transport {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Transport::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Transport {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Transport::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Transport::Plain(s) => Pin::new(s).poll_flush(cx),
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Transport::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Transport::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Transport::Plain(s) => s.is_write_vectored(),
+            Transport::Tls(s) => s.is_write_vectored(),
+        }
+    }
+}

@@ -1,0 +1,322 @@
+//! One connection's life after the handshake: subscribe (resuming when it can),
+//! heartbeat, frames to deliveries, gap notices.
+//!
+//! Written against any `Stream + Sink` of WebSocket messages, so the protocol logic
+//! is tested with in-memory channels as well as over real sockets.
+
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use futures::{Sink, SinkExt, Stream, StreamExt};
+use mailwire_proto::{ClientFrame, ServerFrame, Subscribe};
+use mailwire_source::{Delivery, Origin, SourceError};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::error::CapacityError;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
+
+use crate::status::{DisconnectReason, Gap, GapCause, Status};
+
+/// What travels from the connection task to [`WsSource::next`](crate::WsSource).
+pub(crate) type Item = Result<Delivery, SourceError>;
+
+/// What the source remembers across connections.
+#[derive(Debug, Default)]
+pub(crate) struct Resume {
+    /// The last event handed to the consumer's channel.
+    pub(crate) last_event_id: Option<String>,
+    /// When events may have started to be missed (a subscription was lost, or a
+    /// resume point was configured); `None` while nothing can be missing.
+    pub(crate) lost_at: Option<SystemTime>,
+}
+
+/// The channels and settings a session works with.
+#[derive(Debug)]
+pub(crate) struct Session<'a> {
+    pub(crate) subscribe: &'a Subscribe,
+    pub(crate) heartbeat: Duration,
+    pub(crate) tx: &'a mpsc::Sender<Item>,
+    pub(crate) status: &'a watch::Sender<Status>,
+    pub(crate) gaps: &'a mpsc::UnboundedSender<Gap>,
+}
+
+/// How a session ended.
+#[derive(Debug)]
+pub(crate) enum End {
+    /// Reconnect after a backoff.
+    Retry(DisconnectReason),
+    /// Stop: retrying cannot help.
+    Fatal(SourceError),
+    /// The consumer dropped the source.
+    ConsumerGone,
+}
+
+/// The outcome of [`run`]: how it ended, and whether events were flowing (so that
+/// anything emitted from now on may be missed).
+#[derive(Debug)]
+pub(crate) struct Outcome {
+    pub(crate) end: End,
+    pub(crate) was_live: bool,
+}
+
+/// Runs one session on an open WebSocket until it ends.
+pub(crate) async fn run<S>(ws: &mut S, session: Session<'_>, resume: &mut Resume) -> Outcome
+where
+    S: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin,
+{
+    let mut state = State {
+        session,
+        after_sent: false,
+        resolved: false,
+        subscribed: false,
+        delivered: false,
+    };
+    let end = state.drive(ws, resume).await;
+    Outcome {
+        end,
+        was_live: state.subscribed || state.delivered,
+    }
+}
+
+struct State<'a> {
+    session: Session<'a>,
+    /// `after` was sent with `subscribe`.
+    after_sent: bool,
+    /// The server answered `resumed` or `gap`.
+    resolved: bool,
+    subscribed: bool,
+    delivered: bool,
+}
+
+fn io_end(e: &WsError) -> End {
+    End::Retry(DisconnectReason::Io(e.to_string()))
+}
+
+impl State<'_> {
+    async fn drive<S>(&mut self, ws: &mut S, resume: &mut Resume) -> End
+    where
+        S: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin,
+    {
+        let mut subscribe = self.session.subscribe.clone();
+        subscribe.after = resume.last_event_id.clone();
+        self.after_sent = subscribe.after.is_some();
+        if let Err(e) = ws
+            .send(text(ClientFrame::Subscribe(subscribe).to_bytes()))
+            .await
+        {
+            return io_end(&e);
+        }
+
+        let heartbeat = self.session.heartbeat;
+        let dead_after = heartbeat * 2;
+        let mut ping = tokio::time::interval_at(Instant::now() + heartbeat, heartbeat);
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Checked lazily: frames only move `last_frame`, the timer is re-armed when
+        // it fires early, so a busy connection costs no timer work per frame.
+        let mut last_frame = Instant::now();
+        let dead = tokio::time::sleep_until(last_frame + dead_after);
+        tokio::pin!(dead);
+        let tx = self.session.tx;
+        let mut permit = None;
+
+        loop {
+            if permit.is_none() {
+                // Room for one more event first. While the consumer is slow we read
+                // nothing (the socket applies back-pressure), keep pinging, and pause
+                // the dead-peer clock: silence we caused is not a dead peer.
+                tokio::select! {
+                    biased;
+                    reserved = tx.reserve() => match reserved {
+                        Ok(p) => {
+                            permit = Some(p);
+                            last_frame = Instant::now();
+                        }
+                        Err(_) => return End::ConsumerGone,
+                    },
+                    _ = ping.tick() => if let Err(e) = ws.send(Message::Ping(Bytes::new())).await {
+                        return io_end(&e);
+                    },
+                }
+                continue;
+            }
+            tokio::select! {
+                biased;
+                msg = ws.next() => {
+                    last_frame = Instant::now();
+                    let bytes = match msg {
+                        Some(Ok(Message::Text(text))) => Bytes::from(text),
+                        Some(Ok(Message::Binary(bytes))) => bytes,
+                        Some(Ok(Message::Close(frame))) => return closed(frame),
+                        // Pongs and pings only prove the peer is alive; tungstenite
+                        // answers pings itself.
+                        Some(Ok(_)) => continue,
+                        Some(Err(e)) => return read_error(e),
+                        None => return End::Retry(DisconnectReason::Io("connection ended".into())),
+                    };
+                    let frame = match ServerFrame::parse(bytes) {
+                        Ok(frame) => frame,
+                        Err(e) => {
+                            // Nothing to deliver and nothing to resume from: skip it,
+                            // loudly.
+                            tracing::warn!(error = %e, "skipping a malformed frame");
+                            continue;
+                        }
+                    };
+                    match frame {
+                        ServerFrame::Event(event) => {
+                            let id = event.id().to_owned();
+                            if let Some(p) = permit.take() {
+                                p.send(Ok(Delivery::new(event, Origin::WebSocket)));
+                            }
+                            resume.last_event_id = Some(id);
+                            self.delivered = true;
+                        }
+                        other => {
+                            if let Err(end) = self.control(ws, other, resume).await {
+                                return end;
+                            }
+                        }
+                    }
+                }
+                _ = ping.tick() => if let Err(e) = ws.send(Message::Ping(Bytes::new())).await {
+                    return io_end(&e);
+                },
+                () = &mut dead => {
+                    let deadline = last_frame + dead_after;
+                    if Instant::now() >= deadline {
+                        return End::Retry(DisconnectReason::DeadPeer);
+                    }
+                    dead.as_mut().reset(deadline);
+                }
+            }
+        }
+    }
+
+    /// Handles every frame but events.
+    async fn control<S>(
+        &mut self,
+        ws: &mut S,
+        frame: ServerFrame,
+        resume: &mut Resume,
+    ) -> Result<(), End>
+    where
+        S: Sink<Message, Error = WsError> + Unpin,
+    {
+        match frame {
+            ServerFrame::Subscribed(_) if !self.subscribed => {
+                self.subscribed = true;
+                if let (Some(from), false) = (resume.lost_at, self.resolved) {
+                    let cause = if self.after_sent {
+                        GapCause::NotSupported
+                    } else {
+                        GapCause::NoEventId
+                    };
+                    self.gap(resume.last_event_id.clone(), from, cause);
+                }
+                resume.lost_at = None;
+                self.session.status.send_replace(Status::Subscribed);
+            }
+            ServerFrame::Resumed { replayed } => {
+                tracing::debug!(replayed, "resumed");
+                self.resolved = true;
+            }
+            ServerFrame::Gap { after } if !self.resolved => {
+                self.resolved = true;
+                let from = resume.lost_at.unwrap_or_else(SystemTime::now);
+                self.gap(Some(after), from, GapCause::NotRetained);
+            }
+            ServerFrame::Error(e) if e.is_auth() => {
+                return Err(End::Fatal(SourceError::Auth(format!(
+                    "{}: {}",
+                    e.name, e.message
+                ))));
+            }
+            ServerFrame::Error(e) => {
+                tracing::warn!(name = %e.name, message = %e.message, "the server reported an error");
+            }
+            ServerFrame::Ping => {
+                if let Err(e) = ws.send(text(ClientFrame::Pong.to_bytes())).await {
+                    return Err(io_end(&e));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn gap(&self, last_event_id: Option<String>, from: SystemTime, cause: GapCause) {
+        let gap = Gap {
+            last_event_id,
+            from,
+            to: SystemTime::now(),
+            cause,
+        };
+        tracing::warn!(
+            ?gap,
+            "events may be missing: resume could not close the gap"
+        );
+        // Nobody listening for gaps is not an error.
+        let _ = self.session.gaps.send(gap);
+    }
+}
+
+fn text(bytes: Bytes) -> Message {
+    // Client frames are encoded by serde_json: always UTF-8.
+    match Utf8Bytes::try_from(bytes.clone()) {
+        Ok(text) => Message::Text(text),
+        Err(_) => Message::Binary(bytes),
+    }
+}
+
+/// Close codes that mean the credentials were refused.
+const AUTH_CLOSE_CODES: [u16; 4] = [4001, 4003, 4401, 4403];
+
+fn closed(frame: Option<CloseFrame>) -> End {
+    let Some(frame) = frame else {
+        return End::Retry(DisconnectReason::ClosedByServer {
+            code: None,
+            reason: String::new(),
+        });
+    };
+    let code = u16::from(frame.code);
+    let reason = frame.reason.to_string();
+    let lower = reason.to_ascii_lowercase();
+    let names_auth = ["auth", "api key", "api_key", "credential", "forbidden"]
+        .iter()
+        .any(|w| lower.contains(w));
+    if AUTH_CLOSE_CODES.contains(&code) || (code == 1008 && names_auth) {
+        return End::Fatal(SourceError::Auth(format!(
+            "closed with code {code}: {reason}"
+        )));
+    }
+    End::Retry(DisconnectReason::ClosedByServer {
+        code: Some(code),
+        reason,
+    })
+}
+
+fn read_error(e: WsError) -> End {
+    match e {
+        WsError::Capacity(CapacityError::MessageTooLong { size, max_size }) => {
+            tracing::warn!(
+                size,
+                max_size,
+                "dropping the connection: message over the size limit"
+            );
+            End::Retry(DisconnectReason::MessageTooLarge)
+        }
+        WsError::Capacity(e) => {
+            tracing::warn!(error = %e, "dropping the connection: frame over the size limit");
+            End::Retry(DisconnectReason::MessageTooLarge)
+        }
+        WsError::Io(e) => End::Retry(DisconnectReason::Io(e.to_string())),
+        WsError::ConnectionClosed | WsError::AlreadyClosed => {
+            End::Retry(DisconnectReason::Io("connection closed".into()))
+        }
+        other => End::Retry(DisconnectReason::Protocol(other.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,140 @@
+//! The [`EventSource`] the application holds.
+
+use std::sync::Arc;
+
+use mailwire_source::{Delivery, EventSource, SourceError, async_trait};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::WsConfig;
+use crate::connect::Endpoint;
+use crate::session::Item;
+use crate::status::{Gap, Status};
+use crate::supervisor::Supervisor;
+
+/// A WebSocket [`EventSource`]: connects, subscribes, reconnects with backoff,
+/// resumes after the last delivered event, and reports what it could not resume as
+/// [`Gap`]s. See the [crate docs](crate).
+///
+/// The connection runs in its own task, started by [`WsSource::spawn`] and stopped
+/// when the source is dropped or [`shut down`](Shutdown::shutdown).
+#[derive(Debug)]
+pub struct WsSource {
+    rx: mpsc::Receiver<Item>,
+    status: watch::Receiver<Status>,
+    gaps: Option<Gaps>,
+    shutdown: Shutdown,
+    task: JoinHandle<()>,
+    ended: bool,
+}
+
+impl WsSource {
+    /// Checks the configuration and starts connecting in a new task. Must be called
+    /// within a tokio runtime.
+    ///
+    /// Errors only for a bad configuration (URL, key, TLS roots); connection trouble
+    /// is reported through [`status`](WsSource::status) and, when fatal, by
+    /// [`next`](EventSource::next).
+    pub fn spawn(config: WsConfig) -> Result<WsSource, SourceError> {
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| SourceError::Config("WsSource::spawn needs a tokio runtime".into()))?;
+        let endpoint = Endpoint::new(&config)?;
+        let (tx, rx) = mpsc::channel(config.channel_capacity);
+        let (status_tx, status) = watch::channel(Status::Connecting { attempt: 1 });
+        let (gaps_tx, gaps) = mpsc::unbounded_channel();
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let supervisor = Supervisor {
+            endpoint,
+            subscribe: config.subscribe,
+            heartbeat: config.heartbeat,
+            backoff: config.backoff,
+            tx,
+            status: status_tx,
+            gaps: gaps_tx,
+        };
+        let task = runtime.spawn(supervisor.run(stop_rx));
+        Ok(WsSource {
+            rx,
+            status,
+            gaps: Some(Gaps(gaps)),
+            shutdown: Shutdown(Arc::new(stop_tx)),
+            task,
+            ended: false,
+        })
+    }
+
+    /// A receiver of the connection's [`Status`].
+    pub fn status(&self) -> watch::Receiver<Status> {
+        self.status.clone()
+    }
+
+    /// The [`Gap`] notices, once: later calls return `None`. Gaps are kept until
+    /// read (at most one per reconnect).
+    pub fn gaps(&mut self) -> Option<Gaps> {
+        self.gaps.take()
+    }
+
+    /// A handle that ends the source from elsewhere: events already received are
+    /// still delivered, then `next()` returns `Ok(None)`.
+    pub fn shutdown_handle(&self) -> Shutdown {
+        self.shutdown.clone()
+    }
+}
+
+impl Drop for WsSource {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+#[async_trait]
+impl EventSource for WsSource {
+    /// Cancellation safe: it only awaits a channel receive.
+    async fn next(&mut self) -> Result<Option<Delivery>, SourceError> {
+        if self.ended {
+            return Ok(None);
+        }
+        match self.rx.recv().await {
+            Some(Ok(delivery)) => Ok(Some(delivery)),
+            Some(Err(e)) => {
+                self.ended = true;
+                Err(e)
+            }
+            None => {
+                self.ended = true;
+                Ok(None)
+            }
+        }
+    }
+
+    fn name(&self) -> &str {
+        "websocket"
+    }
+}
+
+/// Ends a [`WsSource`] from another task. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Shutdown(Arc<watch::Sender<bool>>);
+
+impl Shutdown {
+    /// Closes the connection and ends the source once buffered events are taken.
+    pub fn shutdown(&self) {
+        self.0.send_replace(true);
+    }
+}
+
+/// The [`Gap`] notices of one [`WsSource`].
+#[derive(Debug)]
+pub struct Gaps(mpsc::UnboundedReceiver<Gap>);
+
+impl Gaps {
+    /// The next gap; `None` once the source is gone. Cancellation safe.
+    pub async fn recv(&mut self) -> Option<Gap> {
+        self.0.recv().await
+    }
+
+    /// A gap already reported, if any.
+    pub fn try_recv(&mut self) -> Option<Gap> {
+        self.0.try_recv().ok()
+    }
+}

@@ -1,0 +1,115 @@
+//! The connection task: connect, run a session, back off, again; until a fatal
+//! error, a shutdown, or the consumer leaves.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use mailwire_proto::Subscribe;
+use mailwire_source::SourceError;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use crate::Backoff;
+use crate::connect::{ConnectError, Endpoint};
+use crate::session::{self, End, Item, Resume, Session};
+use crate::status::{Gap, Status};
+
+/// Everything the task owns.
+#[derive(Debug)]
+pub(crate) struct Supervisor {
+    pub(crate) endpoint: Endpoint,
+    pub(crate) subscribe: Subscribe,
+    pub(crate) heartbeat: Duration,
+    pub(crate) backoff: Backoff,
+    pub(crate) tx: mpsc::Sender<Item>,
+    pub(crate) status: watch::Sender<Status>,
+    pub(crate) gaps: mpsc::UnboundedSender<Gap>,
+}
+
+impl Supervisor {
+    /// Runs until the source fails, is shut down, or is dropped.
+    pub(crate) async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let status = self.status.clone();
+        tokio::select! {
+            () = self.reconnect_loop() => {}
+            _ = shutdown.wait_for(|stop| *stop) => {
+                status.send_replace(Status::Closed);
+            }
+        }
+    }
+
+    async fn reconnect_loop(self) {
+        let mut delays = self.backoff.delays();
+        let healthy_after = self.backoff.healthy_after_duration();
+        let mut resume = Resume {
+            last_event_id: self.subscribe.after.clone(),
+            // A configured resume point: whatever the server cannot replay is missing.
+            lost_at: self.subscribe.after.as_ref().map(|_| SystemTime::now()),
+        };
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.status.send_replace(Status::Connecting { attempt });
+            let connected = tokio::select! {
+                connected = self.endpoint.connect() => connected,
+                () = self.tx.closed() => return,
+            };
+            let reason = match connected {
+                Ok(mut socket) => {
+                    self.status.send_replace(Status::Connected);
+                    let since = Instant::now();
+                    let session = Session {
+                        subscribe: &self.subscribe,
+                        heartbeat: self.heartbeat,
+                        tx: &self.tx,
+                        status: &self.status,
+                        gaps: &self.gaps,
+                    };
+                    let outcome = session::run(&mut socket, session, &mut resume).await;
+                    if outcome.was_live && resume.lost_at.is_none() {
+                        resume.lost_at = Some(SystemTime::now());
+                    }
+                    if since.elapsed() >= healthy_after {
+                        delays.reset();
+                        attempt = 0;
+                    }
+                    match outcome.end {
+                        End::Retry(reason) => reason,
+                        End::Fatal(e) => return self.fail(e).await,
+                        End::ConsumerGone => return,
+                    }
+                }
+                Err(ConnectError::Transient(reason)) => reason,
+                Err(ConnectError::Fatal(e)) => return self.fail(e).await,
+            };
+            let retry_in = delays.next().unwrap_or(Duration::ZERO);
+            tracing::info!(%reason, ?retry_in, "disconnected; reconnecting");
+            self.status
+                .send_replace(Status::Disconnected { reason, retry_in });
+            tokio::select! {
+                () = tokio::time::sleep(retry_in) => {}
+                () = self.tx.closed() => return,
+            }
+        }
+    }
+
+    async fn fail(&self, error: SourceError) {
+        tracing::error!(%error, "the WebSocket source stopped");
+        self.status
+            .send_replace(Status::Failed(Arc::new(copy(&error))));
+        // Behind every event already queued; the consumer sees it last.
+        let _ = self.tx.send(Err(error)).await;
+    }
+}
+
+/// A copy of a fatal error for the status (errors are not `Clone`: they may hold a
+/// boxed source, though fatal ones never do).
+fn copy(e: &SourceError) -> SourceError {
+    match e {
+        SourceError::Auth(m) => SourceError::Auth(m.clone()),
+        SourceError::Config(m) => SourceError::Config(m.clone()),
+        SourceError::Tls(m) => SourceError::Tls(m.clone()),
+        SourceError::Closed => SourceError::Closed,
+        other => SourceError::transport(other.to_string()),
+    }
+}
