@@ -10,7 +10,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 ///
 /// Deserializes from `"Ada Lovelace <ada@example.com>"`, `"ada@example.com"` or
 /// `{"name": "Ada Lovelace", "email": "ada@example.com"}`; serializes as the string
-/// form, which every client accepts.
+/// form, which every client accepts, unless that form would not parse back to the same
+/// address (e.g. a name with surrounding whitespace): then as the object form.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Address {
     /// The display name, when there is one.
@@ -98,7 +99,17 @@ impl fmt::Display for Address {
 
 impl Serialize for Address {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        let text = self.to_string();
+        if Address::parse(&text).as_ref() == Some(self) {
+            return s.serialize_str(&text);
+        }
+        // A name or address the string form cannot carry (surrounding whitespace, an
+        // address with `<` or `>`, ...): the object form keeps it exactly.
+        use serde::ser::SerializeStruct;
+        let mut obj = s.serialize_struct("Address", 2)?;
+        obj.serialize_field("name", &self.name)?;
+        obj.serialize_field("email", &self.email)?;
+        obj.end()
     }
 }
 
@@ -193,6 +204,25 @@ mod tests {
         assert_eq!(c, a);
         assert!(serde_json::from_str::<Address>(r#"{"name":"Ada"}"#).is_err());
         assert!(serde_json::from_str::<Address>("42").is_err());
+    }
+
+    #[test]
+    fn serializes_as_an_object_only_when_the_string_would_not_parse_back() {
+        let plain = Address::named("Ada Lovelace", "ada@example.com");
+        assert_eq!(
+            serde_json::to_string(&plain).unwrap(),
+            r#""Ada Lovelace <ada@example.com>""#
+        );
+        for odd in [
+            Address::named("Ada\t", "ada@example.com"),
+            Address::named(" ", "ada@example.com"),
+            Address::named("Ada", "a>b@example.com"),
+            Address::new("Ada <ada@example.com>"),
+        ] {
+            let json = serde_json::to_string(&odd).unwrap();
+            assert!(json.starts_with('{'), "{json}");
+            assert_eq!(serde_json::from_str::<Address>(&json).unwrap(), odd);
+        }
     }
 
     #[test]

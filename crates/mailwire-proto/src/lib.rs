@@ -44,24 +44,55 @@ pub use time::OffsetDateTime;
 /// Entry points for the fuzzers. Not part of the API.
 #[doc(hidden)]
 pub mod fuzzing {
-    /// Parses arbitrary bytes as an event and as a server and client frame; checks
-    /// that what parses keeps its bytes and re-encodes.
+    use crate::{ClientFrame, Envelope, Event, Payload, ServerFrame};
+
+    /// Parses arbitrary bytes as an event and as a server and client frame, and checks
+    /// what parses: an event keeps its bytes, and re-encoded in either envelope it
+    /// parses back to the same id, type and payload (less the thread, which the simple
+    /// envelope does not carry); a frame re-encodes to a frame that parses back the
+    /// same.
     pub fn event_json(data: &[u8]) {
-        if let Ok(event) = crate::Event::parse(data.to_vec()) {
+        if let Ok(event) = Event::parse(data.to_vec()) {
             assert_eq!(event.raw().as_ref(), data);
-            let again = crate::Event::new(
-                event.id(),
-                event.event_type().clone(),
-                event.payload().clone(),
-                event.envelope(),
-            );
-            assert_eq!(again.id(), event.id());
+            for envelope in [Envelope::AgentMail, Envelope::Simple] {
+                let again = Event::new(
+                    event.id(),
+                    event.event_type().clone(),
+                    event.payload().clone(),
+                    envelope,
+                );
+                let back = match Event::parse(again.raw().clone()) {
+                    Ok(back) => back,
+                    Err(e) => panic!("re-encoded in {envelope:?}, the event does not parse: {e}"),
+                };
+                assert_eq!(back.id(), event.id());
+                assert_eq!(back.event_type(), event.event_type());
+                assert_eq!(back.payload(), &as_carried(event.payload(), envelope));
+            }
         }
-        if let Ok(frame) = crate::ServerFrame::parse(data.to_vec()) {
-            let _ = frame.to_bytes();
+        if let Ok(frame) = ServerFrame::parse(data.to_vec()) {
+            let bytes = frame.to_bytes();
+            match ServerFrame::parse(bytes) {
+                Ok(back) => assert_eq!(back, frame),
+                Err(e) => panic!("a re-encoded server frame does not parse: {e}"),
+            }
         }
-        if let Ok(frame) = crate::ClientFrame::parse(data) {
-            let _ = frame.to_bytes();
+        if let Ok(frame) = ClientFrame::parse(data) {
+            match ClientFrame::parse(&frame.to_bytes()) {
+                Ok(back) => assert_eq!(back, frame),
+                Err(e) => panic!("a re-encoded client frame does not parse: {e}"),
+            }
+        }
+    }
+
+    /// What `envelope` carries of `payload`.
+    fn as_carried(payload: &Payload, envelope: Envelope) -> Payload {
+        match (payload, envelope) {
+            (Payload::Message { message, .. }, Envelope::Simple) => Payload::Message {
+                message: message.clone(),
+                thread: None,
+            },
+            (p, _) => p.clone(),
         }
     }
 }
