@@ -51,12 +51,41 @@
 //! peers, refuses or stalls new connections, and sends raw (malformed, oversized)
 //! frames. [`Simulator::restart`] stops the listener and every connection and listens
 //! again on the same address.
+//!
+//! # REST, webhooks and chaos
+//!
+//! On the same port, with the same API keys (401 on every route without one):
+//!
+//! - `POST /v1/webhooks {url, events?, inbox_ids?, secret?, scheme?}` registers a
+//!   webhook and returns it with its secret (a generated `whsec_...` when none is
+//!   given; `standard` signatures under AgentMail's envelope, `hex` in `x-signature`
+//!   under the simple one); `GET /v1/webhooks[/{id}]` and `DELETE /v1/webhooks/{id}`.
+//! - `POST /v1/inboxes/{inbox_id}/messages {from, to, subject, text, html?}` makes a
+//!   `message.received` event; `POST /v1/events` emits a raw event as given (compacted);
+//!   `GET /v1/events?after=evt_..&limit=N` pages through retained events (410 when
+//!   `after` is no longer retained).
+//! - Every event emitted (through REST or [`Simulator::emit`]) is POSTed to each
+//!   matching webhook by the retrying sender of `mailwire-webhook-http`, its bytes
+//!   unchanged, in the simulator's envelope ([`SimulatorBuilder::webhook_time_scale`]
+//!   shrinks the retry schedule for tests).
+//! - `POST /v1/chaos` ([`Chaos`]): drop WebSocket connections every N events, fail a
+//!   fraction of webhook attempts (really, over HTTP, so the sender really retries),
+//!   delay webhooks, duplicate and reorder events; every decision follows from the
+//!   seed and the event id. `GET` and `DELETE /v1/chaos` read and clear it.
 
 mod auth;
+mod chaos;
+mod dispatch;
 mod faults;
 mod hub;
+mod ids;
+mod message;
+mod publish;
+mod relay;
+mod rest;
 pub mod sample;
 mod server;
+mod webhooks;
 mod ws;
 
 use std::io;
@@ -70,8 +99,12 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
+pub use chaos::{Chaos, ChaosStats};
+pub use dispatch::WebhookStats;
 pub use faults::Faults;
 pub use hub::{Hub, Outgoing, Replay};
+pub use message::IncomingEmail;
+pub use webhooks::{Webhook, WebhookError, WebhookSpec};
 
 use auth::ApiKeys;
 use faults::{Control, FaultState, Registry};
@@ -84,6 +117,7 @@ pub struct SimulatorBuilder {
     envelope: Envelope,
     live_buffer: usize,
     settings: Settings,
+    rest: publish::RestConfig,
 }
 
 #[derive(Clone)]
@@ -115,6 +149,7 @@ impl Default for SimulatorBuilder {
                 greeting: true,
                 tls: None,
             },
+            rest: publish::RestConfig::default(),
         }
     }
 }
@@ -192,6 +227,7 @@ impl SimulatorBuilder {
             faults: FaultState::default(),
             stats: watch::channel(Stats::default()).0,
             handshakes: Mutex::new(Vec::new()),
+            rest: publish::RestState::new(&self.rest)?,
         });
         let (addr, task) = server::listen(shared.clone(), addr).await?;
         Ok(Simulator {
@@ -212,6 +248,7 @@ pub(crate) struct Shared {
     pub(crate) faults: FaultState,
     pub(crate) stats: watch::Sender<Stats>,
     pub(crate) handshakes: Mutex<Vec<Handshake>>,
+    pub(crate) rest: publish::RestState,
 }
 
 impl Shared {
@@ -295,12 +332,12 @@ impl Simulator {
     /// Emits one event to every subscribed connection whose filters it passes, and
     /// retains it.
     pub fn emit(&self, event: Event) {
-        self.shared.hub.emit(event);
+        publish::publish(&self.shared, [event]);
     }
 
     /// Emits events in order.
     pub fn emit_all(&self, events: impl IntoIterator<Item = Event>) {
-        self.shared.hub.emit_all(events);
+        publish::publish(&self.shared, events);
     }
 
     /// The fault-injection handle.

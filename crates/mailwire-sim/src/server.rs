@@ -89,7 +89,7 @@ where
     let service_ctl = ctl.clone();
     let service = service_fn(move |req| {
         let response = route(req, shared.clone(), service_ctl.clone());
-        async move { Ok::<_, Infallible>(response) }
+        async move { Ok::<_, Infallible>(response.await) }
     });
     let conn = http1::Builder::new()
         .serve_connection(TokioIo::new(io), service)
@@ -103,14 +103,14 @@ where
 }
 
 /// Every route of the simulator.
-pub(crate) fn route(
+pub(crate) async fn route(
     req: Request<Incoming>,
     shared: Arc<Shared>,
     ctl: watch::Receiver<Control>,
 ) -> Response<Body> {
     match req.uri().path() {
         "/v0" | "/v1/ws" => websocket(req, shared, ctl),
-        _ => error(StatusCode::NOT_FOUND, "NotFoundError", "no such route"),
+        _ => crate::rest::route(req, shared).await,
     }
 }
 

@@ -1,0 +1,204 @@
+//! Webhook dispatch: each registered webhook has a queue and a worker that hands
+//! deliveries to the retrying [`WebhookSender`], a bounded number at a time. Under
+//! chaos, deliveries to `http://` endpoints go through the [relay](crate::relay),
+//! which fails attempts as the seed says.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use mailwire_proto::Event;
+use mailwire_webhook_http::{Endpoint, Outcome, WebhookSender};
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::task::{JoinHandle, JoinSet};
+
+use crate::chaos::{Chaos, ChaosState, bump};
+use crate::webhooks::Webhook;
+
+/// How many deliveries to one webhook may be in progress at once (retries
+/// included): enough to keep a receiver busy, few enough not to flood it.
+const IN_FLIGHT_PER_WEBHOOK: usize = 32;
+
+/// Counters of webhook dispatch, all webhooks together.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct WebhookStats {
+    /// Deliveries queued (one per event and matching webhook, plus chaos duplicates).
+    pub queued: u64,
+    /// Deliveries that ended with a 2xx.
+    pub delivered: u64,
+    /// Deliveries that ran out of attempts.
+    pub gave_up: u64,
+    /// Deliveries not made or cut short because the endpoint answered 410 Gone.
+    pub disabled: u64,
+    /// HTTP attempts made, retries included.
+    pub attempts: u64,
+}
+
+impl WebhookStats {
+    /// Deliveries queued and not yet ended.
+    pub fn pending(&self) -> u64 {
+        self.queued - self.delivered - self.gave_up - self.disabled
+    }
+}
+
+/// One delivery to make.
+struct Job {
+    id: String,
+    body: Bytes,
+    delay: Duration,
+}
+
+/// A registered webhook with its endpoint(s) and queue.
+pub(crate) struct Route {
+    pub(crate) webhook: Webhook,
+    endpoint: Endpoint,
+    queue: mpsc::UnboundedSender<Job>,
+    worker: JoinHandle<()>,
+}
+
+impl Route {
+    /// The webhook as it is now (`enabled` follows the endpoint).
+    pub(crate) fn view(&self) -> Webhook {
+        let mut webhook = self.webhook.clone();
+        webhook.enabled = !self.endpoint.is_disabled();
+        webhook
+    }
+}
+
+impl Drop for Route {
+    fn drop(&mut self) {
+        // Deleting a webhook abandons what it still had to deliver.
+        self.worker.abort();
+    }
+}
+
+/// What every worker shares.
+pub(crate) struct Dispatcher {
+    sender: WebhookSender,
+    chaos: Arc<ChaosState>,
+    stats: watch::Sender<WebhookStats>,
+}
+
+impl std::fmt::Debug for Dispatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dispatcher")
+            .field("stats", &*self.stats.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Dispatcher {
+    pub(crate) fn new(sender: WebhookSender, chaos: Arc<ChaosState>) -> Arc<Dispatcher> {
+        Arc::new(Dispatcher {
+            sender,
+            chaos,
+            stats: watch::channel(WebhookStats::default()).0,
+        })
+    }
+
+    pub(crate) fn stats(&self) -> WebhookStats {
+        *self.stats.borrow()
+    }
+
+    pub(crate) fn watch(&self) -> watch::Receiver<WebhookStats> {
+        self.stats.subscribe()
+    }
+
+    /// Starts the worker of a new webhook. `relayed` is the same endpoint reached
+    /// through the chaos relay, when there is one.
+    pub(crate) fn route(
+        self: &Arc<Self>,
+        webhook: Webhook,
+        endpoint: Endpoint,
+        relayed: Option<Endpoint>,
+    ) -> Route {
+        let (queue, rx) = mpsc::unbounded_channel();
+        let worker = tokio::spawn(worker(self.clone(), endpoint.clone(), relayed, rx));
+        Route {
+            webhook,
+            endpoint,
+            queue,
+            worker,
+        }
+    }
+
+    /// Queues `event` for every route that wants it.
+    pub(crate) fn dispatch(&self, routes: &[Arc<Route>], event: &Event, chaos: Option<&Chaos>) {
+        for route in routes.iter().filter(|r| r.webhook.wants(event)) {
+            let copies = match chaos {
+                Some(c) if c.duplicate(event.id()) => {
+                    bump(&self.chaos.webhook_duplicates);
+                    2
+                }
+                _ => 1,
+            };
+            let delay = chaos.map_or(Duration::ZERO, |c| c.webhook_delay(event.id()));
+            for _ in 0..copies {
+                let job = Job {
+                    id: event.id().to_owned(),
+                    body: event.raw().clone(),
+                    delay,
+                };
+                if route.queue.send(job).is_ok() {
+                    self.stats.send_modify(|s| s.queued += 1);
+                }
+            }
+        }
+    }
+
+    fn ended(&self, outcome: &Outcome) {
+        self.stats.send_modify(|s| {
+            s.attempts += u64::from(outcome.attempts());
+            match outcome {
+                Outcome::Delivered { .. } => s.delivered += 1,
+                Outcome::Disabled { .. } => s.disabled += 1,
+                _ => s.gave_up += 1,
+            }
+        });
+    }
+}
+
+async fn worker(
+    dispatcher: Arc<Dispatcher>,
+    direct: Endpoint,
+    relayed: Option<Endpoint>,
+    mut rx: mpsc::UnboundedReceiver<Job>,
+) {
+    let slots = Arc::new(Semaphore::new(IN_FLIGHT_PER_WEBHOOK));
+    // Deliveries live in this set, so aborting the worker abandons them too.
+    let mut deliveries = JoinSet::new();
+    loop {
+        let job = tokio::select! {
+            job = rx.recv() => match job {
+                Some(job) => job,
+                None => break,
+            },
+            Some(_) = deliveries.join_next(), if !deliveries.is_empty() => continue,
+        };
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            break;
+        };
+        let failing = dispatcher
+            .chaos
+            .current()
+            .is_some_and(|c| c.fails_webhooks());
+        let endpoint = match (&relayed, failing) {
+            (Some(relayed), true) => relayed.clone(),
+            _ => direct.clone(),
+        };
+        let dispatcher = dispatcher.clone();
+        deliveries.spawn(async move {
+            if !job.delay.is_zero() {
+                tokio::time::sleep(job.delay).await;
+            }
+            let outcome = dispatcher.sender.send(&endpoint, &job.id, job.body).await;
+            if !outcome.is_delivered() {
+                tracing::info!(id = %job.id, endpoint = %endpoint.uri(), ?outcome, "webhook not delivered");
+            }
+            dispatcher.ended(&outcome);
+            drop(slot);
+        });
+    }
+    while deliveries.join_next().await.is_some() {}
+}

@@ -1,0 +1,320 @@
+//! Webhook registrations: what `POST /v1/webhooks` creates, `GET` lists and `DELETE`
+//! removes.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use base64::Engine as _;
+use mailwire_proto::{Envelope, Event, EventType};
+use mailwire_webhook::{Keyring, Scheme, Signer};
+use mailwire_webhook_http::Endpoint;
+use serde::{Deserialize, Serialize};
+
+/// A webhook to register: the body of `POST /v1/webhooks`.
+///
+/// `events` (also accepted as `event_types`) and `inbox_ids` filter what is sent;
+/// absent means everything. Without a `secret` one is generated (`whsec_` and 24
+/// random bytes in base64). Without a `scheme` the simulator picks `standard` under
+/// AgentMail's envelope and `hex` (`x-signature`) under the simple one.
+///
+/// ```
+/// let spec: mailwire_sim::WebhookSpec = serde_json::from_str(
+///     r#"{"url":"http://127.0.0.1:3000/hooks","events":["message.received"],"secret":"s3cret"}"#,
+/// ).unwrap();
+/// assert_eq!(spec.url, "http://127.0.0.1:3000/hooks");
+/// ```
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct WebhookSpec {
+    /// Where events are POSTed (`http://` or `https://`).
+    pub url: String,
+    /// Only these event types.
+    #[serde(default, alias = "event_types")]
+    pub events: Option<Vec<EventType>>,
+    /// Only events of these inboxes.
+    #[serde(default)]
+    pub inbox_ids: Option<Vec<String>>,
+    /// The signing secret.
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// `hex`, `standard` or `stripe`.
+    #[serde(default)]
+    pub scheme: Option<String>,
+}
+
+impl WebhookSpec {
+    /// A webhook to `url` for every event, with a generated secret and the default
+    /// scheme.
+    pub fn new(url: impl Into<String>) -> WebhookSpec {
+        WebhookSpec {
+            url: url.into(),
+            ..WebhookSpec::default()
+        }
+    }
+
+    /// Signs with this secret.
+    pub fn secret(mut self, secret: impl Into<String>) -> WebhookSpec {
+        self.secret = Some(secret.into());
+        self
+    }
+
+    /// Signs with this scheme.
+    pub fn scheme(mut self, scheme: Scheme) -> WebhookSpec {
+        self.scheme = Some(scheme.as_str().to_owned());
+        self
+    }
+
+    /// Only these event types.
+    pub fn events(mut self, types: impl IntoIterator<Item = EventType>) -> WebhookSpec {
+        self.events = Some(types.into_iter().collect());
+        self
+    }
+
+    /// Only these inboxes.
+    pub fn inbox_ids<S: Into<String>>(mut self, inboxes: impl IntoIterator<Item = S>) -> Self {
+        self.inbox_ids = Some(inboxes.into_iter().map(Into::into).collect());
+        self
+    }
+}
+
+impl fmt::Debug for WebhookSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookSpec")
+            .field("url", &self.url)
+            .field("events", &self.events)
+            .field("inbox_ids", &self.inbox_ids)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("scheme", &self.scheme)
+            .finish()
+    }
+}
+
+/// A registered webhook, as `POST` and `GET /v1/webhooks` return it (the secret
+/// included, as the service returns it to the key's owner).
+#[derive(Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Webhook {
+    /// Its id, `wh_...`.
+    pub webhook_id: String,
+    /// Where events go.
+    pub url: String,
+    /// The event types sent (`None`: all).
+    pub events: Option<Vec<EventType>>,
+    /// The inboxes whose events are sent (`None`: all).
+    pub inbox_ids: Option<Vec<String>>,
+    /// The signature scheme.
+    pub scheme: String,
+    /// The signing secret.
+    pub secret: String,
+    /// False once the endpoint answered 410 Gone.
+    pub enabled: bool,
+    /// When it was registered (RFC 3339).
+    pub created_at: String,
+}
+
+impl Webhook {
+    /// True when `event` passes the webhook's filters.
+    pub fn wants(&self, event: &Event) -> bool {
+        let type_ok = self
+            .events
+            .as_ref()
+            .is_none_or(|types| types.contains(event.event_type()));
+        let inbox_ok = self.inbox_ids.as_ref().is_none_or(|inboxes| {
+            event
+                .inbox_id()
+                .is_some_and(|inbox| inboxes.iter().any(|i| i == inbox))
+        });
+        type_ok && inbox_ok
+    }
+}
+
+impl fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Webhook")
+            .field("webhook_id", &self.webhook_id)
+            .field("url", &self.url)
+            .field("events", &self.events)
+            .field("inbox_ids", &self.inbox_ids)
+            .field("scheme", &self.scheme)
+            .field("secret", &"<redacted>")
+            .field("enabled", &self.enabled)
+            .finish()
+    }
+}
+
+/// Why a webhook could not be registered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WebhookError {
+    /// The request is not acceptable (bad URL, scheme or secret); the message says
+    /// which field.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A checked registration: the public view and the endpoint that signs for it.
+pub(crate) struct Checked {
+    pub(crate) webhook: Webhook,
+    pub(crate) endpoint: Endpoint,
+}
+
+/// Checks a spec, fills in the defaults, and builds its endpoint.
+pub(crate) fn check(spec: WebhookSpec, envelope: Envelope) -> Result<Checked, WebhookError> {
+    let invalid = |m: String| WebhookError::Invalid(m);
+    let scheme = match spec.scheme.as_deref() {
+        None => match envelope {
+            Envelope::AgentMail => Scheme::Standard,
+            Envelope::Simple => Scheme::Hex,
+        },
+        Some(name) => name.parse::<Scheme>().map_err(|_| {
+            invalid(format!(
+                "scheme: expected hex, standard or stripe, got {name:?}"
+            ))
+        })?,
+    };
+    let secret = match spec.secret {
+        Some(secret) => secret,
+        None => generate_secret(),
+    };
+    let keyring = Keyring::new(scheme, [&secret]).map_err(|e| invalid(format!("secret: {e}")))?;
+    let endpoint =
+        Endpoint::new(&spec.url, Signer::new(keyring)).map_err(|e| invalid(format!("url: {e}")))?;
+    check_url(&spec.url)?;
+    let webhook = Webhook {
+        webhook_id: crate::ids::new("wh"),
+        url: spec.url,
+        events: spec.events,
+        inbox_ids: spec.inbox_ids,
+        scheme: scheme.as_str().to_owned(),
+        secret,
+        enabled: true,
+        created_at: crate::ids::now_rfc3339(),
+    };
+    Ok(Checked { webhook, endpoint })
+}
+
+/// An endpoint at `url` signing as `webhook` does.
+pub(crate) fn endpoint(url: &str, webhook: &Webhook) -> Result<Endpoint, WebhookError> {
+    let scheme = webhook
+        .scheme
+        .parse::<Scheme>()
+        .map_err(|e| WebhookError::Invalid(format!("scheme: {e}")))?;
+    let keyring = Keyring::new(scheme, [&webhook.secret])
+        .map_err(|e| WebhookError::Invalid(format!("secret: {e}")))?;
+    Endpoint::new(url, Signer::new(keyring)).map_err(|e| WebhookError::Invalid(format!("url: {e}")))
+}
+
+/// The sender accepts any absolute URL; a webhook also needs a host to reach.
+fn check_url(url: &str) -> Result<(), WebhookError> {
+    if url.chars().any(char::is_whitespace) {
+        return Err(WebhookError::Invalid("url: contains whitespace".into()));
+    }
+    Ok(())
+}
+
+/// `whsec_` and 24 random bytes in base64: valid for every scheme (hex and stripe
+/// key with the string's bytes, standard with the decoded ones).
+pub(crate) fn generate_secret() -> String {
+    let bytes: [u8; 24] = rand::random();
+    format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    )
+}
+
+/// The registered webhooks, in registration order.
+#[derive(Default)]
+pub(crate) struct Registry {
+    hooks: Mutex<Vec<Arc<crate::dispatch::Route>>>,
+}
+
+impl Registry {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Arc<crate::dispatch::Route>>> {
+        // Every critical section is a push, a removal or a clone: never inconsistent.
+        self.hooks.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn add(&self, route: Arc<crate::dispatch::Route>) {
+        self.lock().push(route);
+    }
+
+    pub(crate) fn remove(&self, id: &str) -> Option<Arc<crate::dispatch::Route>> {
+        let mut hooks = self.lock();
+        let at = hooks.iter().position(|h| h.webhook.webhook_id == id)?;
+        Some(hooks.remove(at))
+    }
+
+    pub(crate) fn get(&self, id: &str) -> Option<Arc<crate::dispatch::Route>> {
+        self.lock()
+            .iter()
+            .find(|h| h.webhook.webhook_id == id)
+            .cloned()
+    }
+
+    pub(crate) fn all(&self) -> Vec<Arc<crate::dispatch::Route>> {
+        self.lock().clone()
+    }
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Registry({} webhooks)", self.lock().len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_the_envelope() {
+        let agentmail = check(
+            WebhookSpec::new("http://127.0.0.1:1/h"),
+            Envelope::AgentMail,
+        )
+        .unwrap();
+        assert_eq!(agentmail.webhook.scheme, "standard");
+        assert!(agentmail.webhook.secret.starts_with("whsec_"));
+        let simple = check(WebhookSpec::new("http://127.0.0.1:1/h"), Envelope::Simple).unwrap();
+        assert_eq!(simple.webhook.scheme, "hex");
+        assert!(simple.webhook.webhook_id.starts_with("wh_"));
+        assert_ne!(agentmail.webhook.secret, simple.webhook.secret);
+    }
+
+    #[test]
+    fn refuses_bad_urls_schemes_and_secrets() {
+        let bad = |spec: WebhookSpec| check(spec, Envelope::AgentMail).err().unwrap().to_string();
+        assert!(bad(WebhookSpec::new("ftp://x/y")).starts_with("url:"));
+        assert!(bad(WebhookSpec::new("not a url")).starts_with("url:"));
+        let spec = WebhookSpec {
+            scheme: Some("rot13".into()),
+            ..WebhookSpec::new("http://x/y")
+        };
+        assert!(bad(spec).starts_with("scheme:"));
+        // Standard secrets are whsec_ base64.
+        assert!(bad(WebhookSpec::new("http://x/y").secret("plain")).starts_with("secret:"));
+        assert!(
+            check(
+                WebhookSpec::new("http://x/y")
+                    .secret("plain")
+                    .scheme(Scheme::Hex),
+                Envelope::AgentMail
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        let hook = check(
+            WebhookSpec::new("http://x/y").secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+            Envelope::AgentMail,
+        )
+        .unwrap();
+        assert!(!format!("{:?}", hook.webhook).contains("MfKQ"));
+        assert!(
+            !format!("{:?}", WebhookSpec::new("http://x").secret("hunter2")).contains("hunter2")
+        );
+    }
+}
