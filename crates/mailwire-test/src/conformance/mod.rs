@@ -22,6 +22,62 @@
 //! Each check is also a function ([`order`], [`ack`], [`end_of_stream`], [`fatal`],
 //! [`cancel_pending`], [`cancel_buffered`], [`cancel_in_flight`]) and a
 //! [`Check`], so a crate can run them one by one or with its own [`Suite`] settings.
+//!
+//! # Writing a harness
+//!
+//! A harness starts the source with whatever backs it, and keeps a handle on that
+//! backing to make things happen. Here, a source over an upstream queue whose acks
+//! delete the message upstream (a REST poller, an SQS consumer, ...), with a
+//! [`FakeSource`](crate::FakeSource) standing in for the queue:
+//!
+//! ```
+//! use mailwire_proto::Event;
+//! use mailwire_source::{async_trait, SourceError};
+//! use mailwire_test::conformance::{self, Harness};
+//! use mailwire_test::{FakeHandle, FakeSource};
+//!
+//! #[derive(Default)]
+//! struct QueueHarness {
+//!     upstream: Option<FakeHandle>,
+//! }
+//!
+//! #[async_trait]
+//! impl Harness for QueueHarness {
+//!     type Source = FakeSource; // in a real test: the source under test
+//!
+//!     async fn start(&mut self) -> FakeSource {
+//!         let (source, upstream) = FakeSource::builder().name("queue").build();
+//!         self.upstream = Some(upstream);
+//!         source
+//!     }
+//!     async fn emit(&mut self, events: &[Event]) {
+//!         self.upstream.as_ref().unwrap().push_all(events.iter().cloned());
+//!     }
+//!     async fn end(&mut self) -> bool {
+//!         self.upstream.as_ref().unwrap().end();
+//!         true
+//!     }
+//!     async fn fail(&mut self) -> bool {
+//!         let revoked = SourceError::Auth("queue credentials revoked".into());
+//!         self.upstream.as_ref().unwrap().fail(revoked);
+//!         true
+//!     }
+//!     async fn ack_reached(&mut self, id: &str) -> bool {
+//!         self.upstream.as_ref().unwrap().wait_for_ack(id).await;
+//!         true
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let report = conformance::run_all(QueueHarness::default).await;
+//! println!("{report}");
+//! # }
+//! ```
+//!
+//! A source that cannot do something returns `false` from that method: a WebSocket
+//! source has nothing to settle (`ack_reached` returns `false`), a webhook receiver
+//! ends on shutdown (`end` triggers it and returns `true`).
 
 mod checks;
 mod fake;
