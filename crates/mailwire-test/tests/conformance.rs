@@ -421,3 +421,89 @@ async fn run_all_panics_listing_the_failures() {
     );
     assert!(message.contains("order: FAILED"), "{message}");
 }
+
+/// A source over a queue of one slot: its sender waits until the source takes each
+/// event, as a webhook endpoint in front of a bounded queue makes its senders wait.
+struct OneSlot {
+    rx: tokio::sync::mpsc::Receiver<Option<Event>>,
+    acked: std::sync::Arc<tokio::sync::watch::Sender<Vec<String>>>,
+    ended: bool,
+}
+
+#[async_trait]
+impl EventSource for OneSlot {
+    async fn next(&mut self) -> Result<Option<Delivery>, SourceError> {
+        if self.ended {
+            return Ok(None);
+        }
+        match self.rx.recv().await.flatten() {
+            Some(event) => {
+                let (acked, id) = (self.acked.clone(), event.id().to_owned());
+                let ack = Ack::from_fn(move || acked.send_modify(|a| a.push(id)));
+                Ok(Some(
+                    Delivery::new(event, mailwire_source::Origin::Webhook).with_ack(ack),
+                ))
+            }
+            None => {
+                self.ended = true;
+                Ok(None)
+            }
+        }
+    }
+    fn name(&self) -> &str {
+        "one-slot"
+    }
+}
+
+#[derive(Default)]
+struct OneSlotHarness {
+    tx: Option<tokio::sync::mpsc::Sender<Option<Event>>>,
+    acked: std::sync::Arc<tokio::sync::watch::Sender<Vec<String>>>,
+}
+
+#[async_trait]
+impl Harness for OneSlotHarness {
+    type Source = OneSlot;
+    async fn start(&mut self) -> OneSlot {
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        self.tx = Some(tx);
+        OneSlot {
+            rx,
+            acked: self.acked.clone(),
+            ended: false,
+        }
+    }
+    async fn emit(&mut self, events: &[Event]) {
+        for event in events {
+            // Waits for room: the source must be taking events meanwhile.
+            self.tx
+                .as_ref()
+                .unwrap()
+                .send(Some(event.clone()))
+                .await
+                .unwrap();
+        }
+    }
+    async fn end(&mut self) -> bool {
+        self.tx.as_ref().unwrap().send(None).await.unwrap();
+        true
+    }
+    async fn fail(&mut self) -> bool {
+        false
+    }
+    async fn ack_reached(&mut self, id: &str) -> bool {
+        let mut rx = self.acked.subscribe();
+        rx.wait_for(|a| a.iter().any(|a| a == id)).await.unwrap();
+        true
+    }
+}
+
+#[tokio::test]
+async fn a_source_that_pushes_back_on_its_sender_passes() {
+    let report = conformance::run_all(OneSlotHarness::default).await;
+    assert_eq!(
+        report.outcome(Check::Fatal),
+        Some(&Outcome::NotApplicable("the source cannot be made to fail"))
+    );
+    assert_eq!(report.failures(), []);
+}

@@ -13,6 +13,17 @@ use mailwire_source::{Delivery, EventSource, SourceError};
 
 use super::{Check, Harness, Outcome, Suite};
 
+/// How `next()` is called while taking events.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Take {
+    /// Plain calls.
+    Plain,
+    /// One poll of a future that is dropped if pending, before each plain call.
+    PollOnceFirst,
+    /// Calls raced against a very short timeout until one completes.
+    RaceShortTimeout,
+}
+
 /// One run of one check on one source: what the failure messages name.
 struct Run<'a> {
     suite: &'a Suite,
@@ -74,18 +85,61 @@ impl Run<'_> {
         }
     }
 
-    /// Takes `want.len()` deliveries with plain `next()` calls and checks them.
-    async fn take_all<S: EventSource>(&self, source: &mut S, want: &[Event]) -> Vec<Delivery> {
+    /// Takes `want.len()` deliveries, checking each, with `next()` called as `how` says.
+    async fn take_all<S: EventSource>(
+        &self,
+        source: &mut S,
+        want: &[Event],
+        how: Take,
+    ) -> Vec<Delivery> {
         let mut got = Vec::with_capacity(want.len());
         let mut ids = Vec::with_capacity(want.len());
-        for event in want {
-            let next = self
-                .within(format!("event {}", event.id()), source.next())
-                .await;
+        for (i, event) in want.iter().enumerate() {
+            let next = match how {
+                // Before each event but the first (which shows the stream flows), one
+                // poll of a `next()` future that is dropped if it is not ready.
+                Take::PollOnceFirst if i > 0 => match source.next().now_or_never() {
+                    Some(next) => next,
+                    None => self.next(source, event).await,
+                },
+                Take::RaceShortTimeout => loop {
+                    // Short enough to cancel `next()` mid-way, again and again.
+                    let short = Duration::from_micros(200);
+                    if let Ok(next) = tokio::time::timeout(short, source.next()).await {
+                        break next;
+                    }
+                },
+                _ => self.next(source, event).await,
+            };
             let d = self.expect_event(next, event, &ids);
             ids.push(d.event.id().to_owned());
             got.push(d);
         }
+        got
+    }
+
+    async fn next<S: EventSource>(
+        &self,
+        source: &mut S,
+        want: &Event,
+    ) -> Result<Option<Delivery>, SourceError> {
+        self.within(format!("event {}", want.id()), source.next())
+            .await
+    }
+
+    /// Emits `events` while taking them, so a source that pushes back on its sender
+    /// (a bounded queue behind an HTTP endpoint) is not deadlocked by the suite.
+    async fn emit_and_take<H: Harness>(
+        &self,
+        h: &mut H,
+        source: &mut H::Source,
+        events: &[Event],
+        how: Take,
+    ) -> Vec<Delivery> {
+        let emit = async {
+            self.within("the harness to emit", h.emit(events)).await;
+        };
+        let ((), got) = tokio::join!(emit, self.take_all(source, events, how));
         got
     }
 
@@ -135,10 +189,13 @@ pub(super) async fn order<H: Harness>(suite: &Suite, mut h: H) -> Outcome {
     let events = events(&h, Check::Order, suite.events);
     // Two emits: order must hold across them as well as within one.
     let (first, second) = events.split_at(events.len() / 2);
-    run.within("emit", h.emit(first)).await;
-    let mut got = run.take_all(&mut source, first).await;
-    run.within("emit", h.emit(second)).await;
-    got.extend(run.take_all(&mut source, second).await);
+    let mut got = run
+        .emit_and_take(&mut h, &mut source, first, Take::Plain)
+        .await;
+    got.extend(
+        run.emit_and_take(&mut h, &mut source, second, Take::Plain)
+            .await,
+    );
     run.ack_all(got).await;
     Outcome::Passed
 }
@@ -146,8 +203,9 @@ pub(super) async fn order<H: Harness>(suite: &Suite, mut h: H) -> Outcome {
 pub(super) async fn ack<H: Harness>(suite: &Suite, mut h: H) -> Outcome {
     let (mut source, run) = start(suite, Check::Ack, &mut h).await;
     let events = events(&h, Check::Ack, 3);
-    run.within("emit", h.emit(&events)).await;
-    let mut got = run.take_all(&mut source, &events).await;
+    let mut got = run
+        .emit_and_take(&mut h, &mut source, &events, Take::Plain)
+        .await;
 
     // The harness must not see an ack that did not happen, or this check proves nothing.
     match tokio::time::timeout(suite.probe, h.ack_reached(events[1].id())).await {
@@ -185,8 +243,9 @@ pub(super) async fn ack<H: Harness>(suite: &Suite, mut h: H) -> Outcome {
 pub(super) async fn end_of_stream<H: Harness>(suite: &Suite, mut h: H) -> Outcome {
     let (mut source, run) = start(suite, Check::EndOfStream, &mut h).await;
     let events = events(&h, Check::EndOfStream, 2);
-    run.within("emit", h.emit(&events)).await;
-    let got = run.take_all(&mut source, &events).await;
+    let got = run
+        .emit_and_take(&mut h, &mut source, &events, Take::Plain)
+        .await;
     run.ack_all(got).await;
     if !run.within("end", h.end()).await {
         return Outcome::NotApplicable("the source cannot be ended");
@@ -210,8 +269,9 @@ pub(super) async fn fatal<H: Harness>(suite: &Suite, mut h: H) -> Outcome {
     let (mut source, run) = start(suite, Check::Fatal, &mut h).await;
     // One event first, so the source is up and running when it is made to fail.
     let events = events(&h, Check::Fatal, 1);
-    run.within("emit", h.emit(&events)).await;
-    let got = run.take_all(&mut source, &events).await;
+    let got = run
+        .emit_and_take(&mut h, &mut source, &events, Take::Plain)
+        .await;
     run.ack_all(got).await;
     if !run.within("fail", h.fail()).await {
         return Outcome::NotApplicable("the source cannot be made to fail");
@@ -253,8 +313,9 @@ pub(super) async fn cancel_pending<H: Harness>(suite: &Suite, mut h: H) -> Outco
         }
     }
     let events = events(&h, Check::CancelPending, suite.events);
-    run.within("emit", h.emit(&events)).await;
-    let got = run.take_all(&mut source, &events).await;
+    let got = run
+        .emit_and_take(&mut h, &mut source, &events, Take::Plain)
+        .await;
     run.ack_all(got).await;
     Outcome::Passed
 }
@@ -262,28 +323,9 @@ pub(super) async fn cancel_pending<H: Harness>(suite: &Suite, mut h: H) -> Outco
 pub(super) async fn cancel_buffered<H: Harness>(suite: &Suite, mut h: H) -> Outcome {
     let (mut source, run) = start(suite, Check::CancelBuffered, &mut h).await;
     let events = events(&h, Check::CancelBuffered, suite.events);
-    run.within("emit", h.emit(&events)).await;
-    let mut ids = Vec::new();
-    let mut got = Vec::new();
-    for (i, want) in events.iter().enumerate() {
-        // Before each event but the first (which shows the stream flows), one poll of
-        // a `next()` future that is then dropped if it is not ready.
-        let polled = if i == 0 {
-            None
-        } else {
-            source.next().now_or_never()
-        };
-        let next = match polled {
-            Some(next) => next,
-            None => {
-                run.within(format!("event {}", want.id()), source.next())
-                    .await
-            }
-        };
-        let d = run.expect_event(next, want, &ids);
-        ids.push(d.event.id().to_owned());
-        got.push(d);
-    }
+    let got = run
+        .emit_and_take(&mut h, &mut source, &events, Take::PollOnceFirst)
+        .await;
     run.ack_all(got).await;
     Outcome::Passed
 }
@@ -291,29 +333,11 @@ pub(super) async fn cancel_buffered<H: Harness>(suite: &Suite, mut h: H) -> Outc
 pub(super) async fn cancel_in_flight<H: Harness>(suite: &Suite, mut h: H) -> Outcome {
     let (mut source, run) = start(suite, Check::CancelInFlight, &mut h).await;
     let events = events(&h, Check::CancelInFlight, suite.events);
-    let collect = async {
-        let mut ids = Vec::new();
-        let mut got = Vec::new();
-        for want in &events {
-            loop {
-                // Short enough to cancel `next()` mid-way, again and again.
-                match tokio::time::timeout(Duration::from_micros(200), source.next()).await {
-                    Err(_) => continue,
-                    Ok(next) => {
-                        let d = run.expect_event(next, want, &ids);
-                        ids.push(d.event.id().to_owned());
-                        got.push(d);
-                        break;
-                    }
-                }
-            }
-        }
-        got
-    };
-    let ((), got) = run
+    // The whole exchange is bounded too: the short timeouts never hit the hang bound.
+    let got = run
         .within(
             "every event, with next() cancelled again and again",
-            async { tokio::join!(h.emit(&events), collect) },
+            run.emit_and_take(&mut h, &mut source, &events, Take::RaceShortTimeout),
         )
         .await;
     run.ack_all(got).await;
