@@ -85,13 +85,21 @@ pub mod fuzzing {
         }
     }
 
-    /// What `envelope` carries of `payload`.
+    /// What `envelope` carries of `payload`: the simple envelope has no thread; at the
+    /// top of AgentMail's, `type`, `event_type` and `event_id` are the envelope's own.
     fn as_carried(payload: &Payload, envelope: Envelope) -> Payload {
         match (payload, envelope) {
             (Payload::Message { message, .. }, Envelope::Simple) => Payload::Message {
                 message: message.clone(),
                 thread: None,
             },
+            (Payload::Other(obj), Envelope::AgentMail) => {
+                let mut obj = obj.clone();
+                for key in ["type", "event_type", "event_id"] {
+                    obj.remove(key);
+                }
+                Payload::Other(obj)
+            }
             (p, _) => p.clone(),
         }
     }

@@ -10,3 +10,11 @@ fn a_name_with_surrounding_whitespace_survives_re_encoding() {
     event_json(br#"{"type":"event","event_type":"message.received","event_id":"e","message":{"inbox_id":"","thread_id":"","message_id":"","from":{"name":"\t","email":"e"}}}"#);
     event_json(br#"{"type":"event","event_type":"message.received.unauthenticated","event_id":"ev_2qYz4RcVbN","message":{"inbox_id":"adto","thread_id":"tq2m4","message_id":"","from":{"name":"Pa\\\\\\|\\\t","email":"e.ee"}}}"#);
 }
+
+/// A simple-envelope payload with its own `event_type` key cannot keep it at the top
+/// of AgentMail's envelope, where that key is the envelope's: the hook must expect
+/// it to go, and everything else to stay.
+#[test]
+fn a_simple_payload_with_an_envelope_key_moves_to_agentmail_without_it() {
+    event_json(br#"{"id":"evt_01JDX8Q07M4T7W9","type":"+message.sent","data":{"inbox_id":"ada@agentmail.to","thread_id":"event","event_type":"message.received","message":{"thrmid":"x"},"recipients":["grace@example.com"]}}"#);
+}
