@@ -18,6 +18,10 @@ use mailwire_store::{EventLog, RedbStore};
 use suite::{HANG, event};
 
 const CHILD: &str = "MAILWIRE_STORE_CRASH_CHILD";
+/// Which kill round the child is in: its ids carry it, so rounds never collide.
+const ROUND: &str = "MAILWIRE_STORE_CRASH_ROUND";
+/// Kill, reopen, check, and again: each reopen recovers from a kill.
+const ROUNDS: usize = 3;
 /// Ids whose number is a multiple of this are acked right after their append.
 const ACK_EVERY: u64 = 4;
 /// How many answered appends the parent waits for before it kills the child.
@@ -29,15 +33,17 @@ fn crash_child() {
     let Some(path) = std::env::var_os(CHILD) else {
         return;
     };
+    let round = std::env::var(ROUND).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async move {
         let store = RedbStore::open(path).unwrap();
         let mut tasks = tokio::task::JoinSet::new();
         for task in 0..16u64 {
             let store = store.clone();
+            let round = round.clone();
             tasks.spawn(async move {
                 for n in 0u64.. {
-                    let id = format!("evt_{task}_{n}");
+                    let id = format!("evt_{round}_{task}_{n}");
                     store.append(&event(&id, n)).await.unwrap();
                     say(&format!("appended {id}"));
                     if n.is_multiple_of(ACK_EVERY) {
@@ -65,9 +71,29 @@ fn say(line: &str) {
 fn appends_answered_before_sigkill_survive() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store.redb");
+    let mut appended = HashSet::new();
+    let mut acked = HashSet::new();
+    for round in 0..ROUNDS {
+        // Vary where in its work the child dies.
+        let kill_after = KILL_AFTER + round * 333;
+        run_and_kill(&path, round, kill_after, &mut appended, &mut acked);
+        check(&path, &appended, &acked);
+    }
+}
+
+/// Runs one child on the file, kills it once it has said `kill_after` appends, and
+/// collects every line it said before it died.
+fn run_and_kill(
+    path: &std::path::Path,
+    round: usize,
+    kill_after: usize,
+    appended: &mut HashSet<String>,
+    acked: &mut HashSet<String>,
+) {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD, &path)
+        .env(CHILD, path)
+        .env(ROUND, round.to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -88,8 +114,6 @@ fn appends_answered_before_sigkill_survive() {
         }
     });
 
-    let mut appended = HashSet::new();
-    let mut acked = HashSet::new();
     let mut record = |line: String| {
         if let Some(id) = line.strip_prefix("appended ") {
             appended.insert(id.to_owned());
@@ -97,10 +121,10 @@ fn appends_answered_before_sigkill_survive() {
             acked.insert(id.to_owned());
         }
     };
-    let mut seen = 0;
-    while seen < KILL_AFTER {
+    let mut said = 0;
+    while said < kill_after {
         let line = lines.recv_timeout(HANG).expect("the child appends");
-        seen += usize::from(line.starts_with("appended "));
+        said += usize::from(line.starts_with("appended "));
         record(line);
     }
     child.kill().unwrap(); // SIGKILL: no destructor, no flush, no close
@@ -115,11 +139,13 @@ fn appends_answered_before_sigkill_survive() {
     for line in lines.try_iter() {
         record(line);
     }
-    assert!(appended.len() >= KILL_AFTER);
+}
 
+/// Every append answered Ok is in the file; every ack answered Ok holds.
+fn check(path: &std::path::Path, appended: &HashSet<String>, acked: &HashSet<String>) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let store = RedbStore::open(&path).expect("the file opens after a crash");
+        let store = RedbStore::open(path).expect("the file opens after a crash");
         let unacked: HashSet<String> = store
             .unacked(usize::MAX)
             .await
@@ -127,7 +153,7 @@ fn appends_answered_before_sigkill_survive() {
             .iter()
             .map(|e| e.id().to_owned())
             .collect();
-        for id in &appended {
+        for id in appended {
             assert!(
                 store.contains(id).await.unwrap(),
                 "{id} answered Ok, then lost"
@@ -143,9 +169,13 @@ fn appends_answered_before_sigkill_survive() {
             }
             // An id whose ack was sent but not answered may be either.
         }
-        // And the log still takes appends.
-        assert!(store.append(&event("after_the_crash", 0)).await.unwrap());
+        // The log still takes appends after the crash.
+        assert!(
+            store
+                .append(&event(&format!("after_{}", appended.len()), 0))
+                .await
+                .unwrap()
+        );
         store.close().await.unwrap();
     });
-    drop(dir);
 }

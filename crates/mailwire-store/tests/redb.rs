@@ -244,3 +244,35 @@ async fn flush_waits_for_queued_writes() {
     store.close().await.unwrap();
     assert!(matches!(store.flush().await, Err(StoreError::Closed)));
 }
+
+/// `close` commits what was queued before it and refuses what comes after.
+#[tokio::test]
+async fn close_commits_what_was_queued_before_it() {
+    let (_dir, path) = temp();
+    let store = RedbStore::open(&path).unwrap();
+    let events: Vec<_> = (0..50u64).map(|n| event(&format!("evt_{n}"), n)).collect();
+    // join! polls the appends first: all fifty are queued before the close is.
+    let (appended, closed) = tokio::join!(
+        futures::future::join_all(events.iter().map(|e| store.append(e))),
+        store.close(),
+    );
+    closed.unwrap();
+    assert!(appended.into_iter().all(|r| r.unwrap()));
+    assert!(matches!(
+        store.append(&event("evt_late", 0)).await,
+        Err(StoreError::Closed)
+    ));
+    let store = RedbStore::open(&path).unwrap();
+    assert_eq!(store.unacked(100).await.unwrap(), events);
+}
+
+/// Seen-set ids come from request headers: a long one is stored like any other.
+#[tokio::test]
+async fn long_seen_ids_are_kept() {
+    let (_dir, path) = temp();
+    let store = RedbStore::open(&path).unwrap();
+    let long = "w".repeat(64 * 1024);
+    assert!(store.insert(&long, Duration::from_secs(60)).await.unwrap());
+    assert!(!store.insert(&long, Duration::from_secs(60)).await.unwrap());
+    assert!(SeenSet::contains(&store, &long).await.unwrap());
+}
