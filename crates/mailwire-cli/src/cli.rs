@@ -22,6 +22,16 @@ pub(crate) struct Cli {
 /// Every subcommand; one module under `cmd/` each.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
+    /// Run a local simulator of the email service (WebSocket, REST, webhooks, chaos).
+    Dev(cmd::dev::Args),
+    /// Print each event once, as a JSON line, from the WebSocket and/or webhooks.
+    Listen(cmd::listen::Args),
+    /// POST events from the WebSocket to a local endpoint as signed webhooks.
+    Forward(cmd::forward::Args),
+    /// Make an email arrive in an inbox of the simulator.
+    Send(cmd::send::Args),
+    /// Run the whole system in one process: simulator, agent, drop, report.
+    Demo(cmd::demo::Args),
     /// Verify a webhook body (stdin) against its headers: exit 0 valid, 1 invalid.
     Verify(cmd::verify::Args),
     /// Sign a webhook body (stdin) and print the headers to send.
@@ -33,6 +43,11 @@ impl Command {
     /// [`EXIT_USAGE`], any other error with 1.
     pub(crate) fn run(self) -> anyhow::Result<ExitCode> {
         match self {
+            Self::Dev(args) => cmd::dev::run(args),
+            Self::Listen(args) => cmd::listen::run(args),
+            Self::Forward(args) => cmd::forward::run(args),
+            Self::Send(args) => cmd::send::run(args),
+            Self::Demo(args) => cmd::demo::run(args),
             Self::Verify(args) => cmd::verify::run(args),
             Self::Sign(args) => cmd::sign::run(args),
         }

@@ -41,6 +41,10 @@ pub struct Chaos {
     pub duplicate_rate: f64,
     /// The fraction of WebSocket events held back and sent after the next one.
     pub reorder_rate: f64,
+    /// While true, WebSocket handshakes are refused with 503 (the gateway is down)
+    /// while REST and webhooks carry on. With `drop_now`, an outage of the WebSocket
+    /// alone.
+    pub ws_down: bool,
     /// One-shot: drop every WebSocket connection now.
     #[serde(skip_serializing)]
     pub drop_now: bool,
@@ -56,6 +60,7 @@ impl Default for Chaos {
             webhook_delay_ms: 0,
             duplicate_rate: 0.0,
             reorder_rate: 0.0,
+            ws_down: false,
             drop_now: false,
         }
     }
@@ -101,6 +106,18 @@ impl Chaos {
         self
     }
 
+    /// Refuses WebSocket handshakes (503) while `down`.
+    pub fn ws_down(mut self, down: bool) -> Chaos {
+        self.ws_down = down;
+        self
+    }
+
+    /// Drops every WebSocket connection when applied.
+    pub fn drop_now(mut self) -> Chaos {
+        self.drop_now = true;
+        self
+    }
+
     /// Checks the rates.
     pub(crate) fn validate(&self) -> Result<(), String> {
         for (name, rate) in [
@@ -121,6 +138,7 @@ impl Chaos {
             && self.webhook_delay_ms == 0
             && self.duplicate_rate == 0.0
             && self.reorder_rate == 0.0
+            && !self.ws_down
     }
 
     /// True when this event is sent twice.

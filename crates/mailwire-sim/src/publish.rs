@@ -63,6 +63,11 @@ impl RestState {
         })
     }
 
+    /// True while chaos keeps the WebSocket gateway down.
+    pub(crate) fn websockets_down(&self) -> bool {
+        self.chaos.current().is_some_and(|c| c.ws_down)
+    }
+
     async fn relay(&self) -> Option<&Relay> {
         let started = self
             .relay

@@ -238,11 +238,20 @@ async fn post_chaos(req: Request<Incoming>, shared: &Arc<Shared>) -> Response<Bo
     if let Err(e) = chaos.validate() {
         return invalid(&e);
     }
-    if chaos.drop_now {
-        crate::chaos::bump(&shared.rest.chaos.ws_drops);
-        shared.conns.signal_all(crate::faults::Control::Kill);
-    }
+    let drop_now = chaos.drop_now;
     shared.rest.chaos.set(Some(chaos));
+    if drop_now {
+        crate::chaos::bump(&shared.rest.chaos.ws_drops);
+        // Dropping kills every connection, this request's included: drop shortly
+        // after, so that the answer gets out first.
+        let weak = Arc::downgrade(shared);
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            if let Some(shared) = weak.upgrade() {
+                shared.conns.signal_all(crate::faults::Control::Kill);
+            }
+        });
+    }
     chaos_view(shared)
 }
 

@@ -109,6 +109,11 @@ pub(crate) async fn route(
     ctl: watch::Receiver<Control>,
 ) -> Response<Body> {
     match req.uri().path() {
+        "/v0" | "/v1/ws" if shared.rest.websockets_down() => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailableError",
+            "the WebSocket gateway is down (chaos)",
+        ),
         "/v0" | "/v1/ws" => websocket(req, shared, ctl),
         _ => crate::rest::route(req, shared).await,
     }

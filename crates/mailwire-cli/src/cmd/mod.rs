@@ -1,5 +1,11 @@
 //! One module per subcommand, plus what several of them share.
 
+pub(crate) mod demo;
+pub(crate) mod dev;
+pub(crate) mod forward;
+pub(crate) mod listen;
+pub(crate) mod runtime;
+pub(crate) mod send;
 pub(crate) mod sign;
 pub(crate) mod verify;
 

@@ -1,0 +1,102 @@
+//! `mailwire dev`: the local simulator of the email service.
+
+use std::process::ExitCode;
+
+use anyhow::anyhow;
+use clap::ValueEnum;
+use mailwire_proto::Envelope;
+use mailwire_sim::Simulator;
+
+use super::runtime::{block_on, interrupted, status};
+
+/// The address `dev` listens on unless told otherwise.
+pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
+
+/// `mailwire dev [--listen ADDR] [--api-key KEY]... [--retain N]
+/// [--envelope agentmail|simple]`
+#[derive(Debug, clap::Args)]
+#[command(
+    long_about = "Runs a local simulator of the email service: WebSocket at /v0 and /v1/ws, \
+REST (webhooks, messages, raw events, event pages, chaos) under /v1, and signed webhook \
+dispatch with retries. Stop it with Ctrl-C.",
+    after_help = "Routes:\n  \
+WS     /v0, /v1/ws                       events as the service sends them\n  \
+POST   /v1/webhooks                      {url, events?, inbox_ids?, secret?, scheme?}\n  \
+GET    /v1/webhooks[/ID], DELETE /v1/webhooks/ID\n  \
+POST   /v1/inboxes/INBOX/messages        {from, to, subject, text, html?}\n  \
+POST   /v1/events                        a raw event, emitted as given\n  \
+GET    /v1/events?after=ID&limit=N       retained events, oldest first\n  \
+POST   /v1/chaos                         {seed, drop_ws_every, webhook_failure_rate, ...}"
+)]
+pub(crate) struct Args {
+    /// Address to listen on (port 0 picks a free one).
+    #[arg(long, value_name = "ADDR", default_value = DEFAULT_LISTEN)]
+    listen: String,
+    /// Accept this API key (repeatable). Without one, any request is let in.
+    #[arg(long = "api-key", value_name = "KEY")]
+    api_keys: Vec<String>,
+    /// How many recent events to keep for resume (`after`) and `GET /v1/events`.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    retain: usize,
+    /// The event envelope on the WebSocket and in webhook bodies.
+    #[arg(long, value_enum, default_value_t = EnvelopeArg::Agentmail)]
+    envelope: EnvelopeArg,
+}
+
+/// `--envelope` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum EnvelopeArg {
+    /// AgentMail's `{"type":"event","event_type","event_id",...}`; webhooks signed
+    /// with Standard Webhooks by default.
+    Agentmail,
+    /// The simple `{"id","type","data"}`; webhooks signed with a hex HMAC in
+    /// `x-signature` by default.
+    Simple,
+}
+
+/// Serves until Ctrl-C.
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    block_on(async move {
+        let mut builder = Simulator::builder()
+            .retain(args.retain)
+            .envelope(match args.envelope {
+                EnvelopeArg::Agentmail => Envelope::AgentMail,
+                EnvelopeArg::Simple => Envelope::Simple,
+            });
+        for key in &args.api_keys {
+            builder = builder.api_key(key);
+        }
+        let sim = builder
+            .bind(args.listen.as_str())
+            .await
+            .map_err(|e| anyhow!("cannot listen on {}: {e}", args.listen))?;
+        let base = sim.http_url();
+        status!("simulator listening on {base}");
+        eprintln!("  WebSocket  {}  (also /v1/ws)", sim.ws_url());
+        eprintln!("  REST       {base}/v1/...  (see `mailwire dev --help`)");
+        eprintln!(
+            "  envelope   {}; {}",
+            match args.envelope {
+                EnvelopeArg::Agentmail => "agentmail",
+                EnvelopeArg::Simple => "simple",
+            },
+            match args.api_keys.len() {
+                0 => "any API key accepted".to_owned(),
+                n => format!("{n} API key(s) accepted"),
+            }
+        );
+        let key = args.api_keys.first().map_or("any", String::as_str);
+        eprintln!(
+            "  try        mailwire listen --ws {} --api-key {key}",
+            sim.ws_url()
+        );
+        eprintln!(
+            "             mailwire send --server {base} --api-key {key} --inbox ada@agentmail.to \
+--from bob@example.com --subject hello --text 'Your code is 481516'"
+        );
+        interrupted().await;
+        status!("stopping");
+        sim.stop().await;
+        Ok(ExitCode::SUCCESS)
+    })
+}

@@ -1,0 +1,279 @@
+//! `mailwire listen`: events from the WebSocket and/or webhooks, merged and
+//! deduplicated, one JSON line each on stdout.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context as _, anyhow};
+use mailwire_merge::{Merge, OnSourceFailure};
+use mailwire_proto::EventType;
+use mailwire_source::{Delivery, EventSource, EventSourceExt as _};
+use mailwire_store::{EventLog, MemoryStore, RedbStore, SeenSet};
+use mailwire_webhook::Verifier;
+use mailwire_webhook_http::{ShutdownHandle, WebhookReceiver};
+use mailwire_ws::WsConfig;
+use time::format_description::well_known::Rfc3339;
+
+use super::runtime::{block_on, connect_ws, interrupted, status};
+use super::{SchemeArg, header_name, keyring};
+
+/// `mailwire listen --ws URL --api-key KEY [--inbox ID]... [--event TYPE]...
+/// [--webhook-listen ADDR [--webhook-path P] --secret S --scheme S
+/// [--signature-header NAME]] [--store PATH] [--reorder-ms N]`
+#[derive(Debug, clap::Args)]
+#[command(
+    long_about = "Listens on the WebSocket, on a webhook endpoint, or both, merges the two \
+streams and prints each event once, as one JSON line on stdout:\n\n  \
+{\"id\":..,\"type\":..,\"origin\":\"websocket|webhook|log\",\"received_at\":..,\"event\":<the raw event>}\n\n\
+Status goes to stderr. An event is acknowledged once its line is written. With --store, \
+events received and never acknowledged (the process stopped first) are printed again at \
+the next start, with origin \"log\", and ids already printed are never printed again.",
+    group = clap::ArgGroup::new("transport").required(true).multiple(true).args(["ws", "webhook_listen"])
+)]
+pub(crate) struct Args {
+    /// WebSocket URL, e.g. ws://127.0.0.1:8787/v0 or wss://ws.agentmail.to/v0.
+    #[arg(long, value_name = "URL", requires = "api_key")]
+    ws: Option<String>,
+    /// API key for the WebSocket.
+    #[arg(long = "api-key", value_name = "KEY")]
+    api_key: Option<String>,
+    /// Only events of this inbox (repeatable).
+    #[arg(long = "inbox", value_name = "ID")]
+    inboxes: Vec<String>,
+    /// Only events of this type, e.g. message.received (repeatable).
+    #[arg(long = "event", value_name = "TYPE")]
+    events: Vec<String>,
+    /// Receive webhooks on this address, e.g. 127.0.0.1:3000.
+    #[arg(long, value_name = "ADDR", requires_all = ["secrets", "scheme"])]
+    webhook_listen: Option<String>,
+    /// The path webhooks are POSTed to.
+    #[arg(
+        long,
+        value_name = "P",
+        default_value = "/webhooks",
+        requires = "webhook_listen"
+    )]
+    webhook_path: String,
+    /// Webhook secret (repeat for rotation).
+    #[arg(long = "secret", value_name = "S", requires = "webhook_listen")]
+    secrets: Vec<String>,
+    /// Webhook signature scheme.
+    #[arg(long, value_enum, requires = "webhook_listen")]
+    scheme: Option<SchemeArg>,
+    /// The header holding the hex scheme's signature (default x-signature).
+    #[arg(long, value_name = "NAME", requires = "webhook_listen")]
+    signature_header: Option<String>,
+    /// Keep the event log and the ids seen in this redb file, across restarts.
+    #[arg(long, value_name = "PATH")]
+    store: Option<PathBuf>,
+    /// Hold events up to N ms to print each inbox's events in timestamp order.
+    #[arg(long, value_name = "N")]
+    reorder_ms: Option<u64>,
+}
+
+/// Both store traits, from one store.
+struct Stores {
+    log: Arc<dyn EventLog>,
+    seen: Arc<dyn SeenSet>,
+    redb: Option<RedbStore>,
+}
+
+fn open_store(path: Option<&PathBuf>) -> anyhow::Result<Stores> {
+    Ok(match path {
+        Some(path) => {
+            let store = RedbStore::open(path)
+                .map_err(|e| anyhow!("cannot open the store at {}: {e}", path.display()))?;
+            Stores {
+                log: Arc::new(store.clone()),
+                seen: Arc::new(store.clone()),
+                redb: Some(store),
+            }
+        }
+        None => {
+            let store = MemoryStore::new();
+            Stores {
+                log: Arc::new(store.clone()),
+                seen: Arc::new(store),
+                redb: None,
+            }
+        }
+    })
+}
+
+/// Prints until Ctrl-C, or until every source has ended.
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    // Usage errors first, before anything is opened or bound.
+    let verifier = match (&args.webhook_listen, args.scheme) {
+        (Some(_), Some(scheme)) => {
+            let mut verifier = Verifier::new(keyring(scheme, &args.secrets)?);
+            if let Some(name) = &args.signature_header {
+                verifier = verifier.with_signature_header(header_name(name)?.as_str());
+            }
+            Some(verifier)
+        }
+        _ => None,
+    };
+    block_on(async move {
+        let stores = open_store(args.store.as_ref())?;
+        let mut builder = Merge::builder()
+            .log(stores.log.clone())
+            .seen_set(stores.seen.clone())
+            .on_source_failure(OnSourceFailure::Propagate);
+        if let Some(ms) = args.reorder_ms {
+            builder = builder.reorder(Duration::from_millis(ms));
+        }
+        let mut shutdown: Option<ShutdownHandle> = None;
+        if let (Some(addr), Some(verifier)) = (&args.webhook_listen, verifier) {
+            let receiver = WebhookReceiver::new(verifier)
+                .path(args.webhook_path.as_str())
+                .log(stores.log.clone())
+                .bind(addr.as_str())
+                .await
+                .map_err(|e| anyhow!("cannot listen on {addr}: {e}"))?;
+            let local = receiver
+                .local_addr()
+                .map_or(addr.clone(), |a| a.to_string());
+            status!("webhooks: receiving on http://{local}{}", args.webhook_path);
+            shutdown = receiver.shutdown_handle();
+            builder = builder.source(receiver.boxed());
+        }
+        if let (Some(url), Some(key)) = (&args.ws, &args.api_key) {
+            let mut config = WsConfig::new(url.as_str()).api_key(key.as_str());
+            if !args.events.is_empty() {
+                config = config.event_types(args.events.iter().map(|t| EventType::from_name(t)));
+            }
+            if !args.inboxes.is_empty() {
+                config = config.inbox_ids(args.inboxes.iter().cloned());
+            }
+            status!("websocket: connecting to {url}");
+            let source = connect_ws(config, url, true).await?;
+            builder = builder.source(source);
+        }
+        if let Some(path) = &args.store {
+            status!("store: {}", path.display());
+        }
+        let mut merge = builder.build();
+        let result = print_events(&mut merge).await;
+        if let Some(handle) = shutdown {
+            handle.shutdown();
+        }
+        let stats = merge.stats();
+        status!(
+            "stopped: {} events printed, {} duplicates suppressed",
+            stats.delivered(),
+            stats.duplicates()
+        );
+        drop(merge);
+        if let Some(store) = stores.redb {
+            store.close().await.context("closing the store")?;
+        }
+        result
+    })
+}
+
+async fn print_events(merge: &mut Merge) -> anyhow::Result<ExitCode> {
+    let mut stdout = std::io::stdout().lock();
+    loop {
+        let next = tokio::select! {
+            next = merge.next() => next,
+            () = interrupted() => return Ok(ExitCode::SUCCESS),
+        };
+        let delivery = match next {
+            Ok(Some(delivery)) => delivery,
+            Ok(None) => return Ok(ExitCode::SUCCESS),
+            Err(e) if e.is_fatal() => return Err(anyhow!("{e}")),
+            Err(e) => {
+                status!("{e} (carrying on)");
+                continue;
+            }
+        };
+        let line = json_line(&delivery);
+        if stdout
+            .write_all(&line)
+            .and_then(|()| stdout.flush())
+            .is_err()
+        {
+            // The reader went away (a closed pipe): stop quietly, unacked, so the
+            // event is printed again next time.
+            return Ok(ExitCode::SUCCESS);
+        }
+        if let Err(e) = delivery.ack().await {
+            status!("could not acknowledge an event: {e}");
+        }
+    }
+}
+
+/// `{"id","type","origin","received_at","event":<raw>}` and a newline.
+pub(crate) fn json_line(delivery: &Delivery) -> Vec<u8> {
+    #[derive(serde::Serialize)]
+    struct Head<'a> {
+        id: &'a str,
+        #[serde(rename = "type")]
+        event_type: &'a str,
+        origin: &'a str,
+        received_at: String,
+    }
+    let event = &delivery.event;
+    // A struct, not `json!`, so the fields keep this order.
+    let head = serde_json::to_string(&Head {
+        id: event.id(),
+        event_type: event.event_type().as_str(),
+        origin: delivery.origin.as_str(),
+        received_at: rfc3339(delivery.received_at),
+    })
+    .unwrap_or_else(|_| "{}".to_owned());
+    let raw = event.raw();
+    let mut line = Vec::with_capacity(head.len() + raw.len() + 12);
+    line.extend_from_slice(&head.as_bytes()[..head.len() - 1]);
+    line.extend_from_slice(b",\"event\":");
+    if raw.iter().any(|b| matches!(b, b'\n' | b'\r')) {
+        // Pretty-printed JSON would break the one-line-per-event format.
+        line.extend_from_slice(&one_line(raw));
+    } else {
+        line.extend_from_slice(raw);
+    }
+    line.extend_from_slice(b"}\n");
+    line
+}
+
+fn rfc3339(at: SystemTime) -> String {
+    time::OffsetDateTime::from(at)
+        .format(&Rfc3339)
+        .unwrap_or_default()
+}
+
+/// JSON without line breaks outside strings (a JSON string cannot hold a raw one).
+fn one_line(json: &[u8]) -> Vec<u8> {
+    json.iter()
+        .copied()
+        .filter(|b| !matches!(b, b'\n' | b'\r'))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mailwire_proto::Event;
+    use mailwire_source::Origin;
+
+    #[test]
+    fn a_line_embeds_the_raw_event_on_one_line() {
+        let raw = "{\"id\":\"evt_1\",\n\"type\":\"message.delivered\",\"data\":{\"inbox_id\":\"a\",\"thread_id\":\"t\",\"message_id\":\"m\",\"note\":\"x\\ny\"}}";
+        let event = Event::parse(raw.as_bytes().to_vec()).unwrap();
+        let line = json_line(&Delivery::new(event, Origin::Webhook));
+        assert_eq!(line.iter().filter(|b| **b == b'\n').count(), 1);
+        let v: serde_json::Value = serde_json::from_slice(&line).unwrap();
+        assert_eq!(v["id"], "evt_1");
+        assert_eq!(v["type"], "message.delivered");
+        assert_eq!(v["origin"], "webhook");
+        assert!(v["received_at"].as_str().unwrap().contains('T'));
+        assert_eq!(v["event"]["data"]["note"], "x\ny");
+        let text = String::from_utf8(line).unwrap();
+        let at = |k: &str| text.find(&format!("\"{k}\":")).unwrap();
+        assert!(at("id") < at("type") && at("type") < at("origin"));
+        assert!(at("origin") < at("received_at") && at("received_at") < at("event"));
+    }
+}

@@ -1,0 +1,222 @@
+//! What the networked commands share: a runtime, a small HTTP client, WebSocket
+//! start-up with a clear first error, and status lines on stderr.
+
+use std::future::Future;
+use std::time::Duration;
+
+use anyhow::{Context as _, anyhow, bail};
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full, Limited};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use mailwire_ws::{Status, WsConfig, WsSource};
+
+/// Runs `fut` on a multi-threaded runtime, with logging set from `RUST_LOG` (off by
+/// default: the commands print their own status lines, and a library's log of the
+/// same failure would say it twice).
+pub(crate) fn block_on<T>(fut: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?
+        .block_on(fut)
+}
+
+/// A status line on stderr.
+macro_rules! status {
+    ($($arg:tt)*) => {
+        eprintln!("mailwire: {}", format_args!($($arg)*))
+    };
+}
+pub(crate) use status;
+
+/// An HTTP(S) client: webpki roots, HTTP/1.
+pub(crate) fn http_client() -> Client<HttpsConnector<HttpConnector>, Full<Bytes>> {
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_webpki_roots()
+        .https_or_http()
+        .enable_http1()
+        .build();
+    Client::builder(TokioExecutor::new()).build(https)
+}
+
+/// One HTTP exchange, bounded by a timeout; errors say what could not be reached.
+pub(crate) async fn exchange(
+    req: http::Request<Full<Bytes>>,
+) -> anyhow::Result<(http::StatusCode, Bytes)> {
+    let target = format!(
+        "{}://{}",
+        req.uri().scheme_str().unwrap_or("http"),
+        req.uri().authority().map_or("?", |a| a.as_str())
+    );
+    let client = http_client();
+    let answer = tokio::time::timeout(Duration::from_secs(15), async {
+        let res = client.request(req).await.map_err(|e| anyhow!(chain(&e)))?;
+        let status = res.status();
+        let body = Limited::new(res.into_body(), 1 << 20)
+            .collect()
+            .await
+            .map_err(|e| anyhow!("reading the answer: {e}"))?
+            .to_bytes();
+        Ok::<_, anyhow::Error>((status, body))
+    })
+    .await
+    .map_err(|_| anyhow!("cannot reach {target}: no answer within 15 s"))?;
+    answer.with_context(|| format!("cannot reach {target}"))
+}
+
+/// An error and its causes on one line, deepest cause last, without repeats.
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    parts.join(": ")
+}
+
+/// The `{"name","message"}` of an error answer, for a one-line message.
+pub(crate) fn error_text(body: &[u8]) -> String {
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(v) => match (v["name"].as_str(), v["message"].as_str()) {
+            (Some(name), Some(message)) => format!("{name}: {message}"),
+            _ => String::from_utf8_lossy(body).chars().take(200).collect(),
+        },
+        Err(_) => String::from_utf8_lossy(body).chars().take(200).collect(),
+    }
+}
+
+/// Starts a WebSocket source and waits for its first subscription, so that an
+/// unreachable server or a refused key is one clear error at start-up rather than
+/// a retry loop. Later drops are healed by the source (and, with `report`, shown on
+/// stderr).
+pub(crate) async fn connect_ws(
+    config: WsConfig,
+    url: &str,
+    report: bool,
+) -> anyhow::Result<WsSource> {
+    let source = WsSource::spawn(config).map_err(|e| anyhow!("--ws {url}: {e}"))?;
+    let mut status = source.status();
+    let first = tokio::time::timeout(
+        Duration::from_secs(20),
+        status.wait_for(|s| {
+            matches!(
+                s,
+                Status::Subscribed | Status::Failed(_) | Status::Disconnected { .. }
+            )
+        }),
+    )
+    .await;
+    let seen = match first {
+        Ok(Ok(s)) => s.clone(),
+        Ok(Err(_)) => bail!("{url}: the connection task ended"),
+        Err(_) => bail!("cannot reach {url}: no answer within 20 s"),
+    };
+    match seen {
+        Status::Subscribed => {}
+        Status::Failed(e) => bail!("{url}: {e}"),
+        Status::Disconnected { reason, .. } => bail!("cannot reach {url}: {reason}"),
+        _ => {}
+    }
+    if report {
+        tokio::spawn(report_status(source.status()));
+    }
+    Ok(source)
+}
+
+/// Prints the WebSocket's state changes on stderr.
+async fn report_status(mut rx: tokio::sync::watch::Receiver<Status>) {
+    while rx.changed().await.is_ok() {
+        let status = rx.borrow_and_update().clone();
+        match status {
+            Status::Subscribed => status!("websocket: subscribed"),
+            Status::Disconnected { reason, retry_in } => status!(
+                "websocket: disconnected ({reason}); reconnecting in {:.1} s",
+                retry_in.as_secs_f64()
+            ),
+            Status::Failed(e) => status!("websocket: failed: {e}"),
+            _ => {}
+        }
+    }
+}
+
+/// Normalizes a server URL for REST: `ws://host/v0` becomes `http://host`.
+pub(crate) fn rest_base(server: &str) -> anyhow::Result<String> {
+    let uri: http::Uri = server
+        .parse()
+        .map_err(|e| crate::cli::usage(format!("--server {server:?}: {e}")))?;
+    let scheme = match uri.scheme_str() {
+        Some("http" | "ws") => "http",
+        Some("https" | "wss") => "https",
+        _ => {
+            return Err(crate::cli::usage(format!(
+                "--server {server:?}: expected an http:// or https:// URL"
+            )));
+        }
+    };
+    let Some(authority) = uri.authority() else {
+        return Err(crate::cli::usage(format!("--server {server:?}: no host")));
+    };
+    let path = uri.path().trim_end_matches('/');
+    let path = match path {
+        "/v0" | "/v1/ws" => "",
+        other => other,
+    };
+    Ok(format!("{scheme}://{authority}{path}"))
+}
+
+/// Waits for Ctrl-C (or SIGTERM's equivalent on this platform).
+pub(crate) async fn interrupted() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        // No signal handling available: run until killed.
+        std::future::pending::<()>().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rest_base_accepts_websocket_urls_and_refuses_others() {
+        assert_eq!(
+            rest_base("http://127.0.0.1:8787").unwrap(),
+            "http://127.0.0.1:8787"
+        );
+        assert_eq!(
+            rest_base("ws://127.0.0.1:8787/v0").unwrap(),
+            "http://127.0.0.1:8787"
+        );
+        assert_eq!(
+            rest_base("wss://h.example/v1/ws").unwrap(),
+            "https://h.example"
+        );
+        assert_eq!(
+            rest_base("https://h.example/api/").unwrap(),
+            "https://h.example/api"
+        );
+        assert!(rest_base("ftp://x").is_err());
+        assert!(rest_base("not a url").is_err());
+    }
+
+    #[test]
+    fn error_text_reads_the_service_shape() {
+        assert_eq!(
+            error_text(br#"{"name":"AuthenticationError","message":"bad key"}"#),
+            "AuthenticationError: bad key"
+        );
+        assert_eq!(error_text(b"plain"), "plain");
+    }
+}

@@ -1,0 +1,503 @@
+//! `dev`, `send`, `listen` and `forward` run as the built binary, over loopback, and
+//! the errors a user can cause: one clear line, a non-zero exit, never a panic.
+
+use std::io::{BufRead as _, BufReader, Read};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// Bounds a hang; never the expected duration of anything.
+const HANG: Duration = Duration::from_secs(30);
+
+fn mailwire() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mailwire"));
+    cmd.env_remove("RUST_LOG").env_remove("RUST_BACKTRACE");
+    cmd
+}
+
+/// A running command, killed when dropped, with its output lines on channels.
+struct Running {
+    child: Child,
+    stdout: mpsc::Receiver<String>,
+    stderr: mpsc::Receiver<String>,
+}
+
+impl Running {
+    fn spawn(args: &[&str]) -> Running {
+        let mut child = mailwire()
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the mailwire binary runs");
+        let stdout = lines(child.stdout.take().expect("piped"));
+        let stderr = lines(child.stderr.take().expect("piped"));
+        Running {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// The first stderr line containing `needle`.
+    fn stderr_line(&self, needle: &str) -> String {
+        loop {
+            let line = self
+                .stderr
+                .recv_timeout(HANG)
+                .unwrap_or_else(|_| panic!("no stderr line with {needle:?}"));
+            if line.contains(needle) {
+                return line;
+            }
+        }
+    }
+
+    /// Ctrl-C: the command stops cleanly; returns its last stderr line.
+    fn interrupt(&self) -> String {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+        assert!(status.success());
+        self.stderr_line("stopped")
+    }
+
+    fn stdout_line(&self) -> serde_json::Value {
+        let line = self.stdout.recv_timeout(HANG).expect("a line on stdout");
+        serde_json::from_str(&line).expect("a JSON line")
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn lines(out: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// A simulator on a free port, and its base URL.
+fn dev(extra: &[&str]) -> (Running, String) {
+    let mut args = vec!["dev", "--listen", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    let dev = Running::spawn(&args);
+    let line = dev.stderr_line("listening on ");
+    let base = line.rsplit(' ').next().unwrap().to_owned();
+    (dev, base)
+}
+
+fn ws_url(base: &str) -> String {
+    format!("{}/v0", base.replace("http://", "ws://"))
+}
+
+fn run(args: &[&str]) -> Output {
+    mailwire()
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("mailwire exits")
+}
+
+fn send(base: &str, key: &str, subject: &str) -> Output {
+    run(&[
+        "send",
+        "--server",
+        base,
+        "--api-key",
+        key,
+        "--inbox",
+        "ada@agentmail.to",
+        "--from",
+        "Bob <bob@example.com>",
+        "--subject",
+        subject,
+        "--text",
+        "Your code is 481516",
+    ])
+}
+
+/// One line on stderr, exit status `code`, no panic, no backtrace.
+fn assert_clean_failure(out: &Output, code: i32, needle: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "stderr: {stderr}");
+    assert!(stderr.contains(needle), "expected {needle:?} in {stderr:?}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("backtrace"),
+        "{stderr}"
+    );
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("mailwire: ") && last.contains(needle),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn dev_send_listen_prints_each_event_once_as_a_json_line() {
+    let (_dev, base) = dev(&["--api-key", "sk_test"]);
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("events.redb");
+    let listen = Running::spawn(&[
+        "listen",
+        "--ws",
+        &ws_url(&base),
+        "--api-key",
+        "sk_test",
+        "--store",
+        store.to_str().unwrap(),
+    ]);
+    listen.stderr_line("websocket: subscribed");
+
+    let first = send(&base, "sk_test", "one");
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let id = String::from_utf8(first.stdout).unwrap().trim().to_owned();
+    assert!(id.starts_with("evt_"));
+    let line = listen.stdout_line();
+    assert_eq!(line["id"], id.as_str());
+    assert_eq!(line["type"], "message.received");
+    assert_eq!(line["origin"], "websocket");
+    assert!(line["received_at"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(line["event"]["event_id"], id.as_str());
+    assert_eq!(line["event"]["message"]["subject"], "one");
+
+    let second = send(&base, "sk_test", "two");
+    let id2 = String::from_utf8(second.stdout).unwrap().trim().to_owned();
+    assert_eq!(listen.stdout_line()["id"], id2.as_str());
+}
+
+#[test]
+fn listen_on_both_transports_prints_the_webhook_copy_never() {
+    let (_dev, base) = dev(&[]);
+    let hook_port = free_port();
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let listen = Running::spawn(&[
+        "listen",
+        "--ws",
+        &ws_url(&base),
+        "--api-key",
+        "any",
+        "--webhook-listen",
+        &format!("127.0.0.1:{hook_port}"),
+        "--secret",
+        secret,
+        "--scheme",
+        "standard",
+    ]);
+    listen.stderr_line("websocket: subscribed");
+    // Register the webhook through the REST API, as a user would with curl.
+    let out = run(&[
+        "send",
+        "--server",
+        &base,
+        "--api-key",
+        "any",
+        "--inbox",
+        "a@x.to",
+        "--from",
+        "b@x.to",
+        "--subject",
+        "before",
+        "--text",
+        "t",
+    ]);
+    assert!(out.status.success());
+    assert_eq!(
+        listen.stdout_line()["event"]["message"]["subject"],
+        "before"
+    );
+    register_webhook(
+        &base,
+        &format!("http://127.0.0.1:{hook_port}/webhooks"),
+        secret,
+    );
+    for subject in ["a", "b", "c"] {
+        assert!(send(&base, "any", subject).status.success());
+    }
+    let mut subjects: Vec<String> = (0..3)
+        .map(|_| {
+            listen.stdout_line()["event"]["message"]["subject"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    subjects.sort();
+    assert_eq!(subjects, ["a", "b", "c"]);
+    // Each event also came as a webhook: stop, and nothing more was printed.
+    let stopped = listen.interrupt();
+    assert!(stopped.contains("4 events printed"), "{stopped}");
+    assert!(
+        listen.stdout.recv_timeout(HANG).is_err(),
+        "a line printed twice"
+    );
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `POST /v1/webhooks` with a bare HTTP/1.1 request over a TCP socket.
+fn register_webhook(base: &str, url: &str, secret: &str) {
+    use std::io::Write as _;
+    let addr = base.trim_start_matches("http://");
+    let body = format!(r#"{{"url":"{url}","secret":"{secret}"}}"#);
+    let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        tcp,
+        "POST /v1/webhooks HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+#[test]
+fn forward_posts_signed_webhooks_to_a_local_endpoint() {
+    let (_dev, base) = dev(&["--api-key", "sk"]);
+    let port = free_port();
+    let secret_out = run(&[
+        "forward",
+        "--ws",
+        &ws_url(&base),
+        "--api-key",
+        "sk",
+        "--to",
+        &format!("http://127.0.0.1:{port}/webhooks"),
+        "--print-secret",
+    ]);
+    let secret = String::from_utf8(secret_out.stdout)
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert!(secret.starts_with("whsec_"));
+    // The local endpoint is `mailwire listen` itself, verifying with that secret.
+    let listen = Running::spawn(&[
+        "listen",
+        "--webhook-listen",
+        &format!("127.0.0.1:{port}"),
+        "--secret",
+        &secret,
+        "--scheme",
+        "standard",
+    ]);
+    listen.stderr_line("webhooks: receiving");
+    let forward = Running::spawn(&[
+        "forward",
+        "--ws",
+        &ws_url(&base),
+        "--api-key",
+        "sk",
+        "--to",
+        &format!("http://127.0.0.1:{port}/webhooks"),
+    ]);
+    forward.stderr_line("websocket: subscribed");
+    let id = String::from_utf8(send(&base, "sk", "fwd").stdout)
+        .unwrap()
+        .trim()
+        .to_owned();
+    let line = listen.stdout_line();
+    assert_eq!(
+        (line["id"].as_str(), line["origin"].as_str()),
+        (Some(id.as_str()), Some("webhook"))
+    );
+    forward.stderr_line("200 OK");
+}
+
+#[test]
+fn user_errors_are_one_clear_line_and_a_nonzero_exit() {
+    let (_dev, base) = dev(&["--api-key", "sk_good"]);
+    let ws = ws_url(&base);
+    assert_clean_failure(
+        &run(&["listen", "--ws", &ws, "--api-key", "sk_bad"]),
+        1,
+        "credentials refused",
+    );
+    assert_clean_failure(&send(&base, "sk_bad", "x"), 1, "refused the API key");
+    let dead = format!("127.0.0.1:{}", free_port());
+    assert_clean_failure(
+        &run(&[
+            "listen",
+            "--ws",
+            &format!("ws://{dead}/v0"),
+            "--api-key",
+            "k",
+        ]),
+        1,
+        "cannot reach",
+    );
+    assert_clean_failure(
+        &send(&format!("http://{dead}"), "k", "x"),
+        1,
+        "cannot reach",
+    );
+    let taken = base.trim_start_matches("http://");
+    assert_clean_failure(&run(&["dev", "--listen", taken]), 1, "cannot listen on");
+    assert_clean_failure(
+        &run(&[
+            "listen",
+            "--webhook-listen",
+            taken,
+            "--secret",
+            "s",
+            "--scheme",
+            "hex",
+        ]),
+        1,
+        "cannot listen on",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let unwritable = dir.path().join("missing-dir").join("events.redb");
+    assert_clean_failure(
+        &run(&[
+            "listen",
+            "--ws",
+            &ws,
+            "--api-key",
+            "sk_good",
+            "--store",
+            unwritable.to_str().unwrap(),
+        ]),
+        1,
+        "cannot open the store",
+    );
+    assert_clean_failure(
+        &run(&[
+            "listen",
+            "--webhook-listen",
+            "127.0.0.1:0",
+            "--secret",
+            "not-whsec",
+            "--scheme",
+            "standard",
+        ]),
+        2,
+        "--secret",
+    );
+    assert_clean_failure(
+        &run(&[
+            "send",
+            "--server",
+            "ftp://x",
+            "--api-key",
+            "k",
+            "--inbox",
+            "a",
+            "--from",
+            "b",
+            "--subject",
+            "s",
+            "--text",
+            "t",
+        ]),
+        2,
+        "--server",
+    );
+    // clap's own usage errors: exit 2.
+    assert_eq!(run(&["listen"]).status.code(), Some(2));
+    assert_eq!(
+        run(&["listen", "--ws", &ws]).status.code(),
+        Some(2),
+        "--ws needs --api-key"
+    );
+    assert_eq!(
+        run(&["listen", "--webhook-listen", "127.0.0.1:0"])
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn every_command_has_complete_help() {
+    let flags: &[(&str, &[&str])] = &[
+        ("dev", &["--listen", "--api-key", "--retain", "--envelope"]),
+        (
+            "listen",
+            &[
+                "--ws",
+                "--api-key",
+                "--inbox",
+                "--event",
+                "--webhook-listen",
+                "--webhook-path",
+                "--secret",
+                "--scheme",
+                "--signature-header",
+                "--store",
+                "--reorder-ms",
+            ],
+        ),
+        (
+            "forward",
+            &[
+                "--ws",
+                "--api-key",
+                "--to",
+                "--secret",
+                "--print-secret",
+                "--scheme",
+            ],
+        ),
+        (
+            "send",
+            &[
+                "--server",
+                "--api-key",
+                "--inbox",
+                "--from",
+                "--subject",
+                "--text",
+            ],
+        ),
+        (
+            "verify",
+            &[
+                "--scheme",
+                "--secret",
+                "--header",
+                "--signature-header",
+                "--tolerance",
+                "--now",
+            ],
+        ),
+        (
+            "sign",
+            &[
+                "--scheme",
+                "--secret",
+                "--signature-header",
+                "--id",
+                "--timestamp",
+            ],
+        ),
+        ("demo", &[]),
+    ];
+    for (command, expected) in flags {
+        let out = run(&[command, "--help"]);
+        assert!(out.status.success(), "{command} --help");
+        let help = String::from_utf8(out.stdout).unwrap();
+        for flag in *expected {
+            assert!(help.contains(flag), "{command} --help lacks {flag}");
+        }
+    }
+}
