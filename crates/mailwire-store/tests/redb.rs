@@ -276,3 +276,29 @@ async fn long_seen_ids_are_kept() {
     assert!(!store.insert(&long, Duration::from_secs(60)).await.unwrap());
     assert!(SeenSet::contains(&store, &long).await.unwrap());
 }
+
+/// Acked events' bytes are removed, but their positions are never handed out again:
+/// a late ack of an old id must not settle a new event.
+#[tokio::test]
+async fn positions_are_not_reused_after_acked_events_are_removed() {
+    let (_dir, path) = temp();
+    let store = RedbStore::open(&path).unwrap();
+    for n in 0..3 {
+        store.append(&event(&format!("old_{n}"), n)).await.unwrap();
+        store.ack(&format!("old_{n}")).await.unwrap();
+    }
+    store.close().await.unwrap();
+
+    let store = RedbStore::open(&path).unwrap();
+    for n in 0..3 {
+        assert!(store.append(&event(&format!("new_{n}"), n)).await.unwrap());
+    }
+    for n in 0..3 {
+        store.ack(&format!("old_{n}")).await.unwrap(); // a late, repeated ack
+    }
+    assert_eq!(
+        ids(&store.unacked(10).await.unwrap()),
+        ["new_0", "new_1", "new_2"]
+    );
+    assert!(!store.append(&event("old_1", 1)).await.unwrap());
+}

@@ -17,7 +17,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::{Clock, expiry, unix_millis};
 use crate::redb_store::error::{CommitFailed, unavailable};
-use crate::redb_store::tables::{EVENT_IDS, EVENTS, SEEN, SEEN_BY_EXPIRY, UNACKED};
+use crate::redb_store::tables::{
+    EVENT_IDS, EVENTS, META, NEXT_SEQ_KEY, SEEN, SEEN_BY_EXPIRY, UNACKED,
+};
 use crate::{RedbStats, StoreError};
 
 /// Expired seen entries removed per commit at most, so a backlog of expiries never
@@ -196,7 +198,11 @@ impl Committer {
     fn write(&mut self, db: &Database, group: &[Op]) -> Result<Vec<bool>, redb::Error> {
         let now = unix_millis(self.clock.now());
         let txn = db.begin_write()?;
+        let first_seq = self.next_seq;
         let outcomes = self.apply(&txn, group, now)?;
+        if self.next_seq != first_seq {
+            txn.open_table(META)?.insert(NEXT_SEQ_KEY, self.next_seq)?;
+        }
         txn.commit()?;
         Ok(outcomes)
     }
@@ -248,7 +254,10 @@ impl Committer {
                 Op::Ack { id, .. } => {
                     let seq = ids.get(id.as_str())?.map(|v| v.value());
                     if let Some(seq) = seq {
+                        // Nothing reads an acked body again; the id stays, for
+                        // idempotence.
                         unacked.remove(seq)?;
+                        events.remove(seq)?;
                     }
                     true
                 }

@@ -1,25 +1,30 @@
 //! The redb store: one file, durable appends, group commit.
 
+mod builder;
 mod committer;
 mod error;
+mod stats;
 mod tables;
+
+pub use builder::RedbStoreBuilder;
+pub use stats::RedbStats;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use mailwire_proto::Event;
-use redb::{Database, DatabaseError};
+use redb::Database;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::clock::{Clock, SystemClock, unix_millis};
+use crate::clock::{Clock, unix_millis};
 use crate::{EventLog, SeenSet, StoreError};
-use committer::{Committer, Counters, Op, Reply, SharedDb};
-use error::{AlreadyOpen, unavailable};
+use committer::{Counters, Op, Reply, SharedDb};
+use error::unavailable;
 
 /// How many operations may wait for the committer before callers wait to queue.
 const QUEUE: usize = 4096;
@@ -37,7 +42,8 @@ const QUEUE: usize = 4096;
 /// - **Order:** each new event gets the next log position; [`unacked`](EventLog::unacked)
 ///   scans positions, so it is oldest first however the ids sort.
 /// - **Raw bytes:** the log keeps [`Event::raw`] and parses it again on read; a record
-///   that no longer parses is [`StoreError::Corrupt`].
+///   that no longer parses is [`StoreError::Corrupt`]. An event's bytes are removed
+///   when it is acked; its id stays, so appending it again is still a duplicate.
 /// - **Seen-set:** entries carry their expiry on disk (wall clock, from the injected
 ///   [`Clock`]), so they outlive a restart; the committer purges expired ones a few
 ///   hundred per commit.
@@ -83,87 +89,6 @@ impl Drop for CommitterThread {
     }
 }
 
-/// Counters of a [`RedbStore`], since it was opened.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct RedbStats {
-    /// Write transactions committed.
-    pub commits: u64,
-    /// Write operations (appends, acks, seen-set inserts) those commits carried.
-    pub operations: u64,
-    /// Events newly logged (duplicates not counted).
-    pub appended: u64,
-    /// Expired seen-set entries removed from the file.
-    pub seen_purged: u64,
-    /// The most operations one commit carried.
-    pub largest_group: u64,
-}
-
-/// Options for opening a [`RedbStore`]; from [`RedbStore::builder`].
-#[derive(Debug)]
-pub struct RedbStoreBuilder {
-    clock: Arc<dyn Clock>,
-    max_group: usize,
-}
-
-impl RedbStoreBuilder {
-    /// The clock seen-set expiry is measured with (default: [`SystemClock`]).
-    pub fn clock(mut self, clock: impl Clock) -> RedbStoreBuilder {
-        self.clock = Arc::new(clock);
-        self
-    }
-
-    /// The most operations one transaction may carry (default 1024; at least 1).
-    /// `1` turns group commit off: one transaction, and one fsync, per operation.
-    pub fn max_group(mut self, max: usize) -> RedbStoreBuilder {
-        self.max_group = max.max(1);
-        self
-    }
-
-    /// Opens the store in the file at `path`, creating it if it does not exist.
-    ///
-    /// Fails with [`StoreError::Unavailable`] when the file is already open (by this
-    /// process or another: one store per file) or cannot be read or created, and with
-    /// [`StoreError::Corrupt`] when it is not a store this version can read.
-    pub fn open(self, path: impl AsRef<Path>) -> Result<RedbStore, StoreError> {
-        let path = path.as_ref().to_path_buf();
-        let db = match Database::create(&path) {
-            Ok(db) => db,
-            Err(DatabaseError::DatabaseAlreadyOpen) => {
-                return Err(StoreError::Unavailable(Box::new(AlreadyOpen(path))));
-            }
-            Err(e) => return Err(unavailable(e)),
-        };
-        let next_seq = tables::prepare(&db)?;
-        let db: SharedDb = Arc::new(RwLock::new(Some(db)));
-        let (tx, rx) = mpsc::channel(QUEUE);
-        let counters = Arc::new(Counters::default());
-        let committer = Committer {
-            rx,
-            db: db.clone(),
-            next_seq,
-            max_batch: self.max_group,
-            clock: self.clock.clone(),
-            counters: counters.clone(),
-        };
-        let handle = std::thread::Builder::new()
-            .name("mailwire-store-commit".into())
-            .spawn(move || committer.run())
-            .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
-        Ok(RedbStore {
-            shared: Arc::new(Shared {
-                tx,
-                db,
-                closed: AtomicBool::new(false),
-                counters,
-                clock: self.clock,
-                path,
-                _committer: CommitterThread(Mutex::new(Some(handle))),
-            }),
-        })
-    }
-}
-
 impl RedbStore {
     /// Opens the store in the file at `path` with default options, creating it if it
     /// does not exist. See [`RedbStoreBuilder::open`].
@@ -173,10 +98,7 @@ impl RedbStore {
 
     /// Options: the clock, the largest group.
     pub fn builder() -> RedbStoreBuilder {
-        RedbStoreBuilder {
-            clock: Arc::new(SystemClock),
-            max_group: 1024,
-        }
+        RedbStoreBuilder::default()
     }
 
     /// The file this store lives in.

@@ -9,10 +9,15 @@ use crate::redb_store::error::unavailable;
 /// The version of this layout, kept in [`META`] under [`FORMAT_KEY`].
 pub(crate) const FORMAT: u64 = 1;
 pub(crate) const FORMAT_KEY: &str = "format";
+/// The next free log position, in [`META`]. Kept rather than derived from the last
+/// event because acked events are removed: a position must never be handed out twice,
+/// or an old id's ack would settle a new event.
+pub(crate) const NEXT_SEQ_KEY: &str = "next_seq";
 
-/// Log position -> the event's raw bytes, exactly as received.
+/// Log position -> the event's raw bytes, exactly as received; removed on ack.
 pub(crate) const EVENTS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("events");
-/// Event id -> its log position: what makes `append` idempotent.
+/// Event id -> its log position, for every event ever logged: what makes `append`
+/// idempotent.
 pub(crate) const EVENT_IDS: TableDefinition<'_, &str, u64> = TableDefinition::new("event_ids");
 /// Positions not yet acked; a range scan is oldest first.
 pub(crate) const UNACKED: TableDefinition<'_, u64, ()> = TableDefinition::new("unacked");
@@ -45,18 +50,24 @@ pub(crate) fn prepare(db: &Database) -> Result<u64, StoreError> {
                 )));
             }
         }
+        let stored = meta
+            .get(NEXT_SEQ_KEY)
+            .map_err(unavailable)?
+            .map(|v| v.value());
         let events = txn.open_table(EVENTS).map_err(unavailable)?;
         txn.open_table(EVENT_IDS).map_err(unavailable)?;
         txn.open_table(UNACKED).map_err(unavailable)?;
         txn.open_table(SEEN).map_err(unavailable)?;
         txn.open_table(SEEN_BY_EXPIRY).map_err(unavailable)?;
-        let last = events.last().map_err(unavailable)?.map(|(k, _)| k.value());
-        match last {
+        let after_last = match events.last().map_err(unavailable)? {
             None => 0,
-            Some(seq) => seq
+            Some((seq, _)) => seq
+                .value()
                 .checked_add(1)
                 .ok_or_else(|| StoreError::Corrupt("log position overflow".into()))?,
-        }
+        };
+        // Both are written in the same transactions; the max is a belt and braces.
+        stored.unwrap_or(0).max(after_last)
     };
     txn.commit().map_err(unavailable)?;
     Ok(next_seq)

@@ -1,0 +1,88 @@
+//! Options for opening a [`RedbStore`], and the open itself.
+
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, RwLock};
+
+use redb::{Database, DatabaseError};
+use tokio::sync::mpsc;
+
+use crate::clock::Clock;
+use crate::redb_store::committer::{Committer, Counters, SharedDb};
+use crate::redb_store::error::{AlreadyOpen, unavailable};
+use crate::redb_store::{CommitterThread, QUEUE, RedbStore, Shared, tables};
+use crate::{StoreError, SystemClock};
+
+/// Options for opening a [`RedbStore`]; from [`RedbStore::builder`].
+#[derive(Debug)]
+pub struct RedbStoreBuilder {
+    clock: Arc<dyn Clock>,
+    max_group: usize,
+}
+
+impl RedbStoreBuilder {
+    /// The clock seen-set expiry is measured with (default: [`SystemClock`]).
+    pub fn clock(mut self, clock: impl Clock) -> RedbStoreBuilder {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// The most operations one transaction may carry (default 1024; at least 1).
+    /// `1` turns group commit off: one transaction, and one fsync, per operation.
+    pub fn max_group(mut self, max: usize) -> RedbStoreBuilder {
+        self.max_group = max.max(1);
+        self
+    }
+
+    /// Opens the store in the file at `path`, creating it if it does not exist.
+    ///
+    /// Fails with [`StoreError::Unavailable`] when the file is already open (by this
+    /// process or another: one store per file) or cannot be read or created, and with
+    /// [`StoreError::Corrupt`] when it is not a store this version can read.
+    pub fn open(self, path: impl AsRef<Path>) -> Result<RedbStore, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let db = match Database::create(&path) {
+            Ok(db) => db,
+            Err(DatabaseError::DatabaseAlreadyOpen) => {
+                return Err(StoreError::Unavailable(Box::new(AlreadyOpen(path))));
+            }
+            Err(e) => return Err(unavailable(e)),
+        };
+        let next_seq = tables::prepare(&db)?;
+        let db: SharedDb = Arc::new(RwLock::new(Some(db)));
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let counters = Arc::new(Counters::default());
+        let committer = Committer {
+            rx,
+            db: db.clone(),
+            next_seq,
+            max_batch: self.max_group,
+            clock: self.clock.clone(),
+            counters: counters.clone(),
+        };
+        let handle = std::thread::Builder::new()
+            .name("mailwire-store-commit".into())
+            .spawn(move || committer.run())
+            .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
+        Ok(RedbStore {
+            shared: Arc::new(Shared {
+                tx,
+                db,
+                closed: AtomicBool::new(false),
+                counters,
+                clock: self.clock,
+                path,
+                _committer: CommitterThread(Mutex::new(Some(handle))),
+            }),
+        })
+    }
+}
+
+impl Default for RedbStoreBuilder {
+    fn default() -> RedbStoreBuilder {
+        RedbStoreBuilder {
+            clock: Arc::new(SystemClock),
+            max_group: 1024,
+        }
+    }
+}
