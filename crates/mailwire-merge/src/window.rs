@@ -2,27 +2,30 @@
 //! per slot, bounded by count and by age.
 //!
 //! One open-addressed table (linear probing) of 128-bit slots. A slot holds the id's
-//! 128-bit keyed hash with its low 16 bits replaced by a *generation* tag. The window
-//! moves forward one generation every `capacity / 31` inserts or every `max_age / 31`,
-//! whichever comes first; an entry whose tag is 32 or more generations old is dead.
-//! So expiry costs nothing per entry: no queue of insertion times, no per-id clock.
-//! A cursor sweeps the table while inserting (a full pass per generation) and removes
-//! dead entries with backward-shift deletion, so probe chains stay short and the
-//! table's load stays under 7/8 for ever. The table is allocated once, at its final
-//! size: a long-running process never grows it.
+//! 128-bit keyed hash with its low 16 bits replaced by two 8-bit *generation* tags:
+//! one of a clock that ticks every `capacity / 31` inserts, one of a clock that
+//! ticks every `max_age / 31`. An entry is dead once either clock is 32 ticks past
+//! its tag. So expiry costs nothing per entry: no queue of insertion times, no
+//! per-id clock. A cursor sweeps the table while inserting (a full pass per tick of
+//! the insert clock) and removes dead entries with backward-shift deletion, so probe
+//! chains stay short and the table's load stays under 7/8 for ever. The table is
+//! allocated once, at its final size: a long-running process never grows it.
 
 use std::fmt;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::time::{Duration, Instant};
 
-/// Live generations. An id is remembered for at least 31 of them, at most 32.
-const GENERATIONS: u16 = 32;
-/// Slots hold the hash with these low bits replaced by the generation tag.
+/// Live generations of each clock. An id is remembered for at least 31 ticks of
+/// either, at most 32.
+const GENERATIONS: u8 = 32;
+/// Slots hold the hash with these low bits replaced by the two tags.
 const TAG_BITS: u32 = 16;
 const TAG_MASK: u128 = (1 << TAG_BITS) - 1;
-/// A sweep pass is completed at once when it has lasted this many generations, so a
-/// dead entry is always gone long before its 16-bit tag could wrap and look alive.
-const MAX_PASS_GENERATIONS: u16 = 1024;
+/// A sweep pass is completed at once when the age clock ticked this many times since
+/// it began, so an entry dead by age is gone long before its 8-bit tag could wrap
+/// (at 256) and look alive again. (Passes keep pace with the insert clock by
+/// themselves: one per tick.)
+const MAX_PASS_TICKS: u64 = 128;
 /// The most the table is ever filled: 7 slots in 8, live and not-yet-swept entries.
 const MAX_LOAD_NUM: usize = 7;
 const MAX_LOAD_DEN: usize = 8;
@@ -105,8 +108,8 @@ pub(crate) type KeyBuild = BuildHasherDefault<KeyHasher>;
 /// Recently seen event ids, bounded by count and by age, in 16 bytes a slot.
 ///
 /// An id is remembered while fewer than `capacity` ids were inserted after it and it
-/// is younger than `max_age`; it is forgotten by the time `capacity · 32/31` ids came
-/// after it or `max_age · 32/31` passed. The table holds `capacity · 34/31 / (7/8)`
+/// is younger than `max_age`; it is forgotten by the time about `capacity · 32/31`
+/// ids came after it or `max_age · 32/31` passed, whichever comes first. The table holds `capacity · 34/31 / (7/8)`
 /// slots of 16 bytes, about 20 bytes per id of capacity, allocated once.
 ///
 /// Time is passed in by the caller (`now`), so tests drive it exactly.
@@ -129,16 +132,20 @@ pub struct IdWindow {
     /// Slots not empty: live entries and dead ones not swept yet.
     occupied: usize,
     max_occupied: usize,
-    /// Inserts per generation.
+    /// Inserts per tick of the insert clock.
     per_generation: usize,
-    generation_span: Duration,
-    current: u16,
+    /// The insert clock (wrapping).
+    inserts_clock: u8,
     in_generation: usize,
-    generation_started: Instant,
+    /// The age clock: whole `tick` spans since `origin`.
+    origin: Instant,
+    tick: Duration,
+    age_clock: u64,
     cursor: usize,
-    /// Slots swept per insert: a full pass per generation.
+    /// Slots swept per insert: a full pass per tick of the insert clock.
     sweep_step: usize,
-    pass_started: u16,
+    /// The age clock when the current pass began.
+    pass_began: u64,
     /// Full passes completed.
     passes: u64,
     capacity: usize,
@@ -163,8 +170,8 @@ impl IdWindow {
         let capacity = capacity.max(1);
         let live = usize::from(GENERATIONS - 1);
         let per_generation = capacity.div_ceil(live);
-        // Live entries span 32 generations; dead ones wait at most two more for the
-        // sweep to reach them.
+        // Live entries span 32 ticks of the insert clock; dead ones wait at most two
+        // more for the sweep to reach them.
         let most_occupied = per_generation * (usize::from(GENERATIONS) + 2);
         let len = (most_occupied * MAX_LOAD_DEN).div_ceil(MAX_LOAD_NUM) + 1;
         IdWindow {
@@ -173,13 +180,14 @@ impl IdWindow {
             occupied: 0,
             max_occupied: len * MAX_LOAD_NUM / MAX_LOAD_DEN,
             per_generation,
-            generation_span: (max_age / u32::from(GENERATIONS - 1)).max(Duration::from_micros(1)),
-            current: 0,
+            inserts_clock: 0,
             in_generation: 0,
-            generation_started: now,
+            origin: now,
+            tick: (max_age / u32::from(GENERATIONS - 1)).max(Duration::from_micros(1)),
+            age_clock: 0,
             cursor: 0,
             sweep_step: len.div_ceil(per_generation),
-            pass_started: 0,
+            pass_began: 0,
             passes: 0,
             capacity,
             max_age,
@@ -245,7 +253,7 @@ impl IdWindow {
         }
         match reusable {
             // Every slot from the home to here is taken, so the entry stays reachable.
-            Some(at) => self.slots[at] = body | u128::from(self.current),
+            Some(at) => self.slots[at] = body | self.stamp(),
             None => {
                 if self.occupied + 1 > self.max_occupied {
                     // Cannot happen while the sizing above holds; if it ever did,
@@ -253,14 +261,14 @@ impl IdWindow {
                     self.finish_pass();
                     return self.insert_key(key, now);
                 }
-                self.slots[i] = body | u128::from(self.current);
+                self.slots[i] = body | self.stamp();
                 self.occupied += 1;
             }
         }
         self.in_generation += 1;
         if self.in_generation >= self.per_generation {
-            self.generation_started = now;
-            self.next_generations(1);
+            self.inserts_clock = self.inserts_clock.wrapping_add(1);
+            self.in_generation = 0;
         }
         self.sweep(self.sweep_step);
         true
@@ -292,37 +300,32 @@ impl IdWindow {
         if i + 1 == self.slots.len() { 0 } else { i + 1 }
     }
 
-    fn is_live(&self, slot: u128) -> bool {
-        self.current.wrapping_sub(slot as u16) < GENERATIONS
+    fn stamp(&self) -> u128 {
+        (u128::from(self.inserts_clock) << 8) | u128::from(self.age_clock as u8)
     }
 
-    /// Moves to the generation `now` falls in.
+    fn is_live(&self, slot: u128) -> bool {
+        self.inserts_clock.wrapping_sub((slot >> 8) as u8) < GENERATIONS
+            && (self.age_clock as u8).wrapping_sub(slot as u8) < GENERATIONS
+    }
+
+    /// Moves the age clock to `now`.
     fn advance(&mut self, now: Instant) {
-        let elapsed = now.saturating_duration_since(self.generation_started);
-        if elapsed < self.generation_span {
-            return;
+        let ticks = now.saturating_duration_since(self.origin).as_nanos() / self.tick.as_nanos();
+        let ticks = u64::try_from(ticks).unwrap_or(u64::MAX);
+        if ticks <= self.age_clock {
+            return; // same tick, or a `now` older than one seen before
         }
-        let steps = elapsed.as_nanos() / self.generation_span.as_nanos();
-        if steps >= u128::from(GENERATIONS) {
-            // Idle for longer than the whole window: everything is dead.
+        let elapsed = ticks - self.age_clock;
+        self.age_clock = ticks;
+        if elapsed >= u64::from(GENERATIONS) {
+            // Idle for longer than the whole window: everything is dead. Clearing
+            // now also keeps 8-bit tags from wrapping around into the live range.
             self.slots.fill(0);
             self.occupied = 0;
             self.cursor = 0;
-            self.current = self.current.wrapping_add(GENERATIONS);
-            self.pass_started = self.current;
-            self.in_generation = 0;
-            self.generation_started = now;
-            return;
-        }
-        let steps = steps as u32; // < GENERATIONS
-        self.generation_started += self.generation_span * steps;
-        self.next_generations(steps as u16);
-    }
-
-    fn next_generations(&mut self, steps: u16) {
-        self.current = self.current.wrapping_add(steps);
-        self.in_generation = 0;
-        if self.current.wrapping_sub(self.pass_started) >= MAX_PASS_GENERATIONS {
+            self.pass_began = ticks;
+        } else if ticks - self.pass_began >= MAX_PASS_TICKS {
             self.finish_pass();
         }
     }
@@ -340,7 +343,7 @@ impl IdWindow {
             self.cursor += 1;
             if self.cursor == self.slots.len() {
                 self.cursor = 0;
-                self.pass_started = self.current;
+                self.pass_began = self.age_clock;
                 self.passes += 1;
             }
         }
@@ -404,7 +407,8 @@ impl fmt::Debug for IdWindow {
             .field("max_age", &self.max_age)
             .field("slots", &self.slots.len())
             .field("occupied", &self.occupied)
-            .field("generation", &self.current)
+            .field("inserts_clock", &self.inserts_clock)
+            .field("age_clock", &self.age_clock)
             .finish_non_exhaustive()
     }
 }
