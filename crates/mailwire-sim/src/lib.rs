@@ -103,7 +103,7 @@ pub use chaos::{Chaos, ChaosStats};
 pub use dispatch::WebhookStats;
 pub use faults::Faults;
 pub use hub::{Hub, Outgoing, Replay};
-pub use message::IncomingEmail;
+pub use message::{EmailError, IncomingEmail};
 pub use webhooks::{Webhook, WebhookError, WebhookSpec};
 
 use auth::ApiKeys;

@@ -76,6 +76,11 @@ fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D:
     })
 }
 
+/// Why an email could not be received.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct EmailError(pub(crate) String);
+
 /// Builds the `message.received` event for `email` arriving in `inbox`.
 pub(crate) fn event(inbox: &str, email: IncomingEmail) -> Result<Event, String> {
     if inbox.is_empty() {

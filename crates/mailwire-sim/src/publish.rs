@@ -231,6 +231,30 @@ impl Simulator {
         }
     }
 
+    /// An email arrives in `inbox`, as `POST /v1/inboxes/{inbox}/messages` makes one
+    /// arrive: a `message.received` event is published. Returns its id.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use mailwire_sim::{IncomingEmail, Simulator};
+    ///
+    /// let sim = Simulator::builder().bind("127.0.0.1:0").await.unwrap();
+    /// let email = IncomingEmail::new("Bob <bob@example.com>", "Hello", "Your code is 481516");
+    /// let id = sim.receive_email("ada@agentmail.to", email).unwrap();
+    /// assert_eq!(sim.hub().retained_after(None, 1).unwrap()[0].id(), id);
+    /// # }
+    /// ```
+    pub fn receive_email(
+        &self,
+        inbox: &str,
+        email: crate::IncomingEmail,
+    ) -> Result<String, crate::EmailError> {
+        let event = crate::message::event(inbox, email).map_err(crate::EmailError)?;
+        let id = event.id().to_owned();
+        publish(&self.shared, [event]);
+        Ok(id)
+    }
+
     /// Registers a webhook, as `POST /v1/webhooks` does: every event published from
     /// now on that passes its filters is signed and POSTed to it, with retries.
     pub async fn register_webhook(&self, spec: WebhookSpec) -> Result<Webhook, WebhookError> {
