@@ -112,6 +112,11 @@ impl Event {
     ///
     /// Under the simple envelope a message event's `data` is the message itself (its
     /// thread is not sent), as the simple envelope's clients expect.
+    ///
+    /// # Panics
+    ///
+    /// When a timestamp of the payload has a year outside 0000-9999, which RFC 3339
+    /// cannot write. Parsed events never do: their timestamps were RFC 3339.
     pub fn new(
         id: impl Into<String>,
         event_type: EventType,
@@ -356,7 +361,7 @@ fn encode(id: &str, event_type: &EventType, payload: &Payload, envelope: Envelop
         }
     };
     // These types hold only strings, numbers, booleans, maps with string keys and
-    // well-formed timestamps, so encoding cannot fail.
+    // timestamps, which encode unless their year is outside 0000-9999 (see `new`).
     let encoded = match envelope {
         Envelope::AgentMail => serde_json::to_vec(&AgentMail {
             kind: "event",

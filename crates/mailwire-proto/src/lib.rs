@@ -28,6 +28,7 @@ mod event;
 mod event_type;
 mod frame;
 mod payload;
+mod timestamp;
 mod wire;
 
 pub use address::Address;

@@ -103,7 +103,7 @@ pub struct Message {
     #[serde(default)]
     pub labels: Vec<String>,
     /// When it was received.
-    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[serde(default, with = "crate::timestamp::option")]
     pub timestamp: Option<OffsetDateTime>,
     /// The sender.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -150,14 +150,14 @@ pub struct Message {
     /// When the service created it.
     #[serde(
         default,
-        with = "time::serde::rfc3339::option",
+        with = "crate::timestamp::option",
         skip_serializing_if = "Option::is_none"
     )]
     pub created_at: Option<OffsetDateTime>,
     /// When the service last updated it.
     #[serde(
         default,
-        with = "time::serde::rfc3339::option",
+        with = "crate::timestamp::option",
         skip_serializing_if = "Option::is_none"
     )]
     pub updated_at: Option<OffsetDateTime>,
@@ -193,7 +193,7 @@ pub struct Thread {
     #[serde(default)]
     pub labels: Vec<String>,
     /// Time of its latest message.
-    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[serde(default, with = "crate::timestamp::option")]
     pub timestamp: Option<OffsetDateTime>,
     /// Everyone who sent a message in it.
     #[serde(default)]
@@ -219,14 +219,14 @@ pub struct Thread {
     /// When it was created.
     #[serde(
         default,
-        with = "time::serde::rfc3339::option",
+        with = "crate::timestamp::option",
         skip_serializing_if = "Option::is_none"
     )]
     pub created_at: Option<OffsetDateTime>,
     /// When it last changed.
     #[serde(
         default,
-        with = "time::serde::rfc3339::option",
+        with = "crate::timestamp::option",
         skip_serializing_if = "Option::is_none"
     )]
     pub updated_at: Option<OffsetDateTime>,
@@ -244,7 +244,7 @@ macro_rules! outbound_payload {
             /// The message concerned.
             pub message_id: String,
             /// When it happened.
-            #[serde(default, with = "time::serde::rfc3339::option")]
+            #[serde(default, with = "crate::timestamp::option")]
             pub timestamp: Option<OffsetDateTime>,
             $( $(#[$fdoc])* pub $field: $ty, )*
         }

@@ -38,9 +38,11 @@ fn addresses() -> impl Strategy<Value = Vec<Address>> {
 }
 
 fn timestamp() -> impl Strategy<Value = OffsetDateTime> {
-    // Years 1970 to 2200, nanoseconds, offsets in whole minutes as RFC 3339 has them.
-    (0i64..7_258_118_400, 0u32..1_000_000_000, -1439i32..=1439).prop_map(|(s, ns, minutes)| {
-        let offset = UtcOffset::from_whole_seconds(minutes * 60).unwrap();
+    // Years 1970 to 2200, nanoseconds, offsets in whole minutes as RFC 3339 has them,
+    // and offsets with seconds, which it does not (encoded as the same instant in UTC).
+    let offset = prop_oneof![(-1439i32..=1439).prop_map(|m| m * 60), -86_399i32..=86_399];
+    (0i64..7_258_118_400, 0u32..1_000_000_000, offset).prop_map(|(s, ns, seconds)| {
+        let offset = UtcOffset::from_whole_seconds(seconds).unwrap();
         OffsetDateTime::from_unix_timestamp(s)
             .unwrap()
             .replace_nanosecond(ns)
@@ -457,5 +459,35 @@ proptest! {
     fn parsers_never_panic_on_arbitrary_json(value in json_value()) {
         let bytes = serde_json::to_vec(&value).unwrap();
         mailwire_proto::fuzzing::event_json(&bytes);
+    }
+}
+
+#[test]
+fn a_utc_offset_with_seconds_encodes_as_the_same_instant() {
+    let offset = UtcOffset::from_hms(0, 17, 30).unwrap(); // a local mean time
+    let at = OffsetDateTime::from_unix_timestamp(1_795_946_400)
+        .unwrap()
+        .to_offset(offset);
+    let payload = Payload::Rejected(Reject {
+        inbox_id: "a@agentmail.to".into(),
+        thread_id: "thr_1".into(),
+        message_id: "<m@example.com>".into(),
+        timestamp: Some(at),
+        reason: None,
+    });
+    for envelope in [Envelope::AgentMail, Envelope::Simple] {
+        let event = Event::new(
+            "evt_1",
+            EventType::MessageRejected,
+            payload.clone(),
+            envelope,
+        );
+        assert!(
+            std::str::from_utf8(event.raw())
+                .unwrap()
+                .contains("2026-11-29T10:00:00Z")
+        );
+        let back = Event::parse(event.raw().clone()).unwrap();
+        assert_eq!(back.timestamp(), Some(at));
     }
 }
