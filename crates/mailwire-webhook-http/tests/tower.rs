@@ -1,0 +1,87 @@
+//! The receiver mounted as a tower service in an axum router, served on loopback.
+#![cfg(feature = "tower")]
+
+mod common;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::get;
+use bytes::Bytes;
+use common::*;
+use http::StatusCode;
+use mailwire_store::{EventLog, MemoryStore};
+
+#[tokio::test]
+async fn mounted_in_an_axum_router() {
+    let log = Arc::new(MemoryStore::new());
+    let (service, mut source) = receiver().log(log.clone()).body_limit(4096).into_service();
+    assert!(source.local_addr().is_none());
+    let app = Router::new()
+        .route("/health", get(|| async { "healthy" }))
+        .route_service("/hooks/mail", service);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let url = format!("http://{addr}/hooks/mail");
+    let client = client();
+
+    // Valid: logged before the 200, then emitted; ack reaches the log.
+    let body = event("evt_1").raw().clone();
+    let r = request(
+        &client,
+        "POST",
+        url.clone(),
+        sign("msg_1", &body),
+        body.clone(),
+    )
+    .await;
+    assert_eq!((r.status, r.text.as_str()), (StatusCode::OK, "ok"));
+    assert!(log.contains("evt_1").await.unwrap());
+    let delivery = next(&mut source).await;
+    assert_eq!(delivery.event.id(), "evt_1");
+    delivery.ack().await.unwrap();
+    assert!(log.unacked(10).await.unwrap().is_empty());
+
+    // The same answers as the built-in server.
+    let r = request(
+        &client,
+        "POST",
+        url.clone(),
+        sign("msg_1", &body),
+        body.clone(),
+    )
+    .await;
+    assert_eq!(r.text, "duplicate");
+    let r = request(&client, "POST", url.clone(), vec![], body.clone()).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = request(&client, "GET", url.clone(), vec![], Bytes::new()).await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    let big = Bytes::from(vec![b'x'; 5000]);
+    let r = request(&client, "POST", url.clone(), sign("msg_big", &big), big).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    let junk = Bytes::from_static(b"{\"not\":\"an event\"}");
+    let r = request(&client, "POST", url, sign("msg_j", &junk), junk).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+
+    // The router's other routes are untouched.
+    let r = request(
+        &client,
+        "GET",
+        format!("http://{addr}/health"),
+        vec![],
+        Bytes::new(),
+    )
+    .await;
+    assert_eq!((r.status, r.text.as_str()), (StatusCode::OK, "healthy"));
+}
+
+#[tokio::test]
+async fn the_source_ends_when_the_service_is_dropped() {
+    use mailwire_source::EventSource;
+    let (service, mut source) = receiver().into_service();
+    let clone = service.clone();
+    drop(service);
+    drop(clone);
+    assert!(source.next().await.unwrap().is_none());
+}
