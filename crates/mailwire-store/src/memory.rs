@@ -19,7 +19,8 @@ use crate::{EventLog, SeenSet, StoreError};
 /// receiver and to a merge. Expired seen-set entries are purged as new ones are
 /// inserted, so the set holds about as many ids as were seen within one TTL. The log
 /// remembers the id of every event ever appended (that is what makes `append`
-/// idempotent) and drops an event's body once it is acked.
+/// idempotent; [`forget_acked_after`](MemoryStore::forget_acked_after) bounds that) and
+/// drops an event's body once it is acked.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -58,6 +59,10 @@ struct State {
     /// The same entries by expiry, earliest first, for purging. An entry whose expiry
     /// no longer matches `seen` is stale and skipped.
     expiries: BinaryHeap<Reverse<(u64, String)>>,
+    /// How long (ms) acked ids are remembered; `None`: forever.
+    forget_acked_after: Option<u64>,
+    /// (acked at, position) -> id, filled only with a retention set.
+    acked: BTreeMap<(u64, u64), String>,
 }
 
 impl MemoryStore {
@@ -74,6 +79,15 @@ impl MemoryStore {
                 clock: Arc::new(clock),
             }),
         }
+    }
+
+    /// Forgets an acked event's id once `retention` has passed since its ack (default:
+    /// never); appending it again is then new. See
+    /// [`RedbStoreBuilder::forget_acked_after`](crate::RedbStoreBuilder::forget_acked_after).
+    pub fn forget_acked_after(self, retention: Duration) -> MemoryStore {
+        self.lock().forget_acked_after =
+            Some(u64::try_from(retention.as_millis()).unwrap_or(u64::MAX));
+        self
     }
 
     /// Closes the store for every clone: later calls fail with
@@ -137,7 +151,9 @@ impl fmt::Debug for MemoryStore {
 #[async_trait]
 impl EventLog for MemoryStore {
     async fn append(&self, event: &Event) -> Result<bool, StoreError> {
+        let now = self.now_ms();
         let mut state = self.open()?;
+        state.forget_acked(now);
         if state.ids.contains_key(event.id()) {
             return Ok(false);
         }
@@ -154,9 +170,14 @@ impl EventLog for MemoryStore {
     }
 
     async fn ack(&self, id: &str) -> Result<(), StoreError> {
+        let now = self.now_ms();
         let mut state = self.open()?;
-        if let Some(&seq) = state.ids.get(id) {
-            state.unacked.remove(&seq);
+        state.forget_acked(now);
+        if let Some(&seq) = state.ids.get(id)
+            && state.unacked.remove(&seq).is_some()
+            && state.forget_acked_after.is_some()
+        {
+            state.acked.insert((now, seq), id.to_owned());
         }
         Ok(())
     }
@@ -172,6 +193,8 @@ impl SeenSet for MemoryStore {
         let now = self.now_ms();
         let mut state = self.open()?;
         state.purge(now);
+        // Any write forgets old acked ids, as in the redb store.
+        state.forget_acked(now);
         if state.seen.contains_key(id) {
             // Whatever is left after the purge has not expired.
             return Ok(false);
@@ -194,6 +217,24 @@ impl SeenSet for MemoryStore {
 }
 
 impl State {
+    /// Drops the ids acked at least the retention ago.
+    fn forget_acked(&mut self, now: u64) {
+        let Some(retain) = self.forget_acked_after else {
+            return;
+        };
+        let cutoff = now.saturating_sub(retain);
+        while let Some(entry) = self.acked.first_entry() {
+            let (at, seq) = *entry.key();
+            if at > cutoff {
+                break;
+            }
+            let id = entry.remove();
+            if self.ids.get(&id) == Some(&seq) {
+                self.ids.remove(&id);
+            }
+        }
+    }
+
     /// Drops every seen entry expired at `now`. Amortised O(log n) per insert: each
     /// entry is pushed once and popped once.
     fn purge(&mut self, now: u64) {

@@ -2,19 +2,7 @@
 
 mod suite;
 
-use mailwire_store::{ManualClock, MemoryStore, RedbStore, StoreError};
-
-impl suite::Store for MemoryStore {
-    async fn close(&self) -> Result<(), StoreError> {
-        MemoryStore::close(self).await
-    }
-}
-
-impl suite::Store for RedbStore {
-    async fn close(&self) -> Result<(), StoreError> {
-        RedbStore::close(self).await
-    }
-}
+use mailwire_store::{ManualClock, MemoryStore, RedbStore};
 
 /// One `#[tokio::test]` per suite function, for the store `$open` makes.
 macro_rules! run_suite {

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+mod suite;
+
 use mailwire_store::{ManualClock, MemoryStore, SeenSet};
 
 /// Expired entries are dropped as new ones arrive, so the set stays about one TTL's
@@ -44,4 +46,11 @@ async fn a_stale_expiry_does_not_purge_a_reinserted_id() {
     assert!(store.insert("wh_2", Duration::from_secs(1)).await.unwrap());
     assert!(SeenSet::contains(&store, "wh_1").await.unwrap());
     assert!(!store.insert("wh_1", Duration::from_secs(1)).await.unwrap());
+}
+
+#[tokio::test]
+async fn acked_ids_are_forgotten_after_the_retention() {
+    let clock = ManualClock::default();
+    let store = MemoryStore::with_clock(clock.clone()).forget_acked_after(Duration::from_secs(60));
+    suite::acked_ids_are_forgotten_after_the_retention(store, clock).await;
 }

@@ -39,34 +39,56 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 /// What the traits promise, in the plainest terms.
-#[derive(Default)]
 struct Model {
-    /// (id, body number, acked), in append order.
-    log: Vec<(u8, u64, bool)>,
+    /// (id, body number, acked at), in append order.
+    log: Vec<(u8, u64, Option<u64>)>,
     /// Seen id -> expiry, in ms on the model's clock.
     seen: HashMap<u8, u64>,
+    /// Acked ids are forgotten this long after their ack, on the next write.
+    forget_acked_after: Option<u64>,
+    // Starts far from zero, as a real clock does, so "now - retention" never
+    // saturates.
     now: u64,
 }
 
 impl Model {
+    fn new(forget_acked_after: Option<u64>) -> Model {
+        Model {
+            log: Vec::new(),
+            seen: HashMap::new(),
+            forget_acked_after,
+            now: 1_000_000,
+        }
+    }
+
+    /// What every write does first.
+    fn forget(&mut self) {
+        if let Some(retain) = self.forget_acked_after {
+            let cutoff = self.now - retain;
+            self.log.retain(|e| !e.2.is_some_and(|at| at <= cutoff));
+        }
+    }
+
     fn append(&mut self, id: u8, n: u64) -> bool {
+        self.forget();
         if self.log.iter().any(|&(i, _, _)| i == id) {
             return false;
         }
-        self.log.push((id, n, false));
+        self.log.push((id, n, None));
         true
     }
 
     fn ack(&mut self, id: u8) {
+        self.forget();
         for entry in &mut self.log {
-            if entry.0 == id {
-                entry.2 = true;
+            if entry.0 == id && entry.2.is_none() {
+                entry.2 = Some(self.now);
             }
         }
     }
 
     fn unacked(&self, limit: usize) -> Vec<(u8, u64)> {
-        let pending = self.log.iter().filter(|e| !e.2);
+        let pending = self.log.iter().filter(|e| e.2.is_none());
         pending.take(limit).map(|&(id, n, _)| (id, n)).collect()
     }
 
@@ -77,6 +99,7 @@ impl Model {
     }
 
     fn insert(&mut self, id: u8, ttl_ms: u64) -> bool {
+        self.forget();
         if self.seen(id) {
             return false;
         }
@@ -97,10 +120,11 @@ fn seen_id(id: u8) -> String {
 async fn check<S: EventLog + SeenSet>(
     mut store: S,
     clock: ManualClock,
+    forget_acked_after: Option<u64>,
     ops: &[Op],
     mut reopen: impl AsyncFnMut(S) -> S,
 ) -> Result<(), TestCaseError> {
-    let mut model = Model::default();
+    let mut model = Model::new(forget_acked_after);
     for (step, op) in ops.iter().enumerate() {
         match *op {
             Op::Append { id, n } => {
@@ -144,6 +168,11 @@ async fn check<S: EventLog + SeenSet>(
     Ok(())
 }
 
+/// No retention, an immediate one, or one the clock steps cross now and then.
+fn retention() -> impl Strategy<Value = Option<u64>> {
+    prop_oneof![Just(None), Just(Some(0)), (1..3000u64).prop_map(Some)]
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -155,12 +184,18 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
-    fn memory_store_matches_the_model(ops in prop::collection::vec(op(), 1..60)) {
+    fn memory_store_matches_the_model(
+        ops in prop::collection::vec(op(), 1..60),
+        retain in retention(),
+    ) {
         runtime().block_on(async {
             let clock = ManualClock::default();
-            let store = MemoryStore::with_clock(clock.clone());
+            let mut store = MemoryStore::with_clock(clock.clone());
+            if let Some(ms) = retain {
+                store = store.forget_acked_after(Duration::from_millis(ms));
+            }
             // Memory does not persist: "reopen" keeps the same store.
-            check(store, clock, &ops, async |s| s).await
+            check(store, clock, retain, &ops, async |s| s).await
         })?;
     }
 }
@@ -170,17 +205,24 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 
     #[test]
-    fn redb_store_matches_the_model(ops in prop::collection::vec(op(), 1..40)) {
+    fn redb_store_matches_the_model(
+        ops in prop::collection::vec(op(), 1..40),
+        retain in retention(),
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store.redb");
         runtime().block_on(async {
             let clock = ManualClock::default();
             let open = |clock: &ManualClock, path: &Path| {
-                RedbStore::builder().clock(clock.clone()).open(path).unwrap()
+                let mut builder = RedbStore::builder().clock(clock.clone());
+                if let Some(ms) = retain {
+                    builder = builder.forget_acked_after(Duration::from_millis(ms));
+                }
+                builder.open(path).unwrap()
             };
             let store = open(&clock, &path);
             let reopen_clock = clock.clone();
-            check(store, clock, &ops, async |store: RedbStore| {
+            check(store, clock, retain, &ops, async |store: RedbStore| {
                 store.close().await.unwrap();
                 open(&reopen_clock, &path)
             })

@@ -302,3 +302,16 @@ async fn positions_are_not_reused_after_acked_events_are_removed() {
     );
     assert!(!store.append(&event("old_1", 1)).await.unwrap());
 }
+
+#[tokio::test]
+async fn acked_ids_are_forgotten_after_the_retention() {
+    let (_dir, path) = temp();
+    let clock = ManualClock::default();
+    let store = RedbStore::builder()
+        .clock(clock.clone())
+        .forget_acked_after(Duration::from_secs(60))
+        .open(&path)
+        .unwrap();
+    suite::acked_ids_are_forgotten_after_the_retention(store.clone(), clock).await;
+    assert_eq!(store.stats().ids_forgotten, 2);
+}

@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 use redb::{Database, DatabaseError};
 use tokio::sync::mpsc;
@@ -18,6 +19,7 @@ use crate::{StoreError, SystemClock};
 pub struct RedbStoreBuilder {
     clock: Arc<dyn Clock>,
     max_group: usize,
+    forget_acked_after: Option<Duration>,
 }
 
 impl RedbStoreBuilder {
@@ -31,6 +33,17 @@ impl RedbStoreBuilder {
     /// `1` turns group commit off: one transaction, and one fsync, per operation.
     pub fn max_group(mut self, max: usize) -> RedbStoreBuilder {
         self.max_group = max.max(1);
+        self
+    }
+
+    /// Forgets an acked event's id once `retention` has passed since its ack (default:
+    /// never). Appending that id again is then new. The log otherwise keeps every id
+    /// it ever saw (about 100 bytes each on disk) to stay idempotent; with a retention
+    /// it holds only the unacked events and the ids acked within it. Choose it longer
+    /// than your sources redeliver: Standard Webhooks senders retry for about 28
+    /// hours. Ids acked while no retention was set are kept forever.
+    pub fn forget_acked_after(mut self, retention: Duration) -> RedbStoreBuilder {
+        self.forget_acked_after = Some(retention);
         self
     }
 
@@ -59,6 +72,9 @@ impl RedbStoreBuilder {
             max_batch: self.max_group,
             clock: self.clock.clone(),
             counters: counters.clone(),
+            forget_acked_after: self
+                .forget_acked_after
+                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
         };
         let handle = std::thread::Builder::new()
             .name("mailwire-store-commit".into())
@@ -83,6 +99,7 @@ impl Default for RedbStoreBuilder {
         RedbStoreBuilder {
             clock: Arc::new(SystemClock),
             max_group: 1024,
+            forget_acked_after: None,
         }
     }
 }

@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::clock::{Clock, expiry, unix_millis};
 use crate::redb_store::error::{CommitFailed, unavailable};
 use crate::redb_store::tables::{
-    EVENT_IDS, EVENTS, META, NEXT_SEQ_KEY, SEEN, SEEN_BY_EXPIRY, UNACKED,
+    ACKED, EVENT_IDS, EVENTS, META, NEXT_SEQ_KEY, SEEN, SEEN_BY_EXPIRY, UNACKED,
 };
 use crate::{RedbStats, StoreError};
 
@@ -63,6 +63,7 @@ pub(crate) struct Counters {
     ops: AtomicU64,
     appended: AtomicU64,
     purged: AtomicU64,
+    forgotten: AtomicU64,
     largest_group: AtomicU64,
 }
 
@@ -73,6 +74,7 @@ impl Counters {
             operations: self.ops.load(Ordering::Relaxed),
             appended: self.appended.load(Ordering::Relaxed),
             seen_purged: self.purged.load(Ordering::Relaxed),
+            ids_forgotten: self.forgotten.load(Ordering::Relaxed),
             largest_group: self.largest_group.load(Ordering::Relaxed),
         }
     }
@@ -88,6 +90,8 @@ pub(crate) struct Committer {
     pub(crate) max_batch: usize,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) counters: Arc<Counters>,
+    /// How long (ms) an acked id is remembered; `None`: forever.
+    pub(crate) forget_acked_after: Option<u64>,
 }
 
 impl Committer {
@@ -218,6 +222,7 @@ impl Committer {
         let mut unacked = txn.open_table(UNACKED)?;
         let mut seen = txn.open_table(SEEN)?;
         let mut by_expiry = txn.open_table(SEEN_BY_EXPIRY)?;
+        let mut acked = txn.open_table(ACKED)?;
 
         // Purge first, so an id that has just expired is new again below.
         let expired: Vec<(u64, String)> = by_expiry
@@ -235,6 +240,25 @@ impl Committer {
         self.counters
             .purged
             .fetch_add(expired.len() as u64, Ordering::Relaxed);
+
+        // Likewise ids acked long enough ago, when a retention is set.
+        if let Some(retain) = self.forget_acked_after {
+            let cutoff = now.saturating_sub(retain);
+            let old: Vec<(u64, u64, String)> = acked
+                .range(..(cutoff.saturating_add(1), 0))?
+                .take(PURGE_PER_COMMIT)
+                .map(|entry| entry.map(|(k, v)| (k.value().0, k.value().1, v.value().to_owned())))
+                .collect::<Result<_, _>>()?;
+            for (at, seq, id) in &old {
+                acked.remove((*at, *seq))?;
+                if ids.get(id.as_str())?.map(|v| v.value()) == Some(*seq) {
+                    ids.remove(id.as_str())?;
+                }
+            }
+            self.counters
+                .forgotten
+                .fetch_add(old.len() as u64, Ordering::Relaxed);
+        }
 
         let mut outcomes = Vec::with_capacity(group.len());
         for op in group {
@@ -255,9 +279,12 @@ impl Committer {
                     let seq = ids.get(id.as_str())?.map(|v| v.value());
                     if let Some(seq) = seq {
                         // Nothing reads an acked body again; the id stays, for
-                        // idempotence.
-                        unacked.remove(seq)?;
+                        // idempotence, forever or for the retention.
+                        let first_ack = unacked.remove(seq)?.is_some();
                         events.remove(seq)?;
+                        if first_ack && self.forget_acked_after.is_some() {
+                            acked.insert((now, seq), id.as_str())?;
+                        }
                     }
                     true
                 }

@@ -12,6 +12,9 @@ pub struct RedbStats {
     pub appended: u64,
     /// Expired seen-set entries removed from the file.
     pub seen_purged: u64,
+    /// Acked event ids forgotten after the retention
+    /// ([`forget_acked_after`](crate::RedbStoreBuilder::forget_acked_after)).
+    pub ids_forgotten: u64,
     /// The most operations one commit carried.
     pub largest_group: u64,
 }

@@ -26,6 +26,9 @@ pub(crate) const SEEN: TableDefinition<'_, &str, u64> = TableDefinition::new("se
 /// (expiry, seen id): the same entries ordered for purging.
 pub(crate) const SEEN_BY_EXPIRY: TableDefinition<'_, (u64, &str), ()> =
     TableDefinition::new("seen_by_expiry");
+/// (acked at in Unix ms, log position) -> event id: acked ids in the order they may
+/// be forgotten. Written only when a retention is set.
+pub(crate) const ACKED: TableDefinition<'_, (u64, u64), &str> = TableDefinition::new("acked");
 /// Layout metadata.
 pub(crate) const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
 
@@ -59,6 +62,7 @@ pub(crate) fn prepare(db: &Database) -> Result<u64, StoreError> {
         txn.open_table(UNACKED).map_err(unavailable)?;
         txn.open_table(SEEN).map_err(unavailable)?;
         txn.open_table(SEEN_BY_EXPIRY).map_err(unavailable)?;
+        txn.open_table(ACKED).map_err(unavailable)?;
         let after_last = match events.last().map_err(unavailable)? {
             None => 0,
             Some((seq, _)) => seq

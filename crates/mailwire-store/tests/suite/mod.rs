@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use mailwire_proto::Event;
-use mailwire_store::{EventLog, ManualClock, SeenSet, StoreError};
+use mailwire_store::{EventLog, ManualClock, MemoryStore, RedbStore, SeenSet, StoreError};
 
 /// Bounds a hang; never a speed assertion.
 pub(crate) const HANG: Duration = Duration::from_secs(30);
@@ -17,6 +17,18 @@ pub(crate) const HANG: Duration = Duration::from_secs(30);
 pub(crate) trait Store: EventLog + SeenSet + Clone {
     /// Closes the store for every clone.
     fn close(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+impl Store for MemoryStore {
+    async fn close(&self) -> Result<(), StoreError> {
+        MemoryStore::close(self).await
+    }
+}
+
+impl Store for RedbStore {
+    async fn close(&self) -> Result<(), StoreError> {
+        RedbStore::close(self).await
+    }
 }
 
 /// An event with this id, under the simple envelope, with `n` in its body so two
@@ -239,4 +251,48 @@ pub(crate) async fn closed_store_refuses_everything<S: Store>(store: S, _clock: 
     closed(EventLog::contains(&other, "evt_1").await.map(drop));
     closed(other.insert("wh_1", Duration::from_secs(1)).await.map(drop));
     closed(SeenSet::contains(&other, "wh_1").await.map(drop));
+}
+
+/// For a store opened with a 60 s retention of acked ids: an acked id is a duplicate
+/// for 60 s after its ack, then new again; unacked ids are never forgotten. Forgetting
+/// happens on writes, so each check follows one.
+pub(crate) async fn acked_ids_are_forgotten_after_the_retention<S: Store>(
+    store: S,
+    clock: ManualClock,
+) {
+    for id in ["evt_a", "evt_b", "evt_c"] {
+        assert!(store.append(&event(id, 0)).await.unwrap());
+    }
+    store.ack("evt_a").await.unwrap();
+    clock.advance(Duration::from_secs(30));
+    store.ack("evt_b").await.unwrap();
+    store.ack("evt_a").await.unwrap(); // acked again: its clock does not restart
+    clock.advance(Duration::from_secs(30) - Duration::from_millis(1));
+    assert!(
+        !store.append(&event("evt_a", 1)).await.unwrap(),
+        "still within the retention"
+    );
+
+    clock.advance(Duration::from_millis(1));
+    assert!(store.append(&event("evt_d", 0)).await.unwrap());
+    assert!(
+        !EventLog::contains(&store, "evt_a").await.unwrap(),
+        "forgotten"
+    );
+    assert!(EventLog::contains(&store, "evt_b").await.unwrap());
+    assert!(
+        EventLog::contains(&store, "evt_c").await.unwrap(),
+        "unacked: kept"
+    );
+    assert!(store.append(&event("evt_a", 2)).await.unwrap(), "new again");
+    assert_eq!(
+        ids(&store.unacked(10).await.unwrap()),
+        ["evt_c", "evt_d", "evt_a"]
+    );
+
+    clock.advance(Duration::from_secs(3600));
+    store.ack("evt_d").await.unwrap(); // a write: forgets evt_b; evt_d is acked now
+    assert!(!EventLog::contains(&store, "evt_b").await.unwrap());
+    assert!(EventLog::contains(&store, "evt_c").await.unwrap());
+    assert!(EventLog::contains(&store, "evt_d").await.unwrap());
 }
