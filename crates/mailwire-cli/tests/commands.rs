@@ -501,3 +501,26 @@ fn every_command_has_complete_help() {
         }
     }
 }
+
+#[test]
+fn demo_runs_and_reports_nothing_lost() {
+    let out = run(&["demo"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for needle in [
+        "2FA code 583920 extracted",
+        "the WebSocket gateway goes down",
+        "emails sent            30 (30 distinct event ids)",
+        "delivered to the agent 30:",
+        "lost                   none: every event id delivered exactly once",
+    ] {
+        assert!(
+            stdout.contains(needle),
+            "{needle:?} missing from:\n{stdout}"
+        );
+    }
+}
