@@ -65,7 +65,7 @@ impl Model {
     fn forget(&mut self) {
         if let Some(retain) = self.forget_acked_after {
             let cutoff = self.now - retain;
-            self.log.retain(|e| !e.2.is_some_and(|at| at <= cutoff));
+            self.log.retain(|e| e.2.is_none_or(|at| at > cutoff));
         }
     }
 
