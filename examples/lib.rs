@@ -9,3 +9,8 @@
 //!
 //! `cargo run -p mailwire-examples --example conversational_agent`, and so on.
 //! `tests/agent_with_fakes.rs` tests an agent against in-memory fakes.
+
+// The README's snippets compile as doctests here, where the dependencies they use are.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
