@@ -141,6 +141,9 @@ pub struct IdWindow {
     origin: Instant,
     tick: Duration,
     age_clock: u64,
+    /// When the age clock ticks next (`None` past what `Instant` can hold): the common
+    /// case is one comparison, not a 128-bit division.
+    next_tick: Option<Instant>,
     cursor: usize,
     /// Slots swept per insert: a full pass per tick of the insert clock.
     sweep_step: usize,
@@ -174,6 +177,7 @@ impl IdWindow {
         // more for the sweep to reach them.
         let most_occupied = per_generation * (usize::from(GENERATIONS) + 2);
         let len = (most_occupied * MAX_LOAD_DEN).div_ceil(MAX_LOAD_NUM) + 1;
+        let tick = (max_age / u32::from(GENERATIONS - 1)).max(Duration::from_micros(1));
         IdWindow {
             hasher,
             slots: vec![0u128; len].into_boxed_slice(),
@@ -183,8 +187,9 @@ impl IdWindow {
             inserts_clock: 0,
             in_generation: 0,
             origin: now,
-            tick: (max_age / u32::from(GENERATIONS - 1)).max(Duration::from_micros(1)),
+            tick,
             age_clock: 0,
+            next_tick: now.checked_add(tick),
             cursor: 0,
             sweep_step: len.div_ceil(per_generation),
             pass_began: 0,
@@ -311,6 +316,9 @@ impl IdWindow {
 
     /// Moves the age clock to `now`.
     fn advance(&mut self, now: Instant) {
+        if self.next_tick.is_none_or(|next| now < next) {
+            return;
+        }
         let ticks = now.saturating_duration_since(self.origin).as_nanos() / self.tick.as_nanos();
         let ticks = u64::try_from(ticks).unwrap_or(u64::MAX);
         if ticks <= self.age_clock {
@@ -318,6 +326,12 @@ impl IdWindow {
         }
         let elapsed = ticks - self.age_clock;
         self.age_clock = ticks;
+        self.next_tick = self
+            .tick
+            .as_nanos()
+            .checked_mul(u128::from(ticks.saturating_add(1)))
+            .and_then(|nanos| u64::try_from(nanos).ok())
+            .and_then(|nanos| self.origin.checked_add(Duration::from_nanos(nanos)));
         if elapsed >= u64::from(GENERATIONS) {
             // Idle for longer than the whole window: everything is dead. Clearing
             // now also keeps 8-bit tags from wrapping around into the live range.
@@ -456,6 +470,24 @@ mod tests {
         assert!(!w.contains("b", start + Duration::from_secs(10_000)));
         assert!(w.insert("b", start + Duration::from_secs(10_000)));
         assert_eq!(w.occupied(), 1);
+    }
+
+    #[test]
+    fn a_tiny_max_age_keeps_ticking_for_hours() {
+        // 1 µs ticks: billions of them in three hours.
+        let start = Instant::now();
+        let mut w = IdWindow::new(1000, Duration::from_micros(31), start);
+        let mut now = start;
+        for hour in 1..=3 {
+            assert!(w.insert(&format!("x{hour}"), now));
+            assert!(w.contains(&format!("x{hour}"), now));
+            now += Duration::from_secs(3600);
+            assert!(!w.contains(&format!("x{hour}"), now), "hour {hour}");
+        }
+        // And a huge one never overflows.
+        let mut w = IdWindow::new(10, Duration::MAX, start);
+        assert!(w.insert("a", start));
+        assert!(w.contains("a", start + Duration::from_secs(1 << 40)));
     }
 
     #[test]
