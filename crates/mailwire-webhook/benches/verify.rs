@@ -68,6 +68,17 @@ fn standard(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("mailwire", size), &body, |b, body| {
             b.iter(|| ours.verify(black_box(&headers), black_box(body)));
         });
+        let pairs: Vec<(String, Vec<u8>)> = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+            .collect();
+        group.bench_with_input(
+            BenchmarkId::new("mailwire_pairs", size),
+            &body,
+            |b, body| {
+                b.iter(|| ours.verify(black_box(&pairs), black_box(body)));
+            },
+        );
         group.bench_with_input(BenchmarkId::new("svix", size), &body, |b, body| {
             b.iter(|| svix.verify(black_box(body), black_box(&headers)));
         });

@@ -1,6 +1,6 @@
 //! Where header values come from: an `http::HeaderMap` or plain pairs.
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 
 /// The result of looking one header name up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,8 +15,8 @@ pub enum Lookup<'a> {
 
 /// A read-only view of request headers.
 ///
-/// Names are matched ASCII-case-insensitively; `name` is always given in
-/// lower case. Implemented for [`http::HeaderMap`], for slices, arrays and
+/// Names are matched ASCII-case-insensitively (a [`HeaderName`] is always
+/// lower case). Implemented for [`http::HeaderMap`], for slices, arrays and
 /// vectors of `(name, value)` pairs, and for `HashMap` and `BTreeMap` (whose
 /// keys may differ in case: two keys equal but for case count as a duplicate
 /// header). Any other iterator of pairs can be collected into a
@@ -24,20 +24,22 @@ pub enum Lookup<'a> {
 ///
 /// ```
 /// use std::collections::BTreeMap;
+/// use http::HeaderName;
 /// use mailwire_webhook::{Headers, Lookup};
 ///
+/// let name = HeaderName::from_static("x-signature");
 /// let map = BTreeMap::from([("X-Signature", "abc"), ("x-signature", "def")]);
-/// assert_eq!(map.lookup("x-signature"), Lookup::Many);
+/// assert_eq!(map.lookup(&name), Lookup::Many);
 /// let pairs: Vec<(&str, &[u8])> = map.iter().map(|(k, v)| (*k, v.as_bytes())).take(1).collect();
-/// assert_eq!(pairs.lookup("x-signature"), Lookup::One(b"abc"));
+/// assert_eq!(pairs.lookup(&name), Lookup::One(b"abc"));
 /// ```
 pub trait Headers {
     /// Every value of the header called `name`, summarised as a [`Lookup`].
-    fn lookup(&self, name: &str) -> Lookup<'_>;
+    fn lookup(&self, name: &HeaderName) -> Lookup<'_>;
 }
 
 impl<H: Headers + ?Sized> Headers for &H {
-    fn lookup(&self, name: &str) -> Lookup<'_> {
+    fn lookup(&self, name: &HeaderName) -> Lookup<'_> {
         (**self).lookup(name)
     }
 }
@@ -46,7 +48,7 @@ impl<T> Headers for HeaderMap<T>
 where
     T: AsRef<[u8]>,
 {
-    fn lookup(&self, name: &str) -> Lookup<'_> {
+    fn lookup(&self, name: &HeaderName) -> Lookup<'_> {
         let mut values = self.get_all(name).iter();
         match (values.next(), values.next()) {
             (None, _) => Lookup::Missing,
@@ -56,7 +58,7 @@ where
     }
 }
 
-fn lookup_pairs<'a, K, V, I>(pairs: I, name: &str) -> Lookup<'a>
+fn lookup_pairs<'a, K, V, I>(pairs: I, name: &HeaderName) -> Lookup<'a>
 where
     K: AsRef<str> + ?Sized + 'a,
     V: AsRef<[u8]> + ?Sized + 'a,
@@ -64,7 +66,7 @@ where
 {
     let mut found = Lookup::Missing;
     for (k, v) in pairs {
-        if k.as_ref().eq_ignore_ascii_case(name) {
+        if k.as_ref().eq_ignore_ascii_case(name.as_str()) {
             if found != Lookup::Missing {
                 return Lookup::Many;
             }
@@ -75,31 +77,31 @@ where
 }
 
 impl<K: AsRef<str>, V: AsRef<[u8]>> Headers for [(K, V)] {
-    fn lookup(&self, name: &str) -> Lookup<'_> {
+    fn lookup(&self, name: &HeaderName) -> Lookup<'_> {
         lookup_pairs(self.iter().map(|(k, v)| (k, v)), name)
     }
 }
 
 impl<K: AsRef<str>, V: AsRef<[u8]>, const N: usize> Headers for [(K, V); N] {
-    fn lookup(&self, name: &str) -> Lookup<'_> {
+    fn lookup(&self, name: &HeaderName) -> Lookup<'_> {
         self.as_slice().lookup(name)
     }
 }
 
 impl<K: AsRef<str>, V: AsRef<[u8]>> Headers for Vec<(K, V)> {
-    fn lookup(&self, name: &str) -> Lookup<'_> {
+    fn lookup(&self, name: &HeaderName) -> Lookup<'_> {
         self.as_slice().lookup(name)
     }
 }
 
 impl<K: AsRef<str>, V: AsRef<[u8]>, S> Headers for std::collections::HashMap<K, V, S> {
-    fn lookup(&self, name: &str) -> Lookup<'_> {
+    fn lookup(&self, name: &HeaderName) -> Lookup<'_> {
         lookup_pairs(self.iter(), name)
     }
 }
 
 impl<K: AsRef<str>, V: AsRef<[u8]>> Headers for std::collections::BTreeMap<K, V> {
-    fn lookup(&self, name: &str) -> Lookup<'_> {
+    fn lookup(&self, name: &HeaderName) -> Lookup<'_> {
         lookup_pairs(self.iter(), name)
     }
 }

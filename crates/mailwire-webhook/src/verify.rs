@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use http::HeaderName;
 use ring::hmac;
 use ring::signature::KeyPair as _;
 
@@ -44,9 +45,18 @@ pub struct Verifier<C = SystemClock> {
     keyring: Keyring,
     past: u64,
     future: u64,
-    signature_header: Option<String>,
+    /// `None`: configured with a name no request can carry.
+    signature_header: Option<HeaderName>,
     clock: C,
 }
+
+// Prepared once: looking a `HeaderName` up in a `HeaderMap` skips parsing it.
+const WEBHOOK_ID: HeaderName = HeaderName::from_static("webhook-id");
+const SVIX_ID: HeaderName = HeaderName::from_static("svix-id");
+const WEBHOOK_TIMESTAMP: HeaderName = HeaderName::from_static("webhook-timestamp");
+const SVIX_TIMESTAMP: HeaderName = HeaderName::from_static("svix-timestamp");
+const WEBHOOK_SIGNATURE: HeaderName = HeaderName::from_static("webhook-signature");
+const SVIX_SIGNATURE: HeaderName = HeaderName::from_static("svix-signature");
 
 impl Verifier {
     /// The default tolerance for old and for future timestamps: 5 minutes.
@@ -59,10 +69,12 @@ impl Verifier {
     /// A verifier with the default tolerance and the system clock.
     pub fn new(keyring: Keyring) -> Self {
         Self {
+            signature_header: Some(HeaderName::from_static(
+                keyring.scheme().default_signature_header(),
+            )),
             keyring,
             past: Self::DEFAULT_TOLERANCE.as_secs(),
             future: Self::DEFAULT_TOLERANCE.as_secs(),
-            signature_header: None,
             clock: SystemClock,
         }
     }
@@ -93,10 +105,16 @@ impl<C: Clock> Verifier<C> {
     /// Names the header holding the signature for `hex` (default
     /// `x-signature`, e.g. `x-hub-signature-256` for GitHub) or `stripe`
     /// (default `stripe-signature`). Ignored for `standard`, whose names are
-    /// fixed. Matched case-insensitively.
+    /// fixed. Matched case-insensitively; takes a `&str` or an
+    /// [`http::HeaderName`]. A string that is not a valid header name can
+    /// never be present in a request, so every verification then fails with
+    /// [`VerifyError::MissingHeader`].
     #[must_use]
-    pub fn with_signature_header(mut self, name: &str) -> Self {
-        self.signature_header = Some(name.to_ascii_lowercase());
+    pub fn with_signature_header(mut self, name: impl AsRef<str>) -> Self {
+        if self.keyring.scheme() != Scheme::Standard {
+            self.signature_header =
+                HeaderName::from_bytes(name.as_ref().to_ascii_lowercase().as_bytes()).ok();
+        }
         self
     }
 
@@ -134,11 +152,7 @@ impl<C: Clock> Verifier<C> {
         headers: &H,
         body: &[u8],
     ) -> Result<Verified, VerifyError> {
-        let value = single(
-            headers,
-            &[self.signature_header_name()],
-            HeaderKind::Signature,
-        )?;
+        let value = self.signature_value(headers)?;
         let tag = parse::hex_header(value)?;
         // One candidate, body in one slice: ring's own constant-time verify fits.
         for (key_index, key) in self.keyring.keys().iter().enumerate() {
@@ -156,11 +170,7 @@ impl<C: Clock> Verifier<C> {
         headers: &H,
         body: &[u8],
     ) -> Result<Verified, VerifyError> {
-        let value = single(
-            headers,
-            &[self.signature_header_name()],
-            HeaderKind::Signature,
-        )?;
+        let value = self.signature_value(headers)?;
         let parsed = parse::stripe_header(value)?;
         self.check_time(parsed.timestamp)?;
         if parsed.v1.is_empty() {
@@ -184,15 +194,15 @@ impl<C: Clock> Verifier<C> {
         headers: &H,
         body: &[u8],
     ) -> Result<Verified, VerifyError> {
-        let id = single(headers, &["webhook-id", "svix-id"], HeaderKind::Id)?;
+        let id = single(headers, &[&WEBHOOK_ID, &SVIX_ID], HeaderKind::Id)?;
         let ts_raw = single(
             headers,
-            &["webhook-timestamp", "svix-timestamp"],
+            &[&WEBHOOK_TIMESTAMP, &SVIX_TIMESTAMP],
             HeaderKind::Timestamp,
         )?;
         let sig = single(
             headers,
-            &["webhook-signature", "svix-signature"],
+            &[&WEBHOOK_SIGNATURE, &SVIX_SIGNATURE],
             HeaderKind::Signature,
         )?;
         let id = parse::id(id)?;
@@ -241,6 +251,17 @@ impl<C: Clock> Verifier<C> {
         Err(VerifyError::NoMatchingSignature)
     }
 
+    fn signature_value<'h, H: Headers + ?Sized>(
+        &self,
+        headers: &'h H,
+    ) -> Result<&'h [u8], VerifyError> {
+        let name = self
+            .signature_header
+            .as_ref()
+            .ok_or(VerifyError::MissingHeader(HeaderKind::Signature))?;
+        single(headers, &[name], HeaderKind::Signature)
+    }
+
     /// Overflow-safe: the difference of two `i64`s always fits in an `i128`.
     fn check_time(&self, ts: i64) -> Result<(), VerifyError> {
         let now = i128::from(self.clock.now_unix());
@@ -270,23 +291,15 @@ impl<C> fmt::Debug for Verifier<C> {
             .field("keyring", &self.keyring)
             .field("past_tolerance_secs", &self.past)
             .field("future_tolerance_secs", &self.future)
-            .field("signature_header", &self.signature_header_name())
+            .field("signature_header", &self.signature_header)
             .finish_non_exhaustive()
-    }
-}
-
-impl<C> Verifier<C> {
-    fn signature_header_name(&self) -> &str {
-        self.signature_header
-            .as_deref()
-            .unwrap_or(self.keyring.scheme().default_signature_header())
     }
 }
 
 /// The one value of a header that may appear under any of `names`.
 fn single<'h, H: Headers + ?Sized>(
     headers: &'h H,
-    names: &[&str],
+    names: &[&HeaderName],
     kind: HeaderKind,
 ) -> Result<&'h [u8], VerifyError> {
     let mut found = None;

@@ -696,6 +696,17 @@ fn missing_headers_are_named() {
         v.verify(&h, BODY).unwrap_err(),
         VerifyError::MissingHeader(HeaderKind::Signature)
     );
+    // A name no request can carry: always missing, never a panic.
+    let v = verifier(Scheme::Hex, &["s"]).with_signature_header("bad name");
+    let h = [("bad name", h[0].1.as_str())];
+    assert_eq!(
+        v.verify(&h, BODY).unwrap_err(),
+        VerifyError::MissingHeader(HeaderKind::Signature)
+    );
+    // Standard names are fixed: the setting is ignored.
+    let h = signed(Scheme::Standard, &[WHSEC], NOW, BODY);
+    let v = verifier(Scheme::Standard, &[WHSEC]).with_signature_header("x-other");
+    assert!(v.verify(&h, BODY).is_ok());
 }
 
 #[test]
