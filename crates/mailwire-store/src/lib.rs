@@ -39,10 +39,15 @@
 //!   commit), so a busy receiver pays about one fsync per group, not per event.
 //!
 //! Both take their notion of time from a [`Clock`]; [`ManualClock`] makes TTL tests
-//! exact. Every failure is a [`StoreError`]: `Unavailable` (try later: answer 503),
-//! `Closed`, or `Corrupt` (the file holds something this version did not write).
-//! Both implement the traits for shared use: clones share one store, and
-//! `Arc<dyn EventLog>` is itself an [`EventLog`].
+//! exact. Growth is bounded where it can be: expired seen-set entries are purged as
+//! writes come in, an acked event's bytes are dropped at once, and its id (kept so a
+//! late redelivery is still a duplicate) can be forgotten after a retention
+//! ([`RedbStoreBuilder::forget_acked_after`], [`MemoryStore::forget_acked_after`]).
+//!
+//! Every failure is a [`StoreError`]: `Unavailable` (try later: answer 503), `Closed`,
+//! or `Corrupt` (the file holds something this version did not write); nothing read
+//! from the file can panic. Clones share one store, and `Arc<S>` (`Arc<dyn EventLog>`
+//! too) implements the traits, so one store can serve a receiver and a merge.
 
 mod clock;
 mod memory;

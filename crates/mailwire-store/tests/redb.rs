@@ -315,3 +315,29 @@ async fn acked_ids_are_forgotten_after_the_retention() {
     suite::acked_ids_are_forgotten_after_the_retention(store.clone(), clock).await;
     assert_eq!(store.stats().ids_forgotten, 2);
 }
+
+/// Bytes flipped inside a store's file: the open reports it, it does not trust it.
+#[tokio::test]
+async fn a_damaged_file_fails_to_open() {
+    let (_dir, path) = temp();
+    let store = RedbStore::open(&path).unwrap();
+    let events: Vec<_> = (0..200u64).map(|n| event(&format!("evt_{n}"), n)).collect();
+    futures::future::join_all(events.iter().map(|e| store.append(e))).await;
+    store.close().await.unwrap();
+
+    let mut bytes = std::fs::read(&path).unwrap();
+    // Damage every event record (each holds `"type":"test.event"`).
+    let needle = b"test.event";
+    let mut damaged = 0;
+    let mut at = 0;
+    while let Some(i) = bytes[at..].windows(needle.len()).position(|w| w == needle) {
+        bytes[at + i] ^= 0x20;
+        damaged += 1;
+        at += i + needle.len();
+    }
+    assert!(damaged >= 200, "found {damaged} records");
+    std::fs::write(&path, &bytes).unwrap();
+
+    let err = RedbStore::open(&path).expect_err("damaged");
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
+}

@@ -5,7 +5,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use redb::{Database, DatabaseError};
+use redb::{Database, DatabaseError, StorageError};
 use tokio::sync::mpsc;
 
 use crate::clock::Clock;
@@ -20,6 +20,7 @@ pub struct RedbStoreBuilder {
     clock: Arc<dyn Clock>,
     max_group: usize,
     forget_acked_after: Option<Duration>,
+    check_integrity: bool,
 }
 
 impl RedbStoreBuilder {
@@ -47,17 +48,34 @@ impl RedbStoreBuilder {
         self
     }
 
+    /// Whether to verify the whole file (every page's checksum) when opening it
+    /// (default: yes). A file damaged outside the store then fails to open with
+    /// [`StoreError::Corrupt`] instead of being trusted; the cost is one read of the
+    /// file, small for a log that keeps only unacked events. Turn it off only for
+    /// large files whose integrity is guaranteed otherwise.
+    pub fn check_integrity_on_open(mut self, check: bool) -> RedbStoreBuilder {
+        self.check_integrity = check;
+        self
+    }
+
     /// Opens the store in the file at `path`, creating it if it does not exist.
     ///
     /// Fails with [`StoreError::Unavailable`] when the file is already open (by this
     /// process or another: one store per file) or cannot be read or created, and with
-    /// [`StoreError::Corrupt`] when it is not a store this version can read.
+    /// [`StoreError::Corrupt`] when it is damaged or not a store this version can read.
+    /// A file left by a crash is recovered: every commit that completed is there.
     pub fn open(self, path: impl AsRef<Path>) -> Result<RedbStore, StoreError> {
         let path = path.as_ref().to_path_buf();
-        let db = match Database::create(&path) {
+        let db = Database::builder()
+            .set_check_integrity_on_open(self.check_integrity)
+            .create(&path);
+        let db = match db {
             Ok(db) => db,
             Err(DatabaseError::DatabaseAlreadyOpen) => {
                 return Err(StoreError::Unavailable(Box::new(AlreadyOpen(path))));
+            }
+            Err(DatabaseError::Storage(StorageError::Corrupted(why))) => {
+                return Err(StoreError::Corrupt(format!("{}: {why}", path.display())));
             }
             Err(e) => return Err(unavailable(e)),
         };
@@ -100,6 +118,7 @@ impl Default for RedbStoreBuilder {
             clock: Arc::new(SystemClock),
             max_group: 1024,
             forget_acked_after: None,
+            check_integrity: true,
         }
     }
 }
