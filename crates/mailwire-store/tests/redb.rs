@@ -169,8 +169,8 @@ async fn concurrent_appends_share_commits() {
     let stats = store.stats();
     assert_eq!(stats.appended, 1000);
     assert_eq!(stats.operations, 1000);
+    // Far fewer: on average more than ten appends per commit.
     assert!(stats.commits < 100, "{stats:?}");
-    assert!(stats.largest_group > 10, "{stats:?}");
     assert_eq!(store.unacked(usize::MAX).await.unwrap().len(), 1000);
 }
 

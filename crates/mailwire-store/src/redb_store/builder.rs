@@ -87,7 +87,7 @@ impl RedbStoreBuilder {
             rx,
             db: db.clone(),
             next_seq,
-            max_batch: self.max_group,
+            max_group: self.max_group,
             clock: self.clock.clone(),
             counters: counters.clone(),
             forget_acked_after: self

@@ -2,7 +2,7 @@
 //! transaction and its fsync.
 //!
 //! It blocks for the first queued operation, drains whatever else is queued (up to
-//! `max_batch`), applies them in queue order in one write transaction, commits once
+//! `max_group`), applies them in queue order in one write transaction, commits once
 //! (durably: redb's default `Durability::Immediate`) and only then answers each
 //! waiter. While it commits, new operations queue up and form the next group, so the
 //! busier the store, the larger the groups.
@@ -87,7 +87,7 @@ pub(crate) struct Committer {
     pub(crate) rx: mpsc::Receiver<Op>,
     pub(crate) db: SharedDb,
     pub(crate) next_seq: u64,
-    pub(crate) max_batch: usize,
+    pub(crate) max_group: usize,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) counters: Arc<Counters>,
     /// How long (ms) an acked id is remembered; `None`: forever.
@@ -99,10 +99,10 @@ impl Committer {
     /// everything already queued is committed first, then the file is closed.
     pub(crate) fn run(mut self) {
         let mut closers = Vec::new();
-        let mut group = Vec::with_capacity(self.max_batch);
+        let mut group = Vec::with_capacity(self.max_group);
         while let Some(first) = self.rx.blocking_recv() {
             group.push(first);
-            while group.len() < self.max_batch {
+            while group.len() < self.max_group {
                 match self.rx.try_recv() {
                     Ok(op) => group.push(op),
                     Err(_) => break,
