@@ -1,0 +1,256 @@
+//! Receiver throughput and latency under 32 keep-alive connections posting 2 KiB
+//! signed events, with the memory store and with redb, side by side with a bare
+//! hyper server that reads the body and answers 200 (the ceiling).
+//!
+//! `cargo bench -p mailwire-webhook-http --bench receiver`. Criterion reports the
+//! time per request (throughput = its inverse); p50/p99 latency per request is
+//! printed after each target, from an HDR histogram of every request sent.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+use hdrhistogram::Histogram;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use mailwire_source::EventSource;
+use mailwire_store::{EventLog, MemoryStore, RedbStore};
+use mailwire_webhook::{Keyring, Signer, Verifier};
+use mailwire_webhook_http::{WebhookReceiver, WebhookSource};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::runtime::Runtime;
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const CONNECTIONS: usize = 32;
+const BODY: usize = 2048;
+/// Fixed-width id slot in the body template, overwritten per request.
+const ID_WIDTH: usize = 20;
+
+/// A 2 KiB `message.received` body whose id is rewritten in place per request.
+struct Template {
+    bytes: Vec<u8>,
+    id_at: usize,
+}
+
+impl Template {
+    fn new() -> Self {
+        let placeholder = "X".repeat(ID_WIDTH);
+        let head = format!(
+            r#"{{"type":"event","event_type":"message.received","event_id":"{placeholder}","message":{{"inbox_id":"ada@agentmail.to","thread_id":"thr_1","message_id":"msg_1","labels":["received"],"timestamp":"2026-11-29T10:00:00Z","from":"Bob <bob@example.com>","to":["ada@agentmail.to"],"subject":"Your code","size":2048,"created_at":"2026-11-29T10:00:00Z","updated_at":"2026-11-29T10:00:00Z","text":""#
+        );
+        let tail = r#""}}"#;
+        let pad = BODY - head.len() - tail.len();
+        let bytes = format!("{head}{}{tail}", "a".repeat(pad)).into_bytes();
+        let id_at = head.find(&placeholder).expect("placeholder");
+        assert_eq!(bytes.len(), BODY);
+        Template { bytes, id_at }
+    }
+
+    fn body(&self, n: u64) -> (String, Bytes) {
+        let id = format!("evt_{n:016x}");
+        let mut bytes = self.bytes.clone();
+        bytes[self.id_at..self.id_at + ID_WIDTH].copy_from_slice(id.as_bytes());
+        (id, Bytes::from(bytes))
+    }
+}
+
+/// 32 keep-alive connections posting signed events with unique ids.
+struct Senders {
+    conns: Vec<SendRequest<Full<Bytes>>>,
+    template: Arc<Template>,
+    signer: Arc<Signer>,
+    next_id: Arc<AtomicU64>,
+    latency: Arc<Mutex<Histogram<u64>>>,
+    failures: Arc<AtomicU64>,
+}
+
+impl Senders {
+    async fn connect(addr: SocketAddr, connections: usize) -> Senders {
+        let mut conns = Vec::new();
+        for _ in 0..connections {
+            let stream = TcpStream::connect(addr).await.expect("connect");
+            stream.set_nodelay(true).expect("nodelay");
+            let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                .await
+                .expect("handshake");
+            tokio::spawn(conn);
+            conns.push(send);
+        }
+        Senders {
+            conns,
+            template: Arc::new(Template::new()),
+            signer: Arc::new(Signer::new(Keyring::standard(SECRET).expect("secret"))),
+            next_id: Arc::new(AtomicU64::new(0)),
+            latency: Arc::new(Mutex::new(Histogram::new(3).expect("histogram"))),
+            failures: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// Sends `total` requests spread over the connections; returns the elapsed time.
+    async fn run(&mut self, total: u64) -> Duration {
+        // Exactly `total` requests, as even as can be: criterion divides by it.
+        let n = self.conns.len() as u64;
+        let (each, extra) = (total / n, total % n);
+        let start = Instant::now();
+        let mut tasks = Vec::new();
+        for (i, mut conn) in std::mem::take(&mut self.conns).into_iter().enumerate() {
+            let per_conn = each + u64::from((i as u64) < extra);
+            let (template, signer) = (self.template.clone(), self.signer.clone());
+            let (next_id, failures) = (self.next_id.clone(), self.failures.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut hist = Histogram::<u64>::new(3).expect("histogram");
+                let ts = unix_now();
+                for _ in 0..per_conn {
+                    let (id, body) = template.body(next_id.fetch_add(1, Ordering::Relaxed));
+                    let mut req = Request::post("/webhooks")
+                        .header("host", "bench")
+                        .body(Full::new(body.clone()))
+                        .expect("request");
+                    for (name, value) in signer.sign(&id, ts, &body).expect("sign") {
+                        req.headers_mut().append(name, value);
+                    }
+                    let sent = Instant::now();
+                    conn.ready().await.expect("ready");
+                    let res = conn.send_request(req).await.expect("response");
+                    let status = res.status();
+                    let _ = res.into_body().collect().await.expect("body");
+                    hist.record(sent.elapsed().as_micros() as u64)
+                        .expect("record");
+                    if status != StatusCode::OK {
+                        failures.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                (conn, hist)
+            }));
+        }
+        for task in tasks {
+            let (conn, hist) = task.await.expect("sender task");
+            self.conns.push(conn);
+            self.latency.lock().expect("lock").add(hist).expect("merge");
+        }
+        start.elapsed()
+    }
+
+    fn report(&self, name: &str, cpu: Duration) {
+        let h = self.latency.lock().expect("lock");
+        eprintln!(
+            "{name}: {} requests, p50 {} us, p99 {} us, non-200 answers: {}, \
+             process CPU {:.1} us per request",
+            h.len(),
+            h.value_at_quantile(0.50),
+            h.value_at_quantile(0.99),
+            self.failures.load(Ordering::Relaxed),
+            cpu.as_secs_f64() * 1e6 / h.len().max(1) as f64,
+        );
+    }
+}
+
+/// CPU time used by this process so far (all threads, user + system), from
+/// `/proc/self/stat`: on a machine shared with other jobs, throughput swings with
+/// their load, while CPU per request does not.
+fn process_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the 12th
+    // and 13th of them, in clock ticks (100 per second on Linux).
+    let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let ticks: u64 = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|f| f.parse::<u64>().ok())
+        .sum();
+    Duration::from_millis(ticks * 10)
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// The ceiling: hyper reading the body and answering 200, nothing else.
+async fn bare_server() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(async move {
+                let service =
+                    hyper::service::service_fn(|req: Request<hyper::body::Incoming>| async move {
+                        let _ = req.into_body().collect().await;
+                        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
+                    });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+/// A receiver with `log`, drained by a consumer that acks every delivery.
+async fn receiver(log: Arc<dyn EventLog>) -> SocketAddr {
+    let verifier = Verifier::new(Keyring::standard(SECRET).expect("secret"));
+    let source: WebhookSource = WebhookReceiver::new(verifier)
+        .log(log)
+        .queue_capacity(1 << 16)
+        .bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = source.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let mut source = source;
+        while let Ok(Some(delivery)) = source.next().await {
+            let _ = delivery.ack().await;
+        }
+    });
+    addr
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = Runtime::new().expect("runtime");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let redb = Arc::new(RedbStore::open(dir.path().join("bench.redb")).expect("redb"));
+    let targets: Vec<(&str, SocketAddr)> = rt.block_on(async {
+        vec![
+            ("bare hyper (ceiling)", bare_server().await),
+            (
+                "receiver + memory store",
+                receiver(Arc::new(MemoryStore::new())).await,
+            ),
+            ("receiver + redb", receiver(redb.clone()).await),
+        ]
+    });
+
+    let mut group = c.benchmark_group("webhook receiver, 32 connections, 2 KiB signed");
+    group.throughput(Throughput::Elements(1));
+    // Every sample the same size, so each keeps all 32 connections busy.
+    group.sampling_mode(SamplingMode::Flat);
+    group.sample_size(20);
+    group.warm_up_time(Duration::from_secs(2));
+    group.measurement_time(Duration::from_secs(8));
+    for (name, addr, connections) in targets {
+        let mut senders = rt.block_on(Senders::connect(addr, connections));
+        let cpu = process_cpu();
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| rt.block_on(senders.run(iters)));
+        });
+        senders.report(name, process_cpu() - cpu);
+    }
+    group.finish();
+    eprintln!("redb: {:?}", redb.stats());
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
