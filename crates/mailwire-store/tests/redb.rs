@@ -341,3 +341,19 @@ async fn a_damaged_file_fails_to_open() {
     let err = RedbStore::open(&path).expect_err("damaged");
     assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
 }
+
+/// Nothing needs a tokio runtime: the store works from a plain executor too.
+#[test]
+fn works_without_a_tokio_runtime() {
+    let (_dir, path) = temp();
+    futures::executor::block_on(async {
+        let store = RedbStore::open(&path).unwrap();
+        assert!(store.append(&event("evt_1", 1)).await.unwrap());
+        assert_eq!(ids(&store.unacked(10).await.unwrap()), ["evt_1"]);
+        assert!(EventLog::contains(&store, "evt_1").await.unwrap());
+        assert!(store.insert("wh_1", Duration::from_secs(1)).await.unwrap());
+        assert!(SeenSet::contains(&store, "wh_1").await.unwrap());
+        store.ack("evt_1").await.unwrap();
+        store.close().await.unwrap();
+    });
+}

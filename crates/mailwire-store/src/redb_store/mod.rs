@@ -48,11 +48,11 @@ const QUEUE: usize = 4096;
 ///   [`Clock`]), so they outlive a restart; the committer purges expired ones a few
 ///   hundred per commit.
 ///
-/// Clones share the store. Reads run on tokio's blocking pool, so the store is used
-/// from within a tokio runtime. Prefer [`close`](RedbStore::close) at shutdown; when
-/// the last handle is dropped instead, the queued operations are still committed and
-/// the drop waits for that (one commit, usually milliseconds) before releasing the
-/// file.
+/// Clones share the store. Writes go to the committer thread; reads run on tokio's
+/// blocking pool within a tokio runtime, inline on any other executor. Prefer
+/// [`close`](RedbStore::close) at shutdown; when the last handle is dropped instead,
+/// the queued operations are still committed and the drop waits for that (one
+/// commit, usually milliseconds) before releasing the file.
 #[derive(Clone)]
 pub struct RedbStore {
     shared: Arc<Shared>,
@@ -162,8 +162,9 @@ impl RedbStore {
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
-    /// Runs a read on tokio's blocking pool, under the read lock (so `close` waits
-    /// for it).
+    /// Runs a read under the read lock (so `close` waits for it): on tokio's blocking
+    /// pool when called within a tokio runtime, else right here (any other executor
+    /// works, the read just blocks it briefly).
     async fn read<T: Send + 'static>(
         &self,
         read: impl FnOnce(&Database) -> Result<T, StoreError> + Send + 'static,
@@ -172,15 +173,20 @@ impl RedbStore {
             return Err(StoreError::Closed);
         }
         let db = self.shared.db.clone();
-        tokio::task::spawn_blocking(move || {
+        let locked = move || {
             let guard = db.read().unwrap_or_else(PoisonError::into_inner);
             match guard.as_ref() {
                 Some(db) => read(db),
                 None => Err(StoreError::Closed),
             }
-        })
-        .await
-        .map_err(|e| StoreError::Unavailable(Box::new(e)))?
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => runtime
+                .spawn_blocking(locked)
+                .await
+                .map_err(|e| StoreError::Unavailable(Box::new(e)))?,
+            Err(_) => locked(),
+        }
     }
 }
 
