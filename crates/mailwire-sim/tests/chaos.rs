@@ -177,3 +177,39 @@ async fn chaos_is_set_read_and_cleared_over_rest() {
     let dropped = call("POST", r#"{"drop_now":true}"#).await;
     assert_eq!(dropped["stats"]["ws_drops"], 1);
 }
+
+#[tokio::test]
+async fn a_websocket_outage_refuses_handshakes_while_rest_carries_on() {
+    let sim = Simulator::builder().bind("127.0.0.1:0").await.unwrap();
+    let (mut ws, _) = bounded(tokio_tungstenite::connect_async(sim.ws_url()))
+        .await
+        .unwrap();
+    ws.send(Message::text(r#"{"type":"subscribe"}"#))
+        .await
+        .unwrap();
+    bounded(sim.wait_subscribers(1)).await;
+    sim.set_chaos(Chaos::seeded(1).ws_down(true).drop_now())
+        .unwrap();
+    // The open connection is dropped...
+    while let Some(Ok(_)) = bounded(ws.next()).await {}
+    // ...new handshakes are refused with 503...
+    let refused = bounded(tokio_tungstenite::connect_async(sim.ws_url())).await;
+    match refused {
+        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => assert_eq!(res.status(), 503),
+        other => panic!("expected a 503, got {other:?}"),
+    }
+    // ...while events are still published (and retained for later resumes).
+    let id = sim
+        .receive_email(
+            "a@x.to",
+            mailwire_sim::IncomingEmail::new("b@x.to", "s", "t"),
+        )
+        .unwrap();
+    assert_eq!(sim.hub().retained_after(None, 10).unwrap()[0].id(), id);
+    sim.clear_chaos();
+    assert!(
+        bounded(tokio_tungstenite::connect_async(sim.ws_url()))
+            .await
+            .is_ok()
+    );
+}
