@@ -149,6 +149,11 @@ pub struct IdWindow {
     sweep_step: usize,
     /// The age clock when the current pass began.
     pass_began: u64,
+    /// Ticks of the insert clock, not wrapping.
+    insert_ticks: u64,
+    /// Both clocks when the table was last empty: until either is 32 ticks past,
+    /// nothing in it can be dead and sweeping is skipped.
+    empty_at: (u64, u64),
     /// Full passes completed.
     passes: u64,
     capacity: usize,
@@ -193,6 +198,8 @@ impl IdWindow {
             cursor: 0,
             sweep_step: len.div_ceil(per_generation),
             pass_began: 0,
+            insert_ticks: 0,
+            empty_at: (0, 0),
             passes: 0,
             capacity,
             max_age,
@@ -273,9 +280,14 @@ impl IdWindow {
         self.in_generation += 1;
         if self.in_generation >= self.per_generation {
             self.inserts_clock = self.inserts_clock.wrapping_add(1);
+            self.insert_ticks += 1;
             self.in_generation = 0;
         }
-        self.sweep(self.sweep_step);
+        if self.insert_ticks >= self.empty_at.0 + u64::from(GENERATIONS)
+            || self.age_clock >= self.empty_at.1 + u64::from(GENERATIONS)
+        {
+            self.sweep(self.sweep_step);
+        }
         true
     }
 
@@ -339,6 +351,7 @@ impl IdWindow {
             self.occupied = 0;
             self.cursor = 0;
             self.pass_began = ticks;
+            self.empty_at = (self.insert_ticks, ticks);
         } else if ticks - self.pass_began >= MAX_PASS_TICKS {
             self.finish_pass();
         }
@@ -346,19 +359,32 @@ impl IdWindow {
 
     /// Examines `budget` slots at the cursor, removing dead entries.
     fn sweep(&mut self, mut budget: usize) {
+        let (inserts, age) = (self.inserts_clock, self.age_clock as u8);
+        let dead = |slot: &u128| {
+            *slot != 0
+                && (inserts.wrapping_sub((*slot >> 8) as u8) >= GENERATIONS
+                    || age.wrapping_sub(*slot as u8) >= GENERATIONS)
+        };
         while budget > 0 {
-            budget -= 1;
-            let slot = self.slots[self.cursor];
-            if slot != 0 && !self.is_live(slot) {
-                // Another entry may shift into this slot: look at it again.
-                self.remove_at(self.cursor);
-                continue;
-            }
-            self.cursor += 1;
-            if self.cursor == self.slots.len() {
-                self.cursor = 0;
-                self.pass_began = self.age_clock;
-                self.passes += 1;
+            let start = self.cursor;
+            let end = (start + budget).min(self.slots.len());
+            // A tight scan for the next dead slot: most slots are live or empty.
+            match self.slots[start..end].iter().position(dead) {
+                Some(k) => {
+                    budget -= k + 1;
+                    self.cursor = start + k;
+                    // Another entry may shift into this slot: the next scan sees it.
+                    self.remove_at(self.cursor);
+                }
+                None => {
+                    budget -= end - start;
+                    self.cursor = end;
+                    if end == self.slots.len() {
+                        self.cursor = 0;
+                        self.pass_began = self.age_clock;
+                        self.passes += 1;
+                    }
+                }
             }
         }
     }
