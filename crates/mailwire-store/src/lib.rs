@@ -52,9 +52,13 @@
 mod clock;
 mod memory;
 mod redb_store;
+#[cfg(feature = "redis")]
+mod redis_store;
 mod traits;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use memory::MemoryStore;
 pub use redb_store::{RedbStats, RedbStore, RedbStoreBuilder};
+#[cfg(feature = "redis")]
+pub use redis_store::{RedisStore, RedisStoreBuilder};
 pub use traits::{EventLog, SeenSet, StoreError};

@@ -10,7 +10,7 @@ macro_rules! run_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn $name() {
             let clock = ManualClock::default();
-            let (store, _guard) = $open(clock.clone());
+            let (store, _guard) = $open(clock.clone()).await;
             tokio::time::timeout(suite::HANG, suite::$name(store, clock))
                 .await
                 .expect("the test hung");
@@ -37,7 +37,7 @@ macro_rules! all_tests {
 mod memory {
     use super::*;
 
-    fn open(clock: ManualClock) -> (MemoryStore, ()) {
+    async fn open(clock: ManualClock) -> (MemoryStore, ()) {
         (MemoryStore::with_clock(clock), ())
     }
 
@@ -49,7 +49,7 @@ mod redb {
 
     /// A store in a new file in a temp dir (real disk, real fsync); the dir lives as
     /// long as the returned guard.
-    fn open(clock: ManualClock) -> (RedbStore, tempfile::TempDir) {
+    async fn open(clock: ManualClock) -> (RedbStore, tempfile::TempDir) {
         let dir = tempfile::tempdir().expect("a temp dir");
         let store = RedbStore::builder()
             .clock(clock)
@@ -57,6 +57,17 @@ mod redb {
             .expect("a new store");
         (store, dir)
     }
+
+    all_tests!(open);
+}
+
+/// Needs a Redis server at 127.0.0.1:6379; each test works under a key prefix of its
+/// own and deletes it afterwards.
+#[cfg(feature = "redis")]
+mod redis {
+    use super::*;
+
+    use suite::redis::open;
 
     all_tests!(open);
 }

@@ -31,6 +31,16 @@ impl Store for RedbStore {
     }
 }
 
+#[cfg(feature = "redis")]
+pub(crate) mod redis;
+
+#[cfg(feature = "redis")]
+impl Store for mailwire_store::RedisStore {
+    async fn close(&self) -> Result<(), StoreError> {
+        mailwire_store::RedisStore::close(self).await
+    }
+}
+
 /// An event with this id, under the simple envelope, with `n` in its body so two
 /// events with one id can be told apart.
 pub(crate) fn event(id: &str, n: u64) -> Event {

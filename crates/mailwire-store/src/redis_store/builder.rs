@@ -1,0 +1,210 @@
+//! Options for connecting a [`RedisStore`], and the connect itself.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use crate::StoreError;
+use crate::clock::Clock;
+use crate::redis_store::error::from_redis;
+use crate::redis_store::keys::Keys;
+use crate::redis_store::{Inner, RedisStore};
+
+/// Options for connecting a [`RedisStore`]; from [`RedisStore::builder`].
+pub struct RedisStoreBuilder {
+    url: String,
+    prefix: String,
+    log: String,
+    group: String,
+    consumer: Option<String>,
+    claim_idle_after: Duration,
+    connect_timeout: Duration,
+    response_timeout: Duration,
+    connect_retries: usize,
+    clock: Option<Arc<dyn Clock>>,
+}
+
+impl RedisStoreBuilder {
+    pub(crate) fn new(url: String) -> RedisStoreBuilder {
+        RedisStoreBuilder {
+            url,
+            prefix: "mailwire".to_owned(),
+            log: "events".to_owned(),
+            group: "mailwire".to_owned(),
+            consumer: None,
+            claim_idle_after: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(1),
+            response_timeout: Duration::from_secs(2),
+            connect_retries: 3,
+            clock: None,
+        }
+    }
+
+    /// The prefix of every key the store writes (default `mailwire`), so several
+    /// stores (or tests) can share one Redis. Avoid `{` and `}`: the store uses them
+    /// as a Redis Cluster hash tag.
+    pub fn key_prefix(mut self, prefix: impl Into<String>) -> RedisStoreBuilder {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// The name of the log (default `events`): one Redis Stream per name.
+    pub fn log_name(mut self, log: impl Into<String>) -> RedisStoreBuilder {
+        self.log = log.into();
+        self
+    }
+
+    /// The consumer group reading the log (default `mailwire`). Instances that share a
+    /// group share the work: each event goes to one of them.
+    pub fn group(mut self, group: impl Into<String>) -> RedisStoreBuilder {
+        self.group = group.into();
+        self
+    }
+
+    /// This instance's name in the group (default `<host>-<pid>`). Events handed to a
+    /// consumer stay its own until acked or claimed, so an instance that restarts
+    /// under the same name gets its unacked events back at once; give each
+    /// concurrently running instance a distinct name.
+    pub fn consumer(mut self, consumer: impl Into<String>) -> RedisStoreBuilder {
+        self.consumer = Some(consumer.into());
+        self
+    }
+
+    /// How long an event may sit unacked with another consumer before
+    /// [`unacked`](crate::EventLog::unacked) claims it (default 60 s). Choose it longer
+    /// than handling an event takes, or a slow instance's events get handled twice.
+    pub fn claim_idle_after(mut self, idle: Duration) -> RedisStoreBuilder {
+        self.claim_idle_after = idle;
+        self
+    }
+
+    /// The bound on one connection attempt (default 1 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> RedisStoreBuilder {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The bound on one command's reply (default 2 s); past it the call fails with
+    /// [`StoreError::Unavailable`].
+    pub fn response_timeout(mut self, timeout: Duration) -> RedisStoreBuilder {
+        self.response_timeout = timeout;
+        self
+    }
+
+    /// How many times a (re)connection is retried, with exponential backoff from
+    /// 100 ms, before the call that needed it fails (default 3). A later call tries
+    /// again.
+    pub fn connect_retries(mut self, retries: usize) -> RedisStoreBuilder {
+        self.connect_retries = retries;
+        self
+    }
+
+    /// Measures seen-set expiry with `clock` instead of the Redis server's clock.
+    ///
+    /// By default an entry is `SET key 1 NX PX ttl` and Redis expires it, so every
+    /// instance agrees whatever its own clock says. With a clock, the key holds its
+    /// expiry (Unix milliseconds on `clock`) and a Redis expiry still reclaims it:
+    /// what tests use with a [`ManualClock`](crate::ManualClock). Do not mix the two
+    /// modes on one key prefix.
+    pub fn clock(mut self, clock: impl Clock) -> RedisStoreBuilder {
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    /// Connects, and creates the log's stream and consumer group unless they exist.
+    ///
+    /// Fails with [`StoreError::Unavailable`] when the URL is invalid or Redis cannot
+    /// be reached within the connect timeout and retries.
+    pub async fn connect(self) -> Result<RedisStore, StoreError> {
+        let client = redis::Client::open(self.url.as_str()).map_err(from_redis)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(self.connect_timeout))
+            .set_response_timeout(Some(self.response_timeout))
+            .set_number_of_retries(self.connect_retries);
+        let conn = ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(from_redis)?;
+        let store = RedisStore {
+            inner: Arc::new(Inner {
+                conn,
+                keys: Keys::new(&self.prefix, &self.log),
+                group: self.group,
+                consumer: self.consumer.unwrap_or_else(default_consumer),
+                claim_idle_after_ms: u64::try_from(self.claim_idle_after.as_millis())
+                    .unwrap_or(u64::MAX),
+                clock: self.clock,
+                closed: AtomicBool::new(false),
+            }),
+        };
+        store.create_group().await?;
+        Ok(store)
+    }
+}
+
+impl fmt::Debug for RedisStoreBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStoreBuilder")
+            .field("url", &redacted(&self.url))
+            .field("prefix", &self.prefix)
+            .field("log", &self.log)
+            .field("group", &self.group)
+            .field("consumer", &self.consumer)
+            .field("claim_idle_after", &self.claim_idle_after)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("response_timeout", &self.response_timeout)
+            .field("connect_retries", &self.connect_retries)
+            .field("clock", &self.clock)
+            .finish()
+    }
+}
+
+/// The URL without its credentials (`redis://user:secret@host` -> `redis://***@host`).
+fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// `<host>-<pid>`: distinct for instances on distinct machines or processes.
+fn default_consumer() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".to_owned());
+    format!("{host}-{}", std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_shown_without_credentials() {
+        assert_eq!(
+            redacted("redis://user:hunter2@cache:6379/0"),
+            "redis://***@cache:6379/0"
+        );
+        assert_eq!(redacted("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+        let debug = format!("{:?}", RedisStoreBuilder::new("rediss://:pw@h".into()));
+        assert!(!debug.contains("pw"), "{debug}");
+    }
+
+    #[test]
+    fn the_default_consumer_names_host_and_process() {
+        let name = default_consumer();
+        assert!(
+            name.ends_with(&format!("-{}", std::process::id())),
+            "{name}"
+        );
+        assert!(name.len() > 2 + std::process::id().to_string().len() - 1);
+    }
+}

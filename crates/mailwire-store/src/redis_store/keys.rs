@@ -1,0 +1,42 @@
+//! Where the store keeps things in Redis.
+
+/// The key names of one store.
+///
+/// The stream and the id keys of a log share a hash tag (`{prefix:log}`), so the
+/// scripts that touch both run on one Redis Cluster node.
+#[derive(Debug)]
+pub(crate) struct Keys {
+    /// The Redis Stream holding the log's unacked events.
+    pub(crate) stream: String,
+    /// Prefix of the key, one per event id ever appended, holding its stream entry id.
+    id_prefix: String,
+    /// Prefix of the seen-set's keys.
+    seen_prefix: String,
+}
+
+impl Keys {
+    pub(crate) fn new(prefix: &str, log: &str) -> Keys {
+        let tag = format!("{{{prefix}:{log}}}");
+        Keys {
+            stream: format!("{tag}:stream"),
+            id_prefix: format!("{tag}:id:"),
+            seen_prefix: format!("{prefix}:seen:"),
+        }
+    }
+
+    /// The key recording that event `id` was appended.
+    pub(crate) fn id(&self, id: &str) -> String {
+        let mut key = String::with_capacity(self.id_prefix.len() + id.len());
+        key.push_str(&self.id_prefix);
+        key.push_str(id);
+        key
+    }
+
+    /// The seen-set key of `id`.
+    pub(crate) fn seen(&self, id: &str) -> String {
+        let mut key = String::with_capacity(self.seen_prefix.len() + id.len());
+        key.push_str(&self.seen_prefix);
+        key.push_str(id);
+        key
+    }
+}

@@ -1,0 +1,53 @@
+//! The Lua scripts behind the operations that must be atomic. Redis runs a script
+//! without interleaving another command, so two appends of one id racing on two
+//! machines add one stream entry.
+
+use std::sync::LazyLock;
+
+use redis::Script;
+
+/// Append unless the id is known. KEYS: id key, stream. ARGV: the event's raw bytes.
+/// Returns 1 when appended, 0 for a duplicate.
+pub(crate) static APPEND: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local entry = redis.call('XADD', KEYS[2], '*', 'event', ARGV[1])
+redis.call('SET', KEYS[1], entry)
+return 1
+",
+    )
+});
+
+/// Ack an event: leave the group's pending list and drop the bytes; the id key stays,
+/// so the id is still a duplicate. KEYS: id key, stream. ARGV: group.
+pub(crate) static ACK: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local entry = redis.call('GET', KEYS[1])
+if not entry then return 0 end
+redis.call('XACK', KEYS[2], ARGV[1], entry)
+redis.call('XDEL', KEYS[2], entry)
+return 1
+",
+    )
+});
+
+/// Seen-set insert measured on the store's injected clock instead of the server's:
+/// the key holds its expiry in Unix milliseconds, and a Redis expiry (PX) still
+/// reclaims it. KEYS: seen key. ARGV: now (ms), expiry (ms), time to live (ms, 0 for
+/// none). Returns 1 when inserted, 0 for a duplicate.
+pub(crate) static INSERT_AT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local held = tonumber(redis.call('GET', KEYS[1]) or '')
+if held and held > tonumber(ARGV[1]) then return 0 end
+if ARGV[3] == '0' then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+",
+    )
+});
