@@ -53,6 +53,7 @@ struct Job {
 pub(crate) struct Route {
     pub(crate) webhook: Webhook,
     endpoint: Endpoint,
+    relayed: Option<Endpoint>,
     queue: mpsc::UnboundedSender<Job>,
     worker: JoinHandle<()>,
 }
@@ -61,7 +62,9 @@ impl Route {
     /// The webhook as it is now (`enabled` follows the endpoint).
     pub(crate) fn view(&self) -> Webhook {
         let mut webhook = self.webhook.clone();
-        webhook.enabled = !self.endpoint.is_disabled();
+        // A 410 Gone through the relay disables the webhook as much as a direct one.
+        webhook.enabled = !self.endpoint.is_disabled()
+            && !self.relayed.as_ref().is_some_and(Endpoint::is_disabled);
         webhook
     }
 }
@@ -114,10 +117,11 @@ impl Dispatcher {
         relayed: Option<Endpoint>,
     ) -> Route {
         let (queue, rx) = mpsc::unbounded_channel();
-        let worker = tokio::spawn(worker(self.clone(), endpoint.clone(), relayed, rx));
+        let worker = tokio::spawn(worker(self.clone(), endpoint.clone(), relayed.clone(), rx));
         Route {
             webhook,
             endpoint,
+            relayed,
             queue,
             worker,
         }

@@ -276,6 +276,16 @@ async fn capture_server() -> (
     String,
     mpsc::UnboundedReceiver<(BTreeMap<String, String>, Bytes)>,
 ) {
+    capture_server_answering(StatusCode::OK).await
+}
+
+/// The same endpoint, answering every request with `status`.
+async fn capture_server_answering(
+    status: StatusCode,
+) -> (
+    String,
+    mpsc::UnboundedReceiver<(BTreeMap<String, String>, Bytes)>,
+) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/webhook", listener.local_addr().unwrap());
     let (tx, rx) = mpsc::unbounded_channel();
@@ -295,9 +305,10 @@ async fn capture_server() -> (
                                 .collect();
                             let body = req.into_body().collect().await.unwrap().to_bytes();
                             let _ = tx.send((headers, body));
-                            Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
-                                Bytes::from_static(b"ok"),
-                            )))
+                            let mut res =
+                                hyper::Response::new(Full::new(Bytes::from_static(b"ok")));
+                            *res.status_mut() = status;
+                            Ok::<_, std::convert::Infallible>(res)
                         }
                     });
                 let _ = hyper::server::conn::http1::Builder::new()
@@ -484,4 +495,47 @@ async fn webhook_filters_pick_types_and_inboxes() {
     assert_eq!(Event::parse(body).unwrap().id(), "evt_c");
     let stats = bounded(sim.wait_webhooks(|s| s.pending() == 0)).await;
     assert_eq!(stats.queued, 1);
+}
+
+#[tokio::test]
+async fn a_410_disables_the_webhook_and_a_500_is_retried() {
+    let sim = Simulator::builder()
+        .webhook_time_scale(0.00002)
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let api = Api::new(&sim, None);
+    let (gone, mut gone_hits) = capture_server_answering(StatusCode::GONE).await;
+    let hook = sim.register_webhook(WebhookSpec::new(gone)).await.unwrap();
+    sim.emit(sample::message_received("evt_1", "a@x.to"));
+    bounded(gone_hits.recv()).await.unwrap();
+    let stats = bounded(sim.wait_webhooks(|s| s.pending() == 0)).await;
+    assert_eq!(
+        (stats.disabled, stats.attempts),
+        (1, 1),
+        "410 is not retried"
+    );
+    let (_, view) = api.get(&format!("/v1/webhooks/{}", hook.webhook_id)).await;
+    assert_eq!(view["enabled"], false);
+    // Later events are not even attempted.
+    sim.emit(sample::message_received("evt_2", "a@x.to"));
+    let stats = bounded(sim.wait_webhooks(|s| s.pending() == 0 && s.queued == 2)).await;
+    assert_eq!((stats.disabled, stats.attempts), (2, 1));
+    assert!(sim.delete_webhook(&hook.webhook_id));
+
+    let (failing, mut failing_hits) =
+        capture_server_answering(StatusCode::INTERNAL_SERVER_ERROR).await;
+    sim.register_webhook(WebhookSpec::new(failing))
+        .await
+        .unwrap();
+    sim.emit(sample::message_received("evt_3", "a@x.to"));
+    // The whole schedule, every attempt with the same id, then given up.
+    let mut ids = Vec::new();
+    for _ in 0..8 {
+        let (headers, _) = bounded(failing_hits.recv()).await.unwrap();
+        ids.push(headers["webhook-id"].clone());
+    }
+    assert!(ids.iter().all(|id| id == "evt_3"));
+    let stats = bounded(sim.wait_webhooks(|s| s.gave_up == 1)).await;
+    assert_eq!(stats.attempts, 1 + 8);
 }
