@@ -26,7 +26,7 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Two traits, two implementations:
+//! Two traits, three implementations:
 //!
 //! - [`EventLog`]: append (idempotent by event id, durable before it returns), read
 //!   what is not acked (oldest first), ack.
@@ -37,6 +37,34 @@
 //! - [`RedbStore`]: both traits in one [redb](https://docs.rs/redb) file. Appends are
 //!   fsync'd before they return, and concurrent appends share a transaction (group
 //!   commit), so a busy receiver pays about one fsync per group, not per event.
+//! - `RedisStore` (feature `redis`): both traits in Redis, for **several agent
+//!   instances sharing one log** (processes or machines behind one webhook URL). The
+//!   log is a Redis Stream read through a consumer group: each event goes to one
+//!   instance, and the events of an instance that died unacked are claimed by
+//!   another once they have sat idle for a while. The seen-set is `SET NX PX`. Pick
+//!   redb for one instance (no server, an fsync per group); pick Redis when instances
+//!   must share the work and survive each other.
+//!
+//! ```no_run
+//! # #[cfg(feature = "redis")]
+//! # async fn shared() -> Result<(), mailwire_store::StoreError> {
+//! use std::time::Duration;
+//! use mailwire_store::{EventLog, RedisStore};
+//!
+//! // One of several workers: same group, a name of its own.
+//! let store = RedisStore::builder("redis://127.0.0.1:6379")
+//!     .consumer("worker-1")
+//!     .claim_idle_after(Duration::from_secs(120)) // longer than handling one event takes
+//!     .connect()
+//!     .await?;
+//! // This worker's unacked events, then a dead worker's, then new ones; never an event
+//! // another live worker holds.
+//! for event in store.unacked(100).await? {
+//!     // ... handle it, then:
+//!     store.ack(event.id()).await?;
+//! }
+//! # Ok(()) }
+//! ```
 //!
 //! Both take their notion of time from a [`Clock`]; [`ManualClock`] makes TTL tests
 //! exact. Growth is bounded where it can be: expired seen-set entries are purged as
@@ -44,10 +72,12 @@
 //! late redelivery is still a duplicate) can be forgotten after a retention
 //! ([`RedbStoreBuilder::forget_acked_after`], [`MemoryStore::forget_acked_after`]).
 //!
-//! Every failure is a [`StoreError`]: `Unavailable` (try later: answer 503), `Closed`,
-//! or `Corrupt` (the file holds something this version did not write); nothing read
-//! from the file can panic. Clones share one store, and `Arc<S>` (`Arc<dyn EventLog>`
-//! too) implements the traits, so one store can serve a receiver and a merge.
+//! Every failure is a [`StoreError`]: `Unavailable` (try later: answer 503; for Redis
+//! also a refused, dropped or timed out connection), `Closed`, or `Corrupt` (the file
+//! or the Redis keys hold something this version did not write); nothing read from
+//! the file or the server can panic. Clones share one store, and `Arc<S>`
+//! (`Arc<dyn EventLog>` too) implements the traits, so one store can serve a receiver
+//! and a merge.
 
 mod clock;
 mod memory;
