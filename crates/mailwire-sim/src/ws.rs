@@ -62,10 +62,17 @@ pub(crate) async fn serve<S>(
         return;
     }
     loop {
-        if *ctl.borrow_and_update() == Control::Silent {
-            // Half-open: hold the socket, touch nothing, until told to close.
-            killed(&mut ctl).await;
-            break;
+        // Marks the current state seen, so `changed()` below only fires for a later
+        // one: a kill that arrived while a frame was being handled is acted on here.
+        let now = *ctl.borrow_and_update();
+        match now {
+            Control::Normal => {}
+            Control::Kill => break,
+            Control::Silent => {
+                // Half-open: hold the socket, touch nothing, until told to close.
+                killed(&mut ctl).await;
+                break;
+            }
         }
         let flow = tokio::select! {
             biased;

@@ -297,3 +297,18 @@ async fn raw_frames_reach_subscribers_unfiltered_and_unretained() {
     assert_eq!(msg, Message::text("not json"));
     assert_eq!(sim.hub().retained_len(), 0);
 }
+
+#[tokio::test]
+async fn a_drop_that_lands_while_a_frame_is_handled_still_closes_the_socket() {
+    let sim = Simulator::builder().bind("127.0.0.1:0").await.unwrap();
+    sim.emit_all((1..=200).map(|i| sample::message_received(&format!("evt_{i}"), "a@x.to")));
+    // The kill races with the replay of 200 events: wherever it lands, the
+    // connection must close.
+    for _ in 0..20 {
+        let mut ws = connect(&sim.ws_url()).await;
+        subscribe(&mut ws, r#"{"type":"subscribe","after":"evt_1"}"#).await;
+        bounded(sim.wait_handshakes(1)).await;
+        sim.faults().drop_connections();
+        while let Some(Ok(_)) = bounded(ws.next()).await {}
+    }
+}

@@ -1,2 +1,273 @@
-//! Placeholder until the benchmark lands.
-fn main() {}
+//! Simulator -> client throughput and latency, side by side in one run:
+//!
+//! - `bare`: a tokio-tungstenite read loop that only counts frames (the transport
+//!   floor);
+//! - `parse`: the same loop parsing each frame into `mailwire_proto::Event` (the
+//!   floor for any client that parses);
+//! - `WsSource`: the whole source (session, channel, delivery), consumed through
+//!   `EventSource::next`.
+//!
+//! Same simulator, same ~800-byte events. Throughput: each contender resumes after a
+//! marker and receives N retained events replayed as fast as the server sends them.
+//! Latency: events emitted live at 10,000/s from a paced thread, emit-to-delivery
+//! per event. Run with `cargo bench -p mailwire-ws`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use futures::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
+use mailwire_proto::Event;
+use mailwire_sim::{Simulator, sample};
+use mailwire_source::EventSource;
+use mailwire_ws::{Status, WsConfig, WsSource};
+use tokio_tungstenite::tungstenite::Message;
+
+const EVENT_BYTES: usize = 800;
+const THROUGHPUT_EVENTS: usize = 100_000;
+const ROUNDS: usize = 7;
+const RATE: u64 = 10_000;
+const LATENCY_EVENTS: usize = 20_000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Contender {
+    Bare,
+    Parse,
+    Source,
+}
+
+impl Contender {
+    const ALL: [Contender; 3] = [Contender::Bare, Contender::Parse, Contender::Source];
+
+    fn name(self) -> &'static str {
+        match self {
+            Contender::Bare => "bare tokio-tungstenite loop",
+            Contender::Parse => "loop + Event::parse",
+            Contender::Source => "WsSource::next",
+        }
+    }
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(run());
+}
+
+async fn run() {
+    let sim = Simulator::builder()
+        .retain(THROUGHPUT_EVENTS + 1)
+        .ping_interval(None)
+        .greeting(false)
+        .live_buffer(1 << 16)
+        .bind("127.0.0.1:0")
+        .await
+        .expect("simulator");
+    let sim = Arc::new(sim);
+    let url = sim.ws_url();
+
+    // Throughput: a marker, then N events, all retained; every run replays them.
+    sim.emit(sample::message_of_size("evt_mark", "a@x.to", EVENT_BYTES));
+    sim.emit_all(
+        (0..THROUGHPUT_EVENTS)
+            .map(|i| sample::message_of_size(&format!("evt_t_{i}"), "a@x.to", EVENT_BYTES)),
+    );
+    let size = sample::message_of_size("evt_t_0", "a@x.to", EVENT_BYTES)
+        .raw()
+        .len();
+    println!(
+        "payload: {size} bytes per event, {THROUGHPUT_EVENTS} events per run, {ROUNDS} rounds\n"
+    );
+
+    let mut rates: Vec<Vec<f64>> = vec![Vec::new(); 3];
+    for round in 0..ROUNDS {
+        // Rotate who goes first, so warm-up and drift do not favour one.
+        for k in 0..3 {
+            let c = Contender::ALL[(round + k) % 3];
+            let started = Instant::now();
+            receive_replay(c, &url, THROUGHPUT_EVENTS).await;
+            let rate = THROUGHPUT_EVENTS as f64 / started.elapsed().as_secs_f64();
+            rates[c as usize].push(rate);
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    };
+    let medians: Vec<f64> = rates.iter_mut().map(median).collect();
+
+    // Latency at a fixed rate.
+    let mut latencies = Vec::new();
+    for (k, c) in Contender::ALL.into_iter().enumerate() {
+        latencies.push(measure_latency(c, &sim, &url, k).await);
+    }
+
+    println!(
+        "| client | events/s (median of {ROUNDS}) | vs parse floor | p50 at {RATE}/s | p99 at {RATE}/s | max |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: | ---: |");
+    for c in Contender::ALL {
+        let h = &latencies[c as usize];
+        println!(
+            "| {} | {:.0} | {:.2}x | {} µs | {} µs | {} µs |",
+            c.name(),
+            medians[c as usize],
+            medians[c as usize] / medians[Contender::Parse as usize],
+            h.value_at_quantile(0.50),
+            h.value_at_quantile(0.99),
+            h.max(),
+        );
+    }
+}
+
+const SUBSCRIBE_AFTER_MARK: &str = r#"{"type":"subscribe","after":"evt_mark"}"#;
+
+async fn receive_replay(c: Contender, url: &str, n: usize) {
+    match c {
+        Contender::Bare | Contender::Parse => {
+            let (mut ws, _) = tokio_tungstenite::connect_async(url)
+                .await
+                .expect("connect");
+            ws.send(Message::text(SUBSCRIBE_AFTER_MARK))
+                .await
+                .expect("subscribe");
+            let mut got = 0;
+            while got < n {
+                let Some(Ok(Message::Text(text))) = ws.next().await else {
+                    continue;
+                };
+                if c == Contender::Parse {
+                    let event = Event::parse(bytes::Bytes::from(text)).expect("an event");
+                    std::hint::black_box(&event);
+                }
+                got += 1;
+            }
+        }
+        Contender::Source => {
+            let config = WsConfig::new(url).resume_after("evt_mark");
+            let mut source = WsSource::spawn(config).expect("spawn");
+            for _ in 0..n {
+                let d = source.next().await.expect("no error").expect("an event");
+                std::hint::black_box(&d);
+            }
+        }
+    }
+}
+
+/// The number after the last `_` of an id.
+fn seq_of(id: &str) -> usize {
+    id.rsplit('_')
+        .next()
+        .and_then(|s| s.parse().ok())
+        .expect("a numbered id")
+}
+
+/// The id of a raw AgentMail event without parsing it (for the bare loop).
+fn raw_id(text: &str) -> &str {
+    let start = text.find(r#""event_id":""#).expect("an event id") + 12;
+    let len = text[start..].find('"').expect("closing quote");
+    &text[start..start + len]
+}
+
+async fn measure_latency(
+    c: Contender,
+    sim: &Arc<Simulator>,
+    url: &str,
+    run: usize,
+) -> Histogram<u64> {
+    let events: Vec<Event> = (0..LATENCY_EVENTS)
+        .map(|i| sample::message_of_size(&format!("evt_l{run}_{i}"), "a@x.to", EVENT_BYTES))
+        .collect();
+    let base = Instant::now();
+    let emitted: Arc<Vec<AtomicU64>> =
+        Arc::new((0..LATENCY_EVENTS).map(|_| AtomicU64::new(0)).collect());
+    let subscribes = sim.stats().subscribes;
+
+    enum Client {
+        Ws(
+            tokio_tungstenite::WebSocketStream<
+                tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+            >,
+        ),
+        Source(WsSource),
+    }
+    let mut client = match c {
+        Contender::Bare | Contender::Parse => {
+            let (mut ws, _) = tokio_tungstenite::connect_async(url)
+                .await
+                .expect("connect");
+            ws.send(Message::text(r#"{"type":"subscribe"}"#))
+                .await
+                .expect("subscribe");
+            Client::Ws(ws)
+        }
+        Contender::Source => {
+            let source = WsSource::spawn(WsConfig::new(url)).expect("spawn");
+            let mut status = source.status();
+            status
+                .wait_for(|s| matches!(s, Status::Subscribed))
+                .await
+                .expect("subscribed");
+            Client::Source(source)
+        }
+    };
+    sim.wait_subscribes(subscribes + 1).await;
+
+    // A paced producer thread: event i leaves at start + i / RATE.
+    let interval = Duration::from_nanos(1_000_000_000 / RATE);
+    let producer = {
+        let (sim, emitted) = (sim.clone(), emitted.clone());
+        std::thread::spawn(move || {
+            let start = Instant::now() + Duration::from_millis(5);
+            for (i, event) in events.into_iter().enumerate() {
+                let due = start + interval * i as u32;
+                loop {
+                    let now = Instant::now();
+                    if now >= due {
+                        break;
+                    }
+                    if due - now > Duration::from_micros(300) {
+                        std::thread::sleep(due - now - Duration::from_micros(200));
+                    } else {
+                        std::thread::yield_now();
+                    }
+                }
+                emitted[i].store(base.elapsed().as_nanos() as u64, Ordering::Release);
+                sim.emit(event);
+            }
+        })
+    };
+    let mut hist = Histogram::<u64>::new(3).expect("histogram");
+    for _ in 0..LATENCY_EVENTS {
+        let seq = match &mut client {
+            Client::Ws(ws) => loop {
+                let Some(Ok(Message::Text(text))) = ws.next().await else {
+                    continue;
+                };
+                // Skip `subscribed` and the like.
+                if !text.contains("\"event_id\"") {
+                    continue;
+                }
+                if c == Contender::Parse {
+                    let event = Event::parse(bytes::Bytes::from(text)).expect("event");
+                    break seq_of(event.id());
+                }
+                break seq_of(raw_id(&text));
+            },
+            Client::Source(source) => {
+                let d = source.next().await.expect("no error").expect("event");
+                seq_of(d.event.id())
+            }
+        };
+        let now = base.elapsed().as_nanos() as u64;
+        let sent = emitted[seq].load(Ordering::Acquire);
+        hist.record(now.saturating_sub(sent) / 1000)
+            .expect("in range");
+    }
+    producer.join().expect("producer");
+    hist
+}

@@ -7,8 +7,8 @@
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use futures::{Sink, SinkExt, Stream, StreamExt};
-use mailwire_proto::{ClientFrame, ServerFrame, Subscribe};
+use futures::{FutureExt, Sink, SinkExt, Stream, StreamExt};
+use mailwire_proto::{ClientFrame, Event, ServerFrame, Subscribe};
 use mailwire_source::{Delivery, Origin, SourceError};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
@@ -18,8 +18,26 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 
 use crate::status::{DisconnectReason, Gap, GapCause, Status};
 
-/// What travels from the connection task to [`WsSource::next`](crate::WsSource).
-pub(crate) type Item = Result<Delivery, SourceError>;
+/// One event and when it was read, or the error that ended the source. (Not a
+/// [`Delivery`]: its ack handle is not `Sync`, and the source should be.)
+pub(crate) type Item = Result<Received, SourceError>;
+
+/// An event as read from the socket.
+#[derive(Debug)]
+pub(crate) struct Received {
+    pub(crate) event: Event,
+    pub(crate) at: SystemTime,
+}
+
+impl Received {
+    pub(crate) fn into_delivery(self) -> Delivery {
+        Delivery::new(self.event, Origin::WebSocket).with_received_at(self.at)
+    }
+}
+
+/// What travels from the connection task to [`WsSource::next`](crate::WsSource):
+/// the events read in one burst.
+pub(crate) type Batch = Vec<Item>;
 
 /// What the source remembers across connections.
 #[derive(Debug, Default)]
@@ -36,7 +54,9 @@ pub(crate) struct Resume {
 pub(crate) struct Session<'a> {
     pub(crate) subscribe: &'a Subscribe,
     pub(crate) heartbeat: Duration,
-    pub(crate) tx: &'a mpsc::Sender<Item>,
+    /// The most events handed over at once.
+    pub(crate) batch: usize,
+    pub(crate) tx: &'a mpsc::Sender<Batch>,
     pub(crate) status: &'a watch::Sender<Status>,
     pub(crate) gaps: &'a mpsc::UnboundedSender<Gap>,
 }
@@ -71,8 +91,13 @@ where
         resolved: false,
         subscribed: false,
         delivered: false,
+        batch: Vec::new(),
+        permit: None,
     };
     let end = state.drive(ws, resume).await;
+    // Whatever was read is delivered, however the session ended: the resume point
+    // already moved past it.
+    state.flush();
     Outcome {
         end,
         was_live: state.subscribed || state.delivered,
@@ -87,13 +112,17 @@ struct State<'a> {
     resolved: bool,
     subscribed: bool,
     delivered: bool,
+    /// Events read but not yet handed over.
+    batch: Batch,
+    /// Room in the channel for `batch`.
+    permit: Option<mpsc::Permit<'a, Batch>>,
 }
 
 fn io_end(e: &WsError) -> End {
     End::Retry(DisconnectReason::Io(e.to_string()))
 }
 
-impl State<'_> {
+impl<'a> State<'a> {
     async fn drive<S>(&mut self, ws: &mut S, resume: &mut Resume) -> End
     where
         S: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin,
@@ -118,18 +147,17 @@ impl State<'_> {
         let dead = tokio::time::sleep_until(last_frame + dead_after);
         tokio::pin!(dead);
         let tx = self.session.tx;
-        let mut permit = None;
 
         loop {
-            if permit.is_none() {
-                // Room for one more event first. While the consumer is slow we read
+            if self.permit.is_none() {
+                // Room for one more batch first. While the consumer is slow we read
                 // nothing (the socket applies back-pressure), keep pinging, and pause
                 // the dead-peer clock: silence we caused is not a dead peer.
                 tokio::select! {
                     biased;
                     reserved = tx.reserve() => match reserved {
                         Ok(p) => {
-                            permit = Some(p);
+                            self.permit = Some(p);
                             last_frame = Instant::now();
                         }
                         Err(_) => return End::ConsumerGone,
@@ -140,56 +168,85 @@ impl State<'_> {
                 }
                 continue;
             }
-            tokio::select! {
-                biased;
-                msg = ws.next() => {
-                    last_frame = Instant::now();
-                    let bytes = match msg {
-                        Some(Ok(Message::Text(text))) => Bytes::from(text),
-                        Some(Ok(Message::Binary(bytes))) => bytes,
-                        Some(Ok(Message::Close(frame))) => return closed(frame),
-                        // Pongs and pings only prove the peer is alive; tungstenite
-                        // answers pings itself.
-                        Some(Ok(_)) => continue,
-                        Some(Err(e)) => return read_error(e),
-                        None => return End::Retry(DisconnectReason::Io("connection ended".into())),
-                    };
-                    let frame = match ServerFrame::parse(bytes) {
-                        Ok(frame) => frame,
-                        Err(e) => {
-                            // Nothing to deliver and nothing to resume from: skip it,
-                            // loudly.
-                            tracing::warn!(error = %e, "skipping a malformed frame");
-                            continue;
-                        }
-                    };
-                    match frame {
-                        ServerFrame::Event(event) => {
-                            let id = event.id().to_owned();
-                            if let Some(p) = permit.take() {
-                                p.send(Ok(Delivery::new(event, Origin::WebSocket)));
-                            }
-                            resume.last_event_id = Some(id);
-                            self.delivered = true;
-                        }
-                        other => {
-                            if let Err(end) = self.control(ws, other, resume).await {
-                                return end;
-                            }
-                        }
-                    }
+            // Take what the socket already holds without waiting, up to a batch;
+            // hand the batch over before waiting for more. One wake-up of the
+            // consumer per burst, not per event, and no added latency.
+            let ready = if self.batch.len() < self.session.batch {
+                ws.next().now_or_never()
+            } else {
+                None
+            };
+            let msg = match ready {
+                Some(msg) => msg,
+                None if !self.batch.is_empty() => {
+                    self.flush();
+                    continue;
                 }
-                _ = ping.tick() => if let Err(e) = ws.send(Message::Ping(Bytes::new())).await {
-                    return io_end(&e);
-                },
-                () = &mut dead => {
-                    let deadline = last_frame + dead_after;
-                    if Instant::now() >= deadline {
-                        return End::Retry(DisconnectReason::DeadPeer);
+                None => tokio::select! {
+                    biased;
+                    msg = ws.next() => msg,
+                    _ = ping.tick() => {
+                        if let Err(e) = ws.send(Message::Ping(Bytes::new())).await {
+                            return io_end(&e);
+                        }
+                        continue;
                     }
-                    dead.as_mut().reset(deadline);
+                    () = &mut dead => {
+                        let deadline = last_frame + dead_after;
+                        if Instant::now() >= deadline {
+                            return End::Retry(DisconnectReason::DeadPeer);
+                        }
+                        dead.as_mut().reset(deadline);
+                        continue;
+                    }
+                },
+            };
+            last_frame = Instant::now();
+            let bytes = match msg {
+                Some(Ok(Message::Text(text))) => Bytes::from(text),
+                Some(Ok(Message::Binary(bytes))) => bytes,
+                Some(Ok(Message::Close(frame))) => return closed(frame),
+                // Pongs and pings only prove the peer is alive; tungstenite answers
+                // pings itself.
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return read_error(e),
+                None => return End::Retry(DisconnectReason::Io("connection ended".into())),
+            };
+            let frame = match ServerFrame::parse(bytes) {
+                Ok(frame) => frame,
+                Err(e) => {
+                    // Nothing to deliver and nothing to resume from: skip it, loudly.
+                    tracing::warn!(error = %e, "skipping a malformed frame");
+                    continue;
+                }
+            };
+            match frame {
+                ServerFrame::Event(event) => {
+                    resume.last_event_id = Some(event.id().to_owned());
+                    self.batch.push(Ok(Received {
+                        event,
+                        at: SystemTime::now(),
+                    }));
+                    self.delivered = true;
+                }
+                other => {
+                    if let Err(end) = self.control(ws, other, resume).await {
+                        return end;
+                    }
                 }
             }
+        }
+    }
+
+    /// Hands the batch to the consumer. A batch is only filled while a permit is
+    /// held, so there is always room for it.
+    fn flush(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.batch);
+        if let Some(permit) = self.permit.take() {
+            permit.send(batch);
         }
     }
 

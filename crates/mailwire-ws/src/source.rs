@@ -1,5 +1,6 @@
 //! The [`EventSource`] the application holds.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use mailwire_source::{Delivery, EventSource, SourceError, async_trait};
@@ -8,9 +9,12 @@ use tokio::task::JoinHandle;
 
 use crate::WsConfig;
 use crate::connect::Endpoint;
-use crate::session::Item;
+use crate::session::{Batch, Item};
 use crate::status::{Gap, Status};
 use crate::supervisor::Supervisor;
+
+/// The most events handed from the connection task to the consumer at once.
+const MAX_BATCH: usize = 64;
 
 /// A WebSocket [`EventSource`]: connects, subscribes, reconnects with backoff,
 /// resumes after the last delivered event, and reports what it could not resume as
@@ -20,7 +24,9 @@ use crate::supervisor::Supervisor;
 /// when the source is dropped or [`shut down`](Shutdown::shutdown).
 #[derive(Debug)]
 pub struct WsSource {
-    rx: mpsc::Receiver<Item>,
+    rx: mpsc::Receiver<Batch>,
+    /// The rest of the last batch received.
+    buffer: VecDeque<Item>,
     status: watch::Receiver<Status>,
     gaps: Option<Gaps>,
     shutdown: Shutdown,
@@ -39,7 +45,10 @@ impl WsSource {
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|_| SourceError::Config("WsSource::spawn needs a tokio runtime".into()))?;
         let endpoint = Endpoint::new(&config)?;
-        let (tx, rx) = mpsc::channel(config.channel_capacity);
+        // Events travel in batches of what one read burst found; the channel holds
+        // `channel_capacity` events in all.
+        let batch = config.channel_capacity.min(MAX_BATCH);
+        let (tx, rx) = mpsc::channel((config.channel_capacity / batch).max(1));
         let (status_tx, status) = watch::channel(Status::Connecting { attempt: 1 });
         let (gaps_tx, gaps) = mpsc::unbounded_channel();
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -47,6 +56,7 @@ impl WsSource {
             endpoint,
             subscribe: config.subscribe,
             heartbeat: config.heartbeat,
+            batch,
             backoff: config.backoff,
             tx,
             status: status_tx,
@@ -55,6 +65,7 @@ impl WsSource {
         let task = runtime.spawn(supervisor.run(stop_rx));
         Ok(WsSource {
             rx,
+            buffer: VecDeque::new(),
             status,
             gaps: Some(Gaps(gaps)),
             shutdown: Shutdown(Arc::new(stop_tx)),
@@ -91,18 +102,23 @@ impl Drop for WsSource {
 impl EventSource for WsSource {
     /// Cancellation safe: it only awaits a channel receive.
     async fn next(&mut self) -> Result<Option<Delivery>, SourceError> {
-        if self.ended {
-            return Ok(None);
-        }
-        match self.rx.recv().await {
-            Some(Ok(delivery)) => Ok(Some(delivery)),
-            Some(Err(e)) => {
-                self.ended = true;
-                Err(e)
+        loop {
+            if self.ended {
+                return Ok(None);
             }
-            None => {
-                self.ended = true;
-                Ok(None)
+            match self.buffer.pop_front() {
+                Some(Ok(received)) => return Ok(Some(received.into_delivery())),
+                Some(Err(e)) => {
+                    self.ended = true;
+                    return Err(e);
+                }
+                None => {}
+            }
+            match self.rx.recv().await {
+                // Nothing awaits between here and the pop: cancellation cannot lose
+                // the batch.
+                Some(batch) => self.buffer = VecDeque::from(batch),
+                None => self.ended = true,
             }
         }
     }

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use crate::Backoff;
 use crate::connect::{ConnectError, Endpoint};
-use crate::session::{self, End, Item, Resume, Session};
+use crate::session::{self, Batch, End, Resume, Session};
 use crate::status::{Gap, Status};
 
 /// Everything the task owns.
@@ -21,7 +21,8 @@ pub(crate) struct Supervisor {
     pub(crate) subscribe: Subscribe,
     pub(crate) heartbeat: Duration,
     pub(crate) backoff: Backoff,
-    pub(crate) tx: mpsc::Sender<Item>,
+    pub(crate) tx: mpsc::Sender<Batch>,
+    pub(crate) batch: usize,
     pub(crate) status: watch::Sender<Status>,
     pub(crate) gaps: mpsc::UnboundedSender<Gap>,
 }
@@ -61,6 +62,7 @@ impl Supervisor {
                     let session = Session {
                         subscribe: &self.subscribe,
                         heartbeat: self.heartbeat,
+                        batch: self.batch,
                         tx: &self.tx,
                         status: &self.status,
                         gaps: &self.gaps,
@@ -98,7 +100,7 @@ impl Supervisor {
         self.status
             .send_replace(Status::Failed(Arc::new(copy(&error))));
         // Behind every event already queued; the consumer sees it last.
-        let _ = self.tx.send(Err(error)).await;
+        let _ = self.tx.send(vec![Err(error)]).await;
     }
 }
 

@@ -6,7 +6,7 @@ use mailwire_sim::{Retention, Simulator};
 use mailwire_ws::{Backoff, WsConfig, WsSource};
 
 mod common;
-use common::bounded;
+use common::{HANG, bounded};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_clients_spread_their_first_retries_by_jitter() {
@@ -22,7 +22,16 @@ async fn fifty_clients_spread_their_first_retries_by_jitter() {
     assert_eq!(sim.handshakes().len(), CLIENTS);
 
     sim.restart(Retention::Keep).await.unwrap();
-    bounded("every client back", sim.wait_handshakes(2 * CLIENTS as u64)).await;
+    let back = tokio::time::timeout(HANG, sim.wait_handshakes(2 * CLIENTS as u64)).await;
+    assert!(
+        back.is_ok(),
+        "only {:?} back; statuses: {:?}",
+        sim.stats(),
+        sources
+            .iter()
+            .map(|s| s.status().borrow().clone())
+            .collect::<Vec<_>>()
+    );
     let mut retries: Vec<_> = sim.handshakes()[CLIENTS..].iter().map(|h| h.at).collect();
     retries.sort();
 

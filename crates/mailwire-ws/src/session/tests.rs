@@ -55,25 +55,28 @@ impl Sink<Message> for Duplex {
 struct Peer {
     server: chan::UnboundedSender<Result<Message, WsError>>,
     written: chan::UnboundedReceiver<Message>,
-    rx: mpsc::Receiver<Item>,
+    rx: mpsc::Receiver<Batch>,
     gaps: mpsc::UnboundedReceiver<Gap>,
 }
 
 struct Rig {
     ws: Duplex,
-    tx: mpsc::Sender<Item>,
+    batch: usize,
+    tx: mpsc::Sender<Batch>,
     status: watch::Sender<Status>,
     gaps: mpsc::UnboundedSender<Gap>,
     subscribe: Subscribe,
 }
 
-fn new_rig(capacity: usize) -> (Rig, Peer) {
+/// A rig whose channel holds one batch of up to `batch` events.
+fn new_rig(batch: usize) -> (Rig, Peer) {
     let (server, incoming) = chan::unbounded();
     let (outgoing, written) = chan::unbounded();
-    let (tx, rx) = mpsc::channel(capacity);
+    let (tx, rx) = mpsc::channel(1);
     let (gaps_tx, gaps) = mpsc::unbounded_channel();
     let rig = Rig {
         ws: Duplex { incoming, outgoing },
+        batch,
         tx,
         status: watch::channel(Status::Connected).0,
         gaps: gaps_tx,
@@ -95,6 +98,7 @@ impl Rig {
         let session = Session {
             subscribe: &self.subscribe,
             heartbeat: HEARTBEAT,
+            batch: self.batch,
             tx: &self.tx,
             status: &self.status,
             gaps: &self.gaps,
@@ -123,8 +127,10 @@ impl Peer {
 
     fn delivered(&mut self) -> Vec<String> {
         let mut ids = Vec::new();
-        while let Ok(item) = self.rx.try_recv() {
-            ids.push(item.expect("an event").event.id().to_owned());
+        while let Ok(batch) = self.rx.try_recv() {
+            for item in batch {
+                ids.push(item.expect("an event").event.id().to_owned());
+            }
         }
         ids
     }
@@ -363,9 +369,10 @@ async fn a_slow_consumer_is_not_a_dead_peer() {
         // Ten heartbeats without reading: the session must wait, not give up.
         tokio::time::sleep(HEARTBEAT * 10).await;
         let mut got = Vec::new();
-        for _ in 0..3 {
-            let item = peer.rx.recv().await.expect("open").expect("an event");
-            got.push(item.event.id().to_owned());
+        while got.len() < 3 {
+            for item in peer.rx.recv().await.expect("open") {
+                got.push(item.expect("an event").event.id().to_owned());
+            }
         }
         peer.hang_up();
         got
@@ -419,4 +426,42 @@ async fn server_pings_get_a_pong() {
     rig.run(&mut Resume::default()).await;
     let written = peer.written();
     assert_eq!(written[1], Message::text(r#"{"type":"pong"}"#));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_burst_is_one_batch_and_a_lone_event_is_not_held_back() {
+    let (mut rig, mut peer) = new_rig(8);
+    for i in 1..=3 {
+        peer.event(&format!("evt_{i}"));
+    }
+    let mut resume = Resume::default();
+    let session = rig.run(&mut resume);
+    let consumer = async {
+        let ids = |batch: Batch| -> Vec<String> {
+            batch
+                .into_iter()
+                .map(|i| i.unwrap().event.id().to_owned())
+                .collect()
+        };
+        let first = ids(peer.rx.recv().await.expect("a batch"));
+        tokio::time::sleep(HEARTBEAT / 4).await;
+        peer.event("evt_4");
+        // Delivered alone, at once: not held back to fill a batch.
+        let second = ids(peer.rx.recv().await.expect("a batch"));
+        peer.hang_up();
+        (first, second)
+    };
+    let (_, (first, second)) = tokio::join!(session, consumer);
+    assert_eq!(first, ["evt_1", "evt_2", "evt_3"]);
+    assert_eq!(second, ["evt_4"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn events_read_before_a_fatal_error_are_still_delivered() {
+    let (mut rig, mut peer) = new_rig(8);
+    peer.event("evt_1");
+    peer.say(r#"{"type":"error","name":"AuthenticationError","message":"revoked"}"#);
+    let outcome = rig.run(&mut Resume::default()).await;
+    assert!(matches!(outcome.end, End::Fatal(_)));
+    assert_eq!(peer.delivered(), ["evt_1"]);
 }
