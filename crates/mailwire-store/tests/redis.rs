@@ -377,3 +377,49 @@ async fn the_store_reconnects_after_redis_restarts() {
     assert!(appended);
     assert_eq!(ids(&store.unacked(10).await.unwrap()), ["evt_3"]);
 }
+
+/// With a retention, an acked id is forgotten once Redis expires its key; unacked ids
+/// never are, and acking again does not restart the retention.
+#[tokio::test]
+async fn acked_ids_are_forgotten_after_the_retention() {
+    let cleanup = Cleanup { prefix: prefix() };
+    let hour = connect(
+        builder(&cleanup.prefix)
+            .consumer("hour")
+            .forget_acked_after(Duration::from_secs(3600)),
+    )
+    .await;
+    let mut raw = raw().await;
+    let id_key = |id: &str| format!("{{{}:events}}:id:{id}", cleanup.prefix);
+    for id in ["evt_a", "evt_b"] {
+        assert!(hour.append(&event(id, 0)).await.unwrap());
+    }
+    hour.ack("evt_a").await.unwrap();
+    let pttl: i64 = raw.pttl(id_key("evt_a")).await.unwrap();
+    assert!(0 < pttl && pttl <= 3_600_000, "{pttl}");
+    let pttl: i64 = raw.pttl(id_key("evt_b")).await.unwrap();
+    assert_eq!(pttl, -1, "unacked: kept");
+    let _: bool = raw.pexpire(id_key("evt_a"), 100_000).await.unwrap();
+    hour.ack("evt_a").await.unwrap();
+    let pttl: i64 = raw.pttl(id_key("evt_a")).await.unwrap();
+    assert!(
+        0 < pttl && pttl <= 100_000,
+        "acked again restarted it: {pttl}"
+    );
+
+    let brief = connect(
+        builder(&cleanup.prefix)
+            .consumer("brief")
+            .forget_acked_after(Duration::from_millis(1)),
+    )
+    .await;
+    brief.ack("evt_b").await.unwrap();
+    tokio::time::timeout(HANG, async {
+        while EventLog::contains(&brief, "evt_b").await.unwrap() {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the acked id is forgotten");
+    assert!(brief.append(&event("evt_b", 1)).await.unwrap(), "new again");
+}

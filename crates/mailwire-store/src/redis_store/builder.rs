@@ -11,7 +11,7 @@ use crate::StoreError;
 use crate::clock::Clock;
 use crate::redis_store::error::from_redis;
 use crate::redis_store::keys::Keys;
-use crate::redis_store::{Inner, RedisStore};
+use crate::redis_store::{Inner, RedisStore, capped_millis};
 
 /// Options for connecting a [`RedisStore`]; from [`RedisStore::builder`].
 pub struct RedisStoreBuilder {
@@ -21,6 +21,7 @@ pub struct RedisStoreBuilder {
     group: String,
     consumer: Option<String>,
     claim_idle_after: Duration,
+    forget_acked_after: Option<Duration>,
     connect_timeout: Duration,
     response_timeout: Duration,
     connect_retries: usize,
@@ -36,6 +37,7 @@ impl RedisStoreBuilder {
             group: "mailwire".to_owned(),
             consumer: None,
             claim_idle_after: Duration::from_secs(60),
+            forget_acked_after: None,
             connect_timeout: Duration::from_secs(1),
             response_timeout: Duration::from_secs(2),
             connect_retries: 3,
@@ -78,6 +80,16 @@ impl RedisStoreBuilder {
     /// than handling an event takes, or a slow instance's events get handled twice.
     pub fn claim_idle_after(mut self, idle: Duration) -> RedisStoreBuilder {
         self.claim_idle_after = idle;
+        self
+    }
+
+    /// Forgets an acked event's id once `retention` has passed since its first ack
+    /// (default: never; at least 1 ms). Appending that id again is then new. Without
+    /// it, Redis keeps one small key per event id ever appended. Choose it longer than
+    /// your sources redeliver: Standard Webhooks senders retry for about 28 hours.
+    /// Redis measures it (a key expiry), not the injected clock.
+    pub fn forget_acked_after(mut self, retention: Duration) -> RedisStoreBuilder {
+        self.forget_acked_after = Some(retention);
         self
     }
 
@@ -133,8 +145,10 @@ impl RedisStoreBuilder {
                 keys: Keys::new(&self.prefix, &self.log),
                 group: self.group,
                 consumer: self.consumer.unwrap_or_else(default_consumer),
-                claim_idle_after_ms: u64::try_from(self.claim_idle_after.as_millis())
-                    .unwrap_or(u64::MAX),
+                claim_idle_after_ms: capped_millis(self.claim_idle_after),
+                forget_acked_after_ms: self
+                    .forget_acked_after
+                    .map_or(0, |d| capped_millis(d).max(1)),
                 clock: self.clock,
                 closed: AtomicBool::new(false),
             }),
@@ -153,6 +167,7 @@ impl fmt::Debug for RedisStoreBuilder {
             .field("group", &self.group)
             .field("consumer", &self.consumer)
             .field("claim_idle_after", &self.claim_idle_after)
+            .field("forget_acked_after", &self.forget_acked_after)
             .field("connect_timeout", &self.connect_timeout)
             .field("response_timeout", &self.response_timeout)
             .field("connect_retries", &self.connect_retries)

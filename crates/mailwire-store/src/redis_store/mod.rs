@@ -30,7 +30,14 @@ const PAGE: usize = 512;
 
 /// Longer times to live are cut to this (about 100 years): Redis refuses an expiry
 /// that overflows its clock.
-const MAX_TTL_MS: u64 = 100 * 365 * 24 * 3600 * 1000;
+pub(crate) const MAX_TTL_MS: u64 = 100 * 365 * 24 * 3600 * 1000;
+
+/// `d` in milliseconds, capped at [`MAX_TTL_MS`].
+pub(crate) fn capped_millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis())
+        .unwrap_or(u64::MAX)
+        .min(MAX_TTL_MS)
+}
 
 /// An [`EventLog`] and [`SeenSet`] in Redis: the store for several agent instances
 /// (processes, machines) sharing one log.
@@ -44,7 +51,8 @@ const MAX_TTL_MS: u64 = 100 * 365 * 24 * 3600 * 1000;
 /// - **Append is idempotent by id, atomically:** a script checks the id key, adds the
 ///   stream entry and records its entry id in one step, so two instances appending
 ///   one id at once add one entry. The id key outlives the ack (a late redelivery is
-///   still a duplicate); [`ack`](EventLog::ack) removes the entry from the group's
+///   still a duplicate; see [`forget_acked_after`](RedisStoreBuilder::forget_acked_after)
+///   to bound how long); [`ack`](EventLog::ack) removes the entry from the group's
 ///   pending list and its bytes from the stream.
 /// - **Durability is Redis's:** an append is kept once Redis has it; to survive a
 ///   Redis crash too, run Redis with `appendonly yes` and `appendfsync always`.
@@ -67,6 +75,8 @@ struct Inner {
     group: String,
     consumer: String,
     claim_idle_after_ms: u64,
+    /// 0: acked ids are kept forever.
+    forget_acked_after_ms: u64,
     clock: Option<Arc<dyn Clock>>,
     closed: AtomicBool,
 }
@@ -282,6 +292,7 @@ impl EventLog for RedisStore {
             .key(self.inner.keys.id(id))
             .key(&self.inner.keys.stream)
             .arg(&self.inner.group)
+            .arg(self.inner.forget_acked_after_ms)
             .invoke_async(&mut conn)
             .await
             .map_err(from_redis)?;
@@ -304,9 +315,7 @@ impl SeenSet for RedisStore {
     async fn insert(&self, id: &str, ttl: Duration) -> Result<bool, StoreError> {
         let mut conn = self.conn()?;
         let key = self.inner.keys.seen(id);
-        let ttl_ms = u64::try_from(ttl.as_millis())
-            .unwrap_or(u64::MAX)
-            .min(MAX_TTL_MS);
+        let ttl_ms = capped_millis(ttl);
         if let Some(clock) = &self.inner.clock {
             let now = unix_millis(clock.now());
             let inserted: i64 = scripts::INSERT_AT

@@ -20,7 +20,9 @@ return 1
 });
 
 /// Ack an event: leave the group's pending list and drop the bytes; the id key stays,
-/// so the id is still a duplicate. KEYS: id key, stream. ARGV: group.
+/// so the id is still a duplicate, until the retention (if any) runs out; acking again
+/// does not restart it. KEYS: id key, stream. ARGV: group, retention (ms, 0 for
+/// forever).
 pub(crate) static ACK: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -28,6 +30,9 @@ local entry = redis.call('GET', KEYS[1])
 if not entry then return 0 end
 redis.call('XACK', KEYS[2], ARGV[1], entry)
 redis.call('XDEL', KEYS[2], entry)
+if ARGV[2] ~= '0' and redis.call('PTTL', KEYS[1]) == -1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
 return 1
 ",
     )
