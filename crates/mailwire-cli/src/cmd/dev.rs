@@ -16,17 +16,24 @@ pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
 /// [--envelope agentmail|simple]`
 #[derive(Debug, clap::Args)]
 #[command(
-    long_about = "Runs a local simulator of the email service: WebSocket at /v0 and /v1/ws, \
-REST (webhooks, messages, raw events, event pages, chaos) under /v1, and signed webhook \
-dispatch with retries. Stop it with Ctrl-C.",
-    after_help = "Routes:\n  \
-WS     /v0, /v1/ws                       events as the service sends them\n  \
-POST   /v1/webhooks                      {url, events?, inbox_ids?, secret?, scheme?}\n  \
-GET    /v1/webhooks[/ID], DELETE /v1/webhooks/ID\n  \
-POST   /v1/inboxes/INBOX/messages        {from, to, subject, text, html?}\n  \
-POST   /v1/events                        a raw event, emitted as given\n  \
-GET    /v1/events?after=ID&limit=N       retained events, oldest first\n  \
-POST   /v1/chaos                         {seed, drop_ws_every, webhook_failure_rate, ...}"
+    after_help = concat!(
+        "Serves until Ctrl-C. Every event is sent on the WebSocket and POSTed, signed and\n",
+        "retried, to each matching webhook.\n\n",
+        "Routes:\n",
+        "  WS      /v0, /v1/ws                   events as the service sends them\n",
+        "  POST    /v1/webhooks                  {url, events?, inbox_ids?, secret?, scheme?}\n",
+        "  GET     /v1/webhooks[/ID]             the webhooks, with their secrets\n",
+        "  DELETE  /v1/webhooks/ID\n",
+        "  POST    /v1/inboxes/INBOX/messages    {from, to, subject, text, html?}\n",
+        "  POST    /v1/events                    a raw event, emitted as given\n",
+        "  GET     /v1/events?after=ID&limit=N   retained events, oldest first\n",
+        "  POST    /v1/chaos                     {seed, drop_ws_every, webhook_failure_rate,\n",
+        "                                         webhook_max_failures, webhook_delay_ms,\n",
+        "                                         duplicate_rate, reorder_rate, ws_down, drop_now}\n",
+        "  GET     /v1/chaos, DELETE /v1/chaos   read, clear\n\n",
+        "With --api-key, every route needs one of the keys: an X-API-Key header,\n",
+        "Authorization: Bearer, or ?api_key=."
+    )
 )]
 pub(crate) struct Args {
     /// Address to listen on (port 0 picks a free one).

@@ -22,7 +22,7 @@ const IN_FLIGHT: usize = 64;
 /// [--scheme S]`
 #[derive(Debug, clap::Args)]
 #[command(
-    long_about = "Receives events on the WebSocket and POSTs each one, its bytes \
+    after_help = "Receives events on the WebSocket and POSTs each one, its bytes \
 unchanged, to a local endpoint as a signed webhook, retrying on failure (at once, 5 s, \
 5 min, ...). No tunnel, no public URL.\n\nWithout --secret, the secret is derived from \
 the API key and the --to URL, so it stays the same from run to run: print it with \

@@ -25,7 +25,7 @@ use super::{SchemeArg, header_name, keyring};
 /// [--signature-header NAME]] [--store PATH] [--reorder-ms N]`
 #[derive(Debug, clap::Args)]
 #[command(
-    long_about = "Listens on the WebSocket, on a webhook endpoint, or both, merges the two \
+    after_help = "Listens on the WebSocket, on a webhook endpoint, or both, merges the two \
 streams and prints each event once, as one JSON line on stdout:\n\n  \
 {\"id\":..,\"type\":..,\"origin\":\"websocket|webhook|log\",\"received_at\":..,\"event\":<the raw event>}\n\n\
 Status goes to stderr. An event is acknowledged once its line is written. With --store, \
@@ -40,10 +40,12 @@ pub(crate) struct Args {
     /// API key for the WebSocket.
     #[arg(long = "api-key", value_name = "KEY")]
     api_key: Option<String>,
-    /// Only events of this inbox (repeatable).
+    /// Only events of this inbox (repeatable; filters the WebSocket subscription, a
+    /// webhook's filters are set where it is registered).
     #[arg(long = "inbox", value_name = "ID")]
     inboxes: Vec<String>,
-    /// Only events of this type, e.g. message.received (repeatable).
+    /// Only events of this type, e.g. message.received (repeatable; filters the
+    /// WebSocket subscription).
     #[arg(long = "event", value_name = "TYPE")]
     events: Vec<String>,
     /// Receive webhooks on this address, e.g. 127.0.0.1:3000.

@@ -11,7 +11,7 @@ use super::runtime::{block_on, error_text, exchange, rest_base};
 /// `mailwire send --server URL --api-key KEY --inbox ID --from ADDR --subject S --text T`
 #[derive(Debug, clap::Args)]
 #[command(
-    long_about = "Makes an email arrive in an inbox of a simulator (`mailwire dev`): \
+    after_help = "Makes an email arrive in an inbox of a simulator (`mailwire dev`): \
 POST /v1/inboxes/ID/messages. The simulator emits a message.received event on its \
 WebSocket and to its webhooks. Prints the event id."
 )]

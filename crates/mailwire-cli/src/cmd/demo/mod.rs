@@ -43,7 +43,7 @@ const DEADLINE: Duration = Duration::from_secs(25);
 /// `mailwire demo`
 #[derive(Debug, clap::Args)]
 #[command(
-    long_about = "Runs everything in one process, on loopback, with the embedded \
+    after_help = "Runs everything in one process, on loopback, with the embedded \
 defaults: a simulator of the email service (chaos: 30% of webhook attempts fail), an \
 agent listening on both the WebSocket and webhooks, merged and deduplicated over a redb \
 store in a temporary directory, a burst of 30 emails (one carrying a sign-in code the \
