@@ -524,3 +524,58 @@ fn demo_runs_and_reports_nothing_lost() {
         );
     }
 }
+
+#[test]
+fn an_event_never_written_is_printed_again_after_a_restart() {
+    let (_dev, base) = dev(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("events.redb");
+    let port = free_port();
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    register_webhook(&base, &format!("http://127.0.0.1:{port}/webhooks"), secret);
+    let listen_args = [
+        "listen",
+        "--webhook-listen",
+        &format!("127.0.0.1:{port}"),
+        "--secret",
+        secret,
+        "--scheme",
+        "standard",
+        "--store",
+        store.to_str().unwrap(),
+    ];
+
+    // Whoever reads stdout goes away: the line cannot be written, so the event is
+    // not acked, and `listen` stops.
+    let mut first = mailwire()
+        .args(listen_args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = lines(first.stderr.take().unwrap());
+    while !stderr
+        .recv_timeout(HANG)
+        .expect("listen starts")
+        .contains("webhooks: receiving")
+    {}
+    drop(first.stdout.take()); // the read end closes
+    let id = String::from_utf8(send(&base, "any", "kept").stdout)
+        .unwrap()
+        .trim()
+        .to_owned();
+    let (tx, exited) = mpsc::channel();
+    std::thread::spawn(move || tx.send(first.wait()));
+    let status = exited.recv_timeout(HANG).expect("listen stops").unwrap();
+    assert!(status.success(), "a closed stdout is not an error");
+
+    // The next start prints it, from the log.
+    let second = Running::spawn(&listen_args);
+    let line = second.stdout_line();
+    assert_eq!(
+        (line["id"].as_str(), line["origin"].as_str()),
+        (Some(id.as_str()), Some("log"))
+    );
+    assert_eq!(line["event"]["message"]["subject"], "kept");
+}
