@@ -105,3 +105,13 @@ async fn https_with_a_custom_root() {
             .is_err()
     );
 }
+
+#[test]
+fn trust_needs_at_least_one_root() {
+    use mailwire_webhook_http::SenderError;
+    assert!(matches!(
+        WebhookSender::builder().no_default_roots().build(),
+        Err(SenderError::Tls(_))
+    ));
+    assert!(WebhookSender::builder().build().is_ok());
+}
