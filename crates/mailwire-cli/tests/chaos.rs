@@ -66,6 +66,7 @@ async fn consume(
         .bind(hook_addr)
         .await
         .expect("the webhook port is free again");
+    let receiver_handle = receiver.shutdown_handle().expect("a bound receiver");
     let backoff = Backoff::default()
         .base(Duration::from_millis(10))
         .cap(Duration::from_millis(200));
@@ -126,6 +127,9 @@ async fn consume(
     acks.abort_all();
     while acks.join_next().await.is_some() {}
     let stats = merge.stats();
+    // The port is free once the receiver has stopped, for the next run to bind.
+    receiver_handle.shutdown();
+    receiver_handle.finished().await;
     drop(merge);
     store.close().await.expect("close");
     stats
