@@ -178,3 +178,17 @@ async fn shutdown_closes_idle_keep_alive_connections() {
     assert_eq!(next(&mut source).await.event.id(), "evt_1");
     assert!(source.next().await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn an_idle_connection_is_closed_by_the_header_timeout() {
+    let (mut source, addr) = bind(receiver().header_timeout(Duration::from_millis(200))).await;
+    // Silent from the start, and silent after a first request (keep-alive idle):
+    // both are closed, so neither holds a connection slot for long.
+    let mut silent = TcpStream::connect(addr).await.unwrap();
+    assert_eq!(read_to_close(&mut silent).await, "");
+    let mut idle = TcpStream::connect(addr).await.unwrap();
+    idle.write_all(&raw_post("evt_1")).await.unwrap();
+    let answer = read_to_close(&mut idle).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert_eq!(next(&mut source).await.event.id(), "evt_1");
+}
