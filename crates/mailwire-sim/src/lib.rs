@@ -72,6 +72,10 @@
 //!   fraction of webhook attempts (really, over HTTP, so the sender really retries),
 //!   delay webhooks, duplicate and reorder events; every decision follows from the
 //!   seed and the event id. `GET` and `DELETE /v1/chaos` read and clear it.
+//!
+//! The same from Rust, in process: [`Simulator::receive_email`],
+//! [`Simulator::register_webhook`], [`Simulator::set_chaos`], and counters to wait on
+//! ([`Simulator::wait_webhooks`], [`Simulator::chaos_stats`]).
 
 mod auth;
 mod chaos;
