@@ -110,7 +110,9 @@ fn fuzz(seconds: Option<&str>) -> Result<(), String> {
         let corpus = format!("corpus/{target}");
         cargo_in(
             &dir,
-            &["fuzz", "run", "-s", "none", target, &corpus, "--", &max_time],
+            &[
+                "fuzz", "run", "-s", "none", target, &corpus, "--", &max_time,
+            ],
             &[],
         )?;
     }

@@ -36,13 +36,14 @@ fn check_crate(root: &Path, dir: &Path, problems: &mut Vec<String>) {
         Err(e) => return problems.push(format!("{name}: cannot read Cargo.toml: {e}")),
     };
     if !has_workspace_lints(&manifest) {
-        problems.push(format!("{name}: Cargo.toml lacks `[lints] workspace = true`"));
+        problems.push(format!(
+            "{name}: Cargo.toml lacks `[lints] workspace = true`"
+        ));
     }
     for line in manifest.lines() {
         let line = line.trim();
         // External versions live once, in the root's [workspace.dependencies].
-        if line.contains("version = \"") && !line.starts_with("version") && !line.starts_with('#')
-        {
+        if line.contains("version = \"") && !line.starts_with("version") && !line.starts_with('#') {
             problems.push(format!(
                 "{name}: `{line}` pins a version; use `{{ workspace = true }}`"
             ));
@@ -55,7 +56,9 @@ fn check_crate(root: &Path, dir: &Path, problems: &mut Vec<String>) {
     match lib.map(fs::read_to_string) {
         Some(Ok(src)) => {
             if !src.trim_start().starts_with("//!") {
-                problems.push(format!("{name}: the crate root does not open with `//!` docs"));
+                problems.push(format!(
+                    "{name}: the crate root does not open with `//!` docs"
+                ));
             }
         }
         Some(Err(e)) => problems.push(format!("{name}: cannot read its crate root: {e}")),

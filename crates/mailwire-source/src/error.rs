@@ -39,7 +39,10 @@ impl SourceError {
     pub fn is_fatal(&self) -> bool {
         matches!(
             self,
-            SourceError::Auth(_) | SourceError::Config(_) | SourceError::Tls(_) | SourceError::Closed
+            SourceError::Auth(_)
+                | SourceError::Config(_)
+                | SourceError::Tls(_)
+                | SourceError::Closed
         )
     }
 
