@@ -111,8 +111,9 @@ impl MergeBuilder {
     /// inbox and a timestamp are held up to `window` and delivered in timestamp order
     /// per inbox. One that arrives after an event of its inbox with a later timestamp
     /// was delivered goes out at once and is counted as late. Events without an inbox
-    /// or a timestamp are never held. Uses tokio's clock (so `tokio::time::pause`
-    /// drives it in tests); the merge must then be polled inside a tokio runtime.
+    /// or a timestamp are never held. It remembers, per inbox seen, the timestamp of
+    /// the last event delivered. Uses tokio's clock (so `tokio::time::pause` drives
+    /// it in tests); the merge must then be polled inside a tokio runtime.
     pub fn reorder(mut self, window: Duration) -> Self {
         self.reorder = Some(window);
         self
