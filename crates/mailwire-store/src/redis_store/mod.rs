@@ -48,6 +48,8 @@ pub(crate) fn capped_millis(d: Duration) -> u64 {
 ///   the same name gets them back), then events left unacked by another consumer for
 ///   longer than [`claim_idle_after`](RedisStoreBuilder::claim_idle_after) (a crashed
 ///   instance's, now claimed by this one), then events no consumer has had yet.
+///   Every event returned is this consumer's until acked or claimed, so ask for what
+///   you will handle: `unacked(usize::MAX)` takes the whole backlog from the others.
 /// - **Append is idempotent by id, atomically:** a script checks the id key, adds the
 ///   stream entry and records its entry id in one step, so two instances appending
 ///   one id at once add one entry. The id key outlives the ack (a late redelivery is
