@@ -579,3 +579,67 @@ fn an_event_never_written_is_printed_again_after_a_restart() {
     );
     assert_eq!(line["event"]["message"]["subject"], "kept");
 }
+
+#[test]
+fn listen_with_a_redis_store_prints_and_acks_through_redis() {
+    // A database of its own, emptied first, so earlier runs leave nothing behind.
+    let redis = "redis://127.0.0.1:6379/14";
+    let flushed = Command::new("redis-cli")
+        .args(["-n", "14", "flushdb"])
+        .output()
+        .expect("redis-cli runs (a Redis at 127.0.0.1:6379 is needed)");
+    assert!(flushed.status.success(), "Redis at 127.0.0.1:6379 answers");
+
+    let (_dev, base) = dev(&["--api-key", "sk_test"]);
+    let listen = Running::spawn(&[
+        "listen",
+        "--ws",
+        &ws_url(&base),
+        "--api-key",
+        "sk_test",
+        "--redis",
+        redis,
+    ]);
+    listen.stderr_line("store: Redis");
+    listen.stderr_line("websocket: subscribed");
+    let id = String::from_utf8(send(&base, "sk_test", "via redis").stdout)
+        .unwrap()
+        .trim()
+        .to_owned();
+    let line = listen.stdout_line();
+    assert_eq!(line["id"], id.as_str());
+    assert_eq!(line["event"]["message"]["subject"], "via redis");
+    listen.interrupt();
+
+    // The event went through the Redis log and was acked there: nothing is pending.
+    let pending = Command::new("redis-cli")
+        .args(["-n", "14", "--scan", "--pattern", "*:stream"])
+        .output()
+        .unwrap();
+    let stream = String::from_utf8(pending.stdout).unwrap();
+    let stream = stream.trim();
+    assert!(!stream.is_empty(), "the log is a Redis stream");
+    let info = Command::new("redis-cli")
+        .args(["-n", "14", "xpending", stream, "mailwire"])
+        .output()
+        .unwrap();
+    let info = String::from_utf8(info.stdout).unwrap();
+    assert_eq!(info.lines().next(), Some("0"), "nothing pending: {info}");
+}
+
+#[test]
+fn listen_with_an_unreachable_redis_fails_cleanly() {
+    let port = free_port();
+    let out = run(&[
+        "listen",
+        "--webhook-listen",
+        "127.0.0.1:0",
+        "--secret",
+        "s3cret",
+        "--scheme",
+        "hex",
+        "--redis",
+        &format!("redis://127.0.0.1:{port}"),
+    ]);
+    assert_clean_failure(&out, 1, "Redis");
+}

@@ -11,7 +11,7 @@ use anyhow::{Context as _, anyhow};
 use mailwire_merge::{Merge, OnSourceFailure};
 use mailwire_proto::EventType;
 use mailwire_source::{Delivery, EventSource, EventSourceExt as _};
-use mailwire_store::{EventLog, MemoryStore, RedbStore, SeenSet};
+use mailwire_store::{EventLog, MemoryStore, RedbStore, RedisStore, SeenSet};
 use mailwire_webhook::Verifier;
 use mailwire_webhook_http::{ShutdownHandle, WebhookReceiver};
 use mailwire_ws::WsConfig;
@@ -22,7 +22,7 @@ use super::{SchemeArg, header_name, keyring};
 
 /// `mailwire listen --ws URL --api-key KEY [--inbox ID]... [--event TYPE]...
 /// [--webhook-listen ADDR [--webhook-path P] --secret S --scheme S
-/// [--signature-header NAME]] [--store PATH] [--reorder-ms N]`
+/// [--signature-header NAME]] [--store PATH | --redis URL] [--reorder-ms N]`
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Listens on the WebSocket, on a webhook endpoint, or both, merges the two \
@@ -30,7 +30,10 @@ streams and prints each event once, as one JSON line on stdout:\n\n  \
 {\"id\":..,\"type\":..,\"origin\":\"websocket|webhook|log\",\"received_at\":..,\"event\":<the raw event>}\n\n\
 Status goes to stderr. An event is acknowledged once its line is written. With --store, \
 events received and never acknowledged (the process stopped first) are printed again at \
-the next start, with origin \"log\", and ids already printed are never printed again.",
+the next start, with origin \"log\", and ids already printed are never printed again. \
+With --redis, several listeners share one log (a Redis Stream read through a consumer \
+group): each event is printed by one of them, and a stopped listener's events are \
+claimed by another.",
     group = clap::ArgGroup::new("transport").required(true).multiple(true).args(["ws", "webhook_listen"])
 )]
 pub(crate) struct Args {
@@ -69,8 +72,12 @@ pub(crate) struct Args {
     #[arg(long, value_name = "NAME", requires = "webhook_listen")]
     signature_header: Option<String>,
     /// Keep the event log and the ids seen in this redb file, across restarts.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", conflicts_with = "redis")]
     store: Option<PathBuf>,
+    /// Keep the event log and the ids seen in Redis, shared by every listener on it,
+    /// e.g. redis://127.0.0.1:6379.
+    #[arg(long, value_name = "URL")]
+    redis: Option<String>,
     /// Hold events up to N ms to print each inbox's events in timestamp order.
     #[arg(long, value_name = "N")]
     reorder_ms: Option<u64>,
@@ -81,9 +88,21 @@ struct Stores {
     log: Arc<dyn EventLog>,
     seen: Arc<dyn SeenSet>,
     redb: Option<RedbStore>,
+    redis: Option<RedisStore>,
 }
 
-fn open_store(path: Option<&PathBuf>) -> anyhow::Result<Stores> {
+async fn open_store(path: Option<&PathBuf>, redis: Option<&str>) -> anyhow::Result<Stores> {
+    if let Some(url) = redis {
+        let store = RedisStore::connect(url)
+            .await
+            .map_err(|e| anyhow!("cannot use the Redis store: {e}"))?;
+        return Ok(Stores {
+            log: Arc::new(store.clone()),
+            seen: Arc::new(store.clone()),
+            redb: None,
+            redis: Some(store),
+        });
+    }
     Ok(match path {
         Some(path) => {
             let store = RedbStore::open(path)
@@ -92,6 +111,7 @@ fn open_store(path: Option<&PathBuf>) -> anyhow::Result<Stores> {
                 log: Arc::new(store.clone()),
                 seen: Arc::new(store.clone()),
                 redb: Some(store),
+                redis: None,
             }
         }
         None => {
@@ -100,6 +120,7 @@ fn open_store(path: Option<&PathBuf>) -> anyhow::Result<Stores> {
                 log: Arc::new(store.clone()),
                 seen: Arc::new(store),
                 redb: None,
+                redis: None,
             }
         }
     })
@@ -119,7 +140,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         _ => None,
     };
     block_on(async move {
-        let stores = open_store(args.store.as_ref())?;
+        let stores = open_store(args.store.as_ref(), args.redis.as_deref()).await?;
         let mut builder = Merge::builder()
             .log(stores.log.clone())
             .seen_set(stores.seen.clone())
@@ -157,6 +178,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         if let Some(path) = &args.store {
             status!("store: {}", path.display());
         }
+        if let Some(store) = &stores.redis {
+            status!("store: Redis, as consumer {}", store.consumer());
+        }
         let mut merge = builder.build();
         let result = print_events(&mut merge).await;
         if let Some(handle) = shutdown {
@@ -171,6 +195,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         drop(merge);
         if let Some(store) = stores.redb {
             store.close().await.context("closing the store")?;
+        }
+        if let Some(store) = stores.redis {
+            store.close().await.context("closing the Redis store")?;
         }
         result
     })
