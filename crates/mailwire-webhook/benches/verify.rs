@@ -2,7 +2,9 @@
 //!
 //! - `ring`: raw `ring::hmac::sign` over the already-concatenated signed
 //!   content with a prepared key: the floor no verifier can beat;
-//! - `mailwire`: `Verifier::verify` on an `http::HeaderMap`;
+//! - `mailwire`: `Verifier::verify` on an `http::HeaderMap`, reading the
+//!   system clock as a deployed verifier does;
+//! - `mailwire_pairs`: the same over a `Vec` of `(name, value)` pairs;
 //! - `svix`, `standardwebhooks`: the peers' `verify` on the same headers
 //!   (Standard Webhooks only; no peer crate covers the hex scheme).
 //!
