@@ -600,8 +600,12 @@ fn listen_with_a_redis_store_prints_and_acks_through_redis() {
         "--redis",
         redis,
     ]);
-    listen.stderr_line("store: Redis");
-    listen.stderr_line("websocket: subscribed");
+    // Both status lines, in whichever order they come.
+    let mut waiting = vec!["store: Redis", "websocket: subscribed"];
+    while !waiting.is_empty() {
+        let line = listen.stderr.recv_timeout(HANG).expect("listen starts");
+        waiting.retain(|needle| !line.contains(needle));
+    }
     let id = String::from_utf8(send(&base, "sk_test", "via redis").stdout)
         .unwrap()
         .trim()
