@@ -5,6 +5,13 @@
 //! `cargo bench -p mailwire-webhook-http --bench receiver`. Criterion reports the
 //! time per request (throughput = its inverse); p50/p99 latency per request is
 //! printed after each target, from an HDR histogram of every request sent.
+//!
+//! Every row runs under the same conditions: the same client (one runtime, named
+//! `bench-client`, 2 workers), the same connection count, and the servers on
+//! another runtime of the same shape (`bench-server`). The two share the machine's
+//! cores, so throughput follows the sum of client and server CPU per request; CPU
+//! is also reported per side (from each thread's counters in `/proc`), so the
+//! server's own cost per request can be compared without the client's.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -14,6 +21,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+use futures::StreamExt as _;
+use futures::stream::FuturesUnordered;
 use hdrhistogram::Histogram;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
@@ -138,35 +147,58 @@ impl Senders {
         start.elapsed()
     }
 
-    fn report(&self, name: &str, cpu: Duration) {
+    fn report(&self, name: &str, client_cpu: Duration, server_cpu: Duration) {
         let h = self.latency.lock().expect("lock");
+        let per = |d: Duration| d.as_secs_f64() * 1e6 / h.len().max(1) as f64;
         eprintln!(
             "{name}: {} requests, p50 {} us, p99 {} us, answers other than 200 ok: {}, \
-             process CPU {:.1} us per request",
+             CPU per request: client {:.1} us, server {:.1} us",
             h.len(),
             h.value_at_quantile(0.50),
             h.value_at_quantile(0.99),
             self.failures.load(Ordering::Relaxed),
-            cpu.as_secs_f64() * 1e6 / h.len().max(1) as f64,
+            per(client_cpu),
+            per(server_cpu),
         );
     }
 }
 
-/// CPU time used by this process so far (all threads, user + system), from
-/// `/proc/self/stat`: on a machine shared with other jobs, throughput swings with
-/// their load, while CPU per request does not.
-fn process_cpu() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the parenthesised command name; utime and stime are the 12th
-    // and 13th of them, in clock ticks (100 per second on Linux).
-    let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let ticks: u64 = rest
-        .split_whitespace()
-        .skip(11)
-        .take(2)
-        .filter_map(|f| f.parse::<u64>().ok())
-        .sum();
-    Duration::from_millis(ticks * 10)
+/// CPU time used so far (user + system) by this process's threads, split into the
+/// client's (threads named `bench-client`) and the servers' (`bench-server`: the
+/// servers and their consumers; `mailwire-store…`: redb's committer thread). From `/proc/self/task/*/stat`: on
+/// a machine shared with other jobs, throughput swings with their load, while CPU
+/// per request does not. Threads that have exited are not counted; the bench's
+/// threads live for the whole run.
+fn cpu_split() -> (Duration, Duration) {
+    let (mut client, mut server) = (0u64, 0u64);
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return (Duration::ZERO, Duration::ZERO);
+    };
+    for task in tasks.flatten() {
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let name = head.split_once('(').map_or("", |(_, name)| name);
+        // Fields after the parenthesised name; utime and stime are the 12th and
+        // 13th of them, in clock ticks (100 per second on Linux).
+        let ticks: u64 = rest
+            .split_whitespace()
+            .skip(11)
+            .take(2)
+            .filter_map(|f| f.parse::<u64>().ok())
+            .sum();
+        // The main thread (criterion's analysis between rows) is neither side.
+        if name.starts_with("bench-client") {
+            client += ticks;
+        } else if name.starts_with("bench-server") || name.starts_with("mailwire-store") {
+            server += ticks;
+        }
+    }
+    (
+        Duration::from_millis(client * 10),
+        Duration::from_millis(server * 10),
+    )
 }
 
 fn unix_now() -> i64 {
@@ -200,10 +232,11 @@ async fn bare_server() -> SocketAddr {
     addr
 }
 
-/// A receiver with `log`, drained by a consumer that acks every delivery. Each
-/// ack runs in its own task: with redb an ack is a durable write, and a consumer
-/// that awaited each one in turn would be held to one event per commit (a few
-/// ms), while concurrent acks share commits.
+/// A receiver with `log`, drained by a consumer that acks every delivery. Acks run
+/// concurrently with each other and with receiving: with redb an ack is a durable
+/// write, and a consumer that awaited each one in turn would be held to one event
+/// per commit (a few ms), while concurrent acks share commits. They are polled
+/// in place rather than spawned, so the consumer costs no task per event.
 async fn receiver(log: Arc<dyn EventLog>) -> SocketAddr {
     let verifier = Verifier::new(Keyring::standard(SECRET).expect("secret"));
     let source: WebhookSource = WebhookReceiver::new(verifier)
@@ -215,18 +248,38 @@ async fn receiver(log: Arc<dyn EventLog>) -> SocketAddr {
     let addr = source.local_addr().expect("addr");
     tokio::spawn(async move {
         let mut source = source;
-        while let Ok(Some(delivery)) = source.next().await {
-            tokio::spawn(delivery.ack());
+        let mut acks = FuturesUnordered::new();
+        loop {
+            tokio::select! {
+                Some(acked) = acks.next(), if !acks.is_empty() => {
+                    let acked: Result<(), _> = acked;
+                    acked.expect("ack");
+                }
+                next = source.next() => match next {
+                    Ok(Some(delivery)) => acks.push(delivery.ack()),
+                    _ => break,
+                },
+            }
         }
     });
     addr
 }
 
+fn runtime(name: &str) -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name(name)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
 fn bench(c: &mut Criterion) {
-    let rt = Runtime::new().expect("runtime");
+    let client = runtime("bench-client");
+    let server = runtime("bench-server");
     let dir = tempfile::tempdir().expect("temp dir");
     let redb = Arc::new(RedbStore::open(dir.path().join("bench.redb")).expect("redb"));
-    let targets: Vec<(&str, SocketAddr, usize)> = rt.block_on(async {
+    let targets: Vec<(&str, SocketAddr, usize)> = server.block_on(async {
         let memory = receiver(Arc::new(MemoryStore::new())).await;
         let redb = receiver(redb.clone()).await;
         vec![
@@ -247,15 +300,28 @@ fn bench(c: &mut Criterion) {
     group.warm_up_time(Duration::from_secs(2));
     group.measurement_time(Duration::from_secs(8));
     for (name, addr, connections) in targets {
-        let mut senders = rt.block_on(Senders::connect(addr, connections));
-        let cpu = process_cpu();
+        let mut senders = client.block_on(Senders::connect(addr, connections));
+        let (client_cpu, server_cpu) = cpu_split();
+        let stats = redb.stats();
         group.bench_function(name, |b| {
-            b.iter_custom(|iters| rt.block_on(senders.run(iters)));
+            b.iter_custom(|iters| client.block_on(senders.run(iters)));
         });
-        senders.report(name, process_cpu() - cpu);
+        let (client_after, server_after) = cpu_split();
+        senders.report(name, client_after - client_cpu, server_after - server_cpu);
+        let after = redb.stats();
+        if after.commits > stats.commits {
+            let commits = (after.commits - stats.commits) as f64;
+            eprintln!(
+                "{name}: redb {} commits, {:.1} appends and {:.1} operations (appends + \
+                 acks) per commit, largest group so far {}",
+                after.commits - stats.commits,
+                (after.appended - stats.appended) as f64 / commits,
+                (after.operations - stats.operations) as f64 / commits,
+                after.largest_group,
+            );
+        }
     }
     group.finish();
-    eprintln!("redb: {:?}", redb.stats());
 }
 
 criterion_group!(benches, bench);
