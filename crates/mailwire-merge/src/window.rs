@@ -13,6 +13,8 @@
 
 use std::fmt;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+
+use siphasher::sip128::{Hasher128, SipHasher13};
 use std::time::{Duration, Instant};
 
 /// Live generations of each clock. An id is remembered for at least 31 ticks of
@@ -29,6 +31,15 @@ const MAX_PASS_TICKS: u64 = 128;
 /// The most the table is ever filled: 7 slots in 8, live and not-yet-swept entries.
 const MAX_LOAD_NUM: usize = 7;
 const MAX_LOAD_DEN: usize = 8;
+
+/// Slots per bucket: four 16-byte slots, one 64-byte cache line.
+const BUCKET: usize = 4;
+
+/// One cache line of slots: a lookup reads whole buckets, and stops at the first
+/// bucket with an empty slot.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Bucket([u128; BUCKET]);
 
 /// The 128-bit keyed hash of an event id: what the window and the merge compare.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -47,31 +58,38 @@ impl fmt::Debug for IdKey {
     }
 }
 
-/// Hashes event ids to [`IdKey`]s: two SipHash-1-3 passes under independent random
-/// keys (std's `RandomState`), 128 bits in all. Keyed per process, so ids chosen by
-/// whoever sends events cannot be crafted to collide or to build long probe chains.
-#[derive(Clone, Default)]
+/// Hashes event ids to [`IdKey`]s: SipHash-1-3 with its 128-bit output, under a
+/// random 128-bit key drawn per hasher. Keyed per process, so ids chosen by whoever
+/// sends events cannot be crafted to collide or to build long probe chains.
+#[derive(Clone)]
 pub struct IdHasher {
-    high: RandomState,
-    low: RandomState,
+    k0: u64,
+    k1: u64,
 }
 
 impl IdHasher {
     /// A hasher with fresh random keys.
     pub fn new() -> IdHasher {
+        // std's `RandomState` is seeded from the OS; what it makes of a constant
+        // under two fresh states is 128 unpredictable bits.
         IdHasher {
-            high: RandomState::new(),
-            low: RandomState::new(),
+            k0: RandomState::new().hash_one(0x6b30_u64),
+            k1: RandomState::new().hash_one(0x6b31_u64),
         }
     }
 
     /// The key of `id`.
     pub fn key(&self, id: &str) -> IdKey {
-        let mut high = self.high.build_hasher();
-        high.write(id.as_bytes());
-        let mut low = self.low.build_hasher();
-        low.write(id.as_bytes());
-        IdKey(((high.finish() as u128) << 64) | low.finish() as u128)
+        // One pass for 128 bits: half the work of two 64-bit hashes.
+        let mut hasher = SipHasher13::new_with_keys(self.k0, self.k1);
+        hasher.write(id.as_bytes());
+        IdKey(hasher.finish128().as_u128())
+    }
+}
+
+impl Default for IdHasher {
+    fn default() -> IdHasher {
+        IdHasher::new()
     }
 }
 
@@ -128,7 +146,7 @@ pub(crate) type KeyBuild = BuildHasherDefault<KeyHasher>;
 /// ```
 pub struct IdWindow {
     hasher: IdHasher,
-    slots: Box<[u128]>,
+    buckets: Box<[Bucket]>,
     /// Slots not empty: live entries and dead ones not swept yet.
     occupied: usize,
     max_occupied: usize,
@@ -181,11 +199,15 @@ impl IdWindow {
         // Live entries span 32 ticks of the insert clock; dead ones wait at most two
         // more for the sweep to reach them.
         let most_occupied = per_generation * (usize::from(GENERATIONS) + 2);
-        let len = (most_occupied * MAX_LOAD_DEN).div_ceil(MAX_LOAD_NUM) + 1;
+        let buckets = (most_occupied * MAX_LOAD_DEN)
+            .div_ceil(MAX_LOAD_NUM)
+            .div_ceil(BUCKET)
+            .max(2);
+        let len = buckets * BUCKET;
         let tick = (max_age / u32::from(GENERATIONS - 1)).max(Duration::from_micros(1));
         IdWindow {
             hasher,
-            slots: vec![0u128; len].into_boxed_slice(),
+            buckets: vec![Bucket([0; BUCKET]); buckets].into_boxed_slice(),
             occupied: 0,
             max_occupied: len * MAX_LOAD_NUM / MAX_LOAD_DEN,
             per_generation,
@@ -223,7 +245,7 @@ impl IdWindow {
 
     /// The bytes the window holds on the heap: fixed from construction on.
     pub fn memory_bytes(&self) -> usize {
-        std::mem::size_of_val(&*self.slots)
+        std::mem::size_of_val(&*self.buckets)
     }
 
     /// Inserts `id`; `true` when it was not in the window (first seen).
@@ -242,41 +264,37 @@ impl IdWindow {
     pub fn insert_key(&mut self, key: IdKey, now: Instant) -> bool {
         self.advance(now);
         let body = body(key);
-        let mut i = self.home(body);
+        let mut b = self.home(body);
+        // A dead slot to reuse, else the first empty one: both keep the entry
+        // reachable, as every bucket from its home up to it is full.
         let mut reusable = None;
-        loop {
-            let slot = self.slots[i];
-            if slot == 0 {
-                break;
-            }
-            let live = self.is_live(slot);
-            if slot & !TAG_MASK == body {
-                if live {
+        let at = loop {
+            let bucket = &self.buckets[b].0;
+            let mut empty = None;
+            for (j, &slot) in bucket.iter().enumerate() {
+                if slot == 0 {
+                    empty = empty.or(Some(j));
+                } else if !self.is_live(slot) {
+                    reusable = reusable.or(Some((b, j)));
+                } else if slot & !TAG_MASK == body {
                     return false;
                 }
-                // A dead copy of the same id: refresh it in place.
-                reusable = Some(i);
-                break;
             }
-            if !live && reusable.is_none() {
-                reusable = Some(i);
+            if let Some(j) = empty {
+                break reusable.unwrap_or((b, j));
             }
-            i = self.next(i);
+            b = self.next(b);
+        };
+        if self.buckets[at.0].0[at.1] == 0 {
+            if self.occupied + 1 > self.max_occupied {
+                // Cannot happen while the sizing above holds; if it ever did,
+                // dropping every dead entry now restores the bound.
+                self.finish_pass();
+                return self.insert_key(key, now);
+            }
+            self.occupied += 1;
         }
-        match reusable {
-            // Every slot from the home to here is taken, so the entry stays reachable.
-            Some(at) => self.slots[at] = body | self.stamp(),
-            None => {
-                if self.occupied + 1 > self.max_occupied {
-                    // Cannot happen while the sizing above holds; if it ever did,
-                    // dropping every dead entry now restores the bound.
-                    self.finish_pass();
-                    return self.insert_key(key, now);
-                }
-                self.slots[i] = body | self.stamp();
-                self.occupied += 1;
-            }
-        }
+        self.buckets[at.0].0[at.1] = body | self.stamp();
         self.in_generation += 1;
         if self.in_generation >= self.per_generation {
             self.inserts_clock = self.inserts_clock.wrapping_add(1);
@@ -295,26 +313,34 @@ impl IdWindow {
     pub fn contains_key(&mut self, key: IdKey, now: Instant) -> bool {
         self.advance(now);
         let body = body(key);
-        let mut i = self.home(body);
+        let mut b = self.home(body);
         loop {
-            let slot = self.slots[i];
-            if slot == 0 {
-                return false;
-            }
-            if slot & !TAG_MASK == body && self.is_live(slot) {
+            let bucket = &self.buckets[b].0;
+            if bucket
+                .iter()
+                .any(|&slot| slot & !TAG_MASK == body && self.is_live(slot))
+            {
                 return true;
             }
-            i = self.next(i);
+            // A bucket with room ends the search: nothing ever went past it.
+            if bucket.contains(&0) {
+                return false;
+            }
+            b = self.next(b);
         }
     }
 
     fn home(&self, slot: u128) -> usize {
         // Lemire's multiply-shift maps the top 64 bits onto 0..len without a division.
-        (((slot >> 64) * self.slots.len() as u128) >> 64) as usize
+        (((slot >> 64) * self.buckets.len() as u128) >> 64) as usize
     }
 
-    fn next(&self, i: usize) -> usize {
-        if i + 1 == self.slots.len() { 0 } else { i + 1 }
+    fn next(&self, b: usize) -> usize {
+        if b + 1 == self.buckets.len() {
+            0
+        } else {
+            b + 1
+        }
     }
 
     fn stamp(&self) -> u128 {
@@ -347,7 +373,7 @@ impl IdWindow {
         if elapsed >= u64::from(GENERATIONS) {
             // Idle for longer than the whole window: everything is dead. Clearing
             // now also keeps 8-bit tags from wrapping around into the live range.
-            self.slots.fill(0);
+            self.buckets.fill(Bucket([0; BUCKET]));
             self.occupied = 0;
             self.cursor = 0;
             self.pass_began = ticks;
@@ -360,67 +386,97 @@ impl IdWindow {
     /// Examines `budget` slots at the cursor, removing dead entries.
     fn sweep(&mut self, mut budget: usize) {
         let (inserts, age) = (self.inserts_clock, self.age_clock as u8);
-        let dead = |slot: &u128| {
-            *slot != 0
-                && (inserts.wrapping_sub((*slot >> 8) as u8) >= GENERATIONS
-                    || age.wrapping_sub(*slot as u8) >= GENERATIONS)
+        let dead = |slot: u128| -> bool {
+            slot != 0
+                && (inserts.wrapping_sub((slot >> 8) as u8) >= GENERATIONS
+                    || age.wrapping_sub(slot as u8) >= GENERATIONS)
         };
+        let len = self.buckets.len() * BUCKET;
+        // The cursor lives in a register while scanning; most buckets have nothing
+        // dead and are passed over whole.
+        let mut cursor = self.cursor;
         while budget > 0 {
-            let start = self.cursor;
-            let end = (start + budget).min(self.slots.len());
-            // A tight scan for the next dead slot: most slots are live or empty.
-            match self.slots[start..end].iter().position(dead) {
-                Some(k) => {
-                    budget -= k + 1;
-                    self.cursor = start + k;
-                    // Another entry may shift into this slot: the next scan sees it.
-                    self.remove_at(self.cursor);
-                }
-                None => {
-                    budget -= end - start;
-                    self.cursor = end;
-                    if end == self.slots.len() {
-                        self.cursor = 0;
-                        self.pass_began = self.age_clock;
-                        self.passes += 1;
-                    }
-                }
+            let (b, j) = (cursor / BUCKET, cursor % BUCKET);
+            if j == 0 && budget >= BUCKET && !self.buckets[b].0.iter().any(|&s| dead(s)) {
+                cursor += BUCKET;
+                budget -= BUCKET;
+            } else if dead(self.buckets[b].0[j]) {
+                // Another entry may move into this slot: the next step looks again.
+                self.remove_at(b, j);
+                budget -= 1;
+            } else {
+                cursor += 1;
+                budget -= 1;
+            }
+            if cursor == len {
+                cursor = 0;
+                self.pass_began = self.age_clock;
+                self.passes += 1;
             }
         }
+        self.cursor = cursor;
     }
 
     /// Sweeps to the end of the current pass.
     fn finish_pass(&mut self) {
         let passes = self.passes;
         while self.passes == passes {
-            self.sweep(self.slots.len());
+            self.sweep(self.buckets.len() * BUCKET);
         }
     }
 
-    /// Backward-shift deletion: empties slot `i` and moves later entries of the same
-    /// cluster back, so no lookup ever stops short of an entry.
-    fn remove_at(&mut self, mut i: usize) {
-        let mut j = i;
+    /// Empties slot `j` of bucket `hole`, then keeps the invariant lookups rely on
+    /// (every bucket from an entry's home up to the one before it is full): an entry
+    /// further on whose home lies at or before the hole's bucket moves into the hole,
+    /// which moves on to where that entry was, until a bucket with room.
+    fn remove_at(&mut self, mut hole: usize, mut j: usize) {
+        self.buckets[hole].0[j] = 0;
+        self.occupied -= 1;
+        let mut b = hole;
         loop {
-            j = self.next(j);
-            let slot = self.slots[j];
-            if slot == 0 {
-                break;
+            b = self.next(b);
+            let bucket = self.buckets[b].0;
+            // Entries whose home is in (hole, b] must stay at or after their home.
+            let movable = bucket.iter().position(|&slot| {
+                if slot == 0 {
+                    return false;
+                }
+                let home = self.home(slot);
+                let stays = if hole <= b {
+                    hole < home && home <= b
+                } else {
+                    hole < home || home <= b
+                };
+                !stays
+            });
+            let has_room = bucket.contains(&0);
+            if let Some(k) = movable {
+                self.buckets[hole].0[j] = bucket[k];
+                self.buckets[b].0[k] = 0;
+                (hole, j) = (b, k);
             }
-            let home = self.home(slot);
-            // The entry at j may move to i unless its home lies in (i, j], cyclically.
-            let stays = if i <= j {
-                i < home && home <= j
-            } else {
-                i < home || home <= j
-            };
-            if !stays {
-                self.slots[i] = slot;
-                i = j;
+            // Nothing lies beyond a bucket that had room before: nothing can need it.
+            if has_room {
+                return;
             }
         }
-        self.slots[i] = 0;
-        self.occupied -= 1;
+    }
+
+    /// Checks that every entry is reachable from its home (tests only).
+    #[cfg(test)]
+    pub(crate) fn check_reachable(&self) {
+        for (b, bucket) in self.buckets.iter().enumerate() {
+            for &slot in &bucket.0 {
+                if slot == 0 {
+                    continue;
+                }
+                let mut h = self.home(slot);
+                while h != b {
+                    assert!(!self.buckets[h].0.contains(&0), "a gap before an entry");
+                    h = self.next(h);
+                }
+            }
+        }
     }
 
     #[cfg(test)]
@@ -430,7 +486,7 @@ impl IdWindow {
 
     #[cfg(test)]
     pub(crate) fn slot_count(&self) -> usize {
-        self.slots.len()
+        self.buckets.len() * BUCKET
     }
 }
 
@@ -445,7 +501,7 @@ impl fmt::Debug for IdWindow {
         f.debug_struct("IdWindow")
             .field("capacity", &self.capacity)
             .field("max_age", &self.max_age)
-            .field("slots", &self.slots.len())
+            .field("slots", &(self.buckets.len() * BUCKET))
             .field("occupied", &self.occupied)
             .field("inserts_clock", &self.inserts_clock)
             .field("age_clock", &self.age_clock)
@@ -524,7 +580,11 @@ mod tests {
         for i in 0..1_000_000u32 {
             w.insert(&i.to_string(), now);
             assert!(w.occupied() <= bound);
+            if i % 50_000 == 0 {
+                w.check_reachable();
+            }
         }
+        w.check_reachable();
         // Everything inserted recently is still found after all that churn.
         for i in 990_000..1_000_000u32 {
             assert!(w.contains(&i.to_string(), now));
