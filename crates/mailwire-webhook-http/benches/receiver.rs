@@ -147,32 +147,34 @@ impl Senders {
         start.elapsed()
     }
 
-    fn report(&self, name: &str, client_cpu: Duration, server_cpu: Duration) {
+    fn report(&self, name: &str, cpu: Cpu) {
         let h = self.latency.lock().expect("lock");
         let per = |d: Duration| d.as_secs_f64() * 1e6 / h.len().max(1) as f64;
         eprintln!(
             "{name}: {} requests, p50 {} us, p99 {} us, answers other than 200 ok: {}, \
-             CPU per request: client {:.1} us, server {:.1} us",
+             CPU per request: client {:.1} us, server {:.1} us (+ redb committer thread \
+             {:.1} us)",
             h.len(),
             h.value_at_quantile(0.50),
             h.value_at_quantile(0.99),
             self.failures.load(Ordering::Relaxed),
-            per(client_cpu),
-            per(server_cpu),
+            per(cpu.client),
+            per(cpu.server),
+            per(cpu.store),
         );
     }
 }
 
 /// CPU time used so far (user + system) by this process's threads, split into the
-/// client's (threads named `bench-client`) and the servers' (`bench-server`: the
-/// servers and their consumers; `mailwire-store…`: redb's committer thread). From `/proc/self/task/*/stat`: on
+/// client's (threads named `bench-client`), the servers' (`bench-server`: the
+/// servers and their consumers) and redb's committer thread (`mailwire-store…`). From `/proc/self/task/*/stat`: on
 /// a machine shared with other jobs, throughput swings with their load, while CPU
 /// per request does not. Threads that have exited are not counted; the bench's
 /// threads live for the whole run.
-fn cpu_split() -> (Duration, Duration) {
-    let (mut client, mut server) = (0u64, 0u64);
+fn cpu_split() -> Cpu {
+    let (mut client, mut server, mut store) = (0u64, 0u64, 0u64);
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return (Duration::ZERO, Duration::ZERO);
+        return Cpu::default();
     };
     for task in tasks.flatten() {
         let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
@@ -191,14 +193,38 @@ fn cpu_split() -> (Duration, Duration) {
         // The main thread (criterion's analysis between rows) is neither side.
         if name.starts_with("bench-client") {
             client += ticks;
-        } else if name.starts_with("bench-server") || name.starts_with("mailwire-store") {
+        } else if name.starts_with("bench-server") {
             server += ticks;
+        } else if name.starts_with("mailwire-store") {
+            store += ticks;
         }
     }
-    (
-        Duration::from_millis(client * 10),
-        Duration::from_millis(server * 10),
-    )
+    let ms = |ticks: u64| Duration::from_millis(ticks * 10);
+    Cpu {
+        client: ms(client),
+        server: ms(server),
+        store: ms(store),
+    }
+}
+
+/// CPU time per side; see [`cpu_split`].
+#[derive(Clone, Copy, Default)]
+struct Cpu {
+    client: Duration,
+    server: Duration,
+    store: Duration,
+}
+
+impl std::ops::Sub for Cpu {
+    type Output = Cpu;
+
+    fn sub(self, before: Cpu) -> Cpu {
+        Cpu {
+            client: self.client - before.client,
+            server: self.server - before.server,
+            store: self.store - before.store,
+        }
+    }
 }
 
 fn unix_now() -> i64 {
@@ -301,13 +327,12 @@ fn bench(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(8));
     for (name, addr, connections) in targets {
         let mut senders = client.block_on(Senders::connect(addr, connections));
-        let (client_cpu, server_cpu) = cpu_split();
+        let cpu = cpu_split();
         let stats = redb.stats();
         group.bench_function(name, |b| {
             b.iter_custom(|iters| client.block_on(senders.run(iters)));
         });
-        let (client_after, server_after) = cpu_split();
-        senders.report(name, client_after - client_cpu, server_after - server_cpu);
+        senders.report(name, cpu_split() - cpu);
         let after = redb.stats();
         if after.commits > stats.commits {
             let commits = (after.commits - stats.commits) as f64;
