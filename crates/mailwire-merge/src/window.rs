@@ -29,8 +29,8 @@ const TAG_MASK: u128 = (1 << TAG_BITS) - 1;
 /// themselves: one per tick.)
 const MAX_PASS_TICKS: u64 = 128;
 /// The most the table is ever filled: 7 slots in 8, live and not-yet-swept entries.
-const MAX_LOAD_NUM: usize = 7;
-const MAX_LOAD_DEN: usize = 8;
+const MAX_LOAD_NUM: usize = 29;
+const MAX_LOAD_DEN: usize = 32;
 
 /// Slots per bucket: four 16-byte slots, one 64-byte cache line.
 const BUCKET: usize = 4;
@@ -147,6 +147,10 @@ pub(crate) type KeyBuild = BuildHasherDefault<KeyHasher>;
 pub struct IdWindow {
     hasher: IdHasher,
     buckets: Box<[Bucket]>,
+    /// One byte per slot, bucket by bucket: 0 for an empty slot, else eight bits of
+    /// the entry's hash. 1/16 of the table's size, so it stays in cache where the
+    /// slots cannot: a lookup touches a slot only when its byte matches.
+    tags: Box<[[u8; BUCKET]]>,
     /// Slots not empty: live entries and dead ones not swept yet.
     occupied: usize,
     max_occupied: usize,
@@ -208,6 +212,7 @@ impl IdWindow {
         IdWindow {
             hasher,
             buckets: vec![Bucket([0; BUCKET]); buckets].into_boxed_slice(),
+            tags: vec![[0; BUCKET]; buckets].into_boxed_slice(),
             occupied: 0,
             max_occupied: len * MAX_LOAD_NUM / MAX_LOAD_DEN,
             per_generation,
@@ -245,7 +250,7 @@ impl IdWindow {
 
     /// The bytes the window holds on the heap: fixed from construction on.
     pub fn memory_bytes(&self) -> usize {
-        std::mem::size_of_val(&*self.buckets)
+        std::mem::size_of_val(&*self.buckets) + std::mem::size_of_val(&*self.tags)
     }
 
     /// Inserts `id`; `true` when it was not in the window (first seen).
@@ -264,37 +269,34 @@ impl IdWindow {
     pub fn insert_key(&mut self, key: IdKey, now: Instant) -> bool {
         self.advance(now);
         let body = body(key);
+        let tag = tag_of(body);
         let mut b = self.home(body);
-        // A dead slot to reuse, else the first empty one: both keep the entry
-        // reachable, as every bucket from its home up to it is full.
-        let mut reusable = None;
         let at = loop {
-            let bucket = &self.buckets[b].0;
-            let mut empty = None;
-            for (j, &slot) in bucket.iter().enumerate() {
-                if slot == 0 {
-                    empty = empty.or(Some(j));
-                } else if !self.is_live(slot) {
-                    reusable = reusable.or(Some((b, j)));
-                } else if slot & !TAG_MASK == body {
-                    return false;
+            let tags = self.tags[b];
+            for (j, &t) in tags.iter().enumerate() {
+                if t == tag {
+                    let slot = self.buckets[b].0[j];
+                    if slot & !TAG_MASK == body && self.is_live(slot) {
+                        return false;
+                    }
                 }
             }
-            if let Some(j) = empty {
-                break reusable.unwrap_or((b, j));
+            // Dead entries are not reused here (telling them apart would read the
+            // slots); the sweep frees them, and the sizing counts them.
+            if let Some(j) = tags.iter().position(|&t| t == 0) {
+                break (b, j);
             }
             b = self.next(b);
         };
-        if self.buckets[at.0].0[at.1] == 0 {
-            if self.occupied + 1 > self.max_occupied {
-                // Cannot happen while the sizing above holds; if it ever did,
-                // dropping every dead entry now restores the bound.
-                self.finish_pass();
-                return self.insert_key(key, now);
-            }
-            self.occupied += 1;
+        if self.occupied + 1 > self.max_occupied {
+            // Cannot happen while the sizing above holds; if it ever did,
+            // dropping every dead entry now restores the bound.
+            self.finish_pass();
+            return self.insert_key(key, now);
         }
+        self.occupied += 1;
         self.buckets[at.0].0[at.1] = body | self.stamp();
+        self.tags[at.0][at.1] = tag;
         self.in_generation += 1;
         if self.in_generation >= self.per_generation {
             self.inserts_clock = self.inserts_clock.wrapping_add(1);
@@ -313,17 +315,20 @@ impl IdWindow {
     pub fn contains_key(&mut self, key: IdKey, now: Instant) -> bool {
         self.advance(now);
         let body = body(key);
+        let tag = tag_of(body);
         let mut b = self.home(body);
         loop {
-            let bucket = &self.buckets[b].0;
-            if bucket
-                .iter()
-                .any(|&slot| slot & !TAG_MASK == body && self.is_live(slot))
-            {
-                return true;
+            let tags = self.tags[b];
+            for (j, &t) in tags.iter().enumerate() {
+                if t == tag {
+                    let slot = self.buckets[b].0[j];
+                    if slot & !TAG_MASK == body && self.is_live(slot) {
+                        return true;
+                    }
+                }
             }
             // A bucket with room ends the search: nothing ever went past it.
-            if bucket.contains(&0) {
+            if tags.contains(&0) {
                 return false;
             }
             b = self.next(b);
@@ -374,6 +379,7 @@ impl IdWindow {
             // Idle for longer than the whole window: everything is dead. Clearing
             // now also keeps 8-bit tags from wrapping around into the live range.
             self.buckets.fill(Bucket([0; BUCKET]));
+            self.tags.fill([0; BUCKET]);
             self.occupied = 0;
             self.cursor = 0;
             self.pass_began = ticks;
@@ -397,7 +403,10 @@ impl IdWindow {
         let mut cursor = self.cursor;
         while budget > 0 {
             let (b, j) = (cursor / BUCKET, cursor % BUCKET);
-            if j == 0 && budget >= BUCKET && !self.buckets[b].0.iter().any(|&s| dead(s)) {
+            if j == 0
+                && budget >= BUCKET
+                && (self.tags[b] == [0; BUCKET] || !self.buckets[b].0.iter().any(|&s| dead(s)))
+            {
                 cursor += BUCKET;
                 budget -= BUCKET;
             } else if dead(self.buckets[b].0[j]) {
@@ -431,17 +440,18 @@ impl IdWindow {
     /// which moves on to where that entry was, until a bucket with room.
     fn remove_at(&mut self, mut hole: usize, mut j: usize) {
         self.buckets[hole].0[j] = 0;
+        self.tags[hole][j] = 0;
         self.occupied -= 1;
         let mut b = hole;
         loop {
             b = self.next(b);
-            let bucket = self.buckets[b].0;
+            let (bucket, tags) = (self.buckets[b].0, self.tags[b]);
             // Entries whose home is in (hole, b] must stay at or after their home.
-            let movable = bucket.iter().position(|&slot| {
-                if slot == 0 {
+            let movable = (0..BUCKET).position(|k| {
+                if tags[k] == 0 {
                     return false;
                 }
-                let home = self.home(slot);
+                let home = self.home(bucket[k]);
                 let stays = if hole <= b {
                     hole < home && home <= b
                 } else {
@@ -449,10 +459,12 @@ impl IdWindow {
                 };
                 !stays
             });
-            let has_room = bucket.contains(&0);
+            let has_room = tags.contains(&0);
             if let Some(k) = movable {
                 self.buckets[hole].0[j] = bucket[k];
+                self.tags[hole][j] = tags[k];
                 self.buckets[b].0[k] = 0;
+                self.tags[b][k] = 0;
                 (hole, j) = (b, k);
             }
             // Nothing lies beyond a bucket that had room before: nothing can need it.
@@ -466,13 +478,16 @@ impl IdWindow {
     #[cfg(test)]
     pub(crate) fn check_reachable(&self) {
         for (b, bucket) in self.buckets.iter().enumerate() {
-            for &slot in &bucket.0 {
+            for (j, &slot) in bucket.0.iter().enumerate() {
+                let tag = self.tags[b][j];
+                assert_eq!(tag == 0, slot == 0, "a tag out of step with its slot");
                 if slot == 0 {
                     continue;
                 }
+                assert_eq!(tag, tag_of(slot & !TAG_MASK));
                 let mut h = self.home(slot);
                 while h != b {
-                    assert!(!self.buckets[h].0.contains(&0), "a gap before an entry");
+                    assert!(!self.tags[h].contains(&0), "a gap before an entry");
                     h = self.next(h);
                 }
             }
@@ -488,6 +503,12 @@ impl IdWindow {
     pub(crate) fn slot_count(&self) -> usize {
         self.buckets.len() * BUCKET
     }
+}
+
+/// The byte that stands for a stored key in `tags`: never 0 (an empty slot). Bits
+/// other than those the home bucket comes from, so entries sharing a bucket differ.
+fn tag_of(body: u128) -> u8 {
+    ((body >> TAG_BITS) as u8).max(1)
 }
 
 /// A key as stored: tag bits cleared, never zero (zero marks an empty slot).
