@@ -89,7 +89,10 @@ async fn run() {
         for k in 0..3 {
             let c = Contender::ALL[(round + k) % 3];
             let started = Instant::now();
-            receive_replay(c, &url, THROUGHPUT_EVENTS).await;
+            // Every client loop runs as a task, as it would in an application.
+            tokio::spawn(receive_replay(c, url.clone(), THROUGHPUT_EVENTS))
+                .await
+                .expect("run");
             let rate = THROUGHPUT_EVENTS as f64 / started.elapsed().as_secs_f64();
             rates[c as usize].push(rate);
         }
@@ -103,7 +106,8 @@ async fn run() {
     // Latency at a fixed rate.
     let mut latencies = Vec::new();
     for (k, c) in Contender::ALL.into_iter().enumerate() {
-        latencies.push(measure_latency(c, &sim, &url, k).await);
+        let run = tokio::spawn(measure_latency(c, sim.clone(), url.clone(), k));
+        latencies.push(run.await.expect("run"));
     }
 
     println!(
@@ -126,7 +130,8 @@ async fn run() {
 
 const SUBSCRIBE_AFTER_MARK: &str = r#"{"type":"subscribe","after":"evt_mark"}"#;
 
-async fn receive_replay(c: Contender, url: &str, n: usize) {
+async fn receive_replay(c: Contender, url: String, n: usize) {
+    let url = url.as_str();
     match c {
         Contender::Bare | Contender::Parse => {
             let (mut ws, _) = tokio_tungstenite::connect_async(url)
@@ -175,8 +180,8 @@ fn raw_id(text: &str) -> &str {
 
 async fn measure_latency(
     c: Contender,
-    sim: &Arc<Simulator>,
-    url: &str,
+    sim: Arc<Simulator>,
+    url: String,
     run: usize,
 ) -> Histogram<u64> {
     let events: Vec<Event> = (0..LATENCY_EVENTS)
@@ -186,11 +191,14 @@ async fn measure_latency(
     let emitted: Arc<Vec<AtomicU64>> =
         Arc::new((0..LATENCY_EVENTS).map(|_| AtomicU64::new(0)).collect());
     let subscribes = sim.stats().subscribes;
+    let url = url.as_str();
 
     enum Client {
         Ws(
-            tokio_tungstenite::WebSocketStream<
-                tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+            Box<
+                tokio_tungstenite::WebSocketStream<
+                    tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+                >,
             >,
         ),
         Source(WsSource),
@@ -203,7 +211,7 @@ async fn measure_latency(
             ws.send(Message::text(r#"{"type":"subscribe"}"#))
                 .await
                 .expect("subscribe");
-            Client::Ws(ws)
+            Client::Ws(Box::new(ws))
         }
         Contender::Source => {
             let source = WsSource::spawn(WsConfig::new(url)).expect("spawn");

@@ -85,19 +85,20 @@ pub(crate) async fn run<S>(ws: &mut S, session: Session<'_>, resume: &mut Resume
 where
     S: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin,
 {
+    let capacity = session.batch;
     let mut state = State {
         session,
         after_sent: false,
         resolved: false,
         subscribed: false,
         delivered: false,
-        batch: Vec::new(),
+        batch: Vec::with_capacity(capacity),
         permit: None,
     };
     let end = state.drive(ws, resume).await;
     // Whatever was read is delivered, however the session ended: the resume point
     // already moved past it.
-    state.flush();
+    state.flush(resume);
     Outcome {
         end,
         was_live: state.subscribed || state.delivered,
@@ -179,7 +180,7 @@ impl<'a> State<'a> {
             let msg = match ready {
                 Some(msg) => msg,
                 None if !self.batch.is_empty() => {
-                    self.flush();
+                    self.flush(resume);
                     continue;
                 }
                 None => tokio::select! {
@@ -222,7 +223,6 @@ impl<'a> State<'a> {
             };
             match frame {
                 ServerFrame::Event(event) => {
-                    resume.last_event_id = Some(event.id().to_owned());
                     self.batch.push(Ok(Received {
                         event,
                         at: SystemTime::now(),
@@ -230,6 +230,7 @@ impl<'a> State<'a> {
                     self.delivered = true;
                 }
                 other => {
+                    self.note_last_id(resume);
                     if let Err(end) = self.control(ws, other, resume).await {
                         return end;
                     }
@@ -238,13 +239,23 @@ impl<'a> State<'a> {
         }
     }
 
-    /// Hands the batch to the consumer. A batch is only filled while a permit is
-    /// held, so there is always room for it.
-    fn flush(&mut self) {
+    /// Moves the resume point to the last event read. Done per batch, not per
+    /// event: one allocation per burst.
+    fn note_last_id(&self, resume: &mut Resume) {
+        if let Some(Ok(last)) = self.batch.last() {
+            resume.last_event_id = Some(last.event.id().to_owned());
+        }
+    }
+
+    /// Hands the batch to the consumer and moves the resume point past it. A batch
+    /// is only filled while a permit is held, so there is always room for it.
+    fn flush(&mut self, resume: &mut Resume) {
         if self.batch.is_empty() {
             return;
         }
-        let batch = std::mem::take(&mut self.batch);
+        self.note_last_id(resume);
+        // The next batch starts with room for a full burst: no regrowth per event.
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(self.session.batch));
         if let Some(permit) = self.permit.take() {
             permit.send(batch);
         }
