@@ -38,10 +38,12 @@ macro_rules! status {
 }
 pub(crate) use status;
 
-/// An HTTP(S) client: webpki roots, HTTP/1.
+/// An HTTP(S) client: webpki roots, HTTP/1, rustls over ring (named, not the
+/// process default, so another provider compiled in cannot make it ambiguous).
 pub(crate) fn http_client() -> Client<HttpsConnector<HttpConnector>, Full<Bytes>> {
     let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_webpki_roots()
+        .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
+        .expect("ring supports the default TLS versions")
         .https_or_http()
         .enable_http1()
         .build();
