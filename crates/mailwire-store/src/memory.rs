@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use mailwire_proto::Event;
 
 use crate::clock::{Clock, SystemClock, expiry, unix_millis};
@@ -52,8 +53,11 @@ struct State {
     next_seq: u64,
     /// Every id ever appended, with its position in the log.
     ids: HashMap<String, u64>,
-    /// The events not yet acked, by position: iteration is append order.
-    unacked: BTreeMap<u64, Event>,
+    /// The raw bytes of the events not yet acked, by position: iteration is append
+    /// order. Raw bytes rather than events, so that `append` (the hot path) copies no
+    /// strings: `Bytes` is reference-counted. `unacked` re-parses them, as the
+    /// durable stores do.
+    unacked: BTreeMap<u64, Bytes>,
     /// Seen ids and when they expire (Unix ms).
     seen: HashMap<String, u64>,
     /// The same entries by expiry, earliest first, for purging. An entry whose expiry
@@ -160,13 +164,23 @@ impl EventLog for MemoryStore {
         let seq = state.next_seq;
         state.next_seq += 1;
         state.ids.insert(event.id().to_owned(), seq);
-        state.unacked.insert(seq, event.clone());
+        state.unacked.insert(seq, event.raw().clone());
         Ok(true)
     }
 
     async fn unacked(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
-        let state = self.open()?;
-        Ok(state.unacked.values().take(limit).cloned().collect())
+        // Parse outside the lock: the bytes are shared, the parse is the slow part.
+        let raws: Vec<(u64, Bytes)> = {
+            let state = self.open()?;
+            let taken = state.unacked.iter().take(limit);
+            taken.map(|(&seq, raw)| (seq, raw.clone())).collect()
+        };
+        raws.into_iter()
+            .map(|(seq, raw)| {
+                Event::parse(raw)
+                    .map_err(|e| StoreError::Corrupt(format!("event at position {seq}: {e}")))
+            })
+            .collect()
     }
 
     async fn ack(&self, id: &str) -> Result<(), StoreError> {
