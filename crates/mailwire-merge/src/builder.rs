@@ -99,7 +99,7 @@ impl MergeBuilder {
     }
 
     /// The in-memory dedup window: remembers at least the last `capacity` acked ids
-    /// for at least `max_age`, at about 20 bytes per id of capacity, allocated once
+    /// for at least `max_age`, at about 20.6 bytes per id of capacity, allocated once
     /// (default 100 000 ids, 3 days: 2 MB). See [`IdWindow`](crate::IdWindow).
     pub fn window(mut self, capacity: usize, max_age: Duration) -> Self {
         self.window_capacity = capacity;

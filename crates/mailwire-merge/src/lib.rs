@@ -47,7 +47,7 @@
 //!   until its delivery is acked; copies arriving meanwhile are suppressed and their
 //!   acks held. Acking settles the event (below) and then the held copies in their
 //!   own sources. Acked ids stay in an in-memory [`IdWindow`] (bounded by count and
-//!   age, about 20 bytes per id, never growing) and, with a seen-set, in the store
+//!   age, about 21 bytes per id, never growing) and, with a seen-set, in the store
 //!   across restarts.
 //! - **Ack.** Acking a delivery inserts the id in the seen-set, acks it in the log,
 //!   then runs the source's own ack ([`Ack::then`](mailwire_source::Ack::then)).
@@ -74,6 +74,21 @@
 //!   what another origin brought later) and by how much; late events; failed
 //!   sources. See [`Merge::stats`] and [`StatsHandle`].
 //! - **The end.** `Ok(None)` once every source has ended and everything held went out.
+//!
+//! # Dedup cost
+//!
+//! `cargo bench -p mailwire-merge --bench dedup`: 1M distinct 30-byte ids, a stream
+//! of 2M deliveries (each id twice, 1,000 deliveries apart), each checked and
+//! remembered when new; `fresh` into empty structures, `steady` into ones already
+//! holding 1M earlier ids (the window full and forgetting). Ratios against a
+//! `HashSet<String>` in the same run (higher is faster; a loaded machine, so read
+//! the ratios):
+//!
+//! | structure | bytes per id | memory | fresh speed | steady speed |
+//! | --- | ---: | ---: | ---: | ---: |
+//! | `HashSet<String>` (baseline) | 82.4 | 1.00x | 1.00x | 1.00x |
+//! | `HashSet<u128>` of the hashes (never forgets) | 35.7 | 0.43x | 1.44x | 1.44x |
+//! | [`IdWindow`], 1M ids, count and age bounded | 20.6 | 0.25x | 3.24x | 1.24x |
 
 mod builder;
 mod merge;
