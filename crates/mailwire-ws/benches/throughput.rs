@@ -25,10 +25,10 @@ use mailwire_ws::{Status, WsConfig, WsSource};
 use tokio_tungstenite::tungstenite::Message;
 
 const EVENT_BYTES: usize = 800;
-const THROUGHPUT_EVENTS: usize = 100_000;
-const ROUNDS: usize = 7;
+const THROUGHPUT_EVENTS: usize = 50_000;
+const ROUNDS: usize = 5;
 const RATE: u64 = 10_000;
-const LATENCY_EVENTS: usize = 20_000;
+const LATENCY_EVENTS: usize = 10_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Contender {
