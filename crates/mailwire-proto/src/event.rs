@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use crate::event_type::PayloadKind;
 use crate::payload::{JsonObject, Payload};
-use crate::wire::Wire;
+use crate::wire::{Early, Wire};
 use crate::{EventType, ParseError};
 
 /// The largest event or frame [`Event::parse`] accepts: 4 MiB. Transports set their
@@ -64,14 +64,34 @@ impl Event {
     pub fn parse(raw: impl Into<Bytes>) -> Result<Event, ParseError> {
         let raw = raw.into();
         check_len(&raw)?;
-        let wire: Wire<'_> = crate::wire::object(&raw)?;
-        Event::from_wire(wire, &raw)?.ok_or(ParseError::NotAnEvent(
+        // One pass over the bytes when that succeeds; otherwise the reference parse
+        // says exactly why the input is not an event.
+        match Event::parse_eager(&raw) {
+            Some(event) => Ok(event),
+            None => Event::parse_reference(&raw),
+        }
+    }
+
+    /// The single-pass parse: `Some` only for an event [`Event::parse_reference`]
+    /// accepts, and then the same event.
+    pub(crate) fn parse_eager(raw: &Bytes) -> Option<Event> {
+        let wire = crate::wire::eager(raw).ok()?;
+        Event::from_wire(wire, raw).ok().flatten()
+    }
+
+    /// The parse whose result and errors are the reference: envelope first (payloads
+    /// captured raw), then payloads.
+    pub(crate) fn parse_reference(raw: &Bytes) -> Result<Event, ParseError> {
+        check_len(raw)?;
+        let wire: Wire<'_> = crate::wire::object(raw)?;
+        Event::from_wire(wire, raw)?.ok_or(ParseError::NotAnEvent(
             "neither {\"type\":\"event\",\"event_type\",\"event_id\"} nor {\"id\",\"type\"}",
         ))
     }
 
     /// Builds an event from a parsed wire object, or `None` when it is not one.
-    pub(crate) fn from_wire(wire: Wire<'_>, raw: &Bytes) -> Result<Option<Event>, ParseError> {
+    pub(crate) fn from_wire(mut wire: Wire<'_>, raw: &Bytes) -> Result<Option<Event>, ParseError> {
+        let early = std::mem::take(&mut wire.early);
         // The simple envelope's id, read only when it may be one.
         let simple_id: Option<Cow<'_, str>> = match (&wire.kind, wire.id) {
             (Some(k), Some(_)) if k != "event" => {
@@ -96,7 +116,7 @@ impl Event {
         check_id(id)?;
         let event_type = EventType::from_name(type_name);
         let payload = match envelope {
-            Envelope::AgentMail => agentmail_payload(&event_type, &wire, raw)?,
+            Envelope::AgentMail => agentmail_payload(&event_type, &wire, early, raw)?,
             Envelope::Simple => simple_payload(&event_type, wire.data)?,
         };
         Ok(Some(Event {
@@ -224,6 +244,7 @@ fn typed<'a, T: serde::Deserialize<'a>>(
 fn agentmail_payload(
     event_type: &EventType,
     wire: &Wire<'_>,
+    early: Early,
     raw: &[u8],
 ) -> Result<Payload, ParseError> {
     let kind = event_type.payload_kind();
@@ -234,7 +255,7 @@ fn agentmail_payload(
         }
         return Ok(Payload::Other(rest));
     };
-    typed_payload(event_type, kind, key, wire)
+    typed_payload(event_type, kind, key, wire, early)
 }
 
 fn typed_payload(
@@ -242,14 +263,22 @@ fn typed_payload(
     kind: PayloadKind,
     key: &'static str,
     wire: &Wire<'_>,
+    early: Early,
 ) -> Result<Payload, ParseError> {
     let t = event_type;
+    if let Some(payload) = early.payload {
+        return Ok(payload);
+    }
     Ok(match kind {
         PayloadKind::Message => Payload::Message {
-            message: Box::new(typed(t, key, wire.message)?),
-            thread: match wire.thread {
-                Some(thread) => Some(Box::new(typed(t, "thread", Some(thread))?)),
-                None => None,
+            message: match early.message {
+                Some(message) => message,
+                None => Box::new(typed(t, key, wire.message)?),
+            },
+            thread: match (early.thread, wire.thread) {
+                (Some(thread), _) => Some(thread),
+                (None, Some(thread)) => Some(Box::new(typed(t, "thread", Some(thread))?)),
+                (None, None) => None,
             },
         },
         PayloadKind::Sent => Payload::Sent(typed(t, key, wire.send)?),
@@ -281,11 +310,11 @@ fn simple_payload(event_type: &EventType, data: Option<&RawValue>) -> Result<Pay
     let inner: Wire<'_> =
         crate::wire::object(data.get().as_bytes()).map_err(|e| payload_error(event_type, e))?;
     if inner.payload_by_key(key).is_some() {
-        return typed_payload(event_type, kind, key, &inner);
+        return typed_payload(event_type, kind, key, &inner, Early::default());
     }
     let mut flat = Wire::default();
     flat.set_payload(key, data);
-    typed_payload(event_type, kind, key, &flat)
+    typed_payload(event_type, kind, key, &flat, Early::default())
 }
 
 fn encode(id: &str, event_type: &EventType, payload: &Payload, envelope: Envelope) -> Vec<u8> {

@@ -98,13 +98,36 @@ impl ServerFrame {
     pub fn parse(raw: impl Into<Bytes>) -> Result<ServerFrame, ParseError> {
         let raw = raw.into();
         check_len(&raw)?;
-        let wire: Wire<'_> = crate::wire::object(&raw)?;
+        // One pass over the bytes when that succeeds; otherwise the reference parse
+        // says exactly what is wrong.
+        match ServerFrame::parse_eager(&raw) {
+            Some(frame) => Ok(frame),
+            None => ServerFrame::parse_reference(&raw),
+        }
+    }
+
+    /// The single-pass parse: `Some` only for a frame
+    /// [`ServerFrame::parse_reference`] accepts, and then the same frame.
+    pub(crate) fn parse_eager(raw: &Bytes) -> Option<ServerFrame> {
+        let wire = crate::wire::eager(raw).ok()?;
+        ServerFrame::from_wire(wire, raw).ok()
+    }
+
+    /// The parse whose result and errors are the reference (payloads parsed from
+    /// their captured raw JSON).
+    pub(crate) fn parse_reference(raw: &Bytes) -> Result<ServerFrame, ParseError> {
+        check_len(raw)?;
+        let wire: Wire<'_> = crate::wire::object(raw)?;
+        ServerFrame::from_wire(wire, raw)
+    }
+
+    fn from_wire(wire: Wire<'_>, raw: &Bytes) -> Result<ServerFrame, ParseError> {
         let Some(kind) = wire.kind.as_deref() else {
             return Err(ParseError::NotAnEvent("frame without a type"));
         };
         Ok(match kind {
             "event" => ServerFrame::Event(
-                Event::from_wire(wire, &raw)?.ok_or(ParseError::NotAnEvent("empty event"))?,
+                Event::from_wire(wire, raw)?.ok_or(ParseError::NotAnEvent("empty event"))?,
             ),
             "connected" => ServerFrame::Connected,
             "subscribed" => ServerFrame::Subscribed(Subscribed {
@@ -134,7 +157,7 @@ impl ServerFrame {
             other => match wire.id {
                 // The simple envelope: `type` is the event type.
                 Some(_) => ServerFrame::Event(
-                    Event::from_wire(wire, &raw)?.ok_or(ParseError::NotAnEvent("empty event"))?,
+                    Event::from_wire(wire, raw)?.ok_or(ParseError::NotAnEvent("empty event"))?,
                 ),
                 None => ServerFrame::Unknown {
                     kind: other.to_owned(),

@@ -30,6 +30,7 @@ mod frame;
 mod payload;
 mod timestamp;
 mod wire;
+mod wire_de;
 
 pub use address::Address;
 pub use error::ParseError;
@@ -53,6 +54,7 @@ pub mod fuzzing {
     /// envelope does not carry); a frame re-encodes to a frame that parses back the
     /// same.
     pub fn event_json(data: &[u8]) {
+        single_pass_agrees(data);
         if let Ok(event) = Event::parse(data.to_vec()) {
             assert_eq!(event.raw().as_ref(), data);
             for envelope in [Envelope::AgentMail, Envelope::Simple] {
@@ -82,6 +84,30 @@ pub mod fuzzing {
             match ClientFrame::parse(&frame.to_bytes()) {
                 Ok(back) => assert_eq!(back, frame),
                 Err(e) => panic!("a re-encoded client frame does not parse: {e}"),
+            }
+        }
+    }
+
+    /// The reference parse, in two passes: the envelope with payloads captured as raw
+    /// JSON, then the payloads. Compared with [`Event::parse`] by the benchmark.
+    pub fn parse_two_pass(data: bytes::Bytes) -> Result<Event, crate::ParseError> {
+        Event::parse_reference(&data)
+    }
+
+    /// The single-pass parse accepts only what the reference parse accepts, with the
+    /// same result.
+    fn single_pass_agrees(data: &[u8]) {
+        let raw = bytes::Bytes::copy_from_slice(data);
+        if let Some(event) = Event::parse_eager(&raw) {
+            match Event::parse_reference(&raw) {
+                Ok(reference) => assert_eq!(event, reference),
+                Err(e) => panic!("single pass accepted an event the reference rejects: {e}"),
+            }
+        }
+        if let Some(frame) = ServerFrame::parse_eager(&raw) {
+            match ServerFrame::parse_reference(&raw) {
+                Ok(reference) => assert_eq!(frame, reference),
+                Err(e) => panic!("single pass accepted a frame the reference rejects: {e}"),
             }
         }
     }

@@ -1,14 +1,25 @@
 //! One borrowed view of any JSON object the protocol sends, parsed in a single pass.
 //! Events and frames are told apart from it without parsing twice.
+//!
+//! It is read two ways: [`eager`] (the fast path, see [`crate::wire_de`]) and, when
+//! that fails, the derived `Deserialize` through [`object`], the reference whose
+//! errors callers report.
 
 use std::borrow::Cow;
 
 use serde::Deserialize;
+use serde::de::DeserializeSeed as _;
 use serde::de::Error as _;
 use serde_json::value::RawValue;
 
+use crate::payload::{Message, Payload, Thread};
+
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct Wire<'a> {
+    /// Payloads read in the same pass as the envelope (eager path only); each key
+    /// read here is absent from the raw fields below.
+    #[serde(skip)]
+    pub(crate) early: Early,
     #[serde(rename = "type", borrow, default)]
     pub(crate) kind: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
@@ -53,6 +64,28 @@ pub(crate) struct Wire<'a> {
     pub(crate) replayed: Option<&'a RawValue>,
     #[serde(borrow, default)]
     pub(crate) after: Option<&'a RawValue>,
+}
+
+/// Typed payloads of the AgentMail envelope read in the same pass as the envelope.
+#[derive(Debug, Default)]
+pub(crate) struct Early {
+    pub(crate) message: Option<Box<Message>>,
+    pub(crate) thread: Option<Box<Thread>>,
+    /// Any other typed payload (`send`, `bounce`...), already wrapped.
+    pub(crate) payload: Option<Payload>,
+}
+
+/// Reads a [`Wire`] from a JSON object in one pass, AgentMail payloads included when
+/// their type precedes them. It accepts only what [`object`] accepts, with the same
+/// result; on error, redo the parse with [`object`] for the reference error.
+pub(crate) fn eager(json: &[u8]) -> Result<Wire<'_>, serde_json::Error> {
+    if json.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(serde_json::Error::custom("expected a JSON object"));
+    }
+    let mut de = serde_json::Deserializer::from_slice(json);
+    let wire = crate::wire_de::WireSeed.deserialize(&mut de)?;
+    de.end()?;
+    Ok(wire)
 }
 
 impl<'a> Wire<'a> {
