@@ -21,10 +21,13 @@ impl ApiKeys {
             return true;
         }
         self.presented(req)
-            .any(|key| self.0.iter().any(|k| k == key))
+            .any(|key| self.0.iter().any(|k| k.as_str() == key.as_ref()))
     }
 
-    fn presented<'r, B>(&self, req: &'r Request<B>) -> impl Iterator<Item = &'r str> {
+    fn presented<'r, B>(
+        &self,
+        req: &'r Request<B>,
+    ) -> impl Iterator<Item = std::borrow::Cow<'r, str>> {
         let headers = req.headers();
         let header = headers
             .get_all("x-api-key")
@@ -40,9 +43,34 @@ impl ApiKeys {
             .query()
             .into_iter()
             .flat_map(|q| q.split('&'))
-            .filter_map(|pair| pair.strip_prefix("api_key="));
-        header.chain(bearer).chain(query)
+            .filter_map(|pair| pair.strip_prefix("api_key="))
+            .filter_map(percent_decode);
+        header
+            .chain(bearer)
+            .map(std::borrow::Cow::Borrowed)
+            .chain(query)
     }
+}
+
+/// Decodes `%XX` escapes (and `+` as a space, as forms do); `None` when malformed.
+fn percent_decode(s: &str) -> Option<std::borrow::Cow<'_, str>> {
+    if !s.contains(['%', '+']) {
+        return Some(std::borrow::Cow::Borrowed(s));
+    }
+    let mut out = Vec::with_capacity(s.len());
+    let mut bytes = s.bytes();
+    while let Some(b) = bytes.next() {
+        match b {
+            b'%' => {
+                let hex = [bytes.next()?, bytes.next()?];
+                let hex = std::str::from_utf8(&hex).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+            }
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+    }
+    String::from_utf8(out).ok().map(std::borrow::Cow::Owned)
 }
 
 // Keys are secrets: never printed.
@@ -73,6 +101,10 @@ mod tests {
         assert!(!keys.authorize(&req(|b| b.uri("/v0").header("authorization", "k1"))));
         assert!(!keys.authorize(&req(|b| b.uri("/v0?api_key=k"))));
         assert!(ApiKeys::default().authorize(&req(|b| b.uri("/v0"))));
+        let odd = ApiKeys::new(vec!["sk/1+2".into()]);
+        assert!(odd.authorize(&req(|b| b.uri("/v0?api_key=sk%2F1%2B2"))));
+        assert!(!odd.authorize(&req(|b| b.uri("/v0?api_key=sk%2"))));
+        assert!(!odd.authorize(&req(|b| b.uri("/v0?api_key=%FF"))));
         assert!(!format!("{keys:?}").contains("k1"));
     }
 }

@@ -148,7 +148,7 @@ async fn the_right_key_by_each_style_is_accepted() {
         .bind("127.0.0.1:0")
         .await
         .unwrap();
-    for style in [AuthStyle::Header, AuthStyle::Bearer] {
+    for style in [AuthStyle::Header, AuthStyle::Bearer, AuthStyle::Query] {
         let source = WsSource::spawn(config(&sim).api_key("sk/right+1").auth_style(style)).unwrap();
         subscribed(&source).await;
     }
