@@ -82,7 +82,10 @@ pub(crate) fn eager(json: &[u8]) -> Result<Wire<'_>, serde_json::Error> {
     if json.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(serde_json::Error::custom("expected a JSON object"));
     }
-    let mut de = serde_json::Deserializer::from_slice(json);
+    // The reference rejects invalid UTF-8 inside payloads (it keeps them as `&str`),
+    // even in fields a typed payload would skip unread: check it all up front.
+    let text = std::str::from_utf8(json).map_err(|_| serde_json::Error::custom("invalid UTF-8"))?;
+    let mut de = serde_json::Deserializer::from_str(text);
     let wire = crate::wire_de::WireSeed.deserialize(&mut de)?;
     de.end()?;
     Ok(wire)

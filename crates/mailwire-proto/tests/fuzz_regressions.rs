@@ -18,3 +18,15 @@ fn a_name_with_surrounding_whitespace_survives_re_encoding() {
 fn a_simple_payload_with_an_envelope_key_moves_to_agentmail_without_it() {
     event_json(br#"{"id":"evt_01JDX8Q07M4T7W9","type":"+message.sent","data":{"inbox_id":"ada@agentmail.to","thread_id":"event","event_type":"message.received","message":{"thrmid":"x"},"recipients":["grace@example.com"]}}"#);
 }
+
+/// Invalid UTF-8 in a payload field the typed payload skips (an unknown key) passed
+/// the single-pass parse, which skips it unread, while the reference parse rejects
+/// it: the two must agree.
+#[test]
+fn invalid_utf8_in_a_skipped_payload_field_is_rejected_by_both_parses() {
+    let mut json = br#"{"type":"event","event_type":"message.received","event_id":"e","message":{"inbox_id":"a","thread_id":"t","message_id":"m","x-new":"n"#.to_vec();
+    json.push(0xa3);
+    json.extend_from_slice(br#"o"}}"#);
+    event_json(&json);
+    assert!(mailwire_proto::Event::parse(json).is_err());
+}
