@@ -10,7 +10,7 @@
 //! Eager reading only ever succeeds on input the raw path accepts, with the same
 //! result. Its errors, though, may differ (a payload error found before a later syntax
 //! error), so callers redo a failed eager parse on the raw path, whose errors are the
-//! reference: see [`crate::wire::parse`].
+//! reference: see [`crate::wire::eager`].
 
 use std::borrow::Cow;
 use std::fmt;
