@@ -62,6 +62,7 @@ mod config;
 mod connect;
 mod session;
 mod source;
+mod spares;
 mod status;
 mod supervisor;
 

@@ -16,6 +16,7 @@ use tokio_tungstenite::tungstenite::error::CapacityError;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 
+use crate::spares::Spares;
 use crate::status::{DisconnectReason, Gap, GapCause, Status};
 
 /// One event and when it was read, or the error that ended the source. (Not a
@@ -57,6 +58,8 @@ pub(crate) struct Session<'a> {
     /// The most events handed over at once.
     pub(crate) batch: usize,
     pub(crate) tx: &'a mpsc::Sender<Batch>,
+    /// Emptied buffers the consumer gave back, reused for new batches.
+    pub(crate) spares: &'a Spares,
     pub(crate) status: &'a watch::Sender<Status>,
     pub(crate) gaps: &'a mpsc::UnboundedSender<Gap>,
 }
@@ -85,14 +88,14 @@ pub(crate) async fn run<S>(ws: &mut S, session: Session<'_>, resume: &mut Resume
 where
     S: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin,
 {
-    let capacity = session.batch;
+    let batch = session.spares.take(session.batch);
     let mut state = State {
         session,
         after_sent: false,
         resolved: false,
         subscribed: false,
         delivered: false,
-        batch: Vec::with_capacity(capacity),
+        batch,
         permit: None,
     };
     let end = state.drive(ws, resume).await;
@@ -145,6 +148,10 @@ impl<'a> State<'a> {
         // Checked lazily: frames only move `last_frame`, the timer is re-armed when
         // it fires early, so a busy connection costs no timer work per frame.
         let mut last_frame = Instant::now();
+        // A frame was read since `last_frame` was set. The clock is read once per
+        // burst, before waiting again, not once per frame: nothing looks at
+        // `last_frame` while frames keep arriving.
+        let mut heard = false;
         let dead = tokio::time::sleep_until(last_frame + dead_after);
         tokio::pin!(dead);
         let tx = self.session.tx;
@@ -183,7 +190,11 @@ impl<'a> State<'a> {
                     self.flush(resume);
                     continue;
                 }
-                None => tokio::select! {
+                None => {
+                    if std::mem::take(&mut heard) {
+                        last_frame = Instant::now();
+                    }
+                    tokio::select! {
                     biased;
                     msg = ws.next() => msg,
                     _ = ping.tick() => {
@@ -200,9 +211,10 @@ impl<'a> State<'a> {
                         dead.as_mut().reset(deadline);
                         continue;
                     }
-                },
+                    }
+                }
             };
-            last_frame = Instant::now();
+            heard = true;
             let bytes = match msg {
                 Some(Ok(Message::Text(text))) => Bytes::from(text),
                 Some(Ok(Message::Binary(bytes))) => bytes,
@@ -223,10 +235,13 @@ impl<'a> State<'a> {
             };
             match frame {
                 ServerFrame::Event(event) => {
-                    self.batch.push(Ok(Received {
-                        event,
-                        at: SystemTime::now(),
-                    }));
+                    // A batch holds what one read burst found, all of it in the
+                    // socket at once: it shares the time its first event was read.
+                    let at = match self.batch.first() {
+                        Some(Ok(first)) => first.at,
+                        _ => SystemTime::now(),
+                    };
+                    self.batch.push(Ok(Received { event, at }));
                     self.delivered = true;
                 }
                 other => {
@@ -255,7 +270,8 @@ impl<'a> State<'a> {
         }
         self.note_last_id(resume);
         // The next batch starts with room for a full burst: no regrowth per event.
-        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(self.session.batch));
+        let next = self.session.spares.take(self.session.batch);
+        let batch = std::mem::replace(&mut self.batch, next);
         if let Some(permit) = self.permit.take() {
             permit.send(batch);
         }

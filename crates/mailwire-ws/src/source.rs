@@ -10,11 +10,13 @@ use tokio::task::JoinHandle;
 use crate::WsConfig;
 use crate::connect::Endpoint;
 use crate::session::{Batch, Item};
+use crate::spares::Spares;
 use crate::status::{Gap, Status};
 use crate::supervisor::Supervisor;
 
-/// The most events handed from the connection task to the consumer at once.
-const MAX_BATCH: usize = 64;
+/// The most events handed from the connection task to the consumer at once: about
+/// what one 128 KiB socket read holds of typical events.
+const MAX_BATCH: usize = 128;
 
 /// A WebSocket [`EventSource`]: connects, subscribes, reconnects with backoff,
 /// resumes after the last delivered event, and reports what it could not resume as
@@ -27,6 +29,8 @@ pub struct WsSource {
     rx: mpsc::Receiver<Batch>,
     /// The rest of the last batch received.
     buffer: VecDeque<Item>,
+    /// Where emptied buffers go back to the connection task.
+    spares: Spares,
     status: watch::Receiver<Status>,
     gaps: Option<Gaps>,
     shutdown: Shutdown,
@@ -52,6 +56,7 @@ impl WsSource {
         let (status_tx, status) = watch::channel(Status::Connecting { attempt: 1 });
         let (gaps_tx, gaps) = mpsc::unbounded_channel();
         let (stop_tx, stop_rx) = watch::channel(false);
+        let spares = Spares::default();
         let supervisor = Supervisor {
             endpoint,
             subscribe: config.subscribe,
@@ -59,6 +64,7 @@ impl WsSource {
             batch,
             backoff: config.backoff,
             tx,
+            spares: spares.clone(),
             status: status_tx,
             gaps: gaps_tx,
         };
@@ -66,6 +72,7 @@ impl WsSource {
         Ok(WsSource {
             rx,
             buffer: VecDeque::new(),
+            spares,
             status,
             gaps: Some(Gaps(gaps)),
             shutdown: Shutdown(Arc::new(stop_tx)),
@@ -117,7 +124,10 @@ impl EventSource for WsSource {
             match self.rx.recv().await {
                 // Nothing awaits between here and the pop: cancellation cannot lose
                 // the batch.
-                Some(batch) => self.buffer = VecDeque::from(batch),
+                Some(batch) => {
+                    let spent = std::mem::replace(&mut self.buffer, VecDeque::from(batch));
+                    self.spares.give(Vec::from(spent));
+                }
                 None => self.ended = true,
             }
         }

@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use crate::Backoff;
 use crate::connect::{ConnectError, Endpoint};
 use crate::session::{self, Batch, End, Resume, Session};
+use crate::spares::Spares;
 use crate::status::{Gap, Status};
 
 /// Everything the task owns.
@@ -22,6 +23,7 @@ pub(crate) struct Supervisor {
     pub(crate) heartbeat: Duration,
     pub(crate) backoff: Backoff,
     pub(crate) tx: mpsc::Sender<Batch>,
+    pub(crate) spares: Spares,
     pub(crate) batch: usize,
     pub(crate) status: watch::Sender<Status>,
     pub(crate) gaps: mpsc::UnboundedSender<Gap>,
@@ -64,6 +66,7 @@ impl Supervisor {
                         heartbeat: self.heartbeat,
                         batch: self.batch,
                         tx: &self.tx,
+                        spares: &self.spares,
                         status: &self.status,
                         gaps: &self.gaps,
                     };

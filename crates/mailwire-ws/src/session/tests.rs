@@ -63,6 +63,7 @@ struct Rig {
     ws: Duplex,
     batch: usize,
     tx: mpsc::Sender<Batch>,
+    spares: Spares,
     status: watch::Sender<Status>,
     gaps: mpsc::UnboundedSender<Gap>,
     subscribe: Subscribe,
@@ -78,6 +79,7 @@ fn new_rig(batch: usize) -> (Rig, Peer) {
         ws: Duplex { incoming, outgoing },
         batch,
         tx,
+        spares: Spares::default(),
         status: watch::channel(Status::Connected).0,
         gaps: gaps_tx,
         subscribe: Subscribe::default(),
@@ -100,6 +102,7 @@ impl Rig {
             heartbeat: HEARTBEAT,
             batch: self.batch,
             tx: &self.tx,
+            spares: &self.spares,
             status: &self.status,
             gaps: &self.gaps,
         };
