@@ -73,10 +73,13 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             SchemeArg::name(args.scheme)
         );
         let slots = Arc::new(Semaphore::new(IN_FLIGHT));
+        // One listener for the whole loop, so a Ctrl-C between two polls is kept.
+        let interrupted = interrupted();
+        tokio::pin!(interrupted);
         loop {
             let next = tokio::select! {
                 next = source.next() => next,
-                () = interrupted() => break,
+                () = &mut interrupted => break,
             };
             let delivery = match next {
                 Ok(Some(delivery)) => delivery,

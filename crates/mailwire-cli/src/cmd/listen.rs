@@ -205,10 +205,14 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 async fn print_events(merge: &mut Merge) -> anyhow::Result<ExitCode> {
     let mut stdout = std::io::stdout().lock();
+    // One listener for the whole loop: a Ctrl-C that lands while a line is written
+    // or acked is kept, not lost between two `select!`s.
+    let interrupted = interrupted();
+    tokio::pin!(interrupted);
     loop {
         let next = tokio::select! {
             next = merge.next() => next,
-            () = interrupted() => return Ok(ExitCode::SUCCESS),
+            () = &mut interrupted => return Ok(ExitCode::SUCCESS),
         };
         let delivery = match next {
             Ok(Some(delivery)) => delivery,
