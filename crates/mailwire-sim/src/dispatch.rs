@@ -47,6 +47,9 @@ struct Job {
     id: String,
     body: Bytes,
     delay: Duration,
+    /// How many times the event is delivered, one after the other: more than one
+    /// when chaos duplicates it.
+    copies: u32,
 }
 
 /// A registered webhook with its endpoint(s) and queue.
@@ -138,15 +141,17 @@ impl Dispatcher {
                 _ => 1,
             };
             let delay = chaos.map_or(Duration::ZERO, |c| c.webhook_delay(event.id()));
-            for _ in 0..copies {
-                let job = Job {
-                    id: event.id().to_owned(),
-                    body: event.raw().clone(),
-                    delay,
-                };
-                if route.queue.send(job).is_ok() {
-                    self.stats.send_modify(|s| s.queued += 1);
-                }
+            // The copies go one after the other, as a service re-sending a delivery
+            // does: the relay then counts each copy's attempts on its own, so chaos
+            // stays deterministic under a seed.
+            let job = Job {
+                id: event.id().to_owned(),
+                body: event.raw().clone(),
+                delay,
+                copies,
+            };
+            if route.queue.send(job).is_ok() {
+                self.stats.send_modify(|s| s.queued += u64::from(copies));
             }
         }
     }
@@ -196,11 +201,16 @@ async fn worker(
             if !job.delay.is_zero() {
                 tokio::time::sleep(job.delay).await;
             }
-            let outcome = dispatcher.sender.send(&endpoint, &job.id, job.body).await;
-            if !outcome.is_delivered() {
-                tracing::info!(id = %job.id, endpoint = %endpoint.uri(), ?outcome, "webhook not delivered");
+            for _ in 0..job.copies {
+                let outcome = dispatcher
+                    .sender
+                    .send(&endpoint, &job.id, job.body.clone())
+                    .await;
+                if !outcome.is_delivered() {
+                    tracing::info!(id = %job.id, endpoint = %endpoint.uri(), ?outcome, "webhook not delivered");
+                }
+                dispatcher.ended(&outcome);
             }
-            dispatcher.ended(&outcome);
             drop(slot);
         });
     }
