@@ -219,16 +219,7 @@ impl Subscribe {
     /// True when an event passes these filters (type and inbox; pods are the
     /// server's business).
     pub fn matches(&self, event: &Event) -> bool {
-        let type_ok = self
-            .event_types
-            .as_ref()
-            .is_none_or(|types| types.contains(event.event_type()));
-        let inbox_ok = self.inbox_ids.as_ref().is_none_or(|inboxes| {
-            event
-                .inbox_id()
-                .is_some_and(|inbox| inboxes.iter().any(|i| i == inbox))
-        });
-        type_ok && inbox_ok
+        event.matches(self.event_types.as_deref(), self.inbox_ids.as_deref())
     }
 }
 

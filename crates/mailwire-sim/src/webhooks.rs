@@ -116,16 +116,7 @@ pub struct Webhook {
 impl Webhook {
     /// True when `event` passes the webhook's filters.
     pub fn wants(&self, event: &Event) -> bool {
-        let type_ok = self
-            .events
-            .as_ref()
-            .is_none_or(|types| types.contains(event.event_type()));
-        let inbox_ok = self.inbox_ids.as_ref().is_none_or(|inboxes| {
-            event
-                .inbox_id()
-                .is_some_and(|inbox| inboxes.iter().any(|i| i == inbox))
-        });
-        type_ok && inbox_ok
+        event.matches(self.events.as_deref(), self.inbox_ids.as_deref())
     }
 }
 
