@@ -58,6 +58,7 @@
 //! [`SourceError::Tls`]: mailwire_source::SourceError::Tls
 
 mod backoff;
+mod classify;
 mod config;
 mod connect;
 mod session;

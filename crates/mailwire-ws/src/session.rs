@@ -16,6 +16,7 @@ use tokio_tungstenite::tungstenite::error::CapacityError;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 
+use crate::classify::{Kind, classify};
 use crate::spares::Spares;
 use crate::status::{DisconnectReason, Gap, GapCause, Status};
 
@@ -23,16 +24,36 @@ use crate::status::{DisconnectReason, Gap, GapCause, Status};
 /// [`Delivery`]: its ack handle is not `Sync`, and the source should be.)
 pub(crate) type Item = Result<Received, SourceError>;
 
-/// An event as read from the socket.
+/// An event frame as read from the socket, not yet parsed: the consumer parses it,
+/// so the event is built and freed on the consumer's thread.
 #[derive(Debug)]
 pub(crate) struct Received {
-    pub(crate) event: Event,
+    pub(crate) raw: Bytes,
     pub(crate) at: SystemTime,
 }
 
 impl Received {
-    pub(crate) fn into_delivery(self) -> Delivery {
-        Delivery::new(self.event, Origin::WebSocket).with_received_at(self.at)
+    /// The event, or `None` (logged) when the frame does not parse as one: nothing
+    /// to deliver, so it is skipped like any malformed frame.
+    pub(crate) fn parse(self) -> Option<Event> {
+        match ServerFrame::parse(self.raw) {
+            Ok(ServerFrame::Event(event)) => Some(event),
+            Ok(other) => {
+                tracing::warn!(frame = ?other, "skipping a frame that is not an event");
+                None
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "skipping a malformed frame");
+                None
+            }
+        }
+    }
+
+    /// The delivery, or `None` when the frame is not an event (see [`Received::parse`]).
+    pub(crate) fn into_delivery(self) -> Option<Delivery> {
+        let at = self.at;
+        self.parse()
+            .map(|event| Delivery::new(event, Origin::WebSocket).with_received_at(at))
     }
 }
 
@@ -96,6 +117,7 @@ where
         subscribed: false,
         delivered: false,
         batch,
+        last_id: String::new(),
         permit: None,
     };
     let end = state.drive(ws, resume).await;
@@ -118,6 +140,9 @@ struct State<'a> {
     delivered: bool,
     /// Events read but not yet handed over.
     batch: Batch,
+    /// The id of the last event in `batch` that has a valid one; empty when none.
+    /// Reused: no allocation per event.
+    last_id: String,
     /// Room in the channel for `batch`.
     permit: Option<mpsc::Permit<'a, Batch>>,
 }
@@ -225,7 +250,17 @@ impl<'a> State<'a> {
                 Some(Err(e)) => return read_error(e),
                 None => return End::Retry(DisconnectReason::Io("connection ended".into())),
             };
-            let frame = match ServerFrame::parse(bytes) {
+            // Events are only classified here and parsed by the consumer; the rest
+            // (rare, small) is parsed here.
+            if let Kind::Event(id) = classify(&bytes) {
+                if let Some(id) = id {
+                    self.last_id.clear();
+                    self.last_id.push_str(&id);
+                }
+                self.push(bytes);
+                continue;
+            }
+            let frame = match ServerFrame::parse(bytes.clone()) {
                 Ok(frame) => frame,
                 Err(e) => {
                     // Nothing to deliver and nothing to resume from: skip it, loudly.
@@ -234,15 +269,12 @@ impl<'a> State<'a> {
                 }
             };
             match frame {
+                // Only for an event the classification missed (odd but valid JSON).
                 ServerFrame::Event(event) => {
-                    // A batch holds what one read burst found, all of it in the
-                    // socket at once: it shares the time its first event was read.
-                    let at = match self.batch.first() {
-                        Some(Ok(first)) => first.at,
-                        _ => SystemTime::now(),
-                    };
-                    self.batch.push(Ok(Received { event, at }));
-                    self.delivered = true;
+                    self.last_id.clear();
+                    self.last_id.push_str(event.id());
+                    drop(event);
+                    self.push(bytes);
                 }
                 other => {
                     self.note_last_id(resume);
@@ -254,11 +286,24 @@ impl<'a> State<'a> {
         }
     }
 
-    /// Moves the resume point to the last event read. Done per batch, not per
-    /// event: one allocation per burst.
-    fn note_last_id(&self, resume: &mut Resume) {
-        if let Some(Ok(last)) = self.batch.last() {
-            resume.last_event_id = Some(last.event.id().to_owned());
+    /// Adds an event frame to the batch.
+    fn push(&mut self, raw: Bytes) {
+        // A batch holds what one read burst found, all of it in the socket at once:
+        // it shares the time its first event was read.
+        let at = match self.batch.first() {
+            Some(Ok(first)) => first.at,
+            _ => SystemTime::now(),
+        };
+        self.batch.push(Ok(Received { raw, at }));
+        self.delivered = true;
+    }
+
+    /// Moves the resume point to the last event read with a valid id. Done per
+    /// batch, not per event: one allocation per burst.
+    fn note_last_id(&mut self, resume: &mut Resume) {
+        if !self.last_id.is_empty() {
+            resume.last_event_id = Some(self.last_id.clone());
+            self.last_id.clear();
         }
     }
 

@@ -114,7 +114,11 @@ impl EventSource for WsSource {
                 return Ok(None);
             }
             match self.buffer.pop_front() {
-                Some(Ok(received)) => return Ok(Some(received.into_delivery())),
+                Some(Ok(received)) => match received.into_delivery() {
+                    Some(delivery) => return Ok(Some(delivery)),
+                    // Not an event after all: skipped (and logged).
+                    None => continue,
+                },
                 Some(Err(e)) => {
                     self.ended = true;
                     return Err(e);
