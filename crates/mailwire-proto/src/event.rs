@@ -1,17 +1,18 @@
 //! Events and their two envelopes.
 
 use std::borrow::Cow;
+use std::ops::Range;
+use std::sync::OnceLock;
 
 use bytes::Bytes;
 use serde::Serialize;
-use serde::de::Error as _;
-use serde_json::value::RawValue;
+use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 
 use crate::event_type::PayloadKind;
 use crate::payload::{JsonObject, Payload};
-use crate::wire::{Early, Wire};
-use crate::{EventType, ParseError};
+use crate::wire::{Key, Wire};
+use crate::{EncodeError, EventType, ParseError, PayloadError};
 
 /// The largest event or frame [`Event::parse`] accepts: 4 MiB. Transports set their
 /// own, usually smaller, limits before bytes reach the parser.
@@ -19,6 +20,9 @@ pub const MAX_EVENT_BYTES: usize = 4 << 20;
 
 /// The longest event id accepted, in bytes.
 pub const MAX_ID_BYTES: usize = 512;
+
+/// The keys of AgentMail's envelope itself, which are not payload.
+const ENVELOPE_KEYS: [&str; 3] = ["type", "event_type", "event_id"];
 
 /// How an event was wrapped on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -30,8 +34,13 @@ pub enum Envelope {
     Simple,
 }
 
-/// One event: its id, type and typed payload, and the exact bytes it was parsed from.
+/// One event: its id, its type, the exact bytes it came in, and a typed view of its
+/// payload.
 ///
+/// What makes an event is an envelope with an id and a type, nothing else. The
+/// payload is read only when [`Event::payload`] is first called, and best effort: a
+/// field that does not fit the definition's type is absent from the typed view
+/// ([`Event::payload_error`] says which and why), never a reason to refuse the event.
 /// The raw bytes are the source of truth: fields this version does not model survive
 /// in them, and forwarding re-emits them unchanged.
 ///
@@ -40,128 +49,134 @@ pub enum Envelope {
 ///
 /// let raw = br#"{"type":"event","event_type":"message.received","event_id":"evt_1",
 ///   "message":{"inbox_id":"ada@agentmail.to","thread_id":"thr_1","message_id":"msg_1",
-///   "from":"Bob <bob@example.com>","to":["ada@agentmail.to"],"subject":"Your code",
-///   "text":"Your code is 481516","timestamp":"2026-11-29T10:00:00Z","x-new":1}}"#;
+///   "from":"Bob <bob@example.com","to":["ada@agentmail.to"],"subject":"Your code",
+///   "text":"Your code is 481516","timestamp":"2026-11-29T10:00:00Z","size":"big"}}"#;
 /// let event = Event::parse(&raw[..])?;
 /// assert_eq!(event.id(), "evt_1");
 /// assert_eq!(event.event_type(), &EventType::MessageReceived);
 /// let message = event.payload().message().unwrap();
 /// assert_eq!(message.subject.as_deref(), Some("Your code"));
-/// assert_eq!(event.raw().as_ref(), &raw[..]); // the unknown field is still there
+/// assert_eq!(message.from.as_ref().unwrap().as_str(), "Bob <bob@example.com"); // as sent
+/// assert_eq!(message.size, None); // not a number: absent, and said why
+/// assert!(event.payload_error().unwrap().to_string().contains("message.size"));
+/// assert_eq!(event.raw().as_ref(), &raw[..]);
 /// # Ok::<(), mailwire_proto::ParseError>(())
 /// ```
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct Event {
     id: String,
     event_type: EventType,
     envelope: Envelope,
-    payload: Payload,
     raw: Bytes,
+    /// Where the payload object lies in `raw`: the type's key (`message`, `send`...)
+    /// in AgentMail's envelope, `data` in the simple one.
+    body: Option<Range<usize>>,
+    /// Where the thread lies (AgentMail's `message.received*`).
+    thread: Option<Range<usize>>,
+    payload: OnceLock<Payload>,
+}
+
+impl PartialEq for Event {
+    /// Events are equal when they are the same bytes (the rest is read from them).
+    fn eq(&self, other: &Event) -> bool {
+        self.raw == other.raw && self.envelope == other.envelope
+    }
 }
 
 impl Event {
-    /// Parses an event in either envelope. The bytes are kept as they are.
+    /// Parses an event in either envelope. The bytes are kept as they are; the
+    /// payload is not read until [`Event::payload`] asks for it.
     pub fn parse(raw: impl Into<Bytes>) -> Result<Event, ParseError> {
         let raw = raw.into();
         check_len(&raw)?;
-        // One pass over the bytes when that succeeds; otherwise the reference parse
-        // says exactly why the input is not an event.
-        match Event::parse_eager(&raw) {
-            Some(event) => Ok(event),
-            None => Event::parse_reference(&raw),
-        }
-    }
-
-    /// The single-pass parse: `Some` only for an event [`Event::parse_reference`]
-    /// accepts, and then the same event.
-    pub(crate) fn parse_eager(raw: &Bytes) -> Option<Event> {
-        let wire = crate::wire::eager(raw).ok()?;
-        Event::from_wire(wire, raw).ok().flatten()
-    }
-
-    /// The parse whose result and errors are the reference: envelope first (payloads
-    /// captured raw), then payloads.
-    pub(crate) fn parse_reference(raw: &Bytes) -> Result<Event, ParseError> {
-        check_len(raw)?;
-        let wire: Wire<'_> = crate::wire::object(raw)?;
-        Event::from_wire(wire, raw)?.ok_or(ParseError::NotAnEvent(
+        let wire = crate::wire::read(&raw)?;
+        Event::from_wire(&wire, &raw)?.ok_or(ParseError::NotAnEvent(
             "neither {\"type\":\"event\",\"event_type\",\"event_id\"} nor {\"id\",\"type\"}",
         ))
     }
 
-    /// Builds an event from a parsed wire object, or `None` when it is not one.
-    pub(crate) fn from_wire(mut wire: Wire<'_>, raw: &Bytes) -> Result<Option<Event>, ParseError> {
-        let early = std::mem::take(&mut wire.early);
-        // The simple envelope's id, read only when it may be one.
-        let simple_id: Option<Cow<'_, str>> = match (&wire.kind, wire.id) {
-            (Some(k), Some(_)) if k != "event" => {
-                crate::wire::field(wire.id).map_err(|_| ParseError::InvalidId("not a string"))?
+    /// Builds an event from a read object, or `None` when it is not one.
+    pub(crate) fn from_wire(wire: &Wire<'_>, raw: &Bytes) -> Result<Option<Event>, ParseError> {
+        let kind = crate::wire::string(wire.kind);
+        let (envelope, id, type_name) = match kind.as_deref() {
+            Some("event") => {
+                let event_type = wire
+                    .event_type
+                    .ok_or(ParseError::NotAnEvent("event without event_type"))?;
+                let event_id = wire
+                    .event_id
+                    .ok_or(ParseError::NotAnEvent("event without event_id"))?;
+                let event_type = crate::wire::string(Some(event_type))
+                    .ok_or(ParseError::NotAnEvent("event_type is not a string"))?;
+                let id = crate::wire::string(Some(event_id))
+                    .ok_or(ParseError::InvalidId("not a string"))?;
+                (Envelope::AgentMail, id, event_type)
             }
-            _ => None,
-        };
-        let (envelope, id, type_name) = match (&wire.kind, &wire.event_type, &wire.event_id) {
-            (Some(k), Some(t), Some(id)) if k == "event" => (Envelope::AgentMail, id, t),
-            (Some(k), Some(_), None) if k == "event" => {
-                return Err(ParseError::NotAnEvent("event without event_id"));
-            }
-            (Some(k), None, _) if k == "event" => {
-                return Err(ParseError::NotAnEvent("event without event_type"));
-            }
-            (Some(t), _, _) => match &simple_id {
-                Some(id) => (Envelope::Simple, id, t),
+            Some(t) => match wire.id {
+                Some(id) => {
+                    let id =
+                        crate::wire::string(Some(id)).ok_or(ParseError::InvalidId("not a string"))?;
+                    (Envelope::Simple, id, Cow::Borrowed(t))
+                }
                 None => return Ok(None),
             },
-            _ => return Ok(None),
+            None => return Ok(None),
         };
-        check_id(id)?;
-        let event_type = EventType::from_name(type_name);
-        let payload = match envelope {
-            Envelope::AgentMail => agentmail_payload(&event_type, &wire, early, raw)?,
-            Envelope::Simple => simple_payload(&event_type, wire.data)?,
+        check_id(&id)?;
+        let event_type = EventType::from_name(&type_name);
+        let (body, thread) = match envelope {
+            Envelope::AgentMail => (
+                event_type.payload_kind().key().and_then(|k| wire.get(k)),
+                (event_type.payload_kind() == PayloadKind::Message)
+                    .then(|| wire.get(Key::Thread))
+                    .flatten(),
+            ),
+            Envelope::Simple => (wire.get(Key::Data), None),
         };
         Ok(Some(Event {
-            id: id.to_string(),
+            id: id.into_owned(),
             event_type,
             envelope,
-            payload,
             raw: raw.clone(),
+            body: body.map(|b| wire.span(b)),
+            thread: thread.map(|t| wire.span(t)),
+            payload: OnceLock::new(),
         }))
     }
 
     /// Builds an event and encodes it in `envelope`, compact JSON.
     ///
     /// Under the simple envelope a message event's `data` is the message itself (its
-    /// thread is not sent), as the simple envelope's clients expect.
-    ///
-    /// # Panics
-    ///
-    /// When a timestamp of the payload has a year outside 0000-9999, which RFC 3339
-    /// cannot write. Parsed events never do: their timestamps were RFC 3339.
+    /// thread is not sent), as the simple envelope's clients expect. Fails when the
+    /// id is not one [`Event::parse`] accepts, or a timestamp has a year outside
+    /// 0000-9999, which RFC 3339 cannot write.
     pub fn new(
         id: impl Into<String>,
         event_type: EventType,
         payload: Payload,
         envelope: Envelope,
-    ) -> Event {
+    ) -> Result<Event, EncodeError> {
         let id = id.into();
-        let raw = encode(&id, &event_type, &payload, envelope);
-        Event {
-            id,
-            event_type,
-            envelope,
-            payload,
-            raw: Bytes::from(raw),
-        }
+        check_id(&id).map_err(EncodeError::Id)?;
+        let raw = Bytes::from(encode(&id, &event_type, &payload, envelope)?);
+        let wire = crate::wire::read(&raw).map_err(EncodeError::Id)?;
+        let event = Event::from_wire(&wire, &raw)
+            .map_err(EncodeError::Id)?
+            .ok_or(EncodeError::Id(ParseError::NotAnEvent("the type is empty")))?;
+        // The payload given is the one the bytes were written from.
+        let _ = event.payload.set(payload);
+        Ok(event)
     }
 
     /// The same event in another envelope. Unknown fields of the original do not
     /// survive a change of envelope; when `envelope` is the current one, `self` is
     /// returned as it is.
-    pub fn into_envelope(self, envelope: Envelope) -> Event {
+    pub fn into_envelope(self, envelope: Envelope) -> Result<Event, EncodeError> {
         if envelope == self.envelope {
-            return self;
+            return Ok(self);
         }
-        Event::new(self.id, self.event_type, self.payload, envelope)
+        let payload = self.payload().clone();
+        Event::new(self.id, self.event_type, payload, envelope)
     }
 
     /// The event id, unique per event; the key for deduplication.
@@ -179,24 +194,37 @@ impl Event {
         self.envelope
     }
 
-    /// The typed payload.
-    pub fn payload(&self) -> &Payload {
-        &self.payload
-    }
-
     /// The exact bytes the event was parsed from (or encoded to).
     pub fn raw(&self) -> &Bytes {
         &self.raw
     }
 
+    /// The typed payload, read from the raw bytes on first use. Never fails: what does
+    /// not fit is absent (see [`Event::payload_error`]); a known type whose payload
+    /// object is missing or is not an object gives [`Payload::Other`].
+    pub fn payload(&self) -> &Payload {
+        self.payload.get_or_init(|| {
+            self.decode()
+                .unwrap_or_else(|_| Payload::Other(self.rest().unwrap_or_default()))
+        })
+    }
+
+    /// Why the typed view is missing something: the first payload field (with its
+    /// path, e.g. `message.from`) that is missing where required or does not have
+    /// the definition's type. `None` when the payload was read whole. Costs a second
+    /// read of the payload; meant for logs and diagnostics.
+    pub fn payload_error(&self) -> Option<PayloadError> {
+        crate::lenient::strict(|| self.decode()).err()
+    }
+
     /// The inbox the event concerns, when its payload names one.
     pub fn inbox_id(&self) -> Option<&str> {
-        self.payload.inbox_id()
+        self.payload().inbox_id()
     }
 
     /// When the event happened, when its payload says.
     pub fn timestamp(&self) -> Option<OffsetDateTime> {
-        self.payload.timestamp()
+        self.payload().timestamp()
     }
 
     /// True when the event passes a subscription's filters: its type is one of
@@ -208,6 +236,140 @@ impl Event {
                 .is_some_and(|inbox| inboxes.iter().any(|i| i == inbox))
         });
         type_ok && inbox_ok
+    }
+
+    /// The raw text of a span (always valid: spans come from parsing these bytes).
+    fn text(&self, span: &Range<usize>) -> &str {
+        self.raw
+            .get(span.clone())
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or("null")
+    }
+
+    /// The typed payload, or why it cannot be read (in strict mode: why any field
+    /// cannot be).
+    fn decode(&self) -> Result<Payload, PayloadError> {
+        let kind = self.event_type.payload_kind();
+        let whole = || std::str::from_utf8(&self.raw).unwrap_or("{}");
+        match (self.envelope, kind) {
+            (_, PayloadKind::Untyped) => Ok(Payload::Other(self.rest().unwrap_or_default())),
+            (Envelope::AgentMail, PayloadKind::Calendar) => {
+                Ok(Payload::Calendar(Box::new(self.read("", whole())?)))
+            }
+            (Envelope::AgentMail, kind) => {
+                let key = kind.name();
+                let body = self.body.as_ref().ok_or_else(|| self.missing(key))?;
+                let thread = self.thread.as_ref().map(|t| ("thread", self.text(t)));
+                self.typed(kind, key, self.text(body), thread)
+            }
+            (Envelope::Simple, kind) => {
+                let body = self.body.as_ref().ok_or_else(|| self.missing("data"))?;
+                let data = self.text(body);
+                if kind == PayloadKind::Calendar {
+                    return Ok(Payload::Calendar(Box::new(self.read("data", data)?)));
+                }
+                // `data` is the payload itself, or wraps it under AgentMail's key.
+                let key = kind.name();
+                if let Ok(inner) = crate::wire::read_str(data) {
+                    // Wrapped only when that key holds an object: a domain's own
+                    // `domain` field is its name.
+                    let wrapped = kind
+                        .key()
+                        .and_then(|k| inner.get(k))
+                        .filter(|v| v.get().starts_with('{'));
+                    if let Some(wrapped) = wrapped {
+                        let thread = (kind == PayloadKind::Message)
+                            .then(|| inner.get(Key::Thread))
+                            .flatten()
+                            .map(|t| ("data.thread", t.get()));
+                        return self.typed(kind, &format!("data.{key}"), wrapped.get(), thread);
+                    }
+                }
+                self.typed(kind, "data", data, None)
+            }
+        }
+    }
+
+    fn typed(
+        &self,
+        kind: PayloadKind,
+        at: &str,
+        body: &str,
+        thread: Option<(&str, &str)>,
+    ) -> Result<Payload, PayloadError> {
+        Ok(match kind {
+            PayloadKind::Message => Payload::Message {
+                message: Box::new(self.read(at, body)?),
+                thread: match thread {
+                    Some((at, t)) => Some(Box::new(self.read(at, t)?)),
+                    None => None,
+                },
+            },
+            PayloadKind::Security => Payload::Security(Box::new(self.read(at, body)?)),
+            PayloadKind::Sent => Payload::Sent(self.read(at, body)?),
+            PayloadKind::Delivered => Payload::Delivered(self.read(at, body)?),
+            PayloadKind::Bounced => Payload::Bounced(self.read(at, body)?),
+            PayloadKind::Complained => Payload::Complained(self.read(at, body)?),
+            PayloadKind::Rejected => Payload::Rejected(self.read(at, body)?),
+            PayloadKind::Opened => Payload::Opened(self.read(at, body)?),
+            PayloadKind::Domain => Payload::Domain(Box::new(self.read(at, body)?)),
+            PayloadKind::Calendar => Payload::Calendar(Box::new(self.read(at, body)?)),
+            PayloadKind::Untyped => Payload::Other(self.rest().unwrap_or_default()),
+        })
+    }
+
+    /// Reads one payload object, found at `at`, as `T`.
+    fn read<T: DeserializeOwned>(&self, at: &str, json: &str) -> Result<T, PayloadError> {
+        if json.trim_start().as_bytes().first() != Some(&b'{') {
+            return Err(PayloadError::new(
+                &self.event_type,
+                at.to_owned(),
+                serde::de::Error::custom("not a JSON object"),
+            ));
+        }
+        let mut de = serde_json::Deserializer::from_str(json);
+        serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let path = e.path().to_string();
+            let path = match (at.is_empty(), path.as_str()) {
+                (_, ".") => at.to_owned(),
+                (true, _) => path,
+                (false, _) => format!("{at}.{path}"),
+            };
+            PayloadError::new(&self.event_type, path, e.into_inner())
+        })
+    }
+
+    fn missing(&self, key: &'static str) -> PayloadError {
+        PayloadError::new(
+            &self.event_type,
+            key.to_owned(),
+            serde::de::Error::missing_field(key),
+        )
+    }
+
+    /// The payload as an untyped object: the envelope's fields left out of
+    /// AgentMail's, `data` of the simple one (a value that is not an object is kept
+    /// under `"data"`).
+    fn rest(&self) -> Option<JsonObject> {
+        match self.envelope {
+            Envelope::AgentMail => {
+                let mut obj: JsonObject = serde_json::from_slice(&self.raw).ok()?;
+                for k in ENVELOPE_KEYS {
+                    obj.remove(k);
+                }
+                Some(obj)
+            }
+            Envelope::Simple => {
+                let Some(body) = &self.body else {
+                    return Some(JsonObject::new());
+                };
+                Some(match serde_json::from_str(self.text(body)).ok()? {
+                    serde_json::Value::Object(obj) => obj,
+                    serde_json::Value::Null => JsonObject::new(),
+                    other => JsonObject::from_iter([("data".to_owned(), other)]),
+                })
+            }
+        }
     }
 }
 
@@ -234,101 +396,12 @@ fn check_id(id: &str) -> Result<(), ParseError> {
     Ok(())
 }
 
-fn payload_error(event_type: &EventType, source: serde_json::Error) -> ParseError {
-    ParseError::Payload {
-        event_type: event_type.to_string(),
-        source,
-    }
-}
-
-fn typed<'a, T: serde::Deserialize<'a>>(
+fn encode(
+    id: &str,
     event_type: &EventType,
-    key: &'static str,
-    value: Option<&'a RawValue>,
-) -> Result<T, ParseError> {
-    let value =
-        value.ok_or_else(|| payload_error(event_type, serde_json::Error::missing_field(key)))?;
-    crate::wire::object(value.get().as_bytes()).map_err(|e| payload_error(event_type, e))
-}
-
-/// Parses the payload object(s) of an AgentMail envelope.
-fn agentmail_payload(
-    event_type: &EventType,
-    wire: &Wire<'_>,
-    early: Early,
-    raw: &[u8],
-) -> Result<Payload, ParseError> {
-    let kind = event_type.payload_kind();
-    let Some(key) = kind.key() else {
-        let mut rest: JsonObject = serde_json::from_slice(raw)?;
-        for k in ["type", "event_type", "event_id"] {
-            rest.remove(k);
-        }
-        return Ok(Payload::Other(rest));
-    };
-    typed_payload(event_type, kind, key, wire, early)
-}
-
-fn typed_payload(
-    event_type: &EventType,
-    kind: PayloadKind,
-    key: &'static str,
-    wire: &Wire<'_>,
-    early: Early,
-) -> Result<Payload, ParseError> {
-    let t = event_type;
-    if let Some(payload) = early.payload {
-        return Ok(payload);
-    }
-    Ok(match kind {
-        PayloadKind::Message => Payload::Message {
-            message: match early.message {
-                Some(message) => message,
-                None => Box::new(typed(t, key, wire.message)?),
-            },
-            thread: match (early.thread, wire.thread) {
-                (Some(thread), _) => Some(thread),
-                (None, Some(thread)) => Some(Box::new(typed(t, "thread", Some(thread))?)),
-                (None, None) => None,
-            },
-        },
-        PayloadKind::Sent => Payload::Sent(typed(t, key, wire.send)?),
-        PayloadKind::Delivered => Payload::Delivered(typed(t, key, wire.delivery)?),
-        PayloadKind::Bounced => Payload::Bounced(typed(t, key, wire.bounce)?),
-        PayloadKind::Complained => Payload::Complained(typed(t, key, wire.complaint)?),
-        PayloadKind::Rejected => Payload::Rejected(typed(t, key, wire.reject)?),
-        PayloadKind::Opened => Payload::Opened(typed(t, key, wire.open)?),
-        PayloadKind::Untyped => unreachable!("untyped payloads have no key"),
-    })
-}
-
-/// Parses the `data` of a simple envelope: either the payload object itself, or an
-/// object that wraps it under the AgentMail key (`{"message":{..},"thread":{..}}`).
-fn simple_payload(event_type: &EventType, data: Option<&RawValue>) -> Result<Payload, ParseError> {
-    let kind = event_type.payload_kind();
-    let Some(key) = kind.key() else {
-        return Ok(Payload::Other(match data {
-            None => JsonObject::new(),
-            Some(data) => match serde_json::from_str::<serde_json::Value>(data.get())? {
-                serde_json::Value::Object(obj) => obj,
-                serde_json::Value::Null => JsonObject::new(),
-                other => JsonObject::from_iter([("data".to_owned(), other)]),
-            },
-        }));
-    };
-    let data =
-        data.ok_or_else(|| payload_error(event_type, serde_json::Error::missing_field("data")))?;
-    let inner: Wire<'_> =
-        crate::wire::object(data.get().as_bytes()).map_err(|e| payload_error(event_type, e))?;
-    if inner.payload_by_key(key).is_some() {
-        return typed_payload(event_type, kind, key, &inner, Early::default());
-    }
-    let mut flat = Wire::default();
-    flat.set_payload(key, data);
-    typed_payload(event_type, kind, key, &flat, Early::default())
-}
-
-fn encode(id: &str, event_type: &EventType, payload: &Payload, envelope: Envelope) -> Vec<u8> {
+    payload: &Payload,
+    envelope: Envelope,
+) -> Result<Vec<u8>, EncodeError> {
     #[derive(Serialize)]
     struct AgentMail<'a> {
         #[serde(rename = "type")]
@@ -339,11 +412,11 @@ fn encode(id: &str, event_type: &EventType, payload: &Payload, envelope: Envelop
         body: Body<'a>,
     }
     #[derive(Serialize)]
-    struct Simple<'a, T: Serialize> {
+    struct Simple<'a> {
         id: &'a str,
         #[serde(rename = "type")]
         event_type: &'a EventType,
-        data: T,
+        data: Body<'a>,
     }
     #[derive(Serialize)]
     #[serde(untagged)]
@@ -352,6 +425,9 @@ fn encode(id: &str, event_type: &EventType, payload: &Payload, envelope: Envelop
             message: &'a crate::Message,
             #[serde(skip_serializing_if = "Option::is_none")]
             thread: Option<&'a crate::Thread>,
+        },
+        Security {
+            message: &'a crate::MessageSecurity,
         },
         Sent {
             send: &'a crate::Sent,
@@ -371,86 +447,84 @@ fn encode(id: &str, event_type: &EventType, payload: &Payload, envelope: Envelop
         Opened {
             open: &'a crate::Open,
         },
+        Domain {
+            domain: &'a crate::Domain,
+        },
+        /// Fields of the payload itself: the simple envelope's `data`, and calendar
+        /// events at the top of AgentMail's.
+        Flat(&'a dyn erased::Payload),
         Other(Cow<'a, JsonObject>),
     }
+    let agentmail = envelope == Envelope::AgentMail;
     let body = match payload {
-        Payload::Message { message, thread } => Body::Message {
+        Payload::Message { message, thread } if agentmail => Body::Message {
             message,
             thread: thread.as_deref(),
         },
-        Payload::Sent(p) => Body::Sent { send: p },
-        Payload::Delivered(p) => Body::Delivered { delivery: p },
-        Payload::Bounced(p) => Body::Bounced { bounce: p },
-        Payload::Complained(p) => Body::Complained { complaint: p },
-        Payload::Rejected(p) => Body::Rejected { reject: p },
-        Payload::Opened(p) => Body::Opened { open: p },
+        Payload::Message { message, .. } => Body::Flat(&**message),
+        Payload::Security(p) if agentmail => Body::Security { message: p },
+        Payload::Sent(p) if agentmail => Body::Sent { send: p },
+        Payload::Delivered(p) if agentmail => Body::Delivered { delivery: p },
+        Payload::Bounced(p) if agentmail => Body::Bounced { bounce: p },
+        Payload::Complained(p) if agentmail => Body::Complained { complaint: p },
+        Payload::Rejected(p) if agentmail => Body::Rejected { reject: p },
+        Payload::Opened(p) if agentmail => Body::Opened { open: p },
+        Payload::Domain(p) if agentmail => Body::Domain { domain: p },
+        Payload::Security(p) => Body::Flat(&**p),
+        Payload::Sent(p) => Body::Flat(p),
+        Payload::Delivered(p) => Body::Flat(p),
+        Payload::Bounced(p) => Body::Flat(p),
+        Payload::Complained(p) => Body::Flat(p),
+        Payload::Rejected(p) => Body::Flat(p),
+        Payload::Opened(p) => Body::Flat(p),
+        Payload::Domain(p) => Body::Flat(&**p),
+        Payload::Calendar(p) => Body::Flat(&**p),
         Payload::Other(obj) => {
             let mut obj = Cow::Borrowed(obj);
             // At the top of AgentMail's envelope these keys are the envelope's own;
             // inside the simple envelope's `data` they are the payload's.
-            if envelope == Envelope::AgentMail
-                && ["type", "event_type", "event_id"]
-                    .iter()
-                    .any(|k| obj.contains_key(*k))
-            {
-                for k in ["type", "event_type", "event_id"] {
+            if agentmail && ENVELOPE_KEYS.iter().any(|k| obj.contains_key(*k)) {
+                for k in ENVELOPE_KEYS {
                     obj.to_mut().remove(k);
                 }
             }
             Body::Other(obj)
         }
     };
-    // These types hold only strings, numbers, booleans, maps with string keys and
-    // timestamps, which encode unless their year is outside 0000-9999 (see `new`).
-    let encoded = match envelope {
-        Envelope::AgentMail => serde_json::to_vec(&AgentMail {
+    let encoded = if agentmail {
+        serde_json::to_vec(&AgentMail {
             kind: "event",
             event_type,
             event_id: id,
             body,
-        }),
-        Envelope::Simple => match body {
-            Body::Message { message, .. } => serde_json::to_vec(&Simple {
-                id,
-                event_type,
-                data: message,
-            }),
-            Body::Sent { send } => serde_json::to_vec(&Simple {
-                id,
-                event_type,
-                data: send,
-            }),
-            Body::Delivered { delivery } => serde_json::to_vec(&Simple {
-                id,
-                event_type,
-                data: delivery,
-            }),
-            Body::Bounced { bounce } => serde_json::to_vec(&Simple {
-                id,
-                event_type,
-                data: bounce,
-            }),
-            Body::Complained { complaint } => serde_json::to_vec(&Simple {
-                id,
-                event_type,
-                data: complaint,
-            }),
-            Body::Rejected { reject } => serde_json::to_vec(&Simple {
-                id,
-                event_type,
-                data: reject,
-            }),
-            Body::Opened { open } => serde_json::to_vec(&Simple {
-                id,
-                event_type,
-                data: open,
-            }),
-            Body::Other(obj) => serde_json::to_vec(&Simple {
-                id,
-                event_type,
-                data: obj,
-            }),
-        },
+        })
+    } else {
+        serde_json::to_vec(&Simple {
+            id,
+            event_type,
+            data: body,
+        })
     };
-    encoded.expect("event payloads always encode as JSON")
+    encoded.map_err(EncodeError::Json)
+}
+
+/// Payload structs behind one object-safe serializer, for the flat encodings.
+mod erased {
+    pub(super) trait Payload {
+        fn to_value(&self) -> Result<serde_json::Value, serde_json::Error>;
+    }
+
+    impl<T: serde::Serialize> Payload for T {
+        fn to_value(&self) -> Result<serde_json::Value, serde_json::Error> {
+            serde_json::to_value(self)
+        }
+    }
+
+    impl serde::Serialize for dyn Payload + '_ {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            self.to_value()
+                .map_err(serde::ser::Error::custom)?
+                .serialize(s)
+        }
+    }
 }

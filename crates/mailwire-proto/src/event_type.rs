@@ -49,11 +49,11 @@ event_types! {
     MessageReceivedBlocked => "message.received.blocked",
     /// A message arrived that failed sender authentication.
     MessageReceivedUnauthenticated => "message.received.unauthenticated",
-    /// A security scan of a received message completed.
+    /// Agent Armor reached a verdict on a received message.
     MessageSecurityCompleted => "message.security.completed",
-    /// A received message was held for security review.
+    /// Agent Armor held a received message for review.
     MessageSecurityReview => "message.security.review",
-    /// A security verdict was overridden.
+    /// Someone released a message Agent Armor held.
     MessageSecurityOverride => "message.security.override",
     /// A message was sent.
     MessageSent => "message.sent",
@@ -65,7 +65,7 @@ event_types! {
     MessageComplained => "message.complained",
     /// The service refused to send a message.
     MessageRejected => "message.rejected",
-    /// A recipient opened a message.
+    /// A tracked message was opened for the first time.
     MessageOpened => "message.opened",
     /// A sending domain was verified.
     DomainVerified => "domain.verified",
@@ -83,32 +83,53 @@ event_types! {
     CalendarEventEnding => "calendar.event.ending",
 }
 
-/// Which payload object an event of a given type carries.
+/// Which payload an event of a given type carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum PayloadKind {
     Message,
+    Security,
     Sent,
     Delivered,
     Bounced,
     Complained,
     Rejected,
     Opened,
+    Domain,
+    /// At the top of the envelope, not under a key.
+    Calendar,
     Untyped,
 }
 
 impl PayloadKind {
     /// The key of the payload object in the AgentMail envelope.
-    pub(crate) fn key(self) -> Option<&'static str> {
+    pub(crate) fn key(self) -> Option<crate::wire::Key> {
+        use crate::wire::Key;
         Some(match self {
-            PayloadKind::Message => "message",
+            PayloadKind::Message | PayloadKind::Security => Key::Message,
+            PayloadKind::Sent => Key::Send,
+            PayloadKind::Delivered => Key::Delivery,
+            PayloadKind::Bounced => Key::Bounce,
+            PayloadKind::Complained => Key::Complaint,
+            PayloadKind::Rejected => Key::Reject,
+            PayloadKind::Opened => Key::Open,
+            PayloadKind::Domain => Key::Domain,
+            PayloadKind::Calendar | PayloadKind::Untyped => return None,
+        })
+    }
+
+    /// The name of that key, for errors.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            PayloadKind::Message | PayloadKind::Security => "message",
             PayloadKind::Sent => "send",
             PayloadKind::Delivered => "delivery",
             PayloadKind::Bounced => "bounce",
             PayloadKind::Complained => "complaint",
             PayloadKind::Rejected => "reject",
             PayloadKind::Opened => "open",
-            PayloadKind::Untyped => return None,
-        })
+            PayloadKind::Domain => "domain",
+            PayloadKind::Calendar | PayloadKind::Untyped => "",
+        }
     }
 }
 
@@ -130,17 +151,24 @@ impl EventType {
             MessageReceived
             | MessageReceivedSpam
             | MessageReceivedBlocked
-            | MessageReceivedUnauthenticated
-            | MessageSecurityCompleted
-            | MessageSecurityReview
-            | MessageSecurityOverride => PayloadKind::Message,
+            | MessageReceivedUnauthenticated => PayloadKind::Message,
+            MessageSecurityCompleted | MessageSecurityReview | MessageSecurityOverride => {
+                PayloadKind::Security
+            }
             MessageSent => PayloadKind::Sent,
             MessageDelivered => PayloadKind::Delivered,
             MessageBounced => PayloadKind::Bounced,
             MessageComplained => PayloadKind::Complained,
             MessageRejected => PayloadKind::Rejected,
             MessageOpened => PayloadKind::Opened,
-            _ => PayloadKind::Untyped,
+            DomainVerified => PayloadKind::Domain,
+            CalendarEventCreated
+            | CalendarEventUpdated
+            | CalendarEventDeleted
+            | CalendarEventResponded
+            | CalendarEventStarting
+            | CalendarEventEnding => PayloadKind::Calendar,
+            Other(_) => PayloadKind::Untyped,
         }
     }
 }

@@ -6,25 +6,19 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::event::check_len;
-use crate::wire::Wire;
+use crate::wire::Key;
 use crate::{Event, EventType, ParseError};
 
 /// A frame the server sends.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum ServerFrame {
-    /// The optional greeting after the handshake.
-    Connected,
     /// The server accepted a `subscribe`; the filters it applies.
     Subscribed(Subscribed),
     /// An event, in either envelope.
     Event(Event),
     /// The server reports a problem (bad credentials, a bad request).
     Error(ErrorFrame),
-    /// An application-level ping.
-    Ping,
-    /// An application-level pong.
-    Pong,
     /// Extension: the replay asked for with `after` is complete.
     Resumed {
         /// How many events were replayed.
@@ -36,7 +30,8 @@ pub enum ServerFrame {
         /// The id the client asked to resume after.
         after: String,
     },
-    /// A frame type this version does not know; ignore it.
+    /// A frame type this version does not know (AgentMail's definition lists only
+    /// `subscribed`, events and `error`); ignore it.
     Unknown {
         /// Its `type`.
         kind: String,
@@ -94,50 +89,30 @@ fn list<T: for<'de> Deserialize<'de>>(raw: Option<&RawValue>) -> Result<Option<T
 
 impl ServerFrame {
     /// Parses a text frame. Never panics; anything that is not a JSON object with a
-    /// `type` is a [`ParseError`].
+    /// `type` is a [`ParseError`]. An event frame is read as [`Event::parse`] reads
+    /// it (the same parser, payload left for later).
     pub fn parse(raw: impl Into<Bytes>) -> Result<ServerFrame, ParseError> {
         let raw = raw.into();
         check_len(&raw)?;
-        // One pass over the bytes when that succeeds; otherwise the reference parse
-        // says exactly what is wrong.
-        match ServerFrame::parse_eager(&raw) {
-            Some(frame) => Ok(frame),
-            None => ServerFrame::parse_reference(&raw),
-        }
-    }
-
-    /// The single-pass parse: `Some` only for a frame
-    /// [`ServerFrame::parse_reference`] accepts, and then the same frame.
-    pub(crate) fn parse_eager(raw: &Bytes) -> Option<ServerFrame> {
-        let wire = crate::wire::eager(raw).ok()?;
-        ServerFrame::from_wire(wire, raw).ok()
-    }
-
-    /// The parse whose result and errors are the reference (payloads parsed from
-    /// their captured raw JSON).
-    pub(crate) fn parse_reference(raw: &Bytes) -> Result<ServerFrame, ParseError> {
-        check_len(raw)?;
-        let wire: Wire<'_> = crate::wire::object(raw)?;
-        ServerFrame::from_wire(wire, raw)
-    }
-
-    fn from_wire(wire: Wire<'_>, raw: &Bytes) -> Result<ServerFrame, ParseError> {
-        let Some(kind) = wire.kind.as_deref() else {
-            return Err(ParseError::NotAnEvent("frame without a type"));
+        let wire = crate::wire::read(&raw)?;
+        let Some(kind) = crate::wire::string(wire.kind) else {
+            return Err(ParseError::NotAnEvent("frame without a string type"));
         };
-        Ok(match kind {
-            "event" => ServerFrame::Event(
-                Event::from_wire(wire, raw)?.ok_or(ParseError::NotAnEvent("empty event"))?,
-            ),
-            "connected" => ServerFrame::Connected,
+        let event = || {
+            Event::from_wire(&wire, &raw)?
+                .map(ServerFrame::Event)
+                .ok_or(ParseError::NotAnEvent("empty event"))
+        };
+        Ok(match &*kind {
+            "event" => event()?,
             "subscribed" => ServerFrame::Subscribed(Subscribed {
-                event_types: list(wire.event_types)?,
-                inbox_ids: list(wire.inbox_ids)?,
-                pod_ids: list(wire.pod_ids)?,
+                event_types: list(wire.get(Key::EventTypes))?,
+                inbox_ids: list(wire.get(Key::InboxIds))?,
+                pod_ids: list(wire.get(Key::PodIds))?,
             }),
             "error" => ServerFrame::Error(ErrorFrame {
-                name: crate::wire::field::<String>(wire.name)?.unwrap_or_default(),
-                message: match wire.message {
+                name: crate::wire::field::<String>(wire.get(Key::Name))?.unwrap_or_default(),
+                message: match wire.get(Key::Message) {
                     Some(m) => serde_json::from_str::<Option<String>>(m.get())
                         .ok()
                         .flatten()
@@ -145,23 +120,17 @@ impl ServerFrame {
                     None => String::new(),
                 },
             }),
-            "ping" => ServerFrame::Ping,
-            "pong" => ServerFrame::Pong,
             "resumed" => ServerFrame::Resumed {
-                replayed: crate::wire::field(wire.replayed)?.unwrap_or(0),
+                replayed: crate::wire::field(wire.get(Key::Replayed))?.unwrap_or(0),
             },
             "gap" => ServerFrame::Gap {
-                after: crate::wire::field::<String>(wire.after)?
+                after: crate::wire::field::<String>(wire.get(Key::After))?
                     .ok_or(ParseError::NotAnEvent("gap frame without after"))?,
             },
-            other => match wire.id {
-                // The simple envelope: `type` is the event type.
-                Some(_) => ServerFrame::Event(
-                    Event::from_wire(wire, raw)?.ok_or(ParseError::NotAnEvent("empty event"))?,
-                ),
-                None => ServerFrame::Unknown {
-                    kind: other.to_owned(),
-                },
+            // The simple envelope: `type` is the event type.
+            _ if wire.id.is_some() => event()?,
+            other => ServerFrame::Unknown {
+                kind: other.to_owned(),
             },
         })
     }
@@ -171,21 +140,15 @@ impl ServerFrame {
         #[derive(Serialize)]
         #[serde(tag = "type", rename_all = "lowercase")]
         enum Out<'a> {
-            Connected,
             Subscribed(&'a Subscribed),
             Error(&'a ErrorFrame),
-            Ping,
-            Pong,
             Resumed { replayed: u64 },
             Gap { after: &'a str },
         }
         let out = match self {
             ServerFrame::Event(event) => return event.raw().clone(),
-            ServerFrame::Connected => Out::Connected,
             ServerFrame::Subscribed(s) => Out::Subscribed(s),
             ServerFrame::Error(e) => Out::Error(e),
-            ServerFrame::Ping => Out::Ping,
-            ServerFrame::Pong => Out::Pong,
             ServerFrame::Resumed { replayed } => Out::Resumed {
                 replayed: *replayed,
             },
@@ -229,10 +192,6 @@ impl Subscribe {
 pub enum ClientFrame {
     /// Start (or change) a subscription.
     Subscribe(Subscribe),
-    /// An application-level ping.
-    Ping,
-    /// An application-level pong.
-    Pong,
     /// A frame type this version does not know.
     Unknown {
         /// Its `type`.
@@ -252,8 +211,6 @@ impl ClientFrame {
         let head: Head<'_> = crate::wire::object(raw)?;
         Ok(match &*head.kind {
             "subscribe" => ClientFrame::Subscribe(crate::wire::object(raw)?),
-            "ping" => ClientFrame::Ping,
-            "pong" => ClientFrame::Pong,
             other => ClientFrame::Unknown {
                 kind: other.to_owned(),
             },
@@ -266,13 +223,9 @@ impl ClientFrame {
         #[serde(tag = "type", rename_all = "lowercase")]
         enum Out<'a> {
             Subscribe(&'a Subscribe),
-            Ping,
-            Pong,
         }
         let out = match self {
             ClientFrame::Subscribe(s) => Out::Subscribe(s),
-            ClientFrame::Ping => Out::Ping,
-            ClientFrame::Pong => Out::Pong,
             ClientFrame::Unknown { kind } => {
                 return Bytes::from(serde_json::json!({ "type": kind }).to_string());
             }

@@ -31,3 +31,8 @@ pub(crate) mod option {
         time::serde::rfc3339::option::deserialize(d)
     }
 }
+
+/// Parses an RFC 3339 timestamp.
+pub(crate) fn parse(s: &str) -> Option<time::OffsetDateTime> {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
+}

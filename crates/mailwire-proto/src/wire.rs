@@ -1,138 +1,182 @@
-//! One borrowed view of any JSON object the protocol sends, parsed in a single pass.
-//! Events and frames are told apart from it without parsing twice.
-//!
-//! It is read two ways: [`eager`] (the fast path, see [`crate::wire_de`]) and, when
-//! that fails, the derived `Deserialize` through [`object`], the reference whose
-//! errors callers report.
+//! The one parser of the protocol's JSON objects: events in both envelopes and
+//! WebSocket frames are all read by [`read`], which captures the fields that tell
+//! them apart and where each payload lies, and skips everything else unread.
+//! Payloads are parsed later, from their captured span, when someone asks.
 
 use std::borrow::Cow;
+use std::fmt;
+use std::ops::Range;
 
 use serde::Deserialize;
-use serde::de::DeserializeSeed as _;
-use serde::de::Error as _;
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
-use crate::payload::{Message, Payload, Thread};
+use crate::ParseError;
 
-#[derive(Debug, Default, Deserialize)]
-pub(crate) struct Wire<'a> {
-    /// Payloads read in the same pass as the envelope (eager path only); each key
-    /// read here is absent from the raw fields below.
-    #[serde(skip)]
-    pub(crate) early: Early,
-    #[serde(rename = "type", borrow, default)]
-    pub(crate) kind: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    pub(crate) event_type: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    pub(crate) event_id: Option<Cow<'a, str>>,
-    // `id`, `name`, `replayed` and `after` are raw: they are also payload fields of
-    // AgentMail's envelope for types this version does not know (`"name": {..}`),
-    // which must not fail the parse. They are read where they mean something.
-    #[serde(borrow, default)]
-    pub(crate) id: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    pub(crate) data: Option<&'a RawValue>,
-    // Payload objects of the AgentMail envelope. `message` is also the text of an
-    // `error` frame, hence raw.
-    #[serde(borrow, default)]
-    pub(crate) message: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    pub(crate) thread: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    pub(crate) send: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    pub(crate) delivery: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    pub(crate) bounce: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    pub(crate) complaint: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    pub(crate) reject: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    pub(crate) open: Option<&'a RawValue>,
-    // Frame fields.
-    #[serde(borrow, default)]
-    pub(crate) event_types: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    pub(crate) inbox_ids: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    pub(crate) pod_ids: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    pub(crate) name: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    pub(crate) replayed: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    pub(crate) after: Option<&'a RawValue>,
+/// Top-level keys whose values are captured (as raw JSON, unread).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(usize)]
+pub(crate) enum Key {
+    Data,
+    Message,
+    Thread,
+    Send,
+    Delivery,
+    Bounce,
+    Complaint,
+    Reject,
+    Open,
+    Domain,
+    EventTypes,
+    InboxIds,
+    PodIds,
+    Name,
+    Replayed,
+    After,
 }
 
-/// Typed payloads of the AgentMail envelope read in the same pass as the envelope.
-#[derive(Debug, Default)]
-pub(crate) struct Early {
-    pub(crate) message: Option<Box<Message>>,
-    pub(crate) thread: Option<Box<Thread>>,
-    /// Any other typed payload (`send`, `bounce`...), already wrapped.
-    pub(crate) payload: Option<Payload>,
-}
+const KEYS: usize = Key::After as usize + 1;
 
-/// Reads a [`Wire`] from a JSON object in one pass, AgentMail payloads included when
-/// their type precedes them. It accepts only what [`object`] accepts, with the same
-/// result; on error, redo the parse with [`object`] for the reference error.
-pub(crate) fn eager(json: &[u8]) -> Result<Wire<'_>, serde_json::Error> {
-    if json.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return Err(serde_json::Error::custom("expected a JSON object"));
+impl Key {
+    fn of(name: &str) -> Option<Key> {
+        Some(match name {
+            "data" => Key::Data,
+            "message" => Key::Message,
+            "thread" => Key::Thread,
+            "send" => Key::Send,
+            "delivery" => Key::Delivery,
+            "bounce" => Key::Bounce,
+            "complaint" => Key::Complaint,
+            "reject" => Key::Reject,
+            "open" => Key::Open,
+            "domain" => Key::Domain,
+            "event_types" => Key::EventTypes,
+            "inbox_ids" => Key::InboxIds,
+            "pod_ids" => Key::PodIds,
+            "name" => Key::Name,
+            "replayed" => Key::Replayed,
+            "after" => Key::After,
+            _ => return None,
+        })
     }
-    // The reference rejects invalid UTF-8 inside payloads (it keeps them as `&str`),
-    // even in fields a typed payload would skip unread: check it all up front.
-    let text = std::str::from_utf8(json).map_err(|_| serde_json::Error::custom("invalid UTF-8"))?;
+}
+
+/// What [`read`] captured of one JSON object.
+#[derive(Debug)]
+pub(crate) struct Wire<'a> {
+    /// The whole object's text.
+    pub(crate) text: &'a str,
+    /// `type`, `event_type`, `event_id` and `id`, which identify an event or frame:
+    /// each may appear once.
+    pub(crate) kind: Option<&'a RawValue>,
+    pub(crate) event_type: Option<&'a RawValue>,
+    pub(crate) event_id: Option<&'a RawValue>,
+    pub(crate) id: Option<&'a RawValue>,
+    /// The other captured keys; when one repeats, the last one counts, as in
+    /// JavaScript's `JSON.parse`.
+    fields: [Option<&'a RawValue>; KEYS],
+}
+
+impl<'a> Wire<'a> {
+    pub(crate) fn get(&self, key: Key) -> Option<&'a RawValue> {
+        self.fields[key as usize]
+    }
+
+    /// Where `value` lies in [`Wire::text`].
+    pub(crate) fn span(&self, value: &RawValue) -> Range<usize> {
+        let start = value.get().as_ptr() as usize - self.text.as_ptr() as usize;
+        start..start + value.get().len()
+    }
+}
+
+/// Reads one JSON object (and only an object: serde would also read a struct from a
+/// list, which no service sends). Invalid UTF-8 anywhere is an error: JSON is UTF-8.
+pub(crate) fn read(json: &[u8]) -> Result<Wire<'_>, ParseError> {
+    let text = std::str::from_utf8(json)
+        .map_err(|_| ParseError::Json(de::Error::custom("invalid UTF-8")))?;
+    read_str(text)
+}
+
+/// [`read`] on text.
+pub(crate) fn read_str(text: &str) -> Result<Wire<'_>, ParseError> {
+    if text.trim_start().as_bytes().first() != Some(&b'{') {
+        return Err(ParseError::Json(de::Error::custom("expected a JSON object")));
+    }
     let mut de = serde_json::Deserializer::from_str(text);
-    let wire = crate::wire_de::WireSeed.deserialize(&mut de)?;
+    let wire = WireSeed(text).deserialize(&mut de)?;
     de.end()?;
     Ok(wire)
 }
 
-impl<'a> Wire<'a> {
-    pub(crate) fn payload_by_key(&self, key: &str) -> Option<&'a RawValue> {
-        match key {
-            "message" => self.message,
-            "send" => self.send,
-            "delivery" => self.delivery,
-            "bounce" => self.bounce,
-            "complaint" => self.complaint,
-            "reject" => self.reject,
-            "open" => self.open,
-            _ => None,
-        }
-    }
+struct WireSeed<'a>(&'a str);
 
-    pub(crate) fn set_payload(&mut self, key: &str, value: &'a RawValue) {
-        let slot = match key {
-            "message" => &mut self.message,
-            "send" => &mut self.send,
-            "delivery" => &mut self.delivery,
-            "bounce" => &mut self.bounce,
-            "complaint" => &mut self.complaint,
-            "reject" => &mut self.reject,
-            "open" => &mut self.open,
-            _ => return,
-        };
-        *slot = Some(value);
+impl<'de> DeserializeSeed<'de> for WireSeed<'de> {
+    type Value = Wire<'de>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Wire<'de>, D::Error> {
+        d.deserialize_map(self)
     }
 }
 
-/// Reads a raw field as `T`, e.g. a string as `Cow<str>` (borrowed unless escaped).
+impl<'de> Visitor<'de> for WireSeed<'de> {
+    type Value = Wire<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Wire<'de>, A::Error> {
+        let mut wire = Wire {
+            text: self.0,
+            kind: None,
+            event_type: None,
+            event_id: None,
+            id: None,
+            fields: [None; KEYS],
+        };
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            let slot = match &*key {
+                "type" => &mut wire.kind,
+                "event_type" => &mut wire.event_type,
+                "event_id" => &mut wire.event_id,
+                "id" => &mut wire.id,
+                other => {
+                    match Key::of(other) {
+                        Some(k) => wire.fields[k as usize] = Some(map.next_value()?),
+                        None => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                    continue;
+                }
+            };
+            if slot.is_some() {
+                // Two ids or two types: which one is the event? Neither.
+                return Err(de::Error::custom(format_args!("duplicate field `{key}`")));
+            }
+            *slot = Some(map.next_value()?);
+        }
+        Ok(wire)
+    }
+}
+
+/// Reads a captured value as `T`, e.g. a string as `Cow<str>` (borrowed unless it has
+/// escapes).
 pub(crate) fn field<'a, T: Deserialize<'a>>(
     raw: Option<&'a RawValue>,
 ) -> Result<Option<T>, serde_json::Error> {
     raw.map(|raw| serde_json::from_str(raw.get())).transpose()
 }
 
-/// Reads `T` from a JSON object, and only from an object: serde would also read a
-/// struct from a list of its fields in order (`["event","message.received","evt_1"]`),
-/// which no service sends and which must not pass for an event.
+/// A captured value as a string, or `None` when absent or not a string.
+pub(crate) fn string(raw: Option<&RawValue>) -> Option<Cow<'_, str>> {
+    field::<Cow<'_, str>>(raw).ok().flatten()
+}
+
+/// Reads `T` from a JSON object, and only from an object (see [`read`]).
 pub(crate) fn object<'a, T: Deserialize<'a>>(json: &'a [u8]) -> Result<T, serde_json::Error> {
     match json.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'{') | None => serde_json::from_slice(json),
-        Some(_) => Err(serde_json::Error::custom("expected a JSON object")),
+        Some(_) => Err(de::Error::custom("expected a JSON object")),
     }
 }

@@ -75,7 +75,16 @@ fn every_fixture_parses_to_its_type_and_payload_keeping_its_bytes() {
                 Payload::Complained(_) => *t == EventType::MessageComplained,
                 Payload::Rejected(_) => *t == EventType::MessageRejected,
                 Payload::Opened(_) => *t == EventType::MessageOpened,
-                Payload::Other(obj) => !obj.is_empty() && !t.as_str().starts_with("message."),
+                Payload::Security(s) => {
+                    t.as_str().starts_with("message.security.")
+                        && s.organization_id.as_deref() == Some("org_2fK9")
+                        && s.message_id.is_some()
+                        && (s.agent_armor.is_some() != s.manual_override.is_some())
+                }
+                Payload::Domain(d) => *t == EventType::DomainVerified && d.records.len() == 3,
+                Payload::Calendar(c) => {
+                    t.as_str().starts_with("calendar.event.") && c.calendar_event.is_some()
+                }
                 _ => false,
             };
             assert!(
@@ -83,11 +92,15 @@ fn every_fixture_parses_to_its_type_and_payload_keeping_its_bytes() {
                 "{t} ({envelope:?}) parsed as {:?}",
                 event.payload()
             );
-            if t.as_str().starts_with("message.received")
-                || t.as_str().starts_with("message.security")
-            {
+            if t.as_str().starts_with("message.received") {
                 assert!(matches!(event.payload(), Payload::Message { .. }), "{t}");
             }
+            // Every fixture is in the definition's shape: read whole.
+            assert!(
+                event.payload_error().is_none(),
+                "{t} ({envelope:?}): {:?}",
+                event.payload_error()
+            );
         }
     }
 }
@@ -114,7 +127,8 @@ fn every_fixture_re_encodes_to_the_same_typed_event() {
         for t in EventType::KNOWN {
             let event = parse(envelope, t);
             for target in ENVELOPES {
-                let again = Event::new(event.id(), t.clone(), event.payload().clone(), target);
+                let again =
+                    Event::new(event.id(), t.clone(), event.payload().clone(), target).unwrap();
                 let back = Event::parse(again.raw().clone()).unwrap();
                 assert_eq!(back.id(), event.id());
                 assert_eq!(back.event_type(), t);
@@ -151,8 +165,9 @@ fn message_received_carries_every_documented_field() {
     let attachments = m.attachments.as_ref().unwrap();
     assert_eq!(attachments.len(), 2);
     assert_eq!(attachments[0].filename.as_deref(), Some("q3-review.pdf"));
-    assert_eq!(attachments[0].size, 48213);
-    assert!(!attachments[0].inline && attachments[1].inline);
+    assert_eq!(attachments[0].size, Some(48213));
+    assert!(!attachments[0].is_inline() && attachments[1].is_inline());
+    assert_eq!(attachments[1].content_id.as_deref(), Some("<logo@example.com>"));
     assert_eq!(m.references.as_ref().unwrap().len(), 2);
     assert_eq!(
         m.in_reply_to.as_deref(),
@@ -226,7 +241,10 @@ fn the_simple_envelope_accepts_data_wrapping_message_and_thread() {
         message.subject.as_deref(),
         Some("You have WON a $1,000,000 prize")
     );
-    assert_eq!(thread.as_ref().unwrap().thread_id, "thr_7Hq2mX9pL2");
+    assert_eq!(
+        thread.as_ref().unwrap().thread_id.as_deref(),
+        Some("thr_7Hq2mX9pL2")
+    );
 
     // The flat form: `data` is the message, with no thread.
     let flat = parse(Envelope::Simple, &EventType::MessageReceived);
@@ -246,7 +264,10 @@ fn bounces_are_permanent_5_1_1_in_both_envelopes() {
         assert!(b.is_permanent());
         assert_eq!(b.sub_type.as_deref(), Some("General"));
         assert_eq!(b.recipients.len(), 1);
-        assert_eq!(b.recipients[0].address, "no-such-user@example.com");
+        assert_eq!(
+            b.recipients[0].address.as_deref(),
+            Some("no-such-user@example.com")
+        );
         assert_eq!(b.recipients[0].status.as_deref(), Some("5.1.1"));
     }
 }
@@ -277,26 +298,51 @@ fn outbound_payloads_carry_their_fields() {
     let Payload::Opened(o) = opened.payload() else {
         panic!()
     };
-    assert_eq!(o.message_id, "<0100019a.6f3e@email.agentmail.to>");
+    assert_eq!(
+        o.message_id.as_deref(),
+        Some("<0100019a.6f3e@email.agentmail.to>")
+    );
 }
 
 #[test]
-fn untyped_payloads_keep_their_objects() {
-    let domain = parse(Envelope::AgentMail, &EventType::DomainVerified);
-    let Payload::Other(obj) = domain.payload() else {
-        panic!()
-    };
-    assert_eq!(obj["domain"]["status"], "verified");
-    assert!(!obj.contains_key("event_id") && !obj.contains_key("type"));
-    let domain = parse(Envelope::Simple, &EventType::DomainVerified);
-    let Payload::Other(obj) = domain.payload() else {
-        panic!()
-    };
-    assert_eq!(obj["domain"], "mail.example.com");
+fn security_domain_and_calendar_payloads_have_the_definitions_shape() {
+    for envelope in ENVELOPES {
+        let review = parse(envelope, &EventType::MessageSecurityReview);
+        let Payload::Security(s) = review.payload() else {
+            panic!("{envelope:?}: {:?}", review.payload())
+        };
+        let armor = s.agent_armor.as_ref().unwrap();
+        assert_eq!(armor.verdict.as_deref(), Some("review"));
+        assert_eq!(armor.status.as_deref(), Some("complete"));
+        assert!(armor.completed_at.is_some());
 
-    let responded = parse(Envelope::AgentMail, &EventType::CalendarEventResponded);
-    let Payload::Other(obj) = responded.payload() else {
-        panic!()
-    };
-    assert_eq!(obj["calendar_event"]["response"]["status"], "tentative");
+        let released = parse(envelope, &EventType::MessageSecurityOverride);
+        let Payload::Security(s) = released.payload() else {
+            panic!()
+        };
+        let o = s.manual_override.as_ref().unwrap();
+        assert_eq!(o.original_verdict.as_deref(), Some("review"));
+        assert_eq!(o.actor.as_ref().unwrap()["kind"], "api_key");
+
+        let domain = parse(envelope, &EventType::DomainVerified);
+        let Payload::Domain(d) = domain.payload() else {
+            panic!()
+        };
+        assert_eq!(d.status.as_deref(), Some("VERIFIED"));
+        assert_eq!(d.records[2].priority, Some(10));
+
+        let responded = parse(envelope, &EventType::CalendarEventResponded);
+        let Payload::Calendar(c) = responded.payload() else {
+            panic!()
+        };
+        assert_eq!(
+            c.calendar_event.as_ref().unwrap()["attendees"][1]["status"],
+            "tentative"
+        );
+        let starting = parse(envelope, &EventType::CalendarEventStarting);
+        assert_eq!(
+            starting.timestamp().unwrap().unix_timestamp(),
+            1_796_068_800
+        );
+    }
 }

@@ -1,0 +1,136 @@
+//! An envelope with an id and a type is an event, whatever its payload holds: odd but
+//! real addresses, fields of the wrong type, a payload that is not an object, a type
+//! and fields nobody has seen. Each parses, keeps its bytes, and shows in its typed
+//! view what it could read, with the reason for what it could not.
+
+use std::path::PathBuf;
+
+use mailwire_proto::{Event, EventType, Payload, ServerFrame};
+
+fn odd(name: &str) -> (Vec<u8>, Event) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/odd")
+        .join(format!("{name}.json"));
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let event = Event::parse(bytes.clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert_eq!(event.raw().as_ref(), &bytes[..], "{name}: bytes changed");
+    // The same bytes as a WebSocket frame: the same event, by the same parser.
+    match ServerFrame::parse(bytes.clone()) {
+        Ok(ServerFrame::Event(frame)) => assert_eq!(frame, event),
+        other => panic!("{name} as a frame: {other:?}"),
+    }
+    (bytes, event)
+}
+
+#[test]
+fn odd_addresses_are_kept_as_sent_without_a_parsed_view() {
+    for (name, from) in [
+        ("from-empty", ""),
+        ("from-unclosed", "Grace <grace@example.com"),
+        ("from-angle-empty", "<>"),
+        ("from-display-only", "Mailer Daemon"),
+    ] {
+        let (_, event) = odd(name);
+        let m = event.payload().message().unwrap_or_else(|| panic!("{name}"));
+        let sender = m.from.as_ref().unwrap();
+        assert_eq!(sender.as_str(), from, "{name}");
+        assert_eq!(sender.mailbox(), None, "{name}");
+        assert_eq!(m.subject.as_deref(), Some("odd"));
+        // An address that is a string is read whole: nothing to report.
+        assert!(event.payload_error().is_none(), "{name}");
+    }
+    let (_, event) = odd("from-angle-empty");
+    let m = event.payload().message().unwrap();
+    let to: Vec<&str> = m.to.iter().map(|a| a.as_str()).collect();
+    assert_eq!(to, ["<>", ""]);
+}
+
+#[test]
+fn fields_of_the_wrong_type_are_absent_and_the_rest_is_read() {
+    let (_, event) = odd("fields-wrong-types");
+    let Payload::Message { message: m, thread } = event.payload() else {
+        panic!("{:?}", event.payload())
+    };
+    assert_eq!(m.size, None);
+    assert_eq!(m.timestamp, None);
+    assert_eq!(m.subject, None);
+    assert_eq!(m.labels, ["received"]); // the strings of the list
+    assert_eq!(m.attachments, None);
+    assert_eq!(m.headers, None);
+    assert_eq!(m.cc.as_deref(), Some(&[][..])); // an object is not an address
+    assert_eq!(m.text.as_deref(), Some("hello"));
+    assert_eq!(
+        m.from.as_ref().and_then(|a| a.email()),
+        Some("grace@example.com")
+    );
+    assert!(m.created_at.is_some());
+    assert!(thread.is_some());
+    let why = event.payload_error().expect("a reason");
+    assert_eq!(why.event_type(), "message.received");
+    assert!(why.path().starts_with("message."), "{why}");
+    assert!(why.to_string().contains("message."), "{why}");
+}
+
+#[test]
+fn a_payload_that_is_not_an_object_or_is_missing_gives_the_untyped_view() {
+    let (_, event) = odd("message-not-object");
+    assert_eq!(event.event_type(), &EventType::MessageReceived);
+    let Payload::Other(obj) = event.payload() else {
+        panic!("{:?}", event.payload())
+    };
+    assert_eq!(obj["message"], "(withheld)");
+    assert_eq!(event.payload_error().unwrap().path(), "message");
+
+    let (_, event) = odd("message-missing");
+    assert_eq!(event.event_type(), &EventType::MessageBounced);
+    assert!(matches!(event.payload(), Payload::Other(obj) if obj.is_empty()));
+    assert_eq!(event.payload_error().unwrap().path(), "bounce");
+}
+
+#[test]
+fn an_unknown_type_with_unknown_fields_is_an_event_too() {
+    let (bytes, event) = odd("new-field-and-type");
+    assert_eq!(
+        event.event_type(),
+        &EventType::Other("message.summarized".into())
+    );
+    let Payload::Other(obj) = event.payload() else {
+        panic!()
+    };
+    assert_eq!(obj["summary"]["tokens"], 3);
+    assert_eq!(event.inbox_id(), Some("ada@agentmail.to"));
+    assert!(event.payload_error().is_none());
+    assert_eq!(event.raw().as_ref(), &bytes[..]);
+}
+
+#[test]
+fn only_what_is_not_an_envelope_is_an_error() {
+    for bad in [
+        &br#"{"type":"event","event_type":"message.received"}"#[..],
+        br#"{"type":"event","event_id":"evt_1"}"#,
+        br#"{"event_type":"message.received","event_id":"evt_1"}"#,
+        br#"{"type":"event","event_type":"message.received","event_id":""}"#,
+        br#"{"type":"event","event_type":"message.received","event_id":7}"#,
+        br#"{"type":"event","event_type":"a","event_id":"x","event_id":"y"}"#,
+        br#"{"id":"evt_1","id":"evt_2","type":"message.sent"}"#,
+        br#"["event","message.received","evt_1"]"#,
+        br#"{"type":"event","event_type":"message.received","event_id":"evt_1""#,
+        b"\xff",
+    ] {
+        assert!(
+            Event::parse(bad.to_vec()).is_err(),
+            "{}",
+            String::from_utf8_lossy(bad)
+        );
+    }
+    // A repeated payload key: the last one counts, as in `JSON.parse`.
+    let event = Event::parse(
+        &br#"{"type":"event","event_type":"message.rejected","event_id":"evt_1",
+        "reject":{"reason":"first"},"reject":{"reason":"last"}}"#[..],
+    )
+    .unwrap();
+    let Payload::Rejected(r) = event.payload() else {
+        panic!()
+    };
+    assert_eq!(r.reason.as_deref(), Some("last"));
+}
