@@ -95,6 +95,18 @@ impl Event {
         ))
     }
 
+    /// The id of the event in `raw`, read by the same parser as [`Event::parse`] but
+    /// without its size limit, and nothing else built. For a transport that will not
+    /// deliver an event (it is over the transport's limit) but must move its resume
+    /// point past it. `None` when `raw` is not an event with a valid id.
+    pub fn id_of(raw: &Bytes) -> Option<String> {
+        let wire = crate::wire::read(raw).ok()?;
+        Event::from_wire(&wire, raw)
+            .ok()
+            .flatten()
+            .map(|e| e.id)
+    }
+
     /// Builds an event from a read object, or `None` when it is not one.
     pub(crate) fn from_wire(wire: &Wire<'_>, raw: &Bytes) -> Result<Option<Event>, ParseError> {
         let kind = crate::wire::string(wire.kind);

@@ -13,13 +13,13 @@ use crate::Backoff;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum AuthStyle {
-    /// An `X-API-Key: <key>` header (the default).
+    /// `Authorization: Bearer <key>`, as AgentMail's definition has it (the default).
     #[default]
-    Header,
-    /// `Authorization: Bearer <key>`.
     Bearer,
-    /// An `api_key=<key>` query parameter.
+    /// An `api_key=<key>` query parameter, AgentMail's alternative.
     Query,
+    /// An `X-API-Key: <key>` header, as the myagentmail service takes it.
+    XApiKey,
 }
 
 /// Which certificates a `wss://` connection trusts.
@@ -81,7 +81,7 @@ impl WsConfig {
         WsConfig {
             url: url.into(),
             api_key: None,
-            auth_style: AuthStyle::Header,
+            auth_style: AuthStyle::Bearer,
             subscribe: Subscribe::default(),
             heartbeat: Duration::from_secs(15),
             connect_timeout: Duration::from_secs(10),
@@ -98,7 +98,7 @@ impl WsConfig {
         self
     }
 
-    /// How the key is presented (default: the `X-API-Key` header).
+    /// How the key is presented (default: `Authorization: Bearer`).
     pub fn auth_style(mut self, style: AuthStyle) -> Self {
         self.auth_style = style;
         self

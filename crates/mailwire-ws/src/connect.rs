@@ -103,7 +103,9 @@ impl Endpoint {
                 Some(value)
             }
         };
-        let max = config.max_message_size;
+        // Messages over `max_message_size` are read and skipped (the resume point
+        // moves past them); only past this hard bound is the connection dropped.
+        let max = config.max_message_size.max(HARD_MESSAGE_LIMIT);
         Ok(Endpoint {
             url: config.url.clone(),
             host,
@@ -133,7 +135,7 @@ impl Endpoint {
             .map_err(|e| ConnectError::Fatal(SourceError::Config(format!("invalid URL: {e}"))))?;
         if let Some(key) = &self.api_key {
             let name = match self.auth_style {
-                AuthStyle::Header => Some(http::header::HeaderName::from_static("x-api-key")),
+                AuthStyle::XApiKey => Some(http::header::HeaderName::from_static("x-api-key")),
                 AuthStyle::Bearer => Some(http::header::AUTHORIZATION),
                 AuthStyle::Query => None,
             };
@@ -175,6 +177,10 @@ impl Endpoint {
         Ok(socket)
     }
 }
+
+/// The most a message may hold before the connection is dropped rather than the
+/// message skipped: tungstenite's own default.
+const HARD_MESSAGE_LIMIT: usize = 64 << 20;
 
 fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

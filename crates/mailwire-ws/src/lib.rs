@@ -49,16 +49,25 @@
 //!   bad credentials end the source with [`SourceError::Auth`]; an untrusted
 //!   certificate with [`SourceError::Tls`]. `next()` returns the error after every
 //!   event received before it, then `Ok(None)`.
-//! - **Hostile input.** Messages over [`max_message_size`](WsConfig::max_message_size)
-//!   (1 MiB) drop the connection, which is then resumed; malformed frames are logged
-//!   and skipped. Nothing the server sends can panic the source.
+//! - **Authentication** as AgentMail's definition has it: `Authorization: Bearer`
+//!   by default, or the `api_key` query parameter, or the `X-API-Key` header that
+//!   myagentmail takes ([`AuthStyle`]).
+//! - **Liveness by WebSocket control frames only**: the definition has no JSON
+//!   `ping`/`pong`, so none is sent or expected.
+//! - **No frame can wedge the stream.** A message over
+//!   [`max_message_size`](WsConfig::max_message_size) (1 MiB), or one that is not an
+//!   event the source can read, is skipped, counted and reported
+//!   ([`WsSource::skipped`]); when it has an event id, the resume point moves past
+//!   it, so a replay does not meet it again. Only a message over 64 MiB drops the
+//!   connection. Frames are read by the one envelope parser every transport uses;
+//!   payloads are read when the consumer asks. Nothing the server sends can panic
+//!   the source.
 //! - Progress is observable through [`WsSource::status`] ([`Status`]).
 //!
 //! [`SourceError::Auth`]: mailwire_source::SourceError::Auth
 //! [`SourceError::Tls`]: mailwire_source::SourceError::Tls
 
 mod backoff;
-mod classify;
 mod config;
 mod connect;
 mod session;
@@ -70,4 +79,4 @@ mod supervisor;
 pub use backoff::{Backoff, Delays};
 pub use config::{AuthStyle, TlsTrust, WsConfig};
 pub use source::{Gaps, Shutdown, WsSource};
-pub use status::{DisconnectReason, Gap, GapCause, Status};
+pub use status::{DisconnectReason, Gap, GapCause, SkipReason, Skipped, SkippedFrames, Status};

@@ -4,6 +4,7 @@
 //! Written against any `Stream + Sink` of WebSocket messages, so the protocol logic
 //! is tested with in-memory channels as well as over real sockets.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -16,44 +17,24 @@ use tokio_tungstenite::tungstenite::error::CapacityError;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 
-use crate::classify::{Kind, classify};
 use crate::spares::Spares;
-use crate::status::{DisconnectReason, Gap, GapCause, Status};
+use crate::status::{DisconnectReason, Gap, GapCause, SkipReason, Skipped, SkippedLog, Status};
 
 /// One event and when it was read, or the error that ended the source. (Not a
 /// [`Delivery`]: its ack handle is not `Sync`, and the source should be.)
 pub(crate) type Item = Result<Received, SourceError>;
 
-/// An event frame as read from the socket, not yet parsed: the consumer parses it,
-/// so the event is built and freed on the consumer's thread.
+/// An event as read from the socket. Only its envelope was read (id and type, by
+/// the one parser every transport uses); its payload is read when the consumer asks.
 #[derive(Debug)]
 pub(crate) struct Received {
-    pub(crate) raw: Bytes,
+    pub(crate) event: Event,
     pub(crate) at: SystemTime,
 }
 
 impl Received {
-    /// The event, or `None` (logged) when the frame does not parse as one: nothing
-    /// to deliver, so it is skipped like any malformed frame.
-    pub(crate) fn parse(self) -> Option<Event> {
-        match ServerFrame::parse(self.raw) {
-            Ok(ServerFrame::Event(event)) => Some(event),
-            Ok(other) => {
-                tracing::warn!(frame = ?other, "skipping a frame that is not an event");
-                None
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "skipping a malformed frame");
-                None
-            }
-        }
-    }
-
-    /// The delivery, or `None` when the frame is not an event (see [`Received::parse`]).
-    pub(crate) fn into_delivery(self) -> Option<Delivery> {
-        let at = self.at;
-        self.parse()
-            .map(|event| Delivery::new(event, Origin::WebSocket).with_received_at(at))
+    pub(crate) fn into_delivery(self) -> Delivery {
+        Delivery::new(self.event, Origin::WebSocket).with_received_at(self.at)
     }
 }
 
@@ -83,6 +64,10 @@ pub(crate) struct Session<'a> {
     pub(crate) spares: &'a Spares,
     pub(crate) status: &'a watch::Sender<Status>,
     pub(crate) gaps: &'a mpsc::UnboundedSender<Gap>,
+    /// Frames skipped: over the size limit or unreadable.
+    pub(crate) skipped: &'a SkippedLog,
+    /// The largest message delivered; larger ones are skipped.
+    pub(crate) max_message_size: usize,
 }
 
 /// How a session ended.
@@ -250,51 +235,58 @@ impl<'a> State<'a> {
                 Some(Err(e)) => return read_error(e),
                 None => return End::Retry(DisconnectReason::Io("connection ended".into())),
             };
-            // Events are only classified here and parsed by the consumer; the rest
-            // (rare, small) is parsed here.
-            if let Kind::Event(id) = classify(&bytes) {
-                if let Some(id) = id {
-                    self.last_id.clear();
-                    self.last_id.push_str(&id);
-                }
-                self.push(bytes);
+            if bytes.len() > self.session.max_message_size {
+                // Not delivered, but not a reason to lose the connection or to meet
+                // it again on every replay: the resume point moves past it.
+                let id = Event::id_of(&bytes);
+                let limit = self.session.max_message_size;
+                self.skip(id, bytes.len(), SkipReason::TooLarge { limit });
                 continue;
             }
-            let frame = match ServerFrame::parse(bytes.clone()) {
-                Ok(frame) => frame,
-                Err(e) => {
-                    // Nothing to deliver and nothing to resume from: skip it, loudly.
-                    tracing::warn!(error = %e, "skipping a malformed frame");
-                    continue;
-                }
-            };
-            match frame {
-                // Only for an event the classification missed (odd but valid JSON).
-                ServerFrame::Event(event) => {
+            let len = bytes.len();
+            match ServerFrame::parse(bytes) {
+                Ok(ServerFrame::Event(event)) => {
                     self.last_id.clear();
                     self.last_id.push_str(event.id());
-                    drop(event);
-                    self.push(bytes);
+                    self.push(event);
                 }
-                other => {
+                Ok(other) => {
                     self.note_last_id(resume);
-                    if let Err(end) = self.control(ws, other, resume).await {
+                    if let Err(end) = self.control(other, resume) {
                         return end;
                     }
                 }
+                // Not an event we can deliver (no envelope, an id over the limit):
+                // nothing to resume from either. Skipped, counted and reported.
+                Err(e) => self.skip(None, len, SkipReason::Unreadable(Arc::new(e))),
             }
         }
     }
 
-    /// Adds an event frame to the batch.
-    fn push(&mut self, raw: Bytes) {
+    /// Reports a frame that will not be delivered; when it has an id, the resume
+    /// point moves past it with the events around it.
+    fn skip(&mut self, id: Option<String>, len: usize, reason: SkipReason) {
+        if let Some(id) = &id {
+            self.last_id.clear();
+            self.last_id.push_str(id);
+        }
+        self.session.skipped.record(Skipped {
+            id,
+            len,
+            reason,
+            at: SystemTime::now(),
+        });
+    }
+
+    /// Adds an event to the batch.
+    fn push(&mut self, event: Event) {
         // A batch holds what one read burst found, all of it in the socket at once:
         // it shares the time its first event was read.
         let at = match self.batch.first() {
             Some(Ok(first)) => first.at,
             _ => SystemTime::now(),
         };
-        self.batch.push(Ok(Received { raw, at }));
+        self.batch.push(Ok(Received { event, at }));
         self.delivered = true;
     }
 
@@ -323,15 +315,7 @@ impl<'a> State<'a> {
     }
 
     /// Handles every frame but events.
-    async fn control<S>(
-        &mut self,
-        ws: &mut S,
-        frame: ServerFrame,
-        resume: &mut Resume,
-    ) -> Result<(), End>
-    where
-        S: Sink<Message, Error = WsError> + Unpin,
-    {
+    fn control(&mut self, frame: ServerFrame, resume: &mut Resume) -> Result<(), End> {
         match frame {
             ServerFrame::Subscribed(_) if !self.subscribed => {
                 self.subscribed = true;
@@ -364,11 +348,8 @@ impl<'a> State<'a> {
             ServerFrame::Error(e) => {
                 tracing::warn!(name = %e.name, message = %e.message, "the server reported an error");
             }
-            ServerFrame::Ping => {
-                if let Err(e) = ws.send(text(ClientFrame::Pong.to_bytes())).await {
-                    return Err(io_end(&e));
-                }
-            }
+            // Anything else (a frame type this version does not know) is ignored, as
+            // AgentMail's definition lists no other server frame.
             _ => {}
         }
         Ok(())

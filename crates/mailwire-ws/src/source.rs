@@ -11,7 +11,7 @@ use crate::WsConfig;
 use crate::connect::Endpoint;
 use crate::session::{Batch, Item};
 use crate::spares::Spares;
-use crate::status::{Gap, Status};
+use crate::status::{Gap, SkippedFrames, SkippedLog, Status};
 use crate::supervisor::Supervisor;
 
 /// The most events handed from the connection task to the consumer at once: about
@@ -33,6 +33,7 @@ pub struct WsSource {
     spares: Spares,
     status: watch::Receiver<Status>,
     gaps: Option<Gaps>,
+    skipped: Option<SkippedFrames>,
     shutdown: Shutdown,
     task: JoinHandle<()>,
     ended: bool,
@@ -55,6 +56,7 @@ impl WsSource {
         let (tx, rx) = mpsc::channel((config.channel_capacity / batch).max(1));
         let (status_tx, status) = watch::channel(Status::Connecting { attempt: 1 });
         let (gaps_tx, gaps) = mpsc::unbounded_channel();
+        let (skipped_log, skipped) = SkippedLog::new();
         let (stop_tx, stop_rx) = watch::channel(false);
         let spares = Spares::default();
         let supervisor = Supervisor {
@@ -67,6 +69,8 @@ impl WsSource {
             spares: spares.clone(),
             status: status_tx,
             gaps: gaps_tx,
+            skipped: skipped_log,
+            max_message_size: config.max_message_size,
         };
         let task = runtime.spawn(supervisor.run(stop_rx));
         Ok(WsSource {
@@ -75,6 +79,7 @@ impl WsSource {
             spares,
             status,
             gaps: Some(Gaps(gaps)),
+            skipped: Some(skipped),
             shutdown: Shutdown(Arc::new(stop_tx)),
             task,
             ended: false,
@@ -90,6 +95,13 @@ impl WsSource {
     /// read (at most one per reconnect).
     pub fn gaps(&mut self) -> Option<Gaps> {
         self.gaps.take()
+    }
+
+    /// The [`Skipped`](crate::Skipped) notices, once: later calls return `None`.
+    /// Frames over the size limit or unreadable are skipped, the stream goes on, and
+    /// each one is reported here (and counted, read or not).
+    pub fn skipped(&mut self) -> Option<SkippedFrames> {
+        self.skipped.take()
     }
 
     /// A handle that ends the source from elsewhere: events already received are
@@ -114,11 +126,7 @@ impl EventSource for WsSource {
                 return Ok(None);
             }
             match self.buffer.pop_front() {
-                Some(Ok(received)) => match received.into_delivery() {
-                    Some(delivery) => return Ok(Some(delivery)),
-                    // Not an event after all: skipped (and logged).
-                    None => continue,
-                },
+                Some(Ok(received)) => return Ok(Some(received.into_delivery())),
                 Some(Err(e)) => {
                     self.ended = true;
                     return Err(e);

@@ -112,3 +112,105 @@ pub enum GapCause {
     /// No event had been delivered, so there was no id to resume from.
     NoEventId,
 }
+
+/// A frame the source read and did not deliver: over the size limit, or not an
+/// event it could read. The stream goes on with the next frame; when the frame had
+/// an event id, the resume point moved past it, so a replay does not meet it again.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Skipped {
+    /// The event id, when one could be read.
+    pub id: Option<String>,
+    /// Its size in bytes.
+    pub len: usize,
+    /// Why it was skipped.
+    pub reason: SkipReason,
+    /// When.
+    pub at: SystemTime,
+}
+
+/// Why a frame was [`Skipped`].
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum SkipReason {
+    /// Larger than [`max_message_size`](crate::WsConfig::max_message_size).
+    TooLarge {
+        /// The limit.
+        limit: usize,
+    },
+    /// Not JSON, not an envelope with an id and a type, or an id over the limit.
+    Unreadable(Arc<mailwire_proto::ParseError>),
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SkipReason::TooLarge { limit } => write!(f, "over the {limit}-byte limit"),
+            SkipReason::Unreadable(e) => write!(f, "unreadable: {e}"),
+        }
+    }
+}
+
+/// How many skipped-frame notices wait for a reader before new ones are dropped
+/// (the count stays exact): a flood of bad frames cannot grow memory.
+const SKIPPED_BACKLOG: usize = 1024;
+
+/// Where sessions record skipped frames: an exact count, and the notices themselves
+/// for whoever reads them.
+#[derive(Debug)]
+pub(crate) struct SkippedLog {
+    count: Arc<std::sync::atomic::AtomicU64>,
+    tx: tokio::sync::mpsc::Sender<Skipped>,
+}
+
+impl SkippedLog {
+    pub(crate) fn new() -> (SkippedLog, SkippedFrames) {
+        let (tx, rx) = tokio::sync::mpsc::channel(SKIPPED_BACKLOG);
+        let count = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        (
+            SkippedLog {
+                count: count.clone(),
+                tx,
+            },
+            SkippedFrames { rx, count },
+        )
+    }
+
+    pub(crate) fn record(&self, skipped: Skipped) {
+        self.count
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::warn!(
+            id = skipped.id.as_deref().unwrap_or("-"),
+            len = skipped.len,
+            reason = %skipped.reason,
+            "skipping a frame"
+        );
+        // Full (nobody reading) or closed: the count above still says it.
+        let _ = self.tx.try_send(skipped);
+    }
+}
+
+/// The [`Skipped`] notices of one [`WsSource`](crate::WsSource).
+#[derive(Debug)]
+pub struct SkippedFrames {
+    rx: tokio::sync::mpsc::Receiver<Skipped>,
+    count: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl SkippedFrames {
+    /// The next notice; `None` once the source is gone. Cancellation safe.
+    pub async fn recv(&mut self) -> Option<Skipped> {
+        self.rx.recv().await
+    }
+
+    /// A notice already recorded, if any.
+    pub fn try_recv(&mut self) -> Option<Skipped> {
+        self.rx.try_recv().ok()
+    }
+
+    /// How many frames were skipped in all, including notices dropped because
+    /// nobody read them.
+    pub fn count(&self) -> u64 {
+        self.count.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}

@@ -13,7 +13,7 @@ use crate::Backoff;
 use crate::connect::{ConnectError, Endpoint};
 use crate::session::{self, Batch, End, Resume, Session};
 use crate::spares::Spares;
-use crate::status::{Gap, Status};
+use crate::status::{Gap, SkippedLog, Status};
 
 /// Everything the task owns.
 #[derive(Debug)]
@@ -27,6 +27,8 @@ pub(crate) struct Supervisor {
     pub(crate) batch: usize,
     pub(crate) status: watch::Sender<Status>,
     pub(crate) gaps: mpsc::UnboundedSender<Gap>,
+    pub(crate) skipped: SkippedLog,
+    pub(crate) max_message_size: usize,
 }
 
 impl Supervisor {
@@ -69,6 +71,8 @@ impl Supervisor {
                         spares: &self.spares,
                         status: &self.status,
                         gaps: &self.gaps,
+                        skipped: &self.skipped,
+                        max_message_size: self.max_message_size,
                     };
                     let outcome = session::run(&mut socket, session, &mut resume).await;
                     if outcome.was_live && resume.lost_at.is_none() {

@@ -120,7 +120,7 @@ async fn a_wrong_key_fails_with_auth_after_exactly_one_attempt() {
         .bind("127.0.0.1:0")
         .await
         .unwrap();
-    for style in [AuthStyle::Header, AuthStyle::Bearer, AuthStyle::Query] {
+    for style in [AuthStyle::Bearer, AuthStyle::Query, AuthStyle::XApiKey] {
         let before = sim.stats().handshakes;
         let mut source =
             WsSource::spawn(config(&sim).api_key("sk_wrong").auth_style(style)).unwrap();
@@ -148,7 +148,7 @@ async fn the_right_key_by_each_style_is_accepted() {
         .bind("127.0.0.1:0")
         .await
         .unwrap();
-    for style in [AuthStyle::Header, AuthStyle::Bearer, AuthStyle::Query] {
+    for style in [AuthStyle::Bearer, AuthStyle::Query, AuthStyle::XApiKey] {
         let source = WsSource::spawn(config(&sim).api_key("sk/right+1").auth_style(style)).unwrap();
         subscribed(&source).await;
     }
@@ -176,43 +176,45 @@ async fn an_auth_error_frame_mid_stream_is_fatal() {
 }
 
 #[tokio::test]
-async fn an_oversized_message_drops_the_connection_and_the_stream_resumes() {
+async fn an_oversized_message_is_skipped_and_reported_on_the_same_connection() {
     let sim = Simulator::builder().bind("127.0.0.1:0").await.unwrap();
     let mut source = WsSource::spawn(config(&sim).max_message_size(4096)).unwrap();
+    let mut skipped = source.skipped().unwrap();
     subscribed(&source).await;
     emit(&sim, 1..=1);
     assert_eq!(take(&mut source, 1).await, ids(1..=1));
-    let huge = format!(r#"{{"type":"ping","pad":"{}"}}"#, "x".repeat(64 << 10));
+    let huge = format!(
+        r#"{{"type":"event","event_type":"x.y","event_id":"evt_huge","pad":"{}"}}"#,
+        "x".repeat(64 << 10)
+    );
     sim.faults().send_raw(huge);
-    wait_status(&source, "the oversized message", |s| {
-        matches!(
-            s,
-            Status::Disconnected {
-                reason: DisconnectReason::MessageTooLarge,
-                ..
-            }
-        )
-    })
-    .await;
     emit(&sim, 2..=2);
     assert_eq!(take(&mut source, 1).await, ids(2..=2));
+    let notice = bounded("the notice", skipped.recv()).await.unwrap();
+    assert_eq!(notice.id.as_deref(), Some("evt_huge"));
+    assert_eq!(sim.stats().subscribes, 1, "no reconnect");
 }
 
 #[tokio::test]
-async fn malformed_frames_are_skipped_on_the_same_connection() {
+async fn malformed_frames_are_skipped_and_counted_and_odd_payloads_delivered() {
     let sim = Simulator::builder().bind("127.0.0.1:0").await.unwrap();
     let mut source = WsSource::spawn(config(&sim)).unwrap();
+    let skipped = source.skipped().unwrap();
     subscribed(&source).await;
     let faults = sim.faults();
     faults.send_raw("{");
     faults.send_raw(&b"\xff\x00binary"[..]);
+    faults.send_raw(format!(r#"{{"id":"{}","type":"x"}}"#, "i".repeat(600)));
+    faults.send_raw("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[");
+    // An envelope with an id and a type is an event, whatever its payload holds.
     faults.send_raw(
         r#"{"type":"event","event_type":"message.received","event_id":"evt_x","message":[]}"#,
     );
-    faults.send_raw(format!(r#"{{"id":"{}","type":"x"}}"#, "i".repeat(600)));
-    faults.send_raw("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[");
     emit(&sim, 1..=1);
-    assert_eq!(take(&mut source, 1).await, ids(1..=1));
+    let got = take(&mut source, 2).await;
+    assert_eq!(got[0], "evt_x");
+    assert_eq!(got[1..], ids(1..=1)[..]);
+    assert_eq!(skipped.count(), 4);
     assert_eq!(sim.stats().subscribes, 1, "no reconnect");
 }
 

@@ -57,6 +57,7 @@ struct Peer {
     written: chan::UnboundedReceiver<Message>,
     rx: mpsc::Receiver<Batch>,
     gaps: mpsc::UnboundedReceiver<Gap>,
+    skipped: crate::status::SkippedFrames,
 }
 
 struct Rig {
@@ -66,6 +67,8 @@ struct Rig {
     spares: Spares,
     status: watch::Sender<Status>,
     gaps: mpsc::UnboundedSender<Gap>,
+    skipped: SkippedLog,
+    max_message_size: usize,
     subscribe: Subscribe,
 }
 
@@ -75,6 +78,7 @@ fn new_rig(batch: usize) -> (Rig, Peer) {
     let (outgoing, written) = chan::unbounded();
     let (tx, rx) = mpsc::channel(1);
     let (gaps_tx, gaps) = mpsc::unbounded_channel();
+    let (skipped_log, skipped) = SkippedLog::new();
     let rig = Rig {
         ws: Duplex { incoming, outgoing },
         batch,
@@ -82,6 +86,8 @@ fn new_rig(batch: usize) -> (Rig, Peer) {
         spares: Spares::default(),
         status: watch::channel(Status::Connected).0,
         gaps: gaps_tx,
+        skipped: skipped_log,
+        max_message_size: 1 << 20,
         subscribe: Subscribe::default(),
     };
     (
@@ -91,6 +97,7 @@ fn new_rig(batch: usize) -> (Rig, Peer) {
             written,
             rx,
             gaps,
+            skipped,
         },
     )
 }
@@ -105,6 +112,8 @@ impl Rig {
             spares: &self.spares,
             status: &self.status,
             gaps: &self.gaps,
+            skipped: &self.skipped,
+            max_message_size: self.max_message_size,
         };
         run(&mut self.ws, session, resume).await
     }
@@ -132,9 +141,7 @@ impl Peer {
         let mut ids = Vec::new();
         while let Ok(batch) = self.rx.try_recv() {
             for item in batch {
-                if let Some(event) = item.expect("an event").parse() {
-                    ids.push(event.id().to_owned());
-                }
+                ids.push(item.expect("an event").event.id().to_owned());
             }
         }
         ids
@@ -412,7 +419,7 @@ async fn a_dropped_consumer_ends_the_session() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn oversized_messages_drop_the_connection() {
+async fn messages_over_the_hard_bound_drop_the_connection() {
     use tokio_tungstenite::tungstenite::error::CapacityError;
     let (mut rig, peer) = new_rig(1);
     let too_long = CapacityError::MessageTooLong {
@@ -430,13 +437,56 @@ async fn oversized_messages_drop_the_connection() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn server_pings_get_a_pong() {
+async fn json_pings_are_not_frames_of_the_protocol_and_get_no_answer() {
     let (mut rig, mut peer) = new_rig(1);
     peer.say(r#"{"type":"ping"}"#);
+    peer.say(r#"{"type":"connected"}"#);
+    peer.event("evt_1");
     peer.hang_up();
     rig.run(&mut Resume::default()).await;
+    // Only the subscribe was written: no JSON pong, ever.
     let written = peer.written();
-    assert_eq!(written[1], Message::text(r#"{"type":"pong"}"#));
+    assert_eq!(written.len(), 1, "{written:?}");
+    assert!(matches!(&written[0], Message::Text(t) if t.contains("subscribe")));
+    assert_eq!(peer.delivered(), ["evt_1"]);
+    assert_eq!(peer.skipped.count(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_oversized_event_is_skipped_reported_and_resumed_past() {
+    let (mut rig, mut peer) = new_rig(8);
+    rig.max_message_size = 4096;
+    peer.event("evt_1");
+    let big = format!(
+        r#"{{"type":"event","event_type":"message.received","event_id":"evt_big","message":{{"text":"{}"}}}}"#,
+        "x".repeat(8192)
+    );
+    peer.say(&big);
+    peer.say("{not json");
+    peer.event("evt_3");
+    peer.hang_up();
+    let mut resume = Resume::default();
+    rig.run(&mut resume).await;
+    assert_eq!(peer.delivered(), ["evt_1", "evt_3"]);
+    let first = peer.skipped.try_recv().expect("a notice");
+    assert_eq!(first.id.as_deref(), Some("evt_big"));
+    assert_eq!(first.len, big.len());
+    assert!(matches!(first.reason, SkipReason::TooLarge { limit: 4096 }));
+    let second = peer.skipped.try_recv().expect("a notice");
+    assert_eq!(second.id, None);
+    assert!(matches!(second.reason, SkipReason::Unreadable(_)));
+    assert_eq!(peer.skipped.count(), 2);
+    assert_eq!(resume.last_event_id.as_deref(), Some("evt_3"));
+
+    // Ending on the oversized one, the resume point is past it all the same.
+    let (mut rig, peer) = new_rig(8);
+    rig.max_message_size = 4096;
+    peer.event("evt_1");
+    peer.say(&big);
+    peer.hang_up();
+    let mut resume = Resume::default();
+    rig.run(&mut resume).await;
+    assert_eq!(resume.last_event_id.as_deref(), Some("evt_big"));
 }
 
 #[tokio::test(start_paused = true)]
@@ -451,7 +501,7 @@ async fn a_burst_is_one_batch_and_a_lone_event_is_not_held_back() {
         let ids = |batch: Batch| -> Vec<String> {
             batch
                 .into_iter()
-                .map(|i| i.unwrap().parse().expect("parses").id().to_owned())
+                .map(|i| i.unwrap().event.id().to_owned())
                 .collect()
         };
         let first = ids(peer.rx.recv().await.expect("a batch"));
