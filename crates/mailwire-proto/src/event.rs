@@ -70,10 +70,11 @@ pub struct Event {
     raw: Bytes,
     /// Where the payload object lies in `raw`: the type's key (`message`, `send`...)
     /// in AgentMail's envelope, `data` in the simple one.
-    body: Option<Range<usize>>,
+    body: Option<Span>,
     /// Where the thread lies (AgentMail's `message.received*`).
-    thread: Option<Range<usize>>,
-    payload: OnceLock<Payload>,
+    thread: Option<Span>,
+    /// Boxed: an event is moved often and read for its payload less often.
+    payload: OnceLock<Box<Payload>>,
 }
 
 impl PartialEq for Event {
@@ -150,8 +151,8 @@ impl Event {
             event_type,
             envelope,
             raw: raw.clone(),
-            body: body.map(|b| wire.span(b)),
-            thread: thread.map(|t| wire.span(t)),
+            body: body.and_then(|b| Span::new(wire.span(b))),
+            thread: thread.and_then(|t| Span::new(wire.span(t))),
             payload: OnceLock::new(),
         }))
     }
@@ -176,7 +177,7 @@ impl Event {
             .map_err(EncodeError::Id)?
             .ok_or(EncodeError::Id(ParseError::NotAnEvent("the type is empty")))?;
         // The payload given is the one the bytes were written from.
-        let _ = event.payload.set(payload);
+        let _ = event.payload.set(Box::new(payload));
         Ok(event)
     }
 
@@ -216,8 +217,10 @@ impl Event {
     /// object is missing or is not an object gives [`Payload::Other`].
     pub fn payload(&self) -> &Payload {
         self.payload.get_or_init(|| {
-            self.decode()
-                .unwrap_or_else(|_| Payload::Other(self.rest().unwrap_or_default()))
+            Box::new(
+                self.decode()
+                    .unwrap_or_else(|_| Payload::Other(self.rest().unwrap_or_default())),
+            )
         })
     }
 
@@ -251,9 +254,9 @@ impl Event {
     }
 
     /// The raw text of a span (always valid: spans come from parsing these bytes).
-    fn text(&self, span: &Range<usize>) -> &str {
+    fn text(&self, span: &Span) -> &str {
         self.raw
-            .get(span.clone())
+            .get(span.start as usize..span.end as usize)
             .and_then(|b| std::str::from_utf8(b).ok())
             .unwrap_or("null")
     }
@@ -382,6 +385,22 @@ impl Event {
                 })
             }
         }
+    }
+}
+
+/// Where a value lies in an event's bytes (events are far below 4 GiB).
+#[derive(Clone, Copy, Debug)]
+struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    fn new(range: Range<usize>) -> Option<Span> {
+        Some(Span {
+            start: u32::try_from(range.start).ok()?,
+            end: u32::try_from(range.end).ok()?,
+        })
     }
 }
 
