@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use mailwire_proto::Event;
-use mailwire_store::{EventLog, MemoryStore, RedbStore};
+use mailwire_store::{Store, MemoryStore, RedbStore};
 use tokio::runtime::Runtime;
 
 const APPENDERS: usize = 64;
@@ -25,7 +25,7 @@ fn event(n: u64) -> Event {
 
 /// Appends `count` new events from `APPENDERS` tasks (each its share, one after the
 /// other) and returns how long the burst took; building the events is not timed.
-fn burst<S: EventLog + Clone>(
+fn burst<S: Store + Clone>(
     runtime: &Runtime,
     store: &S,
     next: &mut u64,

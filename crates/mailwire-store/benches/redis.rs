@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use mailwire_proto::Event;
-use mailwire_store::{EventLog, MemoryStore, RedbStore, RedisStore};
+use mailwire_store::{Store, MemoryStore, RedbStore, RedisStore};
 use redis::Commands;
 use tokio::runtime::Runtime;
 
@@ -57,7 +57,7 @@ where
     })
 }
 
-fn store_append<S: EventLog + Clone>(store: &S) -> impl Fn(Event) -> BoxFut + Clone + 'static {
+fn store_append<S: Store + Clone>(store: &S) -> impl Fn(Event) -> BoxFut + Clone + 'static {
     let store = store.clone();
     move |event| {
         let store = store.clone();

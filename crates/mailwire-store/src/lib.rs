@@ -1,86 +1,89 @@
-//! Durable event log and seen-set: what lets a webhook receiver answer 2xx only for
-//! what it kept, and a merge replay what was never handled.
+//! One store for mailwire: the durable event log, the memory of acked ids and the
+//! claims that let several agent instances share the work, behind one trait
+//! ([`Store`]), in memory, in a redb file, or in Redis.
 //!
 //! ```
 //! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use mailwire_proto::Event;
-//! use mailwire_store::{EventLog, RedbStore};
+//! use mailwire_store::{Appended, RedbStore, Store};
 //!
 //! let dir = tempfile::tempdir()?;
 //! let store = RedbStore::open(dir.path().join("events.redb"))?;
 //!
 //! let event = Event::parse(&br#"{"id":"evt_1","type":"message.delivered","data":{
 //!     "inbox_id":"ada@agentmail.to","thread_id":"thr_1","message_id":"msg_1"}}"#[..])?;
-//! assert!(store.append(&event).await?); // on disk (fsync'd) once this returns
-//! assert!(!store.append(&event).await?); // the same id again: kept once
-//!
-//! // After a restart, whatever was appended and never acked comes back, oldest first.
-//! let pending = store.unacked(100).await?;
-//! assert_eq!(pending, vec![event]);
-//! for event in pending {
-//!     // ... handle it, then:
-//!     store.ack(event.id()).await?;
-//! }
-//! assert!(store.unacked(100).await?.is_empty());
+//! // On disk (fsync'd) once this returns, and claimed by this instance.
+//! assert_eq!(store.append(&event).await?, Appended::New);
+//! // The same id again: kept once, and this instance holds it already.
+//! assert_eq!(store.append(&event).await?, Appended::Held);
+//! store.ack(event.id()).await?; // after the side effect: one more write
+//! assert_eq!(store.append(&event).await?, Appended::Known); // a late copy
 //! store.close().await?;
+//!
+//! // After a restart, whatever was appended and never acked is free to claim,
+//! // oldest first, a page at a time.
+//! let store = RedbStore::open(dir.path().join("events.redb"))?;
+//! assert!(store.claim(100).await?.is_empty());
 //! # Ok(()) }
 //! ```
 //!
-//! Two traits, three implementations:
-//!
-//! - [`EventLog`]: append (idempotent by event id, durable before it returns), read
-//!   what is not acked (oldest first), ack.
-//! - [`SeenSet`]: insert-if-absent with a time to live; the dedup memory for ids that
-//!   are not logged (webhook message ids, for instance).
-//! - [`MemoryStore`]: both traits in memory, for tests and for running without a
-//!   file. No durability.
-//! - [`RedbStore`]: both traits in one [redb](https://docs.rs/redb) file. Appends are
-//!   fsync'd before they return, and concurrent appends share a transaction (group
-//!   commit), so a busy receiver pays about one fsync per group, not per event.
-//! - `RedisStore` (feature `redis`): both traits in Redis, for **several agent
-//!   instances sharing one log** (processes or machines behind one webhook URL). The
-//!   log is a Redis Stream read through a consumer group: each event goes to one
-//!   instance, and the events of an instance that died unacked are claimed by
-//!   another once they have sat idle for a while. The seen-set is `SET NX PX`. Pick
-//!   redb for one instance (no server, an fsync per group); pick Redis when instances
-//!   must share the work and survive each other.
+//! - [`Store`]: append (idempotent by id, durable before it returns, and a claim),
+//!   claim a page of the backlog, ack (log and seen memory settled in one write),
+//!   release. Its docs state the rule that makes delivery exactly once across
+//!   instances, and what each event costs.
+//! - [`SeenSet`]: insert-if-absent with a time to live, for dedup without a log.
+//! - [`MemoryStore`]: both in memory, for tests and for running without a file.
+//! - `RedbStore` (feature `redb`, on by default): both in one
+//!   [redb](https://docs.rs/redb) file. Writes are fsync'd before they return, and
+//!   concurrent writes share a transaction (group commit), so a busy instance pays
+//!   about one fsync per group, not per event. After an I/O error (a full disk) the
+//!   file is reopened before the next write: the store heals without a restart.
+//! - `RedisStore` (feature `redis`): both in Redis, for **several agent instances
+//!   sharing one store** (processes or machines, each with its own WebSocket and
+//!   webhook receiver). The first instance to append an event claims it; a claim not
+//!   acked within its lease is taken over by a live instance. Pick redb for one
+//!   instance (no server, an fsync per group); pick Redis when instances must share
+//!   the work and survive each other.
 //!
 //! ```no_run
 //! # #[cfg(feature = "redis")]
 //! # async fn shared() -> Result<(), mailwire_store::StoreError> {
 //! use std::time::Duration;
-//! use mailwire_store::{EventLog, RedisStore};
+//! use mailwire_store::{RedisStore, Store};
 //!
-//! // One of several workers: same group, a name of its own.
+//! // One of several instances: same group, a name of its own.
 //! let store = RedisStore::builder("redis://127.0.0.1:6379")
 //!     .consumer("worker-1")
-//!     .claim_idle_after(Duration::from_secs(120)) // longer than handling one event takes
+//!     .lease(Duration::from_secs(120)) // longer than handling one event takes
 //!     .connect()
 //!     .await?;
-//! // This worker's unacked events, then a dead worker's, then new ones; never an event
-//! // another live worker holds.
-//! for event in store.unacked(100).await? {
+//! // A page of events nobody holds (an earlier run's, a dead instance's): now ours.
+//! for event in store.claim(100).await? {
 //!     // ... handle it, then:
 //!     store.ack(event.id()).await?;
 //! }
 //! # Ok(()) }
 //! ```
 //!
-//! Both take their notion of time from a [`Clock`]; [`ManualClock`] makes TTL tests
-//! exact. Growth is bounded where it can be: expired seen-set entries are purged as
-//! writes come in, an acked event's bytes are dropped at once, and its id (kept so a
-//! late redelivery is still a duplicate) can be forgotten after a retention
-//! ([`RedbStoreBuilder::forget_acked_after`], [`MemoryStore::forget_acked_after`]).
+//! Taking the traits alone (`default-features = false`) compiles no storage
+//! engine: neither redb nor redis.
+//!
+//! Both take their notion of time from a [`Clock`]; [`ManualClock`] makes TTL and
+//! lease tests exact (Redis measures its leases with the server's clock). Growth is
+//! bounded where it can be: expired seen-set entries are purged as writes come in,
+//! an acked event's bytes are dropped at once, and its id (kept so a late
+//! redelivery is still a duplicate) can be forgotten after a retention
+//! (`RedbStoreBuilder::forget_acked_after`, [`MemoryStore::forget_acked_after`]).
 //!
 //! Every failure is a [`StoreError`]: `Unavailable` (try later: answer 503; for Redis
 //! also a refused, dropped or timed out connection), `Closed`, or `Corrupt` (the file
 //! or the Redis keys hold something this version did not write); nothing read from
 //! the file or the server can panic. Clones share one store, and `Arc<S>`
-//! (`Arc<dyn EventLog>` too) implements the traits, so one store can serve a receiver
-//! and a merge.
+//! (`Arc<dyn Store>` too) implements the traits.
 
 mod clock;
 mod memory;
+#[cfg(feature = "redb")]
 mod redb_store;
 #[cfg(feature = "redis")]
 mod redis_store;
@@ -88,7 +91,8 @@ mod traits;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use memory::MemoryStore;
+#[cfg(feature = "redb")]
 pub use redb_store::{RedbStats, RedbStore, RedbStoreBuilder};
 #[cfg(feature = "redis")]
 pub use redis_store::{RedisStore, RedisStoreBuilder};
-pub use traits::{EventLog, SeenSet, StoreError};
+pub use traits::{Appended, SeenSet, Store, StoreError};

@@ -1,4 +1,4 @@
-//! The in-memory store: both traits, no durability.
+//! The in-memory store: the log, its claims and a seen-set, no durability.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
@@ -11,13 +11,14 @@ use bytes::Bytes;
 use mailwire_proto::Event;
 
 use crate::clock::{Clock, SystemClock, expiry, unix_millis};
-use crate::{EventLog, SeenSet, StoreError};
+use crate::{Appended, SeenSet, Store, StoreError};
 
-/// An [`EventLog`] and [`SeenSet`] kept in memory: for tests, and the default when no
+/// A [`Store`] and [`SeenSet`] kept in memory: for tests, and the default when no
 /// durable store is configured. Nothing survives the process.
 ///
 /// Clones share the same data (an `Arc` inside), so one store can be handed to a
-/// receiver and to a merge. Expired seen-set entries are purged as new ones are
+/// receiver and to a merge: they are one instance. Claims expire after the
+/// [lease](MemoryStore::lease) on the store's clock. Expired seen-set entries are purged as new ones are
 /// inserted, so the set holds about as many ids as were seen within one TTL. The log
 /// remembers the id of every event ever appended (that is what makes `append`
 /// idempotent; [`forget_acked_after`](MemoryStore::forget_acked_after) bounds that) and
@@ -25,13 +26,13 @@ use crate::{EventLog, SeenSet, StoreError};
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// use mailwire_store::{EventLog, MemoryStore};
+/// use mailwire_store::{Appended, MemoryStore, Store};
 /// use mailwire_proto::Event;
 ///
 /// let store = MemoryStore::new();
 /// let event = Event::parse(&br#"{"id":"evt_1","type":"domain.verified","data":{}}"#[..])?;
-/// assert!(store.append(&event).await?);
-/// assert!(!store.append(&event).await?); // same id: kept once
+/// assert_eq!(store.append(&event).await?, Appended::New);
+/// assert_eq!(store.append(&event).await?, Appended::Held); // same id: kept once
 /// assert_eq!(store.unacked(10).await?, vec![event]);
 /// store.ack("evt_1").await?;
 /// assert!(store.unacked(10).await?.is_empty());
@@ -65,6 +66,10 @@ struct State {
     expiries: BinaryHeap<Reverse<(u64, String)>>,
     /// How long (ms) acked ids are remembered; `None`: forever.
     forget_acked_after: Option<u64>,
+    /// Log position -> when this instance's claim on it runs out (Unix ms).
+    claims: HashMap<u64, u64>,
+    /// How long a claim lasts (ms).
+    lease_ms: u64,
     /// (acked at, position) -> id, filled only with a retention set.
     acked: BTreeMap<(u64, u64), String>,
 }
@@ -79,7 +84,10 @@ impl MemoryStore {
     pub fn with_clock(clock: impl Clock) -> MemoryStore {
         MemoryStore {
             inner: Arc::new(Inner {
-                state: Mutex::new(State::default()),
+                state: Mutex::new(State {
+                    lease_ms: DEFAULT_LEASE_MS,
+                    ..State::default()
+                }),
                 clock: Arc::new(clock),
             }),
         }
@@ -91,6 +99,15 @@ impl MemoryStore {
     pub fn forget_acked_after(self, retention: Duration) -> MemoryStore {
         self.lock().forget_acked_after =
             Some(u64::try_from(retention.as_millis()).unwrap_or(u64::MAX));
+        self
+    }
+
+    /// How long a claim lasts without an ack before [`claim`](Store::claim) hands
+    /// the event out again (default 60 s; at least 1 ms).
+    pub fn lease(self, lease: Duration) -> MemoryStore {
+        self.lock().lease_ms = u64::try_from(lease.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
         self
     }
 
@@ -133,6 +150,9 @@ impl MemoryStore {
     }
 }
 
+/// The default lease of the stores: 60 s.
+pub(crate) const DEFAULT_LEASE_MS: u64 = 60_000;
+
 impl Default for MemoryStore {
     fn default() -> MemoryStore {
         MemoryStore::new()
@@ -153,19 +173,73 @@ impl fmt::Debug for MemoryStore {
 }
 
 #[async_trait]
-impl EventLog for MemoryStore {
-    async fn append(&self, event: &Event) -> Result<bool, StoreError> {
+impl Store for MemoryStore {
+    async fn append(&self, event: &Event) -> Result<Appended, StoreError> {
         let now = self.now_ms();
         let mut state = self.open()?;
         state.forget_acked(now);
-        if state.ids.contains_key(event.id()) {
-            return Ok(false);
+        if let Some(&seq) = state.ids.get(event.id()) {
+            if !state.unacked.contains_key(&seq) {
+                return Ok(Appended::Known);
+            }
+            if state.claims.get(&seq).is_some_and(|&until| until > now) {
+                return Ok(Appended::Held);
+            }
+            let until = now.saturating_add(state.lease_ms);
+            state.claims.insert(seq, until);
+            return Ok(Appended::Claimed);
         }
         let seq = state.next_seq;
         state.next_seq += 1;
         state.ids.insert(event.id().to_owned(), seq);
         state.unacked.insert(seq, event.raw().clone());
-        Ok(true)
+        let until = now.saturating_add(state.lease_ms);
+        state.claims.insert(seq, until);
+        Ok(Appended::New)
+    }
+
+    async fn claim(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
+        let now = self.now_ms();
+        let raws: Vec<(u64, Bytes)> = {
+            let mut state = self.open()?;
+            let until = now.saturating_add(state.lease_ms);
+            let State {
+                unacked, claims, ..
+            } = &mut *state;
+            let mut free = Vec::new();
+            for (&seq, raw) in unacked.iter() {
+                if free.len() >= limit {
+                    break;
+                }
+                if claims.get(&seq).is_some_and(|&at| at > now) {
+                    continue;
+                }
+                claims.insert(seq, until);
+                free.push((seq, raw.clone()));
+            }
+            free
+        };
+        parse_all(raws)
+    }
+
+    async fn ack(&self, id: &str) -> Result<(), StoreError> {
+        let now = self.now_ms();
+        let mut state = self.open()?;
+        state.forget_acked(now);
+        if let Some(&seq) = state.ids.get(id) {
+            state.claims.remove(&seq);
+            if state.unacked.remove(&seq).is_some() && state.forget_acked_after.is_some() {
+                state.acked.insert((now, seq), id.to_owned());
+            }
+        }
+        Ok(())
+    }
+
+    fn release(&self, id: &str) {
+        let mut state = self.lock();
+        if let Some(&seq) = state.ids.get(id) {
+            state.claims.remove(&seq);
+        }
     }
 
     async fn unacked(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
@@ -175,30 +249,25 @@ impl EventLog for MemoryStore {
             let taken = state.unacked.iter().take(limit);
             taken.map(|(&seq, raw)| (seq, raw.clone())).collect()
         };
-        raws.into_iter()
-            .map(|(seq, raw)| {
-                Event::parse(raw)
-                    .map_err(|e| StoreError::Corrupt(format!("event at position {seq}: {e}")))
-            })
-            .collect()
-    }
-
-    async fn ack(&self, id: &str) -> Result<(), StoreError> {
-        let now = self.now_ms();
-        let mut state = self.open()?;
-        state.forget_acked(now);
-        if let Some(&seq) = state.ids.get(id)
-            && state.unacked.remove(&seq).is_some()
-            && state.forget_acked_after.is_some()
-        {
-            state.acked.insert((now, seq), id.to_owned());
-        }
-        Ok(())
+        parse_all(raws)
     }
 
     async fn contains(&self, id: &str) -> Result<bool, StoreError> {
         Ok(self.open()?.ids.contains_key(id))
     }
+
+    fn lease(&self) -> Duration {
+        Duration::from_millis(self.lock().lease_ms)
+    }
+}
+
+fn parse_all(raws: Vec<(u64, Bytes)>) -> Result<Vec<Event>, StoreError> {
+    raws.into_iter()
+        .map(|(seq, raw)| {
+            Event::parse(raw)
+                .map_err(|e| StoreError::Corrupt(format!("event at position {seq}: {e}")))
+        })
+        .collect()
 }
 
 #[async_trait]

@@ -1,4 +1,4 @@
-//! The two store abstractions the receiver and the merge are written against.
+//! The store abstractions the receiver and the merge are written against.
 
 use std::time::Duration;
 
@@ -22,29 +22,109 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-/// An append-only log of events, keyed by event id.
+/// What [`Store::append`] found, and whether this instance now holds the event's
+/// claim (and so must deliver it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Appended {
+    /// Never appended before: now logged (durably), and claimed by this instance.
+    New,
+    /// Appended before and never acked, and nobody's claim on it was live (it was
+    /// released, or its holder's lease ran out): this instance holds it now.
+    Claimed,
+    /// This instance already holds its claim: another part of it (a receiver, the
+    /// merge, sharing this store value) appended it first and delivers it.
+    Held,
+    /// Acked already, or held by another instance whose lease is live: someone
+    /// else delivers it (or takes it over when that lease runs out).
+    Known,
+}
+
+impl Appended {
+    /// `New` or `Claimed`: this call made this instance the event's holder, so the
+    /// caller delivers it (a receiver emits it).
+    pub fn is_claimed(self) -> bool {
+        matches!(self, Appended::New | Appended::Claimed)
+    }
+
+    /// `New`: the first append of this id anywhere.
+    pub fn is_new(self) -> bool {
+        self == Appended::New
+    }
+
+    /// `New`, `Claimed` or `Held`: this instance delivers the event; the merge
+    /// trusts the append a receiver sharing its store made.
+    pub fn is_mine(self) -> bool {
+        !matches!(self, Appended::Known)
+    }
+}
+
+/// One store: an append-only event log (idempotent by id), the memory of acked ids
+/// (the seen-set a duplicate is checked against), and claims with a lease.
 ///
-/// `append` is idempotent by id and durable before it returns. Events stay
-/// "unacked" until [`ack`](EventLog::ack); after a crash, [`unacked`](EventLog::unacked)
-/// returns every event appended and never acked, in append order.
+/// One store value is shared by everything in one instance that touches events (its
+/// webhook receivers and its merge: clones share it). Several instances share one
+/// store by sharing its backend (a Redis), each with a value of its own.
+///
+/// # The rule: exactly once across instances
+///
+/// - **The first to append claims.** [`append`](Store::append) logs an unknown event
+///   durably and makes this instance its holder ([`Appended::New`]). Another
+///   instance appending the same id gets [`Appended::Known`] and drops its copy.
+/// - **A claim has a lease.** If its holder neither acks it nor renews it within
+///   [`lease`](Store::lease) (the instance died, hung, or was cut off), any live
+///   instance takes it over: through [`claim`](Store::claim), which the merge calls
+///   periodically while it runs, or by appending a copy of it ([`Appended::Claimed`]).
+///   Choose the lease longer than handling one event takes, or a slow holder's event
+///   is delivered a second time by the instance that took it over.
+/// - **Ack settles.** [`ack`](Store::ack) removes the event from the log and marks
+///   its id acked, in one write; the id stays known (a late copy is a duplicate) for
+///   the store's retention.
+///
+/// # Cost
+///
+/// A new event costs one durable write before it is delivered (the first append)
+/// and one at its ack. Appending a copy that is held, known or acked writes nothing
+/// durable; a copy this instance holds is answered from memory ([`Appended::Held`]).
 #[async_trait]
-pub trait EventLog: Send + Sync + 'static {
-    /// Appends `event` unless an event with its id is already logged. Returns `true`
-    /// when it was new. When this returns `Ok`, the event survives a crash.
-    async fn append(&self, event: &Event) -> Result<bool, StoreError>;
+pub trait Store: Send + Sync + 'static {
+    /// Appends `event` unless its id is known, claiming it for this instance; or
+    /// claims a known, unacked event whose claim is free. When this returns
+    /// [`Appended::New`], the event survives a crash.
+    async fn append(&self, event: &Event) -> Result<Appended, StoreError>;
 
-    /// Up to `limit` events appended and not yet acked, oldest first.
-    async fn unacked(&self, limit: usize) -> Result<Vec<Event>, StoreError>;
+    /// A page of the backlog: up to `limit` events appended and not acked whose
+    /// claim is free (never held by this value: left by an earlier run of this
+    /// instance; released; or past the lease of their holder), oldest first. Each is
+    /// claimed by this instance before it is returned, so another instance calling
+    /// at once gets other events. Call again for the next page; an empty page means
+    /// nothing is free now.
+    async fn claim(&self, limit: usize) -> Result<Vec<Event>, StoreError>;
 
-    /// Marks an event processed. Acking an unknown or already acked id is `Ok`.
+    /// Marks an event processed: out of the log, its id remembered as acked, in one
+    /// write, and its claim ended. Acking an unknown or already acked id is `Ok` and
+    /// writes nothing.
     async fn ack(&self, id: &str) -> Result<(), StoreError>;
+
+    /// Gives up this instance's claim on `id` without acking it (its delivery was
+    /// dropped): the next [`claim`](Store::claim) or append of it, here or on
+    /// another instance once the lease allows, takes it again. Local: no I/O.
+    fn release(&self, id: &str);
+
+    /// Up to `limit` events appended and not acked, oldest first, whoever holds
+    /// them. A read: it claims nothing.
+    async fn unacked(&self, limit: usize) -> Result<Vec<Event>, StoreError>;
 
     /// True when an event with this id was ever appended (acked or not) and is
     /// still retained.
     async fn contains(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// How long a claim lasts without an ack before another instance may take it.
+    fn lease(&self) -> Duration;
 }
 
-/// A set of event ids seen recently: the dedup memory that outlives a process.
+/// A set of ids seen recently, with a time to live: dedup memory for what is not
+/// logged (a receiver running without a store, webhook message ids).
 #[async_trait]
 pub trait SeenSet: Send + Sync + 'static {
     /// Inserts `id` unless present and not expired. Returns `true` when inserted
@@ -56,24 +136,36 @@ pub trait SeenSet: Send + Sync + 'static {
     async fn contains(&self, id: &str) -> Result<bool, StoreError>;
 }
 
-// Shared handles: `Arc<dyn EventLog>` (or `Arc<S>`) can be passed wherever a store is
-// expected, so one store serves a receiver and a merge at once.
+// Shared handles: `Arc<dyn Store>` (or `Arc<S>`) can be passed wherever a store is
+// expected.
 #[async_trait]
-impl<T: EventLog + ?Sized> EventLog for std::sync::Arc<T> {
-    async fn append(&self, event: &Event) -> Result<bool, StoreError> {
+impl<T: Store + ?Sized> Store for std::sync::Arc<T> {
+    async fn append(&self, event: &Event) -> Result<Appended, StoreError> {
         (**self).append(event).await
     }
 
-    async fn unacked(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
-        (**self).unacked(limit).await
+    async fn claim(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
+        (**self).claim(limit).await
     }
 
     async fn ack(&self, id: &str) -> Result<(), StoreError> {
         (**self).ack(id).await
     }
 
+    fn release(&self, id: &str) {
+        (**self).release(id);
+    }
+
+    async fn unacked(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
+        (**self).unacked(limit).await
+    }
+
     async fn contains(&self, id: &str) -> Result<bool, StoreError> {
         (**self).contains(id).await
+    }
+
+    fn lease(&self) -> Duration {
+        (**self).lease()
     }
 }
 

@@ -14,7 +14,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 
-use mailwire_store::{EventLog, RedbStore};
+use mailwire_store::{Store, RedbStore};
 use suite::{HANG, event};
 
 const CHILD: &str = "MAILWIRE_STORE_CRASH_CHILD";
@@ -175,6 +175,7 @@ fn check(path: &std::path::Path, appended: &HashSet<String>, acked: &HashSet<Str
                 .append(&event(&format!("after_{}", appended.len()), 0))
                 .await
                 .unwrap()
+                .is_new()
         );
         store.close().await.unwrap();
     });

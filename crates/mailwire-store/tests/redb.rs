@@ -5,7 +5,7 @@ mod suite;
 
 use std::time::Duration;
 
-use mailwire_store::{EventLog, ManualClock, RedbStore, SeenSet, StoreError};
+use mailwire_store::{Store, ManualClock, RedbStore, SeenSet, StoreError};
 use suite::{HANG, event};
 
 fn temp() -> (tempfile::TempDir, std::path::PathBuf) {
@@ -27,7 +27,7 @@ async fn close_then_reopen_keeps_everything() {
         .open(&path)
         .unwrap();
     for n in 0..10 {
-        assert!(store.append(&event(&format!("evt_{n}"), n)).await.unwrap());
+        assert!(store.append(&event(&format!("evt_{n}"), n)).await.unwrap().is_new());
     }
     store.ack("evt_2").await.unwrap();
     store.ack("evt_5").await.unwrap();
@@ -48,7 +48,7 @@ async fn close_then_reopen_keeps_everything() {
     );
     assert_eq!(unacked[0], event("evt_0", 0), "the same bytes come back");
     assert!(
-        !store.append(&event("evt_2", 2)).await.unwrap(),
+        !store.append(&event("evt_2", 2)).await.unwrap().is_new(),
         "acked ids are remembered"
     );
     assert!(!store.insert("wh_1", Duration::from_secs(60)).await.unwrap());
@@ -56,7 +56,7 @@ async fn close_then_reopen_keeps_everything() {
     clock.advance(Duration::from_secs(60));
     assert!(!SeenSet::contains(&store, "wh_1").await.unwrap());
     // New events go after the old ones.
-    assert!(store.append(&event("evt_a", 10)).await.unwrap());
+    assert!(store.append(&event("evt_a", 10)).await.unwrap().is_new());
     let unacked = store.unacked(100).await.unwrap();
     assert_eq!(unacked.last().unwrap().id(), "evt_a");
     assert_eq!(unacked.len(), 9);
@@ -115,7 +115,7 @@ fn dropping_everything_without_close_loses_nothing_answered() {
                 .collect();
         for (id, acked) in &answered {
             assert!(
-                EventLog::contains(&store, id).await.unwrap(),
+                Store::contains(&store, id).await.unwrap(),
                 "{id} was lost"
             );
             assert_eq!(!unacked.contains(id), *acked, "{id}: acked {acked}");
@@ -131,7 +131,7 @@ async fn a_second_open_of_the_same_file_is_refused() {
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
     assert!(err.to_string().contains("already open"), "{err}");
     // The first store is unaffected; once it is closed the file opens again.
-    assert!(store.append(&event("evt_1", 1)).await.unwrap());
+    assert!(store.append(&event("evt_1", 1)).await.unwrap().is_new());
     store.close().await.unwrap();
     let again = RedbStore::open(&path).unwrap();
     assert_eq!(again.unacked(10).await.unwrap().len(), 1);
@@ -164,7 +164,7 @@ async fn concurrent_appends_share_commits() {
         tasks.spawn(async move { store.append(&event(&format!("evt_{n}"), n)).await });
     }
     while let Some(appended) = tokio::time::timeout(HANG, tasks.join_next()).await.unwrap() {
-        assert!(appended.unwrap().unwrap());
+        assert!(appended.unwrap().unwrap().is_new());
     }
     let stats = store.stats();
     assert_eq!(stats.appended, 1000);
@@ -186,7 +186,7 @@ async fn groups_of_one_commit_each_append() {
         tasks.spawn(async move { store.append(&event(&format!("evt_{n}"), n)).await });
     }
     while let Some(appended) = tokio::time::timeout(HANG, tasks.join_next()).await.unwrap() {
-        assert!(appended.unwrap().unwrap());
+        assert!(appended.unwrap().unwrap().is_new());
     }
     let stats = store.stats();
     assert_eq!((stats.commits, stats.largest_group), (50, 1), "{stats:?}");
@@ -236,7 +236,7 @@ async fn flush_waits_for_queued_writes() {
             store.stats().appended
         },
     );
-    assert!(appended.into_iter().all(|r| r.unwrap()));
+    assert!(appended.into_iter().all(|r| r.unwrap().is_new()));
     assert_eq!(
         at_flush, 20,
         "the flush returned before queued appends were committed"
@@ -257,7 +257,7 @@ async fn close_commits_what_was_queued_before_it() {
         store.close(),
     );
     closed.unwrap();
-    assert!(appended.into_iter().all(|r| r.unwrap()));
+    assert!(appended.into_iter().all(|r| r.unwrap().is_new()));
     assert!(matches!(
         store.append(&event("evt_late", 0)).await,
         Err(StoreError::Closed)
@@ -291,7 +291,7 @@ async fn positions_are_not_reused_after_acked_events_are_removed() {
 
     let store = RedbStore::open(&path).unwrap();
     for n in 0..3 {
-        assert!(store.append(&event(&format!("new_{n}"), n)).await.unwrap());
+        assert!(store.append(&event(&format!("new_{n}"), n)).await.unwrap().is_new());
     }
     for n in 0..3 {
         store.ack(&format!("old_{n}")).await.unwrap(); // a late, repeated ack
@@ -300,7 +300,7 @@ async fn positions_are_not_reused_after_acked_events_are_removed() {
         ids(&store.unacked(10).await.unwrap()),
         ["new_0", "new_1", "new_2"]
     );
-    assert!(!store.append(&event("old_1", 1)).await.unwrap());
+    assert!(!store.append(&event("old_1", 1)).await.unwrap().is_new());
 }
 
 #[tokio::test]
@@ -348,9 +348,9 @@ fn works_without_a_tokio_runtime() {
     let (_dir, path) = temp();
     futures::executor::block_on(async {
         let store = RedbStore::open(&path).unwrap();
-        assert!(store.append(&event("evt_1", 1)).await.unwrap());
+        assert!(store.append(&event("evt_1", 1)).await.unwrap().is_new());
         assert_eq!(ids(&store.unacked(10).await.unwrap()), ["evt_1"]);
-        assert!(EventLog::contains(&store, "evt_1").await.unwrap());
+        assert!(Store::contains(&store, "evt_1").await.unwrap());
         assert!(store.insert("wh_1", Duration::from_secs(1)).await.unwrap());
         assert!(SeenSet::contains(&store, "wh_1").await.unwrap());
         store.ack("evt_1").await.unwrap();

@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use mailwire_proto::Event;
-use mailwire_store::{EventLog, RedisStore, SeenSet, StoreError};
+use mailwire_store::{Appended, RedisStore, SeenSet, Store, StoreError};
 use redis::AsyncCommands;
 use suite::redis::{Cleanup, builder, connect, prefix};
 use suite::{HANG, event};
@@ -19,22 +19,18 @@ fn ids(events: &[Event]) -> Vec<String> {
     events.iter().map(|e| e.id().to_owned()).collect()
 }
 
-/// Two consumers of one group on a fresh prefix, each with its own connection.
-async fn two_consumers(claim_idle_after: Duration) -> (RedisStore, RedisStore, Cleanup) {
+/// Two instances (consumers of one group) on a fresh prefix, each with its own
+/// connection; `b` takes over after `lease`.
+async fn two_consumers(lease: Duration) -> (RedisStore, RedisStore, Cleanup) {
     let cleanup = Cleanup { prefix: prefix() };
     let a = connect(builder(&cleanup.prefix).consumer("a")).await;
-    let b = connect(
-        builder(&cleanup.prefix)
-            .consumer("b")
-            .claim_idle_after(claim_idle_after),
-    )
-    .await;
+    let b = connect(builder(&cleanup.prefix).consumer("b").lease(lease)).await;
     (a, b, cleanup)
 }
 
 /// A plain connection to the test Redis, to look at or damage the store's keys.
 async fn raw() -> redis::aio::MultiplexedConnection {
-    redis::Client::open(suite::redis::URL)
+    redis::Client::open(suite::redis::url())
         .unwrap()
         .get_multiplexed_async_connection()
         .await
@@ -49,89 +45,145 @@ async fn stream_len(prefix: &str) -> i64 {
         .unwrap()
 }
 
-#[tokio::test]
-async fn two_consumers_get_distinct_events() {
-    let (a, b, _cleanup) = two_consumers(Duration::from_secs(3600)).await;
-    for n in 0..20 {
-        assert!(a.append(&event(&format!("evt_{n}"), n)).await.unwrap());
-    }
-    let to_a = ids(&a.unacked(8).await.unwrap());
-    let to_b = ids(&b.unacked(100).await.unwrap());
-    assert_eq!(to_a.len(), 8);
-    assert_eq!(to_b.len(), 12, "b gets what a was not given");
-    let expected: Vec<String> = (0..20).map(|n| format!("evt_{n}")).collect();
-    assert_eq!(to_a, expected[..8], "oldest first");
-    assert_eq!(to_b, expected[8..]);
-
-    // Each keeps its own until it acks them; nothing new is left for anyone.
-    assert_eq!(ids(&a.unacked(100).await.unwrap()), to_a);
-    assert_eq!(ids(&b.unacked(100).await.unwrap()), to_b);
-    for id in &to_a {
-        a.ack(id).await.unwrap();
-    }
-    assert!(a.unacked(100).await.unwrap().is_empty());
-    assert_eq!(ids(&b.unacked(100).await.unwrap()), to_b);
-
-    // A new event goes to whoever asks first, once.
-    assert!(b.append(&event("evt_new", 0)).await.unwrap());
-    assert_eq!(ids(&a.unacked(100).await.unwrap()), ["evt_new"]);
-    assert_eq!(ids(&b.unacked(100).await.unwrap()), to_b);
+/// Claims pages of at most `page` until `n` events came back (leases have to run
+/// out on the server first), in the order they came.
+async fn claim_n(store: &RedisStore, n: usize, page: usize) -> Vec<Vec<Event>> {
+    tokio::time::timeout(HANG, async {
+        let mut pages = Vec::new();
+        let mut got = 0;
+        while got < n {
+            let events = store.claim(page).await.unwrap();
+            if events.is_empty() {
+                tokio::task::yield_now().await;
+                continue;
+            }
+            got += events.len();
+            pages.push(events);
+        }
+        pages
+    })
+    .await
+    .expect("the idle events are taken over")
 }
 
+/// The first instance to append an event holds it; the other's copy is known, and
+/// neither hands out the other's events while its lease is live.
 #[tokio::test]
-async fn a_dead_consumers_events_are_claimed_after_the_idle_time() {
+async fn the_first_to_append_claims() {
+    let (a, b, _cleanup) = two_consumers(Duration::from_secs(3600)).await;
+    for n in 0..20 {
+        let id = format!("evt_{n}");
+        let (first, second) = if n % 2 == 0 { (&a, &b) } else { (&b, &a) };
+        assert_eq!(first.append(&event(&id, n)).await.unwrap(), Appended::New);
+        assert_eq!(first.append(&event(&id, n)).await.unwrap(), Appended::Held);
+        assert_eq!(second.append(&event(&id, n)).await.unwrap(), Appended::Known);
+    }
+    // Nothing is free: every event is held by a live instance.
+    assert!(a.claim(100).await.unwrap().is_empty());
+    assert!(b.claim(100).await.unwrap().is_empty());
+    assert_eq!(a.unacked(100).await.unwrap().len(), 20, "a read claims nothing");
+    for n in (0..20).step_by(2) {
+        a.ack(&format!("evt_{n}")).await.unwrap();
+    }
+    assert_eq!(
+        b.append(&event("evt_0", 0)).await.unwrap(),
+        Appended::Known,
+        "acked"
+    );
+    assert_eq!(stream_len(&_cleanup.prefix).await, 10, "acked bytes are dropped");
+}
+
+/// A claim not acked within its lease is taken over, while the taker runs: by its
+/// next page of `claim`, or by appending a copy.
+#[tokio::test]
+async fn a_dead_instances_events_are_taken_over_after_the_lease() {
     let cleanup = Cleanup { prefix: prefix() };
     let dead = connect(builder(&cleanup.prefix).consumer("dead")).await;
-    for n in 0..3 {
-        dead.append(&event(&format!("evt_{n}"), n)).await.unwrap();
+    for n in 0..4 {
+        assert!(dead.append(&event(&format!("evt_{n}"), n)).await.unwrap().is_new());
     }
-    assert_eq!(dead.unacked(10).await.unwrap().len(), 3);
-    drop(dead); // crashed: its three events stay pending under its name
+    drop(dead); // crashed: its four events stay pending under its name
 
-    // A consumer that waits an hour before claiming gets nothing of them.
+    // An instance whose lease is an hour takes nothing.
     let patient = connect(
         builder(&cleanup.prefix)
             .consumer("patient")
-            .claim_idle_after(Duration::from_secs(3600)),
+            .lease(Duration::from_secs(3600)),
     )
     .await;
-    assert!(patient.unacked(10).await.unwrap().is_empty());
+    assert!(patient.claim(10).await.unwrap().is_empty());
+    assert_eq!(
+        patient.append(&event("evt_3", 3)).await.unwrap(),
+        Appended::Known
+    );
 
-    // One that claims after 5 ms gets all three, oldest first, once they are that old.
+    // One whose lease is 5 ms takes them once they are that old, oldest first.
     let heir = connect(
         builder(&cleanup.prefix)
             .consumer("heir")
-            .claim_idle_after(Duration::from_millis(5)),
+            .lease(Duration::from_millis(5)),
     )
     .await;
-    let claimed = tokio::time::timeout(HANG, async {
-        loop {
-            let got = heir.unacked(10).await.unwrap();
-            if !got.is_empty() {
-                return got;
-            }
-            tokio::task::yield_now().await;
-        }
-    })
-    .await
-    .expect("the idle events are claimed");
-    assert_eq!(ids(&claimed), ["evt_0", "evt_1", "evt_2"]);
+    let claimed: Vec<Event> = claim_n(&heir, 4, 10).await.concat();
+    assert_eq!(ids(&claimed), ["evt_0", "evt_1", "evt_2", "evt_3"]);
     assert_eq!(claimed[1], event("evt_1", 1), "the same bytes come back");
-
-    // They are the heir's now: its own on the next call, acked by it for good.
-    assert_eq!(ids(&heir.unacked(10).await.unwrap()), ids(&claimed));
+    // Held by the heir now: not handed out again, a copy is Held.
+    assert!(heir.claim(10).await.unwrap().is_empty());
+    assert_eq!(heir.append(&event("evt_1", 1)).await.unwrap(), Appended::Held);
     for e in &claimed {
         heir.ack(e.id()).await.unwrap();
     }
     assert!(heir.unacked(10).await.unwrap().is_empty());
-    assert!(patient.unacked(10).await.unwrap().is_empty());
-    assert_eq!(
-        stream_len(&cleanup.prefix).await,
-        0,
-        "acked bytes are dropped"
-    );
-    assert!(EventLog::contains(&heir, "evt_1").await.unwrap());
-    assert!(!heir.append(&event("evt_1", 9)).await.unwrap());
+    assert_eq!(stream_len(&cleanup.prefix).await, 0);
+    assert!(Store::contains(&heir, "evt_1").await.unwrap());
+    assert_eq!(heir.append(&event("evt_1", 9)).await.unwrap(), Appended::Known);
+}
+
+/// A copy appended after the holder's lease ran out takes the event over.
+#[tokio::test]
+async fn an_append_takes_over_an_expired_claim() {
+    let (a, b, _cleanup) = two_consumers(Duration::from_millis(5)).await;
+    assert!(a.append(&event("evt_1", 1)).await.unwrap().is_new());
+    let taken = tokio::time::timeout(HANG, async {
+        loop {
+            match b.append(&event("evt_1", 1)).await.unwrap() {
+                Appended::Known => tokio::task::yield_now().await,
+                other => return other,
+            }
+        }
+    })
+    .await
+    .expect("the lease runs out");
+    assert_eq!(taken, Appended::Claimed);
+    assert_eq!(b.append(&event("evt_1", 1)).await.unwrap(), Appended::Held);
+}
+
+/// The backlog comes in pages of the size asked for, each event once.
+#[tokio::test]
+async fn the_backlog_is_claimed_in_pages() {
+    let cleanup = Cleanup { prefix: prefix() };
+    let dead = connect(builder(&cleanup.prefix).consumer("dead")).await;
+    for n in 0..25 {
+        dead.append(&event(&format!("evt_{n:02}"), n)).await.unwrap();
+    }
+    drop(dead);
+    let heir = connect(
+        builder(&cleanup.prefix)
+            .consumer("heir")
+            .lease(Duration::from_millis(5)),
+    )
+    .await;
+    let pages = claim_n(&heir, 25, 10).await;
+    assert!(heir.claim(10).await.unwrap().is_empty(), "nothing more");
+    assert!(pages.iter().all(|p| p.len() <= 10), "a page is at most 10");
+    for page in &pages {
+        let page = ids(page);
+        assert!(page.is_sorted(), "oldest first within a page: {page:?}");
+    }
+    let mut all: Vec<String> = pages.iter().flat_map(|p| ids(p)).collect();
+    all.sort();
+    let expected: Vec<String> = (0..25).map(|n| format!("evt_{n:02}")).collect();
+    assert_eq!(all, expected, "each once");
 }
 
 #[tokio::test]
@@ -141,12 +193,13 @@ async fn a_restart_under_the_same_name_gets_its_events_back() {
     for n in 0..3 {
         first.append(&event(&format!("evt_{n}"), n)).await.unwrap();
     }
-    assert_eq!(first.unacked(10).await.unwrap().len(), 3);
     first.ack("evt_1").await.unwrap();
     drop(first);
 
+    // At once, without waiting for the lease: they are this name's.
     let again = connect(builder(&cleanup.prefix).consumer("worker-1")).await;
-    assert_eq!(ids(&again.unacked(10).await.unwrap()), ["evt_0", "evt_2"]);
+    assert_eq!(ids(&again.claim(10).await.unwrap()), ["evt_0", "evt_2"]);
+    assert!(again.claim(10).await.unwrap().is_empty());
 }
 
 /// Appends of the same ids from two instances, each on its own connection: every id
@@ -158,7 +211,7 @@ async fn racing_instances_append_each_id_once() {
         let mut new = Vec::new();
         for n in 0..200 {
             let id = format!("evt_{n}");
-            if store.append(&event(&id, n)).await.unwrap() {
+            if store.append(&event(&id, n)).await.unwrap().is_claimed() {
                 new.push(id);
             }
         }
@@ -173,9 +226,8 @@ async fn racing_instances_append_each_id_once() {
     let (from_a, from_b) = (from_a.unwrap(), from_b.unwrap());
     assert_eq!(from_a.len() + from_b.len(), 200);
     let all: HashSet<&String> = from_a.iter().chain(&from_b).collect();
-    assert_eq!(all.len(), 200, "an id was reported new twice");
+    assert_eq!(all.len(), 200, "an id was claimed twice");
     assert_eq!(a.unacked(usize::MAX).await.unwrap().len(), 200);
-    assert!(b.unacked(usize::MAX).await.unwrap().is_empty());
 }
 
 /// The default seen-set is expired by Redis itself: `SET NX PX`.
@@ -271,7 +323,7 @@ async fn a_deleted_stream_is_recreated() {
     let stream = format!("{{{}:events}}:stream", cleanup.prefix);
     let _: i64 = raw().await.del(&stream).await.unwrap();
     assert!(store.unacked(10).await.unwrap().is_empty());
-    assert!(store.append(&event("evt_1", 1)).await.unwrap());
+    assert!(store.append(&event("evt_1", 1)).await.unwrap().is_new());
     assert_eq!(ids(&store.unacked(10).await.unwrap()), ["evt_1"]);
 }
 
@@ -352,7 +404,7 @@ async fn the_store_reconnects_after_redis_restarts() {
         .connect()
         .await
         .unwrap();
-    assert!(store.append(&event("evt_1", 1)).await.unwrap());
+    assert!(store.append(&event("evt_1", 1)).await.unwrap().is_new());
     drop(redis);
 
     let err = tokio::time::timeout(HANG, store.append(&event("evt_2", 2)))
@@ -374,7 +426,7 @@ async fn the_store_reconnects_after_redis_restarts() {
     })
     .await
     .expect("the store reconnects");
-    assert!(appended);
+    assert!(appended.is_new());
     assert_eq!(ids(&store.unacked(10).await.unwrap()), ["evt_3"]);
 }
 
@@ -392,7 +444,7 @@ async fn acked_ids_are_forgotten_after_the_retention() {
     let mut raw = raw().await;
     let id_key = |id: &str| format!("{{{}:events}}:id:{id}", cleanup.prefix);
     for id in ["evt_a", "evt_b"] {
-        assert!(hour.append(&event(id, 0)).await.unwrap());
+        assert!(hour.append(&event(id, 0)).await.unwrap().is_new());
     }
     hour.ack("evt_a").await.unwrap();
     let pttl: i64 = raw.pttl(id_key("evt_a")).await.unwrap();
@@ -415,11 +467,11 @@ async fn acked_ids_are_forgotten_after_the_retention() {
     .await;
     brief.ack("evt_b").await.unwrap();
     tokio::time::timeout(HANG, async {
-        while EventLog::contains(&brief, "evt_b").await.unwrap() {
+        while Store::contains(&brief, "evt_b").await.unwrap() {
             tokio::task::yield_now().await;
         }
     })
     .await
     .expect("the acked id is forgotten");
-    assert!(brief.append(&event("evt_b", 1)).await.unwrap(), "new again");
+    assert!(brief.append(&event("evt_b", 1)).await.unwrap().is_new(), "new again");
 }

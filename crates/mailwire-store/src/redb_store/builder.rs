@@ -9,7 +9,8 @@ use redb::{Database, DatabaseError, StorageError};
 use tokio::sync::mpsc;
 
 use crate::clock::Clock;
-use crate::redb_store::committer::{Committer, Counters, SharedDb};
+use crate::memory::DEFAULT_LEASE_MS;
+use crate::redb_store::committer::{Committer, Counters, DbState, SharedClaims, SharedDb};
 use crate::redb_store::error::{AlreadyOpen, unavailable};
 use crate::redb_store::{CommitterThread, QUEUE, RedbStore, Shared, tables};
 use crate::{StoreError, SystemClock};
@@ -21,6 +22,7 @@ pub struct RedbStoreBuilder {
     max_group: usize,
     forget_acked_after: Option<Duration>,
     check_integrity: bool,
+    lease_ms: u64,
 }
 
 impl RedbStoreBuilder {
@@ -45,6 +47,16 @@ impl RedbStoreBuilder {
     /// hours. Ids acked while no retention was set are kept forever.
     pub fn forget_acked_after(mut self, retention: Duration) -> RedbStoreBuilder {
         self.forget_acked_after = Some(retention);
+        self
+    }
+
+    /// How long a claim lasts without an ack before [`claim`](crate::Store::claim)
+    /// hands the event out again (default 60 s; at least 1 ms). Claims are this
+    /// process's: after a restart every unacked event is free.
+    pub fn lease(mut self, lease: Duration) -> RedbStoreBuilder {
+        self.lease_ms = u64::try_from(lease.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
         self
     }
 
@@ -80,12 +92,17 @@ impl RedbStoreBuilder {
             Err(e) => return Err(unavailable(e)),
         };
         let next_seq = tables::prepare(&db)?;
-        let db: SharedDb = Arc::new(RwLock::new(Some(db)));
+        let db: SharedDb = Arc::new(RwLock::new(DbState::Open(db)));
         let (tx, rx) = mpsc::channel(QUEUE);
         let counters = Arc::new(Counters::default());
+        let claims = SharedClaims::default();
         let committer = Committer {
             rx,
             db: db.clone(),
+            path: path.clone(),
+            check_integrity: self.check_integrity,
+            claims: claims.clone(),
+            lease_ms: self.lease_ms,
             next_seq,
             max_group: self.max_group,
             clock: self.clock.clone(),
@@ -104,6 +121,8 @@ impl RedbStoreBuilder {
                 db,
                 closed: AtomicBool::new(false),
                 counters,
+                claims,
+                lease_ms: self.lease_ms,
                 clock: self.clock,
                 path,
                 _committer: CommitterThread(Mutex::new(Some(handle))),
@@ -119,6 +138,7 @@ impl Default for RedbStoreBuilder {
             max_group: 1024,
             forget_acked_after: None,
             check_integrity: true,
+            lease_ms: DEFAULT_LEASE_MS,
         }
     }
 }

@@ -5,10 +5,18 @@
 //! `max_group`), applies them in queue order in one write transaction, commits once
 //! (durably: redb's default `Durability::Immediate`) and only then answers each
 //! waiter. While it commits, new operations queue up and form the next group, so the
-//! busier the store, the larger the groups.
+//! busier the store, the larger the groups. A group that changes nothing (only
+//! duplicates, acks of acked ids, claims) is aborted instead: no fsync.
+//!
+//! Claims live in memory (they belong to this process): the committer decides them
+//! in queue order with the log, so an append, a claim and an ack of one id never
+//! race. After an I/O error (a full disk) the file is reopened before the next
+//! group, so the store heals once the cause is gone.
 
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -18,9 +26,9 @@ use tokio::sync::{mpsc, oneshot};
 use crate::clock::{Clock, expiry, unix_millis};
 use crate::redb_store::error::{CommitFailed, unavailable};
 use crate::redb_store::tables::{
-    ACKED, EVENT_IDS, EVENTS, META, NEXT_SEQ_KEY, SEEN, SEEN_BY_EXPIRY, UNACKED,
+    self, ACKED, EVENT_IDS, EVENTS, META, NEXT_SEQ_KEY, SEEN, SEEN_BY_EXPIRY, UNACKED,
 };
-use crate::{RedbStats, StoreError};
+use crate::{Appended, RedbStats, StoreError};
 
 /// Expired seen entries removed per commit at most, so a backlog of expiries never
 /// makes one group's commit slow.
@@ -35,7 +43,12 @@ pub(crate) enum Op {
     Append {
         id: String,
         raw: Bytes,
-        reply: Reply<bool>,
+        reply: Reply<Appended>,
+    },
+    /// Up to `limit` unacked events whose claim is free, claimed.
+    Claim {
+        limit: usize,
+        reply: Reply<Vec<(u64, Bytes)>>,
     },
     Ack {
         id: String,
@@ -56,15 +69,26 @@ pub(crate) enum Op {
     },
 }
 
+/// What one operation of a group came to.
+enum Outcome {
+    Appended(Appended),
+    Claimed(Vec<(u64, Bytes)>),
+    Inserted(bool),
+    Done,
+}
+
 /// Counters the committer keeps; read through `RedbStore::stats`.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     commits: AtomicU64,
     ops: AtomicU64,
     appended: AtomicU64,
+    acked: AtomicU64,
+    unwritten: AtomicU64,
     purged: AtomicU64,
     forgotten: AtomicU64,
     largest_group: AtomicU64,
+    reopened: AtomicU64,
 }
 
 impl Counters {
@@ -73,25 +97,73 @@ impl Counters {
             commits: self.commits.load(Ordering::Relaxed),
             operations: self.ops.load(Ordering::Relaxed),
             appended: self.appended.load(Ordering::Relaxed),
+            acked: self.acked.load(Ordering::Relaxed),
+            unwritten: self.unwritten.load(Ordering::Relaxed),
             seen_purged: self.purged.load(Ordering::Relaxed),
             ids_forgotten: self.forgotten.load(Ordering::Relaxed),
             largest_group: self.largest_group.load(Ordering::Relaxed),
+            reopened: self.reopened.load(Ordering::Relaxed),
         }
     }
 }
 
-/// The file handle shared by the committer and readers; `None` once closed.
-pub(crate) type SharedDb = Arc<RwLock<Option<Database>>>;
+/// The file as readers see it.
+pub(crate) enum DbState {
+    Open(Database),
+    /// An I/O error broke the handle; the committer reopens it before its next group.
+    Broken,
+    Closed,
+}
+
+/// The file handle shared by the committer and readers.
+pub(crate) type SharedDb = Arc<RwLock<DbState>>;
+
+/// The claims this process holds: event id -> when the lease runs out (Unix ms).
+#[derive(Debug, Default)]
+pub(crate) struct Claims(HashMap<String, u64>);
+
+pub(crate) type SharedClaims = Arc<Mutex<Claims>>;
+
+pub(crate) fn lock(claims: &SharedClaims) -> MutexGuard<'_, Claims> {
+    // Each update is one map operation: a panic cannot leave it half done.
+    claims.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Claims {
+    pub(crate) fn live(&self, id: &str, now: u64) -> bool {
+        self.0.get(id).is_some_and(|&until| until > now)
+    }
+
+    pub(crate) fn remove(&mut self, id: &str) {
+        self.0.remove(id);
+    }
+
+    fn hold(&mut self, id: String, until: u64) {
+        self.0.insert(id, until);
+    }
+}
 
 pub(crate) struct Committer {
     pub(crate) rx: mpsc::Receiver<Op>,
     pub(crate) db: SharedDb,
+    pub(crate) path: PathBuf,
+    pub(crate) check_integrity: bool,
     pub(crate) next_seq: u64,
     pub(crate) max_group: usize,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) counters: Arc<Counters>,
+    pub(crate) claims: SharedClaims,
+    pub(crate) lease_ms: u64,
     /// How long (ms) an acked id is remembered; `None`: forever.
     pub(crate) forget_acked_after: Option<u64>,
+}
+
+/// Claims to take once the group they were decided in is committed (or aborted
+/// without error).
+#[derive(Default)]
+struct Pending {
+    hold: Vec<String>,
+    end: Vec<String>,
 }
 
 impl Committer {
@@ -128,14 +200,13 @@ impl Committer {
             }
         }
         // Closing waits for readers in flight (they hold the read lock).
-        let db = self
-            .db
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
+        let db = std::mem::replace(
+            &mut *self.db.write().unwrap_or_else(PoisonError::into_inner),
+            DbState::Closed,
+        );
         let closed = match db {
-            Some(db) => db.close().map_err(|e| unavailable(redb::Error::from(e))),
-            None => Ok(()),
+            DbState::Open(db) => db.close().map_err(|e| unavailable(redb::Error::from(e))),
+            DbState::Broken | DbState::Closed => Ok(()),
         };
         for reply in closers {
             let _ = reply.send(match &closed {
@@ -143,6 +214,24 @@ impl Committer {
                 Err(e) => Err(StoreError::Unavailable(e.to_string().into())),
             });
         }
+    }
+
+    /// Reopens the file after an I/O error broke the handle. redb repairs a file
+    /// whose last commit did not complete; every completed commit is there.
+    fn heal(&mut self) -> Result<(), StoreError> {
+        let mut guard = self.db.write().unwrap_or_else(PoisonError::into_inner);
+        if !matches!(*guard, DbState::Broken) {
+            return Ok(());
+        }
+        let db = Database::builder()
+            .set_check_integrity_on_open(self.check_integrity)
+            .create(&self.path)
+            .map_err(unavailable)?;
+        self.next_seq = tables::prepare(&db)?;
+        *guard = DbState::Open(db);
+        self.counters.reopened.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(path = %self.path.display(), "store file reopened after an I/O error");
+        Ok(())
     }
 
     /// Applies `group` in one transaction and answers every operation in it.
@@ -154,21 +243,31 @@ impl Committer {
         if writes == 0 {
             // Barriers alone: everything before them is committed already.
             for op in group {
-                answer(op, Ok(true));
+                answer(op, Ok(Outcome::Done));
+            }
+            return;
+        }
+        if let Err(e) = self.heal() {
+            let e = CommitFailed(Arc::new(e));
+            for op in group {
+                answer(op, Err(StoreError::Unavailable(Box::new(e.clone()))));
             }
             return;
         }
         let first_seq = self.next_seq;
         let shared = self.db.clone();
         let guard = shared.read().unwrap_or_else(PoisonError::into_inner);
-        let result = match guard.as_ref() {
-            None => Err(None),
-            Some(db) => self.write(db, &group).map_err(Some),
+        let mut pending = Pending::default();
+        let result = match &*guard {
+            DbState::Open(db) => self.write(db, &group, &mut pending).map_err(Some),
+            DbState::Broken | DbState::Closed => Err(None),
         };
         drop(guard);
         match result {
-            Ok(outcomes) => {
-                self.counters.commits.fetch_add(1, Ordering::Relaxed);
+            Ok((outcomes, committed)) => {
+                if committed {
+                    self.counters.commits.fetch_add(1, Ordering::Relaxed);
+                }
                 self.counters
                     .ops
                     .fetch_add(writes as u64, Ordering::Relaxed);
@@ -178,6 +277,16 @@ impl Committer {
                 self.counters
                     .appended
                     .fetch_add(self.next_seq - first_seq, Ordering::Relaxed);
+                let until = unix_millis(self.clock.now()).saturating_add(self.lease_ms);
+                {
+                    let mut claims = lock(&self.claims);
+                    for id in pending.end {
+                        claims.remove(&id);
+                    }
+                    for id in pending.hold {
+                        claims.hold(id, until);
+                    }
+                }
                 for (op, outcome) in group.into_iter().zip(outcomes) {
                     answer(op, Ok(outcome));
                 }
@@ -185,6 +294,12 @@ impl Committer {
             Err(err) => {
                 // Nothing of the group was kept: positions are handed out again.
                 self.next_seq = first_seq;
+                if let Some(e) = &err
+                    && matches!(e, redb::Error::Io(_) | redb::Error::PreviousIo)
+                {
+                    tracing::warn!(error = %e, "store I/O error: reopening the file before the next write");
+                    *self.db.write().unwrap_or_else(PoisonError::into_inner) = DbState::Broken;
+                }
                 let err = err.map(|e| CommitFailed(Arc::new(e)));
                 for op in group {
                     let e = match &err {
@@ -197,18 +312,26 @@ impl Committer {
         }
     }
 
-    /// Returns, for each operation, whether it changed something (an append or an
-    /// insert that was new); acks and barriers answer `()` whatever it says.
-    fn write(&mut self, db: &Database, group: &[Op]) -> Result<Vec<bool>, redb::Error> {
+    /// The outcome of each operation, and whether anything was committed.
+    fn write(
+        &mut self,
+        db: &Database,
+        group: &[Op],
+        pending: &mut Pending,
+    ) -> Result<(Vec<Outcome>, bool), redb::Error> {
         let now = unix_millis(self.clock.now());
         let txn = db.begin_write()?;
         let first_seq = self.next_seq;
-        let outcomes = self.apply(&txn, group, now)?;
+        let (outcomes, changed) = self.apply(&txn, group, now, pending)?;
         if self.next_seq != first_seq {
             txn.open_table(META)?.insert(NEXT_SEQ_KEY, self.next_seq)?;
         }
-        txn.commit()?;
-        Ok(outcomes)
+        if changed {
+            txn.commit()?;
+        } else {
+            txn.abort()?;
+        }
+        Ok((outcomes, changed))
     }
 
     fn apply(
@@ -216,33 +339,46 @@ impl Committer {
         txn: &WriteTransaction,
         group: &[Op],
         now: u64,
-    ) -> Result<Vec<bool>, redb::Error> {
+        pending: &mut Pending,
+    ) -> Result<(Vec<Outcome>, bool), redb::Error> {
         let mut events = txn.open_table(EVENTS)?;
         let mut ids = txn.open_table(EVENT_IDS)?;
         let mut unacked = txn.open_table(UNACKED)?;
         let mut seen = txn.open_table(SEEN)?;
         let mut by_expiry = txn.open_table(SEEN_BY_EXPIRY)?;
         let mut acked = txn.open_table(ACKED)?;
+        let mut changed = false;
 
-        // Purge first, so an id that has just expired is new again below.
-        let expired: Vec<(u64, String)> = by_expiry
-            .range(..(now.saturating_add(1), ""))?
-            .take(PURGE_PER_COMMIT)
-            .map(|entry| entry.map(|(k, _)| (k.value().0, k.value().1.to_owned())))
-            .collect::<Result<_, _>>()?;
-        for (expires, id) in &expired {
-            by_expiry.remove((*expires, id.as_str()))?;
-            let current = seen.get(id.as_str())?.map(|v| v.value());
-            if current == Some(*expires) {
-                seen.remove(id.as_str())?;
+        // Purge first, so an id that has just expired is new again below. Only when
+        // the group writes anyway: a purge alone is not worth an fsync.
+        let writes = group.iter().any(|op| {
+            matches!(op, Op::Insert { .. })
+                || matches!(op, Op::Append { id, .. } if !lock(&self.claims).live(id, now))
+                || matches!(op, Op::Ack { .. })
+        });
+        if writes {
+            let expired: Vec<(u64, String)> = by_expiry
+                .range(..(now.saturating_add(1), ""))?
+                .take(PURGE_PER_COMMIT)
+                .map(|entry| entry.map(|(k, _)| (k.value().0, k.value().1.to_owned())))
+                .collect::<Result<_, _>>()?;
+            for (expires, id) in &expired {
+                by_expiry.remove((*expires, id.as_str()))?;
+                let current = seen.get(id.as_str())?.map(|v| v.value());
+                if current == Some(*expires) {
+                    seen.remove(id.as_str())?;
+                }
             }
+            changed |= !expired.is_empty();
+            self.counters
+                .purged
+                .fetch_add(expired.len() as u64, Ordering::Relaxed);
         }
-        self.counters
-            .purged
-            .fetch_add(expired.len() as u64, Ordering::Relaxed);
 
         // Likewise ids acked long enough ago, when a retention is set.
-        if let Some(retain) = self.forget_acked_after {
+        if let Some(retain) = self.forget_acked_after
+            && writes
+        {
             let cutoff = now.saturating_sub(retain);
             let old: Vec<(u64, u64, String)> = acked
                 .range(..(cutoff.saturating_add(1), 0))?
@@ -255,42 +391,95 @@ impl Committer {
                     ids.remove(id.as_str())?;
                 }
             }
+            changed |= !old.is_empty();
             self.counters
                 .forgotten
                 .fetch_add(old.len() as u64, Ordering::Relaxed);
         }
 
+        // Claims decided earlier in this group, not yet in the shared map.
+        let mut held_here: HashMap<String, bool> = HashMap::new();
+        let claims = self.claims.clone();
+        let is_held = |held_here: &HashMap<String, bool>, id: &str| {
+            held_here
+                .get(id)
+                .copied()
+                .unwrap_or_else(|| lock(&claims).live(id, now))
+        };
         let mut outcomes = Vec::with_capacity(group.len());
         for op in group {
             let outcome = match op {
                 Op::Append { id, raw, .. } => {
-                    if ids.get(id.as_str())?.is_some() {
-                        false
+                    let logged = ids.get(id.as_str())?.map(|v| v.value());
+                    let appended = match logged {
+                        None => {
+                            let seq = self.next_seq;
+                            self.next_seq += 1;
+                            events.insert(seq, raw.as_ref())?;
+                            ids.insert(id.as_str(), seq)?;
+                            unacked.insert(seq, ())?;
+                            changed = true;
+                            Appended::New
+                        }
+                        Some(seq) if unacked.get(seq)?.is_none() => Appended::Known,
+                        Some(_) if is_held(&held_here, id) => Appended::Held,
+                        Some(_) => Appended::Claimed,
+                    };
+                    if appended.is_claimed() {
+                        held_here.insert(id.clone(), true);
+                        pending.hold.push(id.clone());
                     } else {
-                        let seq = self.next_seq;
-                        self.next_seq += 1;
-                        events.insert(seq, raw.as_ref())?;
-                        ids.insert(id.as_str(), seq)?;
-                        unacked.insert(seq, ())?;
-                        true
+                        self.counters.unwritten.fetch_add(1, Ordering::Relaxed);
                     }
+                    Outcome::Appended(appended)
+                }
+                Op::Claim { limit, .. } => {
+                    let mut free = Vec::new();
+                    for entry in unacked.iter()? {
+                        if free.len() >= *limit {
+                            break;
+                        }
+                        let seq = entry?.0.value();
+                        let Some(raw) = events.get(seq)? else {
+                            continue;
+                        };
+                        let raw = Bytes::copy_from_slice(raw.value());
+                        let Some(id) = tables::id_of(&raw) else {
+                            // Not an event: `unacked` reports it as corrupt.
+                            continue;
+                        };
+                        if is_held(&held_here, &id) {
+                            continue;
+                        }
+                        held_here.insert(id.clone(), true);
+                        pending.hold.push(id);
+                        free.push((seq, raw));
+                    }
+                    Outcome::Claimed(free)
                 }
                 Op::Ack { id, .. } => {
                     let seq = ids.get(id.as_str())?.map(|v| v.value());
-                    if let Some(seq) = seq {
+                    if let Some(seq) = seq
+                        && unacked.remove(seq)?.is_some()
+                    {
                         // Nothing reads an acked body again; the id stays, for
                         // idempotence, forever or for the retention.
-                        let first_ack = unacked.remove(seq)?.is_some();
                         events.remove(seq)?;
-                        if first_ack && self.forget_acked_after.is_some() {
+                        if self.forget_acked_after.is_some() {
                             acked.insert((now, seq), id.as_str())?;
                         }
+                        changed = true;
+                        self.counters.acked.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        self.counters.unwritten.fetch_add(1, Ordering::Relaxed);
                     }
-                    true
+                    held_here.insert(id.clone(), false);
+                    pending.end.push(id.clone());
+                    Outcome::Done
                 }
                 Op::Insert { id, ttl, .. } => {
                     let current = seen.get(id.as_str())?.map(|v| v.value());
-                    match current {
+                    let inserted = match current {
                         // Expired entries beyond this commit's purge budget are
                         // still on file: they count as absent.
                         Some(expires) if expires > now => false,
@@ -298,29 +487,46 @@ impl Committer {
                             if let Some(old) = current {
                                 by_expiry.remove((old, id.as_str()))?;
                                 seen.remove(id.as_str())?;
+                                changed = true;
                             }
                             let expires = expiry(now, *ttl);
                             if expires > now {
                                 seen.insert(id.as_str(), expires)?;
                                 by_expiry.insert((expires, id.as_str()), ())?;
+                                changed = true;
                             }
                             true
                         }
-                    }
+                    };
+                    Outcome::Inserted(inserted)
                 }
-                Op::Flush { .. } | Op::Close { .. } => true,
+                Op::Flush { .. } | Op::Close { .. } => Outcome::Done,
             };
             outcomes.push(outcome);
         }
-        Ok(outcomes)
+        Ok((outcomes, changed))
     }
 }
 
-fn answer(op: Op, outcome: Result<bool, StoreError>) {
-    // A waiter that went away (its future was dropped) needs no answer.
+fn answer(op: Op, outcome: Result<Outcome, StoreError>) {
+    // A waiter that went away (its future was dropped) needs no answer. Each
+    // operation gets the outcome of its own kind; a mismatch cannot happen (the
+    // outcome is made from the op), and would answer as done.
     match op {
-        Op::Append { reply, .. } | Op::Insert { reply, .. } => {
-            let _ = reply.send(outcome);
+        Op::Append { reply, .. } => {
+            let _ = reply.send(outcome.map(|o| match o {
+                Outcome::Appended(a) => a,
+                _ => Appended::Known,
+            }));
+        }
+        Op::Claim { reply, .. } => {
+            let _ = reply.send(outcome.map(|o| match o {
+                Outcome::Claimed(free) => free,
+                _ => Vec::new(),
+            }));
+        }
+        Op::Insert { reply, .. } => {
+            let _ = reply.send(outcome.map(|o| matches!(o, Outcome::Inserted(true))));
         }
         Op::Ack { reply, .. } | Op::Flush { reply } | Op::Close { reply } => {
             let _ = reply.send(outcome.map(drop));

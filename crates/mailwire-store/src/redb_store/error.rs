@@ -14,7 +14,7 @@ pub(crate) fn unavailable(err: impl Into<redb::Error>) -> StoreError {
 /// One failed commit answers every waiter of its group; each gets this handle on the
 /// same error.
 #[derive(Clone, Debug)]
-pub(crate) struct CommitFailed(pub(crate) Arc<redb::Error>);
+pub(crate) struct CommitFailed(pub(crate) Arc<dyn std::error::Error + Send + Sync>);
 
 impl fmt::Display for CommitFailed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -22,8 +22,8 @@ use redb::Database;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::{Clock, unix_millis};
-use crate::{EventLog, SeenSet, StoreError};
-use committer::{Counters, Op, Reply, SharedDb};
+use crate::{Appended, SeenSet, Store, StoreError};
+use committer::{Counters, DbState, Op, Reply, SharedClaims, SharedDb};
 use error::unavailable;
 
 /// How many operations may wait for the committer before callers wait to queue.
@@ -65,6 +65,8 @@ struct Shared {
     db: SharedDb,
     closed: AtomicBool,
     counters: Arc<Counters>,
+    claims: SharedClaims,
+    lease_ms: u64,
     clock: Arc<dyn Clock>,
     path: PathBuf,
     // Held only for its Drop.
@@ -135,13 +137,11 @@ impl RedbStore {
         };
         // Readers in flight finish first (they hold the read lock). Normally the
         // committer has closed the file already; this covers a committer that stopped.
-        let db = self
-            .shared
-            .db
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(db) = db {
+        let db = std::mem::replace(
+            &mut *self.shared.db.write().unwrap_or_else(PoisonError::into_inner),
+            DbState::Closed,
+        );
+        if let DbState::Open(db) = db {
             db.close().map_err(|e| unavailable(redb::Error::from(e)))?;
         }
         closed
@@ -175,9 +175,12 @@ impl RedbStore {
         let db = self.shared.db.clone();
         let locked = move || {
             let guard = db.read().unwrap_or_else(PoisonError::into_inner);
-            match guard.as_ref() {
-                Some(db) => read(db),
-                None => Err(StoreError::Closed),
+            match &*guard {
+                DbState::Open(db) => read(db),
+                DbState::Broken => Err(StoreError::Unavailable(
+                    "the store file is being reopened after an I/O error".into(),
+                )),
+                DbState::Closed => Err(StoreError::Closed),
             }
         };
         match tokio::runtime::Handle::try_current() {
@@ -202,14 +205,24 @@ impl fmt::Debug for RedbStore {
 }
 
 #[async_trait]
-impl EventLog for RedbStore {
-    async fn append(&self, event: &Event) -> Result<bool, StoreError> {
+impl Store for RedbStore {
+    async fn append(&self, event: &Event) -> Result<Appended, StoreError> {
+        let now = unix_millis(self.shared.clock.now());
+        if committer::lock(&self.shared.claims).live(event.id(), now) {
+            // Held by this process: answered from memory, nothing queued.
+            return Ok(Appended::Held);
+        }
         let (id, raw) = (event.id().to_owned(), event.raw().clone());
         self.submit(|reply| Op::Append { id, raw, reply }).await
     }
 
-    async fn unacked(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
-        self.read(move |db| tables::unacked(db, limit)).await
+    async fn claim(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        // Decided by the committer, in order with the appends and acks.
+        let records = self.submit(|reply| Op::Claim { limit, reply }).await?;
+        tables::parse_records(records)
     }
 
     async fn ack(&self, id: &str) -> Result<(), StoreError> {
@@ -217,9 +230,21 @@ impl EventLog for RedbStore {
         self.submit(|reply| Op::Ack { id, reply }).await
     }
 
+    fn release(&self, id: &str) {
+        committer::lock(&self.shared.claims).remove(id);
+    }
+
+    async fn unacked(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
+        self.read(move |db| tables::unacked(db, limit)).await
+    }
+
     async fn contains(&self, id: &str) -> Result<bool, StoreError> {
         let id = id.to_owned();
         self.read(move |db| tables::logged(db, &id)).await
+    }
+
+    fn lease(&self) -> Duration {
+        Duration::from_millis(self.shared.lease_ms)
     }
 }
 

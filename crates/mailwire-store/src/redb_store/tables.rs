@@ -96,6 +96,22 @@ pub(crate) fn unacked(db: &Database, limit: usize) -> Result<Vec<Event>, StoreEr
     Ok(out)
 }
 
+/// The id of the event whose raw bytes are `raw`, when they still parse.
+pub(crate) fn id_of(raw: &bytes::Bytes) -> Option<String> {
+    Event::parse(raw.clone()).ok().map(|e| e.id().to_owned())
+}
+
+/// Parses records read from the log; one that no longer parses is corrupt.
+pub(crate) fn parse_records(records: Vec<(u64, bytes::Bytes)>) -> Result<Vec<Event>, StoreError> {
+    records
+        .into_iter()
+        .map(|(seq, raw)| {
+            Event::parse(raw)
+                .map_err(|e| StoreError::Corrupt(format!("event at position {seq}: {e}")))
+        })
+        .collect()
+}
+
 /// True when an event with this id was ever logged.
 pub(crate) fn logged(db: &Database, id: &str) -> Result<bool, StoreError> {
     let txn = db.begin_read().map_err(unavailable)?;
@@ -119,7 +135,7 @@ mod tests {
     //! error, never a panic.
 
     use super::*;
-    use crate::{EventLog, RedbStore};
+    use crate::{RedbStore, Store};
 
     fn event(id: &str) -> Event {
         Event::parse(format!(r#"{{"id":"{id}","type":"test.event","data":{{}}}}"#).into_bytes())

@@ -1,7 +1,7 @@
 //! Options for connecting a [`RedisStore`], and the connect itself.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
@@ -11,6 +11,7 @@ use crate::StoreError;
 use crate::clock::Clock;
 use crate::redis_store::error::from_redis;
 use crate::redis_store::keys::Keys;
+use crate::redis_store::reply::EntryId;
 use crate::redis_store::{Inner, RedisStore, capped_millis};
 
 /// Options for connecting a [`RedisStore`]; from [`RedisStore::builder`].
@@ -20,7 +21,7 @@ pub struct RedisStoreBuilder {
     log: String,
     group: String,
     consumer: Option<String>,
-    claim_idle_after: Duration,
+    lease: Duration,
     forget_acked_after: Option<Duration>,
     connect_timeout: Duration,
     response_timeout: Duration,
@@ -36,7 +37,7 @@ impl RedisStoreBuilder {
             log: "events".to_owned(),
             group: "mailwire".to_owned(),
             consumer: None,
-            claim_idle_after: Duration::from_secs(60),
+            lease: Duration::from_secs(60),
             forget_acked_after: None,
             connect_timeout: Duration::from_secs(1),
             response_timeout: Duration::from_secs(2),
@@ -75,11 +76,12 @@ impl RedisStoreBuilder {
         self
     }
 
-    /// How long an event may sit unacked with another consumer before
-    /// [`unacked`](crate::EventLog::unacked) claims it (default 60 s). Choose it longer
-    /// than handling an event takes, or a slow instance's events get handled twice.
-    pub fn claim_idle_after(mut self, idle: Duration) -> RedisStoreBuilder {
-        self.claim_idle_after = idle;
+    /// How long a claim lasts without an ack before another instance takes the
+    /// event over (default 60 s, at least 1 ms). Choose it longer than handling an
+    /// event takes, or a slow instance's events get handled twice; shorter means a
+    /// dead instance's events wait less.
+    pub fn lease(mut self, lease: Duration) -> RedisStoreBuilder {
+        self.lease = lease;
         self
     }
 
@@ -145,12 +147,15 @@ impl RedisStoreBuilder {
                 keys: Keys::new(&self.prefix, &self.log),
                 group: self.group,
                 consumer: self.consumer.unwrap_or_else(default_consumer),
-                claim_idle_after_ms: capped_millis(self.claim_idle_after),
+                lease_ms: capped_millis(self.lease).max(1),
                 forget_acked_after_ms: self
                     .forget_acked_after
                     .map_or(0, |d| capped_millis(d).max(1)),
                 clock: self.clock,
                 closed: AtomicBool::new(false),
+                held: Mutex::default(),
+                own_after: Mutex::new(Some(EntryId::ZERO)),
+                takeover_cursor: Mutex::new(EntryId::ZERO),
             }),
         };
         store.create_group().await?;
@@ -166,7 +171,7 @@ impl fmt::Debug for RedisStoreBuilder {
             .field("log", &self.log)
             .field("group", &self.group)
             .field("consumer", &self.consumer)
-            .field("claim_idle_after", &self.claim_idle_after)
+            .field("lease", &self.lease)
             .field("forget_acked_after", &self.forget_acked_after)
             .field("connect_timeout", &self.connect_timeout)
             .field("response_timeout", &self.response_timeout)

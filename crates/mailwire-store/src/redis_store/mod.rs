@@ -8,9 +8,9 @@ mod scripts;
 
 pub use builder::RedisStoreBuilder;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -20,7 +20,7 @@ use redis::Value;
 use redis::aio::ConnectionManager;
 
 use crate::clock::{Clock, expiry, unix_millis};
-use crate::{EventLog, SeenSet, StoreError};
+use crate::{Appended, SeenSet, Store, StoreError};
 use error::{from_redis, unexpected};
 use keys::Keys;
 use reply::{Entry, EntryId};
@@ -39,23 +39,27 @@ pub(crate) fn capped_millis(d: Duration) -> u64 {
         .min(MAX_TTL_MS)
 }
 
-/// An [`EventLog`] and [`SeenSet`] in Redis: the store for several agent instances
-/// (processes, machines) sharing one log.
+/// A [`Store`] and [`SeenSet`] in Redis: the store for several agent instances
+/// (processes, machines) sharing one log, each event delivered by one of them.
 ///
-/// - **The log is a Redis Stream read through a consumer group.** Each instance is a
-///   consumer; [`unacked`](EventLog::unacked) hands an event to one of them. It
-///   returns, oldest first: this consumer's own unacked events (so a restart under
-///   the same name gets them back), then events left unacked by another consumer for
-///   longer than [`claim_idle_after`](RedisStoreBuilder::claim_idle_after) (a crashed
-///   instance's, now claimed by this one), then events no consumer has had yet.
-///   Every event returned is this consumer's until acked or claimed, so ask for what
-///   you will handle: `unacked(usize::MAX)` takes the whole backlog from the others.
-/// - **Append is idempotent by id, atomically:** a script checks the id key, adds the
-///   stream entry and records its entry id in one step, so two instances appending
-///   one id at once add one entry. The id key outlives the ack (a late redelivery is
-///   still a duplicate; see [`forget_acked_after`](RedisStoreBuilder::forget_acked_after)
-///   to bound how long); [`ack`](EventLog::ack) removes the entry from the group's
-///   pending list and its bytes from the stream.
+/// - **The log is a Redis Stream; claims are its consumer group's pending list.**
+///   Each instance is a consumer of one group. [`append`](Store::append) is one
+///   script: an unknown id is added to the stream, its id key set, and the entry
+///   put in this consumer's pending list at once (`XCLAIM ... FORCE`), so of
+///   several instances appending one event exactly one gets [`Appended::New`] and
+///   the others [`Appended::Known`]. An id whose entry is pending with a consumer
+///   idle for longer than the [lease](RedisStoreBuilder::lease) is taken over by the
+///   next append or [`claim`](Store::claim) of any instance ([`Appended::Claimed`]).
+///   Leases are measured by the Redis server's clock, so instances need not agree on
+///   the time.
+/// - **The backlog is read in pages.** [`claim`](Store::claim) returns, oldest
+///   first, this consumer's own pending entries left by an earlier run under the
+///   same name (read once per store value), then entries idle past the lease
+///   (`XAUTOCLAIM`, resuming where the last page stopped). Never more than it was
+///   asked for: whatever it claims it returns, or this instance holds already.
+/// - **Ack** removes the entry from the pending list and the stream in one script;
+///   the id key stays, so a late copy is still a duplicate (see
+///   [`forget_acked_after`](RedisStoreBuilder::forget_acked_after) to bound how long).
 /// - **Durability is Redis's:** an append is kept once Redis has it; to survive a
 ///   Redis crash too, run Redis with `appendonly yes` and `appendfsync always`.
 /// - **Seen-set:** `SET <prefix>:seen:<id> 1 NX PX <ttl>`, expired by the server (or
@@ -65,7 +69,9 @@ pub(crate) fn capped_millis(d: Duration) -> u64 {
 ///   call is [`StoreError::Unavailable`]; a stream entry that is not an event, or a
 ///   store key holding another Redis type, is [`StoreError::Corrupt`].
 ///
-/// Clones share the connection. [`close`](RedisStore::close) closes every clone.
+/// Clones share the connection and the claims: they are one instance. Give each
+/// concurrently running instance its own [consumer name](RedisStoreBuilder::consumer).
+/// [`close`](RedisStore::close) closes every clone.
 #[derive(Clone)]
 pub struct RedisStore {
     inner: Arc<Inner>,
@@ -76,11 +82,18 @@ struct Inner {
     keys: Keys,
     group: String,
     consumer: String,
-    claim_idle_after_ms: u64,
+    lease_ms: u64,
     /// 0: acked ids are kept forever.
     forget_acked_after_ms: u64,
     clock: Option<Arc<dyn Clock>>,
     closed: AtomicBool,
+    /// The ids this value holds the claim of and has handed out: in flight here.
+    held: Mutex<HashSet<String>>,
+    /// Where the read of this consumer's own pending entries (an earlier run's) is;
+    /// `None` once done.
+    own_after: Mutex<Option<EntryId>>,
+    /// Where the next `XAUTOCLAIM` page starts.
+    takeover_cursor: Mutex<EntryId>,
 }
 
 impl RedisStore {
@@ -156,9 +169,9 @@ impl RedisStore {
         reply::read_group(reply)
     }
 
-    /// One `XAUTOCLAIM` step from `cursor`: entries idle too long with any consumer
-    /// become this one's.
-    async fn claim(
+    /// One `XAUTOCLAIM` step from `cursor`: entries idle past the lease with any
+    /// consumer become this one's.
+    async fn autoclaim(
         &self,
         cursor: EntryId,
         count: usize,
@@ -168,7 +181,7 @@ impl RedisStore {
             .arg(&inner.keys.stream)
             .arg(&inner.group)
             .arg(&inner.consumer)
-            .arg(inner.claim_idle_after_ms)
+            .arg(inner.lease_ms)
             .arg(cursor.to_string())
             .arg("COUNT")
             .arg(count)
@@ -178,20 +191,27 @@ impl RedisStore {
         reply::auto_claim(reply)
     }
 
-    /// Takes the events of `entries` into `got`. An entry deleted from the stream
-    /// while pending has nothing left to hand out: it is acked so it stops coming back.
+    /// Takes the events of `entries` into `got`, and holds them, unless this value
+    /// holds them already (in flight here: `XAUTOCLAIM` only renewed their lease).
+    /// An entry deleted from the stream while pending has nothing left to hand out:
+    /// it is acked so it stops coming back.
     async fn take(
         &self,
         entries: Vec<Entry>,
         got: &mut BTreeMap<EntryId, Event>,
     ) -> Result<(), StoreError> {
         let mut gone = Vec::new();
-        for entry in entries {
-            match entry.event {
-                Some(event) => {
-                    got.insert(entry.id, event);
+        {
+            let mut held = self.held();
+            for entry in entries {
+                match entry.event {
+                    Some(event) => {
+                        if held.insert(event.id().to_owned()) {
+                            got.insert(entry.id, event);
+                        }
+                    }
+                    None => gone.push(entry.id.to_string()),
                 }
-                None => gone.push(entry.id.to_string()),
             }
         }
         if !gone.is_empty() {
@@ -206,47 +226,51 @@ impl RedisStore {
         Ok(())
     }
 
-    async fn read_unacked(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
-        // Keyed by entry id: oldest first, and an entry met twice (read as our own,
-        // then claimed back from ourselves) counts once.
+    fn held(&self) -> MutexGuard<'_, HashSet<String>> {
+        // One set operation per update: a panic cannot leave it half done.
+        self.inner
+            .held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    async fn claim_page(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
+        // Keyed by entry id: oldest first within each step.
         let mut got = BTreeMap::new();
         let left = |got: &BTreeMap<EntryId, Event>| (limit - got.len()).min(PAGE);
 
-        // 1. Our own pending entries, after the last one seen.
-        let mut after = EntryId::ZERO;
-        while got.len() < limit {
+        // 1. Our own pending entries from an earlier run under this name, once.
+        loop {
+            let after = *lock(&self.inner.own_after);
+            let Some(after) = after else { break };
+            if got.len() >= limit {
+                break;
+            }
             let count = left(&got);
             let entries = self.read_group(&after.to_string(), count).await?;
-            let Some(last) = entries.last() else { break };
-            after = last.id;
             let full = entries.len() == count;
+            let next = entries.last().map(|e| e.id);
             self.take(entries, &mut got).await?;
-            if !full {
-                break;
-            }
+            *lock(&self.inner.own_after) = match next {
+                Some(next) if full => Some(next),
+                _ => None,
+            };
         }
-        // 2. Entries other consumers left idle too long.
-        let mut cursor = EntryId::ZERO;
-        while got.len() < limit {
-            let (next, entries) = self.claim(cursor, left(&got)).await?;
+        // 2. Entries whose holder's lease ran out, from where the last page stopped.
+        let mut wrapped = false;
+        while got.len() < limit && !wrapped {
+            let cursor = *lock(&self.inner.takeover_cursor);
+            let (next, entries) = self.autoclaim(cursor, left(&got)).await?;
             self.take(entries, &mut got).await?;
-            if next == EntryId::ZERO {
-                break;
-            }
-            cursor = next;
-        }
-        // 3. Entries no consumer has had yet.
-        while got.len() < limit {
-            let count = left(&got);
-            let entries = self.read_group(">", count).await?;
-            let full = entries.len() == count;
-            self.take(entries, &mut got).await?;
-            if !full {
-                break;
-            }
+            *lock(&self.inner.takeover_cursor) = next;
+            wrapped = next == EntryId::ZERO;
         }
         Ok(got.into_values().collect())
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// True for the error Redis gives when the stream or group is gone (deleted from
@@ -261,28 +285,46 @@ fn is_no_group(err: &StoreError) -> bool {
 }
 
 #[async_trait]
-impl EventLog for RedisStore {
-    async fn append(&self, event: &Event) -> Result<bool, StoreError> {
+impl Store for RedisStore {
+    async fn append(&self, event: &Event) -> Result<Appended, StoreError> {
         let mut conn = self.conn()?;
-        let new: i64 = scripts::APPEND
+        if self.held().contains(event.id()) {
+            // In flight here: answered from memory.
+            return Ok(Appended::Held);
+        }
+        let outcome: i64 = scripts::APPEND
             .key(self.inner.keys.id(event.id()))
             .key(&self.inner.keys.stream)
             .arg(event.raw().as_ref())
+            .arg(&self.inner.group)
+            .arg(&self.inner.consumer)
+            .arg(self.inner.lease_ms)
             .invoke_async(&mut conn)
             .await
             .map_err(from_redis)?;
-        Ok(new == 1)
+        let appended = match outcome {
+            1 => Appended::New,
+            // 2: taken over from a holder past its lease, or free; 3: pending with
+            // this consumer but not held by this value (an earlier run, released).
+            2 | 3 => Appended::Claimed,
+            0 => Appended::Known,
+            other => return Err(unexpected(format_args!("append script answered {other}"))),
+        };
+        if appended.is_claimed() {
+            self.held().insert(event.id().to_owned());
+        }
+        Ok(appended)
     }
 
-    async fn unacked(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
+    async fn claim(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
         self.conn()?;
         if limit == 0 {
             return Ok(Vec::new());
         }
-        match self.read_unacked(limit).await {
+        match self.claim_page(limit).await {
             Err(e) if is_no_group(&e) => {
                 self.create_group().await?;
-                self.read_unacked(limit).await
+                self.claim_page(limit).await
             }
             done => done,
         }
@@ -298,7 +340,42 @@ impl EventLog for RedisStore {
             .invoke_async(&mut conn)
             .await
             .map_err(from_redis)?;
+        self.held().remove(id);
         Ok(())
+    }
+
+    fn release(&self, id: &str) {
+        // The entry stays pending with this consumer: once idle past the lease, any
+        // instance (this one too) takes it over.
+        self.held().remove(id);
+    }
+
+    async fn unacked(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
+        let mut got = Vec::new();
+        let mut start = "-".to_owned();
+        while got.len() < limit {
+            let count = (limit - got.len()).min(PAGE);
+            let reply: Value = redis::cmd("XRANGE")
+                .arg(&self.inner.keys.stream)
+                .arg(&start)
+                .arg("+")
+                .arg("COUNT")
+                .arg(count)
+                .query_async(&mut self.conn()?)
+                .await
+                .map_err(from_redis)?;
+            let entries = reply::range(reply)?;
+            let full = entries.len() == count;
+            let Some(last) = entries.last().map(|e| e.id) else {
+                break;
+            };
+            got.extend(entries.into_iter().filter_map(|e| e.event));
+            if !full {
+                break;
+            }
+            start = format!("({last}");
+        }
+        Ok(got)
     }
 
     async fn contains(&self, id: &str) -> Result<bool, StoreError> {
@@ -309,6 +386,10 @@ impl EventLog for RedisStore {
             .await
             .map_err(from_redis)?;
         Ok(n == 1)
+    }
+
+    fn lease(&self) -> Duration {
+        Duration::from_millis(self.inner.lease_ms)
     }
 }
 
@@ -382,7 +463,7 @@ impl fmt::Debug for RedisStore {
             .field("stream", &self.inner.keys.stream)
             .field("group", &self.inner.group)
             .field("consumer", &self.inner.consumer)
-            .field("claim_idle_after_ms", &self.inner.claim_idle_after_ms)
+            .field("lease_ms", &self.inner.lease_ms)
             .field("closed", &self.is_closed())
             .finish_non_exhaustive()
     }

@@ -66,6 +66,11 @@ pub(crate) fn read_group(reply: Value) -> Result<Vec<Entry>, StoreError> {
     Ok(all)
 }
 
+/// `XRANGE`: the entries, oldest first.
+pub(crate) fn range(reply: Value) -> Result<Vec<Entry>, StoreError> {
+    entries_of(reply)
+}
+
 /// `XAUTOCLAIM`: `[next cursor, entries, deleted ids]` (the last since Redis 7).
 pub(crate) fn auto_claim(reply: Value) -> Result<(EntryId, Vec<Entry>), StoreError> {
     let Value::Array(parts) = reply else {

@@ -6,15 +6,40 @@ use std::sync::LazyLock;
 
 use redis::Script;
 
-/// Append unless the id is known. KEYS: id key, stream. ARGV: the event's raw bytes.
-/// Returns 1 when appended, 0 for a duplicate.
+/// Append and claim. KEYS: id key, stream. ARGV: the event's raw bytes, group,
+/// consumer, lease (ms).
+///
+/// Returns 1 when the id was new (appended, and pending with this consumer), 2 when
+/// it was logged, unacked and its holder idle past the lease or nobody's (now this
+/// consumer's), 3 when it is pending with this consumer already (its idle time
+/// restarted), 0 when it was acked or another consumer holds it within its lease.
 pub(crate) static APPEND: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-local entry = redis.call('XADD', KEYS[2], '*', 'event', ARGV[1])
-redis.call('SET', KEYS[1], entry)
-return 1
+local entry = redis.call('GET', KEYS[1])
+if not entry then
+  -- The group (and stream) may be gone, deleted from outside or lost with a restart.
+  redis.pcall('XGROUP', 'CREATE', KEYS[2], ARGV[2], '0', 'MKSTREAM')
+  entry = redis.call('XADD', KEYS[2], '*', 'event', ARGV[1])
+  redis.call('SET', KEYS[1], entry)
+  redis.call('XCLAIM', KEYS[2], ARGV[2], ARGV[3], 0, entry, 'FORCE', 'JUSTID')
+  return 1
+end
+local pending = redis.call('XPENDING', KEYS[2], ARGV[2], entry, entry, 1)
+if #pending == 0 then
+  if #redis.call('XRANGE', KEYS[2], entry, entry) == 0 then return 0 end
+  redis.call('XCLAIM', KEYS[2], ARGV[2], ARGV[3], 0, entry, 'FORCE', 'JUSTID')
+  return 2
+end
+if pending[1][2] == ARGV[3] then
+  redis.call('XCLAIM', KEYS[2], ARGV[2], ARGV[3], 0, entry, 'JUSTID')
+  return 3
+end
+if pending[1][3] >= tonumber(ARGV[4]) then
+  redis.call('XCLAIM', KEYS[2], ARGV[2], ARGV[3], ARGV[4], entry, 'JUSTID')
+  return 2
+end
+return 0
 ",
     )
 });

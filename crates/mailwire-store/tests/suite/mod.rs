@@ -8,24 +8,24 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use mailwire_proto::Event;
-use mailwire_store::{EventLog, ManualClock, MemoryStore, RedbStore, SeenSet, StoreError};
+use mailwire_store::{ManualClock, MemoryStore, RedbStore, SeenSet, StoreError};
 
 /// Bounds a hang; never a speed assertion.
 pub(crate) const HANG: Duration = Duration::from_secs(30);
 
 /// What the suite needs beyond the two traits.
-pub(crate) trait Store: EventLog + SeenSet + Clone {
+pub(crate) trait TestStore: mailwire_store::Store + SeenSet + Clone {
     /// Closes the store for every clone.
     fn close(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
-impl Store for MemoryStore {
+impl TestStore for MemoryStore {
     async fn close(&self) -> Result<(), StoreError> {
         MemoryStore::close(self).await
     }
 }
 
-impl Store for RedbStore {
+impl TestStore for RedbStore {
     async fn close(&self) -> Result<(), StoreError> {
         RedbStore::close(self).await
     }
@@ -35,7 +35,7 @@ impl Store for RedbStore {
 pub(crate) mod redis;
 
 #[cfg(feature = "redis")]
-impl Store for mailwire_store::RedisStore {
+impl TestStore for mailwire_store::RedisStore {
     async fn close(&self) -> Result<(), StoreError> {
         mailwire_store::RedisStore::close(self).await
     }
@@ -52,15 +52,15 @@ fn ids(events: &[Event]) -> Vec<&str> {
     events.iter().map(Event::id).collect()
 }
 
-pub(crate) async fn append_is_idempotent<S: Store>(store: S, _clock: ManualClock) {
+pub(crate) async fn append_is_idempotent<S: TestStore>(store: S, _clock: ManualClock) {
     let first = event("evt_1", 1);
     let second = event("evt_1", 2);
-    assert!(store.append(&first).await.unwrap(), "a new id is kept");
+    assert!(store.append(&first).await.unwrap().is_new(), "a new id is kept");
     assert!(
-        !store.append(&second).await.unwrap(),
+        !store.append(&second).await.unwrap().is_new(),
         "the same id is not kept twice"
     );
-    assert!(!store.append(&first).await.unwrap());
+    assert!(!store.append(&first).await.unwrap().is_new());
     let unacked = store.unacked(10).await.unwrap();
     assert_eq!(unacked.len(), 1);
     assert_eq!(
@@ -68,24 +68,24 @@ pub(crate) async fn append_is_idempotent<S: Store>(store: S, _clock: ManualClock
         first.raw(),
         "the event stays as first logged"
     );
-    assert!(EventLog::contains(&store, "evt_1").await.unwrap());
-    assert!(!EventLog::contains(&store, "evt_2").await.unwrap());
+    assert!(mailwire_store::Store::contains(&store, "evt_1").await.unwrap());
+    assert!(!mailwire_store::Store::contains(&store, "evt_2").await.unwrap());
 }
 
-pub(crate) async fn unacked_is_oldest_first<S: Store>(store: S, _clock: ManualClock) {
+pub(crate) async fn unacked_is_oldest_first<S: TestStore>(store: S, _clock: ManualClock) {
     // Ids that do not sort in append order, so the order must come from the log.
     let all: Vec<Event> = (0..50u64)
         .map(|n| event(&format!("evt_{}", (n * 37) % 101), n))
         .collect();
     for e in &all {
-        assert!(store.append(e).await.unwrap());
+        assert!(store.append(e).await.unwrap().is_new());
     }
     assert_eq!(store.unacked(100).await.unwrap(), all);
     assert_eq!(store.unacked(10).await.unwrap(), all[..10]);
     assert!(store.unacked(0).await.unwrap().is_empty());
 }
 
-pub(crate) async fn ack_removes_from_unacked<S: Store>(store: S, _clock: ManualClock) {
+pub(crate) async fn ack_removes_from_unacked<S: TestStore>(store: S, _clock: ManualClock) {
     for n in 0..5 {
         store.append(&event(&format!("evt_{n}"), n)).await.unwrap();
     }
@@ -97,18 +97,18 @@ pub(crate) async fn ack_removes_from_unacked<S: Store>(store: S, _clock: ManualC
     assert_eq!(ids(&unacked), ["evt_1", "evt_2", "evt_4"]);
     // An acked event is still known: appending it again is a duplicate, and it does
     // not come back as unacked.
-    assert!(EventLog::contains(&store, "evt_0").await.unwrap());
-    assert!(!store.append(&event("evt_0", 9)).await.unwrap());
+    assert!(mailwire_store::Store::contains(&store, "evt_0").await.unwrap());
+    assert!(!store.append(&event("evt_0", 9)).await.unwrap().is_new());
     assert_eq!(
         ids(&store.unacked(10).await.unwrap()),
         ["evt_1", "evt_2", "evt_4"]
     );
     // The id never appended is not known.
-    assert!(!EventLog::contains(&store, "evt_unknown").await.unwrap());
-    assert!(store.append(&event("evt_unknown", 1)).await.unwrap());
+    assert!(!mailwire_store::Store::contains(&store, "evt_unknown").await.unwrap());
+    assert!(store.append(&event("evt_unknown", 1)).await.unwrap().is_new());
 }
 
-pub(crate) async fn seen_set_honours_ttl<S: Store>(store: S, clock: ManualClock) {
+pub(crate) async fn seen_set_honours_ttl<S: TestStore>(store: S, clock: ManualClock) {
     let ttl = Duration::from_secs(60);
     assert!(!SeenSet::contains(&store, "wh_1").await.unwrap());
     assert!(store.insert("wh_1", ttl).await.unwrap(), "first sight");
@@ -134,7 +134,7 @@ pub(crate) async fn seen_set_honours_ttl<S: Store>(store: S, clock: ManualClock)
     assert!(!store.insert("wh_1", ttl).await.unwrap());
 }
 
-pub(crate) async fn seen_set_ttls_are_per_entry<S: Store>(store: S, clock: ManualClock) {
+pub(crate) async fn seen_set_ttls_are_per_entry<S: TestStore>(store: S, clock: ManualClock) {
     assert!(store.insert("short", Duration::from_secs(1)).await.unwrap());
     assert!(
         store
@@ -158,7 +158,7 @@ pub(crate) async fn seen_set_ttls_are_per_entry<S: Store>(store: S, clock: Manua
     assert!(!store.insert("long", Duration::from_secs(1)).await.unwrap());
 }
 
-pub(crate) async fn log_and_seen_set_are_separate<S: Store>(store: S, _clock: ManualClock) {
+pub(crate) async fn log_and_seen_set_are_separate<S: TestStore>(store: S, _clock: ManualClock) {
     store.append(&event("evt_1", 1)).await.unwrap();
     assert!(!SeenSet::contains(&store, "evt_1").await.unwrap());
     assert!(
@@ -167,7 +167,7 @@ pub(crate) async fn log_and_seen_set_are_separate<S: Store>(store: S, _clock: Ma
             .await
             .unwrap()
     );
-    assert!(!EventLog::contains(&store, "evt_2").await.unwrap());
+    assert!(!mailwire_store::Store::contains(&store, "evt_2").await.unwrap());
     assert!(
         store
             .insert("evt_1", Duration::from_secs(60))
@@ -176,18 +176,18 @@ pub(crate) async fn log_and_seen_set_are_separate<S: Store>(store: S, _clock: Ma
     );
 }
 
-pub(crate) async fn odd_ids_round_trip<S: Store>(store: S, _clock: ManualClock) {
+pub(crate) async fn odd_ids_round_trip<S: TestStore>(store: S, _clock: ManualClock) {
     let long = "e".repeat(mailwire_proto::MAX_ID_BYTES);
     let odd = ["évt ✉ 1", "evt\\\"quoted\\\"", long.as_str(), "x"];
     for (n, id) in odd.iter().enumerate() {
         let e = event(id, n as u64);
-        assert!(store.append(&e).await.unwrap(), "{id}");
+        assert!(store.append(&e).await.unwrap().is_new(), "{id}");
         assert!(store.insert(e.id(), Duration::from_secs(5)).await.unwrap());
     }
     let unacked = store.unacked(10).await.unwrap();
     assert_eq!(unacked.len(), odd.len());
     for e in &unacked {
-        assert!(EventLog::contains(&store, e.id()).await.unwrap());
+        assert!(mailwire_store::Store::contains(&store, e.id()).await.unwrap());
         assert!(SeenSet::contains(&store, e.id()).await.unwrap());
         store.ack(e.id()).await.unwrap();
     }
@@ -196,7 +196,7 @@ pub(crate) async fn odd_ids_round_trip<S: Store>(store: S, _clock: ManualClock) 
 
 /// Many tasks append at once, each id from two tasks: every event is kept exactly
 /// once and exactly one append of each id reports it new.
-pub(crate) async fn concurrent_appends_keep_each_once<S: Store>(store: S, _clock: ManualClock) {
+pub(crate) async fn concurrent_appends_keep_each_once<S: TestStore>(store: S, _clock: ManualClock) {
     const TASKS: u64 = 32;
     const PER_TASK: u64 = 40;
     let mut tasks = tokio::task::JoinSet::new();
@@ -207,7 +207,7 @@ pub(crate) async fn concurrent_appends_keep_each_once<S: Store>(store: S, _clock
             for n in 0..PER_TASK {
                 // Task t and task t ^ 1 append the same ids.
                 let id = format!("evt_{}_{n}", task / 2);
-                if store.append(&event(&id, task)).await.unwrap() {
+                if store.append(&event(&id, task)).await.unwrap().is_new() {
                     new.push(id);
                 }
                 let seen = format!("wh_{}_{n}", task / 2);
@@ -249,7 +249,7 @@ pub(crate) async fn concurrent_appends_keep_each_once<S: Store>(store: S, _clock
     }
 }
 
-pub(crate) async fn closed_store_refuses_everything<S: Store>(store: S, _clock: ManualClock) {
+pub(crate) async fn closed_store_refuses_everything<S: TestStore>(store: S, _clock: ManualClock) {
     store.append(&event("evt_1", 1)).await.unwrap();
     let other = store.clone();
     store.close().await.unwrap();
@@ -258,7 +258,7 @@ pub(crate) async fn closed_store_refuses_everything<S: Store>(store: S, _clock: 
     closed(other.append(&event("evt_2", 2)).await.map(drop));
     closed(other.unacked(10).await.map(drop));
     closed(other.ack("evt_1").await);
-    closed(EventLog::contains(&other, "evt_1").await.map(drop));
+    closed(mailwire_store::Store::contains(&other, "evt_1").await.map(drop));
     closed(other.insert("wh_1", Duration::from_secs(1)).await.map(drop));
     closed(SeenSet::contains(&other, "wh_1").await.map(drop));
 }
@@ -266,12 +266,12 @@ pub(crate) async fn closed_store_refuses_everything<S: Store>(store: S, _clock: 
 /// For a store opened with a 60 s retention of acked ids: an acked id is a duplicate
 /// for 60 s after its ack, then new again; unacked ids are never forgotten. Forgetting
 /// happens on writes, so each check follows one.
-pub(crate) async fn acked_ids_are_forgotten_after_the_retention<S: Store>(
+pub(crate) async fn acked_ids_are_forgotten_after_the_retention<S: TestStore>(
     store: S,
     clock: ManualClock,
 ) {
     for id in ["evt_a", "evt_b", "evt_c"] {
-        assert!(store.append(&event(id, 0)).await.unwrap());
+        assert!(store.append(&event(id, 0)).await.unwrap().is_new());
     }
     store.ack("evt_a").await.unwrap();
     clock.advance(Duration::from_secs(30));
@@ -279,22 +279,22 @@ pub(crate) async fn acked_ids_are_forgotten_after_the_retention<S: Store>(
     store.ack("evt_a").await.unwrap(); // acked again: its clock does not restart
     clock.advance(Duration::from_secs(30) - Duration::from_millis(1));
     assert!(
-        !store.append(&event("evt_a", 1)).await.unwrap(),
+        !store.append(&event("evt_a", 1)).await.unwrap().is_new(),
         "still within the retention"
     );
 
     clock.advance(Duration::from_millis(1));
-    assert!(store.append(&event("evt_d", 0)).await.unwrap());
+    assert!(store.append(&event("evt_d", 0)).await.unwrap().is_new());
     assert!(
-        !EventLog::contains(&store, "evt_a").await.unwrap(),
+        !mailwire_store::Store::contains(&store, "evt_a").await.unwrap(),
         "forgotten"
     );
-    assert!(EventLog::contains(&store, "evt_b").await.unwrap());
+    assert!(mailwire_store::Store::contains(&store, "evt_b").await.unwrap());
     assert!(
-        EventLog::contains(&store, "evt_c").await.unwrap(),
+        mailwire_store::Store::contains(&store, "evt_c").await.unwrap(),
         "unacked: kept"
     );
-    assert!(store.append(&event("evt_a", 2)).await.unwrap(), "new again");
+    assert!(store.append(&event("evt_a", 2)).await.unwrap().is_new(), "new again");
     assert_eq!(
         ids(&store.unacked(10).await.unwrap()),
         ["evt_c", "evt_d", "evt_a"]
@@ -302,7 +302,7 @@ pub(crate) async fn acked_ids_are_forgotten_after_the_retention<S: Store>(
 
     clock.advance(Duration::from_secs(3600));
     store.ack("evt_d").await.unwrap(); // a write: forgets evt_b; evt_d is acked now
-    assert!(!EventLog::contains(&store, "evt_b").await.unwrap());
-    assert!(EventLog::contains(&store, "evt_c").await.unwrap());
-    assert!(EventLog::contains(&store, "evt_d").await.unwrap());
+    assert!(!mailwire_store::Store::contains(&store, "evt_b").await.unwrap());
+    assert!(mailwire_store::Store::contains(&store, "evt_c").await.unwrap());
+    assert!(mailwire_store::Store::contains(&store, "evt_d").await.unwrap());
 }

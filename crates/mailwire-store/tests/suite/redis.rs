@@ -4,8 +4,12 @@
 use mailwire_store::{ManualClock, RedisStore, RedisStoreBuilder};
 use redis::Commands;
 
-/// Where the tests find Redis; CI starts it (see `.ci/run`).
-pub(crate) const URL: &str = "redis://127.0.0.1:6379";
+/// Where the tests find Redis: `MAILWIRE_TEST_REDIS_URL`, by default
+/// `redis://127.0.0.1:6379`. Every test works under a key prefix of its own and
+/// deletes only those keys: never the database.
+pub(crate) fn url() -> String {
+    std::env::var("MAILWIRE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
 
 /// Deletes every key under its prefix when dropped, even when the test panicked.
 #[derive(Debug)]
@@ -17,7 +21,7 @@ impl Drop for Cleanup {
     fn drop(&mut self) {
         // A plain blocking connection: drop cannot await, and a cleanup that fails
         // only leaves a few keys behind.
-        let Ok(client) = redis::Client::open(URL) else {
+        let Ok(client) = redis::Client::open(url()) else {
             return;
         };
         let Ok(mut conn) = client.get_connection() else {
@@ -41,7 +45,7 @@ pub(crate) fn prefix() -> String {
 
 /// A builder for the test Redis under `prefix`.
 pub(crate) fn builder(prefix: &str) -> RedisStoreBuilder {
-    RedisStore::builder(URL).key_prefix(prefix)
+    RedisStore::builder(url()).key_prefix(prefix)
 }
 
 /// Connects `builder`, failing the test with what it needs when Redis is not there.
