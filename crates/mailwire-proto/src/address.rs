@@ -240,7 +240,13 @@ mod tests {
 
     #[test]
     fn any_string_deserializes_and_serializes_back_unchanged() {
-        for s in ["", "<>", "Ada <ada@example.com", "  spaced  ", "ümlaut <ü@example.com>"] {
+        for s in [
+            "",
+            "<>",
+            "Ada <ada@example.com",
+            "  spaced  ",
+            "ümlaut <ü@example.com>",
+        ] {
             let json = serde_json::to_string(s).unwrap();
             let a: Address = serde_json::from_str(&json).unwrap();
             assert_eq!(a.as_str(), s);

@@ -102,10 +102,7 @@ impl Event {
     /// point past it. `None` when `raw` is not an event with a valid id.
     pub fn id_of(raw: &Bytes) -> Option<String> {
         let wire = crate::wire::read(raw).ok()?;
-        Event::from_wire(&wire, raw)
-            .ok()
-            .flatten()
-            .map(|e| e.id)
+        Event::from_wire(&wire, raw).ok().flatten().map(|e| e.id)
     }
 
     /// Builds an event from a read object, or `None` when it is not one.
@@ -127,8 +124,8 @@ impl Event {
             }
             Some(t) => match wire.id {
                 Some(id) => {
-                    let id =
-                        crate::wire::string(Some(id)).ok_or(ParseError::InvalidId("not a string"))?;
+                    let id = crate::wire::string(Some(id))
+                        .ok_or(ParseError::InvalidId("not a string"))?;
                     (Envelope::Simple, id, Cow::Borrowed(t))
                 }
                 None => return Ok(None),
@@ -230,6 +227,53 @@ impl Event {
     /// read of the payload; meant for logs and diagnostics.
     pub fn payload_error(&self) -> Option<PayloadError> {
         crate::lenient::strict(|| self.decode()).err()
+    }
+
+    /// What identifies the message a message event is about, whatever transport
+    /// brought it: its type, inbox and message id. Two events with the same key are
+    /// the same email's same event (a WebSocket's and a backfill's copies, say), even
+    /// with different event ids. `None` for events about no message, or whose
+    /// payload does not name both ids.
+    ///
+    /// Reads only the two ids from the payload (or the typed payload, when it was
+    /// already read).
+    pub fn message_key(&self) -> Option<MessageKey> {
+        let kind = self.event_type.payload_kind();
+        if matches!(
+            kind,
+            PayloadKind::Domain | PayloadKind::Calendar | PayloadKind::Untyped
+        ) {
+            return None;
+        }
+        let (inbox, message) = match self.payload.get() {
+            Some(p) => (p.inbox_id()?.to_owned(), p.message_id()?.to_owned()),
+            None => {
+                #[derive(serde::Deserialize)]
+                struct Ids<'a> {
+                    #[serde(borrow, default)]
+                    inbox_id: Option<Cow<'a, str>>,
+                    #[serde(borrow, default)]
+                    message_id: Option<Cow<'a, str>>,
+                }
+                let body = self.text(self.body.as_ref()?);
+                // The simple envelope may wrap the payload under its key.
+                let inner = match self.envelope {
+                    Envelope::Simple => crate::wire::read_str(body)
+                        .ok()
+                        .and_then(|w| kind.key().and_then(|k| w.get(k)))
+                        .filter(|v| v.get().starts_with('{'))
+                        .map_or(body, |v| v.get()),
+                    Envelope::AgentMail => body,
+                };
+                let ids: Ids<'_> = crate::wire::object(inner.as_bytes()).ok()?;
+                (ids.inbox_id?.into_owned(), ids.message_id?.into_owned())
+            }
+        };
+        Some(MessageKey {
+            event_type: self.event_type.clone(),
+            inbox_id: inbox,
+            message_id: message,
+        })
     }
 
     /// The inbox the event concerns, when its payload names one.
@@ -386,6 +430,18 @@ impl Event {
             }
         }
     }
+}
+
+/// The type, inbox and message id of a message event: see [`Event::message_key`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub struct MessageKey {
+    /// The event's type.
+    pub event_type: EventType,
+    /// The inbox.
+    pub inbox_id: String,
+    /// The message.
+    pub message_id: String,
 }
 
 /// Where a value lies in an event's bytes (events are far below 4 GiB).

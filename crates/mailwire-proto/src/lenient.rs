@@ -11,8 +11,8 @@ use std::cell::Cell;
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::{self, DeserializeOwned, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, DeserializeOwned, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use time::OffsetDateTime;
 
 thread_local! {
@@ -179,7 +179,10 @@ pub(crate) fn strings<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D:
     if is_strict() {
         return Ok(Option::<Vec<String>>::deserialize(d)?.unwrap_or_default());
     }
-    Ok(list::<D, LStr>(d)?.into_iter().filter_map(|s| s.0).collect())
+    Ok(list::<D, LStr>(d)?
+        .into_iter()
+        .filter_map(|s| s.0)
+        .collect())
 }
 
 /// An optional list of strings, elements that are not strings left out.

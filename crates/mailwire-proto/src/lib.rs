@@ -34,7 +34,7 @@ mod wire;
 
 pub use address::{Address, Mailbox};
 pub use error::{EncodeError, ParseError, PayloadError};
-pub use event::{Envelope, Event, MAX_EVENT_BYTES, MAX_ID_BYTES};
+pub use event::{Envelope, Event, MAX_EVENT_BYTES, MAX_ID_BYTES, MessageKey};
 pub use event_type::EventType;
 pub use frame::{ClientFrame, ErrorFrame, ServerFrame, Subscribe, Subscribed};
 pub use payload::{
@@ -62,15 +62,21 @@ pub mod fuzzing {
             let payload = event.payload();
             if event.payload_error().is_none() {
                 for envelope in [Envelope::AgentMail, Envelope::Simple] {
-                    let again =
-                        match Event::new(event.id(), event.event_type().clone(), payload.clone(), envelope) {
-                            Ok(again) => again,
-                            // Only a timestamp RFC 3339 cannot write; parsed ones can.
-                            Err(e) => panic!("a parsed event does not re-encode: {e}"),
-                        };
+                    let again = match Event::new(
+                        event.id(),
+                        event.event_type().clone(),
+                        payload.clone(),
+                        envelope,
+                    ) {
+                        Ok(again) => again,
+                        // Only a timestamp RFC 3339 cannot write; parsed ones can.
+                        Err(e) => panic!("a parsed event does not re-encode: {e}"),
+                    };
                     let back = match Event::parse(again.raw().clone()) {
                         Ok(back) => back,
-                        Err(e) => panic!("re-encoded in {envelope:?}, the event does not parse: {e}"),
+                        Err(e) => {
+                            panic!("re-encoded in {envelope:?}, the event does not parse: {e}")
+                        }
                     };
                     assert_eq!(back.id(), event.id());
                     assert_eq!(back.event_type(), event.event_type());

@@ -100,7 +100,9 @@ pub(crate) fn read(json: &[u8]) -> Result<Wire<'_>, ParseError> {
 /// [`read`] on text.
 pub(crate) fn read_str(text: &str) -> Result<Wire<'_>, ParseError> {
     if text.trim_start().as_bytes().first() != Some(&b'{') {
-        return Err(ParseError::Json(de::Error::custom("expected a JSON object")));
+        return Err(ParseError::Json(de::Error::custom(
+            "expected a JSON object",
+        )));
     }
     let mut de = serde_json::Deserializer::from_str(text);
     let wire = WireSeed(text).deserialize(&mut de)?;

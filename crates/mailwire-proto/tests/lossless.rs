@@ -31,7 +31,10 @@ fn odd_addresses_are_kept_as_sent_without_a_parsed_view() {
         ("from-display-only", "Mailer Daemon"),
     ] {
         let (_, event) = odd(name);
-        let m = event.payload().message().unwrap_or_else(|| panic!("{name}"));
+        let m = event
+            .payload()
+            .message()
+            .unwrap_or_else(|| panic!("{name}"));
         let sender = m.from.as_ref().unwrap();
         assert_eq!(sender.as_str(), from, "{name}");
         assert_eq!(sender.mailbox(), None, "{name}");
@@ -133,4 +136,46 @@ fn only_what_is_not_an_envelope_is_an_error() {
         panic!()
     };
     assert_eq!(r.reason.as_deref(), Some("last"));
+}
+
+#[test]
+fn message_events_have_a_key_shared_by_every_copy_of_the_same_email() {
+    let ws = Event::parse(
+        &br#"{"type":"event","event_type":"message.received","event_id":"evt_ws",
+        "message":{"inbox_id":"ada@agentmail.to","message_id":"<m1@x>","text":"hi"}}"#[..],
+    )
+    .unwrap();
+    let backfilled = Event::parse(
+        &br#"{"type":"event","event_type":"message.received","event_id":"bf_1",
+        "message":{"message_id":"<m1@x>","inbox_id":"ada@agentmail.to","size":"odd"}}"#[..],
+    )
+    .unwrap();
+    let simple = Event::parse(
+        &br#"{"id":"evt_s","type":"message.received","data":{"message":{
+        "inbox_id":"ada@agentmail.to","message_id":"<m1@x>"},"thread":{}}}"#[..],
+    )
+    .unwrap();
+    let key = ws.message_key().unwrap();
+    assert_eq!(key.inbox_id, "ada@agentmail.to");
+    assert_eq!(key.message_id, "<m1@x>");
+    assert_eq!(backfilled.message_key(), Some(key.clone()));
+    assert_eq!(simple.message_key(), Some(key.clone()));
+    // Read through the typed payload, the same key.
+    let _ = backfilled.payload();
+    assert_eq!(backfilled.message_key(), Some(key));
+    // Another type of the same message is another event.
+    let sent = Event::parse(
+        &br#"{"type":"event","event_type":"message.sent","event_id":"evt_2",
+        "send":{"inbox_id":"ada@agentmail.to","message_id":"<m1@x>"}}"#[..],
+    )
+    .unwrap();
+    assert_ne!(sent.message_key(), ws.message_key());
+    for none in [
+        &br#"{"type":"event","event_type":"domain.verified","event_id":"e","domain":{}}"#[..],
+        br#"{"type":"event","event_type":"message.received","event_id":"e","message":{"inbox_id":"a"}}"#,
+        br#"{"type":"event","event_type":"message.received","event_id":"e","message":7}"#,
+        br#"{"type":"event","event_type":"x.y","event_id":"e","message_id":"m","inbox_id":"a"}"#,
+    ] {
+        assert_eq!(Event::parse(none.to_vec()).unwrap().message_key(), None);
+    }
 }
