@@ -5,7 +5,7 @@
 //! | `conversational_agent` | WebSocket first, webhooks as the fallback, merged: each email answered once through a WebSocket outage |
 //! | `two_factor_wait` | WebSocket alone, filtered to one inbox: a sign-in code read within a deadline |
 //! | `background_worker` | webhooks alone with a redb store: a crash, a restart, nothing lost |
-//! | `custom_source` | an `EventSource` of your own: a REST poller of `GET /v1/events?after=` |
+//! | `custom_source` | an `EventSource` of your own: a REST poller of `GET /_sim/events?after=` |
 //!
 //! `cargo run -p mailwire-examples --example conversational_agent`, and so on.
 //! `tests/agent_with_fakes.rs` tests an agent against in-memory fakes.

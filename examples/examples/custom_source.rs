@@ -1,5 +1,5 @@
 //! A transport of your own: an `EventSource` that polls the service's REST API
-//! (`GET /v1/events?after=...`), in a few lines. It plugs into everything else, a
+//! (`GET /_sim/events?after=...`), in a few lines. It plugs into everything else, a
 //! `Merge` included, like the built-in sources.
 //!
 //! Runs self-contained against an embedded simulator:
@@ -19,7 +19,7 @@ use mailwire::source::async_trait;
 use mailwire::{Ack, Delivery, Event, EventSource, Origin, SourceError};
 use serde_json::value::RawValue;
 
-/// Polls `GET /v1/events?after=<last id>` and yields what is new.
+/// Polls `GET /_sim/events?after=<last id>` and yields what is new.
 struct RestPoller {
     client: Client<HttpConnector, Empty<Bytes>>,
     base: String,
@@ -40,7 +40,7 @@ struct Page<'a> {
 
 impl RestPoller {
     async fn poll(&mut self) -> Result<(), SourceError> {
-        let mut url = format!("{}/v1/events?limit=100", self.base);
+        let mut url = format!("{}/_sim/events?limit=100", self.base);
         if let Some(after) = &self.after {
             url.push_str(&format!("&after={after}"));
         }

@@ -15,13 +15,21 @@ impl ApiKeys {
         ApiKeys(keys)
     }
 
-    /// True when the request carries an accepted key (or when no key is configured).
-    pub(crate) fn authorize<B>(&self, req: &Request<B>) -> bool {
+    /// `Ok` when the request carries an accepted key (or when no key is configured);
+    /// `Err(true)` when it carries none, `Err(false)` when none it carries is known.
+    pub(crate) fn check<B>(&self, req: &Request<B>) -> Result<(), bool> {
         if self.0.is_empty() {
-            return true;
+            return Ok(());
         }
-        self.presented(req)
-            .any(|key| self.0.iter().any(|k| k.as_str() == key.as_ref()))
+        let mut presented = self.presented(req).peekable();
+        if presented.peek().is_none() {
+            return Err(true);
+        }
+        if presented.any(|key| self.0.iter().any(|k| k.as_str() == key.as_ref())) {
+            Ok(())
+        } else {
+            Err(false)
+        }
     }
 
     fn presented<'r, B>(
@@ -93,18 +101,35 @@ mod tests {
     #[test]
     fn accepts_each_of_the_three_ways_and_nothing_else() {
         let keys = ApiKeys::new(vec!["k1".into()]);
-        assert!(keys.authorize(&req(|b| b.uri("/v0").header("x-api-key", "k1"))));
-        assert!(keys.authorize(&req(|b| b.uri("/v0").header("authorization", "Bearer k1"))));
-        assert!(keys.authorize(&req(|b| b.uri("/v0?x=1&api_key=k1"))));
-        assert!(!keys.authorize(&req(|b| b.uri("/v0"))));
-        assert!(!keys.authorize(&req(|b| b.uri("/v0").header("x-api-key", "k2"))));
-        assert!(!keys.authorize(&req(|b| b.uri("/v0").header("authorization", "k1"))));
-        assert!(!keys.authorize(&req(|b| b.uri("/v0?api_key=k"))));
-        assert!(ApiKeys::default().authorize(&req(|b| b.uri("/v0"))));
+        assert!(
+            keys.check(&req(|b| b.uri("/v0").header("x-api-key", "k1")))
+                .is_ok()
+        );
+        assert!(
+            keys.check(&req(|b| b.uri("/v0").header("authorization", "Bearer k1")))
+                .is_ok()
+        );
+        assert!(keys.check(&req(|b| b.uri("/v0?x=1&api_key=k1"))).is_ok());
+        assert!(keys.check(&req(|b| b.uri("/v0"))).is_err());
+        assert!(
+            keys.check(&req(|b| b.uri("/v0").header("x-api-key", "k2")))
+                .is_err()
+        );
+        assert!(
+            keys.check(&req(|b| b.uri("/v0").header("authorization", "k1")))
+                .is_err()
+        );
+        assert!(keys.check(&req(|b| b.uri("/v0?api_key=k"))).is_err());
+        assert!(ApiKeys::default().check(&req(|b| b.uri("/v0"))).is_ok());
         let odd = ApiKeys::new(vec!["sk/1+2".into()]);
-        assert!(odd.authorize(&req(|b| b.uri("/v0?api_key=sk%2F1%2B2"))));
-        assert!(!odd.authorize(&req(|b| b.uri("/v0?api_key=sk%2"))));
-        assert!(!odd.authorize(&req(|b| b.uri("/v0?api_key=%FF"))));
+        assert!(odd.check(&req(|b| b.uri("/v0?api_key=sk%2F1%2B2"))).is_ok());
+        assert!(odd.check(&req(|b| b.uri("/v0?api_key=sk%2"))).is_err());
+        assert!(odd.check(&req(|b| b.uri("/v0?api_key=%FF"))).is_err());
+        assert_eq!(keys.check(&req(|b| b.uri("/v0"))), Err(true));
+        assert_eq!(
+            keys.check(&req(|b| b.uri("/v0").header("x-api-key", "k2"))),
+            Err(false)
+        );
         assert!(!format!("{keys:?}").contains("k1"));
     }
 }

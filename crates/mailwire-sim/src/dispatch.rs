@@ -3,7 +3,7 @@
 //! chaos, deliveries to `http://` endpoints go through the [relay](crate::relay),
 //! which fails attempts as the seed says.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -54,7 +54,9 @@ struct Job {
 
 /// A registered webhook with its endpoint(s) and queue.
 pub(crate) struct Route {
-    pub(crate) webhook: Webhook,
+    id: String,
+    /// Its filters change with `PATCH`.
+    webhook: Mutex<Webhook>,
     endpoint: Endpoint,
     relayed: Option<Endpoint>,
     queue: mpsc::UnboundedSender<Job>,
@@ -64,11 +66,33 @@ pub(crate) struct Route {
 impl Route {
     /// The webhook as it is now (`enabled` follows the endpoint).
     pub(crate) fn view(&self) -> Webhook {
-        let mut webhook = self.webhook.clone();
+        let mut webhook = self.webhook().clone();
         // A 410 Gone through the relay disables the webhook as much as a direct one.
         webhook.enabled = !self.endpoint.is_disabled()
             && !self.relayed.as_ref().is_some_and(Endpoint::is_disabled);
         webhook
+    }
+
+    pub(crate) fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn webhook(&self) -> std::sync::MutexGuard<'_, Webhook> {
+        // Every critical section is a read or a whole-field assignment.
+        self.webhook.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Changes the webhook's settings (filters, `enabled`).
+    pub(crate) fn update(&self, f: impl FnOnce(&mut Webhook)) -> Webhook {
+        let mut webhook = self.webhook();
+        f(&mut webhook);
+        webhook.updated_at = crate::ids::now_rfc3339();
+        drop(webhook);
+        self.view()
+    }
+
+    fn wants(&self, event: &Event, pod: Option<&str>) -> bool {
+        self.webhook().wants(event, pod)
     }
 }
 
@@ -122,7 +146,8 @@ impl Dispatcher {
         let (queue, rx) = mpsc::unbounded_channel();
         let worker = tokio::spawn(worker(self.clone(), endpoint.clone(), relayed.clone(), rx));
         Route {
-            webhook,
+            id: webhook.webhook_id.clone(),
+            webhook: Mutex::new(webhook),
             endpoint,
             relayed,
             queue,
@@ -130,9 +155,15 @@ impl Dispatcher {
         }
     }
 
-    /// Queues `event` for every route that wants it.
-    pub(crate) fn dispatch(&self, routes: &[Arc<Route>], event: &Event, chaos: Option<&Chaos>) {
-        for route in routes.iter().filter(|r| r.webhook.wants(event)) {
+    /// Queues `event` for every route that wants it; `pod` is the pod of its inbox.
+    pub(crate) fn dispatch(
+        &self,
+        routes: &[Arc<Route>],
+        event: &Event,
+        pod: Option<&str>,
+        chaos: Option<&Chaos>,
+    ) {
+        for route in routes.iter().filter(|r| r.wants(event, pod)) {
             let copies = match chaos {
                 Some(c) if c.duplicate(event.id()) => {
                     bump(&self.chaos.webhook_duplicates);

@@ -11,6 +11,22 @@ use bytes::Bytes;
 use mailwire_proto::{Envelope, Event};
 use tokio::sync::broadcast;
 
+/// The event in `envelope`, or as it is when it cannot be re-encoded (a payload
+/// that does not encode): an event handed over is never dropped.
+pub(crate) fn in_envelope(event: Event, envelope: Envelope) -> Event {
+    if event.envelope() == envelope {
+        return event;
+    }
+    let original = event.clone();
+    match event.into_envelope(envelope) {
+        Ok(event) => event,
+        Err(e) => {
+            tracing::warn!(id = original.id(), error = %e, "event kept in its own envelope");
+            original
+        }
+    }
+}
+
 /// What the hub fans out to every connection.
 #[derive(Clone, Debug)]
 pub enum Outgoing {
@@ -76,7 +92,7 @@ impl Hub {
     pub fn emit_all(&self, events: impl IntoIterator<Item = Event>) {
         let mut ring = self.ring();
         for event in events {
-            let event = Arc::new(event.into_envelope(self.envelope));
+            let event = Arc::new(in_envelope(event, self.envelope));
             if self.retain > 0 {
                 if ring.len() == self.retain {
                     ring.pop_front();

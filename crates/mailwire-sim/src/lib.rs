@@ -1,5 +1,8 @@
-//! A local stand-in for the email-event service (AgentMail, myagentmail), so clients
-//! can be developed and tested without an account or a tunnel.
+//! A local AgentMail, so clients can be developed and tested without an account or a
+//! tunnel: AgentMail's REST API under `/v0`, its WebSocket at `/v0`, signed webhooks,
+//! the send lifecycle, plus the article's (myagentmail's) shapes under
+//! [`Envelope::Simple`]. AgentMail's own SDKs run against it with only their base
+//! URL changed.
 //!
 //! ```
 //! use futures::{SinkExt, StreamExt};
@@ -8,8 +11,8 @@
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let sim = Simulator::builder().api_key("sk_test").bind("127.0.0.1:0").await?;
-//! let url = format!("{}?api_key=sk_test", sim.ws_url());
+//! let sim = Simulator::builder().api_key("am_test").bind("127.0.0.1:0").await?;
+//! let url = format!("{}?api_key=am_test", sim.ws_url());
 //! let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str()).await?;
 //! ws.send(Message::text(r#"{"type":"subscribe","event_types":["message.received"]}"#)).await?;
 //! sim.wait_subscribers(1).await;
@@ -17,65 +20,89 @@
 //! sim.emit(sample::bounce("evt_1", "ada@agentmail.to")); // filtered out
 //! sim.emit(sample::message_received("evt_2", "ada@agentmail.to"));
 //! let mut frames = Vec::new();
-//! while frames.len() < 3 {
+//! while frames.len() < 2 {
 //!     if let Some(Message::Text(text)) = ws.next().await.transpose()? {
 //!         frames.push(text.to_string());
 //!     }
 //! }
-//! assert_eq!(frames[0], r#"{"type":"connected"}"#);
-//! assert!(frames[1].starts_with(r#"{"type":"subscribed""#));
-//! assert!(frames[2].contains(r#""event_id":"evt_2""#));
+//! assert!(frames[0].starts_with(r#"{"type":"subscribed""#));
+//! assert!(frames[1].contains(r#""event_id":"evt_2""#));
 //! # Ok(())
 //! # }
 //! ```
 //!
+//! # Pointing the official SDKs at it
+//!
+//! ```text
+//! Python:     AgentMail(api_key="am_test", environment=AgentMailEnvironment(
+//!                 http="http://127.0.0.1:8787", websockets="ws://127.0.0.1:8787"))
+//! TypeScript: new AgentMailClient({ apiKey: "am_test",
+//!                 environment: { http: "http://127.0.0.1:8787", websockets: "ws://127.0.0.1:8787" } })
+//! ```
+//!
 //! # What it speaks
 //!
-//! - WebSocket upgrades at `/v0` and `/v1/ws`. API keys by `X-API-Key`,
-//!   `Authorization: Bearer` or `?api_key=`; a missing or wrong key is HTTP 401 at
-//!   the handshake. With no key configured, everyone is let in.
-//! - Frames as the service sends them: an optional `connected` greeting,
-//!   `subscribe` answered by `subscribed` (its `event_types` and `inbox_ids` filter
-//!   what the connection receives), events in the configured [`Envelope`],
-//!   `{"type":"ping"}` at an interval, `error` frames for malformed requests.
-//! - The resume extension: `subscribe` with `"after":"evt_x"` replays the retained
-//!   events after `evt_x` that pass the filters, then answers
+//! - **Auth.** `Authorization: Bearer <key>`, `X-API-Key` (the article's) or
+//!   `?api_key=`; a missing or unknown key is the service's 401
+//!   (`{"name":"UnauthorizedError","code":"missing_authorization"|"unknown_api_key",..}`)
+//!   on every route and at the WebSocket handshake. With no key configured, everyone
+//!   is let in.
+//! - **REST under `/v0`** ([`v0`](crate::v0) has the route list): pods, inboxes,
+//!   messages (list with `labels`, `before`, `after`, `ascending`, `include_spam`...;
+//!   get, send, reply, reply-all, forward, labels, attachments, raw), threads (per
+//!   inbox, per pod and across inboxes), webhooks (global, pod- and inbox-scoped).
+//!   Lists are `{count, limit, next_page_token?, <items>}`, newest first; errors are
+//!   `{name, code, message}`. Messages and threads are state: what arrives or is sent
+//!   is stored and threaded by `in_reply_to` / `references`.
+//! - **Sending** produces the lifecycle a real send does (see `lifecycle`):
+//!   `message.sent` then `message.delivered`, or `message.bounced`,
+//!   `message.complained`, `message.rejected` for `bounce@`, `complaint@`, `reject@`
+//!   `simulator.amazonses.com` (or `simulator.mailwire.dev`), as SES's mailbox
+//!   simulator does; a recipient that is an inbox here also receives it.
+//! - **The WebSocket** (`/v0`): `subscribe` answered by `subscribed`, then events, and
+//!   `error` frames; nothing else. Filters default as the definition says (spam,
+//!   blocked, unauthenticated left out unless named); `inbox_ids` and `pod_ids`
+//!   narrow. Liveness by WebSocket control pings
+//!   ([`SimulatorBuilder::ping_interval`]).
+//! - **The resume extension**: `subscribe` with `"after":"evt_x"` replays the
+//!   retained events after `evt_x` that pass the filters, then answers
 //!   `{"type":"resumed","replayed":N}`; when `evt_x` is not retained it answers
 //!   `{"type":"gap","after":"evt_x"}` and carries on live. Either answer comes
-//!   *before* `subscribed`, so a client that sees `subscribed` first knows the server
-//!   ignored `after`.
+//!   *before* `subscribed`; a client that never sends `after` never sees them.
+//! - **The simple envelope** ([`SimulatorBuilder::envelope`]): `/v1/ws` streams every
+//!   event from connect, no `subscribe` needed; webhooks registered with
+//!   `POST /v1/webhooks {url, events, secret}` are signed with hex HMAC in
+//!   `x-signature`, over bodies that are exactly what `JSON.stringify(req.body)`
+//!   rebuilds. `/v1/webhooks` (`GET`, `GET /{id}`, `DELETE /{id}`) works under both
+//!   envelopes.
 //!
-//! # Faults
+//! # The simulator's own controls, under `/_sim`
 //!
-//! [`Faults`] drops every connection, turns open connections into silent half-open
-//! peers, refuses or stalls new connections, and sends raw (malformed, oversized)
-//! frames. [`Simulator::restart`] stops the listener and every connection and listens
-//! again on the same address.
+//! - `POST /_sim/inboxes/{inbox_id}/messages` ([`IncomingEmail`]): an email arrives
+//!   (the inbox is created if missing) and `message.received` (or `.spam`, ...) is
+//!   published. `mailwire send` uses it.
+//! - `POST /_sim/events`: a raw event, in either envelope, published as given.
+//! - `GET /_sim/events?after=evt_..&limit=N`: the retained events, oldest first (410
+//!   when `after` is no longer retained).
+//! - `POST /_sim/chaos` ([`Chaos`]): drop WebSockets every N events, fail a fraction
+//!   of webhook attempts (really, over HTTP, so the sender really retries), delay,
+//!   duplicate and reorder, every decision following from the seed and the event id.
+//!   `GET` and `DELETE /_sim/chaos` read and clear it.
+//! - `GET /_sim/download/...`: what the API's `download_url`s point at (no key
+//!   needed, as for a presigned URL).
 //!
-//! # REST, webhooks and chaos
+//! The same from Rust, in process: [`Simulator::receive_email`], [`Simulator::emit`],
+//! [`Simulator::register_webhook`], [`Simulator::set_chaos`], [`Faults`], and
+//! counters to wait on ([`Simulator::wait_until`], [`Simulator::wait_webhooks`]).
 //!
-//! On the same port, with the same API keys (401 on every route without one):
+//! # It survives its users
 //!
-//! - `POST /v1/webhooks {url, events?, inbox_ids?, secret?, scheme?}` registers a
-//!   webhook and returns it with its secret (a generated `whsec_...` when none is
-//!   given; `standard` signatures under AgentMail's envelope, `hex` in `x-signature`
-//!   under the simple one); `GET /v1/webhooks[/{id}]` and `DELETE /v1/webhooks/{id}`.
-//! - `POST /v1/inboxes/{inbox_id}/messages {from, to, subject, text, html?}` makes a
-//!   `message.received` event; `POST /v1/events` emits a raw event as given (compacted);
-//!   `GET /v1/events?after=evt_..&limit=N` pages through retained events (410 when
-//!   `after` is no longer retained).
-//! - Every event emitted (through REST or [`Simulator::emit`]) is POSTed to each
-//!   matching webhook by the retrying sender of `mailwire-webhook-http`, its bytes
-//!   unchanged, in the simulator's envelope ([`SimulatorBuilder::webhook_time_scale`]
-//!   shrinks the retry schedule for tests).
-//! - `POST /v1/chaos` ([`Chaos`]): drop WebSocket connections every N events, fail a
-//!   fraction of webhook attempts (really, over HTTP, so the sender really retries),
-//!   delay webhooks, duplicate and reorder events; every decision follows from the
-//!   seed and the event id. `GET` and `DELETE /v1/chaos` read and clear it.
-//!
-//! The same from Rust, in process: [`Simulator::receive_email`],
-//! [`Simulator::register_webhook`], [`Simulator::set_chaos`], and counters to wait on
-//! ([`Simulator::wait_webhooks`], [`Simulator::chaos_stats`]).
+//! Request headers must arrive within [`SimulatorBuilder::header_timeout`] (an idle
+//! kept-alive connection is closed after it too), bodies within
+//! [`SimulatorBuilder::body_timeout`]; a WebSocket peer that does not read is dropped
+//! once a write waits longer than [`SimulatorBuilder::write_timeout`] or it falls
+//! [`SimulatorBuilder::live_buffer`] events behind; one that answers no ping for two
+//! intervals is dropped too.
 
 mod auth;
 mod chaos;
@@ -83,12 +110,16 @@ mod dispatch;
 mod faults;
 mod hub;
 mod ids;
+mod jsonify;
+mod lifecycle;
+mod mail;
 mod message;
 mod publish;
 mod relay;
 mod rest;
 pub mod sample;
 mod server;
+pub mod v0;
 mod webhooks;
 mod ws;
 
@@ -107,7 +138,7 @@ pub use chaos::{Chaos, ChaosStats};
 pub use dispatch::WebhookStats;
 pub use faults::Faults;
 pub use hub::{Hub, Outgoing, Replay};
-pub use message::{EmailError, IncomingEmail};
+pub use message::{EmailError, IncomingEmail, NewAttachment};
 pub use webhooks::{Webhook, WebhookError, WebhookSpec};
 
 use auth::ApiKeys;
@@ -127,7 +158,9 @@ pub struct SimulatorBuilder {
 #[derive(Clone)]
 pub(crate) struct Settings {
     pub(crate) ping_interval: Option<Duration>,
-    pub(crate) greeting: bool,
+    pub(crate) write_timeout: Duration,
+    pub(crate) header_timeout: Duration,
+    pub(crate) body_timeout: Duration,
     pub(crate) tls: Option<TlsAcceptor>,
 }
 
@@ -135,7 +168,9 @@ impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Settings")
             .field("ping_interval", &self.ping_interval)
-            .field("greeting", &self.greeting)
+            .field("write_timeout", &self.write_timeout)
+            .field("header_timeout", &self.header_timeout)
+            .field("body_timeout", &self.body_timeout)
             .field("tls", &self.tls.is_some())
             .finish()
     }
@@ -150,7 +185,9 @@ impl Default for SimulatorBuilder {
             live_buffer: 16_384,
             settings: Settings {
                 ping_interval: Some(Duration::from_secs(20)),
-                greeting: true,
+                write_timeout: Duration::from_secs(10),
+                header_timeout: Duration::from_secs(30),
+                body_timeout: Duration::from_secs(30),
                 tls: None,
             },
             rest: publish::RestConfig::default(),
@@ -184,15 +221,31 @@ impl SimulatorBuilder {
         self
     }
 
-    /// How often each connection gets `{"type":"ping"}` (default 20 s; `None`: never).
+    /// How often each WebSocket gets a control ping (RFC 6455; default 20 s; `None`:
+    /// never). A peer that sends nothing, pongs included, for two intervals is
+    /// dropped.
     pub fn ping_interval(mut self, every: Option<Duration>) -> Self {
         self.settings.ping_interval = every;
         self
     }
 
-    /// Whether to greet each connection with `{"type":"connected"}` (default yes).
-    pub fn greeting(mut self, on: bool) -> Self {
-        self.settings.greeting = on;
+    /// How long one write to a WebSocket peer may wait before the peer is dropped as
+    /// one that does not read (default 10 s).
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.write_timeout = timeout;
+        self
+    }
+
+    /// How long a client may take to send a request's headers, and how long a
+    /// kept-alive connection may sit idle (default 30 s).
+    pub fn header_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.header_timeout = timeout;
+        self
+    }
+
+    /// How long a client may take to send a request's body (default 30 s; 408 after).
+    pub fn body_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.body_timeout = timeout;
         self
     }
 
@@ -232,6 +285,7 @@ impl SimulatorBuilder {
             stats: watch::channel(Stats::default()).0,
             handshakes: Mutex::new(Vec::new()),
             rest: publish::RestState::new(&self.rest)?,
+            mail: Mutex::new(mail::Mail::default()),
         });
         let (addr, task) = server::listen(shared.clone(), addr).await?;
         Ok(Simulator {
@@ -253,9 +307,15 @@ pub(crate) struct Shared {
     pub(crate) stats: watch::Sender<Stats>,
     pub(crate) handshakes: Mutex<Vec<Handshake>>,
     pub(crate) rest: publish::RestState,
+    pub(crate) mail: Mutex<mail::Mail>,
 }
 
 impl Shared {
+    /// The mail state. Never held across an await.
+    pub(crate) fn mail(&self) -> std::sync::MutexGuard<'_, mail::Mail> {
+        lock(&self.mail)
+    }
+
     pub(crate) fn record_handshake(&self, authorized: bool) {
         let at = Instant::now();
         lock(&self.handshakes).push(Handshake { at, authorized });
@@ -271,8 +331,11 @@ pub struct Stats {
     pub handshakes: u64,
     /// `subscribe` frames answered.
     pub subscribes: u64,
-    /// Connections subscribed right now.
+    /// Connections receiving events right now (subscribed, or streaming from
+    /// connect on the simple envelope's `/v1/ws`).
     pub subscribed: usize,
+    /// Connections dropped for not reading what they were sent.
+    pub slow_dropped: u64,
 }
 
 /// One WebSocket handshake request, as the simulator saw it.
@@ -309,7 +372,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Simulator {
     /// A builder with the defaults: no API key, 10,000 events retained, AgentMail's
-    /// envelope, a ping every 20 s, a greeting, plain TCP.
+    /// envelope, a control ping every 20 s, plain TCP.
     pub fn builder() -> SimulatorBuilder {
         SimulatorBuilder::default()
     }

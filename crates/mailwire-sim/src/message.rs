@@ -1,20 +1,21 @@
-//! `POST /v1/inboxes/{inbox_id}/messages`: an email arrives in an inbox, as a
-//! `message.received` event shaped like the service's.
+//! Mail arriving in an inbox (`POST /_sim/inboxes/{inbox_id}/messages`, `mailwire
+//! send`, [`Simulator::receive_email`](crate::Simulator::receive_email)): it is stored,
+//! threaded, and announced by a `message.received` event shaped like the service's.
 
-use std::sync::Arc;
-
-use hyper::body::Incoming;
-use hyper::{Request, Response, StatusCode};
-use mailwire_proto::{Address, Event, EventType, Message, Payload, Thread};
+use base64::Engine as _;
+use bytes::Bytes;
+use mailwire_proto::{Address, Attachment, Envelope, Event, EventType, Message, Payload};
 use serde::Deserialize;
 
-use crate::Shared;
-use crate::rest::{invalid, parse, read_body, to_json};
-use crate::server::Body;
+use crate::mail::{self, Blob, Mail, Stored};
 
-/// An incoming email: the body of `POST /v1/inboxes/{inbox_id}/messages`.
+/// An incoming email: the body of `POST /_sim/inboxes/{inbox_id}/messages`.
 ///
-/// `to` is one address or a list (default: the inbox itself).
+/// `to`, `cc` and `references` take one string or a list; `to` defaults to the inbox
+/// itself. `in_reply_to` (or `references`) naming a message of the inbox puts the
+/// email in that message's thread. `verdict` (`spam`, `blocked` or
+/// `unauthenticated`) makes it a `message.received.spam` (...) event, labelled so,
+/// which lists and default subscriptions leave out, as the service does.
 ///
 /// ```
 /// let email: mailwire_sim::IncomingEmail = serde_json::from_str(
@@ -23,6 +24,7 @@ use crate::server::Body;
 /// assert_eq!(email.to, ["ada@agentmail.to"]);
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct IncomingEmail {
     /// The sender, `Name <addr>` or `addr`.
@@ -30,6 +32,9 @@ pub struct IncomingEmail {
     /// The recipients.
     #[serde(default, deserialize_with = "one_or_many")]
     pub to: Vec<String>,
+    /// Copied recipients.
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub cc: Vec<String>,
     /// The subject line.
     #[serde(default)]
     pub subject: Option<String>,
@@ -39,6 +44,45 @@ pub struct IncomingEmail {
     /// The HTML body.
     #[serde(default)]
     pub html: Option<String>,
+    /// Its `Message-ID` (generated when absent).
+    #[serde(default)]
+    pub message_id: Option<String>,
+    /// The `Message-ID` it replies to.
+    #[serde(default)]
+    pub in_reply_to: Option<String>,
+    /// The `Message-ID`s of its thread, oldest first.
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub references: Vec<String>,
+    /// Attachments, with their content in base64.
+    #[serde(default)]
+    pub attachments: Vec<NewAttachment>,
+    /// `spam`, `blocked` or `unauthenticated`: how the service classified it.
+    #[serde(default)]
+    pub verdict: Option<String>,
+}
+
+/// An attachment of a message to send or inject (AgentMail's `SendAttachment`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct NewAttachment {
+    /// File name.
+    #[serde(default)]
+    pub filename: Option<String>,
+    /// MIME type.
+    #[serde(default)]
+    pub content_type: Option<String>,
+    /// `inline` or `attachment`.
+    #[serde(default)]
+    pub content_disposition: Option<String>,
+    /// Content-ID, for inline images.
+    #[serde(default)]
+    pub content_id: Option<String>,
+    /// The content, base64.
+    #[serde(default)]
+    pub content: Option<String>,
+    /// A URL to fetch the content from: not supported by the simulator.
+    #[serde(default)]
+    pub url: Option<String>,
 }
 
 impl IncomingEmail {
@@ -61,18 +105,33 @@ impl IncomingEmail {
         self.html = Some(html.into());
         self
     }
+
+    /// Makes it a reply to the message with this `Message-ID`.
+    pub fn in_reply_to(mut self, message_id: impl Into<String>) -> Self {
+        self.in_reply_to = Some(message_id.into());
+        self
+    }
+
+    /// Classifies it (`spam`, `blocked` or `unauthenticated`).
+    pub fn verdict(mut self, verdict: impl Into<String>) -> Self {
+        self.verdict = Some(verdict.into());
+        self
+    }
 }
 
-fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+/// One string or a list of them, as the service's request bodies accept.
+pub(crate) fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum OneOrMany {
         One(String),
         Many(Vec<String>),
+        Null(()),
     }
     Ok(match OneOrMany::deserialize(d)? {
         OneOrMany::One(one) => vec![one],
         OneOrMany::Many(many) => many,
+        OneOrMany::Null(()) => Vec::new(),
     })
 }
 
@@ -81,102 +140,181 @@ fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D:
 #[error("{0}")]
 pub struct EmailError(pub(crate) String);
 
-/// Builds the `message.received` event for `email` arriving in `inbox`.
-pub(crate) fn event(inbox: &str, email: IncomingEmail) -> Result<Event, String> {
+/// What to store: a message of an inbox, before ids and threading.
+#[derive(Debug, Default)]
+pub(crate) struct Compose {
+    pub(crate) inbox: String,
+    pub(crate) from: String,
+    pub(crate) to: Vec<String>,
+    pub(crate) cc: Vec<String>,
+    pub(crate) bcc: Vec<String>,
+    pub(crate) reply_to: Vec<String>,
+    pub(crate) subject: Option<String>,
+    pub(crate) text: Option<String>,
+    pub(crate) html: Option<String>,
+    pub(crate) labels: Vec<String>,
+    pub(crate) attachments: Vec<NewAttachment>,
+    pub(crate) headers: Option<serde_json::Map<String, serde_json::Value>>,
+    pub(crate) message_id: Option<String>,
+    pub(crate) in_reply_to: Option<String>,
+    pub(crate) references: Vec<String>,
+}
+
+/// A new `Message-ID`.
+pub(crate) fn new_message_id() -> String {
+    format!("<{}@sim.mailwire.local>", crate::ids::new("msg"))
+}
+
+/// A mailbox check: `addr` or `Name <addr>` with one `@` and no whitespace.
+pub(crate) fn check_address(field: &str, text: &str) -> Result<(), String> {
+    let email = Address::new(text).email().map(str::to_owned);
+    match email {
+        Some(e) if e.split('@').count() == 2 && !e.starts_with('@') && !e.ends_with('@') => Ok(()),
+        _ => Err(format!("{field}: {text:?} is not an email address")),
+    }
+}
+
+/// Stores a composed message in its inbox (which must exist) and returns a copy.
+pub(crate) fn store(mail: &mut Mail, c: Compose) -> Result<Stored, String> {
+    let inbox = mail
+        .inbox(&c.inbox)
+        .map(|i| i.inbox_id.clone())
+        .ok_or_else(|| format!("no inbox {:?}", c.inbox))?;
+    check_address("from", &c.from)?;
+    for (field, list) in [("to", &c.to), ("cc", &c.cc), ("bcc", &c.bcc)] {
+        for a in list {
+            check_address(field, a)?;
+        }
+    }
+    let message_id = c.message_id.unwrap_or_else(new_message_id);
+    let thread_id = mail
+        .thread_for(&inbox, c.in_reply_to.as_deref(), &c.references)
+        .unwrap_or_else(|| crate::ids::new("thr"));
+    let now = crate::ids::now();
+    let mut blobs = Vec::new();
+    for (n, a) in c.attachments.into_iter().enumerate() {
+        if a.url.is_some() && a.content.is_none() {
+            return Err(format!(
+                "attachments[{n}]: the simulator does not fetch `url`; give `content`"
+            ));
+        }
+        let content = base64::engine::general_purpose::STANDARD
+            .decode(a.content.as_deref().unwrap_or("").trim())
+            .map_err(|e| format!("attachments[{n}].content: not base64 ({e})"))?;
+        let mut meta = Attachment::new(&crate::ids::new("att"));
+        meta.filename = a.filename;
+        meta.size = Some(content.len() as u64);
+        meta.content_type = a.content_type;
+        meta.content_disposition = a.content_disposition;
+        meta.content_id = a.content_id;
+        blobs.push(Blob {
+            meta,
+            content: Bytes::from(content),
+        });
+    }
+    let text_len = c.text.as_ref().map_or(0, String::len) + c.html.as_ref().map_or(0, String::len);
+    let size = (text_len + 512 + blobs.iter().map(|b| b.content.len()).sum::<usize>()) as u64;
+    let addrs = |v: Vec<String>| v.into_iter().map(Address::new).collect::<Vec<_>>();
+    let some = |v: Vec<Address>| (!v.is_empty()).then_some(v);
+    let mut m = Message::new(&inbox, &thread_id, &message_id);
+    m.labels = c.labels;
+    m.timestamp = Some(now);
+    m.from = Some(Address::new(c.from));
+    m.to = addrs(c.to);
+    m.cc = some(addrs(c.cc));
+    m.bcc = some(addrs(c.bcc));
+    m.reply_to = some(addrs(c.reply_to));
+    m.preview = mail::preview(c.text.as_deref());
+    m.subject = c.subject;
+    m.extracted_text = c.text.clone();
+    m.extracted_html = c.html.clone();
+    m.text = c.text;
+    m.html = c.html;
+    m.attachments = (!blobs.is_empty()).then(|| blobs.iter().map(|b| b.meta.clone()).collect());
+    m.in_reply_to = c.in_reply_to;
+    m.references = (!c.references.is_empty()).then_some(c.references);
+    m.headers = c.headers;
+    m.size = Some(size);
+    m.created_at = Some(now);
+    m.updated_at = Some(now);
+    let stored = Stored {
+        seq: mail.next_seq(),
+        raw: mail::rfc5322(&m),
+        message: m,
+        blobs,
+    };
+    mail.insert(stored.clone());
+    Ok(stored)
+}
+
+/// The `message.received*` event of a stored message, with its thread as it is now.
+pub(crate) fn received_event(
+    mail: &Mail,
+    stored: &Stored,
+    event_type: EventType,
+) -> Result<Event, String> {
+    let thread = mail.thread(|i| i == stored.inbox_id(), stored.thread_id());
+    let thread = mail::thread_item(&thread);
+    Event::new(
+        crate::ids::new("evt"),
+        event_type,
+        Payload::Message {
+            message: Box::new(stored.message.clone()),
+            thread: Some(Box::new(thread)),
+        },
+        Envelope::AgentMail,
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// Stores an incoming email in `inbox` (created if missing) and builds its event.
+pub(crate) fn receive(mail: &mut Mail, inbox: &str, email: IncomingEmail) -> Result<Event, String> {
     if inbox.is_empty() {
         return Err("the inbox id is empty".into());
     }
-    let from = Address::parse(&email.from).ok_or("from: not an email address")?;
-    let to_raw = if email.to.is_empty() {
-        vec![inbox.to_owned()]
+    check_address("inbox", inbox)?;
+    check_address("from", &email.from)?;
+    let (event_type, label) = match email.verdict.as_deref() {
+        None => (EventType::MessageReceived, None),
+        Some("spam") => (EventType::MessageReceivedSpam, Some("spam")),
+        Some("blocked") => (EventType::MessageReceivedBlocked, Some("blocked")),
+        Some("unauthenticated") => (
+            EventType::MessageReceivedUnauthenticated,
+            Some("unauthenticated"),
+        ),
+        Some(other) => {
+            return Err(format!(
+                "verdict: expected spam, blocked or unauthenticated, got {other:?}"
+            ));
+        }
+    };
+    let inbox = mail.ensure_inbox(inbox).inbox_id.clone();
+    let mut labels = vec!["received".to_owned(), "unread".to_owned()];
+    labels.extend(label.map(str::to_owned));
+    let to = if email.to.is_empty() {
+        vec![inbox.clone()]
     } else {
         email.to
     };
-    let to = to_raw
-        .iter()
-        .map(|a| Address::parse(a).ok_or_else(|| format!("to: {a:?} is not an email address")))
-        .collect::<Result<Vec<_>, _>>()?;
-    let now = crate::ids::now();
-    let text_len =
-        email.text.as_ref().map_or(0, String::len) + email.html.as_ref().map_or(0, String::len);
-    let preview = email
-        .text
-        .as_deref()
-        .map(|t| t.split_whitespace().collect::<Vec<_>>().join(" "))
-        .map(|t| t.chars().take(100).collect::<String>());
-    let message_id = format!("<{}@sim.mailwire.local>", crate::ids::new("msg"));
-    let thread_id = crate::ids::new("thr");
-    let size = (text_len + 512) as u64;
-    let message = Message {
-        inbox_id: inbox.to_owned(),
-        thread_id: thread_id.clone(),
-        message_id: message_id.clone(),
-        labels: vec!["received".into(), "unread".into()],
-        timestamp: Some(now),
-        from: Some(from.clone()),
-        to: to.clone(),
-        cc: None,
-        bcc: None,
-        reply_to: None,
-        subject: email.subject.clone(),
-        preview: preview.clone(),
-        text: email.text,
-        html: email.html,
-        attachments: None,
-        in_reply_to: None,
-        references: None,
-        headers: None,
-        size: Some(size),
-        created_at: Some(now),
-        updated_at: Some(now),
-    };
-    let thread = Thread {
-        inbox_id: inbox.to_owned(),
-        thread_id,
-        labels: vec!["received".into(), "unread".into()],
-        timestamp: Some(now),
-        senders: vec![from],
-        recipients: to,
-        subject: email.subject,
-        preview,
-        last_message_id: Some(message_id),
-        message_count: Some(1),
-        size: Some(size),
-        created_at: Some(now),
-        updated_at: Some(now),
-    };
-    Ok(Event::new(
-        crate::ids::new("evt"),
-        EventType::MessageReceived,
-        Payload::Message {
-            message: Box::new(message),
-            thread: Some(Box::new(thread)),
+    let stored = store(
+        mail,
+        Compose {
+            inbox,
+            from: email.from,
+            to,
+            cc: email.cc,
+            subject: email.subject,
+            text: email.text,
+            html: email.html,
+            labels,
+            attachments: email.attachments,
+            message_id: email.message_id,
+            in_reply_to: email.in_reply_to,
+            references: email.references,
+            ..Compose::default()
         },
-        mailwire_proto::Envelope::AgentMail,
-    ))
-}
-
-pub(crate) async fn receive(
-    req: Request<Incoming>,
-    shared: &Arc<Shared>,
-    inbox: String,
-) -> Response<Body> {
-    let email: IncomingEmail = match read_body(req).await.and_then(|b| parse(&b)) {
-        Ok(email) => email,
-        Err(answer) => return *answer,
-    };
-    let event = match event(&inbox, email) {
-        Ok(event) => event,
-        Err(e) => return invalid(&e),
-    };
-    let answer = serde_json::json!({
-        "event_id": event.id(),
-        "inbox_id": inbox,
-        "message_id": event.payload().message().map(|m| m.message_id.clone()),
-        "thread_id": event.payload().message().map(|m| m.thread_id.clone()),
-    });
-    crate::publish::publish(shared, [event]);
-    to_json(StatusCode::OK, &answer)
+    )?;
+    received_event(mail, &stored, event_type)
 }
 
 #[cfg(test)]
@@ -184,25 +322,53 @@ mod tests {
     use super::*;
 
     #[test]
-    fn builds_a_message_received_event() {
+    fn builds_a_message_received_event_and_threads_replies() {
+        let mut mail = Mail::default();
         let email = IncomingEmail::new("Bob <bob@example.com>", "Your code", "Your code is 481516");
-        let event = event("ada@agentmail.to", email).unwrap();
+        let event = receive(&mut mail, "ada@agentmail.to", email).unwrap();
         let again = Event::parse(event.raw().clone()).unwrap();
         assert_eq!(again.event_type(), &EventType::MessageReceived);
         let message = again.payload().message().unwrap();
-        assert_eq!(message.inbox_id, "ada@agentmail.to");
-        assert_eq!(message.to[0].email, "ada@agentmail.to");
-        assert_eq!(message.from.as_ref().unwrap().name.as_deref(), Some("Bob"));
+        assert_eq!(message.inbox_id.as_deref(), Some("ada@agentmail.to"));
+        assert_eq!(message.to[0].as_str(), "ada@agentmail.to");
+        assert_eq!(
+            message.from.as_ref().unwrap().name().as_deref(),
+            Some("Bob")
+        );
         assert_eq!(message.preview.as_deref(), Some("Your code is 481516"));
         assert!(again.timestamp().is_some());
+        let first_id = message.message_id.clone().unwrap();
+        let first_thread = message.thread_id.clone().unwrap();
+
+        let reply = IncomingEmail::new("bob@example.com", "Re: Your code", "thanks")
+            .in_reply_to(first_id.clone());
+        let event = receive(&mut mail, "ada@agentmail.to", reply).unwrap();
+        let Payload::Message { message, thread } = event.payload() else {
+            panic!("a message event")
+        };
+        assert_eq!(message.thread_id.as_deref(), Some(first_thread.as_str()));
+        assert_eq!(thread.as_ref().unwrap().message_count, Some(2));
+        let other = IncomingEmail::new("eve@example.com", "Hi", "new");
+        let event = receive(&mut mail, "ada@agentmail.to", other).unwrap();
+        assert_ne!(
+            event.payload().message().unwrap().thread_id.as_deref(),
+            Some(first_thread.as_str())
+        );
+        assert_eq!(mail.threads(|_| true).len(), 2);
     }
 
     #[test]
-    fn refuses_bad_addresses() {
-        assert!(event("a@x.to", IncomingEmail::new("", "s", "t")).is_err());
+    fn refuses_bad_addresses_and_verdicts() {
+        let mut mail = Mail::default();
+        assert!(receive(&mut mail, "a@x.to", IncomingEmail::new("", "s", "t")).is_err());
         let mut email = IncomingEmail::new("b@x.to", "s", "t");
         email.to = vec!["<unclosed".into()];
-        assert!(event("a@x.to", email).is_err());
-        assert!(event("", IncomingEmail::new("b@x.to", "s", "t")).is_err());
+        assert!(receive(&mut mail, "a@x.to", email).is_err());
+        assert!(receive(&mut mail, "", IncomingEmail::new("b@x.to", "s", "t")).is_err());
+        let odd = IncomingEmail::new("b@x.to", "s", "t").verdict("weird");
+        assert!(receive(&mut mail, "a@x.to", odd).is_err());
+        let spam = IncomingEmail::new("b@x.to", "s", "t").verdict("spam");
+        let event = receive(&mut mail, "a@x.to", spam).unwrap();
+        assert_eq!(event.event_type(), &EventType::MessageReceivedSpam);
     }
 }

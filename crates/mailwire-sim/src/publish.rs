@@ -94,20 +94,30 @@ pub(crate) fn publish(shared: &Arc<Shared>, events: impl IntoIterator<Item = Eve
     let rest = &shared.rest;
     let chaos = rest.chaos.current();
     let routes = rest.webhooks.all();
-    let events = events.into_iter().map(|e| e.into_envelope(envelope));
+    let events = events
+        .into_iter()
+        .map(|e| crate::hub::in_envelope(e, envelope));
+    let pod = |event: &Event| {
+        let inbox = event.inbox_id()?;
+        shared.mail().pod_of(inbox).map(str::to_owned)
+    };
     let Some(chaos) = chaos else {
         if routes.is_empty() {
             return shared.hub.emit_all(events);
         }
         let events: Vec<Event> = events.collect();
         for event in &events {
-            rest.dispatcher.dispatch(&routes, event, None);
+            let pod = pod(event);
+            rest.dispatcher
+                .dispatch(&routes, event, pod.as_deref(), None);
         }
         return shared.hub.emit_all(events);
     };
     let _order = lock(&rest.order);
     for event in events {
-        rest.dispatcher.dispatch(&routes, &event, Some(&chaos));
+        let pod = pod(&event);
+        rest.dispatcher
+            .dispatch(&routes, &event, pod.as_deref(), Some(&chaos));
         ws_with_chaos(shared, &chaos, event);
     }
 }
@@ -180,8 +190,37 @@ pub(crate) async fn register(
     shared: &Arc<Shared>,
     spec: WebhookSpec,
 ) -> Result<Webhook, WebhookError> {
+    register_scoped(shared, spec, None, |_| {}).await
+}
+
+/// Registers a webhook with a scheme chosen for the route it came by (`None`: the
+/// envelope's default) and settings `scope` sets, returning the existing one when its
+/// `client_id` is already registered.
+pub(crate) async fn register_scoped(
+    shared: &Arc<Shared>,
+    spec: WebhookSpec,
+    scheme: Option<mailwire_webhook::Scheme>,
+    scope: impl FnOnce(&mut Webhook),
+) -> Result<Webhook, WebhookError> {
+    if let Some(client_id) = spec.client_id.as_deref() {
+        let existing = shared
+            .rest
+            .webhooks
+            .all()
+            .into_iter()
+            .map(|r| r.view())
+            .find(|w| w.client_id.as_deref() == Some(client_id));
+        if let Some(existing) = existing {
+            return Ok(existing);
+        }
+    }
+    let mut spec = spec;
+    if let Some(scheme) = scheme {
+        spec = spec.scheme(scheme);
+    }
     let checked = crate::webhooks::check(spec, shared.hub.envelope())?;
-    let webhook = checked.webhook;
+    let mut webhook = checked.webhook;
+    scope(&mut webhook);
     let rest = &shared.rest;
     let relayed = match rest.relay().await {
         Some(relay) => relay
@@ -231,8 +270,9 @@ impl Simulator {
         }
     }
 
-    /// An email arrives in `inbox`, as `POST /v1/inboxes/{inbox}/messages` makes one
-    /// arrive: a `message.received` event is published. Returns its id.
+    /// An email arrives in `inbox` (created if missing), as
+    /// `POST /_sim/inboxes/{inbox}/messages` makes one arrive: it is stored, and a
+    /// `message.received` event is published. Returns the event's id.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -249,14 +289,17 @@ impl Simulator {
         inbox: &str,
         email: crate::IncomingEmail,
     ) -> Result<String, crate::EmailError> {
-        let event = crate::message::event(inbox, email).map_err(crate::EmailError)?;
+        let event = crate::message::receive(&mut self.shared.mail(), inbox, email)
+            .map_err(crate::EmailError)?;
         let id = event.id().to_owned();
         publish(&self.shared, [event]);
         Ok(id)
     }
 
-    /// Registers a webhook, as `POST /v1/webhooks` does: every event published from
-    /// now on that passes its filters is signed and POSTed to it, with retries.
+    /// Registers a webhook, as `POST /v1/webhooks` does (the scheme defaults to the
+    /// envelope's: `standard` under AgentMail's, `hex` under the simple one): every
+    /// event published from now on that passes its filters is signed and POSTed to
+    /// it, with retries.
     pub async fn register_webhook(&self, spec: WebhookSpec) -> Result<Webhook, WebhookError> {
         register(&self.shared, spec).await
     }

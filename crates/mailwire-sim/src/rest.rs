@@ -1,6 +1,9 @@
-//! The REST API: webhooks, messages, raw events, the retained-event pages, chaos.
-//! Every route needs an accepted API key (401 otherwise), answers JSON, and reads at
-//! most [`MAX_BODY`] of a request.
+//! Routing of everything that is not a WebSocket upgrade: AgentMail's REST API under
+//! `/v0` ([`crate::v0`]), the article's webhook registration under `/v1/webhooks`, and
+//! the simulator's own controls under `/_sim`. Every route needs an accepted API key
+//! (the service's 401 otherwise), except the download links `/_sim/download/...`,
+//! which stand for presigned URLs. Request bodies are read up to [`MAX_BODY`] within
+//! the body timeout.
 
 use std::sync::Arc;
 
@@ -20,46 +23,124 @@ use crate::webhooks::WebhookSpec;
 /// The largest request body read: 1 MiB.
 pub(crate) const MAX_BODY: usize = 1 << 20;
 
-/// The most events one `GET /v1/events` page holds.
+/// The most events one `GET /_sim/events` page holds.
 const MAX_PAGE: usize = 1000;
+
+/// The service's 401, in its error shape.
+pub(crate) fn unauthorized(missing: bool) -> Response<Body> {
+    let (code, message) = if missing {
+        (
+            "missing_authorization",
+            "Missing API key: send it as Authorization: Bearer <api_key>",
+        )
+    } else {
+        ("unknown_api_key", "Unknown API key")
+    };
+    let body = serde_json::json!({
+        "name": "UnauthorizedError",
+        "code": code,
+        "message": message,
+        "docs": format!("https://docs.agentmail.to/errors#{code}"),
+    });
+    to_json(StatusCode::UNAUTHORIZED, &body)
+}
 
 /// Routes a request that is not a WebSocket upgrade.
 pub(crate) async fn route(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
-    if !shared.keys.authorize(&req) {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "AuthenticationError",
-            "missing or invalid API key",
-        );
-    }
     let path = req.uri().path().to_owned();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    if let ["_sim", "download", inbox, message, part] = segments.as_slice() {
+        return download(&shared, inbox, message, part);
+    }
+    if let Err(missing) = shared.keys.check(&req) {
+        return unauthorized(missing);
+    }
     let method = req.method().clone();
     match (segments.as_slice(), &method) {
+        (["v0", ..], _) => crate::v0::route(req, shared).await,
         (["v1", "webhooks"], &Method::POST) => create_webhook(req, &shared).await,
         (["v1", "webhooks"], &Method::GET) => list_webhooks(&shared),
         (["v1", "webhooks", id], &Method::GET) => get_webhook(&shared, id),
         (["v1", "webhooks", id], &Method::DELETE) => delete_webhook(&shared, id),
-        (["v1", "inboxes", inbox, "messages"], &Method::POST) => {
+        (["_sim", "inboxes", inbox, "messages"], &Method::POST) => {
             let inbox = percent_decode(inbox);
-            crate::message::receive(req, &shared, inbox).await
+            receive(req, &shared, inbox).await
         }
-        (["v1", "events"], &Method::POST) => post_event(req, &shared).await,
-        (["v1", "events"], &Method::GET) => page_events(&req, &shared),
-        (["v1", "chaos"], &Method::POST) => post_chaos(req, &shared).await,
-        (["v1", "chaos"], &Method::GET) => chaos_view(&shared),
-        (["v1", "chaos"], &Method::DELETE) => {
+        (["_sim", "events"], &Method::POST) => post_event(req, &shared).await,
+        (["_sim", "events"], &Method::GET) => page_events(&req, &shared),
+        (["_sim", "chaos"], &Method::POST) => post_chaos(req, &shared).await,
+        (["_sim", "chaos"], &Method::GET) => chaos_view(&shared),
+        (["_sim", "chaos"], &Method::DELETE) => {
             shared.rest.chaos.set(None);
             chaos_view(&shared)
         }
-        (["v1", "webhooks"] | ["v1", "webhooks", _] | ["v1", "events"] | ["v1", "chaos"], _)
-        | (["v1", "inboxes", _, "messages"], _) => error(
+        (["v1", "webhooks"] | ["v1", "webhooks", _], _)
+        | (["_sim", "events"] | ["_sim", "chaos"], _)
+        | (["_sim", "inboxes", _, "messages"], _) => error(
             StatusCode::METHOD_NOT_ALLOWED,
             "MethodNotAllowedError",
             "method not allowed on this route",
         ),
         _ => error(StatusCode::NOT_FOUND, "NotFoundError", "no such route"),
     }
+}
+
+/// `POST /_sim/inboxes/{inbox_id}/messages`: an email arrives.
+async fn receive(req: Request<Incoming>, shared: &Arc<Shared>, inbox: String) -> Response<Body> {
+    let email: crate::IncomingEmail = match read_body(req).await.and_then(|b| parse(&b)) {
+        Ok(email) => email,
+        Err(answer) => return *answer,
+    };
+    let event = match crate::message::receive(&mut shared.mail(), &inbox, email) {
+        Ok(event) => event,
+        Err(e) => return invalid(&e),
+    };
+    let message = event.payload().message();
+    let answer = serde_json::json!({
+        "event_id": event.id(),
+        "inbox_id": message.and_then(|m| m.inbox_id.clone()),
+        "message_id": message.and_then(|m| m.message_id.clone()),
+        "thread_id": message.and_then(|m| m.thread_id.clone()),
+    });
+    crate::publish::publish(shared, [event]);
+    to_json(StatusCode::OK, &answer)
+}
+
+/// `GET /_sim/download/{inbox}/{message}/{attachment_id | raw}`: the bytes a
+/// download URL of the API points at.
+fn download(shared: &Shared, inbox: &str, message: &str, part: &str) -> Response<Body> {
+    let (inbox, message, part) = (
+        percent_decode(inbox),
+        percent_decode(message),
+        percent_decode(part),
+    );
+    let mail = shared.mail();
+    let Some(m) = mail.message(&inbox, &message) else {
+        return error(StatusCode::NOT_FOUND, "NotFoundError", "no such message");
+    };
+    let (bytes, content_type) = if part == "raw" {
+        (m.raw.clone(), "message/rfc822".to_owned())
+    } else {
+        match m
+            .blobs
+            .iter()
+            .find(|b| b.meta.attachment_id.as_deref() == Some(part.as_str()))
+        {
+            Some(b) => (
+                b.content.clone(),
+                b.meta
+                    .content_type
+                    .clone()
+                    .unwrap_or_else(|| "application/octet-stream".into()),
+            ),
+            None => return error(StatusCode::NOT_FOUND, "NotFoundError", "no such attachment"),
+        }
+    };
+    let mut response = Response::new(Body::new(bytes));
+    if let Ok(v) = HeaderValue::from_str(&content_type) {
+        response.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    response
 }
 
 /// A JSON answer.
@@ -94,6 +175,21 @@ pub(crate) type Refusal = Box<Response<Body>>;
 
 /// Reads the body, at most [`MAX_BODY`]: `Err` is the answer to send instead.
 pub(crate) async fn read_body(req: Request<Incoming>) -> Result<Bytes, Refusal> {
+    let timeout = req
+        .extensions()
+        .get::<crate::server::BodyTimeout>()
+        .map_or(std::time::Duration::from_secs(30), |t| t.0);
+    match tokio::time::timeout(timeout, read_body_now(req)).await {
+        Ok(read) => read,
+        Err(_) => Err(Box::new(error(
+            StatusCode::REQUEST_TIMEOUT,
+            "RequestTimeoutError",
+            "the request body did not arrive in time",
+        ))),
+    }
+}
+
+async fn read_body_now(req: Request<Incoming>) -> Result<Bytes, Refusal> {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -164,15 +260,20 @@ fn delete_webhook(shared: &Shared, id: &str) -> Response<Body> {
     }
 }
 
-/// `POST /v1/events`: the body is one event, in either envelope, emitted as given
-/// (re-encoded only when the simulator speaks the other envelope; insignificant
-/// whitespace removed, so bodies stay compact JSON).
+/// `POST /_sim/events`: the body is one event, in either envelope, emitted as given
+/// (re-encoded only when the simulator speaks the other envelope), written as
+/// JavaScript's `JSON.stringify(JSON.parse(body))` writes it, so that handlers that
+/// rebuild the body that way (the article's) see the very bytes that were signed.
 async fn post_event(req: Request<Incoming>, shared: &Arc<Shared>) -> Response<Body> {
     let body = match read_body(req).await {
         Ok(body) => body,
         Err(answer) => return *answer,
     };
-    let event = match Event::parse(compact(&body)) {
+    let body = match crate::jsonify::stringify(&body) {
+        Ok(body) => body,
+        Err(e) => return invalid(&format!("not an event: {e}")),
+    };
+    let event = match Event::parse(body) {
         Ok(event) => event,
         Err(e) => return invalid(&format!("not an event: {e}")),
     };
@@ -181,7 +282,7 @@ async fn post_event(req: Request<Incoming>, shared: &Arc<Shared>) -> Response<Bo
     to_json(StatusCode::OK, &serde_json::json!({ "event_id": id }))
 }
 
-/// `GET /v1/events?after=evt_..&limit=N`: retained events after `after` (from the
+/// `GET /_sim/events?after=evt_..&limit=N`: retained events after `after` (from the
 /// oldest retained without it), oldest first. 410 when `after` is not retained.
 fn page_events<B>(req: &Request<B>, shared: &Shared) -> Response<Body> {
     let mut after = None;
@@ -286,39 +387,9 @@ pub(crate) fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// JSON without insignificant whitespace; strings (and their escapes) untouched,
-/// key order kept. Input that is not JSON comes out with its whitespace removed
-/// and fails to parse later, as it would have anyway.
-pub(crate) fn compact(json: &[u8]) -> Bytes {
-    let mut out = Vec::with_capacity(json.len());
-    let (mut in_string, mut escaped) = (false, false);
-    for &b in json {
-        if in_string {
-            out.push(b);
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
-            }
-        } else if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
-            in_string = b == b'"';
-            out.push(b);
-        }
-    }
-    Bytes::from(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn compacts_outside_strings_only() {
-        let raw = b"{ \"a\" : \"x  y\\\" z \" ,\n \"b\": [1, 2] }";
-        assert_eq!(&compact(raw)[..], b"{\"a\":\"x  y\\\" z \",\"b\":[1,2]}");
-        assert_eq!(&compact(b"")[..], b"");
-    }
 
     #[test]
     fn decodes_percent_escapes_leniently() {

@@ -14,7 +14,7 @@ use hyper::header::{self, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -87,11 +87,17 @@ where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let service_ctl = ctl.clone();
-    let service = service_fn(move |req| {
+    let header_timeout = shared.settings.header_timeout;
+    let body_timeout = BodyTimeout(shared.settings.body_timeout);
+    let service = service_fn(move |mut req: Request<Incoming>| {
+        req.extensions_mut().insert(body_timeout);
         let response = route(req, shared.clone(), service_ctl.clone());
         async move { Ok::<_, Infallible>(response.await) }
     });
+    // The header timeout also closes a kept-alive connection that sends nothing.
     let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
     tokio::select! {
@@ -101,6 +107,10 @@ where
         () = killed(&mut ctl) => {}
     }
 }
+
+/// How long a request body may take to arrive, carried to the handlers.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BodyTimeout(pub(crate) Duration);
 
 /// Every route of the simulator.
 pub(crate) async fn route(
@@ -114,7 +124,12 @@ pub(crate) async fn route(
             "ServiceUnavailableError",
             "the WebSocket gateway is down (chaos)",
         ),
-        "/v0" | "/v1/ws" => websocket(req, shared, ctl),
+        "/v0" => websocket(req, shared, ctl, false),
+        // The article's path: under its envelope, events flow from connect.
+        "/v1/ws" => {
+            let stream = shared.hub.envelope() == mailwire_proto::Envelope::Simple;
+            websocket(req, shared, ctl, stream)
+        }
         _ => crate::rest::route(req, shared).await,
     }
 }
@@ -123,15 +138,12 @@ fn websocket(
     mut req: Request<Incoming>,
     shared: Arc<Shared>,
     ctl: watch::Receiver<Control>,
+    stream: bool,
 ) -> Response<Body> {
-    let authorized = shared.keys.authorize(&req);
-    shared.record_handshake(authorized);
-    if !authorized {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "AuthenticationError",
-            "missing or invalid API key",
-        );
+    let checked = shared.keys.check(&req);
+    shared.record_handshake(checked.is_ok());
+    if let Err(missing) = checked {
+        return crate::rest::unauthorized(missing);
     }
     let headers = req.headers();
     let upgrade = headers
@@ -160,7 +172,7 @@ fn websocket(
                     Some(config),
                 )
                 .await;
-                ws::serve(socket, shared, ctl).await;
+                ws::serve(socket, shared, ctl, stream).await;
             }
             Err(e) => tracing::debug!(error = %e, "WebSocket upgrade failed"),
         }

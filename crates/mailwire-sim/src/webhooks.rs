@@ -1,5 +1,6 @@
-//! Webhook registrations: what `POST /v1/webhooks` creates, `GET` lists and `DELETE`
-//! removes.
+//! Webhook registrations: what `POST /v0/webhooks` (AgentMail's, and its pod- and
+//! inbox-scoped routes) and `POST /v1/webhooks` (the article's) create, `GET` lists,
+//! `PATCH` changes and `DELETE` removes.
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -35,6 +36,13 @@ pub struct WebhookSpec {
     /// Only events of these inboxes.
     #[serde(default)]
     pub inbox_ids: Option<Vec<String>>,
+    /// Only events of the inboxes of these pods.
+    #[serde(default)]
+    pub pod_ids: Option<Vec<String>>,
+    /// The caller's own id for it: registering the same `client_id` twice returns
+    /// the first registration.
+    #[serde(default)]
+    pub client_id: Option<String>,
     /// The signing secret.
     #[serde(default)]
     pub secret: Option<String>,
@@ -76,6 +84,12 @@ impl WebhookSpec {
         self.inbox_ids = Some(inboxes.into_iter().map(Into::into).collect());
         self
     }
+
+    /// Only the inboxes of these pods.
+    pub fn pod_ids<S: Into<String>>(mut self, pods: impl IntoIterator<Item = S>) -> Self {
+        self.pod_ids = Some(pods.into_iter().map(Into::into).collect());
+        self
+    }
 }
 
 impl fmt::Debug for WebhookSpec {
@@ -84,6 +98,8 @@ impl fmt::Debug for WebhookSpec {
             .field("url", &self.url)
             .field("events", &self.events)
             .field("inbox_ids", &self.inbox_ids)
+            .field("pod_ids", &self.pod_ids)
+            .field("client_id", &self.client_id)
             .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
             .field("scheme", &self.scheme)
             .finish()
@@ -103,6 +119,19 @@ pub struct Webhook {
     pub events: Option<Vec<EventType>>,
     /// The inboxes whose events are sent (`None`: all).
     pub inbox_ids: Option<Vec<String>>,
+    /// The pods whose inboxes' events are sent (`None`: all).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod_ids: Option<Vec<String>>,
+    /// The pod a pod-scoped webhook (`/v0/pods/{pod_id}/webhooks`) belongs to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod_id: Option<String>,
+    /// The inbox an inbox-scoped webhook (`/v0/inboxes/{inbox_id}/webhooks`)
+    /// belongs to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inbox_id: Option<String>,
+    /// The caller's own id for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
     /// The signature scheme.
     pub scheme: String,
     /// The signing secret.
@@ -111,12 +140,59 @@ pub struct Webhook {
     pub enabled: bool,
     /// When it was registered (RFC 3339).
     pub created_at: String,
+    /// When it last changed (RFC 3339).
+    pub updated_at: String,
 }
 
 impl Webhook {
-    /// True when `event` passes the webhook's filters.
-    pub fn wants(&self, event: &Event) -> bool {
-        event.matches(self.events.as_deref(), self.inbox_ids.as_deref())
+    /// True when `event` passes the webhook's filters, its inbox being in `pod`
+    /// (`None`: in no known pod, which no `pod_ids` filter lets through).
+    pub fn wants(&self, event: &Event, pod: Option<&str>) -> bool {
+        let scoped = |ids: &Option<Vec<String>>, value: Option<&str>| {
+            ids.as_ref().is_none_or(|ids| {
+                value.is_some_and(|v| ids.iter().any(|i| i.eq_ignore_ascii_case(v)))
+            })
+        };
+        self.enabled
+            && event.matches(self.events.as_deref(), None)
+            && scoped(&self.inbox_ids, event.inbox_id())
+            && scoped(&self.pod_ids, pod)
+            && scoped(&self.inbox_id.clone().map(|i| vec![i]), event.inbox_id())
+            && scoped(&self.pod_id.clone().map(|p| vec![p]), pod)
+    }
+
+    /// The webhook as AgentMail's API returns it (`Webhook` of the definition).
+    pub(crate) fn agentmail_view(&self) -> serde_json::Value {
+        let mut v = serde_json::json!({
+            "webhook_id": self.webhook_id,
+            "url": self.url,
+            "event_types": self.events.clone().unwrap_or_default(),
+            "secret": self.secret,
+            "enabled": self.enabled,
+            "updated_at": self.updated_at,
+            "created_at": self.created_at,
+        });
+        for (key, value) in [
+            (
+                "inbox_ids",
+                self.inbox_ids.clone().map(serde_json::Value::from),
+            ),
+            ("pod_ids", self.pod_ids.clone().map(serde_json::Value::from)),
+            ("pod_id", self.pod_id.clone().map(serde_json::Value::from)),
+            (
+                "inbox_id",
+                self.inbox_id.clone().map(serde_json::Value::from),
+            ),
+            (
+                "client_id",
+                self.client_id.clone().map(serde_json::Value::from),
+            ),
+        ] {
+            if let Some(value) = value {
+                v[key] = value;
+            }
+        }
+        v
     }
 }
 
@@ -172,15 +248,21 @@ pub(crate) fn check(spec: WebhookSpec, envelope: Envelope) -> Result<Checked, We
     let endpoint =
         Endpoint::new(&spec.url, Signer::new(keyring)).map_err(|e| invalid(format!("url: {e}")))?;
     check_url(&spec.url)?;
+    let now = crate::ids::now_rfc3339();
     let webhook = Webhook {
         webhook_id: crate::ids::new("wh"),
         url: spec.url,
         events: spec.events,
         inbox_ids: spec.inbox_ids,
+        pod_ids: spec.pod_ids,
+        pod_id: None,
+        inbox_id: None,
+        client_id: spec.client_id,
         scheme: scheme.as_str().to_owned(),
         secret,
         enabled: true,
-        created_at: crate::ids::now_rfc3339(),
+        created_at: now.clone(),
+        updated_at: now,
     };
     Ok(Checked { webhook, endpoint })
 }
@@ -232,15 +314,12 @@ impl Registry {
 
     pub(crate) fn remove(&self, id: &str) -> Option<Arc<crate::dispatch::Route>> {
         let mut hooks = self.lock();
-        let at = hooks.iter().position(|h| h.webhook.webhook_id == id)?;
+        let at = hooks.iter().position(|h| h.id() == id)?;
         Some(hooks.remove(at))
     }
 
     pub(crate) fn get(&self, id: &str) -> Option<Arc<crate::dispatch::Route>> {
-        self.lock()
-            .iter()
-            .find(|h| h.webhook.webhook_id == id)
-            .cloned()
+        self.lock().iter().find(|h| h.id() == id).cloned()
     }
 
     pub(crate) fn all(&self) -> Vec<Arc<crate::dispatch::Route>> {

@@ -1,18 +1,37 @@
-//! One WebSocket connection: `subscribe`, filters, replay for `after`, pings, and
-//! the fan-out of live events.
+//! One WebSocket connection, as `websockets.yml` defines it: the client sends
+//! `subscribe`; the server answers `subscribed` (echoing the filters), then sends the
+//! events that pass them, and `error` frames for requests it cannot take. Nothing
+//! else: no greeting, no JSON ping. Liveness is RFC 6455 control pings, which every
+//! client library answers by itself; a peer that answers nothing for two intervals is
+//! dropped, as is one that does not read what it is sent (see
+//! [`SimulatorBuilder::write_timeout`](crate::SimulatorBuilder::write_timeout) and
+//! [`SimulatorBuilder::live_buffer`](crate::SimulatorBuilder::live_buffer)).
+//!
+//! Filters: absent `event_types` means every type except `message.received.spam`,
+//! `.blocked` and `.unauthenticated` (the definition's rule); `inbox_ids` and
+//! `pod_ids` narrow to those inboxes and pods' inboxes.
+//!
+//! Our extension: `subscribe` with `after` replays retained events and answers
+//! `resumed` or `gap` before `subscribed`. Under the simple envelope, `/v1/ws`
+//! streams every event from the moment it connects, with no `subscribe` needed (the
+//! article's client never sends one); a `subscribe` there works as on `/v0`.
 
 use std::ops::ControlFlow;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
-use mailwire_proto::{ClientFrame, ErrorFrame, ServerFrame, Subscribe, Subscribed};
+use mailwire_proto::{
+    ClientFrame, ErrorFrame, Event, EventType, ServerFrame, Subscribe, Subscribed,
+};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 use tokio::sync::watch;
+use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use crate::faults::{Control, killed};
 use crate::hub::{Outgoing, Replay};
@@ -28,39 +47,99 @@ pub(crate) fn server_config(_settings: &Settings) -> WebSocketConfig {
         .max_frame_size(Some(64 << 10))
 }
 
-type Result<T = ()> = std::result::Result<T, WsError>;
+/// Why a connection ends.
+#[derive(Debug)]
+enum Closed {
+    /// The socket failed or the peer left.
+    Io,
+    /// The peer did not take what was sent within the write timeout.
+    Slow,
+}
+
+type Result<T = ()> = std::result::Result<T, Closed>;
+
+/// What a connection lets through.
+#[derive(Debug, Default)]
+struct Filter {
+    sub: Subscribe,
+    /// Streaming from connect (the simple envelope's `/v1/ws`): every type.
+    everything: bool,
+}
+
+/// True for the types a subscription without `event_types` leaves out.
+fn excluded_by_default(t: &EventType) -> bool {
+    matches!(
+        t,
+        EventType::MessageReceivedSpam
+            | EventType::MessageReceivedBlocked
+            | EventType::MessageReceivedUnauthenticated
+    )
+}
+
+impl Filter {
+    fn passes(&self, event: &Event, shared: &Shared) -> bool {
+        let t = event.event_type();
+        let type_ok = match &self.sub.event_types {
+            Some(types) => types.contains(t),
+            None => self.everything || !excluded_by_default(t),
+        };
+        if !type_ok {
+            return false;
+        }
+        let inbox = event.inbox_id();
+        let inbox_ok =
+            self.sub.inbox_ids.as_ref().is_none_or(|ids| {
+                inbox.is_some_and(|i| ids.iter().any(|x| x.eq_ignore_ascii_case(i)))
+            });
+        inbox_ok
+            && self.sub.pod_ids.as_ref().is_none_or(|pods| {
+                let pod = inbox.and_then(|i| shared.mail().pod_of(i).map(str::to_owned));
+                pod.is_some_and(|p| pods.contains(&p))
+            })
+    }
+}
 
 struct Connection<S> {
     ws: WebSocketStream<S>,
     shared: Arc<Shared>,
-    filter: Subscribe,
+    filter: Filter,
     live: Option<broadcast::Receiver<Outgoing>>,
     counted: bool,
+    write_timeout: Duration,
+    heard: Instant,
 }
 
 /// Serves one upgraded connection until the client leaves, an error, or a fault.
+/// `stream` starts the live events at once, without a `subscribe`.
 pub(crate) async fn serve<S>(
     ws: WebSocketStream<S>,
     shared: Arc<Shared>,
     mut ctl: watch::Receiver<Control>,
+    stream: bool,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut ping = shared.settings.ping_interval.map(|every| {
-        let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    let ping_every = shared.settings.ping_interval;
+    let mut ping = ping_every.map(|every| {
+        let mut ping = tokio::time::interval_at(Instant::now() + every, every);
         ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ping
     });
     let mut conn = Connection {
         ws,
+        write_timeout: shared.settings.write_timeout,
         shared,
-        filter: Subscribe::default(),
+        filter: Filter::default(),
         live: None,
         counted: false,
+        heard: Instant::now(),
     };
-    if conn.shared.settings.greeting && conn.send(&ServerFrame::Connected).await.is_err() {
-        return;
+    if stream {
+        conn.filter.everything = true;
+        conn.live = Some(conn.shared.hub.subscribe(None).1);
+        conn.count();
     }
+    let mut slow = false;
     loop {
         // Marks the current state seen, so `changed()` below only fires for a later
         // one: a kill that arrived while a frame was being handled is acted on here.
@@ -77,20 +156,35 @@ pub(crate) async fn serve<S>(
         let flow = tokio::select! {
             biased;
             changed = ctl.changed() => match changed {
-                Ok(()) if *ctl.borrow() == Control::Kill => ControlFlow::Break(()),
+                Ok(()) if *ctl.borrow() == Control::Kill => ControlFlow::Break(Closed::Io),
                 Ok(()) => ControlFlow::Continue(()),
-                Err(_) => ControlFlow::Break(()),
+                Err(_) => ControlFlow::Break(Closed::Io),
             },
             msg = conn.ws.next() => match msg {
-                Some(Ok(msg)) => conn.on_client(msg).await,
-                _ => ControlFlow::Break(()),
+                Some(Ok(msg)) => {
+                    conn.heard = Instant::now();
+                    conn.on_client(msg).await
+                }
+                _ => ControlFlow::Break(Closed::Io),
             },
             out = recv(&mut conn.live) => conn.on_live(out).await,
-            () = tick(&mut ping) => to_flow(conn.send(&ServerFrame::Ping).await),
+            () = tick(&mut ping) => {
+                let every = ping_every.unwrap_or(Duration::MAX);
+                if conn.heard.elapsed() > every.saturating_mul(2) {
+                    tracing::info!("closing a connection that answered no ping");
+                    ControlFlow::Break(Closed::Io)
+                } else {
+                    to_flow(conn.send(Message::Ping(Bytes::new())).await)
+                }
+            }
         };
-        if flow.is_break() {
+        if let ControlFlow::Break(why) = flow {
+            slow = matches!(why, Closed::Slow);
             break;
         }
+    }
+    if slow {
+        conn.shared.stats.send_modify(|s| s.slow_dropped += 1);
     }
     if conn.counted {
         conn.shared.stats.send_modify(|s| s.subscribed -= 1);
@@ -115,10 +209,25 @@ async fn tick(ping: &mut Option<tokio::time::Interval>) {
     }
 }
 
-fn to_flow(r: Result) -> ControlFlow<()> {
+fn to_flow(r: Result) -> ControlFlow<Closed> {
     match r {
         Ok(()) => ControlFlow::Continue(()),
-        Err(_) => ControlFlow::Break(()),
+        Err(why) => ControlFlow::Break(why),
+    }
+}
+
+/// One write, bounded by the write timeout: a peer that does not read is dropped.
+async fn bounded(
+    timeout: Duration,
+    write: impl Future<Output = std::result::Result<(), tokio_tungstenite::tungstenite::Error>>,
+) -> Result {
+    match tokio::time::timeout(timeout, write).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(Closed::Io),
+        Err(_) => {
+            tracing::info!("closing a connection that does not read");
+            Err(Closed::Slow)
+        }
     }
 }
 
@@ -131,19 +240,30 @@ fn message(bytes: Bytes) -> Message {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
-    async fn send(&mut self, frame: &ServerFrame) -> Result {
-        self.ws.send(message(frame.to_bytes())).await
+    async fn send(&mut self, msg: Message) -> Result {
+        bounded(self.write_timeout, self.ws.send(msg)).await
     }
 
-    async fn feed(&mut self, frame: &ServerFrame) -> Result {
-        self.ws.feed(message(frame.to_bytes())).await
+    async fn feed(&mut self, msg: Message) -> Result {
+        bounded(self.write_timeout, self.ws.feed(msg)).await
     }
 
-    async fn on_client(&mut self, msg: Message) -> ControlFlow<()> {
+    async fn send_frame(&mut self, frame: &ServerFrame) -> Result {
+        self.send(message(frame.to_bytes())).await
+    }
+
+    fn count(&mut self) {
+        let first = !std::mem::replace(&mut self.counted, true);
+        self.shared
+            .stats
+            .send_modify(|s| s.subscribed += usize::from(first));
+    }
+
+    async fn on_client(&mut self, msg: Message) -> ControlFlow<Closed> {
         let bytes = match msg {
             Message::Text(text) => Bytes::from(text),
             Message::Binary(bytes) => bytes,
-            Message::Close(_) => return ControlFlow::Break(()),
+            Message::Close(_) => return ControlFlow::Break(Closed::Io),
             // WebSocket pings are answered by the protocol layer.
             Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {
                 return ControlFlow::Continue(());
@@ -151,10 +271,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         };
         let result = match ClientFrame::parse(&bytes) {
             Ok(ClientFrame::Subscribe(sub)) => self.subscribe(sub).await,
-            Ok(ClientFrame::Ping) => self.send(&ServerFrame::Pong).await,
-            Ok(ClientFrame::Pong) => Ok(()),
+            Ok(ClientFrame::Unknown { kind }) => {
+                self.send_error(format!("unknown frame type {kind:?}: expected subscribe"))
+                    .await
+            }
             Ok(other) => {
-                self.send_error(format!("unknown frame type: {other:?}"))
+                self.send_error(format!("unexpected frame: {other:?}"))
                     .await
             }
             Err(e) => self.send_error(e.to_string()).await,
@@ -167,7 +289,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             name: "ValidationError".into(),
             message,
         });
-        self.send(&frame).await
+        self.send_frame(&frame).await
     }
 
     /// Replays what `after` asks for, answers `resumed` or `gap`, then `subscribed`,
@@ -176,33 +298,37 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     async fn subscribe(&mut self, sub: Subscribe) -> Result {
         let (replay, live) = self.shared.hub.subscribe(sub.after.as_deref());
         self.live = Some(live);
+        let filter = Filter {
+            sub,
+            everything: false,
+        };
         match replay {
             Some(Replay::After(events)) => {
                 let mut replayed = 0;
-                for event in events.iter().filter(|e| sub.matches(e)) {
-                    self.ws.feed(message(event.raw().clone())).await?;
+                let shared = self.shared.clone();
+                for event in events.iter().filter(|e| filter.passes(e, &shared)) {
+                    self.feed(message(event.raw().clone())).await?;
                     replayed += 1;
                 }
-                self.feed(&ServerFrame::Resumed { replayed }).await?;
+                self.feed(message(ServerFrame::Resumed { replayed }.to_bytes()))
+                    .await?;
             }
             Some(Replay::Gap) => {
-                let after = sub.after.clone().unwrap_or_default();
-                self.feed(&ServerFrame::Gap { after }).await?;
+                let after = filter.sub.after.clone().unwrap_or_default();
+                self.feed(message(ServerFrame::Gap { after }.to_bytes()))
+                    .await?;
             }
             None => {}
         }
         let confirmed = Subscribed {
-            event_types: sub.event_types.clone(),
-            inbox_ids: sub.inbox_ids.clone(),
-            pod_ids: sub.pod_ids.clone(),
+            event_types: filter.sub.event_types.clone(),
+            inbox_ids: filter.sub.inbox_ids.clone(),
+            pod_ids: filter.sub.pod_ids.clone(),
         };
-        self.filter = sub;
-        self.send(&ServerFrame::Subscribed(confirmed)).await?;
-        let first = !std::mem::replace(&mut self.counted, true);
-        self.shared.stats.send_modify(|s| {
-            s.subscribes += 1;
-            s.subscribed += usize::from(first);
-        });
+        self.filter = filter;
+        self.send_frame(&ServerFrame::Subscribed(confirmed)).await?;
+        self.shared.stats.send_modify(|s| s.subscribes += 1);
+        self.count();
         Ok(())
     }
 
@@ -210,22 +336,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     async fn on_live(
         &mut self,
         first: std::result::Result<Outgoing, RecvError>,
-    ) -> ControlFlow<()> {
+    ) -> ControlFlow<Closed> {
         let mut next = first;
         for _ in 0..BATCH {
             match next {
                 Ok(out) => {
-                    if self.feed_live(out).await.is_err() {
-                        return ControlFlow::Break(());
+                    if let Err(why) = self.feed_live(out).await {
+                        return ControlFlow::Break(why);
                     }
                 }
                 Err(RecvError::Lagged(missed)) => {
                     // A real service drops a consumer this far behind; the client
                     // resumes with `after`.
                     tracing::info!(missed, "closing a connection that fell behind");
-                    return ControlFlow::Break(());
+                    return ControlFlow::Break(Closed::Slow);
                 }
-                Err(RecvError::Closed) => return ControlFlow::Break(()),
+                Err(RecvError::Closed) => return ControlFlow::Break(Closed::Io),
             }
             let Some(live) = self.live.as_mut() else {
                 break;
@@ -237,16 +363,32 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 Err(TryRecvError::Closed) => Err(RecvError::Closed),
             };
         }
-        to_flow(self.ws.flush().await)
+        to_flow(bounded(self.write_timeout, self.ws.flush()).await)
     }
 
     async fn feed_live(&mut self, out: Outgoing) -> Result {
         match out {
-            Outgoing::Event(event) if self.filter.matches(&event) => {
-                self.ws.feed(message(event.raw().clone())).await
+            Outgoing::Event(event) if self.filter.passes(&event, &self.shared) => {
+                self.feed(message(event.raw().clone())).await
             }
             Outgoing::Event(_) => Ok(()),
-            Outgoing::Raw(bytes) => self.ws.feed(message(bytes)).await,
+            Outgoing::Raw(bytes) => self.feed(message(bytes)).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_subscription_leaves_out_spam_blocked_and_unauthenticated() {
+        assert!(excluded_by_default(&EventType::MessageReceivedSpam));
+        assert!(excluded_by_default(&EventType::MessageReceivedBlocked));
+        assert!(excluded_by_default(
+            &EventType::MessageReceivedUnauthenticated
+        ));
+        assert!(!excluded_by_default(&EventType::MessageReceived));
+        assert!(!excluded_by_default(&EventType::MessageBounced));
     }
 }

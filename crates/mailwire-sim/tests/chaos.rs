@@ -154,7 +154,7 @@ async fn chaos_is_set_read_and_cleared_over_rest() {
     let call = |method: &str, body: &'static str| {
         let req = hyper::Request::builder()
             .method(method)
-            .uri(format!("{}/v1/chaos", sim.http_url()))
+            .uri(format!("{}/_sim/chaos", sim.http_url()))
             .body(Full::new(bytes::Bytes::from_static(body.as_bytes())))
             .unwrap();
         let client = client.clone();

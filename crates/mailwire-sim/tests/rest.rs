@@ -85,15 +85,28 @@ async fn every_route_refuses_a_missing_or_wrong_key() {
             (Method::GET, "/v1/webhooks"),
             (Method::GET, "/v1/webhooks/wh_1"),
             (Method::DELETE, "/v1/webhooks/wh_1"),
-            (Method::POST, "/v1/inboxes/a@x.to/messages"),
-            (Method::POST, "/v1/events"),
-            (Method::GET, "/v1/events"),
-            (Method::POST, "/v1/chaos"),
+            (Method::POST, "/_sim/inboxes/a@x.to/messages"),
+            (Method::POST, "/_sim/events"),
+            (Method::GET, "/_sim/events"),
+            (Method::POST, "/_sim/chaos"),
+            (Method::GET, "/v0/inboxes"),
+            (Method::POST, "/v0/inboxes"),
+            (Method::GET, "/v0/inboxes/a@x.to/messages"),
+            (Method::POST, "/v0/inboxes/a@x.to/messages/send"),
+            (Method::GET, "/v0/threads"),
+            (Method::GET, "/v0/webhooks"),
+            (Method::GET, "/v0/pods"),
             (Method::GET, "/v1/nothing"),
         ] {
             let (status, body) = api.call(method.clone(), path, "{}").await;
             assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}");
-            assert_eq!(body["name"], "AuthenticationError");
+            assert_eq!(body["name"], "UnauthorizedError");
+            let code = if key.is_some() {
+                "unknown_api_key"
+            } else {
+                "missing_authorization"
+            };
+            assert_eq!(body["code"], code);
         }
     }
     let api = Api::new(&sim, Some("sk_good"));
@@ -247,7 +260,7 @@ async fn a_message_arrives_on_the_websocket_and_as_a_signed_webhook() {
     bounded(sim.wait_subscribers(1)).await;
     let (status, sent) = api
         .post(
-            "/v1/inboxes/ada%40agentmail.to/messages",
+            "/_sim/inboxes/ada%40agentmail.to/messages",
             r#"{"from":"Bob <bob@example.com>","to":["ada@agentmail.to"],"subject":"Your code","text":"Your code is 481516","html":"<p>481516</p>"}"#,
         )
         .await;
@@ -341,7 +354,7 @@ async fn the_simple_envelope_serves_the_article_client_unchanged() {
     let mut ws = subscribe(&ws_url, Some("mam_key")).await;
     bounded(sim.wait_subscribers(1)).await;
     let (_, sent) = api
-        .post("/v1/inboxes/agent@myagentmail.com/messages", r#"{"from":"alice@example.com","to":"agent@myagentmail.com","subject":"Hello","text":"Can we meet?"}"#)
+        .post("/_sim/inboxes/agent@myagentmail.com/messages", r#"{"from":"alice@example.com","to":"agent@myagentmail.com","subject":"Hello","text":"Can we meet?"}"#)
         .await;
 
     let frame = next_event(&mut ws).await;
@@ -381,7 +394,7 @@ async fn raw_events_are_emitted_compact_and_paged_after_an_id() {
         .unwrap();
     let api = Api::new(&sim, None);
     let raw = "{ \"type\": \"event\", \"event_type\": \"domain.verified\", \"event_id\": \"evt_raw\",\n  \"domain\": {\"name\": \"a b.example\", \"x-extra\": true} }";
-    let (status, answer) = api.post("/v1/events", raw).await;
+    let (status, answer) = api.post("/_sim/events", raw).await;
     assert_eq!(
         (status, answer["event_id"].as_str()),
         (StatusCode::OK, Some("evt_raw"))
@@ -389,7 +402,7 @@ async fn raw_events_are_emitted_compact_and_paged_after_an_id() {
     for i in 1..=3 {
         sim.emit(sample::message_received(&format!("evt_{i}"), "a@x.to"));
     }
-    let (status, page) = api.get("/v1/events?limit=2").await;
+    let (status, page) = api.get("/_sim/events?limit=2").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(page["count"], 2);
     assert_eq!(page["has_more"], true);
@@ -399,17 +412,17 @@ async fn raw_events_are_emitted_compact_and_paged_after_an_id() {
         "strings untouched"
     );
     assert_eq!(page["next_after"], "evt_1");
-    let (_, rest) = api.get("/v1/events?after=evt_1&limit=10").await;
+    let (_, rest) = api.get("/_sim/events?after=evt_1&limit=10").await;
     assert_eq!(rest["count"], 2);
     assert_eq!(rest["has_more"], false);
     assert_eq!(rest["next_after"], "evt_3");
-    let (_, empty) = api.get("/v1/events?after=evt_3").await;
+    let (_, empty) = api.get("/_sim/events?after=evt_3").await;
     assert_eq!(
         (empty["count"].as_u64(), &empty["next_after"]),
         (Some(0), &Value::Null)
     );
     // The stored bytes are compact.
-    let (_, page) = api.get("/v1/events?limit=1").await;
+    let (_, page) = api.get("/_sim/events?limit=1").await;
     let first = sim.hub().retained_after(None, 1).unwrap();
     assert!(!first[0].raw().contains(&b'\n'));
     assert_eq!(
@@ -419,15 +432,15 @@ async fn raw_events_are_emitted_compact_and_paged_after_an_id() {
 
     // Retention is 4: a fifth event pushes evt_raw out, and resuming after it is a gap.
     sim.emit(sample::message_received("evt_4", "a@x.to"));
-    let (status, gone) = api.get("/v1/events?after=evt_raw").await;
+    let (status, gone) = api.get("/_sim/events?after=evt_raw").await;
     assert_eq!(
         (status, gone["name"].as_str()),
         (StatusCode::GONE, Some("GapError"))
     );
     for bad in [
-        "/v1/events?limit=0",
-        "/v1/events?limit=5000",
-        "/v1/events?limit=x",
+        "/_sim/events?limit=0",
+        "/_sim/events?limit=5000",
+        "/_sim/events?limit=x",
     ] {
         assert_eq!(api.get(bad).await.0, StatusCode::BAD_REQUEST, "{bad}");
     }
@@ -446,7 +459,7 @@ async fn hostile_bodies_get_clear_errors() {
         "\u{0}\u{1}",
         "{\"id\":\"\",\"type\":\"x\"}",
     ] {
-        let (status, answer) = api.post("/v1/events", body).await;
+        let (status, answer) = api.post("/_sim/events", body).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body:?}");
         assert_eq!(answer["name"], "ValidationError");
     }
@@ -455,7 +468,7 @@ async fn hostile_bodies_get_clear_errors() {
         "a".repeat(2 << 20)
     );
     assert_eq!(
-        api.post("/v1/events", &huge).await.0,
+        api.post("/_sim/events", &huge).await.0,
         StatusCode::PAYLOAD_TOO_LARGE
     );
     for body in [
@@ -463,15 +476,15 @@ async fn hostile_bodies_get_clear_errors() {
         r#"{"from":"nobody","to":"<x"}"#,
         r#"{"from":""}"#,
     ] {
-        let (status, _) = api.post("/v1/inboxes/a@x.to/messages", body).await;
+        let (status, _) = api.post("/_sim/inboxes/a@x.to/messages", body).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     }
     assert_eq!(
-        api.post("/v1/chaos", r#"{"duplicate_rate":2}"#).await.0,
+        api.post("/_sim/chaos", r#"{"duplicate_rate":2}"#).await.0,
         StatusCode::BAD_REQUEST
     );
     assert_eq!(
-        api.post("/v1/chaos", r#"{"seeed":1}"#).await.0,
+        api.post("/_sim/chaos", r#"{"seeed":1}"#).await.0,
         StatusCode::BAD_REQUEST
     );
     assert_eq!(sim.hub().retained_len(), 0, "nothing was emitted");
@@ -533,9 +546,14 @@ async fn a_410_disables_the_webhook_and_a_500_is_retried() {
     let mut ids = Vec::new();
     for _ in 0..8 {
         let (headers, _) = bounded(failing_hits.recv()).await.unwrap();
-        ids.push(headers["webhook-id"].clone());
+        let id = headers.get("svix-id").or_else(|| headers.get("webhook-id"));
+        ids.push(id.expect("a webhook id header").clone());
     }
-    assert!(ids.iter().all(|id| id == "evt_3"));
+    // Every retry of one delivery carries the same webhook id.
+    assert!(
+        !ids[0].is_empty() && ids.iter().all(|id| *id == ids[0]),
+        "{ids:?}"
+    );
     let stats = bounded(sim.wait_webhooks(|s| s.gave_up == 1)).await;
     assert_eq!(stats.attempts, 1 + 8);
 }

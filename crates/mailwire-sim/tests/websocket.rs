@@ -31,15 +31,12 @@ async fn subscribe(ws: &mut Ws, json: &str) {
     ws.send(Message::text(json)).await.expect("send");
 }
 
-/// The next frame that is not a greeting or a ping.
+/// The next text frame (control frames skipped).
 async fn frame(ws: &mut Ws) -> ServerFrame {
     loop {
         let msg = bounded(ws.next()).await.expect("open").expect("frame");
         let Message::Text(text) = msg else { continue };
-        match ServerFrame::parse(Vec::from(text.as_bytes())).expect("valid frame") {
-            ServerFrame::Connected | ServerFrame::Ping => continue,
-            other => return other,
-        }
+        return ServerFrame::parse(Vec::from(text.as_bytes())).expect("valid frame");
     }
 }
 
@@ -166,21 +163,48 @@ async fn malformed_client_frames_get_an_error_frame_and_the_connection_lives() {
         };
         assert_eq!(e.name, "ValidationError");
     }
+    // No JSON ping exists in the protocol: it is an unknown frame like any other.
     subscribe(&mut ws, r#"{"type":"ping"}"#).await;
-    assert_eq!(frame(&mut ws).await, ServerFrame::Pong);
+    assert!(matches!(frame(&mut ws).await, ServerFrame::Error(_)));
 }
 
 #[tokio::test]
-async fn sends_application_pings_at_the_interval() {
+async fn liveness_is_websocket_control_pings_and_nothing_comes_before_subscribed() {
     let sim = Simulator::builder()
         .ping_interval(Some(Duration::from_millis(20)))
-        .greeting(false)
         .bind("127.0.0.1:0")
         .await
         .unwrap();
     let mut ws = connect(&sim.ws_url()).await;
+    // No greeting: the first thing the server sends is a control ping.
     let msg = bounded(ws.next()).await.unwrap().unwrap();
-    assert_eq!(msg, Message::text(r#"{"type":"ping"}"#));
+    assert!(matches!(msg, Message::Ping(_)), "{msg:?}");
+    subscribe(&mut ws, r#"{"type":"subscribe"}"#).await;
+    loop {
+        match bounded(ws.next()).await.unwrap().unwrap() {
+            Message::Ping(_) | Message::Pong(_) => continue,
+            Message::Text(t) => {
+                assert!(t.starts_with(r#"{"type":"subscribed""#), "{t}");
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_peer_that_answers_no_ping_is_dropped() {
+    let sim = Simulator::builder()
+        .ping_interval(Some(Duration::from_millis(20)))
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let mut ws = connect(&sim.ws_url()).await;
+    subscribe(&mut ws, r#"{"type":"subscribe"}"#).await;
+    bounded(sim.wait_subscribers(1)).await;
+    // Not reading means not answering pings (tungstenite answers them on read).
+    bounded(sim.wait_until(|s| s.subscribed == 0)).await;
+    drop(ws);
 }
 
 #[tokio::test]

@@ -62,7 +62,6 @@ async fn run() {
     let sim = Simulator::builder()
         .retain(THROUGHPUT_EVENTS + 1)
         .ping_interval(None)
-        .greeting(false)
         .live_buffer(1 << 16)
         .bind("127.0.0.1:0")
         .await

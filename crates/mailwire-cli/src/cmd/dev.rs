@@ -17,22 +17,30 @@ pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = concat!(
-        "Serves until Ctrl-C. Every event is sent on the WebSocket and POSTed, signed and\n",
-        "retried, to each matching webhook.\n\n",
-        "Routes:\n",
-        "  WS      /v0, /v1/ws                   events as the service sends them\n",
+        "Serves until Ctrl-C: a local AgentMail. Its official SDKs work against it with\n",
+        "only their base URL changed (Python: AgentMailEnvironment(http=URL, websockets=WS);\n",
+        "TypeScript: environment: {http, websockets}). Every event is sent on the WebSocket\n",
+        "and POSTed, signed and retried, to each matching webhook.\n\n",
+        "AgentMail's API:\n",
+        "  WS      /v0                           subscribe -> subscribed, events, error\n",
+        "  REST    /v0/inboxes, /v0/inboxes/ID/messages[/send], .../threads, /v0/threads,\n",
+        "          /v0/webhooks, /v0/pods, ...   the service's shapes, pages and errors\n",
+        "  Sending to bounce@, complaint@ or reject@simulator.amazonses.com gives\n",
+        "  message.bounced, .complained or .rejected instead of message.delivered.\n\n",
+        "The article's (--envelope simple):\n",
+        "  WS      /v1/ws                        every event from connect, no subscribe\n",
         "  POST    /v1/webhooks                  {url, events?, inbox_ids?, secret?, scheme?}\n",
-        "  GET     /v1/webhooks[/ID]             the webhooks, with their secrets\n",
-        "  DELETE  /v1/webhooks/ID\n",
-        "  POST    /v1/inboxes/INBOX/messages    {from, to, subject, text, html?}\n",
-        "  POST    /v1/events                    a raw event, emitted as given\n",
-        "  GET     /v1/events?after=ID&limit=N   retained events, oldest first\n",
-        "  POST    /v1/chaos                     {seed, drop_ws_every, webhook_failure_rate,\n",
+        "  GET     /v1/webhooks[/ID], DELETE /v1/webhooks/ID\n\n",
+        "The simulator's own controls:\n",
+        "  POST    /_sim/inboxes/INBOX/messages  {from, to, subject, text, html?, verdict?}\n",
+        "  POST    /_sim/events                  a raw event, emitted as given\n",
+        "  GET     /_sim/events?after=ID&limit=N retained events, oldest first\n",
+        "  POST    /_sim/chaos                   {seed, drop_ws_every, webhook_failure_rate,\n",
         "                                         webhook_max_failures, webhook_delay_ms,\n",
         "                                         duplicate_rate, reorder_rate, ws_down, drop_now}\n",
-        "  GET     /v1/chaos, DELETE /v1/chaos   read, clear\n\n",
-        "With --api-key, every route needs one of the keys: an X-API-Key header,\n",
-        "Authorization: Bearer, or ?api_key=."
+        "  GET     /_sim/chaos, DELETE /_sim/chaos   read, clear\n\n",
+        "With --api-key, every route needs one of the keys: Authorization: Bearer,\n",
+        "an X-API-Key header, or ?api_key=."
     )
 )]
 pub(crate) struct Args {
@@ -42,7 +50,7 @@ pub(crate) struct Args {
     /// Accept this API key (repeatable). Without one, any request is let in.
     #[arg(long = "api-key", value_name = "KEY")]
     api_keys: Vec<String>,
-    /// How many recent events to keep for resume (`after`) and `GET /v1/events`.
+    /// How many recent events to keep for resume (`after`) and `GET /_sim/events`.
     #[arg(long, value_name = "N", default_value_t = 10_000)]
     retain: usize,
     /// The event envelope on the WebSocket and in webhook bodies.
@@ -79,8 +87,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             .map_err(|e| anyhow!("cannot listen on {}: {e}", args.listen))?;
         let base = sim.http_url();
         status!("simulator listening on {base}");
-        eprintln!("  WebSocket  {}  (also /v1/ws)", sim.ws_url());
-        eprintln!("  REST       {base}/v1/...  (see `mailwire dev --help`)");
+        eprintln!("  WebSocket  {}  (the article's: /v1/ws)", sim.ws_url());
+        eprintln!("  REST       {base}/v0/...  (AgentMail's; controls under /_sim, see --help)");
         eprintln!(
             "  envelope   {}; {}",
             match args.envelope {

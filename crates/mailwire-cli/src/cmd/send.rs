@@ -12,8 +12,9 @@ use super::runtime::{block_on, error_text, exchange, rest_base};
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Makes an email arrive in an inbox of a simulator (`mailwire dev`): \
-POST /v1/inboxes/ID/messages. The simulator emits a message.received event on its \
-WebSocket and to its webhooks. Prints the event id."
+POST /_sim/inboxes/ID/messages. The simulator stores it (the inbox is created if \
+missing) and emits a message.received event on its WebSocket and to its webhooks. \
+Prints the event id."
 )]
 pub(crate) struct Args {
     /// The simulator's URL, e.g. http://127.0.0.1:8787 (a ws:// URL works too).
@@ -39,7 +40,7 @@ pub(crate) struct Args {
 /// Prints the new event's id on stdout.
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let base = rest_base(&args.server)?;
-    let url = format!("{base}/v1/inboxes/{}/messages", encode(&args.inbox));
+    let url = format!("{base}/_sim/inboxes/{}/messages", encode(&args.inbox));
     let body = serde_json::json!({
         "from": args.from,
         "to": [args.inbox],
@@ -48,7 +49,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     });
     let req = http::Request::post(url.as_str())
         .header(http::header::CONTENT_TYPE, "application/json")
-        .header("x-api-key", args.api_key.as_str())
+        .header(
+            http::header::AUTHORIZATION,
+            format!("Bearer {}", args.api_key).as_str(),
+        )
         .body(Full::new(Bytes::from(body.to_string())))
         .map_err(|e| crate::cli::usage(format!("--server/--inbox: {e}")))?;
     block_on(async move {

@@ -84,14 +84,14 @@ async fn demo() -> anyhow::Result<ExitCode> {
     println!("  service   simulator at {base} (chaos: 30% of webhook attempts fail)");
     let hook = post(
         &base,
-        "/v1/webhooks",
-        &serde_json::json!({ "url": hook_url }).to_string(),
+        "/v0/webhooks",
+        &serde_json::json!({ "url": hook_url, "event_types": ["message.received"] }).to_string(),
     )
     .await?;
     let secret = hook["secret"]
         .as_str()
         .ok_or_else(|| anyhow!("no webhook secret"))?;
-    post(&base, "/v1/chaos", CHAOS).await?;
+    post(&base, "/_sim/chaos", CHAOS).await?;
     let receiver = WebhookReceiver::new(Verifier::new(Keyring::standard(secret)?))
         .log(Arc::new(CountingLog {
             inner: log.clone(),
@@ -151,7 +151,7 @@ async fn demo() -> anyhow::Result<ExitCode> {
         let body = serde_json::json!({
             "from": email.from, "to": [email.inbox], "subject": email.subject, "text": email.text,
         });
-        let path = format!("/v1/inboxes/{}/messages", email.inbox.replace('@', "%40"));
+        let path = format!("/_sim/inboxes/{}/messages", email.inbox.replace('@', "%40"));
         let answer = post(&base, &path, &body.to_string()).await?;
         let id = answer["event_id"]
             .as_str()

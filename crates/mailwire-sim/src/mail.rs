@@ -1,0 +1,361 @@
+//! The mail the simulator holds: pods, inboxes, and the messages received and sent,
+//! threaded by `in_reply_to` and `references`. Threads are not stored apart: they are
+//! read from their messages, so they can never disagree with them.
+
+use std::collections::{BTreeMap, HashMap};
+
+use bytes::Bytes;
+use mailwire_proto::{Address, Attachment, Message, OffsetDateTime, Thread};
+
+/// The domain inboxes get when none is asked for.
+pub(crate) const DEFAULT_DOMAIN: &str = "agentmail.to";
+/// The pod inboxes belong to when created outside one.
+pub(crate) const DEFAULT_POD: &str = "pod_default";
+
+/// A pod, as `GET /v0/pods/{id}` returns it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub(crate) struct Pod {
+    pub(crate) pod_id: String,
+    pub(crate) name: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub(crate) updated_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub(crate) created_at: OffsetDateTime,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) client_id: Option<String>,
+}
+
+/// An inbox, as `GET /v0/inboxes/{id}` returns it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub(crate) struct Inbox {
+    pub(crate) pod_id: String,
+    pub(crate) inbox_id: String,
+    pub(crate) email: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) display_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) client_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub(crate) updated_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub(crate) created_at: OffsetDateTime,
+}
+
+/// An attachment's bytes, kept beside its message.
+#[derive(Clone, Debug)]
+pub(crate) struct Blob {
+    pub(crate) meta: Attachment,
+    pub(crate) content: Bytes,
+}
+
+/// A message and what the API serves about it besides its JSON.
+#[derive(Clone, Debug)]
+pub(crate) struct Stored {
+    /// Creation order, the tie-break of equal timestamps.
+    pub(crate) seq: u64,
+    pub(crate) message: Message,
+    pub(crate) blobs: Vec<Blob>,
+    /// The message as an RFC 5322 text, for `.../raw`.
+    pub(crate) raw: Bytes,
+}
+
+impl Stored {
+    pub(crate) fn id(&self) -> &str {
+        self.message.message_id.as_deref().unwrap_or("")
+    }
+
+    pub(crate) fn thread_id(&self) -> &str {
+        self.message.thread_id.as_deref().unwrap_or("")
+    }
+
+    pub(crate) fn inbox_id(&self) -> &str {
+        self.message.inbox_id.as_deref().unwrap_or("")
+    }
+
+    pub(crate) fn time(&self) -> OffsetDateTime {
+        self.message.timestamp.unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    }
+
+    pub(crate) fn has_label(&self, label: &str) -> bool {
+        self.message.labels.iter().any(|l| l == label)
+    }
+
+    /// The labels that hide a message from lists unless asked for.
+    pub(crate) fn hidden_by(&self) -> Option<&'static str> {
+        ["spam", "blocked", "unauthenticated", "trash"]
+            .into_iter()
+            .find(|l| self.has_label(l))
+    }
+}
+
+/// Everything the REST API reads and writes.
+#[derive(Debug)]
+pub(crate) struct Mail {
+    seq: u64,
+    pub(crate) pods: Vec<Pod>,
+    pub(crate) inboxes: Vec<Inbox>,
+    /// By (inbox, message id).
+    messages: HashMap<(String, String), Stored>,
+}
+
+impl Default for Mail {
+    fn default() -> Self {
+        let now = crate::ids::now();
+        Mail {
+            seq: 0,
+            pods: vec![Pod {
+                pod_id: DEFAULT_POD.into(),
+                name: "default".into(),
+                updated_at: now,
+                created_at: now,
+                client_id: None,
+            }],
+            inboxes: Vec::new(),
+            messages: HashMap::new(),
+        }
+    }
+}
+
+impl Mail {
+    pub(crate) fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    pub(crate) fn pod(&self, id: &str) -> Option<&Pod> {
+        self.pods.iter().find(|p| p.pod_id == id)
+    }
+
+    pub(crate) fn inbox(&self, id: &str) -> Option<&Inbox> {
+        self.inboxes
+            .iter()
+            .find(|i| i.inbox_id.eq_ignore_ascii_case(id))
+    }
+
+    pub(crate) fn inbox_mut(&mut self, id: &str) -> Option<&mut Inbox> {
+        self.inboxes
+            .iter_mut()
+            .find(|i| i.inbox_id.eq_ignore_ascii_case(id))
+    }
+
+    /// The pod of an inbox, for `pod_ids` filters.
+    pub(crate) fn pod_of(&self, inbox: &str) -> Option<&str> {
+        self.inbox(inbox).map(|i| i.pod_id.as_str())
+    }
+
+    /// The inbox with this address, created in the default pod if missing: mail
+    /// injected into an address nobody created still lands somewhere listable.
+    pub(crate) fn ensure_inbox(&mut self, email: &str) -> &Inbox {
+        if self.inbox(email).is_none() {
+            let now = crate::ids::now();
+            self.inboxes.push(Inbox {
+                pod_id: DEFAULT_POD.into(),
+                inbox_id: email.to_owned(),
+                email: email.to_owned(),
+                display_name: None,
+                client_id: None,
+                metadata: None,
+                updated_at: now,
+                created_at: now,
+            });
+        }
+        self.inbox(email)
+            .unwrap_or_else(|| unreachable!("just inserted"))
+    }
+
+    /// Removes an inbox and its messages.
+    pub(crate) fn delete_inbox(&mut self, id: &str) -> bool {
+        let Some(at) = self
+            .inboxes
+            .iter()
+            .position(|i| i.inbox_id.eq_ignore_ascii_case(id))
+        else {
+            return false;
+        };
+        let inbox = self.inboxes.remove(at);
+        self.messages.retain(|(i, _), _| *i != inbox.inbox_id);
+        true
+    }
+
+    pub(crate) fn insert(&mut self, stored: Stored) {
+        let key = (stored.inbox_id().to_owned(), stored.id().to_owned());
+        self.messages.insert(key, stored);
+    }
+
+    pub(crate) fn message(&self, inbox: &str, id: &str) -> Option<&Stored> {
+        let inbox = self.inbox(inbox)?.inbox_id.clone();
+        self.messages.get(&(inbox, id.to_owned()))
+    }
+
+    pub(crate) fn message_mut(&mut self, inbox: &str, id: &str) -> Option<&mut Stored> {
+        let inbox = self.inbox(inbox)?.inbox_id.clone();
+        self.messages.get_mut(&(inbox, id.to_owned()))
+    }
+
+    pub(crate) fn remove_message(&mut self, inbox: &str, id: &str) -> bool {
+        let Some(inbox) = self.inbox(inbox).map(|i| i.inbox_id.clone()) else {
+            return false;
+        };
+        self.messages.remove(&(inbox, id.to_owned())).is_some()
+    }
+
+    /// Every message of the inboxes `scope` accepts, oldest first.
+    pub(crate) fn messages(&self, scope: impl Fn(&str) -> bool) -> Vec<&Stored> {
+        let mut all: Vec<&Stored> = self
+            .messages
+            .values()
+            .filter(|m| scope(m.inbox_id()))
+            .collect();
+        all.sort_by_key(|m| (m.time(), m.seq));
+        all
+    }
+
+    /// The thread a new message in `inbox` joins: the thread of the message it
+    /// replies to or references, when that message is in the same inbox.
+    pub(crate) fn thread_for(
+        &self,
+        inbox: &str,
+        in_reply_to: Option<&str>,
+        references: &[String],
+    ) -> Option<String> {
+        let inbox = self.inbox(inbox)?.inbox_id.clone();
+        in_reply_to
+            .into_iter()
+            .chain(references.iter().rev().map(String::as_str))
+            .find_map(|id| {
+                self.messages
+                    .get(&(inbox.clone(), id.to_owned()))
+                    .map(|m| m.thread_id().to_owned())
+            })
+    }
+
+    /// Every thread of the inboxes `scope` accepts, as (latest message time,
+    /// messages oldest first).
+    pub(crate) fn threads(&self, scope: impl Fn(&str) -> bool) -> Vec<Vec<&Stored>> {
+        let mut threads: BTreeMap<(&str, &str), Vec<&Stored>> = BTreeMap::new();
+        for m in self.messages(scope) {
+            threads
+                .entry((m.inbox_id(), m.thread_id()))
+                .or_default()
+                .push(m);
+        }
+        threads.into_values().collect()
+    }
+
+    /// One thread's messages, oldest first, searched in the inboxes `scope` accepts.
+    pub(crate) fn thread(&self, scope: impl Fn(&str) -> bool, id: &str) -> Vec<&Stored> {
+        self.messages(scope)
+            .into_iter()
+            .filter(|m| m.thread_id() == id)
+            .collect()
+    }
+}
+
+/// A thread's `ThreadItem`, computed from its messages (oldest first, not empty).
+pub(crate) fn thread_item(messages: &[&Stored]) -> Thread {
+    let (Some(first), Some(last)) = (messages.first(), messages.last()) else {
+        return Thread::default();
+    };
+    let mut thread = Thread::new(first.inbox_id(), first.thread_id());
+    let mut labels: Vec<String> = Vec::new();
+    let mut senders: Vec<Address> = Vec::new();
+    let mut recipients: Vec<Address> = Vec::new();
+    let mut attachments = Vec::new();
+    let mut size = 0;
+    for m in messages {
+        let msg = &m.message;
+        for l in &msg.labels {
+            if !labels.contains(l) {
+                labels.push(l.clone());
+            }
+        }
+        if let Some(from) = &msg.from
+            && !senders.contains(from)
+        {
+            senders.push(from.clone());
+        }
+        for to in msg.to.iter().chain(msg.cc.iter().flatten()) {
+            if !recipients.contains(to) {
+                recipients.push(to.clone());
+            }
+        }
+        attachments.extend(msg.attachments.iter().flatten().cloned());
+        size += msg.size.unwrap_or(0);
+        if m.has_label("sent") {
+            thread.sent_timestamp = msg.timestamp;
+        } else {
+            thread.received_timestamp = msg.timestamp;
+        }
+    }
+    thread.labels = labels;
+    thread.timestamp = last.message.timestamp;
+    thread.senders = senders;
+    thread.recipients = recipients;
+    thread.subject = first.message.subject.clone();
+    thread.preview = last.message.preview.clone();
+    thread.attachments = (!attachments.is_empty()).then_some(attachments);
+    thread.last_message_id = last.message.message_id.clone();
+    thread.message_count = Some(messages.len() as u64);
+    thread.size = Some(size);
+    thread.created_at = first.message.created_at;
+    thread.updated_at = messages.iter().filter_map(|m| m.message.updated_at).max();
+    thread
+}
+
+/// The message without what list items leave out (`MessageItem`).
+pub(crate) fn message_item(message: &Message) -> Message {
+    let mut item = message.clone();
+    item.reply_to = None;
+    item.text = None;
+    item.html = None;
+    item.extracted_text = None;
+    item.extracted_html = None;
+    item
+}
+
+/// A first line of plain text, whitespace folded, at most 100 characters.
+pub(crate) fn preview(text: Option<&str>) -> Option<String> {
+    text.map(|t| {
+        t.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .chars()
+            .take(100)
+            .collect()
+    })
+}
+
+/// A plain RFC 5322 rendering of a message, what `.../raw` serves.
+pub(crate) fn rfc5322(m: &Message) -> Bytes {
+    let mut out = String::new();
+    let join = |v: &[Address]| v.iter().map(Address::as_str).collect::<Vec<_>>().join(", ");
+    if let Some(from) = &m.from {
+        out.push_str(&format!("From: {}\r\n", from.as_str()));
+    }
+    out.push_str(&format!("To: {}\r\n", join(&m.to)));
+    if let Some(cc) = m.cc.as_deref().filter(|c| !c.is_empty()) {
+        out.push_str(&format!("Cc: {}\r\n", join(cc)));
+    }
+    if let Some(subject) = &m.subject {
+        out.push_str(&format!("Subject: {subject}\r\n"));
+    }
+    if let Some(id) = &m.message_id {
+        out.push_str(&format!("Message-ID: {id}\r\n"));
+    }
+    if let Some(id) = &m.in_reply_to {
+        out.push_str(&format!("In-Reply-To: {id}\r\n"));
+    }
+    if let Some(refs) = m.references.as_deref().filter(|r| !r.is_empty()) {
+        out.push_str(&format!("References: {}\r\n", refs.join(" ")));
+    }
+    if let Some(ts) = m.timestamp
+        && let Ok(date) = ts.format(&time::format_description::well_known::Rfc2822)
+    {
+        out.push_str(&format!("Date: {date}\r\n"));
+    }
+    out.push_str("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n");
+    out.push_str(m.text.as_deref().unwrap_or(""));
+    Bytes::from(out)
+}

@@ -1,0 +1,390 @@
+//! `/v0/inboxes/{inbox_id}/messages`: list, get, update labels, delete, send, reply,
+//! reply-all, forward, attachments, raw.
+
+use std::sync::Arc;
+
+use hyper::body::Incoming;
+use hyper::{Method, Request};
+use mailwire_proto::{Address, Message};
+use serde::Deserialize;
+use time::Duration;
+
+use super::{Query, Routed, done, json_body, no_content, not_found, ok, page, validation};
+use crate::Shared;
+use crate::mail::{Mail, Stored, message_item};
+use crate::message::{Compose, NewAttachment, one_or_many};
+use crate::rest::Refusal;
+
+/// The body of send, reply, reply-all and forward.
+#[derive(Deserialize, Default)]
+struct SendBody {
+    #[serde(default, deserialize_with = "one_or_many")]
+    labels: Vec<String>,
+    #[serde(default, deserialize_with = "one_or_many")]
+    reply_to: Vec<String>,
+    #[serde(default, deserialize_with = "one_or_many")]
+    to: Vec<String>,
+    #[serde(default, deserialize_with = "one_or_many")]
+    cc: Vec<String>,
+    #[serde(default, deserialize_with = "one_or_many")]
+    bcc: Vec<String>,
+    #[serde(default)]
+    subject: Option<String>,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    html: Option<String>,
+    #[serde(default)]
+    attachments: Vec<NewAttachment>,
+    #[serde(default)]
+    headers: Option<serde_json::Map<String, serde_json::Value>>,
+    #[serde(default)]
+    reply_all: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct UpdateBody {
+    #[serde(default, deserialize_with = "one_or_many")]
+    add_labels: Vec<String>,
+    #[serde(default, deserialize_with = "one_or_many")]
+    remove_labels: Vec<String>,
+}
+
+/// Which way a new message relates to an existing one.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Send,
+    Reply,
+    ReplyAll,
+    Forward,
+}
+
+/// The base URL the client reached us by, for download links.
+pub(super) fn base_url<B>(req: &Request<B>, shared: &Shared) -> String {
+    let scheme = if shared.settings.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let host = req
+        .headers()
+        .get(hyper::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    format!("{scheme}://{host}")
+}
+
+fn enc(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// Where `.../attachments/{id}` and `.../raw` point: a link that needs no API key,
+/// as a presigned URL does.
+pub(super) fn download_url(base: &str, inbox: &str, message: &str, part: &str) -> String {
+    format!(
+        "{base}/_sim/download/{}/{}/{}",
+        enc(inbox),
+        enc(message),
+        enc(part)
+    )
+}
+
+pub(super) fn expires_at() -> String {
+    let at = crate::ids::now() + Duration::hours(1);
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// The answer to `GET .../attachments/{id}`.
+pub(super) fn attachment_response(
+    base: &str,
+    m: &Stored,
+    attachment: &str,
+) -> Option<serde_json::Value> {
+    let blob = m
+        .blobs
+        .iter()
+        .find(|b| b.meta.attachment_id.as_deref() == Some(attachment))?;
+    let mut v = serde_json::to_value(&blob.meta).ok()?;
+    v["download_url"] = download_url(base, m.inbox_id(), m.id(), attachment).into();
+    v["expires_at"] = expires_at().into();
+    Some(v)
+}
+
+fn list(mail: &Mail, inbox: &str, query: &Query) -> Result<Vec<Message>, Refusal> {
+    let labels = query.list("labels")?;
+    let before = query.time("before")?;
+    let after = query.time("after")?;
+    let include = |label: &str| query.flag(&format!("include_{label}"));
+    let shown = [
+        ("spam", include("spam")?),
+        ("blocked", include("blocked")?),
+        ("unauthenticated", include("unauthenticated")?),
+        ("trash", include("trash")?),
+    ];
+    let from = query.list("from")?;
+    let to = query.list("to")?;
+    let subject = query.list("subject")?;
+    let contains = |hay: &str, needles: &Option<Vec<String>>| {
+        needles.as_ref().is_none_or(|n| {
+            let hay = hay.to_lowercase();
+            n.iter().any(|n| hay.contains(&n.to_lowercase()))
+        })
+    };
+    let mut out: Vec<Message> = mail
+        .messages(|i| i.eq_ignore_ascii_case(inbox))
+        .into_iter()
+        .filter(|m| {
+            m.message
+                .labels
+                .iter()
+                .all(|l| shown.iter().all(|(hidden, on)| l != hidden || *on))
+        })
+        .filter(|m| {
+            labels
+                .as_ref()
+                .is_none_or(|ls| ls.iter().all(|l| m.has_label(l)))
+        })
+        .filter(|m| before.is_none_or(|b| m.time() < b))
+        .filter(|m| after.is_none_or(|a| m.time() >= a))
+        .filter(|m| contains(m.message.from.as_ref().map_or("", Address::as_str), &from))
+        .filter(|m| {
+            let all: Vec<&str> = m.message.to.iter().map(Address::as_str).collect();
+            contains(&all.join(", "), &to)
+        })
+        .filter(|m| contains(m.message.subject.as_deref().unwrap_or(""), &subject))
+        .map(|m| message_item(&m.message))
+        .collect();
+    if !query.ascending()? {
+        out.reverse();
+    }
+    Ok(out)
+}
+
+fn prefixed(prefix: &str, subject: Option<&str>) -> String {
+    let subject = subject.unwrap_or("");
+    if subject
+        .get(..prefix.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+    {
+        subject.to_owned()
+    } else {
+        format!("{prefix} {subject}")
+    }
+}
+
+/// Builds what to store for a send, reply, reply-all or forward.
+fn compose(
+    mail: &Mail,
+    inbox: &str,
+    parent: Option<&Stored>,
+    kind: Kind,
+    body: SendBody,
+) -> Result<Compose, String> {
+    let me = mail.inbox(inbox).ok_or("no such inbox")?;
+    let from = match &me.display_name {
+        Some(name) if !name.is_empty() => Address::named(name, &me.email).as_str().to_owned(),
+        _ => me.email.clone(),
+    };
+    let reply_all = kind == Kind::ReplyAll || body.reply_all.unwrap_or(false);
+    let mut labels = vec!["sent".to_owned()];
+    labels.extend(body.labels);
+    let mut c = Compose {
+        inbox: me.inbox_id.clone(),
+        from,
+        to: body.to,
+        cc: body.cc,
+        bcc: body.bcc,
+        reply_to: body.reply_to,
+        subject: body.subject,
+        text: body.text,
+        html: body.html,
+        labels,
+        attachments: body.attachments,
+        headers: body.headers,
+        ..Compose::default()
+    };
+    let Some(parent) = parent else {
+        return Ok(c);
+    };
+    let p = &parent.message;
+    let own = |a: &Address| a.email().is_some_and(|e| e.eq_ignore_ascii_case(&me.email));
+    let mut refs = p.references.clone().unwrap_or_default();
+    refs.extend(p.message_id.clone());
+    match kind {
+        Kind::Send => {}
+        Kind::Reply | Kind::ReplyAll => {
+            if c.to.is_empty() {
+                // To the sender (its Reply-To if any); a reply to our own sent
+                // message goes to its recipients.
+                let targets: Vec<Address> = if parent.has_label("sent") {
+                    p.to.clone()
+                } else {
+                    p.reply_to
+                        .clone()
+                        .filter(|r| !r.is_empty())
+                        .unwrap_or_else(|| p.from.clone().into_iter().collect())
+                };
+                c.to = targets.iter().map(|a| a.as_str().to_owned()).collect();
+                if reply_all {
+                    let more = p.to.iter().chain(p.cc.iter().flatten()).filter(|a| !own(a));
+                    for a in more {
+                        if !c.to.iter().any(|t| t == a.as_str()) {
+                            c.cc.push(a.as_str().to_owned());
+                        }
+                    }
+                }
+            }
+            c.subject = Some(prefixed("Re:", p.subject.as_deref()));
+            c.in_reply_to = p.message_id.clone();
+            c.references = refs;
+        }
+        Kind::Forward => {
+            if c.subject.is_none() {
+                c.subject = Some(prefixed("Fwd:", p.subject.as_deref()));
+            }
+            let quoted = format!(
+                "\n\n---------- Forwarded message ---------\nFrom: {}\nSubject: {}\n\n{}",
+                p.from.as_ref().map_or("", Address::as_str),
+                p.subject.as_deref().unwrap_or(""),
+                p.text.as_deref().unwrap_or("")
+            );
+            c.text = Some(format!("{}{quoted}", c.text.unwrap_or_default()));
+            for blob in &parent.blobs {
+                c.attachments.push(NewAttachment {
+                    filename: blob.meta.filename.clone(),
+                    content_type: blob.meta.content_type.clone(),
+                    content_disposition: blob.meta.content_disposition.clone(),
+                    content_id: blob.meta.content_id.clone(),
+                    content: Some(base64::Engine::encode(
+                        &base64::engine::general_purpose::STANDARD,
+                        &blob.content,
+                    )),
+                    url: None,
+                });
+            }
+            c.references = refs;
+        }
+    }
+    Ok(c)
+}
+
+async fn send(
+    req: Request<Incoming>,
+    shared: &Arc<Shared>,
+    inbox: &str,
+    parent_id: Option<&str>,
+    kind: Kind,
+) -> Result<hyper::Response<crate::server::Body>, Refusal> {
+    let body: SendBody = json_body(req).await?;
+    let stored = {
+        let mut mail = shared.mail();
+        let parent = match parent_id {
+            Some(id) => match mail.message(inbox, id) {
+                Some(m) => Some(m.clone()),
+                None => return Ok(not_found("Message")),
+            },
+            None => None,
+        };
+        let c = compose(&mail, inbox, parent.as_ref(), kind, body)
+            .map_err(|e| super::refusal(validation(&e)))?;
+        if c.to.is_empty() && c.cc.is_empty() && c.bcc.is_empty() {
+            return Ok(validation("to: at least one recipient (to, cc or bcc)"));
+        }
+        crate::message::store(&mut mail, c).map_err(|e| super::refusal(validation(&e)))?
+    };
+    let answer = serde_json::json!({ "message_id": stored.id(), "thread_id": stored.thread_id() });
+    crate::lifecycle::sent(shared, &stored);
+    Ok(ok(&answer))
+}
+
+pub(super) async fn route(
+    req: Request<Incoming>,
+    shared: &Arc<Shared>,
+    inbox: &str,
+    rest: &[&str],
+) -> Routed {
+    let method = req.method().clone();
+    let base = base_url(&req, shared);
+    match (rest, method) {
+        ([], Method::GET) => {
+            let query = Query::of(req.uri());
+            let items = list(&shared.mail(), inbox, &query);
+            done(items.and_then(|items| page("messages", items, &query)))
+        }
+        (["send"], Method::POST) => done(send(req, shared, inbox, None, Kind::Send).await),
+        ([id, "reply"], Method::POST) => {
+            done(send(req, shared, inbox, Some(id), Kind::Reply).await)
+        }
+        ([id, "reply-all"], Method::POST) => {
+            done(send(req, shared, inbox, Some(id), Kind::ReplyAll).await)
+        }
+        ([id, "forward"], Method::POST) => {
+            done(send(req, shared, inbox, Some(id), Kind::Forward).await)
+        }
+        ([id], Method::GET) => done(Ok(match shared.mail().message(inbox, id) {
+            Some(m) => ok(&m.message),
+            None => not_found("Message"),
+        })),
+        ([id], Method::PATCH) => done(
+            async {
+                if shared.mail().message(inbox, id).is_none() {
+                    return Ok(not_found("Message"));
+                }
+                let body: UpdateBody = json_body(req).await?;
+                let mut mail = shared.mail();
+                let Some(m) = mail.message_mut(inbox, id) else {
+                    return Ok(not_found("Message"));
+                };
+                let labels = &mut m.message.labels;
+                labels.retain(|l| !body.remove_labels.contains(l));
+                for l in body.add_labels {
+                    if !labels.contains(&l) {
+                        labels.push(l);
+                    }
+                }
+                m.message.updated_at = Some(crate::ids::now());
+                Ok(ok(
+                    &serde_json::json!({ "message_id": m.id(), "labels": m.message.labels }),
+                ))
+            }
+            .await,
+        ),
+        ([id], Method::DELETE) => done(Ok(if shared.mail().remove_message(inbox, id) {
+            no_content()
+        } else {
+            not_found("Message")
+        })),
+        ([id, "attachments", att], Method::GET) => {
+            let mail = shared.mail();
+            done(Ok(match mail.message(inbox, id) {
+                None => not_found("Message"),
+                Some(m) => match attachment_response(&base, m, att) {
+                    Some(v) => ok(&v),
+                    None => not_found("Attachment"),
+                },
+            }))
+        }
+        ([id, "raw"], Method::GET) => {
+            let mail = shared.mail();
+            done(Ok(match mail.message(inbox, id) {
+                None => not_found("Message"),
+                Some(m) => ok(&serde_json::json!({
+                    "message_id": m.id(),
+                    "size": m.raw.len(),
+                    "download_url": download_url(&base, m.inbox_id(), m.id(), "raw"),
+                    "expires_at": expires_at(),
+                })),
+            }))
+        }
+        (
+            []
+            | ["send"]
+            | [_]
+            | [_, "reply" | "reply-all" | "forward" | "raw"]
+            | [_, "attachments", _],
+            _,
+        ) => done(Ok(super::method_not_allowed())),
+        _ => None,
+    }
+}

@@ -1,0 +1,184 @@
+//! AgentMail's REST API under `/v0`: pods, inboxes, messages, threads, webhooks, with
+//! the service's shapes, pagination (`limit`, `page_token` -> `next_page_token`,
+//! `count`), ordering (newest first unless `ascending=true`) and error bodies
+//! (`{name, code, message}`; `errors` too on a 400).
+
+mod inboxes;
+mod messages;
+mod pods;
+mod query;
+mod threads;
+mod webhooks;
+
+use std::sync::Arc;
+
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use serde::Serialize;
+
+use crate::Shared;
+use crate::mail::Mail;
+use crate::rest::{Refusal, percent_decode, to_json};
+use crate::server::Body;
+
+pub(crate) use query::Query;
+
+/// An error in the service's shape: `{name, code, message}`.
+pub(crate) fn api_error(
+    status: StatusCode,
+    name: &str,
+    code: &str,
+    message: &str,
+) -> Response<Body> {
+    let mut body = serde_json::json!({ "name": name, "code": code, "message": message });
+    if status == StatusCode::BAD_REQUEST {
+        body["errors"] = serde_json::json!([{ "path": [], "message": message }]);
+    }
+    let mut response = to_json(status, &body);
+    *response.status_mut() = status;
+    response
+}
+
+pub(crate) fn not_found(what: &str) -> Response<Body> {
+    api_error(
+        StatusCode::NOT_FOUND,
+        "NotFoundError",
+        "not_found",
+        &format!("{what} not found"),
+    )
+}
+
+pub(crate) fn validation(message: &str) -> Response<Body> {
+    api_error(
+        StatusCode::BAD_REQUEST,
+        "ValidationError",
+        "validation_error",
+        message,
+    )
+}
+
+pub(crate) fn refusal(r: Response<Body>) -> Refusal {
+    Box::new(r)
+}
+
+/// A 2xx with no body, as the service answers deletes.
+pub(crate) fn no_content() -> Response<Body> {
+    let mut response = Response::new(Body::default());
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    response
+}
+
+pub(crate) fn ok(value: &impl Serialize) -> Response<Body> {
+    to_json(StatusCode::OK, value)
+}
+
+/// Which inboxes a route covers.
+#[derive(Clone, Debug)]
+pub(crate) enum Scope {
+    All,
+    Pod(String),
+    Inbox(String),
+}
+
+impl Scope {
+    /// 404 when the pod or inbox named does not exist.
+    pub(crate) fn check(&self, mail: &Mail) -> Result<(), Refusal> {
+        match self {
+            Scope::All => Ok(()),
+            Scope::Pod(p) if mail.pod(p).is_some() => Ok(()),
+            Scope::Pod(_) => Err(refusal(not_found("Pod"))),
+            Scope::Inbox(i) if mail.inbox(i).is_some() => Ok(()),
+            Scope::Inbox(_) => Err(refusal(not_found("Inbox"))),
+        }
+    }
+
+    pub(crate) fn accepts(&self, mail: &Mail, inbox: &str) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Pod(p) => mail.pod_of(inbox) == Some(p.as_str()),
+            Scope::Inbox(i) => i.eq_ignore_ascii_case(inbox),
+        }
+    }
+}
+
+/// One page of a sorted list, in the service's list shape.
+pub(crate) fn page<T: Serialize>(
+    key: &str,
+    items: Vec<T>,
+    query: &Query,
+) -> Result<Response<Body>, Refusal> {
+    let limit = query.limit()?;
+    let offset = query.page_offset()?;
+    let total = items.len();
+    let page: Vec<T> = items.into_iter().skip(offset).take(limit).collect();
+    let end = offset + page.len();
+    let mut body = serde_json::Map::new();
+    body.insert("count".into(), page.len().into());
+    body.insert("limit".into(), limit.into());
+    if end < total {
+        body.insert("next_page_token".into(), query::page_token(end).into());
+    }
+    body.insert(
+        key.into(),
+        serde_json::to_value(&page).unwrap_or(serde_json::Value::Array(Vec::new())),
+    );
+    Ok(ok(&body))
+}
+
+/// Routes a request under `/v0` (auth already checked).
+pub(crate) async fn route(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
+    let path = req.uri().path().to_owned();
+    let segments: Vec<String> = path
+        .trim_matches('/')
+        .split('/')
+        .skip(1)
+        .map(percent_decode)
+        .collect();
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let method = req.method().clone();
+    let answer = match (segments.as_slice(), &method) {
+        (["pods", rest @ ..], _) => pods::route(req, &shared, rest).await,
+        (["inboxes", rest @ ..], _) => inboxes::route(req, &shared, Scope::All, rest).await,
+        (["threads", rest @ ..], _) => threads::route(req, &shared, Scope::All, rest).await,
+        (["webhooks", rest @ ..], _) => webhooks::route(req, &shared, Scope::All, rest).await,
+        _ => None,
+    };
+    match answer {
+        Some(Ok(response)) | Some(Err(response)) => response,
+        None => api_error(
+            StatusCode::NOT_FOUND,
+            "NotFoundError",
+            "not_found",
+            &format!("no route {method} {path}"),
+        ),
+    }
+}
+
+/// What a sub-router answers: `None` when no route matches (404).
+pub(crate) type Routed = Option<Result<Response<Body>, Response<Body>>>;
+
+pub(crate) fn done(r: Result<Response<Body>, Refusal>) -> Routed {
+    Some(r.map_err(|b| *b))
+}
+
+/// The body of a JSON request, 400 in the service's shape when it is not one.
+pub(crate) async fn json_body<T: serde::de::DeserializeOwned>(
+    req: Request<Incoming>,
+) -> Result<T, Refusal> {
+    let body = crate::rest::read_body(req).await?;
+    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        &body
+    };
+    serde_json::from_slice(body).map_err(|e| refusal(validation(&format!("invalid body: {e}"))))
+}
+
+pub(crate) fn method_not_allowed() -> Response<Body> {
+    api_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "MethodNotAllowedError",
+        "method_not_allowed",
+        "method not allowed on this route",
+    )
+}

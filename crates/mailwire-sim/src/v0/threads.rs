@@ -1,0 +1,184 @@
+//! `/v0/threads`, `/v0/inboxes/{inbox_id}/threads` and `/v0/pods/{pod_id}/threads`:
+//! list, get (with its messages, paged), update labels, delete, attachments.
+
+use std::sync::Arc;
+
+use hyper::body::Incoming;
+use hyper::{Method, Request};
+use mailwire_proto::Address;
+use serde::Deserialize;
+
+use super::{Query, Routed, Scope, done, json_body, no_content, not_found, ok, page};
+use crate::Shared;
+use crate::mail::{Mail, Stored, thread_item};
+use crate::rest::Refusal;
+
+#[derive(Deserialize)]
+struct UpdateBody {
+    #[serde(default)]
+    add_labels: Vec<String>,
+    #[serde(default)]
+    remove_labels: Vec<String>,
+}
+
+fn list(mail: &Mail, scope: &Scope, query: &Query) -> Result<Vec<mailwire_proto::Thread>, Refusal> {
+    let labels = query.list("labels")?;
+    let before = query.time("before")?;
+    let after = query.time("after")?;
+    let mut shown = Vec::new();
+    for label in ["spam", "blocked", "unauthenticated", "trash"] {
+        if query.flag(&format!("include_{label}"))? {
+            shown.push(label);
+        }
+    }
+    let senders = query.list("senders")?;
+    let recipients = query.list("recipients")?;
+    let subject = query.list("subject")?;
+    let any = |hay: &[Address], needles: &Option<Vec<String>>| {
+        needles.as_ref().is_none_or(|n| {
+            hay.iter().any(|a| {
+                let a = a.as_str().to_lowercase();
+                n.iter().any(|n| a.contains(&n.to_lowercase()))
+            })
+        })
+    };
+    let visible = |m: &&Stored| m.hidden_by().is_none_or(|l| shown.contains(&l));
+    let mut threads: Vec<_> = mail
+        .threads(|i| scope.accepts(mail, i))
+        .into_iter()
+        .map(|t| t.into_iter().filter(visible).collect::<Vec<_>>())
+        .filter(|t| !t.is_empty())
+        .map(|t| thread_item(&t))
+        .filter(|t| {
+            labels
+                .as_ref()
+                .is_none_or(|ls| ls.iter().all(|l| t.labels.contains(l)))
+        })
+        .filter(|t| before.is_none_or(|b| t.timestamp.is_some_and(|ts| ts < b)))
+        .filter(|t| after.is_none_or(|a| t.timestamp.is_some_and(|ts| ts >= a)))
+        .filter(|t| any(&t.senders, &senders) && any(&t.recipients, &recipients))
+        .filter(|t| {
+            subject.as_ref().is_none_or(|n| {
+                let s = t.subject.as_deref().unwrap_or("").to_lowercase();
+                n.iter().any(|n| s.contains(&n.to_lowercase()))
+            })
+        })
+        .collect();
+    threads.sort_by_key(|t| t.timestamp);
+    if !query.ascending()? {
+        threads.reverse();
+    }
+    Ok(threads)
+}
+
+/// `GET .../threads/{id}`: the thread item, `messages` oldest first, paged from the
+/// newest (`next_page_token` gives older ones).
+fn get(
+    mail: &Mail,
+    scope: &Scope,
+    id: &str,
+    query: &Query,
+) -> Result<Option<serde_json::Value>, Refusal> {
+    let messages = mail.thread(|i| scope.accepts(mail, i), id);
+    if messages.is_empty() {
+        return Ok(None);
+    }
+    let limit = query.limit()?;
+    let offset = query.page_offset()?;
+    let total = messages.len();
+    let end = total.saturating_sub(offset);
+    let start = end.saturating_sub(limit);
+    let mut v = serde_json::to_value(thread_item(&messages)).unwrap_or_default();
+    let page: Vec<_> = messages[start..end].iter().map(|m| &m.message).collect();
+    v["count"] = page.len().into();
+    v["limit"] = limit.into();
+    if start > 0 {
+        v["next_page_token"] = super::query::page_token(offset + page.len()).into();
+    }
+    v["messages"] = serde_json::to_value(page).unwrap_or_default();
+    Ok(Some(v))
+}
+
+pub(super) async fn route(
+    req: Request<Incoming>,
+    shared: &Arc<Shared>,
+    scope: Scope,
+    rest: &[&str],
+) -> Routed {
+    if let Err(r) = scope.check(&shared.mail()) {
+        return Some(Err(*r));
+    }
+    let method = req.method().clone();
+    let base = super::messages::base_url(&req, shared);
+    let query = Query::of(req.uri());
+    match (rest, method) {
+        ([], Method::GET) => {
+            let threads = list(&shared.mail(), &scope, &query);
+            done(threads.and_then(|t| page("threads", t, &query)))
+        }
+        ([id], Method::GET) => done(match get(&shared.mail(), &scope, id, &query) {
+            Ok(Some(v)) => Ok(ok(&v)),
+            Ok(None) => Ok(not_found("Thread")),
+            Err(e) => Err(e),
+        }),
+        ([id], Method::PATCH) => done(
+            async {
+                let body: UpdateBody = json_body(req).await?;
+                let mut mail = shared.mail();
+                let keys: Vec<(String, String)> = mail
+                    .thread(|i| scope.accepts(&mail, i), id)
+                    .iter()
+                    .map(|m| (m.inbox_id().to_owned(), m.id().to_owned()))
+                    .collect();
+                if keys.is_empty() {
+                    return Ok(not_found("Thread"));
+                }
+                let now = crate::ids::now();
+                for (inbox, message) in &keys {
+                    if let Some(m) = mail.message_mut(inbox, message) {
+                        m.message.labels.retain(|l| !body.remove_labels.contains(l));
+                        for l in &body.add_labels {
+                            if !m.message.labels.contains(l) {
+                                m.message.labels.push(l.clone());
+                            }
+                        }
+                        m.message.updated_at = Some(now);
+                    }
+                }
+                let labels = thread_item(&mail.thread(|i| scope.accepts(&mail, i), id)).labels;
+                Ok(ok(
+                    &serde_json::json!({ "thread_id": id, "labels": labels }),
+                ))
+            }
+            .await,
+        ),
+        ([id], Method::DELETE) => {
+            let mut mail = shared.mail();
+            let keys: Vec<(String, String)> = mail
+                .thread(|i| scope.accepts(&mail, i), id)
+                .iter()
+                .map(|m| (m.inbox_id().to_owned(), m.id().to_owned()))
+                .collect();
+            if keys.is_empty() {
+                return done(Ok(not_found("Thread")));
+            }
+            for (inbox, message) in keys {
+                mail.remove_message(&inbox, &message);
+            }
+            done(Ok(no_content()))
+        }
+        ([id, "attachments", att], Method::GET) => {
+            let mail = shared.mail();
+            let found = mail
+                .thread(|i| scope.accepts(&mail, i), id)
+                .into_iter()
+                .find_map(|m| super::messages::attachment_response(&base, m, att));
+            done(Ok(match found {
+                Some(v) => ok(&v),
+                None => not_found("Attachment"),
+            }))
+        }
+        ([] | [_] | [_, "attachments", _], _) => done(Ok(super::method_not_allowed())),
+        _ => None,
+    }
+}
