@@ -166,7 +166,8 @@ pub(crate) async fn json_body<T: serde::de::DeserializeOwned>(
     req: Request<Incoming>,
 ) -> Result<T, Refusal> {
     let body = crate::rest::read_body(req).await?;
-    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+    // An optional body the client left out comes as nothing, or as `null`.
+    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) || body.trim_ascii() == b"null" {
         b"{}"
     } else {
         &body
