@@ -161,6 +161,9 @@ fn websocket(
         );
     };
     let accept = derive_accept_key(key.as_bytes());
+    // Streaming starts now, before the client sees the handshake answer: nothing
+    // published after its `open` can be missed.
+    let stream = stream.then(|| shared.hub.subscribe(None).1);
     let on_upgrade = hyper::upgrade::on(&mut req);
     let config = ws::server_config(&shared.settings);
     tokio::spawn(async move {

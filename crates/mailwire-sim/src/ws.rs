@@ -110,12 +110,13 @@ struct Connection<S> {
 }
 
 /// Serves one upgraded connection until the client leaves, an error, or a fault.
-/// `stream` starts the live events at once, without a `subscribe`.
+/// `stream`, a live receiver taken before the handshake was answered, sends every
+/// event at once, without a `subscribe`.
 pub(crate) async fn serve<S>(
     ws: WebSocketStream<S>,
     shared: Arc<Shared>,
     mut ctl: watch::Receiver<Control>,
-    stream: bool,
+    stream: Option<broadcast::Receiver<Outgoing>>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -134,9 +135,9 @@ pub(crate) async fn serve<S>(
         counted: false,
         heard: Instant::now(),
     };
-    if stream {
+    if let Some(live) = stream {
         conn.filter.everything = true;
-        conn.live = Some(conn.shared.hub.subscribe(None).1);
+        conn.live = Some(live);
         conn.count();
     }
     let mut slow = false;
