@@ -1,9 +1,13 @@
-//! Bytes from the network at their worst: every one gets a typed error, none a panic.
+//! Bytes from the network at their worst: every one that is not an envelope with an
+//! id and a type gets a typed error, none a panic. A payload at its worst is never a
+//! reason to refuse the event: it parses, keeps its bytes, and its typed view leaves
+//! out what does not fit, which `payload_error` names.
 
 use std::path::PathBuf;
 
 use mailwire_proto::{
-    ClientFrame, Envelope, Event, EventType, MAX_EVENT_BYTES, MAX_ID_BYTES, ParseError, ServerFrame,
+    ClientFrame, Envelope, Event, EventType, MAX_EVENT_BYTES, MAX_ID_BYTES, Message, ParseError,
+    Payload, ServerFrame,
 };
 
 fn fixtures() -> Vec<(String, Vec<u8>)> {
@@ -35,6 +39,20 @@ fn parse_all(bytes: &[u8]) -> Result<Event, ParseError> {
     if let Err(e) = &event {
         let _ = e.to_string();
     }
+    event
+}
+
+/// Parses `json`, an event whose payload has a problem at `path`: the event is fine
+/// (parsed, its bytes kept, the same event as a frame), and says where the problem is.
+fn payload_problem(json: &str, path: &str) -> Event {
+    let event = parse_all(json.as_bytes()).unwrap_or_else(|e| panic!("{json}: {e}"));
+    assert_eq!(event.raw().as_ref(), json.as_bytes());
+    let why = event
+        .payload_error()
+        .unwrap_or_else(|| panic!("no payload error: {json}"));
+    assert_eq!(why.path(), path, "{why}: {json}");
+    assert_eq!(why.event_type(), event.event_type().as_str());
+    assert!(why.to_string().contains(path), "{why}");
     event
 }
 
@@ -79,6 +97,10 @@ fn every_single_byte_corruption_of_a_fixture_is_handled() {
                 corrupted[i] = replacement;
                 if let Ok(event) = parse_all(&corrupted) {
                     assert_eq!(event.raw().as_ref(), &corrupted[..], "{name} at {i}");
+                    // Reading the payload, whatever the corruption did to it, does
+                    // not panic either.
+                    let _ = event.payload();
+                    let _ = event.payload_error().map(|e| e.to_string());
                 }
             }
         }
@@ -97,32 +119,109 @@ fn deep_nesting_is_an_error_not_a_stack_overflow() {
     );
     let inside_simple_data =
         format!(r#"{{"id":"evt_1","type":"calendar.event.created","data":{deep_array}"#);
-    let closed_deep = format!(
-        r#"{{"id":"evt_1","type":"x.y","data":{{"v":{}1{}}}}}"#,
-        "[".repeat(10_000),
-        "]".repeat(10_000)
-    );
     for input in [
         deep_array,
         deep_object,
         inside_message,
         inside_untyped,
         inside_simple_data,
-        closed_deep,
     ] {
         assert!(parse_all(input.as_bytes()).is_err(), "{}", &input[..60]);
     }
 }
 
+/// `n` nested lists around a number.
+fn nested(n: usize) -> String {
+    format!("{}1{}", "[".repeat(n), "]".repeat(n))
+}
+
+#[test]
+fn deep_nesting_that_closes_is_no_stack_overflow_and_is_reported_in_a_typed_payload() {
+    // The envelope parser skips a deep value unread; reading it into a payload is
+    // where serde_json's depth limit applies.
+    let untyped = format!(
+        r#"{{"id":"evt_1","type":"x.y","data":{{"v":{}}}}}"#,
+        nested(10_000)
+    );
+    if let Ok(event) = parse_all(untyped.as_bytes()) {
+        assert_eq!(event.raw().as_ref(), untyped.as_bytes());
+        let _ = event.payload();
+        let _ = event.payload_error();
+    }
+    let headers = event_json().replacen(
+        r#""from""#,
+        &format!(r#""headers":{{"X-Deep":{}}},"from""#, nested(10_000)),
+        1,
+    );
+    let event = parse_all(headers.as_bytes()).unwrap();
+    assert_eq!(event.raw().as_ref(), headers.as_bytes());
+    let why = event.payload_error().expect("a reason");
+    assert!(why.path().starts_with("message.headers"), "{}", why.path());
+    assert!(
+        event
+            .payload()
+            .message()
+            .is_none_or(|m| m.headers.is_none()),
+        "{:?}",
+        event.payload()
+    );
+}
+
+/// Known gap, to fix in mailwire-proto: an untyped payload nested deeper than
+/// serde_json's limit (128) reads as an empty `Payload::Other`, and `payload_error`
+/// says nothing, so the loss is silent.
+#[test]
+#[ignore = "mailwire-proto: a too-deep untyped payload is dropped without a payload_error"]
+fn deep_nesting_in_an_untyped_payload_is_reported() {
+    for json in [
+        format!(
+            r#"{{"id":"evt_1","type":"x.y","data":{{"v":{}}}}}"#,
+            nested(200)
+        ),
+        format!(
+            r#"{{"type":"event","event_type":"x.y","event_id":"evt_1","v":{}}}"#,
+            nested(200)
+        ),
+    ] {
+        let event = parse_all(json.as_bytes()).unwrap();
+        assert!(event.payload_error().is_some(), "{:?}", event.payload());
+    }
+}
+
+/// Known gap, to fix in mailwire-proto: one value nested too deep in a message (a
+/// header) makes the whole message absent from the typed view, as if it were not an
+/// object, instead of only that field.
+#[test]
+#[ignore = "mailwire-proto: a too-deep field makes the whole typed payload absent"]
+fn a_field_nested_too_deep_leaves_the_rest_of_the_message_readable() {
+    let json = event_json().replacen(
+        r#""from""#,
+        &format!(r#""headers":{{"X-Deep":{}}},"from""#, nested(200)),
+        1,
+    );
+    let event = parse_all(json.as_bytes()).unwrap();
+    let m = event.payload().message().expect("the message");
+    assert_eq!(m.message_id.as_deref(), Some("<m1@example.com>"));
+    assert_eq!(m.headers, None);
+}
+
 #[test]
 fn nesting_within_the_limit_is_fine() {
-    let nested = format!(
-        r#"{{"id":"evt_1","type":"x.y","data":{{"v":{}1{}}}}}"#,
-        "[".repeat(100),
-        "]".repeat(100)
+    let json = format!(
+        r#"{{"id":"evt_1","type":"x.y","data":{{"v":{}}}}}"#,
+        nested(100)
     );
-    let event = parse_all(nested.as_bytes()).unwrap();
+    let event = parse_all(json.as_bytes()).unwrap();
     assert_eq!(event.event_type(), &EventType::Other("x.y".into()));
+    let Payload::Other(obj) = event.payload() else {
+        panic!("{:?}", event.payload())
+    };
+    let mut v = &obj["v"];
+    for _ in 0..100 {
+        v = &v[0];
+    }
+    assert_eq!(v, 1);
+    assert!(event.payload_error().is_none());
 }
 
 #[test]
@@ -190,23 +289,43 @@ fn json_that_is_not_an_object_is_an_error() {
 }
 
 #[test]
-fn payloads_and_frames_that_are_lists_are_errors() {
-    for input in [
-        r#"{"type":"event","event_type":"message.bounced","event_id":"evt_1","bounce":["a@agentmail.to","thr_1","<m@x>"]}"#,
-        r#"{"type":"event","event_type":"message.received","event_id":"evt_1","message":["a","t","m"]}"#,
-        r#"{"id":"evt_1","type":"message.sent","data":["a@agentmail.to","thr_1","<m@x>"]}"#,
+fn payloads_that_are_lists_are_untyped_and_frames_that_are_lists_are_errors() {
+    for (input, path) in [
+        (
+            r#"{"type":"event","event_type":"message.bounced","event_id":"evt_1","bounce":["a@agentmail.to","thr_1","<m@x>"]}"#,
+            "bounce",
+        ),
+        (
+            r#"{"type":"event","event_type":"message.received","event_id":"evt_1","message":["a","t","m"]}"#,
+            "message",
+        ),
+        (
+            r#"{"id":"evt_1","type":"message.sent","data":["a@agentmail.to","thr_1","<m@x>"]}"#,
+            "data",
+        ),
     ] {
-        assert!(
-            matches!(parse_all(input.as_bytes()), Err(ParseError::Payload { .. })),
-            "{input}"
-        );
+        let event = payload_problem(input, path);
+        // No typed payload: the list is kept in the untyped view.
+        let Payload::Other(obj) = event.payload() else {
+            panic!("{input}: {:?}", event.payload())
+        };
+        assert_eq!(obj[path].as_array().map(Vec::len), Some(3), "{input}");
     }
+    // A thread that is a list is no thread.
     let with_thread =
         event_json().replacen(r#""message":{"#, r#""thread":["a","t"],"message":{"#, 1);
-    assert!(matches!(
-        parse_all(with_thread.as_bytes()),
-        Err(ParseError::Payload { .. })
-    ));
+    let event = payload_problem(&with_thread, "thread");
+    assert!(
+        !matches!(
+            event.payload(),
+            Payload::Message {
+                thread: Some(_),
+                ..
+            }
+        ),
+        "{:?}",
+        event.payload()
+    );
     for frame in [
         &br#"["ping"]"#[..],
         br#"["subscribed",["message.received"]]"#,
@@ -219,6 +338,24 @@ fn payloads_and_frames_that_are_lists_are_errors() {
     }
 }
 
+/// Known gap, to fix in mailwire-proto: a thread that is not an object makes the
+/// message absent from the typed view too (the payload is `Payload::Other`), though
+/// the message itself is fine.
+#[test]
+#[ignore = "mailwire-proto: a thread that is not an object makes the message absent"]
+fn a_thread_that_is_not_an_object_leaves_the_message_readable() {
+    let agentmail = event_json().replacen(r#""message":{"#, r#""thread":["a","t"],"message":{"#, 1);
+    let simple = r#"{"id":"evt_1","type":"message.received","data":{"message":{"message_id":"<m1@example.com>"},"thread":[1]}}"#;
+    for json in [agentmail.as_str(), simple] {
+        let event = parse_all(json.as_bytes()).unwrap();
+        let Payload::Message { message, thread } = event.payload() else {
+            panic!("{json}: {:?}", event.payload())
+        };
+        assert_eq!(message.message_id.as_deref(), Some("<m1@example.com>"));
+        assert!(thread.is_none());
+    }
+}
+
 #[test]
 fn trailing_garbage_is_an_error() {
     for tail in ["x", "{}", "}", ",", "\0"] {
@@ -228,7 +365,7 @@ fn trailing_garbage_is_an_error() {
 }
 
 #[test]
-fn duplicate_keys_are_errors_where_they_would_mislead() {
+fn duplicate_envelope_keys_are_errors() {
     let json = event_json();
     for (from, to) in [
         (
@@ -240,11 +377,6 @@ fn duplicate_keys_are_errors_where_they_would_mislead() {
             r#""event_type":"message.received","event_type":"message.bounced""#,
         ),
         (r#""type":"event""#, r#""type":"event","type":"event""#),
-        (
-            r#""thread_id":"thr_1""#,
-            r#""thread_id":"thr_1","thread_id":"thr_2""#,
-        ),
-        (r#""message":{"#, r#""message":{},"message":{"#),
     ] {
         let input = json.replacen(from, to, 1);
         assert_ne!(input, json);
@@ -255,7 +387,38 @@ fn duplicate_keys_are_errors_where_they_would_mislead() {
 }
 
 #[test]
-fn wrong_types_are_errors() {
+fn duplicate_payload_keys_do_not_mislead() {
+    let json = event_json();
+    // A repeated payload object: the last one counts, as in `JSON.parse`.
+    let input = json.replacen(r#""message":{"#, r#""message":{},"message":{"#, 1);
+    let event = parse_all(input.as_bytes()).unwrap();
+    let m = event.payload().message().expect("the last message");
+    assert_eq!(m.message_id.as_deref(), Some("<m1@example.com>"));
+    assert!(event.payload_error().is_none());
+    // A repeated field inside it: reported, and the typed view does not give the
+    // first value where `JSON.parse` gives the last.
+    let input = json.replacen(
+        r#""thread_id":"thr_1""#,
+        r#""thread_id":"thr_1","thread_id":"thr_2""#,
+        1,
+    );
+    let event = parse_all(input.as_bytes()).unwrap();
+    assert_eq!(event.raw().as_ref(), input.as_bytes());
+    let why = event.payload_error().expect("a reason");
+    assert!(why.path().starts_with("message"), "{why}");
+    assert!(why.to_string().contains("thread_id"), "{why}");
+    assert!(
+        event
+            .payload()
+            .message()
+            .is_none_or(|m| m.thread_id.as_deref() != Some("thr_1")),
+        "{:?}",
+        event.payload()
+    );
+}
+
+#[test]
+fn wrong_envelope_types_are_errors() {
     let json = event_json();
     for (from, to) in [
         (r#""evt_1""#, "1"),
@@ -263,51 +426,166 @@ fn wrong_types_are_errors() {
         (r#""evt_1""#, r#"{"id":"evt_1"}"#),
         (r#""message.received""#, "7"),
         (r#""event""#, "true"),
-        (r#""thr_1""#, "[]"),
-        (r#"["a@agentmail.to"]"#, r#""a@agentmail.to""#),
-        (r#"["a@agentmail.to"]"#, "[42]"),
-        (r#""2026-11-29T10:00:00Z""#, r#""yesterday""#),
-        (r#""2026-11-29T10:00:00Z""#, r#""2026-11-29 10:00:00""#),
-        (r#""2026-11-29T10:00:00Z""#, "1764410400"),
-        (r#""Bob <bob@example.com>""#, r#""Bob <bob@example.com""#),
-        (r#""Bob <bob@example.com>""#, r#"{"name":"Bob"}"#),
-        (r#""from""#, r#""size":-1,"from""#),
-        (r#""from""#, r#""size":1.5,"from""#),
-        (
-            r#""from""#,
-            r#""attachments":[{"filename":"a.pdf"}],"from""#,
-        ),
     ] {
         let input = json.replacen(from, to, 1);
         assert_ne!(input, json, "{from} not found");
         assert!(parse_all(input.as_bytes()).is_err(), "{input}");
     }
-    let message_not_object = json.replacen(r#""message":{"#, r#""message":"hi","x":{"#, 1);
-    assert!(matches!(
-        parse_all(message_not_object.as_bytes()),
-        Err(ParseError::Payload { .. })
-    ));
-    let bounce = r#"{"id":"evt_1","type":"message.bounced","data":{"inbox_id":"a","thread_id":"t","message_id":"m","recipients":["nobody@example.com"]}}"#;
-    assert!(matches!(
-        parse_all(bounce.as_bytes()),
-        Err(ParseError::Payload { .. })
-    ));
 }
 
 #[test]
-fn a_known_type_without_its_payload_is_an_error() {
-    for input in [
-        r#"{"type":"event","event_type":"message.received","event_id":"evt_1"}"#,
-        r#"{"type":"event","event_type":"message.bounced","event_id":"evt_1","message":{}}"#,
-        r#"{"id":"evt_1","type":"message.received"}"#,
-        r#"{"id":"evt_1","type":"message.received","data":null}"#,
-        r#"{"id":"evt_1","type":"message.received","data":{}}"#,
+fn payload_fields_of_the_wrong_type_are_absent_and_reported() {
+    let json = event_json();
+    type Absent = fn(&Message) -> bool;
+    let cases: [(&str, &str, &str, Absent); 11] = [
+        (r#""thr_1""#, "[]", "message.thread_id", |m| {
+            m.thread_id.is_none()
+        }),
+        (
+            r#"["a@agentmail.to"]"#,
+            r#""a@agentmail.to""#,
+            "message.to",
+            |m| m.to.is_empty(),
+        ),
+        (r#"["a@agentmail.to"]"#, "[42]", "message.to[0]", |m| {
+            m.to.is_empty()
+        }),
+        (
+            r#""2026-11-29T10:00:00Z""#,
+            r#""yesterday""#,
+            "message.timestamp",
+            |m| m.timestamp.is_none(),
+        ),
+        (
+            r#""2026-11-29T10:00:00Z""#,
+            r#""2026-11-29 10:00:00""#,
+            "message.timestamp",
+            |m| m.timestamp.is_none(),
+        ),
+        (
+            r#""2026-11-29T10:00:00Z""#,
+            "1764410400",
+            "message.timestamp",
+            |m| m.timestamp.is_none(),
+        ),
+        (
+            r#""Bob <bob@example.com>""#,
+            r#"{"name":"Bob"}"#,
+            "message.from",
+            |m| m.from.is_none(),
+        ),
+        (r#""from""#, r#""size":-1,"from""#, "message.size", |m| {
+            m.size.is_none()
+        }),
+        (r#""from""#, r#""size":1.5,"from""#, "message.size", |m| {
+            m.size.is_none()
+        }),
+        (
+            r#""from""#,
+            r#""attachments":[{"filename":"a.pdf","size":"big"}],"from""#,
+            "message.attachments[0].size",
+            |m| {
+                let a = &m.attachments.as_ref().unwrap()[0];
+                a.filename.as_deref() == Some("a.pdf") && a.size.is_none()
+            },
+        ),
+        (
+            r#""from""#,
+            r#""attachments":"a.pdf","from""#,
+            "message.attachments",
+            |m| m.attachments.is_none(),
+        ),
+    ];
+    for (from, to, path, absent) in cases {
+        let input = json.replacen(from, to, 1);
+        assert_ne!(input, json, "{from} not found");
+        let event = payload_problem(&input, path);
+        let m = event
+            .payload()
+            .message()
+            .unwrap_or_else(|| panic!("{input}"));
+        assert!(absent(m), "{input}: {m:?}");
+        // The rest of the message is read.
+        assert_eq!(m.message_id.as_deref(), Some("<m1@example.com>"), "{input}");
+    }
+
+    // A payload that is not an object: no typed payload, the value kept untyped.
+    let message_not_object = json.replacen(r#""message":{"#, r#""message":"hi","x":{"#, 1);
+    let event = payload_problem(&message_not_object, "message");
+    let Payload::Other(obj) = event.payload() else {
+        panic!("{:?}", event.payload())
+    };
+    assert_eq!(obj["message"], "hi");
+
+    let bounce = r#"{"id":"evt_1","type":"message.bounced","data":{"inbox_id":"a","thread_id":"t","message_id":"m","recipients":["nobody@example.com"]}}"#;
+    let event = payload_problem(bounce, "data.recipients[0]");
+    let Payload::Bounced(b) = event.payload() else {
+        panic!("{:?}", event.payload())
+    };
+    assert!(b.recipients.is_empty());
+    assert_eq!(b.inbox_id.as_deref(), Some("a"));
+}
+
+#[test]
+fn odd_but_well_typed_payload_fields_are_read_as_sent() {
+    let json = event_json();
+    // An address is the string as sent, whatever it holds; an attachment without its
+    // id is still an attachment (the definition's ids are optional here).
+    let unclosed = json.replacen(r#""Bob <bob@example.com>""#, r#""Bob <bob@example.com""#, 1);
+    let event = parse_all(unclosed.as_bytes()).unwrap();
+    let from = event.payload().message().unwrap().from.clone().unwrap();
+    assert_eq!(from.as_str(), "Bob <bob@example.com");
+    assert_eq!(from.mailbox(), None);
+    assert!(event.payload_error().is_none());
+
+    let no_id = json.replacen(
+        r#""from""#,
+        r#""attachments":[{"filename":"a.pdf"}],"from""#,
+        1,
+    );
+    let event = parse_all(no_id.as_bytes()).unwrap();
+    let m = event.payload().message().unwrap();
+    let a = &m.attachments.as_ref().unwrap()[0];
+    assert_eq!(a.filename.as_deref(), Some("a.pdf"));
+    assert_eq!(a.attachment_id, None);
+    assert!(event.payload_error().is_none());
+}
+
+#[test]
+fn a_known_type_without_its_payload_is_an_untyped_event() {
+    for (input, path, rest) in [
+        (
+            r#"{"type":"event","event_type":"message.received","event_id":"evt_1"}"#,
+            "message",
+            "{}",
+        ),
+        (
+            r#"{"type":"event","event_type":"message.bounced","event_id":"evt_1","message":{}}"#,
+            "bounce",
+            r#"{"message":{}}"#,
+        ),
+        (r#"{"id":"evt_1","type":"message.received"}"#, "data", "{}"),
+        (
+            r#"{"id":"evt_1","type":"message.received","data":null}"#,
+            "data",
+            "{}",
+        ),
     ] {
-        assert!(
-            matches!(parse_all(input.as_bytes()), Err(ParseError::Payload { .. })),
+        let event = payload_problem(input, path);
+        let rest: serde_json::Value = serde_json::from_str(rest).unwrap();
+        assert_eq!(
+            event.payload(),
+            &Payload::Other(rest.as_object().unwrap().clone()),
             "{input}"
         );
     }
+    // An empty object is a message of which nothing is known (every field of the
+    // definition's is optional here), not a problem.
+    let event = parse_all(br#"{"id":"evt_1","type":"message.received","data":{}}"#).unwrap();
+    let m = event.payload().message().expect("a message");
+    assert_eq!((&m.inbox_id, &m.message_id), (&None, &None));
+    assert!(event.payload_error().is_none());
+
     for input in [
         r#"{"type":"event","event_id":"evt_1"}"#,
         r#"{"type":"event","event_type":"message.received"}"#,
