@@ -16,6 +16,11 @@
 //! let Payload::Bounced(b) = bounce.payload() else { unreachable!() };
 //! assert!(b.is_permanent());
 //!
+//! // Every known type has its typed payload, e.g. a calendar change.
+//! let starting = fixtures::event("evt_3", EventType::CalendarEventStarting, Envelope::AgentMail);
+//! let Payload::Calendar(c) = starting.payload() else { unreachable!() };
+//! assert_eq!(c.scheduled_at, Some(fixtures::base_time()));
+//!
 //! // One event of each known type, e.g. to check a consumer handles them all.
 //! assert_eq!(fixtures::all(Envelope::AgentMail).len(), EventType::KNOWN.len());
 //! ```
@@ -23,13 +28,17 @@
 use std::time::Duration;
 
 use mailwire_proto::{
-    Address, Attachment, Bounce, BounceRecipient, Complaint, Delivered, Envelope, Event, EventType,
-    JsonObject, Message, OffsetDateTime, Open, Payload, Reject, Sent, Thread,
+    Address, AgentArmor, Attachment, Bounce, CalendarChange, Complaint, Delivered, Domain,
+    Envelope, Event, EventType, JsonObject, ManualOverride, Message, MessageSecurity,
+    OffsetDateTime, Open, Payload, Recipient, Reject, Sent, Thread, VerificationRecord,
 };
 use serde_json::json;
 
 /// The inbox fixtures use when none is given.
 pub const INBOX: &str = "ada@agentmail.to";
+
+/// The organization every fixture belongs to.
+const ORGANIZATION: &str = "org_2fK9";
 
 /// 2026-11-29T10:00:00Z: the time every fixture happens at unless retimed.
 pub fn base_time() -> OffsetDateTime {
@@ -54,223 +63,287 @@ fn rfc3339(t: OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
+/// The id of the received message of the fixtures derived from `id`.
+fn received_message_id(t: &str) -> String {
+    format!("<{t}.1732874400@mail.example.com>")
+}
+
 /// A received message in `inbox`, as the services send it: a named sender, a cc, a
 /// reply chain, headers, an attachment, text and HTML bodies.
 pub fn message(id: &str, inbox: &str) -> Message {
     let t = token(id);
     let at = base_time();
-    Message {
-        inbox_id: inbox.to_owned(),
-        thread_id: format!("thr_{t}"),
-        message_id: format!("<{t}.1732874400@mail.example.com>"),
-        labels: vec!["received".to_owned(), "unread".to_owned()],
-        timestamp: Some(at),
-        from: Some(Address::named("Grace Hopper", "grace@example.com")),
-        to: vec![Address::new(inbox)],
-        cc: Some(vec![Address::named("Alan Turing", "alan@example.org")]),
-        bcc: None,
-        reply_to: Some(vec![Address::new("grace+replies@example.com")]),
-        subject: Some("Re: Quarterly review".to_owned()),
-        preview: Some("Thanks, the numbers look right. Can we move the review to".to_owned()),
-        text: Some(
-            "Thanks, the numbers look right. Can we move the review to Thursday at 3pm?\n\n\
-             Grace"
-                .to_owned(),
+    let text = "Thanks, the numbers look right. Can we move the review to Thursday at 3pm?";
+    let mut m = Message::new(inbox, &format!("thr_{t}"), &received_message_id(&t));
+    m.labels = vec!["received".to_owned(), "unread".to_owned()];
+    m.timestamp = Some(at);
+    m.from = Some(Address::named("Grace Hopper", "grace@example.com"));
+    m.to = vec![Address::new(inbox)];
+    m.cc = Some(vec![Address::named("Alan Turing", "alan@example.org")]);
+    m.reply_to = Some(vec![Address::new("grace+replies@example.com")]);
+    m.subject = Some("Re: Quarterly review".to_owned());
+    m.preview = Some("Thanks, the numbers look right. Can we move the review to".to_owned());
+    m.text = Some(format!(
+        "{text}\n\nGrace\n\nOn Wed, Ada wrote:\n> Numbers for Q3 attached."
+    ));
+    m.html = Some(format!(
+        "<p>{text}</p><p>Grace</p><blockquote>Numbers for Q3 attached.</blockquote>"
+    ));
+    m.extracted_text = Some(format!("{text}\n\nGrace"));
+    m.extracted_html = Some(format!("<p>{text}</p><p>Grace</p>"));
+    let mut attachment = Attachment::new(&format!("att_{t}"));
+    attachment.filename = Some("q3-review.pdf".to_owned());
+    attachment.content_type = Some("application/pdf".to_owned());
+    attachment.size = Some(48_213);
+    attachment.content_disposition = Some("attachment".to_owned());
+    m.attachments = Some(vec![attachment]);
+    m.in_reply_to = Some("<q3.1732700000@agentmail.to>".to_owned());
+    m.references = Some(vec!["<q3.1732700000@agentmail.to>".to_owned()]);
+    m.headers = Some(JsonObject::from_iter([
+        ("X-Mailer".to_owned(), json!("Apple Mail (2.3826)")),
+        (
+            "Authentication-Results".to_owned(),
+            json!("mx.agentmail.to; spf=pass smtp.mailfrom=example.com; dkim=pass"),
         ),
-        html: Some(
-            "<p>Thanks, the numbers look right. Can we move the review to Thursday at \
-             3pm?</p><p>Grace</p>"
-                .to_owned(),
-        ),
-        attachments: Some(vec![Attachment {
-            attachment_id: format!("att_{t}"),
-            filename: Some("q3-review.pdf".to_owned()),
-            content_type: Some("application/pdf".to_owned()),
-            size: 48_213,
-            inline: false,
-        }]),
-        in_reply_to: Some("<q3.1732700000@agentmail.to>".to_owned()),
-        references: Some(vec!["<q3.1732700000@agentmail.to>".to_owned()]),
-        headers: Some(JsonObject::from_iter([
-            ("X-Mailer".to_owned(), json!("Apple Mail (2.3826)")),
-            (
-                "Authentication-Results".to_owned(),
-                json!("mx.agentmail.to; spf=pass smtp.mailfrom=example.com; dkim=pass"),
-            ),
-        ])),
-        size: Some(52_904),
-        created_at: Some(at),
-        updated_at: Some(at),
-    }
+    ]));
+    m.size = Some(52_904);
+    m.created_at = Some(at);
+    m.updated_at = Some(at);
+    m
 }
 
 /// The thread of [`message`]`(id, inbox)`.
 pub fn thread(id: &str, inbox: &str) -> Thread {
     let t = token(id);
     let at = base_time();
-    Thread {
-        inbox_id: inbox.to_owned(),
-        thread_id: format!("thr_{t}"),
-        labels: vec!["received".to_owned(), "sent".to_owned()],
-        timestamp: Some(at),
-        senders: vec![
-            Address::named("Grace Hopper", "grace@example.com"),
-            Address::new(inbox),
-        ],
-        recipients: vec![
-            Address::new(inbox),
-            Address::named("Alan Turing", "alan@example.org"),
-        ],
-        subject: Some("Re: Quarterly review".to_owned()),
-        preview: Some("Thanks, the numbers look right. Can we move the review to".to_owned()),
-        last_message_id: Some(format!("<{t}.1732874400@mail.example.com>")),
-        message_count: Some(2),
-        size: Some(97_311),
-        created_at: Some(at - Duration::from_secs(2 * 3600)),
-        updated_at: Some(at),
-    }
+    let mut th = Thread::new(inbox, &format!("thr_{t}"));
+    th.labels = vec!["received".to_owned(), "sent".to_owned()];
+    th.timestamp = Some(at);
+    th.received_timestamp = Some(at);
+    th.sent_timestamp = Some(at - Duration::from_secs(2 * 3600));
+    th.senders = vec![
+        Address::named("Grace Hopper", "grace@example.com"),
+        Address::new(inbox),
+    ];
+    th.recipients = vec![
+        Address::new(inbox),
+        Address::named("Alan Turing", "alan@example.org"),
+    ];
+    th.subject = Some("Re: Quarterly review".to_owned());
+    th.preview = Some("Thanks, the numbers look right. Can we move the review to".to_owned());
+    th.last_message_id = Some(received_message_id(&t));
+    th.message_count = Some(2);
+    th.size = Some(97_311);
+    th.created_at = Some(at - Duration::from_secs(2 * 3600));
+    th.updated_at = Some(at);
+    th
 }
 
-/// The typed payload of an event of `event_type` about `inbox`. Types without a typed
-/// payload (domain, calendar, unknown) get a realistic object of their own.
+/// The typed payload of an event of `event_type` about `inbox`. A type this version
+/// does not know gets a realistic object of its own.
 pub fn payload(id: &str, event_type: &EventType, inbox: &str) -> Payload {
     let t = token(id);
     let at = Some(base_time());
     let thread_id = format!("thr_{t}");
     let message_id = format!("<{t}.1732874400@agentmail.to>");
-    let outbound = || (inbox.to_owned(), thread_id.clone(), message_id.clone());
+    /// An outbound payload about the sent message, at the base time.
+    macro_rules! outbound {
+        ($ty:ident) => {{
+            let mut p = $ty::new(inbox, &thread_id, &message_id);
+            p.timestamp = at;
+            p
+        }};
+    }
     use EventType as T;
     match event_type {
-        t if t.is_received() || is_security(t) => Payload::Message {
+        t if t.is_received() => Payload::Message {
             message: Box::new(message(id, inbox)),
             thread: Some(Box::new(thread(id, inbox))),
         },
+        T::MessageSecurityCompleted | T::MessageSecurityReview | T::MessageSecurityOverride => {
+            Payload::Security(Box::new(security(id, event_type, inbox)))
+        }
         T::MessageSent => {
-            let (inbox_id, thread_id, message_id) = outbound();
-            Payload::Sent(Sent {
-                inbox_id,
-                thread_id,
-                message_id,
-                timestamp: at,
-                recipients: vec![
-                    "grace@example.com".to_owned(),
-                    "alan@example.org".to_owned(),
-                ],
-            })
+            let mut p = outbound!(Sent);
+            p.recipients = vec![
+                "grace@example.com".to_owned(),
+                "alan@example.org".to_owned(),
+            ];
+            Payload::Sent(p)
         }
         T::MessageDelivered => {
-            let (inbox_id, thread_id, message_id) = outbound();
-            Payload::Delivered(Delivered {
-                inbox_id,
-                thread_id,
-                message_id,
-                timestamp: at,
-                recipients: vec!["grace@example.com".to_owned()],
-            })
+            let mut p = outbound!(Delivered);
+            p.recipients = vec!["grace@example.com".to_owned()];
+            Payload::Delivered(p)
         }
         T::MessageBounced => {
-            let (inbox_id, thread_id, message_id) = outbound();
-            Payload::Bounced(Bounce {
-                inbox_id,
-                thread_id,
-                message_id,
-                timestamp: at,
-                bounce_type: Some("Permanent".to_owned()),
-                sub_type: Some("General".to_owned()),
-                recipients: vec![BounceRecipient {
-                    address: "no-such-user@example.com".to_owned(),
-                    status: Some("5.1.1".to_owned()),
-                }],
-            })
+            let mut p = outbound!(Bounce);
+            p.bounce_type = Some("Permanent".to_owned());
+            p.sub_type = Some("General".to_owned());
+            p.recipients = vec![Recipient::new("no-such-user@example.com", Some("5.1.1"))];
+            Payload::Bounced(p)
         }
         T::MessageComplained => {
-            let (inbox_id, thread_id, message_id) = outbound();
-            Payload::Complained(Complaint {
-                inbox_id,
-                thread_id,
-                message_id,
-                timestamp: at,
-                complaint_type: Some("abuse".to_owned()),
-                sub_type: None,
-                recipients: vec!["alan@example.org".to_owned()],
-            })
+            let mut p = outbound!(Complaint);
+            p.complaint_type = Some("abuse".to_owned());
+            p.recipients = vec!["alan@example.org".to_owned()];
+            Payload::Complained(p)
         }
         T::MessageRejected => {
-            let (inbox_id, thread_id, message_id) = outbound();
-            Payload::Rejected(Reject {
-                inbox_id,
-                thread_id,
-                message_id,
-                timestamp: at,
-                reason: Some("recipient is on the suppression list".to_owned()),
-            })
+            let mut p = outbound!(Reject);
+            p.reason = Some("recipient is on the suppression list".to_owned());
+            Payload::Rejected(p)
         }
-        T::MessageOpened => {
-            let (inbox_id, thread_id, message_id) = outbound();
-            Payload::Opened(Open {
-                inbox_id,
-                thread_id,
-                message_id,
-                timestamp: at,
-                recipients: vec!["grace@example.com".to_owned()],
-            })
-        }
-        T::DomainVerified => Payload::Other(object(json!({
-            "domain": {
-                "domain_id": format!("dom_{t}"),
-                "domain": "mail.example.com",
-                "status": "verified",
-                "records": [
-                    {"type": "TXT", "name": "mail.example.com", "value": "v=spf1 include:agentmail.to ~all", "status": "verified"},
-                    {"type": "CNAME", "name": "am._domainkey.mail.example.com", "value": "am._domainkey.agentmail.to", "status": "verified"}
-                ],
-                "timestamp": rfc3339(base_time()),
-            }
-        }))),
-        T::Other(name) => Payload::Other(object(json!({
+        T::MessageOpened => Payload::Opened(outbound!(Open)),
+        T::DomainVerified => Payload::Domain(Box::new(domain(&t))),
+        T::CalendarEventCreated
+        | T::CalendarEventUpdated
+        | T::CalendarEventDeleted
+        | T::CalendarEventResponded
+        | T::CalendarEventStarting
+        | T::CalendarEventEnding => Payload::Calendar(Box::new(calendar(&t, event_type, inbox))),
+        name => Payload::Other(object(json!({
             "object": {
                 "id": format!("obj_{t}"),
                 "inbox_id": inbox,
-                "kind": name,
+                "kind": name.as_str(),
                 "timestamp": rfc3339(base_time()),
             }
         }))),
-        // The calendar family.
-        other => Payload::Other(object(json!({
-            "calendar_event": calendar_event(&t, other, inbox),
-        }))),
     }
 }
 
-fn is_security(t: &EventType) -> bool {
-    matches!(
-        t,
-        EventType::MessageSecurityCompleted
-            | EventType::MessageSecurityReview
-            | EventType::MessageSecurityOverride
-    )
+/// An Agent Armor result for [`message`]`(id, inbox)`: clear, held for review, or
+/// released after review.
+fn security(id: &str, event_type: &EventType, inbox: &str) -> MessageSecurity {
+    let mut s = MessageSecurity::default();
+    s.organization_id = Some(ORGANIZATION.to_owned());
+    s.inbox_id = Some(inbox.to_owned());
+    s.message_id = Some(received_message_id(&token(id)));
+    if *event_type == EventType::MessageSecurityOverride {
+        let mut o = ManualOverride::default();
+        o.override_id = Some(id.to_owned());
+        o.actor = Some(object(json!({"kind": "api_key", "api_key_id": "key_7Pq"})));
+        o.reason = Some("Known vendor; verified by phone.".to_owned());
+        o.original_verdict = Some("review".to_owned());
+        o.released_at = Some(base_time());
+        s.manual_override = Some(o);
+    } else {
+        let review = *event_type == EventType::MessageSecurityReview;
+        let mut a = AgentArmor::default();
+        a.status = Some("complete".to_owned());
+        a.verdict = Some(if review { "review" } else { "clear" }.to_owned());
+        a.reason = Some(
+            if review {
+                "The body asks the reader to forward credentials to an outside address."
+            } else {
+                "No instructions aimed at an agent; links and attachment are benign."
+            }
+            .to_owned(),
+        );
+        a.model = Some("aa-2026-11".to_owned());
+        a.completed_at = Some(base_time());
+        s.agent_armor = Some(a);
+    }
+    s
 }
 
-fn calendar_event(t: &str, event_type: &EventType, inbox: &str) -> serde_json::Value {
-    let start = base_time() + Duration::from_secs(26 * 3600);
-    let mut v = json!({
-        "calendar_event_id": format!("cal_{t}"),
-        "inbox_id": inbox,
+/// A verified sending domain, with its SPF, DKIM and MX records.
+fn domain(t: &str) -> Domain {
+    let record = |kind: &str, name: &str, value: &str, priority: Option<u64>| {
+        let mut r = VerificationRecord::default();
+        r.record_type = Some(kind.to_owned());
+        r.name = Some(name.to_owned());
+        r.value = Some(value.to_owned());
+        r.status = Some("VALID".to_owned());
+        r.priority = priority;
+        r
+    };
+    let mut d = Domain::default();
+    d.pod_id = Some("pod_1".to_owned());
+    d.domain_id = Some(format!("dom_{t}"));
+    d.domain = Some("mail.example.com".to_owned());
+    d.status = Some("VERIFIED".to_owned());
+    d.feedback_enabled = Some(true);
+    d.inbound_enabled = Some(true);
+    d.tracking_enabled = Some(false);
+    d.subdomains_enabled = Some(false);
+    d.records = vec![
+        record(
+            "TXT",
+            "mail.example.com",
+            "v=spf1 include:agentmail.to ~all",
+            None,
+        ),
+        record(
+            "CNAME",
+            "am._domainkey.mail.example.com",
+            "am._domainkey.agentmail.to",
+            None,
+        ),
+        record(
+            "MX",
+            "mail.example.com",
+            "inbound-smtp.agentmail.to",
+            Some(10),
+        ),
+    ];
+    d.updated_at = Some(base_time());
+    d.created_at = Some(base_time() - Duration::from_secs(25 * 3600));
+    d
+}
+
+/// A change to the quarterly review in `inbox`'s calendar. It happens at the base
+/// time: the change is made then, or the meeting starts or ends then.
+fn calendar(t: &str, event_type: &EventType, inbox: &str) -> CalendarChange {
+    let hour = Duration::from_secs(3600);
+    let start = match event_type {
+        EventType::CalendarEventStarting => base_time(),
+        EventType::CalendarEventEnding => base_time() - hour,
+        _ => base_time() + 26 * hour,
+    };
+    let response = if *event_type == EventType::CalendarEventResponded {
+        "tentative"
+    } else {
+        "needs_action"
+    };
+    let mut event = object(json!({
+        "event_id": format!("cal_{t}"),
+        "kind": "single",
         "title": "Quarterly review",
+        "status": if *event_type == EventType::CalendarEventDeleted { "cancelled" } else { "confirmed" },
+        "all_day": false,
+        "start_at": rfc3339(start),
+        "end_at": rfc3339(start + hour),
+        "timezone": "UTC",
+        "uid": format!("{t}@agentmail.to"),
+        "sequence": 1,
+        "source": "email",
         "location": "Room 4.2 / https://meet.example.com/q3-review",
-        "start": rfc3339(start),
-        "end": rfc3339(start + Duration::from_secs(3600)),
-        "organizer": "Grace Hopper <grace@example.com>",
+        "organizer_email": "grace@example.com",
         "attendees": [
             {"name": "Ada Lovelace", "email": inbox, "status": "accepted"},
-            {"name": "Alan Turing", "email": "alan@example.org", "status": "tentative"}
+            {"name": "Alan Turing", "email": "alan@example.org", "status": response}
         ],
-        "timestamp": rfc3339(base_time()),
-    });
-    if *event_type == EventType::CalendarEventResponded {
-        v["response"] = json!({"email": "alan@example.org", "status": "tentative"});
+        "created_at": rfc3339(base_time() - hour),
+        "updated_at": rfc3339(base_time()),
+    }));
+    let mut c = CalendarChange::default();
+    c.inbox_id = Some(inbox.to_owned());
+    match event_type {
+        EventType::CalendarEventUpdated => {
+            c.previous = Some(object(json!({"location": "Room 3.1"})));
+        }
+        EventType::CalendarEventStarting => c.scheduled_at = Some(start),
+        EventType::CalendarEventEnding => c.scheduled_at = Some(start + hour),
+        _ => {}
     }
-    v
+    if c.scheduled_at.is_some() {
+        // The meeting starts or ends now; it was last changed earlier.
+        event.insert("updated_at".to_owned(), json!(rfc3339(base_time() - hour)));
+    }
+    c.calendar_event = Some(event);
+    c
 }
 
 fn object(v: serde_json::Value) -> JsonObject {
@@ -286,9 +359,20 @@ pub fn event(id: &str, event_type: EventType, envelope: Envelope) -> Event {
 }
 
 /// An event of `event_type` about `inbox`, encoded in `envelope`.
+///
+/// # Panics
+///
+/// When `id` is not an event id (empty, over 512 bytes, or with control characters).
 pub fn event_in(id: &str, event_type: EventType, envelope: Envelope, inbox: &str) -> Event {
     let payload = payload(id, &event_type, inbox);
-    Event::new(id, event_type, payload, envelope)
+    encode(id, event_type, payload, envelope)
+}
+
+/// Encodes a fixture; only an id no event may have fails (fixture times are all
+/// within RFC 3339's range), and that is the test's mistake.
+fn encode(id: &str, event_type: EventType, payload: Payload, envelope: Envelope) -> Event {
+    Event::new(id, event_type.clone(), payload, envelope)
+        .unwrap_or_else(|e| panic!("fixture {id:?} ({event_type}) does not encode: {e}"))
 }
 
 /// A `message.received` event in AgentMail's envelope, with its thread.
@@ -361,17 +445,34 @@ pub fn retimed(event: &Event, at: OffsetDateTime) -> Event {
                 thread.updated_at = Some(at);
             }
         }
+        Payload::Security(p) => {
+            if let Some(armor) = &mut p.agent_armor {
+                armor.completed_at = Some(at);
+            }
+            if let Some(release) = &mut p.manual_override {
+                release.released_at = Some(at);
+            }
+        }
         Payload::Sent(p) => p.timestamp = Some(at),
         Payload::Delivered(p) => p.timestamp = Some(at),
         Payload::Bounced(p) => p.timestamp = Some(at),
         Payload::Complained(p) => p.timestamp = Some(at),
         Payload::Rejected(p) => p.timestamp = Some(at),
         Payload::Opened(p) => p.timestamp = Some(at),
+        Payload::Domain(p) => p.updated_at = Some(at),
+        Payload::Calendar(p) => {
+            if p.scheduled_at.is_some() {
+                p.scheduled_at = Some(at);
+            }
+            if let Some(event) = &mut p.calendar_event {
+                event.insert("updated_at".to_owned(), json!(rfc3339(at)));
+            }
+        }
         Payload::Other(obj) => retime_object(obj, &rfc3339(at)),
         // A payload kind added later keeps its own timestamps.
         _ => {}
     }
-    Event::new(
+    encode(
         event.id(),
         event.event_type().clone(),
         payload,

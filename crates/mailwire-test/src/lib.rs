@@ -19,7 +19,7 @@
 //!     while let Some(delivery) = source.next().await? {
 //!         if let Payload::Bounced(bounce) = delivery.event.payload() {
 //!             if bounce.is_permanent() {
-//!                 suppressed.extend(bounce.recipients.iter().map(|r| r.address.clone()));
+//!                 suppressed.extend(bounce.recipients.iter().filter_map(|r| r.address.clone()));
 //!             }
 //!         }
 //!         delivery.ack().await?; // after the side effect

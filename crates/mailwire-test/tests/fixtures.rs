@@ -24,6 +24,17 @@ fn every_type_in_both_envelopes_parses_back_to_the_same_event() {
             let inbox = (*t != EventType::DomainVerified).then_some(fixtures::INBOX);
             assert_eq!(parsed.inbox_id(), inbox, "{t}");
             assert_eq!(parsed.timestamp(), Some(fixtures::base_time()), "{t}");
+            // Every known type has its typed payload, read whole.
+            assert!(
+                !matches!(parsed.payload(), Payload::Other(_)),
+                "{t} in {envelope:?} is untyped: {:?}",
+                parsed.payload()
+            );
+            assert!(
+                parsed.payload_error().is_none(),
+                "{t} in {envelope:?}: {:?}",
+                parsed.payload_error()
+            );
             match (envelope, parsed.payload(), event.payload()) {
                 // The simple envelope carries the message alone, not its thread.
                 (
@@ -46,12 +57,11 @@ fn typed_helpers_carry_realistic_values() {
     let Payload::Message { message, thread } = event.payload() else {
         panic!("a message")
     };
-    assert_eq!(message.inbox_id, "support@agentmail.to");
-    assert_eq!(message.to[0].email, "support@agentmail.to");
-    assert_eq!(
-        message.from.as_ref().unwrap().name.as_deref(),
-        Some("Grace Hopper")
-    );
+    assert_eq!(message.inbox_id.as_deref(), Some("support@agentmail.to"));
+    assert_eq!(message.to[0].email(), Some("support@agentmail.to"));
+    let from = message.from.as_ref().unwrap();
+    assert_eq!(from.as_str(), "Grace Hopper <grace@example.com>");
+    assert_eq!(from.name().as_deref(), Some("Grace Hopper"));
     assert!(
         message
             .subject
@@ -65,7 +75,31 @@ fn typed_helpers_carry_realistic_values() {
             .as_deref(),
         Some("application/pdf")
     );
+    assert!(message.thread_id.is_some());
     assert_eq!(thread.as_ref().unwrap().thread_id, message.thread_id);
+
+    // Agent Armor's results are about the message received with the same id.
+    for (t, verdict) in [
+        (EventType::MessageSecurityCompleted, Some("clear")),
+        (EventType::MessageSecurityReview, Some("review")),
+        (EventType::MessageSecurityOverride, None),
+    ] {
+        let event = fixtures::event_in(
+            "evt_42",
+            t.clone(),
+            Envelope::AgentMail,
+            "support@agentmail.to",
+        );
+        let Payload::Security(security) = event.payload() else {
+            panic!("{t}: {:?}", event.payload())
+        };
+        assert_eq!(security.message_id, message.message_id, "{t}");
+        assert_eq!(event.inbox_id(), Some("support@agentmail.to"));
+        let armor = security.agent_armor.as_ref();
+        assert_eq!(armor.and_then(|a| a.verdict.as_deref()), verdict, "{t}");
+        let released = security.manual_override.as_ref();
+        assert_eq!(released.is_some(), verdict.is_none(), "{t}");
+    }
 
     let Payload::Bounced(bounce) = fixtures::message_bounced("evt_43", "a@agentmail.to")
         .payload()
