@@ -11,7 +11,6 @@
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use mailwire::merge::Merge;
@@ -31,7 +30,7 @@ struct Worker {
 async fn start(path: &Path, addr: SocketAddr, secret: &str) -> anyhow::Result<Worker> {
     let store = RedbStore::open(path)?;
     let receiver = WebhookReceiver::new(Verifier::new(Keyring::standard(secret)?))
-        .log(Arc::new(store.clone()))
+        .store(store.clone())
         .bind(addr)
         .await?;
     let handle = receiver
@@ -39,8 +38,7 @@ async fn start(path: &Path, addr: SocketAddr, secret: &str) -> anyhow::Result<Wo
         .ok_or_else(|| anyhow::anyhow!("a bound receiver has a handle"))?;
     let events = Merge::builder()
         .source(receiver)
-        .log(Arc::new(store.clone()))
-        .seen_set(Arc::new(store.clone()))
+        .store(store.clone())
         .build();
     Ok(Worker {
         events,
@@ -65,17 +63,15 @@ impl Worker {
                 event.event_type()
             );
             if let Payload::Bounced(bounce) = event.payload() {
-                for r in &bounce.recipients {
-                    suppressed.insert(r.address.clone());
-                }
-                print!(
-                    " -> suppress {:?}",
-                    bounce
-                        .recipients
-                        .iter()
-                        .map(|r| &r.address)
-                        .collect::<Vec<_>>()
-                );
+                // A recipient without an address (the service left it out) has
+                // nothing to suppress.
+                let addresses: Vec<&str> = bounce
+                    .recipients
+                    .iter()
+                    .filter_map(|r| r.address.as_deref())
+                    .collect();
+                suppressed.extend(addresses.iter().map(|a| a.to_string()));
+                print!(" -> suppress {addresses:?}");
             }
             println!();
             delivery.ack().await?; // after the side effect

@@ -8,7 +8,6 @@
 //! Runs self-contained against an embedded simulator:
 //! `cargo run -p mailwire-examples --example conversational_agent`
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use mailwire::EventSource as _;
@@ -36,7 +35,7 @@ async fn main() -> anyhow::Result<()> {
     let hook = sim.register_webhook(WebhookSpec::new(url)).await?;
     let store = MemoryStore::new();
     let webhooks = WebhookReceiver::new(Verifier::new(Keyring::standard(&hook.secret)?))
-        .log(Arc::new(store.clone()))
+        .store(store.clone())
         .serve(listener);
 
     // The WebSocket.
@@ -50,8 +49,7 @@ async fn main() -> anyhow::Result<()> {
     let mut inbox = Merge::builder()
         .source(ws)
         .source(webhooks)
-        .log(Arc::new(store.clone()))
-        .seen_set(Arc::new(store))
+        .store(store)
         .build();
 
     let questions = [
@@ -118,7 +116,8 @@ async fn answer_next(inbox: &mut Merge) -> anyhow::Result<()> {
                 let from = message
                     .from
                     .as_ref()
-                    .map_or("someone", |a| a.email.as_str());
+                    // The address itself, or the text as sent when it is not one.
+                    .map_or("someone", |a| a.email().unwrap_or(a.as_str()));
                 let subject = message.subject.as_deref().unwrap_or("(no subject)");
                 println!("[{:<9}] {from}: {subject}", delivery.origin.as_str());
                 println!("            -> reply sent: \"Re: {subject}\"");

@@ -17,7 +17,7 @@ async fn run_agent(
                 replies.push(format!("Re: {}", message.subject.as_deref().unwrap_or("")));
             }
             Payload::Bounced(bounce) => {
-                bounced.extend(bounce.recipients.iter().map(|r| r.address.clone()));
+                bounced.extend(bounce.recipients.iter().filter_map(|r| r.address.clone()));
             }
             _ => {}
         }
