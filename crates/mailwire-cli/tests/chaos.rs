@@ -61,7 +61,7 @@ async fn consume(
     let (journal, progress) = shared;
     let store = RedbStore::open(store_path).expect("the store opens");
     let receiver = WebhookReceiver::new(Verifier::new(Keyring::standard(secret).unwrap()))
-        .log(Arc::new(store.clone()))
+        .store(store.clone())
         .queue_capacity(4096)
         .bind(hook_addr)
         .await
@@ -81,8 +81,7 @@ async fn consume(
     let mut merge = Merge::builder()
         .source(ws)
         .source(receiver)
-        .log(Arc::new(store.clone()))
-        .seen_set(Arc::new(store.clone()))
+        .store(store.clone())
         .on_source_failure(OnSourceFailure::Propagate)
         .max_in_admission(256)
         .build();

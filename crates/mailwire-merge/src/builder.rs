@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mailwire_source::{BoxSource, EventSource};
-use mailwire_store::{EventLog, SeenSet};
+use mailwire_store::Store;
 
 use crate::Merge;
 use crate::stores::Stores;
@@ -38,23 +38,23 @@ pub struct MergeBuilder {
     pub(crate) on_failure: OnSourceFailure,
     pub(crate) max_admissions: usize,
     pub(crate) recent: usize,
+    pub(crate) backlog_page: usize,
+    pub(crate) take_over_every: Option<Duration>,
 }
 
 impl Default for MergeBuilder {
     fn default() -> Self {
         MergeBuilder {
             sources: Vec::new(),
-            stores: Stores {
-                log: None,
-                seen: None,
-                seen_ttl: Duration::from_secs(7 * 24 * 3600),
-            },
+            stores: Stores::default(),
             window_capacity: 100_000,
             window_age: Duration::from_secs(3 * 24 * 3600),
             reorder: None,
             on_failure: OnSourceFailure::default(),
             max_admissions: 64,
             recent: 4096,
+            backlog_page: 256,
+            take_over_every: None,
         }
     }
 }
@@ -73,28 +73,35 @@ impl MergeBuilder {
         self
     }
 
-    /// The durable log (none by default). Every event is appended (idempotent by id)
-    /// before it is delivered and acked in the log when its delivery is acked; events
-    /// the log holds unacked at start-up are delivered first, with `Origin::Log`. So an
-    /// event delivered and not acked before a crash, from whatever source, is
-    /// delivered again after the restart.
-    pub fn log(mut self, log: Arc<dyn EventLog>) -> Self {
-        self.stores.log = Some(log);
+    /// The store (none by default): pass the same store value (a clone) to the
+    /// webhook receivers that feed this merge, and nowhere else.
+    ///
+    /// Every new event is appended before it is delivered, which claims it for this
+    /// instance: an event another instance sharing the store claimed first is not
+    /// delivered here ([`Appended::Known`](mailwire_store::Appended::Known)). An event
+    /// a receiver sharing the store appended is trusted as it is (no second write).
+    /// Acking a delivery acks it in the store (one write). At start-up, and then
+    /// every [`take_over_every`](MergeBuilder::take_over_every) while it runs, the
+    /// merge claims the store's backlog a page at a time
+    /// ([`backlog_page`](MergeBuilder::backlog_page)): events left by an earlier run,
+    /// released by a dropped delivery, or held by an instance whose lease ran out.
+    /// They are delivered with `Origin::Log`; the start-up backlog before anything
+    /// live.
+    pub fn store(mut self, store: impl Store) -> Self {
+        self.stores.store = Some(Arc::new(store));
         self
     }
 
-    /// The durable seen-set (none by default): acked ids are inserted, with
-    /// [`seen_ttl`](MergeBuilder::seen_ttl), and an event whose id it holds is
-    /// suppressed, across restarts.
-    pub fn seen_set(mut self, seen: Arc<dyn SeenSet>) -> Self {
-        self.stores.seen = Some(seen);
+    /// How many events one claim of the backlog asks the store for (default 256).
+    pub fn backlog_page(mut self, events: usize) -> Self {
+        self.backlog_page = events.max(1);
         self
     }
 
-    /// How long the seen-set remembers an acked id (default 7 days: longer than the
-    /// ~28 hours over which a webhook sender retries).
-    pub fn seen_ttl(mut self, ttl: Duration) -> Self {
-        self.stores.seen_ttl = ttl;
+    /// How often the merge looks for events to take over while it runs (default: a
+    /// quarter of the store's lease, at least 10 ms). Uses tokio's clock.
+    pub fn take_over_every(mut self, every: Duration) -> Self {
+        self.take_over_every = Some(every);
         self
     }
 

@@ -47,21 +47,24 @@
 //!   until its delivery is acked; copies arriving meanwhile are suppressed and their
 //!   acks held. Acking settles the event (below) and then the held copies in their
 //!   own sources. Acked ids stay in an in-memory [`IdWindow`] (bounded by count and
-//!   age, about 21 bytes per id, never growing) and, with a seen-set, in the store
-//!   across restarts.
-//! - **Ack.** Acking a delivery inserts the id in the seen-set, acks it in the log,
-//!   then runs the source's own ack ([`Ack::then`](mailwire_source::Ack::then)).
-//!   Nothing durable is written at delivery except the log append, so an event
-//!   delivered and not acked before a crash is delivered again after the restart.
-//! - **A delivery dropped without ack** (or whose ack failed) releases its id: the
-//!   next copy from any source is delivered in this process, the copies held for it
-//!   stay unsettled in their sources (a durable one redelivers them), and the log
-//!   replays the event after a restart.
-//! - **The log.** With [`MergeBuilder::log`], every first-seen event is appended
-//!   (idempotent by id: a webhook receiver sharing the log already appended it
-//!   before its 200) before it is delivered, from whatever origin, the WebSocket
-//!   included. At start-up, events logged and never acked are delivered first, with
-//!   `Origin::Log`: how webhooks that arrived while the agent was down reach it.
+//!   age, about 21 bytes per id, never growing) and, with a store, in the store.
+//! - **One store** ([`MergeBuilder::store`]), the same value the receivers feeding
+//!   the merge were given. Every new event is appended before it is delivered: the
+//!   append claims it for this instance, so of several instances sharing the store
+//!   (each with its own WebSocket and receivers) exactly one delivers it. An event a
+//!   receiver sharing the store appended before its 200 is trusted as it is: no
+//!   second write. At start-up, events the store holds unacked are claimed a page
+//!   at a time and delivered first, with `Origin::Log`; while the merge runs it
+//!   claims, every [`MergeBuilder::take_over_every`], the events whose holder's
+//!   lease ran out (another instance died or hung), without any restart.
+//! - **Ack.** Acking a delivery acks it in the store (one write: out of the log, the
+//!   id remembered as acked), then runs the source's own ack
+//!   ([`Ack::then`](mailwire_source::Ack::then)). So a new event costs one durable
+//!   write before delivery and one at its ack; a duplicate costs none.
+//! - **A delivery dropped without ack** (or whose ack failed) releases its id and its
+//!   claim: the next copy from any source, or the next claim of the backlog, is
+//!   delivered in this process; the copies held for it stay unsettled in their
+//!   sources (a durable one redelivers them).
 //! - **Failures.** By default a source that fails is dropped, recorded in
 //!   [`MergeStats::failed_sources`] and logged, and the others carry on; its error
 //!   is returned once every source is gone ([`OnSourceFailure`]). A store error is

@@ -40,6 +40,12 @@ pub struct Merge {
     stores: Stores,
     stats: StatsHandle,
     replay: Replay,
+    /// True until the start-up backlog is delivered: live sources wait for it.
+    starting: bool,
+    backlog_page: usize,
+    take_over_every: std::time::Duration,
+    /// When the next look for events to take over is due.
+    take_over: Option<Pin<Box<Sleep>>>,
     admissions: FuturesOrdered<BoxFuture<'static, Admitted>>,
     max_admissions: usize,
     /// Acks of suppressed copies being settled in their sources.
@@ -65,18 +71,20 @@ enum SlotState {
     Gone,
 }
 
+/// Claiming the store's backlog, a page at a time.
 enum Replay {
-    NotStarted,
+    /// No claim in progress: the next starts at start-up, then at each tick.
+    Idle,
     Fetching(BoxFuture<'static, Result<Vec<Event>, StoreError>>),
-    Draining(VecDeque<Event>),
-    Done,
+    /// A page being delivered; `full` when it was as long as asked, so another
+    /// page follows at once.
+    Draining { events: VecDeque<Event>, full: bool },
 }
 
 /// A new event that went through the stores.
 struct Admitted {
     key: IdKey,
     delivery: Delivery,
-    from_log: bool,
     verdict: Result<Verdict, StoreError>,
 }
 
@@ -117,11 +125,14 @@ impl Merge {
             next_slot: 0,
             hasher,
             dedup: SharedDedup::new(window, b.recent),
-            replay: if b.stores.log.is_some() {
-                Replay::NotStarted
-            } else {
-                Replay::Done
-            },
+            replay: Replay::Idle,
+            starting: b.stores.store.is_some(),
+            backlog_page: b.backlog_page,
+            take_over_every: b.take_over_every.unwrap_or_else(|| {
+                let lease = b.stores.store.as_ref().map(|s| s.lease()).unwrap_or_default();
+                (lease / 4).max(std::time::Duration::from_millis(10))
+            }),
+            take_over: None,
             stores: b.stores,
             stats: StatsHandle::default(),
             admissions: FuturesOrdered::new(),
@@ -188,8 +199,8 @@ impl Merge {
             }
 
             if self.admissions.len() < self.max_admissions {
-                if let Replay::Draining(backlog) = &mut self.replay {
-                    match backlog.pop_front() {
+                if let Replay::Draining { events, full } = &mut self.replay {
+                    match events.pop_front() {
                         Some(event) => {
                             if let Some(out) = self.arrive(Delivery::new(event, Origin::Log), true)
                             {
@@ -197,8 +208,21 @@ impl Merge {
                             }
                             continue;
                         }
-                        None => self.replay = Replay::Done,
+                        None if *full => {
+                            // The next page at once.
+                            self.fetch_backlog();
+                            continue;
+                        }
+                        None => {
+                            self.replay = Replay::Idle;
+                            self.starting = false;
+                            self.take_over = None;
+                        }
                     }
+                }
+                if self.starting {
+                    // The start-up backlog's last admissions are still in the pipeline.
+                    return self.poll_end();
                 }
                 match self.poll_sources(cx) {
                     Poll::Ready(Polled::Delivery(delivery)) => {
@@ -240,7 +264,8 @@ impl Merge {
             .slots
             .iter()
             .all(|s| matches!(s.state, SlotState::Gone));
-        if !sources_gone || !matches!(self.replay, Replay::Done) || !self.admissions.is_empty() {
+        let backlog_done = !self.starting && !matches!(self.replay, Replay::Draining { .. });
+        if !sources_gone || !backlog_done || !self.admissions.is_empty() {
             return Poll::Pending;
         }
         if let Some(delivery) = self.reorder.as_mut().and_then(Reorder::pop_any) {
@@ -277,35 +302,57 @@ impl Merge {
         }
     }
 
+    /// Starts claiming a page of the store's backlog.
+    fn fetch_backlog(&mut self) {
+        let Some(store) = self.stores.store.clone() else {
+            self.replay = Replay::Idle;
+            return;
+        };
+        let page = self.backlog_page;
+        self.replay = Replay::Fetching(async move { store.claim(page).await }.boxed());
+    }
+
+    /// Claims the backlog: at start-up (live sources wait until it is delivered),
+    /// then at each tick, alongside the live sources.
     fn poll_replay(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), SourceError>> {
         loop {
             match &mut self.replay {
-                Replay::NotStarted => {
-                    let Some(log) = self.stores.log.clone() else {
-                        self.replay = Replay::Done;
-                        continue;
-                    };
-                    // Every unacked event at once: the backlog is what the agent
-                    // missed while down, and it is delivered before anything live.
-                    self.replay =
-                        Replay::Fetching(async move { log.unacked(usize::MAX).await }.boxed());
+                Replay::Idle => {
+                    if self.stores.store.is_none() {
+                        return Poll::Ready(Ok(()));
+                    }
+                    if !self.starting {
+                        let every = self.take_over_every;
+                        let tick = self
+                            .take_over
+                            .get_or_insert_with(|| Box::pin(tokio::time::sleep(every)));
+                        if tick.as_mut().poll(cx).is_pending() {
+                            return Poll::Ready(Ok(()));
+                        }
+                        self.take_over = None;
+                    }
+                    self.fetch_backlog();
                 }
                 Replay::Fetching(fetch) => match fetch.as_mut().poll(cx) {
-                    Poll::Pending => return Poll::Pending,
+                    Poll::Pending if self.starting => return Poll::Pending,
+                    Poll::Pending => return Poll::Ready(Ok(())),
                     Poll::Ready(Ok(events)) => {
-                        tracing::debug!(
-                            events = events.len(),
-                            "replaying the log's unacked events"
-                        );
-                        self.replay = Replay::Draining(events.into());
+                        if !events.is_empty() {
+                            tracing::debug!(events = events.len(), "claimed from the store's backlog");
+                        }
+                        let full = events.len() >= self.backlog_page;
+                        self.replay = Replay::Draining {
+                            events: events.into(),
+                            full,
+                        };
                     }
                     Poll::Ready(Err(e)) => {
-                        // Tried again on the next call.
-                        self.replay = Replay::NotStarted;
+                        // Tried again on the next call (at start-up) or tick.
+                        self.replay = Replay::Idle;
                         return Poll::Ready(Err(SourceError::store(e)));
                     }
                 },
-                Replay::Draining(_) | Replay::Done => return Poll::Ready(Ok(())),
+                Replay::Draining { .. } => return Poll::Ready(Ok(())),
             }
         }
     }
@@ -379,7 +426,9 @@ impl Merge {
                     .push(async move { settle_all(vec![ack], &id).await }.boxed());
                 None
             }
-            Known::New if self.stores.is_empty() && self.admissions.is_empty() => {
+            Known::New if (from_log || self.stores.is_empty()) && self.admissions.is_empty() => {
+                // Nothing to ask the store (none, or claimed from it already), and
+                // nothing ahead of it in the pipeline.
                 self.deliver(key, delivery)
             }
             Known::New => {
@@ -390,7 +439,6 @@ impl Merge {
                         Admitted {
                             key,
                             delivery,
-                            from_log,
                             verdict,
                         }
                     }
@@ -406,29 +454,24 @@ impl Merge {
         let Admitted {
             key,
             mut delivery,
-            from_log,
             verdict,
         } = admitted;
         match verdict {
             Ok(Verdict::Fresh) => self.deliver(key, delivery),
-            Ok(Verdict::Seen) => {
-                // Processed before this process started.
-                let now = tokio::time::Instant::now().into_std();
-                let mut acks = self.dedup.lock().known_elsewhere(key, now);
-                acks.push(delivery.take_ack());
-                if from_log && let Some(log) = self.stores.log.clone() {
-                    // The process died between the seen-set and the log's ack:
-                    // complete that ack.
-                    let id = delivery.event.id().to_owned();
-                    acks.push(Ack::from_future(async move {
-                        log.ack(&id).await.map_err(SourceError::store)
-                    }));
-                }
+            Ok(Verdict::Known) => {
+                // Acked already, or another instance holds it and delivers it. Not
+                // remembered as settled here: another instance's claim may lapse, and
+                // a copy that arrives then must be asked about again. Copies held
+                // meanwhile are released unsettled: if one came from a receiver of
+                // this instance, its claim stays free for the next claim of the
+                // backlog. The copy's own ack is settled: the store has the event.
+                let ack = delivery.take_ack();
+                self.dedup.release(key);
                 self.stats
                     .duplicate(&delivery.origin, delivery.received_at, None);
                 let id = delivery.event.id().to_owned();
                 self.settling
-                    .push(async move { settle_all(acks, &id).await }.boxed());
+                    .push(async move { settle_all(vec![ack], &id).await }.boxed());
                 None
             }
             Err(e) => {

@@ -7,13 +7,13 @@ use crate::shared::SharedDedup;
 use crate::stores::Stores;
 use crate::window::IdKey;
 
-/// The merge's part of an ack: record the id as processed (seen-set, then log), then
-/// let the copies suppressed meanwhile settle in their sources. The source's own ack
-/// runs after it (see [`Ack::then`]).
+/// The merge's part of an ack: ack the event in the store (one write: out of the log,
+/// its id remembered as acked), then let the copies suppressed meanwhile settle in
+/// their sources. The source's own ack runs after it (see [`Ack::then`]).
 ///
-/// Dropped without running, or failing, it releases the id: the event stays unacked
-/// in the log (replayed after a restart), and a later copy from any source is
-/// delivered again in this process.
+/// Dropped without running, or failing, it releases the id and its claim: the event
+/// stays unacked in the store, the next copy from any source (or the next claim of
+/// the backlog) delivers it again.
 pub(crate) struct MergeSettle {
     pub(crate) id: String,
     pub(crate) key: IdKey,
@@ -25,15 +25,8 @@ pub(crate) struct MergeSettle {
 #[async_trait]
 impl Settle for MergeSettle {
     async fn settle(mut self: Box<Self>) -> Result<(), SourceError> {
-        // Seen-set first: if the process dies between the two writes, the replay at
-        // start-up finds the id seen and only completes the log's ack.
-        if let Some(seen) = &self.stores.seen {
-            seen.insert(&self.id, self.stores.seen_ttl)
-                .await
-                .map_err(SourceError::store)?;
-        }
-        if let Some(log) = &self.stores.log {
-            log.ack(&self.id).await.map_err(SourceError::store)?;
+        if let Some(store) = &self.stores.store {
+            store.ack(&self.id).await.map_err(SourceError::store)?;
         }
         let held = self
             .dedup
@@ -48,6 +41,9 @@ impl Drop for MergeSettle {
     fn drop(&mut self) {
         if !self.settled {
             self.dedup.release(self.key);
+            if let Some(store) = &self.stores.store {
+                store.release(&self.id);
+            }
         }
     }
 }

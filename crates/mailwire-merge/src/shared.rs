@@ -154,16 +154,6 @@ impl Dedup {
         waiting
     }
 
-    /// Takes the held acks of `key` and forgets it as in flight, remembering it as
-    /// settled (the seen-set already knew it).
-    pub(crate) fn known_elsewhere(&mut self, key: IdKey, now: Instant) -> Vec<Ack> {
-        self.window.insert_key(key, now);
-        self.in_flight
-            .remove(&key)
-            .map(|f| f.held)
-            .unwrap_or_default()
-    }
-
     pub(crate) fn in_flight_len(&self) -> usize {
         self.in_flight.len()
     }

@@ -73,8 +73,7 @@ impl Harness for MergeHarness {
                 let store = Arc::new(MemoryStore::new());
                 Merge::builder()
                     .source(self.fake("ws", Origin::WebSocket))
-                    .log(store.clone())
-                    .seen_set(store)
+                    .store(store)
                     .build()
             }
         }

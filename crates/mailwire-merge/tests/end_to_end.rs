@@ -59,7 +59,7 @@ async fn websocket_and_webhooks_merged_every_event_exactly_once_across_a_drop() 
 
     // The webhook receiver logs to the same file the merge uses, before its 200.
     let receiver = WebhookReceiver::new(Verifier::new(Keyring::standard(SECRET).unwrap()))
-        .log(store.clone())
+        .store(store.clone())
         .bind("127.0.0.1:0")
         .await
         .unwrap();
@@ -79,8 +79,7 @@ async fn websocket_and_webhooks_merged_every_event_exactly_once_across_a_drop() 
     let mut merge = Merge::builder()
         .source(ws)
         .source(receiver)
-        .log(store.clone())
-        .seen_set(store.clone())
+        .store(store.clone())
         .build();
     let mut got = Vec::new();
 
@@ -169,6 +168,6 @@ async fn websocket_and_webhooks_merged_every_event_exactly_once_across_a_drop() 
 }
 
 async fn store_is_settled(store: &RedbStore) -> bool {
-    use mailwire_store::EventLog;
+    use mailwire_store::Store;
     store.unacked(100).await.unwrap().is_empty()
 }

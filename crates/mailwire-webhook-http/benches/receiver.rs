@@ -29,7 +29,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use mailwire_source::EventSource;
-use mailwire_store::{EventLog, MemoryStore, RedbStore};
+use mailwire_store::{Store, MemoryStore, RedbStore};
 use mailwire_webhook::{Keyring, Signer, Verifier};
 use mailwire_webhook_http::{WebhookReceiver, WebhookSource};
 use tokio::net::{TcpListener, TcpStream};
@@ -263,10 +263,10 @@ async fn bare_server() -> SocketAddr {
 /// write, and a consumer that awaited each one in turn would be held to one event
 /// per commit (a few ms), while concurrent acks share commits. They are polled
 /// in place rather than spawned, so the consumer costs no task per event.
-async fn receiver(log: Arc<dyn EventLog>) -> SocketAddr {
+async fn receiver(log: Arc<dyn Store>) -> SocketAddr {
     let verifier = Verifier::new(Keyring::standard(SECRET).expect("secret"));
     let source: WebhookSource = WebhookReceiver::new(verifier)
-        .log(log)
+        .store(log)
         .queue_capacity(1 << 16)
         .bind("127.0.0.1:0")
         .await

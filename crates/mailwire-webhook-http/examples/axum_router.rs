@@ -25,7 +25,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
 
     // A redb `RedbStore` here keeps accepted events across restarts.
     let (webhooks, mut events) = WebhookReceiver::new(verifier)
-        .log(Arc::new(MemoryStore::new()))
+        .store(Arc::new(MemoryStore::new()))
         .into_service();
 
     let app = Router::new()

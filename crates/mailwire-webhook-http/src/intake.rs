@@ -8,7 +8,7 @@ use http::{Method, Request, Response, StatusCode, header};
 use http_body::Body;
 use mailwire_proto::Event;
 use mailwire_source::{Ack, BoxError, Delivery, Origin, Settle, SourceError, async_trait};
-use mailwire_store::{EventLog, SeenSet};
+use mailwire_store::{SeenSet, Store};
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 
@@ -20,8 +20,8 @@ use crate::verify::Verify;
 /// The receiving side's shared state: checks, store, and the queue to the consumer.
 pub(crate) struct Intake {
     pub(crate) verify: Arc<dyn Verify>,
-    pub(crate) log: Option<Arc<dyn EventLog>>,
-    /// Always set when `log` is not: without a seen-set or a log there is no dedup.
+    pub(crate) store: Option<Arc<dyn Store>>,
+    /// Set exactly when `store` is not: the dedup of a receiver without a store.
     pub(crate) seen: Option<Arc<dyn SeenSet>>,
     pub(crate) tx: mpsc::Sender<Delivery>,
     pub(crate) settings: Arc<Settings>,
@@ -91,49 +91,30 @@ impl Intake {
     /// Dedups, logs and queues a verified event. A 2xx only for what was kept.
     async fn keep(&self, event: Event) -> Response<ReplyBody> {
         let retry_after = self.settings.retry_after;
-        let ttl = self.settings.seen_ttl;
-        let id = event.id().to_owned();
-        if let (Some(seen), Some(_)) = (&self.seen, &self.log) {
-            // With a log, the seen-set is a fast path and a memory that outlives
-            // the log's retention; the log's idempotent append stays the authority.
-            match seen.contains(&id).await {
-                Ok(true) => return duplicate(),
-                Ok(false) => {}
-                Err(e) => return store_down(&e, retry_after),
-            }
-        }
         // Room in the queue first, so an event that is logged is also emitted now.
         let permit = match self.tx.try_reserve() {
             Ok(permit) => permit,
             Err(TrySendError::Full(())) => return unavailable("consumer queue full", retry_after),
             Err(TrySendError::Closed(())) => return unavailable("receiver closed", retry_after),
         };
-        // Exactly one of concurrent deliveries of one id sees `true`: the log's
-        // append (or the seen-set's insert) is atomic per id.
-        let first = match (&self.log, &self.seen) {
-            (Some(log), _) => log.append(&event).await,
-            (None, Some(seen)) => seen.insert(&id, ttl).await,
-            (None, None) => Ok(true),
-        };
-        match first {
-            Ok(true) => {}
-            Ok(false) => return duplicate(),
-            Err(e) => return store_down(&e, retry_after),
-        }
-        let ack = match &self.log {
-            Some(log) => {
-                if let Some(seen) = &self.seen {
-                    // Logged already: a failure here only costs the fast path.
-                    if let Err(e) = seen.insert(&id, ttl).await {
-                        tracing::warn!(error = %e, "seen-set insert failed after append");
-                    }
-                }
-                Ack::new(LogAck {
-                    log: log.clone(),
-                    id,
-                })
-            }
-            None => Ack::none(),
+        let ack = match (&self.store, &self.seen) {
+            // Exactly one of concurrent deliveries of one id claims it: the store's
+            // append is atomic per id, across instances sharing it.
+            (Some(store), _) => match store.append(&event).await {
+                Ok(appended) if appended.is_claimed() => Ack::new(StoreAck {
+                    store: store.clone(),
+                    id: event.id().to_owned(),
+                    settled: false,
+                }),
+                Ok(_) => return duplicate(),
+                Err(e) => return store_down(&e, retry_after),
+            },
+            (None, Some(seen)) => match seen.insert(event.id(), self.settings.seen_ttl).await {
+                Ok(true) => Ack::none(),
+                Ok(false) => return duplicate(),
+                Err(e) => return store_down(&e, retry_after),
+            },
+            (None, None) => Ack::none(),
         };
         permit.send(Delivery::new(event, Origin::Webhook).with_ack(ack));
         reply(StatusCode::OK, "ok")
@@ -149,16 +130,28 @@ fn store_down(e: &dyn std::error::Error, retry_after: std::time::Duration) -> Re
     unavailable("store unavailable", retry_after)
 }
 
-/// Acks a delivery in the log: one allocation per event, where a boxed closure
-/// future would take two.
-struct LogAck {
-    log: Arc<dyn EventLog>,
+/// Acks a delivery in the store; dropped unacked, gives up its claim so the next
+/// copy (the sender retries) or claim of the backlog delivers it again. One
+/// allocation per event, where a boxed closure future would take two.
+struct StoreAck {
+    store: Arc<dyn Store>,
     id: String,
+    settled: bool,
 }
 
 #[async_trait]
-impl Settle for LogAck {
-    async fn settle(self: Box<Self>) -> Result<(), SourceError> {
-        self.log.ack(&self.id).await.map_err(SourceError::store)
+impl Settle for StoreAck {
+    async fn settle(mut self: Box<Self>) -> Result<(), SourceError> {
+        self.store.ack(&self.id).await.map_err(SourceError::store)?;
+        self.settled = true;
+        Ok(())
+    }
+}
+
+impl Drop for StoreAck {
+    fn drop(&mut self) {
+        if !self.settled {
+            self.store.release(&self.id);
+        }
     }
 }

@@ -2,21 +2,22 @@
 //! [`EventSource`](mailwire_source::EventSource), and a retrying, signing sender.
 //!
 //! ```
-//! use std::sync::Arc;
-//!
 //! use mailwire_source::EventSource;
-//! use mailwire_store::{EventLog, MemoryStore};
+//! use mailwire_store::{MemoryStore, Store};
 //! use mailwire_webhook::{Keyring, Signer, Verifier};
+//! # #[cfg(feature = "sender")]
 //! use mailwire_webhook_http::{Endpoint, WebhookReceiver, WebhookSender};
 //!
+//! # #[cfg(not(feature = "sender"))] fn main() {}
+//! # #[cfg(feature = "sender")]
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 //!
-//! // The receiving side: verify, log before the 2xx, hand over.
-//! let log = Arc::new(MemoryStore::new());
+//! // The receiving side: verify, log (and claim) before the 2xx, hand over.
+//! let store = MemoryStore::new();
 //! let mut source = WebhookReceiver::new(Verifier::new(Keyring::standard(SECRET)?))
-//!     .log(log.clone())
+//!     .store(store.clone())
 //!     .bind("127.0.0.1:0")
 //!     .await?;
 //! let url = format!("http://{}/webhooks", source.local_addr().unwrap());
@@ -30,7 +31,7 @@
 //! let delivery = source.next().await?.expect("one event");
 //! assert_eq!(delivery.event.id(), "evt_1");
 //! delivery.ack().await?; // after the side effect: it will not be replayed
-//! assert!(log.unacked(10).await?.is_empty());
+//! assert!(store.unacked(10).await?.is_empty());
 //! # Ok(())
 //! # }
 //! ```
@@ -53,12 +54,15 @@
 //! | log or seen-set failing, or the queue to the consumer full | 503 with `Retry-After`: never a 2xx for what was not kept |
 //! | unknown event type | 200, emitted as [`EventType::Other`](mailwire_proto::EventType::Other) |
 //!
-//! Deduplication: with a log, its idempotent append is the authority (of two
-//! concurrent deliveries of one id exactly one is emitted); without one, a seen-set
-//! (in memory by default). Room in the queue is reserved *before* the append, so
-//! an event is never logged and then refused. Acking a delivery acks it in the
-//! log; what was logged and never acked is replayed at the next start by
-//! `mailwire-merge` (as [`Origin::Log`](mailwire_source::Origin::Log)).
+//! Deduplication: with a [`Store`](mailwire_store::Store), its append is the
+//! authority: it claims the event for this instance, and of concurrent deliveries
+//! of one id (to this receiver, or to another instance's sharing the store) exactly
+//! one is emitted; without one, a seen-set (in memory by default). Room in the queue
+//! is reserved *before* the append, so an event is never logged and then refused.
+//! Acking a delivery acks it in the store; dropping it unacked releases its claim.
+//! Give the merge this receiver feeds the same store value: it trusts this append
+//! (no second write), and claims what was logged and never acked (as
+//! [`Origin::Log`](mailwire_source::Origin::Log)).
 //!
 //! Slow and greedy clients: a header read timeout (hyper's, which also closes idle
 //! keep-alive connections), a body read timeout, and a cap on connections
@@ -72,7 +76,7 @@
 //! gives a [`WebhookService`] to mount in your own axum or tower router instead;
 //! see `examples/axum_router.rs`.
 //!
-//! # Sender
+//! # Sender (feature `sender`)
 //!
 //! [`WebhookSender`] signs with any scheme (a [`Signer`](mailwire_webhook::Signer)
 //! per [`Endpoint`]) and POSTs over `http` or `https` (rustls with ring; webpki
@@ -84,11 +88,13 @@
 //! in an [`Outcome`].
 
 mod body;
+#[cfg(feature = "sender")]
 mod error;
 mod intake;
 mod receiver;
 mod reply;
 mod seen;
+#[cfg(feature = "sender")]
 mod sender;
 mod server;
 #[cfg(feature = "tower")]
@@ -96,10 +102,12 @@ mod service;
 mod source;
 mod verify;
 
+#[cfg(feature = "sender")]
 pub use error::SenderError;
 pub use mailwire_source::Delivery;
 pub use receiver::WebhookReceiver;
 pub use reply::ReplyBody;
+#[cfg(feature = "sender")]
 pub use sender::{
     Endpoint, Failure, Jitter, Outcome, STANDARD_SCHEDULE, SenderBuilder, WebhookSender,
     full_jitter,

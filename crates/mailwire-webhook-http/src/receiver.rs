@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mailwire_store::{EventLog, SeenSet};
+use mailwire_store::{SeenSet, Store};
 use mailwire_webhook::{Clock, Verifier};
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::mpsc;
@@ -30,8 +30,8 @@ pub(crate) struct Settings {
     pub(crate) shutdown_grace: Duration,
 }
 
-/// Builds a webhook receiver: a [`Verifier`], optionally a durable [`EventLog`] and
-/// [`SeenSet`], and limits. [`bind`](Self::bind) serves it over HTTP and returns
+/// Builds a webhook receiver: a [`Verifier`], optionally a durable [`Store`] (or a
+/// [`SeenSet`] alone), and limits. [`bind`](Self::bind) serves it over HTTP and returns
 /// the [`WebhookSource`] that yields what it accepts.
 ///
 /// Defaults: path `/webhooks`, body limit 1 MiB, header read timeout 10 s, body
@@ -41,7 +41,7 @@ pub(crate) struct Settings {
 /// about 28 hours), 30 s for in-flight requests at shutdown.
 pub struct WebhookReceiver {
     verify: Arc<dyn Verify>,
-    log: Option<Arc<dyn EventLog>>,
+    store: Option<Arc<dyn Store>>,
     seen: Option<Arc<dyn SeenSet>>,
     settings: Settings,
 }
@@ -55,7 +55,7 @@ impl WebhookReceiver {
     pub fn new<C: Clock + Send + Sync + 'static>(verifier: Verifier<C>) -> Self {
         WebhookReceiver {
             verify: Arc::new(verifier),
-            log: None,
+            store: None,
             seen: None,
             settings: Settings {
                 path: "/webhooks".to_owned(),
@@ -71,18 +71,22 @@ impl WebhookReceiver {
         }
     }
 
-    /// Appends every new event to `log` before answering 2xx; acking a delivery
-    /// acks it in the log, so events never acked are replayed after a restart.
-    /// The log's idempotent append is also what deduplicates.
-    pub fn log(mut self, log: Arc<dyn EventLog>) -> Self {
-        self.log = Some(log);
+    /// Appends every new event to `store` before answering 2xx, which claims it for
+    /// this instance; acking a delivery acks it in the store. The store's append is
+    /// what deduplicates: a copy this instance holds, another instance holds, or that
+    /// was acked gets 200 `duplicate` and is not emitted. Pass the same store value
+    /// (a clone) to the merge this receiver feeds: the merge then trusts this append
+    /// and writes nothing more for the event until its ack.
+    pub fn store(mut self, store: impl Store) -> Self {
+        self.store = Some(Arc::new(store));
         self
     }
 
-    /// Remembers ids in `seen` (e.g. a store shared by several processes) instead
-    /// of in memory. With a log as well, it is checked first, as a fast path.
-    pub fn seen(mut self, seen: Arc<dyn SeenSet>) -> Self {
-        self.seen = Some(seen);
+    /// Without a store: remembers ids in `seen` (e.g. one shared by several
+    /// processes) instead of in memory. Ignored when a store is set: the store's
+    /// append is the authority.
+    pub fn seen(mut self, seen: impl SeenSet) -> Self {
+        self.seen = Some(Arc::new(seen));
         self
     }
 
@@ -181,16 +185,16 @@ impl WebhookReceiver {
 
     fn into_intake(self, route: bool) -> (Arc<Intake>, mpsc::Receiver<crate::Delivery>) {
         let (tx, rx) = mpsc::channel(self.settings.queue_capacity);
-        let seen = match (self.seen, &self.log) {
-            (Some(seen), _) => Some(seen),
-            (None, Some(_)) => None,
+        let seen = match (self.seen, &self.store) {
+            (_, Some(_)) => None,
+            (Some(seen), None) => Some(seen),
             (None, None) => Some(Arc::new(MemorySeen::default()) as Arc<dyn SeenSet>),
         };
         let path = route.then(|| self.settings.path.clone());
         let intake = Intake {
             path,
             verify: self.verify,
-            log: self.log,
+            store: self.store,
             seen,
             tx,
             settings: Arc::new(self.settings),
@@ -202,7 +206,7 @@ impl WebhookReceiver {
 impl fmt::Debug for WebhookReceiver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WebhookReceiver")
-            .field("log", &self.log.is_some())
+            .field("store", &self.store.is_some())
             .field("seen", &self.seen.is_some())
             .field("settings", &self.settings)
             .finish_non_exhaustive()

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use common::*;
 use http::StatusCode;
 use mailwire_proto::Event;
-use mailwire_store::{EventLog, MemoryStore, StoreError};
+use mailwire_store::{Appended, Store, MemoryStore, StoreError};
 use mailwire_test::conformance::{self, Check, Harness, Outcome};
 use mailwire_webhook_http::{ShutdownHandle, WebhookSource};
 use tokio::sync::watch;
@@ -24,8 +24,17 @@ struct WatchedLog {
 }
 
 #[async_trait]
-impl EventLog for WatchedLog {
-    async fn append(&self, event: &Event) -> Result<bool, StoreError> {
+impl Store for WatchedLog {
+    async fn claim(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
+        self.inner.claim(limit).await
+    }
+    fn release(&self, id: &str) {
+        self.inner.release(id);
+    }
+    fn lease(&self) -> std::time::Duration {
+        self.inner.lease()
+    }
+    async fn append(&self, event: &Event) -> Result<Appended, StoreError> {
         self.inner.append(event).await
     }
     async fn unacked(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
@@ -67,7 +76,7 @@ impl Harness for WebhookHarness {
     type Source = WebhookSource;
 
     async fn start(&mut self) -> WebhookSource {
-        let (source, addr) = bind(receiver().log(Arc::new(self.log.clone()))).await;
+        let (source, addr) = bind(receiver().store(Arc::new(self.log.clone()))).await;
         self.addr = Some(addr);
         self.handle = source.shutdown_handle();
         source

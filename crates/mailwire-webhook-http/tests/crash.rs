@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use common::*;
 use http::StatusCode;
-use mailwire_store::{EventLog, RedbStore};
+use mailwire_store::{Store, RedbStore};
 
 const CHILD_ENV: &str = "MAILWIRE_WEBHOOK_CRASH_CHILD";
 
@@ -26,7 +26,7 @@ fn crash_child() {
     rt.block_on(async {
         let store = Arc::new(RedbStore::open(&path).unwrap());
         // Nobody consumes: every accepted event stays unacked in the log.
-        let (_source, addr) = bind(receiver().log(store).queue_capacity(100_000)).await;
+        let (_source, addr) = bind(receiver().store(store).queue_capacity(100_000)).await;
         println!("ADDR {addr}");
         std::future::pending::<()>().await;
     });

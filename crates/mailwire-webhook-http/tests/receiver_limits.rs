@@ -8,7 +8,7 @@ use std::time::Duration;
 use common::*;
 use http::StatusCode;
 use mailwire_source::EventSource;
-use mailwire_store::EventLog;
+use mailwire_store::Store;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -138,7 +138,7 @@ async fn connections_beyond_the_cap_wait_for_a_free_slot() {
 #[tokio::test]
 async fn shutdown_finishes_the_request_in_flight_then_ends_the_source() {
     let log = GatedLog::default();
-    let (mut source, addr) = bind(receiver().log(Arc::new(log.clone()))).await;
+    let (mut source, addr) = bind(receiver().store(Arc::new(log.clone()))).await;
     let handle = source.shutdown_handle().unwrap();
 
     let in_flight = tokio::spawn(post_event(addr, "evt_1"));

@@ -11,7 +11,7 @@ use common::*;
 use http::{HeaderName, HeaderValue, StatusCode};
 use mailwire_proto::EventType;
 use mailwire_source::Origin;
-use mailwire_store::{EventLog, MemoryStore};
+use mailwire_store::{Store, MemoryStore};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
@@ -254,7 +254,7 @@ async fn a_duplicate_is_200_and_not_emitted_again() {
 #[tokio::test]
 async fn a_new_event_is_logged_before_the_200_then_emitted_and_acked() {
     let log = Arc::new(MemoryStore::new());
-    let (mut source, addr) = bind(receiver().log(log.clone())).await;
+    let (mut source, addr) = bind(receiver().store(log.clone())).await;
     let r = post_event(addr, "evt_1").await;
     assert_eq!(r.status, StatusCode::OK);
     // The 200 is out: the event must be in the log already.
@@ -274,7 +274,7 @@ async fn a_store_failure_is_503_with_retry_after_and_nothing_emitted() {
     log.failing.store(true, Ordering::SeqCst);
     let (mut source, addr) = bind(
         receiver()
-            .log(Arc::new(log.clone()))
+            .store(Arc::new(log.clone()))
             .retry_after(Duration::from_secs(7)),
     )
     .await;
@@ -293,7 +293,7 @@ async fn a_store_failure_is_503_with_retry_after_and_nothing_emitted() {
 #[tokio::test]
 async fn a_full_queue_is_503_and_the_event_is_not_marked_seen() {
     let log = Arc::new(MemoryStore::new());
-    let (mut source, addr) = bind(receiver().log(log.clone()).queue_capacity(1)).await;
+    let (mut source, addr) = bind(receiver().store(log.clone()).queue_capacity(1)).await;
     assert_eq!(post_event(addr, "evt_1").await.status, StatusCode::OK);
     let r = post_event(addr, "evt_2").await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
@@ -342,7 +342,7 @@ async fn concurrent_deliveries_of_one_id_emit_it_once() {
     for log in [None, Some(Arc::new(MemoryStore::new()))] {
         let mut r = receiver();
         if let Some(log) = log {
-            r = r.log(log);
+            r = r.store(log);
         }
         let (mut source, addr) = bind(r).await;
         let posts: Vec<_> = (0..32)

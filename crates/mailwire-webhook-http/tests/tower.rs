@@ -10,12 +10,12 @@ use axum::routing::get;
 use bytes::Bytes;
 use common::*;
 use http::StatusCode;
-use mailwire_store::{EventLog, MemoryStore};
+use mailwire_store::{Store, MemoryStore};
 
 #[tokio::test]
 async fn mounted_in_an_axum_router() {
     let log = Arc::new(MemoryStore::new());
-    let (service, mut source) = receiver().log(log.clone()).body_limit(4096).into_service();
+    let (service, mut source) = receiver().store(log.clone()).body_limit(4096).into_service();
     assert!(source.local_addr().is_none());
     let app = Router::new()
         .route("/health", get(|| async { "healthy" }))

@@ -20,9 +20,9 @@
 //! | [`proto`] | `mailwire-proto`: events, payloads, WebSocket frames | always |
 //! | [`source`] | `mailwire-source`: the `EventSource` trait, `Delivery`, `Ack` | always |
 //! | `webhook` | `mailwire-webhook`: signature verification and signing | `webhook` |
-//! | `webhook_http` | `mailwire-webhook-http`: webhook receiver and sender | `webhook-http` (default) |
+//! | `webhook_http` | `mailwire-webhook-http`: webhook receiver; the sender with `webhook-sender` | `webhook-http` (default) |
 //! | `ws` | `mailwire-ws`: the WebSocket source | `ws` (default) |
-//! | `store` | `mailwire-store`: event log and seen-set, memory and redb | `store` (default) |
+//! | `store` | `mailwire-store`: the one store (log, acked ids, claims): memory; redb with `redb` (default); Redis with `redis` | `store` (default) |
 //! | `merge` | `mailwire-merge`: one deduplicated stream from many sources | `merge` (default) |
 //! | `sim` | `mailwire-sim`: a local simulator of the service | `sim` |
 //! | `test` | `mailwire-test`: fakes and the conformance suite | `test` |

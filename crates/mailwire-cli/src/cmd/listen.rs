@@ -8,10 +8,12 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context as _, anyhow};
+use futures::stream::{FuturesUnordered, StreamExt as _};
+use futures::FutureExt as _;
 use mailwire_merge::{Merge, OnSourceFailure};
 use mailwire_proto::EventType;
 use mailwire_source::{Delivery, EventSource, EventSourceExt as _};
-use mailwire_store::{EventLog, MemoryStore, RedbStore, RedisStore, SeenSet};
+use mailwire_store::{MemoryStore, RedbStore, RedisStore, Store};
 use mailwire_webhook::Verifier;
 use mailwire_webhook_http::{ShutdownHandle, WebhookReceiver};
 use mailwire_ws::WsConfig;
@@ -31,9 +33,10 @@ streams and prints each event once, as one JSON line on stdout:\n\n  \
 Status goes to stderr. An event is acknowledged once its line is written. With --store, \
 events received and never acknowledged (the process stopped first) are printed again at \
 the next start, with origin \"log\", and ids already printed are never printed again. \
-With --redis, several listeners share one log (a Redis Stream read through a consumer \
-group): each event is printed by one of them, and a stopped listener's events are \
-claimed by another.",
+With --redis, several listeners share one store, each with its own WebSocket and webhook \
+endpoint: the first to receive an event claims it and prints it, the others drop their \
+copies; an event a listener claimed and did not acknowledge within the lease (it died or \
+hung) is taken over and printed by a live listener, without any restart.",
     group = clap::ArgGroup::new("transport").required(true).multiple(true).args(["ws", "webhook_listen"])
 )]
 pub(crate) struct Args {
@@ -78,51 +81,66 @@ pub(crate) struct Args {
     /// e.g. redis://127.0.0.1:6379.
     #[arg(long, value_name = "URL")]
     redis: Option<String>,
+    /// The prefix of the Redis keys (listeners sharing events use the same one).
+    #[arg(long, value_name = "P", default_value = "mailwire", requires = "redis")]
+    redis_prefix: String,
+    /// This listener's name among those sharing the Redis store (default
+    /// <host>-<pid>); a listener restarted under the same name gets its unacknowledged
+    /// events back at once.
+    #[arg(long, value_name = "NAME", requires = "redis")]
+    consumer: Option<String>,
+    /// How long a claimed event may go unacknowledged before another listener (or,
+    /// with --store, this one) takes it over.
+    #[arg(long, value_name = "MS", default_value_t = 60_000)]
+    lease_ms: u64,
     /// Hold events up to N ms to print each inbox's events in timestamp order.
     #[arg(long, value_name = "N")]
     reorder_ms: Option<u64>,
 }
 
-/// Both store traits, from one store.
+/// The one store, and the engine behind it (to close it at the end).
 struct Stores {
-    log: Arc<dyn EventLog>,
-    seen: Arc<dyn SeenSet>,
+    store: Arc<dyn Store>,
     redb: Option<RedbStore>,
     redis: Option<RedisStore>,
 }
 
-async fn open_store(path: Option<&PathBuf>, redis: Option<&str>) -> anyhow::Result<Stores> {
-    if let Some(url) = redis {
-        let store = RedisStore::connect(url)
+async fn open_store(args: &Args) -> anyhow::Result<Stores> {
+    let lease = Duration::from_millis(args.lease_ms.max(1));
+    if let Some(url) = &args.redis {
+        let mut builder = RedisStore::builder(url.as_str())
+            .key_prefix(args.redis_prefix.as_str())
+            .lease(lease);
+        if let Some(name) = &args.consumer {
+            builder = builder.consumer(name.as_str());
+        }
+        let store = builder
+            .connect()
             .await
             .map_err(|e| anyhow!("cannot use the Redis store: {e}"))?;
         return Ok(Stores {
-            log: Arc::new(store.clone()),
-            seen: Arc::new(store.clone()),
+            store: Arc::new(store.clone()),
             redb: None,
             redis: Some(store),
         });
     }
-    Ok(match path {
+    Ok(match &args.store {
         Some(path) => {
-            let store = RedbStore::open(path)
+            let store = RedbStore::builder()
+                .lease(lease)
+                .open(path)
                 .map_err(|e| anyhow!("cannot open the store at {}: {e}", path.display()))?;
             Stores {
-                log: Arc::new(store.clone()),
-                seen: Arc::new(store.clone()),
+                store: Arc::new(store.clone()),
                 redb: Some(store),
                 redis: None,
             }
         }
-        None => {
-            let store = MemoryStore::new();
-            Stores {
-                log: Arc::new(store.clone()),
-                seen: Arc::new(store),
-                redb: None,
-                redis: None,
-            }
-        }
+        None => Stores {
+            store: Arc::new(MemoryStore::new().with_lease(lease)),
+            redb: None,
+            redis: None,
+        },
     })
 }
 
@@ -140,10 +158,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         _ => None,
     };
     block_on(async move {
-        let stores = open_store(args.store.as_ref(), args.redis.as_deref()).await?;
+        let stores = open_store(&args).await?;
         let mut builder = Merge::builder()
-            .log(stores.log.clone())
-            .seen_set(stores.seen.clone())
+            .store(stores.store.clone())
             .on_source_failure(OnSourceFailure::Propagate);
         if let Some(ms) = args.reorder_ms {
             builder = builder.reorder(Duration::from_millis(ms));
@@ -152,7 +169,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         if let (Some(addr), Some(verifier)) = (&args.webhook_listen, verifier) {
             let receiver = WebhookReceiver::new(verifier)
                 .path(args.webhook_path.as_str())
-                .log(stores.log.clone())
+                .store(stores.store.clone())
                 .bind(addr.as_str())
                 .await
                 .map_err(|e| anyhow!("cannot listen on {addr}: {e}"))?;
@@ -203,7 +220,30 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// How many acknowledgements may be in flight at once. Acks are pipelined: the next
+/// line is printed while the previous ones are being made durable, so the store's
+/// group commit puts many of them in one transaction (one fsync) instead of waiting
+/// for one fsync per line.
+const ACKS_IN_FLIGHT: usize = 1024;
+
+type AckFuture = futures::future::BoxFuture<'static, Result<(), mailwire_source::SourceError>>;
+
 async fn print_events(merge: &mut Merge) -> anyhow::Result<ExitCode> {
+    let mut acks = FuturesUnordered::new();
+    let result = print_lines(merge, &mut acks).await;
+    // Every line written is acknowledged before the store is closed.
+    while let Some(acked) = acks.next().await {
+        if let Err(e) = acked {
+            status!("could not acknowledge an event: {e}");
+        }
+    }
+    result
+}
+
+async fn print_lines(
+    merge: &mut Merge,
+    acks: &mut FuturesUnordered<AckFuture>,
+) -> anyhow::Result<ExitCode> {
     let mut stdout = std::io::stdout().lock();
     // One listener for the whole loop: a Ctrl-C that lands while a line is written
     // or acked is kept, not lost between two `select!`s.
@@ -211,8 +251,15 @@ async fn print_events(merge: &mut Merge) -> anyhow::Result<ExitCode> {
     tokio::pin!(interrupted);
     loop {
         let next = tokio::select! {
-            next = merge.next() => next,
+            biased;
             () = &mut interrupted => return Ok(ExitCode::SUCCESS),
+            Some(acked) = acks.next(), if !acks.is_empty() => {
+                if let Err(e) = acked {
+                    status!("could not acknowledge an event: {e}");
+                }
+                continue;
+            }
+            next = merge.next(), if acks.len() < ACKS_IN_FLIGHT => next,
         };
         let delivery = match next {
             Ok(Some(delivery)) => delivery,
@@ -233,9 +280,7 @@ async fn print_events(merge: &mut Merge) -> anyhow::Result<ExitCode> {
             // event is printed again next time.
             return Ok(ExitCode::SUCCESS);
         }
-        if let Err(e) = delivery.ack().await {
-            status!("could not acknowledge an event: {e}");
-        }
+        acks.push(delivery.ack().boxed());
     }
 }
 

@@ -16,7 +16,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use mailwire_proto::Event;
 use mailwire_source::{Delivery, EventSource};
-use mailwire_store::{EventLog, MemoryStore, StoreError};
+use mailwire_store::{Appended, Store, MemoryStore, StoreError};
 use mailwire_webhook::{Keyring, Signer, Verifier};
 use mailwire_webhook_http::{WebhookReceiver, WebhookSource};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -164,8 +164,17 @@ pub struct FlakyLog {
 }
 
 #[async_trait]
-impl EventLog for FlakyLog {
-    async fn append(&self, event: &Event) -> Result<bool, StoreError> {
+impl Store for FlakyLog {
+    async fn claim(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
+        self.inner.claim(limit).await
+    }
+    fn release(&self, id: &str) {
+        self.inner.release(id);
+    }
+    fn lease(&self) -> std::time::Duration {
+        self.inner.lease()
+    }
+    async fn append(&self, event: &Event) -> Result<Appended, StoreError> {
         if self.failing.load(Ordering::SeqCst) {
             return Err(StoreError::Unavailable("disk full (test)".into()));
         }
@@ -202,8 +211,17 @@ impl Default for GatedLog {
 }
 
 #[async_trait]
-impl EventLog for GatedLog {
-    async fn append(&self, event: &Event) -> Result<bool, StoreError> {
+impl Store for GatedLog {
+    async fn claim(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
+        self.inner.claim(limit).await
+    }
+    fn release(&self, id: &str) {
+        self.inner.release(id);
+    }
+    fn lease(&self) -> std::time::Duration {
+        self.inner.lease()
+    }
+    async fn append(&self, event: &Event) -> Result<Appended, StoreError> {
         self.entered.notify_one();
         self.gate.acquire().await.unwrap().forget();
         self.inner.append(event).await

@@ -10,38 +10,50 @@ use futures::FutureExt as _;
 use mailwire_merge::Merge;
 use mailwire_proto::Event;
 use mailwire_source::{EventSource as _, async_trait};
-use mailwire_store::{EventLog, StoreError};
+use mailwire_store::{Appended, Store, StoreError};
 use tokio::sync::watch;
 
 use super::emails::{CODE_SUBJECT, find_code};
 
-/// An [`EventLog`] that counts appends of ids already logged: for the webhook
+/// A [`Store`] that counts appends of ids already logged: for the webhook
 /// receiver, each is a copy it answered 200 and did not pass on.
 pub(crate) struct CountingLog {
-    pub(crate) inner: Arc<dyn EventLog>,
+    pub(crate) inner: Arc<dyn Store>,
     pub(crate) duplicates: Arc<AtomicU64>,
 }
 
 #[async_trait]
-impl EventLog for CountingLog {
-    async fn append(&self, event: &Event) -> Result<bool, StoreError> {
-        let new = self.inner.append(event).await?;
-        if !new {
+impl Store for CountingLog {
+    async fn append(&self, event: &Event) -> Result<Appended, StoreError> {
+        let appended = self.inner.append(event).await?;
+        if !appended.is_claimed() {
             self.duplicates.fetch_add(1, Ordering::Relaxed);
         }
-        Ok(new)
+        Ok(appended)
     }
 
-    async fn unacked(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
-        self.inner.unacked(limit).await
+    async fn claim(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
+        self.inner.claim(limit).await
     }
 
     async fn ack(&self, id: &str) -> Result<(), StoreError> {
         self.inner.ack(id).await
     }
 
+    fn release(&self, id: &str) {
+        self.inner.release(id);
+    }
+
+    async fn unacked(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
+        self.inner.unacked(limit).await
+    }
+
     async fn contains(&self, id: &str) -> Result<bool, StoreError> {
         self.inner.contains(id).await
+    }
+
+    fn lease(&self) -> Duration {
+        self.inner.lease()
     }
 }
 

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use mailwire_merge::Merge;
 use mailwire_sim::{Chaos, Simulator};
-use mailwire_store::{EventLog, RedbStore, SeenSet};
+use mailwire_store::{RedbStore, Store};
 use mailwire_webhook::{Keyring, Verifier};
 use mailwire_webhook_http::WebhookReceiver;
 use mailwire_ws::WsConfig;
@@ -74,8 +74,7 @@ async fn demo() -> anyhow::Result<ExitCode> {
 
     // The agent: a redb store, a webhook receiver logging to it, a WebSocket.
     let store = RedbStore::open(&store_path).map_err(|e| anyhow!("opening the store: {e}"))?;
-    let log: Arc<dyn EventLog> = Arc::new(store.clone());
-    let seen: Arc<dyn SeenSet> = Arc::new(store.clone());
+    let log: Arc<dyn Store> = Arc::new(store.clone());
     let absorbed = Arc::new(AtomicU64::new(0));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let hook_url = format!("http://{}/webhooks", listener.local_addr()?);
@@ -93,7 +92,7 @@ async fn demo() -> anyhow::Result<ExitCode> {
         .ok_or_else(|| anyhow!("no webhook secret"))?;
     post(&base, "/_sim/chaos", CHAOS).await?;
     let receiver = WebhookReceiver::new(Verifier::new(Keyring::standard(secret)?))
-        .log(Arc::new(CountingLog {
+        .store(Arc::new(CountingLog {
             inner: log.clone(),
             duplicates: absorbed.clone(),
         }))
@@ -115,8 +114,7 @@ async fn demo() -> anyhow::Result<ExitCode> {
     let merge = Merge::builder()
         .source(ws)
         .source(receiver)
-        .log(log)
-        .seen_set(seen)
+        .store(log)
         .reorder(REORDER)
         .build();
     let journal = Arc::new(std::sync::Mutex::new(Journal::default()));
