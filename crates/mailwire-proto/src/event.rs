@@ -216,7 +216,7 @@ impl Event {
         self.payload.get_or_init(|| {
             Box::new(
                 self.decode()
-                    .unwrap_or_else(|_| Payload::Other(self.rest().unwrap_or_default())),
+                    .unwrap_or_else(|_| Payload::Other(self.rest())),
             )
         })
     }
@@ -311,7 +311,7 @@ impl Event {
         let kind = self.event_type.payload_kind();
         let whole = || std::str::from_utf8(&self.raw).unwrap_or("{}");
         match (self.envelope, kind) {
-            (_, PayloadKind::Untyped) => Ok(Payload::Other(self.rest().unwrap_or_default())),
+            (_, PayloadKind::Untyped) => Ok(Payload::Other(self.rest_checked()?)),
             (Envelope::AgentMail, PayloadKind::Calendar) => {
                 Ok(Payload::Calendar(Box::new(self.read("", whole())?)))
             }
@@ -359,9 +359,11 @@ impl Event {
         Ok(match kind {
             PayloadKind::Message => Payload::Message {
                 message: Box::new(self.read(at, body)?),
-                thread: match thread {
-                    Some((at, t)) => Some(Box::new(self.read(at, t)?)),
-                    None => None,
+                // A thread that cannot be read does not take the message with it.
+                thread: match thread.map(|(at, t)| self.read(at, t)) {
+                    Some(Ok(t)) => Some(Box::new(t)),
+                    Some(Err(e)) if crate::lenient::is_strict() => return Err(e),
+                    Some(Err(_)) | None => None,
                 },
             },
             PayloadKind::Security => Payload::Security(Box::new(self.read(at, body)?)),
@@ -373,11 +375,16 @@ impl Event {
             PayloadKind::Opened => Payload::Opened(self.read(at, body)?),
             PayloadKind::Domain => Payload::Domain(Box::new(self.read(at, body)?)),
             PayloadKind::Calendar => Payload::Calendar(Box::new(self.read(at, body)?)),
-            PayloadKind::Untyped => Payload::Other(self.rest().unwrap_or_default()),
+            PayloadKind::Untyped => Payload::Other(self.rest_checked()?),
         })
     }
 
     /// Reads one payload object, found at `at`, as `T`.
+    ///
+    /// Every field is read best effort already; what can still fail the whole object
+    /// is a field nested past serde_json's depth limit or a field given twice. Then,
+    /// unless strict, the object is read again field by field: a field that cannot be
+    /// read alone is left out, and of a repeated one the last counts.
     fn read<T: DeserializeOwned>(&self, at: &str, json: &str) -> Result<T, PayloadError> {
         if json.trim_start().as_bytes().first() != Some(&b'{') {
             return Err(PayloadError::new(
@@ -387,7 +394,7 @@ impl Event {
             ));
         }
         let mut de = serde_json::Deserializer::from_str(json);
-        serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let first = serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let path = e.path().to_string();
             let path = match (at.is_empty(), path.as_str()) {
                 (_, ".") => at.to_owned(),
@@ -395,7 +402,15 @@ impl Event {
                 (false, _) => format!("{at}.{path}"),
             };
             PayloadError::new(&self.event_type, path, e.into_inner())
-        })
+        });
+        match first {
+            Err(e) if !crate::lenient::is_strict() => {
+                let (fields, _) = fields(json).map_err(|_| e)?;
+                T::deserialize(serde_json::Value::Object(fields))
+                    .map_err(|e| PayloadError::new(&self.event_type, at.to_owned(), e))
+            }
+            other => other,
+        }
     }
 
     fn missing(&self, key: &'static str) -> PayloadError {
@@ -408,28 +423,100 @@ impl Event {
 
     /// The payload as an untyped object: the envelope's fields left out of
     /// AgentMail's, `data` of the simple one (a value that is not an object is kept
-    /// under `"data"`).
-    fn rest(&self) -> Option<JsonObject> {
+    /// under `"data"`). A field that cannot be read alone (nested past the depth
+    /// limit) is left out.
+    fn rest(&self) -> JsonObject {
+        self.rest_read().0
+    }
+
+    /// [`Event::rest`], failing in strict mode when a field was left out.
+    fn rest_checked(&self) -> Result<JsonObject, PayloadError> {
+        let (obj, dropped) = self.rest_read();
+        match dropped {
+            Some((path, e)) if crate::lenient::is_strict() => {
+                Err(PayloadError::new(&self.event_type, path, e))
+            }
+            _ => Ok(obj),
+        }
+    }
+
+    fn rest_read(&self) -> (JsonObject, Option<(String, serde_json::Error)>) {
         match self.envelope {
             Envelope::AgentMail => {
-                let mut obj: JsonObject = serde_json::from_slice(&self.raw).ok()?;
+                let text = std::str::from_utf8(&self.raw).unwrap_or("{}");
+                let Ok((mut obj, dropped)) = fields(text) else {
+                    return (JsonObject::new(), None);
+                };
                 for k in ENVELOPE_KEYS {
                     obj.remove(k);
                 }
-                Some(obj)
+                (obj, dropped)
             }
             Envelope::Simple => {
                 let Some(body) = &self.body else {
-                    return Some(JsonObject::new());
+                    return (JsonObject::new(), None);
                 };
-                Some(match serde_json::from_str(self.text(body)).ok()? {
-                    serde_json::Value::Object(obj) => obj,
-                    serde_json::Value::Null => JsonObject::new(),
-                    other => JsonObject::from_iter([("data".to_owned(), other)]),
-                })
+                let data = self.text(body);
+                if data.trim_start().starts_with('{') {
+                    let Ok((obj, dropped)) = fields(data) else {
+                        return (JsonObject::new(), None);
+                    };
+                    return (obj, dropped.map(|(k, e)| (format!("data.{k}"), e)));
+                }
+                match serde_json::from_str(data) {
+                    Ok(serde_json::Value::Null) => (JsonObject::new(), None),
+                    Ok(other) => (JsonObject::from_iter([("data".to_owned(), other)]), None),
+                    Err(e) => (JsonObject::new(), Some(("data".to_owned(), e))),
+                }
             }
         }
     }
+}
+
+/// A JSON object read field by field: each value read alone, the ones that cannot
+/// be (nested past the depth limit) left out, the first of those reported; of a key
+/// given twice, the last counts.
+fn fields(
+    json: &str,
+) -> Result<(JsonObject, Option<(String, serde_json::Error)>), serde_json::Error> {
+    struct Fields<'a>(Vec<(Cow<'a, str>, &'a serde_json::value::RawValue)>);
+    impl<'de> serde::Deserialize<'de> for Fields<'de> {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> serde::de::Visitor<'de> for V {
+                type Value = Fields<'de>;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut map: A,
+                ) -> Result<Fields<'de>, A::Error> {
+                    let mut out = Vec::new();
+                    while let Some(entry) = map.next_entry()? {
+                        out.push(entry);
+                    }
+                    Ok(Fields(out))
+                }
+            }
+            d.deserialize_map(V)
+        }
+    }
+    let Fields(raw) = serde_json::from_str(json)?;
+    let mut obj = JsonObject::new();
+    let mut dropped = None;
+    for (key, value) in raw {
+        match serde_json::from_str(value.get()) {
+            Ok(v) => {
+                obj.insert(key.into_owned(), v);
+            }
+            Err(e) => {
+                obj.remove(&*key);
+                dropped.get_or_insert((key.into_owned(), e));
+            }
+        }
+    }
+    Ok((obj, dropped))
 }
 
 /// The type, inbox and message id of a message event: see [`Event::message_key`].

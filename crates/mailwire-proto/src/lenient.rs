@@ -32,7 +32,7 @@ pub(crate) fn strict<T>(f: impl FnOnce() -> T) -> T {
     f()
 }
 
-fn is_strict() -> bool {
+pub(crate) fn is_strict() -> bool {
     STRICT.with(Cell::get)
 }
 

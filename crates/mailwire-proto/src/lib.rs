@@ -15,12 +15,14 @@
 //! # Ok::<(), mailwire_proto::ParseError>(())
 //! ```
 //!
-//! Parsing is strict where it matters and lenient where services differ: ids and
-//! types are required, timestamps must be RFC 3339, most other fields are optional,
-//! and an unknown event type is [`EventType::Other`], never an error. Every [`Event`]
-//! keeps the exact bytes it was parsed from. Nothing from the network can make a
-//! parser panic: malformed, truncated, deeply nested or oversized input is a
-//! [`ParseError`].
+//! What makes an event is an envelope with an id and a type; nothing in its payload
+//! can make it an error. The payload is read when asked for, best effort: a field
+//! that does not have the definition's type (or is nested past serde_json's depth
+//! limit) is absent from the typed view, and [`Event::payload_error`] says which and
+//! why. An unknown event type is [`EventType::Other`]. Every [`Event`] keeps the
+//! exact bytes it was parsed from. Nothing from the network can make a parser panic:
+//! malformed, truncated or oversized input, or a body that is not an envelope, is a
+//! [`ParseError`]; deep nesting is skipped unread, never recursed into.
 
 mod address;
 mod error;

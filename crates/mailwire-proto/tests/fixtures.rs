@@ -167,7 +167,10 @@ fn message_received_carries_every_documented_field() {
     assert_eq!(attachments[0].filename.as_deref(), Some("q3-review.pdf"));
     assert_eq!(attachments[0].size, Some(48213));
     assert!(!attachments[0].is_inline() && attachments[1].is_inline());
-    assert_eq!(attachments[1].content_id.as_deref(), Some("<logo@example.com>"));
+    assert_eq!(
+        attachments[1].content_id.as_deref(),
+        Some("<logo@example.com>")
+    );
     assert_eq!(m.references.as_ref().unwrap().len(), 2);
     assert_eq!(
         m.in_reply_to.as_deref(),

@@ -179,3 +179,18 @@ fn message_events_have_a_key_shared_by_every_copy_of_the_same_email() {
         assert_eq!(Event::parse(none.to_vec()).unwrap().message_key(), None);
     }
 }
+
+#[test]
+fn a_field_given_twice_inside_a_payload_takes_the_last_and_keeps_the_rest() {
+    let event = Event::parse(
+        &br#"{"type":"event","event_type":"message.received","event_id":"evt_1",
+        "message":{"inbox_id":"ada@agentmail.to","thread_id":"thr_1","thread_id":"thr_2",
+        "subject":"still here"}}"#[..],
+    )
+    .unwrap();
+    let m = event.payload().message().expect("a typed message");
+    assert_eq!(m.thread_id.as_deref(), Some("thr_2"));
+    assert_eq!(m.subject.as_deref(), Some("still here"));
+    let why = event.payload_error().expect("reported");
+    assert!(why.to_string().contains("duplicate"), "{why}");
+}
