@@ -217,6 +217,8 @@ impl Merge {
                             self.replay = Replay::Idle;
                             self.starting = false;
                             self.take_over = None;
+                            // Round again, so the next tick is armed before waiting.
+                            continue;
                         }
                     }
                 }

@@ -230,3 +230,31 @@ async fn the_backlog_is_replayed_before_live_events() {
     assert!(store.unacked(10).await.unwrap().is_empty());
     assert_eq!(store.append(&event("live_1")).await.unwrap(), Appended::Known);
 }
+
+/// While the merge runs, an event whose claim is free (its delivery elsewhere was
+/// dropped, or its holder's lease ran out) is claimed and delivered: no restart.
+#[tokio::test]
+async fn a_free_claim_is_taken_over_while_the_merge_runs() {
+    let store = MemoryStore::new().with_lease(Duration::from_millis(100));
+    let mut merge = Merge::builder()
+        .source(Idle)
+        .store(store.clone())
+        .take_over_every(Duration::from_millis(10))
+        .build();
+    // The start-up backlog is empty: after one poll the merge waits, live.
+    let mut waiting = merge.next();
+    assert!(futures::poll!(&mut waiting).is_pending());
+    // Another part of this instance appended it, then dropped it unacked. Nothing
+    // wakes the merge but its take-over tick.
+    assert_eq!(store.append(&event("late_1")).await.unwrap(), Appended::New);
+    store.release("late_1");
+    let d = tokio::time::timeout(HANG, waiting)
+        .await
+        .expect("the take-over tick wakes the merge")
+        .unwrap()
+        .unwrap();
+    assert_eq!((d.event.id(), d.origin.as_str()), ("late_1", "log"));
+    d.ack().await.unwrap();
+    drop(merge);
+    assert!(store.unacked(10).await.unwrap().is_empty());
+}
