@@ -303,6 +303,8 @@ impl<'a> State<'a> {
     /// is only filled while a permit is held, so there is always room for it.
     fn flush(&mut self, resume: &mut Resume) {
         if self.batch.is_empty() {
+            // Nothing to hand over; a skipped frame still moves the resume point.
+            self.note_last_id(resume);
             return;
         }
         self.note_last_id(resume);

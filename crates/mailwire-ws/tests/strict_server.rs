@@ -12,10 +12,10 @@ use futures::{SinkExt, StreamExt};
 use mailwire_source::{EventSource, SourceError};
 use mailwire_ws::{AuthStyle, GapCause, SkipReason, WsSource};
 use tokio::net::TcpListener;
+use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::Message;
 
 use common::{bounded, config_for, take};
 
@@ -159,7 +159,8 @@ async fn bearer_is_the_default_query_works_and_x_api_key_is_refused() {
 
 #[tokio::test]
 async fn the_client_sends_nothing_but_subscribe() {
-    let (url, seen) = serve(|_, n| (0..3).map(|i| event(&format!("evt_{n}_{i}"), 10)).collect()).await;
+    let (url, seen) =
+        serve(|_, n| (0..3).map(|i| event(&format!("evt_{n}_{i}"), 10)).collect()).await;
     let mut source = WsSource::spawn(config_for(&url).api_key(KEY).pod_ids(["pod_1"])).unwrap();
     // Three connections' worth: every one subscribes, none sends anything else.
     assert_eq!(take(&mut source, 9).await.len(), 9);
@@ -193,16 +194,28 @@ async fn a_server_that_ignores_after_gets_a_gap_covering_the_disconnection() {
 async fn an_oversized_event_replayed_on_every_reconnect_does_not_wedge_the_stream() {
     // A server that replays everything after `after` (one event per connection,
     // then a close), with a 1.5 MiB email among them.
-    let retained: Vec<(String, String)> = [("evt_1", 10), ("evt_big", 3 << 19), ("evt_3", 10), ("evt_4", 10)]
-        .into_iter()
-        .map(|(id, len)| (id.to_owned(), event(id, len)))
-        .collect();
+    let retained: Vec<(String, String)> = [
+        ("evt_1", 10),
+        ("evt_big", 3 << 19),
+        ("evt_3", 10),
+        ("evt_4", 10),
+    ]
+    .into_iter()
+    .map(|(id, len)| (id.to_owned(), event(id, len)))
+    .collect();
     let (url, seen) = serve(move |after, _| {
         let from = match after {
             None => 0,
-            Some(after) => retained.iter().position(|(id, _)| id == after).map_or(0, |i| i + 1),
+            Some(after) => retained
+                .iter()
+                .position(|(id, _)| id == after)
+                .map_or(0, |i| i + 1),
         };
-        retained[from..].iter().take(1).map(|(_, frame)| frame.clone()).collect()
+        retained[from..]
+            .iter()
+            .take(1)
+            .map(|(_, frame)| frame.clone())
+            .collect()
     })
     .await;
     let mut source = WsSource::spawn(config_for(&url).api_key(KEY)).unwrap();
@@ -221,5 +234,48 @@ async fn an_oversized_event_replayed_on_every_reconnect_does_not_wedge_the_strea
         .iter()
         .map(|f| f["after"].clone())
         .collect();
-    assert_eq!(afters[..3], [serde_json::Value::Null, "evt_1".into(), "evt_big".into()]);
+    assert_eq!(
+        afters[..3],
+        [serde_json::Value::Null, "evt_1".into(), "evt_big".into()]
+    );
+}
+
+/// Every fixture: each event type in the definition's shape (both envelopes) and
+/// the odd-but-real ones.
+fn fixtures() -> Vec<(String, String)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../mailwire-proto/fixtures");
+    let mut out = Vec::new();
+    for dir in ["agentmail", "simple", "odd"] {
+        let mut files: Vec<_> = std::fs::read_dir(root.join(dir))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        for path in files {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+            let id = value["event_id"]
+                .as_str()
+                .or(value["id"].as_str())
+                .unwrap()
+                .to_owned();
+            out.push((id, text));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn every_event_type_and_every_odd_payload_is_delivered_once() {
+    let all = fixtures();
+    assert!(all.len() >= 48, "{} fixtures", all.len());
+    let frames: Vec<String> = all.iter().map(|(_, f)| f.clone()).collect();
+    // All of them on the first connection, nothing on later ones.
+    let (url, _) = serve(move |_, n| if n == 1 { frames.clone() } else { vec![] }).await;
+    let mut source = WsSource::spawn(config_for(&url).api_key(KEY)).unwrap();
+    let mut skipped = source.skipped().unwrap();
+    let got = take(&mut source, all.len()).await;
+    let want: Vec<String> = all.iter().map(|(id, _)| id.clone()).collect();
+    assert_eq!(got, want);
+    assert_eq!(skipped.count(), 0, "{:?}", skipped.try_recv());
 }
