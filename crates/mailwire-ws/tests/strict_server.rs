@@ -3,6 +3,9 @@
 //! `subscribed`, events and `error`, no resume extension), and one that replays an
 //! oversized event on every reconnect.
 
+// tungstenite's handshake callback returns its error response by value.
+#![allow(clippy::result_large_err)]
+
 mod common;
 
 use std::sync::{Arc, Mutex};
