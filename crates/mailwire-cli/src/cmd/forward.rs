@@ -13,7 +13,7 @@ use mailwire_ws::WsConfig;
 use tokio::sync::Semaphore;
 
 use super::runtime::{block_on, connect_ws, interrupted, status};
-use super::{SchemeArg, keyring};
+use super::{AuthArg, SchemeArg, keyring};
 
 /// How many events may be in delivery (retries included) at once.
 const IN_FLIGHT: usize = 64;
@@ -35,6 +35,10 @@ pub(crate) struct Args {
     /// API key for the WebSocket.
     #[arg(long = "api-key", value_name = "KEY")]
     api_key: String,
+    /// How the key is presented: `bearer` (AgentMail), `query` (`?api_key=`), or
+    /// `x-api-key` (myagentmail).
+    #[arg(long, value_enum, default_value_t = AuthArg::Bearer)]
+    auth: AuthArg,
     /// The endpoint to POST to, e.g. http://127.0.0.1:3000/webhooks.
     #[arg(long, value_name = "URL")]
     to: String,
@@ -65,7 +69,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     block_on(async move {
         let sender = WebhookSender::new().map_err(|e| anyhow!("{e}"))?;
         status!("websocket: connecting to {}", args.ws);
-        let config = WsConfig::new(args.ws.as_str()).api_key(args.api_key.as_str());
+        let config = WsConfig::new(args.ws.as_str())
+            .api_key(args.api_key.as_str())
+            .auth_style(args.auth.into());
         let mut source = connect_ws(config, &args.ws, true).await?;
         status!(
             "forwarding to {} ({} signatures)",

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context as _, anyhow};
-use futures::stream::{FuturesUnordered, StreamExt as _};
 use futures::FutureExt as _;
+use futures::stream::{FuturesUnordered, StreamExt as _};
 use mailwire_merge::{Merge, OnSourceFailure};
 use mailwire_proto::EventType;
 use mailwire_source::{Delivery, EventSource, EventSourceExt as _};
@@ -20,7 +20,7 @@ use mailwire_ws::WsConfig;
 use time::format_description::well_known::Rfc3339;
 
 use super::runtime::{block_on, connect_ws, interrupted, status};
-use super::{SchemeArg, header_name, keyring};
+use super::{AuthArg, SchemeArg, header_name, keyring};
 
 /// `mailwire listen --ws URL --api-key KEY [--inbox ID]... [--event TYPE]...
 /// [--webhook-listen ADDR [--webhook-path P] --secret S --scheme S
@@ -46,6 +46,13 @@ pub(crate) struct Args {
     /// API key for the WebSocket.
     #[arg(long = "api-key", value_name = "KEY")]
     api_key: Option<String>,
+    /// How the key is presented: `bearer` (AgentMail), `query` (`?api_key=`), or
+    /// `x-api-key` (myagentmail).
+    #[arg(long, value_enum, default_value_t = AuthArg::Bearer, requires = "ws")]
+    auth: AuthArg,
+    /// Only events of this pod (repeatable; filters the WebSocket subscription).
+    #[arg(long = "pod", value_name = "ID")]
+    pods: Vec<String>,
     /// Only events of this inbox (repeatable; filters the WebSocket subscription, a
     /// webhook's filters are set where it is registered).
     #[arg(long = "inbox", value_name = "ID")]
@@ -181,7 +188,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             builder = builder.source(receiver.boxed());
         }
         if let (Some(url), Some(key)) = (&args.ws, &args.api_key) {
-            let mut config = WsConfig::new(url.as_str()).api_key(key.as_str());
+            let mut config = WsConfig::new(url.as_str())
+                .api_key(key.as_str())
+                .auth_style(args.auth.into());
+            if !args.pods.is_empty() {
+                config = config.pod_ids(args.pods.iter().cloned());
+            }
             if !args.events.is_empty() {
                 config = config.event_types(args.events.iter().map(|t| EventType::from_name(t)));
             }

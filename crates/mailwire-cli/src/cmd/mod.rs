@@ -22,7 +22,8 @@ use crate::cli::usage;
 pub(crate) enum SchemeArg {
     /// Hex HMAC-SHA256 of the body in one header (GitHub style).
     Hex,
-    /// Standard Webhooks / Svix (`webhook-id`, `-timestamp`, `-signature`).
+    /// Standard Webhooks as Svix (and AgentMail) send it: `svix-id`,
+    /// `-timestamp`, `-signature` (or the `webhook-*` names).
     Standard,
     /// Stripe (`stripe-signature: t=...,v1=...`).
     Stripe,
@@ -34,6 +35,28 @@ impl From<SchemeArg> for Scheme {
             SchemeArg::Hex => Scheme::Hex,
             SchemeArg::Standard => Scheme::Standard,
             SchemeArg::Stripe => Scheme::Stripe,
+        }
+    }
+}
+
+/// `--auth` values: how the API key is presented at the WebSocket handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub(crate) enum AuthArg {
+    /// `Authorization: Bearer <key>`, as AgentMail's definition has it.
+    #[default]
+    Bearer,
+    /// An `api_key=<key>` query parameter (AgentMail's alternative).
+    Query,
+    /// An `X-API-Key: <key>` header (myagentmail).
+    XApiKey,
+}
+
+impl From<AuthArg> for mailwire_ws::AuthStyle {
+    fn from(a: AuthArg) -> Self {
+        match a {
+            AuthArg::Bearer => mailwire_ws::AuthStyle::Bearer,
+            AuthArg::Query => mailwire_ws::AuthStyle::Query,
+            AuthArg::XApiKey => mailwire_ws::AuthStyle::XApiKey,
         }
     }
 }

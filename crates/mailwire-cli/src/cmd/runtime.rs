@@ -11,7 +11,7 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use mailwire_ws::{Status, WsConfig, WsSource};
+use mailwire_ws::{GapCause, Status, WsConfig, WsSource};
 
 /// Runs `fut` on a multi-threaded runtime, with logging set from `RUST_LOG` (off by
 /// default: the commands print their own status lines, and a library's log of the
@@ -132,10 +132,51 @@ pub(crate) async fn connect_ws(
         Status::Disconnected { reason, .. } => bail!("cannot reach {url}: {reason}"),
         _ => {}
     }
+    let mut source = source;
     if report {
         tokio::spawn(report_status(source.status()));
+        if let Some(gaps) = source.gaps() {
+            tokio::spawn(report_gaps(gaps));
+        }
+        if let Some(skipped) = source.skipped() {
+            tokio::spawn(report_skipped(skipped));
+        }
     }
     Ok(source)
+}
+
+/// A line on stderr for each gap resume could not close.
+async fn report_gaps(mut gaps: mailwire_ws::Gaps) {
+    while let Some(gap) = gaps.recv().await {
+        let why = match gap.cause {
+            GapCause::NotRetained => "the server no longer retains the last event",
+            GapCause::NotSupported => "the server does not resume",
+            GapCause::NoEventId => "no event had been received to resume from",
+            _ => "resume could not close it",
+        };
+        let secs = gap
+            .to
+            .duration_since(gap.from)
+            .unwrap_or_default()
+            .as_secs_f64();
+        status!(
+            "websocket: gap: events of the last {secs:.1} s may be missing ({why}; last event {})",
+            gap.last_event_id.as_deref().unwrap_or("none")
+        );
+    }
+}
+
+/// A line on stderr for each frame the WebSocket skipped.
+async fn report_skipped(mut skipped: mailwire_ws::SkippedFrames) {
+    while let Some(frame) = skipped.recv().await {
+        status!(
+            "websocket: skipped a {}-byte frame (event {}): {}; {} skipped in all",
+            frame.len,
+            frame.id.as_deref().unwrap_or("unknown"),
+            frame.reason,
+            skipped.count()
+        );
+    }
 }
 
 /// Prints the WebSocket's state changes on stderr.
@@ -179,8 +220,22 @@ pub(crate) fn rest_base(server: &str) -> anyhow::Result<String> {
     Ok(format!("{scheme}://{authority}{path}"))
 }
 
-/// Waits for Ctrl-C (or SIGTERM's equivalent on this platform).
+/// Waits for SIGINT (Ctrl-C) or SIGTERM (what `docker stop` and systemd send): both
+/// stop a command the same graceful way.
 pub(crate) async fn interrupted() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => if r.is_err() {
+                    term.recv().await;
+                },
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
     if tokio::signal::ctrl_c().await.is_err() {
         // No signal handling available: run until killed.
         std::future::pending::<()>().await;

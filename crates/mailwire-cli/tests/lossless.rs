@@ -1,0 +1,213 @@
+//! `mailwire listen` is handed every event type in AgentMail's shapes and the odd but
+//! real payloads (an empty `from`, an unclosed `<`, fields of the wrong type, a
+//! payload that is not an object, a type nobody has seen), as webhooks signed the way
+//! AgentMail signs them (Svix: `svix-id`, `svix-timestamp`, `svix-signature`): each
+//! is answered 200 and printed once, its bytes unchanged; a second delivery of each
+//! is answered 200 and not printed.
+
+use std::io::{BufRead as _, BufReader, Read, Write as _};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+
+/// Bounds a hang; never the expected duration of anything.
+const HANG: Duration = Duration::from_secs(30);
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+struct Listener {
+    child: Child,
+    stdout: mpsc::Receiver<String>,
+    stderr: mpsc::Receiver<String>,
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn lines(out: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+impl Listener {
+    fn start() -> (Listener, String) {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mailwire"))
+            .env_remove("RUST_LOG")
+            .args([
+                "listen",
+                "--webhook-listen",
+                "127.0.0.1:0",
+                "--secret",
+                SECRET,
+                "--scheme",
+                "standard",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the mailwire binary runs");
+        let listener = Listener {
+            stdout: lines(child.stdout.take().unwrap()),
+            stderr: lines(child.stderr.take().unwrap()),
+            child,
+        };
+        let line = listener.stderr_line("webhooks: receiving on http://");
+        let addr = line
+            .split("http://")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .expect("an address")
+            .to_owned();
+        (listener, addr)
+    }
+
+    fn stderr_line(&self, needle: &str) -> String {
+        loop {
+            let line = self
+                .stderr
+                .recv_timeout(HANG)
+                .unwrap_or_else(|_| panic!("no stderr line with {needle:?}"));
+            if line.contains(needle) {
+                return line;
+            }
+        }
+    }
+}
+
+/// Signs as Svix does: base64 HMAC-SHA256 of `{msg_id}.{timestamp}.{body}` keyed
+/// with the secret's base64-decoded bytes, a `msg_` id of its own per delivery.
+fn svix_headers(msg_id: &str, body: &[u8]) -> String {
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(SECRET.trim_start_matches("whsec_"))
+        .unwrap();
+    let ts = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key);
+    let mut signed = format!("{msg_id}.{ts}.").into_bytes();
+    signed.extend_from_slice(body);
+    let tag = ring::hmac::sign(&key, &signed);
+    let sig = base64::engine::general_purpose::STANDARD.encode(tag.as_ref());
+    format!("svix-id: {msg_id}\r\nsvix-timestamp: {ts}\r\nsvix-signature: v1,{sig}\r\n")
+}
+
+/// POSTs a signed body and returns the status code.
+fn post(addr: &str, msg_id: &str, body: &[u8]) -> u16 {
+    let mut tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(HANG)).unwrap();
+    let head = format!(
+        "POST /webhooks HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nconnection: close\r\n{}\r\n",
+        body.len(),
+        svix_headers(msg_id, body)
+    );
+    tcp.write_all(head.as_bytes()).unwrap();
+    tcp.write_all(body).unwrap();
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).unwrap();
+    answer
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP answer: {answer:?}"))
+}
+
+/// Every fixture of the wire-types crate: each event type in both envelopes and the
+/// odd ones, with its event id.
+fn fixtures() -> Vec<(String, Vec<u8>)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../mailwire-proto/fixtures");
+    let mut out = Vec::new();
+    for dir in ["agentmail", "simple", "odd"] {
+        let mut files: Vec<_> = std::fs::read_dir(root.join(dir))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        for path in files {
+            let bytes = std::fs::read(&path).unwrap();
+            let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            let id = value["event_id"].as_str().or(value["id"].as_str()).unwrap();
+            out.push((id.to_owned(), bytes));
+        }
+    }
+    out
+}
+
+#[test]
+fn every_event_type_and_odd_payload_is_answered_200_and_printed_once() {
+    let all = fixtures();
+    assert!(all.len() >= 48, "{} fixtures", all.len());
+    let (listener, addr) = Listener::start();
+    for round in 0..2 {
+        for (i, (id, body)) in all.iter().enumerate() {
+            // A new Svix message id per delivery, distinct from the event id.
+            let status = post(&addr, &format!("msg_{round}_{i}"), body);
+            assert_eq!(status, 200, "round {round}: {id}");
+        }
+    }
+    for (id, body) in &all {
+        let line = listener.stdout.recv_timeout(HANG).expect("a line");
+        let line: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(line["id"], id.as_str());
+        assert_eq!(line["origin"], "webhook");
+        let sent: serde_json::Value = serde_json::from_slice(body).unwrap();
+        assert_eq!(line["event"], sent, "{id}: the event is the one sent");
+    }
+    // The second round was duplicates only: nothing more is printed.
+    let pid = listener.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let summary = listener.stderr_line("stopped");
+    assert!(
+        summary.contains(&format!("{} events printed", all.len())),
+        "{summary}"
+    );
+    assert!(
+        listener.stdout.recv_timeout(HANG).is_err(),
+        "nothing else printed"
+    );
+}
+
+#[test]
+fn a_body_that_is_not_an_envelope_is_the_only_400() {
+    let (listener, addr) = Listener::start();
+    for body in [
+        &br#"{"event_type":"message.received","message":{}}"#[..],
+        br#"{"type":"event","event_type":"message.received"}"#,
+        br#"[1,2,3]"#,
+        br#"{"type":"event""#,
+    ] {
+        assert_eq!(
+            post(&addr, "msg_bad", body),
+            400,
+            "{}",
+            String::from_utf8_lossy(body)
+        );
+    }
+    let ok = br#"{"type":"event","event_type":"message.received","event_id":"evt_ok","message":7}"#;
+    assert_eq!(post(&addr, "msg_ok", ok), 200);
+    let line = listener.stdout.recv_timeout(HANG).expect("a line");
+    assert!(line.contains("evt_ok"), "{line}");
+}
