@@ -75,6 +75,8 @@ pub struct Event {
     thread: Option<Span>,
     /// Boxed: an event is moved often and read for its payload less often.
     payload: OnceLock<Box<Payload>>,
+    /// [`Event::dedup_id`], once computed; `None` when it is the event id.
+    dedup: OnceLock<Option<Box<str>>>,
 }
 
 impl PartialEq for Event {
@@ -151,6 +153,7 @@ impl Event {
             body: body.and_then(|b| Span::new(wire.span(b))),
             thread: thread.and_then(|t| Span::new(wire.span(t))),
             payload: OnceLock::new(),
+            dedup: OnceLock::new(),
         }))
     }
 
@@ -274,6 +277,31 @@ impl Event {
             inbox_id: inbox,
             message_id: message,
         })
+    }
+
+    /// The identity by which copies of this event are recognised as one: for a
+    /// `message.received*` event, derived from its [`message_key`](Event::message_key)
+    /// (`msg_` and 32 hex digits, the same for the WebSocket's, the webhook's and a
+    /// backfill's copy of one received email, whatever their event ids); for any
+    /// other event, its id. Stores and merges key by it.
+    ///
+    /// Only received messages are keyed by message: other events of one message
+    /// (deliveries to several recipients, say) may be several distinct events.
+    pub fn dedup_id(&self) -> &str {
+        let derived = self.dedup.get_or_init(|| {
+            if !self.event_type.is_received() {
+                return None;
+            }
+            let key = self.message_key()?;
+            let mut h = siphasher::sip128::SipHasher13::new_with_keys(0x6d61_696c, 0x7769_7265);
+            for part in [key.event_type.as_str(), &key.inbox_id, &key.message_id] {
+                std::hash::Hasher::write(&mut h, part.as_bytes());
+                std::hash::Hasher::write(&mut h, &[0xff]);
+            }
+            let hash = siphasher::sip128::Hasher128::finish128(&h).as_u128();
+            Some(format!("msg_{hash:032x}").into_boxed_str())
+        });
+        derived.as_deref().unwrap_or(&self.id)
     }
 
     /// The inbox the event concerns, when its payload names one.

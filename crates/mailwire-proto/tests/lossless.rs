@@ -194,3 +194,39 @@ fn a_field_given_twice_inside_a_payload_takes_the_last_and_keeps_the_rest() {
     let why = event.payload_error().expect("reported");
     assert!(why.to_string().contains("duplicate"), "{why}");
 }
+
+#[test]
+fn received_messages_are_deduplicated_by_message_and_other_events_by_id() {
+    let parse = |raw: &str| Event::parse(raw.as_bytes().to_vec()).unwrap();
+    let ws = parse(
+        r#"{"type":"event","event_type":"message.received","event_id":"evt_ws",
+        "message":{"inbox_id":"ada@agentmail.to","message_id":"<m1@x>"}}"#,
+    );
+    let backfilled = parse(
+        r#"{"type":"event","event_type":"message.received","event_id":"bf_1",
+        "message":{"message_id":"<m1@x>","inbox_id":"ada@agentmail.to","text":"hi"}}"#,
+    );
+    assert_eq!(ws.dedup_id(), backfilled.dedup_id());
+    assert!(ws.dedup_id().starts_with("msg_") && ws.dedup_id().len() == 36);
+    // Fixed for good: stores keep it across restarts and versions.
+    assert_eq!(ws.dedup_id(), "msg_47cac288df0942c694d1b36085d83e45");
+    let other = parse(
+        r#"{"type":"event","event_type":"message.received","event_id":"evt_2",
+        "message":{"inbox_id":"ada@agentmail.to","message_id":"<m2@x>"}}"#,
+    );
+    assert_ne!(other.dedup_id(), ws.dedup_id());
+    let spam = parse(
+        r#"{"type":"event","event_type":"message.received.spam","event_id":"evt_3",
+        "message":{"inbox_id":"ada@agentmail.to","message_id":"<m1@x>"}}"#,
+    );
+    assert_ne!(spam.dedup_id(), ws.dedup_id());
+    // Not a received message, or no message key: the event id.
+    let delivered = parse(
+        r#"{"type":"event","event_type":"message.delivered","event_id":"evt_d",
+        "delivery":{"inbox_id":"ada@agentmail.to","message_id":"<m1@x>"}}"#,
+    );
+    assert_eq!(delivered.dedup_id(), "evt_d");
+    let keyless =
+        parse(r#"{"type":"event","event_type":"message.received","event_id":"evt_k","message":7}"#);
+    assert_eq!(keyless.dedup_id(), "evt_k");
+}
