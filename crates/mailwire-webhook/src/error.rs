@@ -122,4 +122,8 @@ pub enum SignError {
     /// The timestamp is negative: the schemes carry unsigned decimal seconds.
     #[error("negative timestamp")]
     BadTimestamp,
+    /// The system's random source failed, so no message id could be made
+    /// ([`new_message_id`](crate::new_message_id)).
+    #[error("no system randomness for a message id")]
+    NoRandomness,
 }

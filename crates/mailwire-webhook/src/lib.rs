@@ -39,7 +39,8 @@
 //!   default); the arithmetic cannot overflow. The clock is injectable.
 //! - Hex and base64 are decoded strictly (base64: standard alphabet,
 //!   canonical padding; hex: exactly 64 digits) and the *decoded* MAC is
-//!   compared in constant time, never the text.
+//!   compared in constant time (by `ring` or `subtle`, never by hand),
+//!   never the text.
 //! - **Hex case**: upper- and lower-case hex digits are both accepted. The
 //!   comparison is on decoded bytes, so case carries no information, and
 //!   common senders differ (.NET's `Convert.ToHexString` writes upper case).
@@ -49,6 +50,9 @@
 //!   MAC is computed. Unknown signature versions are skipped (but counted).
 //! - A signature, id or timestamp header that appears twice, including once
 //!   as `webhook-*` and once as `svix-*`, is refused.
+//! - [`Signer`] writes the `webhook-*` names unless told
+//!   [`HeaderNames::Svix`], the names AgentMail's webhooks (sent by Svix)
+//!   carry; [`new_message_id`] makes a `msg_` id as Svix's look.
 //! - Every failure is a [`VerifyError`] variant naming the rule; its message
 //!   never contains a secret or a computed MAC.
 //! - [`Signer::sign`] produces exactly what [`Verifier::verify`] accepts.
@@ -58,7 +62,7 @@
 //! | scheme | headers | signed content | secret |
 //! | --- | --- | --- | --- |
 //! | `hex` | `x-signature` (configurable): `[sha256=\|v1=]<hex>` | body | UTF-8 bytes of the secret |
-//! | `standard` | `webhook-id`, `webhook-timestamp`, `webhook-signature` (or `svix-*`) | `{id}.{ts}.{body}` | `whsec_` / `whpk_` / `whsk_` base64 |
+//! | `standard` | `svix-id`, `svix-timestamp`, `svix-signature` or the `webhook-*` names | `{id}.{ts}.{body}` | `whsec_` / `whpk_` / `whsk_` base64 |
 //! | `stripe` | `stripe-signature`: `t=<ts>,v1=<hex>[,v1=...]` | `{ts}.{body}` | UTF-8 bytes of the secret |
 //!
 //! # Performance
@@ -83,6 +87,8 @@ mod clock;
 mod error;
 mod headers;
 mod keyring;
+mod message_id;
+mod names;
 mod parse;
 mod scheme;
 mod sign;
@@ -95,6 +101,8 @@ pub use clock::{Clock, SystemClock};
 pub use error::{HeaderKind, KeyError, SignError, VerifyError};
 pub use headers::{Headers, Lookup};
 pub use keyring::{Keyring, public_key_for};
+pub use message_id::new_message_id;
+pub use names::HeaderNames;
 pub use scheme::Scheme;
 pub use sign::Signer;
 pub use verify::{Verified, Verifier};

@@ -13,9 +13,10 @@ pub enum Scheme {
     /// raw body, optionally prefixed `sha256=` or `v1=`. GitHub's
     /// `X-Hub-Signature-256` is this scheme. No timestamp, no id.
     Hex,
-    /// [Standard Webhooks](https://www.standardwebhooks.com/) (Svix):
-    /// `webhook-id`, `webhook-timestamp`, `webhook-signature` (or the `svix-`
-    /// names), signed content `{id}.{timestamp}.{body}`.
+    /// [Standard Webhooks](https://www.standardwebhooks.com/) (Svix, and so
+    /// AgentMail): `svix-id`, `svix-timestamp`, `svix-signature` or the
+    /// `webhook-*` names (see [`HeaderNames`](crate::HeaderNames)), signed
+    /// content `{id}.{timestamp}.{body}`.
     Standard,
     /// Stripe's `stripe-signature: t=<unix>,v1=<hex>`, signed content
     /// `{t}.{body}`.

@@ -1,6 +1,7 @@
 //! Producing signatures that [`Verifier`](crate::Verifier) accepts.
 
 use std::fmt;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -9,7 +10,7 @@ use http::{HeaderName, HeaderValue};
 use crate::keyring::Key;
 use crate::parse::MAC_LEN;
 use crate::verify::{fmt_i64, itoa_buf, mac, signed_content};
-use crate::{Keyring, Scheme, SignError, Verifier};
+use crate::{HeaderNames, Keyring, Scheme, SignError, Verifier};
 
 /// Signs outgoing webhooks with a [`Keyring`].
 ///
@@ -20,6 +21,7 @@ use crate::{Keyring, Scheme, SignError, Verifier};
 ///   hex MAC of the body, keyed with the first secret (the scheme carries one
 ///   signature); `id` and `timestamp` are not used.
 /// - `standard`: `webhook-id`, `webhook-timestamp` and `webhook-signature`
+///   (or the `svix-*` names, see [`with_header_names`](Self::with_header_names))
 ///   with one `v1` entry per `whsec_` secret and one `v1a` entry per `whsk_`
 ///   secret, in keyring order (`whpk_` keys cannot sign and are skipped).
 /// - `stripe`: `stripe-signature: t=<timestamp>,v1=<hex>` with one `v1` per
@@ -36,18 +38,49 @@ use crate::{Keyring, Scheme, SignError, Verifier};
 /// assert_eq!(verified.id.as_deref(), Some("msg_1"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+/// Clones share the keyring (it is behind an `Arc`), so a clone set up with
+/// other header names costs no key parsing.
+#[derive(Clone)]
 pub struct Signer {
-    keyring: Keyring,
+    keyring: Arc<Keyring>,
     signature_header: Option<HeaderName>,
+    header_names: HeaderNames,
 }
 
 impl Signer {
-    /// A signer using the scheme's default header names.
+    /// A signer using the scheme's default header names (for `standard`,
+    /// the specification's `webhook-*`).
     pub fn new(keyring: Keyring) -> Self {
         Self {
-            keyring,
+            keyring: Arc::new(keyring),
             signature_header: None,
+            header_names: HeaderNames::Webhook,
         }
+    }
+
+    /// Names the three `standard` headers: [`HeaderNames::Svix`] to sign as
+    /// Svix (and so AgentMail) does. Ignored for `hex` and `stripe`.
+    ///
+    /// ```
+    /// use mailwire_webhook::{HeaderNames, Keyring, Signer};
+    ///
+    /// let signer = Signer::new(Keyring::standard("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?)
+    ///     .with_header_names(HeaderNames::Svix);
+    /// let headers = signer.sign("msg_1", 1_700_000_000, b"{}")?;
+    /// let names: Vec<&str> = headers.iter().map(|(name, _)| name.as_str()).collect();
+    /// assert_eq!(names, ["svix-id", "svix-timestamp", "svix-signature"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_header_names(mut self, names: HeaderNames) -> Self {
+        self.header_names = names;
+        self
+    }
+
+    /// The names the `standard` headers are written under.
+    pub fn header_names(&self) -> HeaderNames {
+        self.header_names
     }
 
     /// Names the signature header for `hex` or `stripe` (ignored for
@@ -151,16 +184,11 @@ impl Signer {
         if sigs.is_empty() {
             return Err(SignError::NoSigningKey);
         }
+        let names = self.header_names;
         Ok(vec![
-            (HeaderName::from_static("webhook-id"), value(id.to_owned())),
-            (
-                HeaderName::from_static("webhook-timestamp"),
-                value(timestamp.to_string()),
-            ),
-            (
-                HeaderName::from_static("webhook-signature"),
-                value(sigs.join(" ")),
-            ),
+            (names.id(), value(id.to_owned())),
+            (names.timestamp(), value(timestamp.to_string())),
+            (names.signature(), value(sigs.join(" "))),
         ])
     }
 }
@@ -170,6 +198,7 @@ impl fmt::Debug for Signer {
         f.debug_struct("Signer")
             .field("keyring", &self.keyring)
             .field("signature_header", &self.signature_header())
+            .field("header_names", &self.header_names)
             .finish()
     }
 }

@@ -7,7 +7,9 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use http::{HeaderMap, HeaderName, HeaderValue};
-use mailwire_webhook::{Clock, Keyring, Signer, SystemClock, Verifier, VerifyError};
+use mailwire_webhook::{
+    Clock, HeaderNames, Keyring, Signer, SystemClock, Verifier, VerifyError, new_message_id,
+};
 use proptest::prelude::*;
 
 fn now() -> i64 {
@@ -68,6 +70,30 @@ proptest! {
         let headers = to_map(&Signer::new(Keyring::standard(&secret).unwrap()).sign(&id, ts, body.as_bytes()).unwrap());
         prop_assert!(svix::webhooks::Webhook::new(&secret).unwrap().verify(body.as_bytes(), &headers).is_ok());
         prop_assert!(standardwebhooks::Webhook::new(&secret).unwrap().verify(body.as_bytes(), &headers).is_ok());
+    }
+
+    /// Signed as AgentMail's webhooks are (`svix-*` names, a fresh `msg_`
+    /// id), the headers verify with the official `svix` crate, which reads
+    /// the `svix-*` names first; no `webhook-*` header is there to fall
+    /// back on.
+    #[test]
+    fn svix_verifies_what_we_sign_under_its_names(secret in secret_strategy(), body in ".{0,512}") {
+        let ts = now();
+        let id = new_message_id().unwrap();
+        let signed = Signer::new(Keyring::standard(&secret).unwrap())
+            .with_header_names(HeaderNames::Svix)
+            .sign(&id, ts, body.as_bytes())
+            .unwrap();
+        let headers = to_map(&signed);
+        let names: Vec<&str> = headers.keys().map(|k| k.as_str()).collect();
+        prop_assert_eq!(names, ["svix-id", "svix-timestamp", "svix-signature"]);
+        prop_assert_eq!(&headers["svix-id"], id.as_str());
+        let svix = svix::webhooks::Webhook::new(&secret).unwrap();
+        prop_assert!(svix.verify(body.as_bytes(), &headers).is_ok());
+        // svix checks the id it reads: another one fails there.
+        let mut other = headers.clone();
+        other.insert("svix-id", HeaderValue::from_str(&new_message_id().unwrap()).unwrap());
+        prop_assert!(svix.verify(body.as_bytes(), &other).is_err());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use mailwire_webhook::{Keyring, Scheme, Signer, Verifier, VerifyError};
+use mailwire_webhook::{HeaderNames, Keyring, Scheme, Signer, Verifier, VerifyError};
 use proptest::prelude::*;
 
 fn scheme_and_secrets() -> impl Strategy<Value = (Scheme, Vec<String>)> {
@@ -37,8 +37,16 @@ proptest! {
         ts in 0i64..=i64::MAX,
         body in proptest::collection::vec(any::<u8>(), 0..1024),
         flip in any::<prop::sample::Index>(),
+        names in prop_oneof![Just(HeaderNames::Webhook), Just(HeaderNames::Svix)],
     ) {
-        let headers = Signer::new(Keyring::new(scheme, &secrets).unwrap()).sign(&id, ts, &body).unwrap();
+        let headers = Signer::new(Keyring::new(scheme, &secrets).unwrap())
+            .with_header_names(names)
+            .sign(&id, ts, &body)
+            .unwrap();
+        if scheme == Scheme::Standard {
+            let written: Vec<_> = headers.iter().map(|(name, _)| name.clone()).collect();
+            prop_assert_eq!(written, vec![names.id(), names.timestamp(), names.signature()]);
+        }
         let verifier = Verifier::new(Keyring::new(scheme, &secrets).unwrap()).with_clock(move || ts);
         let verified = verifier.verify(&headers, &body).unwrap();
         prop_assert_eq!(verified.key_index, 0);

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use mailwire_webhook::{
-    Clock, HeaderKind, KeyError, Keyring, Scheme, SignError, Signer, Verifier, VerifyError,
+    Clock, HeaderKind, HeaderNames, KeyError, Keyring, Scheme, SignError, Signer, Verifier,
+    VerifyError,
 };
 
 const NOW: i64 = 1_700_000_000;
@@ -487,6 +488,33 @@ fn duplicate_signature_id_or_timestamp_headers_are_refused() {
             VerifyError::DuplicateHeader(HeaderKind::Signature)
         );
     }
+}
+
+#[test]
+fn a_request_signed_under_both_families_is_refused() {
+    let signer = |names| {
+        Signer::new(Keyring::standard(WHSEC).unwrap())
+            .with_header_names(names)
+            .sign("msg_1", NOW, BODY)
+            .unwrap()
+    };
+    let svix = signer(HeaderNames::Svix);
+    let webhook = signer(HeaderNames::Webhook);
+    let v = verifier(Scheme::Standard, &[WHSEC]);
+    // Each family alone verifies; both together are two ids, two timestamps
+    // and two signatures, the first of which is reported.
+    assert!(v.verify(&svix, BODY).is_ok());
+    assert!(v.verify(&webhook, BODY).is_ok());
+    let both: Vec<_> = svix.iter().chain(&webhook).cloned().collect();
+    assert_eq!(
+        v.verify(&both, BODY).unwrap_err(),
+        VerifyError::DuplicateHeader(HeaderKind::Id)
+    );
+    let both: HeaderMap = webhook.into_iter().chain(svix).collect();
+    assert_eq!(
+        v.verify(&both, BODY).unwrap_err(),
+        VerifyError::DuplicateHeader(HeaderKind::Id)
+    );
 }
 
 #[test]
