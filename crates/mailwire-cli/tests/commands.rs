@@ -582,13 +582,20 @@ fn an_event_never_written_is_printed_again_after_a_restart() {
 
 #[test]
 fn listen_with_a_redis_store_prints_and_acks_through_redis() {
-    // A database of its own, emptied first, so earlier runs leave nothing behind.
-    let redis = "redis://127.0.0.1:6379/14";
-    let flushed = Command::new("redis-cli")
-        .args(["-n", "14", "flushdb"])
-        .output()
-        .expect("redis-cli runs (a Redis at 127.0.0.1:6379 is needed)");
-    assert!(flushed.status.success(), "Redis at 127.0.0.1:6379 answers");
+    // A key prefix of its own: nothing else in the developer's Redis is touched.
+    let redis = std::env::var("MAILWIRE_TEST_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let prefix = format!("mailwire-cli-test-{}", std::process::id());
+    let redis_cli = |args: &[&str]| {
+        let out = Command::new("redis-cli")
+            .arg("-u")
+            .arg(&redis)
+            .args(args)
+            .output()
+            .expect("redis-cli runs (a Redis is needed: MAILWIRE_TEST_REDIS_URL)");
+        assert!(out.status.success(), "Redis answers");
+        String::from_utf8(out.stdout).unwrap()
+    };
 
     let (_dev, base) = dev(&["--api-key", "sk_test"]);
     let listen = Running::spawn(&[
@@ -598,7 +605,9 @@ fn listen_with_a_redis_store_prints_and_acks_through_redis() {
         "--api-key",
         "sk_test",
         "--redis",
-        redis,
+        &redis,
+        "--redis-prefix",
+        &prefix,
     ]);
     // Both status lines, in whichever order they come.
     let mut waiting = vec!["store: Redis", "websocket: subscribed"];
@@ -616,19 +625,15 @@ fn listen_with_a_redis_store_prints_and_acks_through_redis() {
     listen.interrupt();
 
     // The event went through the Redis log and was acked there: nothing is pending.
-    let pending = Command::new("redis-cli")
-        .args(["-n", "14", "--scan", "--pattern", "*:stream"])
-        .output()
-        .unwrap();
-    let stream = String::from_utf8(pending.stdout).unwrap();
-    let stream = stream.trim();
-    assert!(!stream.is_empty(), "the log is a Redis stream");
-    let info = Command::new("redis-cli")
-        .args(["-n", "14", "xpending", stream, "mailwire"])
-        .output()
-        .unwrap();
-    let info = String::from_utf8(info.stdout).unwrap();
+    let stream = format!("{{{prefix}:events}}:stream");
+    let exists = redis_cli(&["EXISTS", &format!("{{{prefix}:events}}:id:{id}")]);
+    assert_eq!(exists.trim(), "1", "the id went through Redis");
+    let info = redis_cli(&["XPENDING", &stream, "mailwire"]);
     assert_eq!(info.lines().next(), Some("0"), "nothing pending: {info}");
+    assert_eq!(redis_cli(&["XLEN", &stream]).trim(), "0", "acked bytes dropped");
+    for key in redis_cli(&["--scan", "--pattern", &format!("*{prefix}*")]).lines() {
+        redis_cli(&["DEL", key]);
+    }
 }
 
 #[test]

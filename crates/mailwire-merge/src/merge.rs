@@ -78,7 +78,10 @@ enum Replay {
     Fetching(BoxFuture<'static, Result<Vec<Event>, StoreError>>),
     /// A page being delivered; `full` when it was as long as asked, so another
     /// page follows at once.
-    Draining { events: VecDeque<Event>, full: bool },
+    Draining {
+        events: VecDeque<Event>,
+        full: bool,
+    },
 }
 
 /// A new event that went through the stores.
@@ -129,7 +132,12 @@ impl Merge {
             starting: b.stores.store.is_some(),
             backlog_page: b.backlog_page,
             take_over_every: b.take_over_every.unwrap_or_else(|| {
-                let lease = b.stores.store.as_ref().map(|s| s.lease()).unwrap_or_default();
+                let lease = b
+                    .stores
+                    .store
+                    .as_ref()
+                    .map(|s| s.lease())
+                    .unwrap_or_default();
                 (lease / 4).max(std::time::Duration::from_millis(10))
             }),
             take_over: None,
@@ -340,7 +348,10 @@ impl Merge {
                     Poll::Pending => return Poll::Ready(Ok(())),
                     Poll::Ready(Ok(events)) => {
                         if !events.is_empty() {
-                            tracing::debug!(events = events.len(), "claimed from the store's backlog");
+                            tracing::debug!(
+                                events = events.len(),
+                                "claimed from the store's backlog"
+                            );
                         }
                         let full = events.len() >= self.backlog_page;
                         self.replay = Replay::Draining {

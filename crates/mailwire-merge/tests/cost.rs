@@ -43,7 +43,11 @@ async fn a_new_event_costs_one_write_before_delivery_and_one_at_ack_a_duplicate_
         async move {
             let outcome = tokio::time::timeout(
                 HANG,
-                sender.send(&endpoint, &format!("msg_{}", event.id()), event.raw().clone()),
+                sender.send(
+                    &endpoint,
+                    &format!("msg_{}", event.id()),
+                    event.raw().clone(),
+                ),
             )
             .await
             .expect("the post hung");
@@ -67,10 +71,18 @@ async fn a_new_event_costs_one_write_before_delivery_and_one_at_ack_a_duplicate_
         let hooked = fixtures::message_received(&format!("evt_hook_{i}"), fixtures::INBOX);
         let before = commits();
         post(hooked.clone()).await;
-        assert_eq!(commits(), before + 1, "the receiver's append, before its 200");
+        assert_eq!(
+            commits(),
+            before + 1,
+            "the receiver's append, before its 200"
+        );
         let d = next(&mut merge).await;
         assert_eq!((d.event.id(), &d.origin), (hooked.id(), &Origin::Webhook));
-        assert_eq!(commits(), before + 1, "the merge trusts the receiver's append");
+        assert_eq!(
+            commits(),
+            before + 1,
+            "the merge trusts the receiver's append"
+        );
         ws_feed.push(hooked.clone()); // the WebSocket's copy, suppressed
         d.ack().await.unwrap();
         assert_eq!(commits(), before + 2, "the ack: one write");

@@ -30,10 +30,7 @@ async fn next(merge: &mut Merge) -> Option<Delivery> {
 }
 
 fn merge_over(store: &Arc<RedbStore>, source: FakeSource) -> Merge {
-    Merge::builder()
-        .source(source)
-        .store(store.clone())
-        .build()
+    Merge::builder().source(source).store(store.clone()).build()
 }
 
 fn open(path: &Path) -> Arc<RedbStore> {
@@ -228,7 +225,10 @@ async fn the_backlog_is_replayed_before_live_events() {
     // The live event was logged before it was delivered, and acked with it.
     assert!(store.contains("live_1").await.unwrap());
     assert!(store.unacked(10).await.unwrap().is_empty());
-    assert_eq!(store.append(&event("live_1")).await.unwrap(), Appended::Known);
+    assert_eq!(
+        store.append(&event("live_1")).await.unwrap(),
+        Appended::Known
+    );
 }
 
 /// While the merge runs, an event whose claim is free (its delivery elsewhere was

@@ -50,7 +50,11 @@ struct Live(mpsc::UnboundedReceiver<Event>);
 #[async_trait]
 impl EventSource for Live {
     async fn next(&mut self) -> Result<Option<Delivery>, SourceError> {
-        Ok(self.0.recv().await.map(|e| Delivery::new(e, Origin::WebSocket)))
+        Ok(self
+            .0
+            .recv()
+            .await
+            .map(|e| Delivery::new(e, Origin::WebSocket)))
     }
     fn name(&self) -> &str {
         "websocket"
@@ -142,20 +146,31 @@ async fn each_event_is_handled_once_across_instances_and_a_dead_ones_are_taken_o
             other => panic!("{id} delivered by {other:?}"),
         }
     }
-    assert!(taken_over >= HELD, "the dead instance's unacked events were taken over");
+    assert!(
+        taken_over >= HELD,
+        "the dead instance's unacked events were taken over"
+    );
     let by_zero = tally.acked.values().filter(|by| by[0] == 0).count();
     assert_eq!(by_zero, ACKED_BEFORE_DYING);
     let survivors: Vec<usize> = (1..INSTANCES)
         .map(|n| tally.acked.values().filter(|by| by[0] == n).count())
         .collect();
-    assert!(survivors.iter().all(|&k| k > 0), "both survivors work: {survivors:?}");
+    assert!(
+        survivors.iter().all(|&k| k > 0),
+        "both survivors work: {survivors:?}"
+    );
 }
 
 /// How many events instance 0 acks, then how many it holds unacked when it dies.
 const ACKED_BEFORE_DYING: usize = 20;
 const HELD: usize = 10;
 
-async fn instance(n: usize, mut merge: Merge, tally: Arc<Mutex<Tally>>, done: Arc<watch::Sender<usize>>) {
+async fn instance(
+    n: usize,
+    mut merge: Merge,
+    tally: Arc<Mutex<Tally>>,
+    done: Arc<watch::Sender<usize>>,
+) {
     let mut held = Vec::new();
     let mut acked = 0;
     loop {
@@ -163,7 +178,13 @@ async fn instance(n: usize, mut merge: Merge, tally: Arc<Mutex<Tally>>, done: Ar
             continue;
         };
         let id = d.event.id().to_owned();
-        tally.lock().unwrap().delivered.entry(id.clone()).or_default().push(n);
+        tally
+            .lock()
+            .unwrap()
+            .delivered
+            .entry(id.clone())
+            .or_default()
+            .push(n);
         if n == 0 && acked == ACKED_BEFORE_DYING {
             // Handled, never acked: then the instance dies with them claimed.
             held.push(d);

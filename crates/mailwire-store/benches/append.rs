@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use mailwire_proto::Event;
-use mailwire_store::{Store, MemoryStore, RedbStore};
+use mailwire_store::{MemoryStore, RedbStore, Store};
 use tokio::runtime::Runtime;
 
 const APPENDERS: usize = 64;
@@ -25,12 +25,7 @@ fn event(n: u64) -> Event {
 
 /// Appends `count` new events from `APPENDERS` tasks (each its share, one after the
 /// other) and returns how long the burst took; building the events is not timed.
-fn burst<S: Store + Clone>(
-    runtime: &Runtime,
-    store: &S,
-    next: &mut u64,
-    count: usize,
-) -> Duration {
+fn burst<S: Store + Clone>(runtime: &Runtime, store: &S, next: &mut u64, count: usize) -> Duration {
     let mut shares: Vec<Vec<Event>> = vec![Vec::new(); APPENDERS];
     for i in 0..count {
         shares[i % APPENDERS].push(event(*next));
@@ -43,7 +38,7 @@ fn burst<S: Store + Clone>(
             let store = store.clone();
             tasks.spawn(async move {
                 for event in share {
-                    assert!(store.append(&event).await.expect("append"));
+                    assert!(store.append(&event).await.expect("append").is_new());
                 }
             });
         }

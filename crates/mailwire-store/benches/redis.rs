@@ -10,13 +10,16 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use mailwire_proto::Event;
-use mailwire_store::{Store, MemoryStore, RedbStore, RedisStore};
+use mailwire_store::{MemoryStore, RedbStore, RedisStore, Store};
 use redis::Commands;
 use tokio::runtime::Runtime;
 
 const APPENDERS: usize = 64;
 const BURST: usize = 256;
-const URL: &str = "redis://127.0.0.1:6379";
+/// The Redis to measure against: `MAILWIRE_TEST_REDIS_URL`, by default 127.0.0.1:6379.
+fn url() -> String {
+    std::env::var("MAILWIRE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
 
 /// A `message.received` event of about 1 KiB, the common case.
 fn event(n: u64) -> Event {
@@ -62,7 +65,7 @@ fn store_append<S: Store + Clone>(store: &S) -> impl Fn(Event) -> BoxFut + Clone
     move |event| {
         let store = store.clone();
         Box::pin(async move {
-            assert!(store.append(&event).await.expect("append"));
+            assert!(store.append(&event).await.expect("append").is_new());
         })
     }
 }
@@ -77,11 +80,11 @@ fn append(c: &mut Criterion) {
         .expect("a runtime");
     let prefix = format!("mailwire-bench-{:016x}", fastrand::u64(..));
     let redis = runtime
-        .block_on(RedisStore::builder(URL).key_prefix(&prefix).connect())
+        .block_on(RedisStore::builder(url()).key_prefix(&prefix).connect())
         .expect("this benchmark needs Redis at 127.0.0.1:6379");
     let bare = runtime
         .block_on(
-            redis::Client::open(URL)
+            redis::Client::open(url())
                 .expect("a URL")
                 .get_connection_manager(),
         )
@@ -147,7 +150,7 @@ fn append(c: &mut Criterion) {
     group.finish();
 
     // Leave nothing behind in the shared Redis.
-    if let Ok(mut conn) = redis::Client::open(URL).and_then(|c| c.get_connection()) {
+    if let Ok(mut conn) = redis::Client::open(url()).and_then(|c| c.get_connection()) {
         let keys: Vec<Vec<u8>> = conn
             .scan_match(format!("*{prefix}*"))
             .map(|iter| iter.filter_map(Result::ok).collect())

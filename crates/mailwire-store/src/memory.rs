@@ -105,9 +105,7 @@ impl MemoryStore {
     /// How long a claim lasts without an ack before [`claim`](Store::claim) hands
     /// the event out again (default 60 s; at least 1 ms).
     pub fn with_lease(self, lease: Duration) -> MemoryStore {
-        self.lock().lease_ms = u64::try_from(lease.as_millis())
-            .unwrap_or(u64::MAX)
-            .max(1);
+        self.lock().lease_ms = u64::try_from(lease.as_millis()).unwrap_or(u64::MAX).max(1);
         self
     }
 

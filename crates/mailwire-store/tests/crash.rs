@@ -14,7 +14,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 
-use mailwire_store::{Store, RedbStore};
+use mailwire_store::{RedbStore, Store};
 use suite::{HANG, event};
 
 const CHILD: &str = "MAILWIRE_STORE_CRASH_CHILD";

@@ -50,8 +50,10 @@ impl Drop for SmallDisk {
 fn event(id: &str) -> Event {
     // About 4 KiB each, so the disk fills in a few hundred events.
     let pad = "x".repeat(4000);
-    Event::parse(format!(r#"{{"id":"{id}","type":"test.event","data":{{"pad":"{pad}"}}}}"#).into_bytes())
-        .unwrap()
+    Event::parse(
+        format!(r#"{{"id":"{id}","type":"test.event","data":{{"pad":"{pad}"}}}}"#).into_bytes(),
+    )
+    .unwrap()
 }
 
 /// Fills the file system with a ballast file; returns its path.
@@ -118,9 +120,16 @@ async fn after_a_full_disk_is_freed_the_store_heals_without_a_restart() {
     let check = |store: RedbStore, kept: Vec<String>| async move {
         for n in 0..5 {
             let id = format!("acked_{n}");
-            assert_eq!(store.append(&event(&id)).await.unwrap(), Appended::Known, "{id}");
+            assert_eq!(
+                store.append(&event(&id)).await.unwrap(),
+                Appended::Known,
+                "{id}"
+            );
         }
-        assert_eq!(store.append(&event("pending_0")).await.unwrap(), Appended::Known);
+        assert_eq!(
+            store.append(&event("pending_0")).await.unwrap(),
+            Appended::Known
+        );
         let unacked: Vec<String> = store
             .unacked(100_000)
             .await
@@ -131,7 +140,11 @@ async fn after_a_full_disk_is_freed_the_store_heals_without_a_restart() {
         for id in kept.iter().chain([&"after_0".to_owned()]) {
             assert!(unacked.contains(id), "{id} was kept and is gone");
         }
-        assert!(!unacked.iter().any(|id| id.starts_with("acked_") || id == "pending_0"));
+        assert!(
+            !unacked
+                .iter()
+                .any(|id| id.starts_with("acked_") || id == "pending_0")
+        );
         store
     };
     let store = check(store, kept.clone()).await;

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use mailwire_store::{Store, ManualClock, MemoryStore, RedbStore, SeenSet};
+use mailwire_store::{ManualClock, MemoryStore, RedbStore, SeenSet, Store};
 use proptest::prelude::*;
 use suite::event;
 

@@ -5,7 +5,7 @@ mod suite;
 
 use std::time::Duration;
 
-use mailwire_store::{Store, ManualClock, RedbStore, SeenSet, StoreError};
+use mailwire_store::{ManualClock, RedbStore, SeenSet, Store, StoreError};
 use suite::{HANG, event};
 
 fn temp() -> (tempfile::TempDir, std::path::PathBuf) {
@@ -27,7 +27,13 @@ async fn close_then_reopen_keeps_everything() {
         .open(&path)
         .unwrap();
     for n in 0..10 {
-        assert!(store.append(&event(&format!("evt_{n}"), n)).await.unwrap().is_new());
+        assert!(
+            store
+                .append(&event(&format!("evt_{n}"), n))
+                .await
+                .unwrap()
+                .is_new()
+        );
     }
     store.ack("evt_2").await.unwrap();
     store.ack("evt_5").await.unwrap();
@@ -114,10 +120,7 @@ fn dropping_everything_without_close_loses_nothing_answered() {
                 .into_iter()
                 .collect();
         for (id, acked) in &answered {
-            assert!(
-                Store::contains(&store, id).await.unwrap(),
-                "{id} was lost"
-            );
+            assert!(Store::contains(&store, id).await.unwrap(), "{id} was lost");
             assert_eq!(!unacked.contains(id), *acked, "{id}: acked {acked}");
         }
     });
@@ -291,7 +294,13 @@ async fn positions_are_not_reused_after_acked_events_are_removed() {
 
     let store = RedbStore::open(&path).unwrap();
     for n in 0..3 {
-        assert!(store.append(&event(&format!("new_{n}"), n)).await.unwrap().is_new());
+        assert!(
+            store
+                .append(&event(&format!("new_{n}"), n))
+                .await
+                .unwrap()
+                .is_new()
+        );
     }
     for n in 0..3 {
         store.ack(&format!("old_{n}")).await.unwrap(); // a late, repeated ack

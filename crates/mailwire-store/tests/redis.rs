@@ -76,12 +76,19 @@ async fn the_first_to_append_claims() {
         let (first, second) = if n % 2 == 0 { (&a, &b) } else { (&b, &a) };
         assert_eq!(first.append(&event(&id, n)).await.unwrap(), Appended::New);
         assert_eq!(first.append(&event(&id, n)).await.unwrap(), Appended::Held);
-        assert_eq!(second.append(&event(&id, n)).await.unwrap(), Appended::Known);
+        assert_eq!(
+            second.append(&event(&id, n)).await.unwrap(),
+            Appended::Known
+        );
     }
     // Nothing is free: every event is held by a live instance.
     assert!(a.claim(100).await.unwrap().is_empty());
     assert!(b.claim(100).await.unwrap().is_empty());
-    assert_eq!(a.unacked(100).await.unwrap().len(), 20, "a read claims nothing");
+    assert_eq!(
+        a.unacked(100).await.unwrap().len(),
+        20,
+        "a read claims nothing"
+    );
     for n in (0..20).step_by(2) {
         a.ack(&format!("evt_{n}")).await.unwrap();
     }
@@ -90,7 +97,11 @@ async fn the_first_to_append_claims() {
         Appended::Known,
         "acked"
     );
-    assert_eq!(stream_len(&_cleanup.prefix).await, 10, "acked bytes are dropped");
+    assert_eq!(
+        stream_len(&_cleanup.prefix).await,
+        10,
+        "acked bytes are dropped"
+    );
 }
 
 /// A claim not acked within its lease is taken over, while the taker runs: by its
@@ -100,7 +111,12 @@ async fn a_dead_instances_events_are_taken_over_after_the_lease() {
     let cleanup = Cleanup { prefix: prefix() };
     let dead = connect(builder(&cleanup.prefix).consumer("dead")).await;
     for n in 0..4 {
-        assert!(dead.append(&event(&format!("evt_{n}"), n)).await.unwrap().is_new());
+        assert!(
+            dead.append(&event(&format!("evt_{n}"), n))
+                .await
+                .unwrap()
+                .is_new()
+        );
     }
     drop(dead); // crashed: its four events stay pending under its name
 
@@ -129,14 +145,20 @@ async fn a_dead_instances_events_are_taken_over_after_the_lease() {
     assert_eq!(claimed[1], event("evt_1", 1), "the same bytes come back");
     // Held by the heir now: not handed out again, a copy is Held.
     assert!(heir.claim(10).await.unwrap().is_empty());
-    assert_eq!(heir.append(&event("evt_1", 1)).await.unwrap(), Appended::Held);
+    assert_eq!(
+        heir.append(&event("evt_1", 1)).await.unwrap(),
+        Appended::Held
+    );
     for e in &claimed {
         heir.ack(e.id()).await.unwrap();
     }
     assert!(heir.unacked(10).await.unwrap().is_empty());
     assert_eq!(stream_len(&cleanup.prefix).await, 0);
     assert!(Store::contains(&heir, "evt_1").await.unwrap());
-    assert_eq!(heir.append(&event("evt_1", 9)).await.unwrap(), Appended::Known);
+    assert_eq!(
+        heir.append(&event("evt_1", 9)).await.unwrap(),
+        Appended::Known
+    );
 }
 
 /// A copy appended after the holder's lease ran out takes the event over.
@@ -164,7 +186,9 @@ async fn the_backlog_is_claimed_in_pages() {
     let cleanup = Cleanup { prefix: prefix() };
     let dead = connect(builder(&cleanup.prefix).consumer("dead")).await;
     for n in 0..25 {
-        dead.append(&event(&format!("evt_{n:02}"), n)).await.unwrap();
+        dead.append(&event(&format!("evt_{n:02}"), n))
+            .await
+            .unwrap();
     }
     drop(dead);
     let heir = connect(
@@ -473,5 +497,8 @@ async fn acked_ids_are_forgotten_after_the_retention() {
     })
     .await
     .expect("the acked id is forgotten");
-    assert!(brief.append(&event("evt_b", 1)).await.unwrap().is_new(), "new again");
+    assert!(
+        brief.append(&event("evt_b", 1)).await.unwrap().is_new(),
+        "new again"
+    );
 }

@@ -29,7 +29,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use mailwire_source::EventSource;
-use mailwire_store::{Store, MemoryStore, RedbStore};
+use mailwire_store::{MemoryStore, RedbStore, Store};
 use mailwire_webhook::{Keyring, Signer, Verifier};
 use mailwire_webhook_http::{WebhookReceiver, WebhookSource};
 use tokio::net::{TcpListener, TcpStream};

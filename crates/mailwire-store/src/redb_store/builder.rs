@@ -54,9 +54,7 @@ impl RedbStoreBuilder {
     /// hands the event out again (default 60 s; at least 1 ms). Claims are this
     /// process's: after a restart every unacked event is free.
     pub fn lease(mut self, lease: Duration) -> RedbStoreBuilder {
-        self.lease_ms = u64::try_from(lease.as_millis())
-            .unwrap_or(u64::MAX)
-            .max(1);
+        self.lease_ms = u64::try_from(lease.as_millis()).unwrap_or(u64::MAX).max(1);
         self
     }
 

@@ -138,7 +138,11 @@ impl RedbStore {
         // Readers in flight finish first (they hold the read lock). Normally the
         // committer has closed the file already; this covers a committer that stopped.
         let db = std::mem::replace(
-            &mut *self.shared.db.write().unwrap_or_else(PoisonError::into_inner),
+            &mut *self
+                .shared
+                .db
+                .write()
+                .unwrap_or_else(PoisonError::into_inner),
             DbState::Closed,
         );
         if let DbState::Open(db) = db {

@@ -1,8 +1,8 @@
 //! Options for connecting a [`RedisStore`], and the connect itself.
 
 use std::fmt;
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};

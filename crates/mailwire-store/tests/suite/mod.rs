@@ -55,7 +55,10 @@ fn ids(events: &[Event]) -> Vec<&str> {
 pub(crate) async fn append_is_idempotent<S: TestStore>(store: S, _clock: ManualClock) {
     let first = event("evt_1", 1);
     let second = event("evt_1", 2);
-    assert!(store.append(&first).await.unwrap().is_new(), "a new id is kept");
+    assert!(
+        store.append(&first).await.unwrap().is_new(),
+        "a new id is kept"
+    );
     assert!(
         !store.append(&second).await.unwrap().is_new(),
         "the same id is not kept twice"
@@ -68,8 +71,16 @@ pub(crate) async fn append_is_idempotent<S: TestStore>(store: S, _clock: ManualC
         first.raw(),
         "the event stays as first logged"
     );
-    assert!(mailwire_store::Store::contains(&store, "evt_1").await.unwrap());
-    assert!(!mailwire_store::Store::contains(&store, "evt_2").await.unwrap());
+    assert!(
+        mailwire_store::Store::contains(&store, "evt_1")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !mailwire_store::Store::contains(&store, "evt_2")
+            .await
+            .unwrap()
+    );
 }
 
 pub(crate) async fn unacked_is_oldest_first<S: TestStore>(store: S, _clock: ManualClock) {
@@ -97,15 +108,29 @@ pub(crate) async fn ack_removes_from_unacked<S: TestStore>(store: S, _clock: Man
     assert_eq!(ids(&unacked), ["evt_1", "evt_2", "evt_4"]);
     // An acked event is still known: appending it again is a duplicate, and it does
     // not come back as unacked.
-    assert!(mailwire_store::Store::contains(&store, "evt_0").await.unwrap());
+    assert!(
+        mailwire_store::Store::contains(&store, "evt_0")
+            .await
+            .unwrap()
+    );
     assert!(!store.append(&event("evt_0", 9)).await.unwrap().is_new());
     assert_eq!(
         ids(&store.unacked(10).await.unwrap()),
         ["evt_1", "evt_2", "evt_4"]
     );
     // The id never appended is not known.
-    assert!(!mailwire_store::Store::contains(&store, "evt_unknown").await.unwrap());
-    assert!(store.append(&event("evt_unknown", 1)).await.unwrap().is_new());
+    assert!(
+        !mailwire_store::Store::contains(&store, "evt_unknown")
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .append(&event("evt_unknown", 1))
+            .await
+            .unwrap()
+            .is_new()
+    );
 }
 
 pub(crate) async fn seen_set_honours_ttl<S: TestStore>(store: S, clock: ManualClock) {
@@ -167,7 +192,11 @@ pub(crate) async fn log_and_seen_set_are_separate<S: TestStore>(store: S, _clock
             .await
             .unwrap()
     );
-    assert!(!mailwire_store::Store::contains(&store, "evt_2").await.unwrap());
+    assert!(
+        !mailwire_store::Store::contains(&store, "evt_2")
+            .await
+            .unwrap()
+    );
     assert!(
         store
             .insert("evt_1", Duration::from_secs(60))
@@ -187,7 +216,11 @@ pub(crate) async fn odd_ids_round_trip<S: TestStore>(store: S, _clock: ManualClo
     let unacked = store.unacked(10).await.unwrap();
     assert_eq!(unacked.len(), odd.len());
     for e in &unacked {
-        assert!(mailwire_store::Store::contains(&store, e.id()).await.unwrap());
+        assert!(
+            mailwire_store::Store::contains(&store, e.id())
+                .await
+                .unwrap()
+        );
         assert!(SeenSet::contains(&store, e.id()).await.unwrap());
         store.ack(e.id()).await.unwrap();
     }
@@ -258,7 +291,11 @@ pub(crate) async fn closed_store_refuses_everything<S: TestStore>(store: S, _clo
     closed(other.append(&event("evt_2", 2)).await.map(drop));
     closed(other.unacked(10).await.map(drop));
     closed(other.ack("evt_1").await);
-    closed(mailwire_store::Store::contains(&other, "evt_1").await.map(drop));
+    closed(
+        mailwire_store::Store::contains(&other, "evt_1")
+            .await
+            .map(drop),
+    );
     closed(other.insert("wh_1", Duration::from_secs(1)).await.map(drop));
     closed(SeenSet::contains(&other, "wh_1").await.map(drop));
 }
@@ -286,15 +323,26 @@ pub(crate) async fn acked_ids_are_forgotten_after_the_retention<S: TestStore>(
     clock.advance(Duration::from_millis(1));
     assert!(store.append(&event("evt_d", 0)).await.unwrap().is_new());
     assert!(
-        !mailwire_store::Store::contains(&store, "evt_a").await.unwrap(),
+        !mailwire_store::Store::contains(&store, "evt_a")
+            .await
+            .unwrap(),
         "forgotten"
     );
-    assert!(mailwire_store::Store::contains(&store, "evt_b").await.unwrap());
     assert!(
-        mailwire_store::Store::contains(&store, "evt_c").await.unwrap(),
+        mailwire_store::Store::contains(&store, "evt_b")
+            .await
+            .unwrap()
+    );
+    assert!(
+        mailwire_store::Store::contains(&store, "evt_c")
+            .await
+            .unwrap(),
         "unacked: kept"
     );
-    assert!(store.append(&event("evt_a", 2)).await.unwrap().is_new(), "new again");
+    assert!(
+        store.append(&event("evt_a", 2)).await.unwrap().is_new(),
+        "new again"
+    );
     assert_eq!(
         ids(&store.unacked(10).await.unwrap()),
         ["evt_c", "evt_d", "evt_a"]
@@ -302,7 +350,19 @@ pub(crate) async fn acked_ids_are_forgotten_after_the_retention<S: TestStore>(
 
     clock.advance(Duration::from_secs(3600));
     store.ack("evt_d").await.unwrap(); // a write: forgets evt_b; evt_d is acked now
-    assert!(!mailwire_store::Store::contains(&store, "evt_b").await.unwrap());
-    assert!(mailwire_store::Store::contains(&store, "evt_c").await.unwrap());
-    assert!(mailwire_store::Store::contains(&store, "evt_d").await.unwrap());
+    assert!(
+        !mailwire_store::Store::contains(&store, "evt_b")
+            .await
+            .unwrap()
+    );
+    assert!(
+        mailwire_store::Store::contains(&store, "evt_c")
+            .await
+            .unwrap()
+    );
+    assert!(
+        mailwire_store::Store::contains(&store, "evt_d")
+            .await
+            .unwrap()
+    );
 }
