@@ -53,8 +53,8 @@ fn args<'a>(base: &[&'a str], extra: &'a [String]) -> Vec<&'a str> {
 
 #[test]
 fn sign_prints_the_spec_example_headers() {
-    let out = mailwire(
-        &[
+    let sign = |extra: &[&str]| {
+        let mut a = vec![
             "sign",
             "--scheme",
             "standard",
@@ -64,15 +64,73 @@ fn sign_prints_the_spec_example_headers() {
             SPEC_ID,
             "--timestamp",
             "1614265330",
-        ],
-        SPEC_BODY.as_bytes(),
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        ];
+        a.extend_from_slice(extra);
+        let out = mailwire(&a, SPEC_BODY.as_bytes());
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    // By default under the names AgentMail's webhooks carry.
     assert_eq!(
-        text(&out.stdout),
+        sign(&[]),
+        format!("svix-id: {SPEC_ID}\nsvix-timestamp: 1614265330\nsvix-signature: {SPEC_SIG}\n")
+    );
+    assert_eq!(sign(&["--header-names", "svix"]), sign(&[]));
+    assert_eq!(
+        sign(&["--header-names", "webhook"]),
         format!(
             "webhook-id: {SPEC_ID}\nwebhook-timestamp: 1614265330\nwebhook-signature: {SPEC_SIG}\n"
         )
+    );
+}
+
+#[test]
+fn sign_standard_prints_svix_headers_that_verify() {
+    let body = b"{\"event_id\":\"evt_1\"}";
+    let signed = mailwire(
+        &["sign", "--scheme", "standard", "--secret", SPEC_SECRET],
+        body,
+    );
+    assert_eq!(signed.status.code(), Some(0), "{}", text(&signed.stderr));
+    let stdout = text(&signed.stdout);
+    let names: Vec<&str> = stdout
+        .lines()
+        .map(|l| l.split_once(": ").map_or(l, |(name, _)| name))
+        .collect();
+    assert_eq!(names, ["svix-id", "svix-timestamp", "svix-signature"]);
+    let id = stdout.lines().next().unwrap_or_default();
+    assert!(id.starts_with("svix-id: msg_"), "{id}");
+
+    let verify = ["verify", "--scheme", "standard", "--secret", SPEC_SECRET];
+    let h = header_args(&signed);
+    let out = mailwire(&args(&verify, &h), body);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains(&format!("id={}", &id["svix-id: ".len()..])),
+        "{}",
+        text(&out.stdout)
+    );
+    // Signed under both families at once, the request carries two ids: refused.
+    let webhook = mailwire(
+        &[
+            "sign",
+            "--scheme",
+            "standard",
+            "--secret",
+            SPEC_SECRET,
+            "--header-names",
+            "webhook",
+        ],
+        body,
+    );
+    let mut both = h.clone();
+    both.extend(header_args(&webhook));
+    let out = mailwire(&args(&verify, &both), body);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("duplicate id header"),
+        "{}",
+        text(&out.stderr)
     );
 }
 
@@ -278,7 +336,7 @@ fn sign_defaults_to_a_fresh_id_and_now() {
             .unwrap_or_default()
             .to_owned()
     };
-    assert!(id(&a).starts_with("webhook-id: msg_"), "{}", id(&a));
+    assert!(id(&a).starts_with("svix-id: msg_"), "{}", id(&a));
     assert_ne!(id(&a), id(&b));
     let out = mailwire(
         &args(

@@ -16,8 +16,9 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use mailwire_proto::Event;
 use mailwire_source::EventSource;
-use mailwire_webhook::{Keyring, Scheme, Signer, Verifier};
+use mailwire_webhook::{HeaderNames, Keyring, Scheme, SignError, Signer, Verifier};
 use mailwire_webhook_http::{
     Endpoint, Failure, Outcome, SenderBuilder, WebhookReceiver, WebhookSender,
 };
@@ -115,6 +116,10 @@ fn endpoint(addr: SocketAddr) -> Endpoint {
     Endpoint::new(&format!("http://{addr}/hook"), Signer::new(keyring())).unwrap()
 }
 
+async fn bounded<F: Future>(f: F) -> F::Output {
+    tokio::time::timeout(HANG, f).await.expect("hang")
+}
+
 async fn send(sender: &WebhookSender, endpoint: &Endpoint, id: &str) -> Outcome {
     let body = event(id).raw().clone();
     tokio::time::timeout(HANG, sender.send(endpoint, id, body))
@@ -149,18 +154,120 @@ async fn retries_until_accepted_with_the_same_id_and_fresh_signatures() {
     let seen = script.seen();
     assert_eq!(seen.len(), 4);
     let verifier = Verifier::new(keyring());
+    let webhook_id = seen[0].headers["svix-id"].to_str().unwrap().to_owned();
     let mut last_ts = 0;
     for s in seen.iter() {
-        assert_eq!(s.headers["webhook-id"], "evt_1");
+        assert_eq!(s.headers["svix-id"], webhook_id.as_str());
         assert_eq!(s.body, event("evt_1").raw());
         assert_eq!(s.headers["content-type"], "application/json");
         let verified = verifier
             .verify(&s.headers, &s.body)
             .expect("each attempt verifies");
+        assert_eq!(verified.id.as_deref(), Some(webhook_id.as_str()));
         let ts = verified.timestamp.unwrap();
         assert!(ts > last_ts, "timestamp not refreshed");
         last_ts = ts;
     }
+}
+
+const SVIX_NAMES: [&str; 3] = ["svix-id", "svix-timestamp", "svix-signature"];
+const WEBHOOK_NAMES: [&str; 3] = ["webhook-id", "webhook-timestamp", "webhook-signature"];
+
+fn present(headers: &HeaderMap, names: [&'static str; 3]) -> Vec<&'static str> {
+    names
+        .into_iter()
+        .filter(|n| headers.contains_key(*n))
+        .collect()
+}
+
+#[tokio::test]
+async fn signs_as_svix_with_a_webhook_id_of_its_own_per_delivery() {
+    // The first delivery fails once, then both deliveries of one event succeed.
+    let (script, addr) = Script::serve([Answer::Status(500)]).await;
+    let at = now();
+    let sender = fast().clock(move || at).build().unwrap();
+    let endpoint = endpoint(addr);
+    let evt = event("evt_1");
+    let first = bounded(sender.send_event(&endpoint, &evt)).await;
+    assert_eq!(first.attempts(), 2, "{first:?}");
+    assert!(
+        bounded(sender.send_event(&endpoint, &evt))
+            .await
+            .is_delivered()
+    );
+
+    let seen = script.seen();
+    assert_eq!(seen.len(), 3);
+    let verifier = Verifier::new(keyring()).with_clock(move || at);
+    let mut ids = Vec::new();
+    for s in seen.iter() {
+        assert_eq!(present(&s.headers, SVIX_NAMES), SVIX_NAMES);
+        assert!(
+            present(&s.headers, WEBHOOK_NAMES).is_empty(),
+            "{:?}",
+            s.headers
+        );
+        let id = s.headers["svix-id"].to_str().unwrap();
+        assert!(id.starts_with("msg_"), "{id}");
+        let in_body = Event::parse(s.body.clone()).unwrap();
+        assert_eq!(in_body.id(), "evt_1");
+        assert_ne!(id, in_body.id());
+        let verified = verifier.verify(&s.headers, &s.body).expect("verifies");
+        assert_eq!(verified.id.as_deref(), Some(id));
+        // Byte for byte what the Svix-named signer makes, which the `svix`
+        // crate verifies (mailwire-webhook's tests/differential.rs).
+        let expected = Signer::new(keyring())
+            .with_header_names(HeaderNames::Svix)
+            .sign(id, at, &s.body)
+            .unwrap();
+        for (name, value) in &expected {
+            assert_eq!(s.headers.get_all(name).iter().collect::<Vec<_>>(), [value]);
+        }
+        ids.push(id.to_owned());
+    }
+    assert_eq!(ids[0], ids[1], "a retry keeps the webhook id");
+    assert_ne!(ids[1], ids[2], "a new delivery has a new webhook id");
+}
+
+#[tokio::test]
+async fn the_specification_names_on_request() {
+    let (script, addr) = Script::serve([]).await;
+    let sender = fast().build().unwrap();
+    let endpoint = endpoint(addr).with_header_names(HeaderNames::Webhook);
+    assert!(
+        bounded(sender.send_event(&endpoint, &event("evt_1")))
+            .await
+            .is_delivered()
+    );
+    let seen = script.seen();
+    assert_eq!(present(&seen[0].headers, WEBHOOK_NAMES), WEBHOOK_NAMES);
+    assert!(present(&seen[0].headers, SVIX_NAMES).is_empty());
+    assert!(
+        seen[0].headers["webhook-id"]
+            .to_str()
+            .unwrap()
+            .starts_with("msg_")
+    );
+    assert!(
+        Verifier::new(keyring())
+            .verify(&seen[0].headers, &seen[0].body)
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn send_as_keeps_the_callers_webhook_id() {
+    let (script, addr) = Script::serve([Answer::Status(503)]).await;
+    let sender = fast().build().unwrap();
+    let endpoint = endpoint(addr);
+    let body = event("evt_1").raw().clone();
+    for _ in 0..2 {
+        let outcome = bounded(sender.send_as(&endpoint, "msg_again", body.clone())).await;
+        assert!(outcome.is_delivered(), "{outcome:?}");
+    }
+    let seen = script.seen();
+    assert_eq!(seen.len(), 3);
+    assert!(seen.iter().all(|s| s.headers["svix-id"] == "msg_again"));
 }
 
 #[tokio::test]
@@ -299,18 +406,29 @@ async fn an_unsignable_message_is_not_sent() {
     let (script, addr) = Script::serve([]).await;
     let sender = fast().build().unwrap();
     // A Standard Webhooks id must be visible ASCII.
-    let outcome = sender
-        .send(&endpoint(addr), "bad id", Bytes::from_static(b"{}"))
-        .await;
-    assert!(
-        matches!(
-            outcome,
-            Outcome::GaveUp {
-                attempts: 1,
-                last: Failure::Sign(_)
-            }
-        ),
-        "{outcome:?}"
+    let outcome =
+        bounded(sender.send_as(&endpoint(addr), "bad id", Bytes::from_static(b"{}"))).await;
+    assert_eq!(
+        outcome,
+        Outcome::GaveUp {
+            attempts: 1,
+            last: Failure::Sign(SignError::BadId)
+        }
+    );
+    // A public key verifies but cannot sign.
+    let public_only = Keyring::standard("whpk_11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=");
+    let endpoint = Endpoint::new(
+        &format!("http://{addr}/hook"),
+        Signer::new(public_only.unwrap()),
+    )
+    .unwrap();
+    let outcome = bounded(sender.send_event(&endpoint, &event("evt_1"))).await;
+    assert_eq!(
+        outcome,
+        Outcome::GaveUp {
+            attempts: 1,
+            last: Failure::Sign(SignError::NoSigningKey)
+        }
     );
     assert!(script.seen().is_empty());
 }

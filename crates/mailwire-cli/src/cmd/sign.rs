@@ -4,14 +4,13 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use mailwire_webhook::{Clock as _, Signer, SystemClock};
-use ring::rand::SecureRandom as _;
+use mailwire_webhook::{Clock as _, HeaderNames, Signer, SystemClock, new_message_id};
 
 use super::{SchemeArg, header_name, keyring, read_body};
 use crate::cli::usage;
 
-/// `mailwire sign --scheme S --secret S [--signature-header NAME] [--id ID]
-/// [--timestamp UNIX] < body`
+/// `mailwire sign --scheme S --secret S [--signature-header NAME]
+/// [--header-names svix|webhook] [--id ID] [--timestamp UNIX] < body`
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// Signature scheme.
@@ -24,6 +23,10 @@ pub(crate) struct Args {
     /// Header to carry the signature for hex (default `x-signature`) or stripe.
     #[arg(long, value_name = "NAME")]
     signature_header: Option<String>,
+    /// Names of the standard headers: `svix-*`, as AgentMail's webhooks
+    /// carry them, or the specification's `webhook-*`.
+    #[arg(long, value_enum, value_name = "NAMES", default_value_t = HeaderNamesArg::Svix)]
+    header_names: HeaderNamesArg,
     /// Message id (standard); a random `msg_...` by default.
     #[arg(long)]
     id: Option<String>,
@@ -32,15 +35,34 @@ pub(crate) struct Args {
     timestamp: Option<i64>,
 }
 
+/// `--header-names` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum HeaderNamesArg {
+    /// `svix-id`, `svix-timestamp`, `svix-signature`.
+    Svix,
+    /// `webhook-id`, `webhook-timestamp`, `webhook-signature`.
+    Webhook,
+}
+
+impl From<HeaderNamesArg> for HeaderNames {
+    fn from(names: HeaderNamesArg) -> Self {
+        match names {
+            HeaderNamesArg::Svix => HeaderNames::Svix,
+            HeaderNamesArg::Webhook => HeaderNames::Webhook,
+        }
+    }
+}
+
 /// Prints one `name: value` line per header.
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let mut signer = Signer::new(keyring(args.scheme, &args.secrets)?);
+    let mut signer = Signer::new(keyring(args.scheme, &args.secrets)?)
+        .with_header_names(args.header_names.into());
     if let Some(name) = &args.signature_header {
         signer = signer.with_signature_header(header_name(name)?);
     }
     let id = match args.id {
         Some(id) => id,
-        None => random_id()?,
+        None => new_message_id()?,
     };
     let timestamp = args.timestamp.unwrap_or_else(|| SystemClock.now_unix());
     let body = read_body()?;
@@ -53,13 +75,4 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         writeln!(out, "{name}: {value}")?;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn random_id() -> anyhow::Result<String> {
-    let mut bytes = [0u8; 16];
-    ring::rand::SystemRandom::new()
-        .fill(&mut bytes)
-        .map_err(|_| anyhow::anyhow!("no system randomness for a message id"))?;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    Ok(format!("msg_{hex}"))
 }

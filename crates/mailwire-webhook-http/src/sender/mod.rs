@@ -18,6 +18,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use mailwire_proto::Event;
+use mailwire_webhook::new_message_id;
 use rustls_pki_types::CertificateDer;
 
 pub use endpoint::Endpoint;
@@ -37,9 +38,13 @@ const MAX_ANSWER_BODY: usize = 64 * 1024;
 
 /// Signs and POSTs webhooks, retrying on failure.
 ///
-/// Each [`send`](Self::send) is one delivery: up to eight attempts on the Standard
-/// Webhooks schedule (at once, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h) with full
-/// jitter, 15 s per attempt, the same webhook id every time and a fresh signature
+/// Signs as Svix does, and so as AgentMail's webhooks arrive: each
+/// [`send`](Self::send) is one delivery under a webhook id of its own, a fresh
+/// `msg_...` ([`new_message_id`]) that is not the event's id, in the `svix-id`,
+/// `svix-timestamp` and `svix-signature` headers (see [`Endpoint`] for the
+/// `webhook-*` names). A delivery is up to eight attempts on the Standard Webhooks
+/// schedule (at once, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h) with full jitter,
+/// 15 s per attempt, the same webhook id every time and a fresh signature
 /// timestamp on each. A 2xx ends it; 410 Gone disables the [`Endpoint`]; 429 and
 /// 503 are retried no sooner than their `Retry-After`; anything else (another
 /// status, a timeout, a refused connection) is retried on the schedule.
@@ -78,14 +83,35 @@ impl WebhookSender {
         }
     }
 
-    /// Delivers an event: its raw bytes unchanged, its id as the webhook id.
+    /// Delivers an event, its raw bytes unchanged, as [`send`](Self::send) does.
     pub async fn send_event(&self, endpoint: &Endpoint, event: &Event) -> Outcome {
         self.send(endpoint, event.id(), event.raw().clone()).await
     }
 
-    /// Delivers `body` as webhook `id`, retrying until it is accepted, the schedule
-    /// runs out, or the endpoint is disabled. Dropping the future abandons it.
-    pub async fn send(&self, endpoint: &Endpoint, id: &str, body: Bytes) -> Outcome {
+    /// Delivers `body`, the event `event_id`, under a new webhook id, retrying
+    /// until it is accepted, the schedule runs out, or the endpoint is disabled.
+    /// Dropping the future abandons it.
+    ///
+    /// The event id only names the delivery in logs: receivers tell a repeated
+    /// event by the id in its body, and a repeated delivery by the webhook id.
+    pub async fn send(&self, endpoint: &Endpoint, event_id: &str, body: Bytes) -> Outcome {
+        let webhook_id = match new_message_id() {
+            Ok(id) => id,
+            Err(e) => {
+                return Outcome::GaveUp {
+                    attempts: 0,
+                    last: Failure::Sign(e),
+                };
+            }
+        };
+        tracing::debug!(event_id, webhook_id, "delivering");
+        self.send_as(endpoint, &webhook_id, body).await
+    }
+
+    /// Delivers `body` under a webhook id the caller chose, as [`send`](Self::send)
+    /// does otherwise: for re-sending an earlier delivery as itself, as Svix's
+    /// resend does, so the receiver sees the same id again.
+    pub async fn send_as(&self, endpoint: &Endpoint, webhook_id: &str, body: Bytes) -> Outcome {
         let mut retry_after = None;
         let mut last = Failure::Timeout;
         let mut attempts = 0u32;
@@ -99,7 +125,7 @@ impl WebhookSender {
                 return Outcome::Disabled { attempts };
             }
             attempts += 1;
-            match self.attempt(endpoint, id, &body).await {
+            match self.attempt(endpoint, webhook_id, &body).await {
                 Ok((status, _)) if status.is_success() => {
                     return Outcome::Delivered { attempts, status };
                 }
@@ -125,7 +151,7 @@ impl WebhookSender {
                 }
                 Err(failure) => last = failure,
             }
-            tracing::debug!(id, attempt = attempts, failure = %last, "webhook attempt failed");
+            tracing::debug!(webhook_id, attempt = attempts, failure = %last, "webhook attempt failed");
         }
         Outcome::GaveUp { attempts, last }
     }
