@@ -60,8 +60,10 @@ pub(super) async fn route(
                 .filter(|i| scope.accepts(&mail, &i.inbox_id))
                 .cloned()
                 .collect();
-            if !query.ascending().unwrap_or(false) {
-                inboxes.reverse();
+            match query.ascending() {
+                Ok(false) => inboxes.reverse(),
+                Ok(true) => {}
+                Err(e) => return Some(Err(*e)),
             }
             done(page("inboxes", inboxes, &query))
         }

@@ -26,8 +26,10 @@ pub(super) async fn route(req: Request<Incoming>, shared: &Arc<Shared>, rest: &[
             let query = Query::of(req.uri());
             let mail = shared.mail();
             let mut pods: Vec<Pod> = mail.pods.clone();
-            if !query.ascending().unwrap_or(false) {
-                pods.reverse();
+            match query.ascending() {
+                Ok(false) => pods.reverse(),
+                Ok(true) => {}
+                Err(e) => return Some(Err(*e)),
             }
             done(page("pods", pods, &query))
         }

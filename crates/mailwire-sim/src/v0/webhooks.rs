@@ -112,8 +112,10 @@ pub(super) async fn route(
                 .filter(|w| in_scope(w, &scope))
                 .map(|w| w.agentmail_view())
                 .collect();
-            if !query.ascending().unwrap_or(false) {
-                hooks.reverse();
+            match query.ascending() {
+                Ok(false) => hooks.reverse(),
+                Ok(true) => {}
+                Err(e) => return Some(Err(*e)),
             }
             done(page("webhooks", hooks, &query))
         }
