@@ -417,7 +417,7 @@ impl Merge {
 
     /// A copy of an event arrived: suppress it, or claim its id and admit it.
     fn arrive(&mut self, mut delivery: Delivery, from_log: bool) -> Option<NextResult> {
-        let key = self.hasher.key(delivery.event.id());
+        let key = self.hasher.key(delivery.event.dedup_id());
         let now = tokio::time::Instant::now().into_std();
         let mut first = None;
         let known = self
@@ -434,7 +434,7 @@ impl Merge {
             Known::Settled(ack) => {
                 self.stats
                     .duplicate(&delivery.origin, delivery.received_at, first);
-                let id = delivery.event.id().to_owned();
+                let id = delivery.event.dedup_id().to_owned();
                 self.settling
                     .push(async move { settle_all(vec![ack], &id).await }.boxed());
                 None
@@ -482,7 +482,7 @@ impl Merge {
                 self.dedup.release(key);
                 self.stats
                     .duplicate(&delivery.origin, delivery.received_at, None);
-                let id = delivery.event.id().to_owned();
+                let id = delivery.event.dedup_id().to_owned();
                 self.settling
                     .push(async move { settle_all(vec![ack], &id).await }.boxed());
                 None
@@ -501,7 +501,7 @@ impl Merge {
     fn deliver(&mut self, key: IdKey, mut delivery: Delivery) -> Option<NextResult> {
         let inner = delivery.take_ack();
         let settle = MergeSettle {
-            id: delivery.event.id().to_owned(),
+            id: delivery.event.dedup_id().to_owned(),
             key,
             dedup: self.dedup.clone(),
             stores: self.stores.clone(),

@@ -176,7 +176,7 @@ impl Store for MemoryStore {
         let now = self.now_ms();
         let mut state = self.open()?;
         state.forget_acked(now);
-        if let Some(&seq) = state.ids.get(event.id()) {
+        if let Some(&seq) = state.ids.get(event.dedup_id()) {
             if !state.unacked.contains_key(&seq) {
                 return Ok(Appended::Known);
             }
@@ -189,7 +189,7 @@ impl Store for MemoryStore {
         }
         let seq = state.next_seq;
         state.next_seq += 1;
-        state.ids.insert(event.id().to_owned(), seq);
+        state.ids.insert(event.dedup_id().to_owned(), seq);
         state.unacked.insert(seq, event.raw().clone());
         let until = now.saturating_add(state.lease_ms);
         state.claims.insert(seq, until);

@@ -80,6 +80,11 @@ impl Appended {
 /// - **Ack settles.** [`ack`](Store::ack) removes the event from the log and marks
 ///   its id acked, in one write; the id stays known (a late copy is a duplicate) for
 ///   the store's retention.
+/// - **"Id" is [`Event::dedup_id`](mailwire_proto::Event::dedup_id)**: the event id,
+///   except for a received message, whose copies (the WebSocket's, a webhook's, a
+///   backfill's, each with an event id of its own) share one id derived from its
+///   inbox and message id. One received email is one event in the store, however
+///   many transports and instances bring it; ack it with `event.dedup_id()`.
 ///
 /// # Cost
 ///

@@ -103,13 +103,13 @@ impl Intake {
             (Some(store), _) => match store.append(&event).await {
                 Ok(appended) if appended.is_claimed() => Ack::new(StoreAck {
                     store: store.clone(),
-                    id: event.id().to_owned(),
+                    id: event.dedup_id().to_owned(),
                     settled: false,
                 }),
                 Ok(_) => return duplicate(),
                 Err(e) => return store_down(&e, retry_after),
             },
-            (None, Some(seen)) => match seen.insert(event.id(), self.settings.seen_ttl).await {
+            (None, Some(seen)) => match seen.insert(event.dedup_id(), self.settings.seen_ttl).await {
                 Ok(true) => Ack::none(),
                 Ok(false) => return duplicate(),
                 Err(e) => return store_down(&e, retry_after),

@@ -11,16 +11,18 @@ use async_trait::async_trait;
 use common::*;
 use http::StatusCode;
 use mailwire_proto::Event;
-use mailwire_store::{Appended, Store, MemoryStore, StoreError};
+use mailwire_store::{Appended, MemoryStore, Store, StoreError};
 use mailwire_test::conformance::{self, Check, Harness, Outcome};
 use mailwire_webhook_http::{ShutdownHandle, WebhookSource};
 use tokio::sync::watch;
 
-/// A log that announces every ack, so the suite can wait for one.
+/// A log that announces every ack (by event id), so the suite can wait for one.
 #[derive(Clone)]
 struct WatchedLog {
     inner: MemoryStore,
     acked: Arc<watch::Sender<HashSet<String>>>,
+    /// The event id of each store id (`Event::dedup_id`) appended.
+    ids: Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>,
 }
 
 #[async_trait]
@@ -35,6 +37,10 @@ impl Store for WatchedLog {
         self.inner.lease()
     }
     async fn append(&self, event: &Event) -> Result<Appended, StoreError> {
+        self.ids
+            .lock()
+            .unwrap()
+            .insert(event.dedup_id().to_owned(), event.id().to_owned());
         self.inner.append(event).await
     }
     async fn unacked(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
@@ -42,8 +48,9 @@ impl Store for WatchedLog {
     }
     async fn ack(&self, id: &str) -> Result<(), StoreError> {
         self.inner.ack(id).await?;
+        let event_id = self.ids.lock().unwrap().get(id).cloned();
         self.acked.send_modify(|ids| {
-            ids.insert(id.to_owned());
+            ids.insert(event_id.unwrap_or_else(|| id.to_owned()));
         });
         Ok(())
     }
@@ -64,6 +71,7 @@ impl WebhookHarness {
             log: WatchedLog {
                 inner: MemoryStore::new(),
                 acked: Arc::new(watch::channel(HashSet::new()).0),
+                ids: Arc::default(),
             },
             addr: None,
             handle: None,

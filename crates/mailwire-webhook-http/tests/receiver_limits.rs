@@ -152,7 +152,12 @@ async fn shutdown_finishes_the_request_in_flight_then_ends_the_source() {
     let r = in_flight.await.unwrap();
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     tokio::time::timeout(HANG, handle.finished()).await.unwrap();
-    assert!(log.inner.contains("evt_1").await.unwrap());
+    assert!(
+        log.inner
+            .contains(common::event("evt_1").dedup_id())
+            .await
+            .unwrap()
+    );
     assert!(
         TcpStream::connect(addr).await.is_err(),
         "still accepting after shutdown"

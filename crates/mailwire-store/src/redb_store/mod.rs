@@ -212,11 +212,11 @@ impl fmt::Debug for RedbStore {
 impl Store for RedbStore {
     async fn append(&self, event: &Event) -> Result<Appended, StoreError> {
         let now = unix_millis(self.shared.clock.now());
-        if committer::lock(&self.shared.claims).live(event.id(), now) {
+        if committer::lock(&self.shared.claims).live(event.dedup_id(), now) {
             // Held by this process: answered from memory, nothing queued.
             return Ok(Appended::Held);
         }
-        let (id, raw) = (event.id().to_owned(), event.raw().clone());
+        let (id, raw) = (event.dedup_id().to_owned(), event.raw().clone());
         self.submit(|reply| Op::Append { id, raw, reply }).await
     }
 

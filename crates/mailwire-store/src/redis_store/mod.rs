@@ -206,7 +206,7 @@ impl RedisStore {
             for entry in entries {
                 match entry.event {
                     Some(event) => {
-                        if held.insert(event.id().to_owned()) {
+                        if held.insert(event.dedup_id().to_owned()) {
                             got.insert(entry.id, event);
                         }
                     }
@@ -288,12 +288,12 @@ fn is_no_group(err: &StoreError) -> bool {
 impl Store for RedisStore {
     async fn append(&self, event: &Event) -> Result<Appended, StoreError> {
         let mut conn = self.conn()?;
-        if self.held().contains(event.id()) {
+        if self.held().contains(event.dedup_id()) {
             // In flight here: answered from memory.
             return Ok(Appended::Held);
         }
         let outcome: i64 = scripts::APPEND
-            .key(self.inner.keys.id(event.id()))
+            .key(self.inner.keys.id(event.dedup_id()))
             .key(&self.inner.keys.stream)
             .arg(event.raw().as_ref())
             .arg(&self.inner.group)
@@ -311,7 +311,7 @@ impl Store for RedisStore {
             other => return Err(unexpected(format_args!("append script answered {other}"))),
         };
         if appended.is_claimed() {
-            self.held().insert(event.id().to_owned());
+            self.held().insert(event.dedup_id().to_owned());
         }
         Ok(appended)
     }
