@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use common::*;
 use http::StatusCode;
-use mailwire_store::{Store, RedbStore};
+use mailwire_store::{RedbStore, Store};
 
 const CHILD_ENV: &str = "MAILWIRE_WEBHOOK_CRASH_CHILD";
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use common::*;
 use http::StatusCode;
 use mailwire_source::EventSource;
-use mailwire_store::{Store, MemoryStore, RedbStore};
+use mailwire_store::{MemoryStore, RedbStore, Store};
 
 const POSTS: usize = 1000;
 const UNIQUE: usize = 900;

@@ -16,7 +16,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use mailwire_proto::Event;
 use mailwire_source::{Delivery, EventSource};
-use mailwire_store::{Appended, Store, MemoryStore, StoreError};
+use mailwire_store::{Appended, MemoryStore, Store, StoreError};
 use mailwire_webhook::{Keyring, Signer, Verifier};
 use mailwire_webhook_http::{WebhookReceiver, WebhookSource};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
