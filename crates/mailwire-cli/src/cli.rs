@@ -25,7 +25,7 @@ pub(crate) enum Command {
     /// Run a local simulator of the email service (WebSocket, REST, webhooks, chaos).
     Dev(cmd::dev::Args),
     /// Print each event once, as a JSON line, from the WebSocket and/or webhooks.
-    Listen(cmd::listen::Args),
+    Listen(Box<cmd::listen::Args>),
     /// POST events from the WebSocket to a local endpoint as signed webhooks.
     Forward(cmd::forward::Args),
     /// Make an email arrive in an inbox of the simulator.
@@ -44,7 +44,7 @@ impl Command {
     pub(crate) fn run(self) -> anyhow::Result<ExitCode> {
         match self {
             Self::Dev(args) => cmd::dev::run(args),
-            Self::Listen(args) => cmd::listen::run(args),
+            Self::Listen(args) => cmd::listen::run(*args),
             Self::Forward(args) => cmd::forward::run(args),
             Self::Send(args) => cmd::send::run(args),
             Self::Demo(args) => cmd::demo::run(args),

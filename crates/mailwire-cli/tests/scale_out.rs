@@ -219,7 +219,7 @@ fn listeners_sharing_redis_print_each_event_once_and_take_over_a_killed_ones() {
         s.stderr_line("stopped");
     }
     for s in &survivors {
-        while let Ok(line) = s.stdout.recv_timeout(Duration::from_millis(100)) {
+        if let Ok(line) = s.stdout.recv_timeout(Duration::from_millis(100)) {
             panic!("printed after all events were: {line}");
         }
     }

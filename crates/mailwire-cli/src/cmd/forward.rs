@@ -72,7 +72,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         let config = WsConfig::new(args.ws.as_str())
             .api_key(args.api_key.as_str())
             .auth_style(args.auth.into());
-        let mut source = connect_ws(config, &args.ws, true).await?;
+        let mut source = connect_ws(config, &args.ws, true, None).await?;
         status!(
             "forwarding to {} ({} signatures)",
             args.to,

@@ -10,15 +10,19 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context as _, anyhow};
 use futures::FutureExt as _;
 use futures::stream::{FuturesUnordered, StreamExt as _};
+use mailwire_backfill::{
+    Backfill, BackfillConfig, BackfillHandle, MemoryProgress, Report, Trigger,
+};
 use mailwire_merge::{Merge, OnSourceFailure};
 use mailwire_proto::EventType;
-use mailwire_source::{Delivery, EventSource, EventSourceExt as _};
+use mailwire_source::{Delivery, EventSource, EventSourceExt as _, Origin};
 use mailwire_store::{MemoryStore, RedbStore, RedisStore, Store};
 use mailwire_webhook::Verifier;
 use mailwire_webhook_http::{ShutdownHandle, WebhookReceiver};
 use mailwire_ws::WsConfig;
 use time::format_description::well_known::Rfc3339;
 
+use super::progress::ProgressFile;
 use super::runtime::{block_on, connect_ws, interrupted, status};
 use super::{AuthArg, SchemeArg, header_name, keyring};
 
@@ -103,7 +107,45 @@ pub(crate) struct Args {
     /// Hold events up to N ms to print each inbox's events in timestamp order.
     #[arg(long, value_name = "N")]
     reorder_ms: Option<u64>,
+    /// Fill the WebSocket's gaps from this REST API (with the same key), e.g.
+    /// https://api.agentmail.to/v0. On by default with --store when the WebSocket is
+    /// AgentMail's or a simulator's (`.../v0`).
+    #[arg(
+        long,
+        value_name = "URL",
+        requires = "ws",
+        conflicts_with = "no_backfill"
+    )]
+    backfill: Option<String>,
+    /// Never read the REST API to fill gaps.
+    #[arg(long)]
+    no_backfill: bool,
+    /// With a backfill, also read every N seconds, as a safety net.
+    #[arg(long, value_name = "N")]
+    backfill_every: Option<u64>,
 }
+
+/// The REST API beside a WebSocket URL: AgentMail's, or a simulator's on the same
+/// address (`ws://host:port/v0`).
+fn default_backfill(ws: &str) -> Option<String> {
+    let uri: http::Uri = ws.parse().ok()?;
+    let scheme = match uri.scheme_str()? {
+        "wss" => "https",
+        "ws" => "http",
+        _ => return None,
+    };
+    match uri.host()? {
+        "ws.agentmail.to" => Some("https://api.agentmail.to/v0".into()),
+        "ws.agentmail.eu" => Some("https://api.agentmail.eu/v0".into()),
+        _ if uri.path().trim_end_matches('/') == "/v0" => {
+            Some(format!("{scheme}://{}/v0", uri.authority()?))
+        }
+        _ => None,
+    }
+}
+
+/// The progress key of the WebSocket's resume point.
+const WS_AFTER: &str = "websocket:after";
 
 /// The one store, and the engine behind it (to close it at the end).
 struct Stores {
@@ -166,6 +208,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     block_on(async move {
         let stores = open_store(&args).await?;
+        let progress = match &args.store {
+            Some(path) => Some(ProgressFile::beside(path)?),
+            None => None,
+        };
         let mut builder = Merge::builder()
             .store(stores.store.clone())
             .on_source_failure(OnSourceFailure::Propagate);
@@ -200,8 +246,48 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             if !args.inboxes.is_empty() {
                 config = config.inbox_ids(args.inboxes.iter().cloned());
             }
+            if let Some(after) = progress.as_ref().and_then(|p| p.get(WS_AFTER)) {
+                status!("websocket: resuming after {after}");
+                config = config.resume_after(after);
+            }
+            let backfill_url = match (&args.backfill, args.no_backfill, &progress) {
+                (Some(url), _, _) => Some(url.clone()),
+                (None, false, Some(_)) => default_backfill(url),
+                _ => None,
+            };
+            let backfill = match &backfill_url {
+                Some(rest) => {
+                    let mut config = BackfillConfig::new(rest.as_str(), key.as_str());
+                    if !args.inboxes.is_empty() {
+                        config = config.inboxes(args.inboxes.iter().cloned());
+                    }
+                    if !args.events.is_empty() {
+                        config =
+                            config.event_types(args.events.iter().map(|t| EventType::from_name(t)));
+                    }
+                    if let Some(secs) = args.backfill_every {
+                        config = config.interval(Duration::from_secs(secs.max(1)));
+                    }
+                    let mut source = match &progress {
+                        Some(p) => Backfill::spawn(config, p.clone()),
+                        None => Backfill::spawn(config, MemoryProgress::new()),
+                    }
+                    .map_err(|e| anyhow!("--backfill {rest}: {e}"))?;
+                    status!("backfill: filling gaps from {rest}");
+                    if let Some(reports) = source.reports() {
+                        tokio::spawn(report_backfill(reports));
+                    }
+                    Some(source)
+                }
+                None => None,
+            };
             status!("websocket: connecting to {url}");
-            let source = connect_ws(config, url, true).await?;
+            let source =
+                connect_ws(config, url, true, backfill.as_ref().map(Backfill::handle)).await?;
+            if let Some(backfill) = backfill {
+                tokio::spawn(checkpoint(source.status(), backfill.handle()));
+                builder = builder.source(backfill.boxed());
+            }
             builder = builder.source(source);
         }
         if let Some(path) = &args.store {
@@ -211,7 +297,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             status!("store: Redis, as consumer {}", store.consumer());
         }
         let mut merge = builder.build();
-        let result = print_events(&mut merge).await;
+        let result = print_events(&mut merge, progress.clone()).await;
         if let Some(handle) = shutdown {
             handle.shutdown();
         }
@@ -240,14 +326,85 @@ const ACKS_IN_FLIGHT: usize = 1024;
 
 type AckFuture = futures::future::BoxFuture<'static, Result<(), mailwire_source::SourceError>>;
 
-async fn print_events(merge: &mut Merge) -> anyhow::Result<ExitCode> {
+/// Prints a line for each backfill pass.
+async fn report_backfill(mut reports: tokio::sync::mpsc::UnboundedReceiver<Report>) {
+    while let Some(r) = reports.recv().await {
+        let why = match r.trigger {
+            Trigger::Startup => "at start-up".to_owned(),
+            Trigger::Gap { from, to } => format!(
+                "for a gap of {:.1} s",
+                to.duration_since(from).unwrap_or_default().as_secs_f64()
+            ),
+            Trigger::Interval => "on its interval".to_owned(),
+            _ => "on demand".to_owned(),
+        };
+        status!(
+            "backfill: {why}: {} messages found in {} inboxes ({} pages, from {})",
+            r.found,
+            r.inboxes,
+            r.pages,
+            rfc3339(r.from)
+        );
+    }
+}
+
+/// While the WebSocket stays subscribed, tells the backfill that what came before
+/// a minute ago is covered, so a restart reads from there rather than from its last
+/// pass.
+async fn checkpoint(
+    mut status: tokio::sync::watch::Receiver<mailwire_ws::Status>,
+    backfill: BackfillHandle,
+) {
+    let mut every = tokio::time::interval(Duration::from_secs(30));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut healthy_since: Option<SystemTime> = None;
+    loop {
+        every.tick().await;
+        let subscribed = matches!(*status.borrow_and_update(), mailwire_ws::Status::Subscribed);
+        match (subscribed, healthy_since) {
+            (false, _) => healthy_since = None,
+            (true, None) => healthy_since = Some(SystemTime::now()),
+            (true, Some(since)) => {
+                let margin = SystemTime::now() - Duration::from_secs(60);
+                backfill.covered(margin.max(since));
+            }
+        }
+    }
+}
+
+async fn print_events(
+    merge: &mut Merge,
+    progress: Option<ProgressFile>,
+) -> anyhow::Result<ExitCode> {
     let mut acks = FuturesUnordered::new();
-    let result = print_lines(merge, &mut acks).await;
+    // The WebSocket's resume point follows what is printed: an event is in the
+    // store's log before it is delivered, so resuming after the last one printed
+    // loses nothing. One saver, always writing the latest.
+    let (resume_tx, mut resume_rx) = tokio::sync::watch::channel(None::<String>);
+    let resume_tx = Arc::new(resume_tx);
+    let saver = progress.clone().map(|p| {
+        tokio::spawn(async move {
+            while resume_rx.changed().await.is_ok() {
+                let latest = resume_rx.borrow_and_update().clone();
+                if let Some(id) = latest
+                    && let Err(e) = p.set(WS_AFTER, &id).await
+                {
+                    status!("cannot save the WebSocket's resume point: {e}");
+                }
+            }
+        })
+    });
+    let result = print_lines(merge, &mut acks, &resume_tx).await;
     // Every line written is acknowledged before the store is closed.
     while let Some(acked) = acks.next().await {
         if let Err(e) = acked {
             status!("could not acknowledge an event: {e}");
         }
+    }
+    // The last resume point saved before the store closes.
+    drop(resume_tx);
+    if let Some(saver) = saver {
+        let _ = saver.await;
     }
     result
 }
@@ -255,6 +412,7 @@ async fn print_events(merge: &mut Merge) -> anyhow::Result<ExitCode> {
 async fn print_lines(
     merge: &mut Merge,
     acks: &mut FuturesUnordered<AckFuture>,
+    resume: &Arc<tokio::sync::watch::Sender<Option<String>>>,
 ) -> anyhow::Result<ExitCode> {
     let mut stdout = std::io::stdout().lock();
     // One listener for the whole loop: a Ctrl-C that lands while a line is written
@@ -292,7 +450,23 @@ async fn print_lines(
             // event is printed again next time.
             return Ok(ExitCode::SUCCESS);
         }
-        acks.push(delivery.ack().boxed());
+        // Once acked, a WebSocket event is the resume point: resuming after it
+        // loses nothing (what came before and is not acked yet is in the store's
+        // log, and comes back from there).
+        let resume_at =
+            (delivery.origin == Origin::WebSocket).then(|| delivery.event.id().to_owned());
+        let resume = resume.clone();
+        acks.push(
+            delivery
+                .ack()
+                .map(move |acked| {
+                    if let (Ok(()), Some(id)) = (&acked, resume_at) {
+                        resume.send_replace(Some(id));
+                    }
+                    acked
+                })
+                .boxed(),
+        );
     }
 }
 

@@ -108,6 +108,7 @@ pub(crate) async fn connect_ws(
     config: WsConfig,
     url: &str,
     report: bool,
+    backfill: Option<mailwire_backfill::BackfillHandle>,
 ) -> anyhow::Result<WsSource> {
     let source = WsSource::spawn(config).map_err(|e| anyhow!("--ws {url}: {e}"))?;
     let mut status = source.status();
@@ -136,7 +137,7 @@ pub(crate) async fn connect_ws(
     if report {
         tokio::spawn(report_status(source.status()));
         if let Some(gaps) = source.gaps() {
-            tokio::spawn(report_gaps(gaps));
+            tokio::spawn(report_gaps(gaps, backfill));
         }
         if let Some(skipped) = source.skipped() {
             tokio::spawn(report_skipped(skipped));
@@ -145,9 +146,19 @@ pub(crate) async fn connect_ws(
     Ok(source)
 }
 
-/// A line on stderr for each gap resume could not close.
-async fn report_gaps(mut gaps: mailwire_ws::Gaps) {
+/// A line on stderr for each gap resume could not close, and a backfill pass for it
+/// when there is a backfill.
+async fn report_gaps(
+    mut gaps: mailwire_ws::Gaps,
+    backfill: Option<mailwire_backfill::BackfillHandle>,
+) {
     while let Some(gap) = gaps.recv().await {
+        if let Some(backfill) = &backfill {
+            backfill.fill(mailwire_backfill::Trigger::Gap {
+                from: gap.from,
+                to: gap.to,
+            });
+        }
         let why = match gap.cause {
             GapCause::NotRetained => "the server no longer retains the last event",
             GapCause::NotSupported => "the server does not resume",

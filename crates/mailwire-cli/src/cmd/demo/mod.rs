@@ -101,6 +101,7 @@ async fn demo() -> anyhow::Result<ExitCode> {
         WsConfig::new(sim.ws_url()).api_key(API_KEY),
         &sim.ws_url(),
         false,
+        None,
     )
     .await?;
     let status = ws.status();

@@ -1,0 +1,116 @@
+//! `listen`'s durable progress beside its store: the WebSocket's resume point and the
+//! backfill's time covered per inbox, in a small JSON file next to the redb file
+//! (`events.redb` keeps `events.redb.progress.json`), replaced atomically on every
+//! save (written aside, fsync'd, renamed over), so a crash leaves the old or the new
+//! file, never a torn one.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use mailwire_backfill::Progress;
+use mailwire_source::{BoxError, async_trait};
+
+/// The progress file. Clones share it.
+#[derive(Clone, Debug)]
+pub(crate) struct ProgressFile {
+    path: PathBuf,
+    values: Arc<Mutex<BTreeMap<String, String>>>,
+    /// One writer at a time, so saves land in order.
+    write: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl ProgressFile {
+    /// The file beside the store at `store`, read if it exists.
+    pub(crate) fn beside(store: &Path) -> anyhow::Result<ProgressFile> {
+        let mut name = store.as_os_str().to_owned();
+        name.push(".progress.json");
+        let path = PathBuf::from(name);
+        let values = match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| anyhow::anyhow!("{}: not a progress file: {e}", path.display()))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+            Err(e) => return Err(anyhow::anyhow!("{}: {e}", path.display())),
+        };
+        Ok(ProgressFile {
+            path,
+            values: Arc::new(Mutex::new(values)),
+            write: Arc::new(tokio::sync::Mutex::new(())),
+        })
+    }
+
+    pub(crate) fn get(&self, key: &str) -> Option<String> {
+        self.lock().get(key).cloned()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, String>> {
+        self.values.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sets `key` and writes the file durably.
+    pub(crate) async fn set(&self, key: &str, value: &str) -> std::io::Result<()> {
+        let _one = self.write.lock().await;
+        let bytes = {
+            let mut values = self.lock();
+            if values.get(key).map(String::as_str) == Some(value) {
+                return Ok(());
+            }
+            values.insert(key.to_owned(), value.to_owned());
+            serde_json::to_vec_pretty(&*values).map_err(std::io::Error::other)?
+        };
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || write_atomically(&path, &bytes))
+            .await
+            .map_err(std::io::Error::other)?
+    }
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut aside = path.as_os_str().to_owned();
+    aside.push(".tmp");
+    let aside = PathBuf::from(aside);
+    let mut file = std::fs::File::create(&aside)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&aside, path)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        // The rename itself is durable once the directory is.
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Progress for ProgressFile {
+    async fn load(&self, key: &str) -> Result<Option<String>, BoxError> {
+        Ok(self.get(key))
+    }
+
+    async fn save(&self, key: &str, value: &str) -> Result<(), BoxError> {
+        Ok(self.set(key, value).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn values_survive_a_reopen_and_a_bad_file_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("events.redb");
+        let p = ProgressFile::beside(&store).unwrap();
+        assert_eq!(p.get("websocket:after"), None);
+        p.set("websocket:after", "evt_9").await.unwrap();
+        p.set("backfill:ada", "2026-11-29T10:00:00Z").await.unwrap();
+        let again = ProgressFile::beside(&store).unwrap();
+        assert_eq!(again.get("websocket:after").as_deref(), Some("evt_9"));
+        assert_eq!(
+            again.load("backfill:ada").await.unwrap().as_deref(),
+            Some("2026-11-29T10:00:00Z")
+        );
+        std::fs::write(dir.path().join("events.redb.progress.json"), b"{").unwrap();
+        assert!(ProgressFile::beside(&store).is_err());
+    }
+}
