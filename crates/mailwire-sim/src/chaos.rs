@@ -1,4 +1,4 @@
-//! Chaos: what `POST /v1/chaos` turns on. Every decision (drop, fail, delay,
+//! Chaos: what `POST /_sim/chaos` turns on. Every decision (drop, fail, delay,
 //! duplicate, reorder) is a pure function of the seed and the event id (and the
 //! attempt number for webhooks), so the same seed and the same events give the
 //! same faults, run after run, however the tasks are scheduled.
@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-/// What chaos is on. Every field is optional in `POST /v1/chaos`; absent means off.
+/// What chaos is on. Every field is optional in `POST /_sim/chaos`; absent means off.
 ///
 /// ```
 /// let chaos: mailwire_sim::Chaos = serde_json::from_str(

@@ -320,7 +320,7 @@ impl Simulator {
         unregister(&self.shared, id)
     }
 
-    /// Turns chaos on (or changes it), as `POST /v1/chaos` does. The counters of
+    /// Turns chaos on (or changes it), as `POST /_sim/chaos` does. The counters of
     /// [`chaos_stats`](Simulator::chaos_stats) keep running.
     pub fn set_chaos(&self, chaos: Chaos) -> Result<(), String> {
         chaos.validate()?;

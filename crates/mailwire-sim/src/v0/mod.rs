@@ -2,6 +2,27 @@
 //! the service's shapes, pagination (`limit`, `page_token` -> `next_page_token`,
 //! `count`), ordering (newest first unless `ascending=true`) and error bodies
 //! (`{name, code, message}`; `errors` too on a 400).
+//!
+//! | route | methods |
+//! | --- | --- |
+//! | `/v0/pods`, `/v0/pods/{pod_id}` | `GET`, `POST`; `GET`, `DELETE` |
+//! | `/v0/inboxes`, `/v0/pods/{pod_id}/inboxes` | `GET`, `POST` (`username`, `domain`, `display_name`, `client_id`, `metadata`) |
+//! | `/v0/inboxes/{inbox_id}` (and under a pod) | `GET`, `PATCH`, `DELETE` |
+//! | `/v0/inboxes/{inbox_id}/messages` | `GET` (`limit`, `page_token`, `labels`, `before`, `after`, `ascending`, `include_spam`, `include_blocked`, `include_unauthenticated`, `include_trash`, `from`, `to`, `subject`) |
+//! | `.../messages/send`, `.../messages/{id}/reply`, `/reply-all`, `/forward` | `POST`, answering `{message_id, thread_id}` |
+//! | `.../messages/{id}` | `GET`, `PATCH` (`add_labels`, `remove_labels`), `DELETE` |
+//! | `.../messages/{id}/attachments/{attachment_id}`, `.../messages/{id}/raw` | `GET`: a `download_url` |
+//! | `/v0/threads`, `/v0/inboxes/{inbox_id}/threads`, `/v0/pods/{pod_id}/threads` | `GET` (the message filters, `senders`, `recipients`) |
+//! | `.../threads/{thread_id}` | `GET` (its messages, paged from the newest), `PATCH`, `DELETE` |
+//! | `.../threads/{thread_id}/attachments/{attachment_id}` | `GET` |
+//! | `/v0/webhooks`, `/v0/pods/{pod_id}/webhooks`, `/v0/inboxes/{inbox_id}/webhooks` | `GET`, `POST` (`url`, `event_types`, `inbox_ids`, `pod_ids`, `client_id`) |
+//! | `.../webhooks/{webhook_id}` | `GET`, `PATCH` (`event_types`, `enabled`, `add_`/`remove_inbox_ids`, `add_`/`remove_pod_ids`), `DELETE` |
+//!
+//! List parameters are read as the SDKs send them, one JSON array (`labels=["a"]`),
+//! or repeated. `after` is inclusive and `before` exclusive. A `client_id` already
+//! used returns what it created. Custom webhook delivery headers are refused (400):
+//! the simulator does not send them. Messages sent to an inbox of the simulator are
+//! received there, threaded; see the crate docs for the send lifecycle.
 
 mod inboxes;
 mod messages;
