@@ -56,10 +56,12 @@
 
 mod client;
 mod config;
+mod file;
 mod progress;
 mod source;
 
 pub use client::RestError;
 pub use config::BackfillConfig;
+pub use file::FileProgress;
 pub use progress::{MemoryProgress, Progress};
 pub use source::{Backfill, BackfillHandle, Report, Trigger};

@@ -22,6 +22,7 @@
 //! | `webhook` | `mailwire-webhook`: signature verification and signing | `webhook` |
 //! | `webhook_http` | `mailwire-webhook-http`: webhook receiver; the sender with `webhook-sender` | `webhook-http` (default) |
 //! | `ws` | `mailwire-ws`: the WebSocket source | `ws` (default) |
+//! | `backfill` | `mailwire-backfill`: a source that fills gaps from the REST API | `backfill` |
 //! | `store` | `mailwire-store`: the one store (log, acked ids, claims): memory; redb with `redb` (default); Redis with `redis` | `store` (default) |
 //! | `merge` | `mailwire-merge`: one deduplicated stream from many sources | `merge` (default) |
 //! | `sim` | `mailwire-sim`: a local simulator of the service | `sim` |
@@ -33,6 +34,8 @@ pub use mailwire_source as source;
 pub use mailwire_proto::{Envelope, Event, EventType, Payload};
 pub use mailwire_source::{Ack, Delivery, EventSource, EventSourceExt, Origin, SourceError};
 
+#[cfg(feature = "backfill")]
+pub use mailwire_backfill as backfill;
 #[cfg(feature = "merge")]
 pub use mailwire_merge as merge;
 #[cfg(feature = "sim")]

@@ -11,7 +11,7 @@ use anyhow::{Context as _, anyhow};
 use futures::FutureExt as _;
 use futures::stream::{FuturesUnordered, StreamExt as _};
 use mailwire_backfill::{
-    Backfill, BackfillConfig, BackfillHandle, MemoryProgress, Report, Trigger,
+    Backfill, BackfillConfig, BackfillHandle, FileProgress, MemoryProgress, Report, Trigger,
 };
 use mailwire_merge::{Merge, OnSourceFailure};
 use mailwire_proto::EventType;
@@ -22,7 +22,6 @@ use mailwire_webhook_http::{ShutdownHandle, WebhookReceiver};
 use mailwire_ws::WsConfig;
 use time::format_description::well_known::Rfc3339;
 
-use super::progress::ProgressFile;
 use super::runtime::{block_on, connect_ws, interrupted, status};
 use super::{AuthArg, SchemeArg, header_name, keyring};
 
@@ -209,7 +208,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     block_on(async move {
         let stores = open_store(&args).await?;
         let progress = match &args.store {
-            Some(path) => Some(ProgressFile::beside(path)?),
+            Some(path) => Some(FileProgress::beside(path)?),
             None => None,
         };
         let mut builder = Merge::builder()
@@ -374,7 +373,7 @@ async fn checkpoint(
 
 async fn print_events(
     merge: &mut Merge,
-    progress: Option<ProgressFile>,
+    progress: Option<FileProgress>,
 ) -> anyhow::Result<ExitCode> {
     let mut acks = FuturesUnordered::new();
     // The WebSocket's resume point follows what is printed: an event is in the

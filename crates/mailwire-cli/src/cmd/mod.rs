@@ -4,7 +4,6 @@ pub(crate) mod demo;
 pub(crate) mod dev;
 pub(crate) mod forward;
 pub(crate) mod listen;
-pub(crate) mod progress;
 pub(crate) mod runtime;
 pub(crate) mod send;
 pub(crate) mod sign;

@@ -1,45 +1,64 @@
-//! `listen`'s durable progress beside its store: the WebSocket's resume point and the
-//! backfill's time covered per inbox, in a small JSON file next to the redb file
-//! (`events.redb` keeps `events.redb.progress.json`), replaced atomically on every
-//! save (written aside, fsync'd, renamed over), so a crash leaves the old or the new
-//! file, never a torn one.
+//! Progress in a small JSON file, beside a store file: the backfill's time covered
+//! per inbox, and whatever else an agent must find again after a restart (the
+//! WebSocket's resume point, say).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use mailwire_backfill::Progress;
 use mailwire_source::{BoxError, async_trait};
 
-/// The progress file. Clones share it.
+use crate::Progress;
+
+/// [`Progress`] in a JSON file, replaced atomically on every save (written aside,
+/// fsync'd, renamed over, the directory fsync'd), so a crash leaves the old or the
+/// new file, never a torn one. Clones share it.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use mailwire_backfill::FileProgress;
+///
+/// let dir = tempfile::tempdir()?;
+/// let store = dir.path().join("events.redb");
+/// let progress = FileProgress::beside(&store)?; // events.redb.progress.json
+/// progress.set("websocket:after", "evt_9").await?;
+/// assert_eq!(FileProgress::beside(&store)?.get("websocket:after").as_deref(), Some("evt_9"));
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
-pub(crate) struct ProgressFile {
+pub struct FileProgress {
     path: PathBuf,
     values: Arc<Mutex<BTreeMap<String, String>>>,
     /// One writer at a time, so saves land in order.
     write: Arc<tokio::sync::Mutex<()>>,
 }
 
-impl ProgressFile {
-    /// The file beside the store at `store`, read if it exists.
-    pub(crate) fn beside(store: &Path) -> anyhow::Result<ProgressFile> {
+impl FileProgress {
+    /// The file beside `store` (its name and `.progress.json`), read if it exists.
+    /// A file that is not a progress file is an error, not a fresh start.
+    pub fn beside(store: &Path) -> std::io::Result<FileProgress> {
         let mut name = store.as_os_str().to_owned();
         name.push(".progress.json");
         let path = PathBuf::from(name);
         let values = match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| anyhow::anyhow!("{}: not a progress file: {e}", path.display()))?,
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("{}: not a progress file: {e}", path.display()),
+                )
+            })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
-            Err(e) => return Err(anyhow::anyhow!("{}: {e}", path.display())),
+            Err(e) => return Err(e),
         };
-        Ok(ProgressFile {
+        Ok(FileProgress {
             path,
             values: Arc::new(Mutex::new(values)),
             write: Arc::new(tokio::sync::Mutex::new(())),
         })
     }
 
-    pub(crate) fn get(&self, key: &str) -> Option<String> {
+    /// The value saved under `key`.
+    pub fn get(&self, key: &str) -> Option<String> {
         self.lock().get(key).cloned()
     }
 
@@ -47,8 +66,8 @@ impl ProgressFile {
         self.values.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Sets `key` and writes the file durably.
-    pub(crate) async fn set(&self, key: &str, value: &str) -> std::io::Result<()> {
+    /// Sets `key` and writes the file durably before returning.
+    pub async fn set(&self, key: &str, value: &str) -> std::io::Result<()> {
         let _one = self.write.lock().await;
         let bytes = {
             let mut values = self.lock();
@@ -82,7 +101,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 #[async_trait]
-impl Progress for ProgressFile {
+impl Progress for FileProgress {
     async fn load(&self, key: &str) -> Result<Option<String>, BoxError> {
         Ok(self.get(key))
     }
@@ -100,17 +119,17 @@ mod tests {
     async fn values_survive_a_reopen_and_a_bad_file_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let store = dir.path().join("events.redb");
-        let p = ProgressFile::beside(&store).unwrap();
+        let p = FileProgress::beside(&store).unwrap();
         assert_eq!(p.get("websocket:after"), None);
         p.set("websocket:after", "evt_9").await.unwrap();
         p.set("backfill:ada", "2026-11-29T10:00:00Z").await.unwrap();
-        let again = ProgressFile::beside(&store).unwrap();
+        let again = FileProgress::beside(&store).unwrap();
         assert_eq!(again.get("websocket:after").as_deref(), Some("evt_9"));
         assert_eq!(
             again.load("backfill:ada").await.unwrap().as_deref(),
             Some("2026-11-29T10:00:00Z")
         );
         std::fs::write(dir.path().join("events.redb.progress.json"), b"{").unwrap();
-        assert!(ProgressFile::beside(&store).is_err());
+        assert!(FileProgress::beside(&store).is_err());
     }
 }
