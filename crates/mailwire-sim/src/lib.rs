@@ -47,7 +47,7 @@
 //!   (`{"name":"UnauthorizedError","code":"missing_authorization"|"unknown_api_key",..}`)
 //!   on every route and at the WebSocket handshake. With no key configured, everyone
 //!   is let in.
-//! - **REST under `/v0`** ([`v0`](crate::v0) has the route list): pods, inboxes,
+//! - **REST under `/v0`** ([`v0`] has the route list): pods, inboxes,
 //!   messages (list with `labels`, `before`, `after`, `ascending`, `include_spam`...;
 //!   get, send, reply, reply-all, forward, labels, attachments, raw), threads (per
 //!   inbox, per pod and across inboxes), webhooks (global, pod- and inbox-scoped).
