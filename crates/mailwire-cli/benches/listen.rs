@@ -82,7 +82,8 @@ fn listen(store: Option<&std::path::Path>) -> Listen {
 /// Events per second printed by one listen run.
 fn run(runtime: &tokio::runtime::Runtime, store: Option<&std::path::Path>, round: usize) -> f64 {
     let listen = listen(store);
-    let endpoint = Endpoint::new(&listen.url, Signer::new(Keyring::standard(SECRET).unwrap())).unwrap();
+    let endpoint =
+        Endpoint::new(&listen.url, Signer::new(Keyring::standard(SECRET).unwrap())).unwrap();
     let sender = Arc::new(WebhookSender::new().unwrap());
     let start = Instant::now();
     runtime.block_on(async {
@@ -133,7 +134,9 @@ fn main() {
         v[v.len() / 2]
     };
     let (m, r) = (median(&mut memory), median(&mut redb));
-    println!("listen --webhook-listen, {EVENTS} events, {SENDERS} senders, median of {ROUNDS} rounds");
+    println!(
+        "listen --webhook-listen, {EVENTS} events, {SENDERS} senders, median of {ROUNDS} rounds"
+    );
     println!("  memory store: {m:>8.0} events/s");
     println!("  redb store:   {r:>8.0} events/s");
     println!("  redb / memory: {:.2}x", r / m);

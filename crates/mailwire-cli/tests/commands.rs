@@ -627,10 +627,18 @@ fn listen_with_a_redis_store_prints_and_acks_through_redis() {
     // The event went through the Redis log and was acked there: nothing is pending.
     let stream = format!("{{{prefix}:events}}:stream");
     let ids = redis_cli(&["--scan", "--pattern", &format!("{{{prefix}:events}}:id:*")]);
-    assert_eq!(ids.lines().count(), 1, "the event went through Redis: {ids}");
+    assert_eq!(
+        ids.lines().count(),
+        1,
+        "the event went through Redis: {ids}"
+    );
     let info = redis_cli(&["XPENDING", &stream, "mailwire"]);
     assert_eq!(info.lines().next(), Some("0"), "nothing pending: {info}");
-    assert_eq!(redis_cli(&["XLEN", &stream]).trim(), "0", "acked bytes dropped");
+    assert_eq!(
+        redis_cli(&["XLEN", &stream]).trim(),
+        "0",
+        "acked bytes dropped"
+    );
     for key in redis_cli(&["--scan", "--pattern", &format!("*{prefix}*")]).lines() {
         redis_cli(&["DEL", key]);
     }

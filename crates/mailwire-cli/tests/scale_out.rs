@@ -209,13 +209,26 @@ fn listeners_sharing_redis_print_each_event_once_and_take_over_a_killed_ones() {
             printed.len() == EVENTS || !timed_out(&mut printed, HANG),
             "only {} of {EVENTS} events printed; pending in Redis: {}",
             printed.len(),
-            redis_cli(&["XPENDING", &format!("{{{prefix}:events}}:stream"), "mailwire", "-", "+", "20"])
+            redis_cli(&[
+                "XPENDING",
+                &format!("{{{prefix}:events}}:stream"),
+                "mailwire",
+                "-",
+                "+",
+                "20"
+            ])
         );
     }
     // Stop the survivors cleanly: their acks are flushed before they exit.
     for s in &survivors {
         let pid = s.child.id().to_string();
-        assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+        assert!(
+            Command::new("kill")
+                .args(["-INT", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
         s.stderr_line("stopped");
     }
     for s in &survivors {

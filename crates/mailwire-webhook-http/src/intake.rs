@@ -109,7 +109,8 @@ impl Intake {
                 Ok(_) => return duplicate(),
                 Err(e) => return store_down(&e, retry_after),
             },
-            (None, Some(seen)) => match seen.insert(event.dedup_id(), self.settings.seen_ttl).await {
+            (None, Some(seen)) => match seen.insert(event.dedup_id(), self.settings.seen_ttl).await
+            {
                 Ok(true) => Ack::none(),
                 Ok(false) => return duplicate(),
                 Err(e) => return store_down(&e, retry_after),

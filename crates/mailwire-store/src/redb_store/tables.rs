@@ -98,7 +98,9 @@ pub(crate) fn unacked(db: &Database, limit: usize) -> Result<Vec<Event>, StoreEr
 
 /// The id of the event whose raw bytes are `raw`, when they still parse.
 pub(crate) fn id_of(raw: &bytes::Bytes) -> Option<String> {
-    Event::parse(raw.clone()).ok().map(|e| e.dedup_id().to_owned())
+    Event::parse(raw.clone())
+        .ok()
+        .map(|e| e.dedup_id().to_owned())
 }
 
 /// Parses records read from the log; one that no longer parses is corrupt.
