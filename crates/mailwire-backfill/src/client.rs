@@ -87,18 +87,29 @@ type Connector = hyper_rustls::HttpsConnector<hyper_util::client::legacy::connec
 #[cfg(not(feature = "https"))]
 type Connector = hyper_util::client::legacy::connect::HttpConnector;
 
-fn connector() -> Connector {
+fn connector() -> Result<Connector, String> {
     #[cfg(feature = "https")]
     {
-        hyper_rustls::HttpsConnectorBuilder::new()
-            .with_webpki_roots()
+        // ring named as the provider, not the process default: a program that
+        // links two providers has no default, and must not panic here.
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("TLS: {e}"))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
             .https_or_http()
             .enable_http1()
-            .build()
+            .build())
     }
     #[cfg(not(feature = "https"))]
     {
-        hyper_util::client::legacy::connect::HttpConnector::new()
+        Ok(hyper_util::client::legacy::connect::HttpConnector::new())
     }
 }
 
@@ -159,7 +170,7 @@ impl Rest {
         let mut key = header::HeaderValue::try_from(format!("Bearer {key}"))
             .map_err(|_| "the API key is not a valid header value".to_owned())?;
         key.set_sensitive(true);
-        let http = Client::builder(TokioExecutor::new()).build(connector());
+        let http = Client::builder(TokioExecutor::new()).build(connector()?);
         Ok(Rest { base, key, http })
     }
 

@@ -211,3 +211,60 @@ fn what_the_server_no_longer_retains_is_read_by_the_backfill() {
     let line = second.stderr_line("backfill: for a gap");
     assert!(line.contains("messages found"), "{line}");
 }
+
+/// `POST /_sim/chaos` with this body.
+fn chaos(base: &str, body: &str) {
+    use std::io::Write as _;
+    let addr = base.trim_start_matches("http://");
+    let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(HANG)).unwrap();
+    write!(
+        tcp,
+        "POST /_sim/chaos HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {KEY}\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 2"), "{answer}");
+}
+
+#[test]
+fn a_websocket_outage_under_chaos_while_mail_keeps_coming_misses_nothing() {
+    let (_dev, base) = dev(&["--retain", "2"]);
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("events.redb");
+    let agent = listen(&base, store.to_str().unwrap());
+    let mut printed = Vec::new();
+    for i in 1..=3 {
+        send(&base, &format!("before-{i}"));
+        printed.push(agent.stdout_id());
+    }
+    // The WebSocket gateway goes down (REST carries on), with duplicates on the
+    // WebSocket for good measure; six emails arrive meanwhile.
+    chaos(
+        &base,
+        r#"{"seed":5,"ws_down":true,"drop_now":true,"duplicate_rate":0.3}"#,
+    );
+    agent.stderr_line("websocket: disconnected");
+    for i in 1..=6 {
+        send(&base, &format!("outage-{i}"));
+    }
+    chaos(&base, r#"{"seed":5,"duplicate_rate":0.3}"#);
+    for i in 1..=3 {
+        send(&base, &format!("after-{i}"));
+    }
+    for _ in 0..9 {
+        printed.push(agent.stdout_id());
+    }
+    let unique: HashSet<&String> = printed.iter().collect();
+    assert_eq!(unique.len(), 12, "printed twice: {printed:?}");
+    assert!(
+        agent
+            .stdout
+            .recv_timeout(Duration::from_millis(500))
+            .is_err(),
+        "nothing more"
+    );
+}
