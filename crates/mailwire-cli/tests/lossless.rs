@@ -162,7 +162,18 @@ fn every_event_type_and_odd_payload_is_answered_200_and_printed_once() {
             assert_eq!(status, 200, "round {round}: {id}");
         }
     }
-    for (id, body) in &all {
+    // Copies of one received email (the same inbox and message in both envelopes)
+    // are one event: the first copy is printed, the rest are duplicates.
+    let mut seen = std::collections::HashSet::new();
+    let expected: Vec<&(String, Vec<u8>)> = all
+        .iter()
+        .filter(|(_, body)| {
+            let event = mailwire_proto::Event::parse(body.clone()).expect("an event");
+            seen.insert(event.dedup_id().to_owned())
+        })
+        .collect();
+    assert!(expected.len() < all.len(), "both envelopes of one email");
+    for (id, body) in &expected {
         let line = listener.stdout.recv_timeout(HANG).expect("a line");
         let line: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(line["id"], id.as_str());
@@ -181,7 +192,7 @@ fn every_event_type_and_odd_payload_is_answered_200_and_printed_once() {
     );
     let summary = listener.stderr_line("stopped");
     assert!(
-        summary.contains(&format!("{} events printed", all.len())),
+        summary.contains(&format!("{} events printed", expected.len())),
         "{summary}"
     );
     assert!(

@@ -219,6 +219,22 @@ fn listeners_sharing_redis_print_each_event_once_and_take_over_a_killed_ones() {
             ])
         );
     }
+    // Every id is printed; what the killed listener printed and never acked is taken
+    // over once its lease runs out, printed again by a survivor and acked. Wait for
+    // the shared log to empty (bounded), collecting those lines.
+    let stream = format!("{{{prefix}:events}}:stream");
+    let deadline = std::time::Instant::now() + HANG;
+    while redis_cli(&["XLEN", &stream]).trim() != "0" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the shared log never emptied"
+        );
+        for (k, s) in survivors.iter().enumerate() {
+            if let Ok(line) = s.stdout.recv_timeout(Duration::from_millis(50)) {
+                printed.entry(id_of(&line)).or_default().push(k + 1);
+            }
+        }
+    }
     // Stop the survivors cleanly: their acks are flushed before they exit.
     for s in &survivors {
         let pid = s.child.id().to_string();
@@ -250,7 +266,6 @@ fn listeners_sharing_redis_print_each_event_once_and_take_over_a_killed_ones() {
     let by = |k: usize| printed.values().filter(|b| b.contains(&k)).count();
     assert!(by(1) > 0 && by(2) > 0, "both survivors print");
     // Everything printed was acknowledged: nothing is left in the shared log.
-    let stream = format!("{{{prefix}:events}}:stream");
     assert_eq!(redis_cli(&["XLEN", &stream]).trim(), "0", "all acked");
 }
 
