@@ -95,7 +95,7 @@ pub(crate) struct Args {
     #[arg(long, value_name = "P", default_value = "mailwire", requires = "redis")]
     redis_prefix: String,
     /// This listener's name among those sharing the Redis store (default
-    /// <host>-<pid>); a listener restarted under the same name gets its unacknowledged
+    /// HOST-PID); a listener restarted under the same name gets its unacknowledged
     /// events back at once.
     #[arg(long, value_name = "NAME", requires = "redis")]
     consumer: Option<String>,
@@ -107,7 +107,7 @@ pub(crate) struct Args {
     #[arg(long, value_name = "N")]
     reorder_ms: Option<u64>,
     /// Fill the WebSocket's gaps from this REST API (with the same key), e.g.
-    /// https://api.agentmail.to/v0. On by default with --store when the WebSocket is
+    /// `https://api.agentmail.to/v0`. On by default with --store when the WebSocket is
     /// AgentMail's or a simulator's (`.../v0`).
     #[arg(
         long,

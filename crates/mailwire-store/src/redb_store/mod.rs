@@ -29,7 +29,7 @@ use error::unavailable;
 /// How many operations may wait for the committer before callers wait to queue.
 const QUEUE: usize = 4096;
 
-/// An [`EventLog`] and [`SeenSet`] in one redb file: the embedded, durable default.
+/// A [`Store`](crate::Store) and [`SeenSet`] in one redb file: the embedded, durable default.
 ///
 /// - **Durable:** `append`, `ack` and `insert` return once their write transaction is
 ///   committed with `Durability::Immediate` (fsync'd). An append that returned `Ok`
@@ -39,7 +39,7 @@ const QUEUE: usize = 4096;
 ///   while the previous commit was running and commits them together, so N concurrent
 ///   appends cost about one fsync, not N. [`stats`](RedbStore::stats) shows how many
 ///   commits it took.
-/// - **Order:** each new event gets the next log position; [`unacked`](EventLog::unacked)
+/// - **Order:** each new event gets the next log position; [`unacked`](crate::Store::unacked)
 ///   scans positions, so it is oldest first however the ids sort.
 /// - **Raw bytes:** the log keeps [`Event::raw`] and parses it again on read; a record
 ///   that no longer parses is [`StoreError::Corrupt`]. An event's bytes are removed
