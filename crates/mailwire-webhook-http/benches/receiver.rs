@@ -47,26 +47,39 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 struct Template {
     bytes: Vec<u8>,
     id_at: usize,
+    /// The message id slot: each request is a distinct email too, or the store would
+    /// see copies of one received message.
+    message_id_at: usize,
 }
 
 impl Template {
     fn new() -> Self {
         let placeholder = "X".repeat(ID_WIDTH);
         let head = format!(
-            r#"{{"type":"event","event_type":"message.received","event_id":"{placeholder}","message":{{"inbox_id":"ada@agentmail.to","thread_id":"thr_1","message_id":"msg_1","labels":["received"],"timestamp":"2026-11-29T10:00:00Z","from":"Bob <bob@example.com>","to":["ada@agentmail.to"],"subject":"Your code","size":2048,"created_at":"2026-11-29T10:00:00Z","updated_at":"2026-11-29T10:00:00Z","text":""#
+            r#"{{"type":"event","event_type":"message.received","event_id":"{placeholder}","message":{{"inbox_id":"ada@agentmail.to","thread_id":"thr_1","message_id":"{placeholder}","labels":["received"],"timestamp":"2026-11-29T10:00:00Z","from":"Bob <bob@example.com>","to":["ada@agentmail.to"],"subject":"Your code","size":2048,"created_at":"2026-11-29T10:00:00Z","updated_at":"2026-11-29T10:00:00Z","text":""#
         );
         let tail = r#""}}"#;
         let pad = BODY - head.len() - tail.len();
         let bytes = format!("{head}{}{tail}", "a".repeat(pad)).into_bytes();
         let id_at = head.find(&placeholder).expect("placeholder");
+        let message_id_at = id_at
+            + ID_WIDTH
+            + head[id_at + ID_WIDTH..]
+                .find(&placeholder)
+                .expect("message id placeholder");
         assert_eq!(bytes.len(), BODY);
-        Template { bytes, id_at }
+        Template {
+            bytes,
+            id_at,
+            message_id_at,
+        }
     }
 
     fn body(&self, n: u64) -> (String, Bytes) {
         let id = format!("evt_{n:016x}");
         let mut bytes = self.bytes.clone();
         bytes[self.id_at..self.id_at + ID_WIDTH].copy_from_slice(id.as_bytes());
+        bytes[self.message_id_at..self.message_id_at + ID_WIDTH].copy_from_slice(id.as_bytes());
         (id, Bytes::from(bytes))
     }
 }
