@@ -114,9 +114,10 @@ class Hook(http.server.BaseHTTPRequestHandler):
             key = base64.b64decode(secret.removeprefix("whsec_"))
             mac = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
             ok = ok or any(s == "v1," + mac for s in self.headers["svix-signature"].split())
-        hooks.put((self.path, ok, json.loads(body)))
         self.send_response(204)
         self.end_headers()
+        # Queued once answered, so the script never exits with an answer unsent.
+        hooks.put((self.path, ok, json.loads(body)))
 
     def log_message(self, *args):
         pass
@@ -248,6 +249,13 @@ forwarded = client.inboxes.messages.get(inbox_id=bob.inbox_id, message_id=fwd.me
 assert forwarded.subject == "Fwd: Quarterly numbers" and forwarded.attachments[0].filename == "q3.txt"
 everyone = client.inboxes.messages.reply_all(inbox_id=ada.inbox_id, message_id=sent.message_id, text="All")
 assert everyone.thread_id == sent.thread_id
+# Bob receives the reply-all: the same three webhooks fire again. The script waits
+# for them, so none is left undelivered when its endpoint goes away.
+got = [hooks.get(timeout=30) for _ in range(3)]
+assert all(ok for _, ok, _ in got), got
+assert sorted(path for path, _, _ in got) == ["/all", "/bob", "/pod"], got
+for _, _, body in got:
+    assert body["message"]["subject"] == "Re: Quarterly numbers", body
 
 # --- deletes ------------------------------------------------------------------------
 client.inboxes.messages.delete(inbox_id=bob.inbox_id, message_id=fwd.message_id)
