@@ -141,8 +141,10 @@ async fn receive_replay(c: Contender, url: String, n: usize) {
                 .expect("subscribe");
             let mut got = 0;
             while got < n {
-                let Some(Ok(Message::Text(text))) = ws.next().await else {
-                    continue;
+                let text = match ws.next().await {
+                    Some(Ok(Message::Text(text))) => text,
+                    Some(Ok(_)) => continue,
+                    other => panic!("the replay ended after {got} of {n} events: {other:?}"),
                 };
                 if c == Contender::Parse {
                     let event = Event::parse(bytes::Bytes::from(text)).expect("an event");
@@ -252,8 +254,10 @@ async fn measure_latency(
     for _ in 0..LATENCY_EVENTS {
         let seq = match &mut client {
             Client::Ws(ws) => loop {
-                let Some(Ok(Message::Text(text))) = ws.next().await else {
-                    continue;
+                let text = match ws.next().await {
+                    Some(Ok(Message::Text(text))) => text,
+                    Some(Ok(_)) => continue,
+                    other => panic!("the live stream ended: {other:?}"),
                 };
                 // Skip `subscribed` and the like.
                 if !text.contains("\"event_id\"") {
