@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use mailwire_proto::Event;
@@ -48,6 +49,60 @@ impl fmt::Display for Origin {
     }
 }
 
+/// Which tenant a delivery belongs to, when one source serves several (a
+/// platform's customers, or the service's pods): a short name, cheap to clone.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TenantId(Arc<str>);
+
+impl TenantId {
+    /// A tenant id. Sources may restrict which names they accept (a webhook
+    /// receiver uses it as a path segment).
+    pub fn new(id: impl Into<Arc<str>>) -> TenantId {
+        TenantId(id.into())
+    }
+
+    /// The id as a string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for TenantId {
+    fn from(id: &str) -> TenantId {
+        TenantId::new(id)
+    }
+}
+
+impl From<String> for TenantId {
+    fn from(id: String) -> TenantId {
+        TenantId::new(id)
+    }
+}
+
+impl AsRef<str> for TenantId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for TenantId {
+    fn eq(&self, other: &str) -> bool {
+        &*self.0 == other
+    }
+}
+
+impl PartialEq<&str> for TenantId {
+    fn eq(&self, other: &&str) -> bool {
+        &*self.0 == *other
+    }
+}
+
 /// An event handed over by a source, with where and when it was received and the
 /// [`Ack`] that settles it.
 #[derive(Debug)]
@@ -59,6 +114,8 @@ pub struct Delivery {
     pub origin: Origin,
     /// When the source received it.
     pub received_at: SystemTime,
+    /// The tenant it belongs to, for a source that serves several; `None` otherwise.
+    pub tenant: Option<TenantId>,
     ack: Ack,
 }
 
@@ -69,6 +126,7 @@ impl Delivery {
             event,
             origin,
             received_at: SystemTime::now(),
+            tenant: None,
             ack: Ack::none(),
         }
     }
@@ -82,6 +140,12 @@ impl Delivery {
     /// Sets when it was received.
     pub fn with_received_at(mut self, at: SystemTime) -> Delivery {
         self.received_at = at;
+        self
+    }
+
+    /// Sets the tenant it belongs to.
+    pub fn with_tenant(mut self, tenant: Option<TenantId>) -> Delivery {
+        self.tenant = tenant;
         self
     }
 

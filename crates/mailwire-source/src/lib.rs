@@ -1,6 +1,7 @@
 //! The one abstraction every mailwire transport shares: an [`EventSource`] yields
-//! [`Delivery`]s, each an [`Event`] with its [`Origin`], the time it was received and
-//! an [`Ack`] that settles it.
+//! [`Delivery`]s, each an [`Event`] with its [`Origin`], the time it was received,
+//! the [`TenantId`] it belongs to (for a source serving several tenants) and an
+//! [`Ack`] that settles it.
 //!
 //! A WebSocket, a webhook receiver, a durable log replay, a merge of all three, or a
 //! transport of your own: code written against `EventSource` takes any of them, and
@@ -88,7 +89,7 @@ use std::fmt;
 
 pub use ack::{Ack, Settle};
 pub use async_trait::async_trait;
-pub use delivery::{Delivery, Origin};
+pub use delivery::{Delivery, Origin, TenantId};
 pub use error::{BoxError, SourceError};
 pub use mailwire_proto::Event;
 pub use stream::{EventSourceExt, SourceStream};

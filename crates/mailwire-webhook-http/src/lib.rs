@@ -88,9 +88,12 @@
 //! in an [`Outcome`].
 
 mod body;
+mod config;
 #[cfg(feature = "sender")]
 mod error;
 mod intake;
+mod limiter;
+mod limits;
 mod receiver;
 mod reply;
 mod seen;
@@ -100,10 +103,14 @@ mod server;
 #[cfg(feature = "tower")]
 mod service;
 mod source;
+mod stats;
+mod tenant;
 mod verify;
 
+pub use config::{ConfigError, TenantConfig, TenantsConfig};
 #[cfg(feature = "sender")]
 pub use error::SenderError;
+pub use limits::{Rate, RateLimits};
 pub use mailwire_source::Delivery;
 pub use receiver::WebhookReceiver;
 pub use reply::ReplyBody;
@@ -115,3 +122,5 @@ pub use sender::{
 #[cfg(feature = "tower")]
 pub use service::WebhookService;
 pub use source::{ShutdownHandle, WebhookSource};
+pub use stats::ReceiverStats;
+pub use tenant::{Tenant, TenantId, Tenants};

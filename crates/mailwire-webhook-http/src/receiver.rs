@@ -11,9 +11,13 @@ use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::mpsc;
 
 use crate::intake::Intake;
+use crate::limiter::Limiter;
+use crate::limits::RateLimits;
 use crate::seen::MemorySeen;
 use crate::server;
 use crate::source::WebhookSource;
+use crate::stats::Counters;
+use crate::tenant::Tenants;
 use crate::verify::Verify;
 
 /// The receiver's limits and timings.
@@ -28,6 +32,7 @@ pub(crate) struct Settings {
     pub(crate) retry_after: Duration,
     pub(crate) seen_ttl: Duration,
     pub(crate) shutdown_grace: Duration,
+    pub(crate) rate_limits: RateLimits,
 }
 
 /// Builds a webhook receiver: a [`Verifier`], optionally a durable [`Store`] (or a
@@ -38,9 +43,43 @@ pub(crate) struct Settings {
 /// read timeout 10 s, 1024 concurrent connections (more wait in the listen
 /// backlog), a queue of 1024 events to the consumer, `Retry-After: 5` on a 503,
 /// duplicate memory of 3 days (longer than the Standard Webhooks retry schedule,
-/// about 28 hours), 30 s for in-flight requests at shutdown.
+/// about 28 hours), 30 s for in-flight requests at shutdown, the
+/// [default rate limits](RateLimits#defaults), no tenants.
+///
+/// # Rate limits
+///
+/// Every request is first checked against the receiver's [`RateLimits`] (per
+/// client address, in total, and the stricter budget of an address whose
+/// requests failed verification), then against its tenant's: over any of them,
+/// it gets 429 with `Retry-After` before its body is read or a MAC computed.
+///
+/// ```
+/// use mailwire_webhook::{Keyring, Verifier};
+/// use mailwire_webhook_http::{Rate, RateLimits, WebhookReceiver};
+///
+/// let verifier = || Verifier::new(Keyring::hex("s3cret").unwrap());
+/// // Tighter than the defaults for one sender's address; no total.
+/// let limits = RateLimits::default()
+///     .per_address(Some(Rate::per_second(100).with_burst(500)))
+///     .total(None);
+/// let receiver = WebhookReceiver::new(verifier()).rate_limits(limits);
+/// // Behind a proxy that limits already (every request from its address):
+/// let unlimited = WebhookReceiver::new(verifier()).rate_limits(RateLimits::off());
+/// # drop((receiver, unlimited));
+/// ```
+///
+/// # Tenants
+///
+/// With [`tenants`](Self::tenants), the receiver also serves each tenant of a
+/// [`Tenants`] table at `<path>/<tenant id>` (or the tenant's own path) with the
+/// tenant's keyring and budgets, and routes events verified at its own path to a
+/// tenant by their pod or inbox id; see [`Tenant`](crate::Tenant). Each delivery
+/// says its tenant in [`Delivery::tenant`](mailwire_source::Delivery::tenant).
+/// The table can change while the receiver serves. Without tenants the receiver
+/// behaves exactly as it would without this option.
 pub struct WebhookReceiver {
-    verify: Arc<dyn Verify>,
+    verify: Option<Arc<dyn Verify>>,
+    tenants: Option<Tenants>,
     store: Option<Arc<dyn Store>>,
     seen: Option<Arc<dyn SeenSet>>,
     settings: Settings,
@@ -53,8 +92,21 @@ impl WebhookReceiver {
     /// A receiver that checks signatures with `verifier`, keeps nothing on disk and
     /// remembers ids in memory.
     pub fn new<C: Clock + Send + Sync + 'static>(verifier: Verifier<C>) -> Self {
+        WebhookReceiver::with_verify(Some(Arc::new(verifier)))
+    }
+
+    /// A receiver for `tenants` only: each is served at `<path>/<tenant id>` (or
+    /// its own path) with its own keyring, and the receiver's own path answers
+    /// 404 (there is no keyring to verify it with, so no tenant is routed by pod
+    /// or inbox either).
+    pub fn for_tenants(tenants: Tenants) -> Self {
+        WebhookReceiver::with_verify(None).tenants(tenants)
+    }
+
+    fn with_verify(verify: Option<Arc<dyn Verify>>) -> Self {
         WebhookReceiver {
-            verify: Arc::new(verifier),
+            verify,
+            tenants: None,
             store: None,
             seen: None,
             settings: Settings {
@@ -67,6 +119,7 @@ impl WebhookReceiver {
                 retry_after: Duration::from_secs(5),
                 seen_ttl: Duration::from_secs(3 * 24 * 3600),
                 shutdown_grace: Duration::from_secs(30),
+                rate_limits: RateLimits::default(),
             },
         }
     }
@@ -90,7 +143,22 @@ impl WebhookReceiver {
         self
     }
 
-    /// The path webhooks are POSTed to; other paths get 404.
+    /// The request budgets checked before any body is read; [`RateLimits::off`]
+    /// turns them off. See [Rate limits](#rate-limits).
+    pub fn rate_limits(mut self, limits: RateLimits) -> Self {
+        self.settings.rate_limits = limits;
+        self
+    }
+
+    /// Serves these tenants too, each at `<path>/<tenant id>` or its own path.
+    /// Keep a clone of `tenants` to add, rotate and remove tenants while the
+    /// receiver runs, and to read their stats. See [Tenants](#tenants).
+    pub fn tenants(mut self, tenants: Tenants) -> Self {
+        self.tenants = Some(tenants);
+        self
+    }
+
+    /// The path webhooks are POSTed to; other paths (but its tenants') get 404.
     pub fn path(mut self, path: impl Into<String>) -> Self {
         self.settings.path = path.into();
         self
@@ -164,8 +232,9 @@ impl WebhookReceiver {
         let local_addr: Option<SocketAddr> = listener.local_addr().ok();
         let settings = self.settings.clone();
         let (intake, rx) = self.into_intake(true);
+        let counters = intake.counters.clone();
         let server = server::spawn(listener, intake, settings);
-        WebhookSource::new(rx, local_addr, Some(server))
+        WebhookSource::new(rx, local_addr, Some(server), counters)
     }
 
     /// Mounts the receiver in your own router instead of serving it: the service
@@ -174,12 +243,20 @@ impl WebhookReceiver {
     /// source yields what it accepted. The source ends once every clone of the
     /// service is dropped. Connection limits and the header timeout are then the
     /// router's server's business; the body limit and body timeout still apply.
+    ///
+    /// Rate limits per client address need the address: the service reads it
+    /// from a [`SocketAddr`] in the request's extensions (with axum, copy it there
+    /// from `ConnectInfo`); without one, only the total budgets apply. A tenant
+    /// is found by its own path, or else by the last segment of the request's
+    /// path (mount the service on e.g. `/webhooks/{tenant}`); any other path is
+    /// the receiver's own.
     #[cfg(feature = "tower")]
     pub fn into_service(self) -> (crate::WebhookService, WebhookSource) {
         let (intake, rx) = self.into_intake(false);
+        let counters = intake.counters.clone();
         (
             crate::WebhookService::new(intake),
-            WebhookSource::new(rx, None, None),
+            WebhookSource::new(rx, None, None, counters),
         )
     }
 
@@ -197,6 +274,9 @@ impl WebhookReceiver {
             store: self.store,
             seen,
             tx,
+            limiter: Limiter::new(&self.settings.rate_limits),
+            tenants: self.tenants,
+            counters: Arc::new(Counters::default()),
             settings: Arc::new(self.settings),
         };
         (Arc::new(intake), rx)
@@ -208,6 +288,7 @@ impl fmt::Debug for WebhookReceiver {
         f.debug_struct("WebhookReceiver")
             .field("store", &self.store.is_some())
             .field("seen", &self.seen.is_some())
+            .field("tenants", &self.tenants)
             .field("settings", &self.settings)
             .finish_non_exhaustive()
     }

@@ -39,6 +39,19 @@ pub(crate) fn unavailable(reason: &'static str, retry_after: Duration) -> Respon
     res
 }
 
+/// 429 with `Retry-After`: whole seconds until the budget has room (rounded up,
+/// at least 1). The connection closes: its body, if any, was never read.
+pub(crate) fn too_many_requests(wait: Duration) -> Response<ReplyBody> {
+    let mut res = closing(StatusCode::TOO_MANY_REQUESTS, "too many requests");
+    let secs = wait
+        .as_secs()
+        .saturating_add(u64::from(wait.subsec_nanos() > 0))
+        .max(1);
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    res
+}
+
 /// 405 with the one method allowed.
 pub(crate) fn method_not_allowed() -> Response<ReplyBody> {
     let mut res = reply(StatusCode::METHOD_NOT_ALLOWED, "only POST is accepted");

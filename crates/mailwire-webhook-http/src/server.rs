@@ -63,8 +63,8 @@ async fn run(
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
             (slot, accepted) = accept() => {
                 let Ok(slot) = slot else { break };
-                let stream = match accepted {
-                    Ok((stream, _)) => stream,
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
                     Err(e) => {
                         // Out of file descriptors and the like: back off briefly
                         // rather than spin on an error that persists.
@@ -77,9 +77,10 @@ async fn run(
                 // Small request/response exchanges: do not wait to coalesce.
                 let _ = stream.set_nodelay(true);
                 let intake = intake.clone();
+                let client = Some(peer.ip());
                 let service = service_fn(move |req| {
                     let intake = intake.clone();
-                    async move { Ok::<_, Infallible>(intake.handle(req).await) }
+                    async move { Ok::<_, Infallible>(intake.handle(req, client).await) }
                 });
                 let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
                 conns.spawn(async move {

@@ -3,6 +3,7 @@
 use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -14,12 +15,14 @@ use tower_service::Service;
 
 use crate::intake::Intake;
 use crate::reply::ReplyBody;
+use crate::stats::ReceiverStats;
 
 /// Verifies, logs and queues webhooks inside your own router: built by
 /// [`WebhookReceiver::into_service`](crate::WebhookReceiver::into_service), which
 /// also returns the [`WebhookSource`](crate::WebhookSource) that yields what it
-/// accepts. Answers exactly as the built-in server does (405, 413, 401, 400, 503,
-/// 200). Cheap to clone; never fails (`Error = Infallible`), so it mounts directly,
+/// accepts. Answers exactly as the built-in server does (429, 405, 413, 401, 400,
+/// 503, 200); the client's address, for the budgets per address, is a
+/// [`SocketAddr`] in the request's extensions, when there is one. Cheap to clone; never fails (`Error = Infallible`), so it mounts directly,
 /// e.g. with axum's `Router::route_service`.
 #[derive(Clone)]
 pub struct WebhookService {
@@ -29,6 +32,11 @@ pub struct WebhookService {
 impl WebhookService {
     pub(crate) fn new(intake: Arc<Intake>) -> Self {
         WebhookService { intake }
+    }
+
+    /// What the service answered so far, every clone and tenant included.
+    pub fn stats(&self) -> ReceiverStats {
+        self.intake.counters.snapshot()
     }
 }
 
@@ -50,7 +58,8 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let intake = self.intake.clone();
-        Box::pin(async move { Ok(intake.handle(req).await) })
+        let client = req.extensions().get::<SocketAddr>().map(SocketAddr::ip);
+        Box::pin(async move { Ok(intake.handle(req, client).await) })
     }
 }
 

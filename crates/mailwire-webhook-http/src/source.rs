@@ -9,6 +9,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::server::Server;
+use crate::stats::{Counters, ReceiverStats};
 
 /// The events a webhook receiver accepted, in the order it accepted them, each with
 /// [`Origin::Webhook`](mailwire_source::Origin::Webhook).
@@ -20,6 +21,7 @@ pub struct WebhookSource {
     rx: mpsc::Receiver<Delivery>,
     local_addr: Option<SocketAddr>,
     server: Option<Server>,
+    counters: Arc<Counters>,
 }
 
 impl WebhookSource {
@@ -27,12 +29,20 @@ impl WebhookSource {
         rx: mpsc::Receiver<Delivery>,
         local_addr: Option<SocketAddr>,
         server: Option<Server>,
+        counters: Arc<Counters>,
     ) -> Self {
         WebhookSource {
             rx,
             local_addr,
             server,
+            counters,
         }
+    }
+
+    /// What the receiver answered so far, every tenant included (each tenant's
+    /// own share: [`Tenants::stats`](crate::Tenants::stats)).
+    pub fn stats(&self) -> ReceiverStats {
+        self.counters.snapshot()
     }
 
     /// The address the server listens on (with the port picked when bound to port
@@ -76,6 +86,7 @@ impl fmt::Debug for WebhookSource {
         f.debug_struct("WebhookSource")
             .field("local_addr", &self.local_addr)
             .field("queued", &self.rx.len())
+            .field("stats", &self.stats())
             .finish_non_exhaustive()
     }
 }
