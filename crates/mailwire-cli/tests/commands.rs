@@ -11,7 +11,10 @@ const HANG: Duration = Duration::from_secs(30);
 
 fn mailwire() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mailwire"));
-    cmd.env_remove("RUST_LOG").env_remove("RUST_BACKTRACE");
+    cmd.env_remove("RUST_LOG")
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("AGENTMAIL_API_KEY")
+        .env_remove("MAILWIRE_WEBHOOK_SECRET");
     cmd
 }
 
@@ -24,8 +27,14 @@ struct Running {
 
 impl Running {
     fn spawn(args: &[&str]) -> Running {
+        Running::spawn_with(args, &[])
+    }
+
+    /// As `spawn`, with these environment variables set.
+    fn spawn_with(args: &[&str], envs: &[(&str, &str)]) -> Running {
         let mut child = mailwire()
             .args(args)
+            .envs(envs.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -59,6 +68,22 @@ impl Running {
         let status = Command::new("kill").args(["-INT", &pid]).status().unwrap();
         assert!(status.success());
         self.stderr_line("stopped")
+    }
+
+    /// Every stderr line up to and including the first containing `needle`.
+    fn stderr_until(&self, needle: &str) -> Vec<String> {
+        let mut seen = Vec::new();
+        loop {
+            let line = self
+                .stderr
+                .recv_timeout(HANG)
+                .unwrap_or_else(|_| panic!("no stderr line with {needle:?} in {seen:#?}"));
+            let done = line.contains(needle);
+            seen.push(line);
+            if done {
+                return seen;
+            }
+        }
     }
 
     fn stdout_line(&self) -> serde_json::Value {
@@ -256,13 +281,19 @@ fn free_port() -> u16 {
 
 /// `POST /v1/webhooks` with a bare HTTP/1.1 request over a TCP socket.
 fn register_webhook(base: &str, url: &str, secret: &str) {
+    register_webhook_with_key(base, None, url, secret);
+}
+
+/// As `register_webhook`, presenting `key` when there is one.
+fn register_webhook_with_key(base: &str, key: Option<&str>, url: &str, secret: &str) {
     use std::io::Write as _;
     let addr = base.trim_start_matches("http://");
     let body = format!(r#"{{"url":"{url}","secret":"{secret}"}}"#);
+    let auth = key.map_or(String::new(), |k| format!("Authorization: Bearer {k}\r\n"));
     let mut tcp = std::net::TcpStream::connect(addr).unwrap();
     write!(
         tcp,
-        "POST /v1/webhooks HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "POST /v1/webhooks HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .unwrap();
@@ -377,8 +408,24 @@ fn user_errors_are_one_clear_line_and_a_nonzero_exit() {
             "--store",
             unwritable.to_str().unwrap(),
         ]),
-        1,
-        "cannot open the store",
+        2,
+        "missing-dir does not exist",
+    );
+    // A file where the store's folder should be: refused when opened.
+    std::fs::write(dir.path().join("a-file"), b"x").unwrap();
+    let under_a_file = dir.path().join("a-file").join("events.redb");
+    assert_clean_failure(
+        &run(&[
+            "listen",
+            "--ws",
+            &ws,
+            "--api-key",
+            "sk_good",
+            "--store",
+            under_a_file.to_str().unwrap(),
+        ]),
+        2,
+        "a-file is not a folder",
     );
     assert_clean_failure(
         &run(&[
@@ -659,4 +706,233 @@ fn listen_with_an_unreachable_redis_fails_cleanly() {
         &format!("redis://127.0.0.1:{port}"),
     ]);
     assert_clean_failure(&out, 1, "Redis");
+}
+
+#[test]
+fn forward_prints_its_secret_and_every_failed_attempt_and_give_up() {
+    let (_dev, base) = dev(&["--api-key", "sk"]);
+    // Nothing listens at the target: every attempt is refused.
+    let to = format!("http://127.0.0.1:{}/webhooks", free_port());
+    let secret_out = run(&[
+        "forward",
+        "--ws",
+        &ws_url(&base),
+        "--api-key",
+        "sk",
+        "--to",
+        &to,
+        "--print-secret",
+    ]);
+    let secret = String::from_utf8(secret_out.stdout)
+        .unwrap()
+        .trim()
+        .to_owned();
+    let forward = Running::spawn(&[
+        "forward",
+        "--ws",
+        &ws_url(&base),
+        "--api-key",
+        "sk",
+        "--to",
+        &to,
+        "--max-attempts",
+        "3",
+        "--retry-scale",
+        "0.001",
+        "--json",
+    ]);
+    let ready = forward.stderr_line("ready: forwarding");
+    assert!(ready.contains(&secret), "{ready}");
+    let id = String::from_utf8(send(&base, "sk", "nobody home").stdout)
+        .unwrap()
+        .trim()
+        .to_owned();
+    let lines = forward.stderr_until("gave up");
+    let ours: Vec<&String> = lines.iter().filter(|l| l.contains(&id)).collect();
+    assert_eq!(ours.len(), 4, "{lines:#?}");
+    for (n, line) in ours[..2].iter().enumerate() {
+        assert!(
+            line.contains(&format!("attempt {} failed", n + 1)) && line.contains("next in"),
+            "{line}"
+        );
+    }
+    assert!(ours[2].contains("attempt 3 failed") && !ours[2].contains("next in"));
+    assert!(ours[3].contains("gave up after 3 attempts"), "{}", ours[3]);
+    let end = forward.stdout_line();
+    assert_eq!(end["event_id"], id.as_str());
+    assert_eq!(end["outcome"], "gave_up");
+    assert_eq!(end["attempts"], 3);
+}
+
+#[test]
+fn keys_and_secrets_come_from_the_environment_and_are_never_printed() {
+    const KEY: &str = "sk_from_the_environment_1234";
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let env = [
+        ("AGENTMAIL_API_KEY", KEY),
+        ("MAILWIRE_WEBHOOK_SECRET", SECRET),
+    ];
+    let dev = Running::spawn_with(&["dev", "--listen", "127.0.0.1:0", "--json"], &env);
+    let urls = dev.stdout_line();
+    let base = urls["http"].as_str().unwrap().to_owned();
+    let dev_lines = dev.stderr_until("try");
+    let port = free_port();
+    let listen = Running::spawn_with(
+        &[
+            "listen",
+            "--ws",
+            urls["ws"].as_str().unwrap(),
+            "--webhook-listen",
+            &format!("127.0.0.1:{port}"),
+            "--scheme",
+            "standard",
+        ],
+        &env,
+    );
+    let listen_lines = listen.stderr_until("websocket: subscribed");
+    // A webhook signed with the secret from the environment is accepted.
+    register_webhook_with_key(
+        &base,
+        Some(KEY),
+        &format!("http://127.0.0.1:{port}/webhooks"),
+        SECRET,
+    );
+    let mut sent = mailwire()
+        .args([
+            "send",
+            "--server",
+            &base,
+            "--inbox",
+            "ada@agentmail.to",
+            "--from",
+            "bob@example.com",
+            "--subject",
+            "env",
+            "--text",
+            "hi",
+            "--json",
+        ])
+        .envs(env)
+        .output()
+        .unwrap();
+    assert!(
+        sent.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    let answer: serde_json::Value = serde_json::from_slice(&sent.stdout).unwrap();
+    let id = answer["event_id"].as_str().unwrap().to_owned();
+    let line = listen.stdout_line();
+    assert_eq!(line["id"], id.as_str());
+    // Help, status lines and outputs never show either value.
+    let help = run(&["listen", "--help"]);
+    sent.stdout.extend_from_slice(&help.stdout);
+    let everything = [dev_lines, listen_lines, vec![line.to_string()]]
+        .concat()
+        .join("\n")
+        + &String::from_utf8_lossy(&sent.stdout)
+        + &String::from_utf8_lossy(&sent.stderr);
+    assert!(
+        !everything.contains(KEY) && !everything.contains(SECRET),
+        "{everything}"
+    );
+}
+
+#[test]
+fn option_values_are_checked_before_anything_starts() {
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &[
+                "listen",
+                "--webhook-listen",
+                "127.0.0.1:0",
+                "--webhook-path",
+                "webhooks",
+                "--secret",
+                "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                "--scheme",
+                "standard",
+            ],
+            "--webhook-path \"webhooks\": expected a path starting with /",
+        ),
+        (
+            &[
+                "listen",
+                "--webhook-listen",
+                "3000",
+                "--secret",
+                "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                "--scheme",
+                "standard",
+            ],
+            "--webhook-listen \"3000\": expected HOST:PORT",
+        ),
+        (
+            &["listen", "--ws", "http://127.0.0.1:1/v0", "--api-key", "k"],
+            "expected a ws:// or wss:// URL",
+        ),
+        (
+            &[
+                "forward",
+                "--ws",
+                "ws://127.0.0.1:1/v0",
+                "--api-key",
+                "k",
+                "--to",
+                "127.0.0.1:3000",
+            ],
+            "--to \"127.0.0.1:3000\"",
+        ),
+    ];
+    for (args, needle) in cases {
+        assert_clean_failure(&run(args), 2, needle);
+    }
+}
+
+#[test]
+fn sign_and_verify_speak_json_for_scripts() {
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let body = br#"{"type":"event","event_type":"message.received","event_id":"evt_1"}"#;
+    let piped = |args: &[&str], input: &[u8]| {
+        let mut child = mailwire()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), input).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let signed = piped(
+        &["sign", "--scheme", "standard", "--secret", SECRET, "--json"],
+        body,
+    );
+    assert!(signed.status.success());
+    let headers: serde_json::Value = serde_json::from_slice(&signed.stdout).unwrap();
+    let mut args = vec![
+        "verify", "--scheme", "standard", "--secret", SECRET, "--json",
+    ];
+    let pairs: Vec<String> = headers
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| format!("{k}: {}", v.as_str().unwrap()))
+        .collect();
+    for pair in &pairs {
+        args.extend(["--header", pair]);
+    }
+    let ok = piped(&args, body);
+    assert_eq!(ok.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(
+        (v["valid"].as_bool(), v["key"].as_u64()),
+        (Some(true), Some(0))
+    );
+    assert_eq!(v["id"], headers["svix-id"]);
+    let bad = piped(&args, b"{\"tampered\":1}");
+    assert_eq!(bad.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&bad.stdout).unwrap();
+    assert_eq!(v["valid"], false);
+    assert!(v["error"].as_str().is_some_and(|e| !e.is_empty()));
 }

@@ -8,6 +8,7 @@ use mailwire_proto::Envelope;
 use mailwire_sim::Simulator;
 
 use super::runtime::{block_on, interrupted, status};
+use super::{API_KEY_ENV, Secret};
 
 /// The address `dev` listens on unless told otherwise.
 pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
@@ -48,14 +49,18 @@ pub(crate) struct Args {
     #[arg(long, value_name = "ADDR", default_value = DEFAULT_LISTEN)]
     listen: String,
     /// Accept this API key (repeatable). Without one, any request is let in.
-    #[arg(long = "api-key", value_name = "KEY")]
-    api_keys: Vec<String>,
+    #[arg(long = "api-key", value_name = "KEY", env = API_KEY_ENV, hide_env_values = true)]
+    api_keys: Vec<Secret>,
     /// How many recent events to keep for resume (`after`) and `GET /_sim/events`.
     #[arg(long, value_name = "N", default_value_t = 10_000)]
     retain: usize,
     /// The event envelope on the WebSocket and in webhook bodies.
     #[arg(long, value_enum, default_value_t = EnvelopeArg::Agentmail)]
     envelope: EnvelopeArg,
+    /// Print `{"http","ws"}` as one JSON line on stdout once listening (for a
+    /// script that starts it on port 0).
+    #[arg(long)]
+    json: bool,
 }
 
 /// `--envelope` values.
@@ -79,7 +84,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 EnvelopeArg::Simple => Envelope::Simple,
             });
         for key in &args.api_keys {
-            builder = builder.api_key(key);
+            builder = builder.api_key(key.expose());
         }
         let sim = builder
             .bind(args.listen.as_str())
@@ -87,6 +92,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             .map_err(|e| anyhow!("cannot listen on {}: {e}", args.listen))?;
         let base = sim.http_url();
         status!("simulator listening on {base}");
+        if args.json {
+            println!("{}", serde_json::json!({"http": base, "ws": sim.ws_url()}));
+        }
         eprintln!("  WebSocket  {}  (the article's: /v1/ws)", sim.ws_url());
         eprintln!("  REST       {base}/v0/...  (AgentMail's; controls under /_sim, see --help)");
         eprintln!(
@@ -100,7 +108,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 n => format!("{n} API key(s) accepted"),
             }
         );
-        let key = args.api_keys.first().map_or("any", String::as_str);
+        // The key is never printed: the hint names where it comes from.
+        let key = if args.api_keys.is_empty() {
+            "any"
+        } else {
+            "\"$AGENTMAIL_API_KEY\""
+        };
         eprintln!(
             "  try        mailwire listen --ws {} --api-key {key}",
             sim.ws_url()

@@ -22,8 +22,8 @@ use mailwire_webhook_http::{ShutdownHandle, WebhookReceiver};
 use mailwire_ws::WsConfig;
 use time::format_description::well_known::Rfc3339;
 
-use super::runtime::{block_on, connect_ws, interrupted, status};
-use super::{AuthArg, SchemeArg, header_name, keyring};
+use super::runtime::{block_on, check_listen_addr, check_url, connect_ws, interrupted, status};
+use super::{API_KEY_ENV, AuthArg, SECRET_ENV, SchemeArg, Secret, header_name, keyring};
 
 /// `mailwire listen --ws URL --api-key KEY [--inbox ID]... [--event TYPE]...
 /// [--webhook-listen ADDR [--webhook-path P] --secret S --scheme S
@@ -47,8 +47,8 @@ pub(crate) struct Args {
     #[arg(long, value_name = "URL", requires = "api_key")]
     ws: Option<String>,
     /// API key for the WebSocket.
-    #[arg(long = "api-key", value_name = "KEY")]
-    api_key: Option<String>,
+    #[arg(long = "api-key", value_name = "KEY", env = API_KEY_ENV, hide_env_values = true)]
+    api_key: Option<Secret>,
     /// How the key is presented: `bearer` (AgentMail), `query` (`?api_key=`), or
     /// `x-api-key` (myagentmail).
     #[arg(long, value_enum, default_value_t = AuthArg::Bearer, requires = "ws")]
@@ -75,9 +75,11 @@ pub(crate) struct Args {
         requires = "webhook_listen"
     )]
     webhook_path: String,
+    // Not tied to --webhook-listen, so an exported MAILWIRE_WEBHOOK_SECRET does not
+    // get in the way of a WebSocket-only listen.
     /// Webhook secret (repeat for rotation).
-    #[arg(long = "secret", value_name = "S", requires = "webhook_listen")]
-    secrets: Vec<String>,
+    #[arg(long = "secret", value_name = "S", env = SECRET_ENV, hide_env_values = true)]
+    secrets: Vec<Secret>,
     /// Webhook signature scheme.
     #[arg(long, value_enum, requires = "webhook_listen")]
     scheme: Option<SchemeArg>,
@@ -195,6 +197,7 @@ async fn open_store(args: &Args) -> anyhow::Result<Stores> {
 /// Prints until Ctrl-C, or until every source has ended.
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     // Usage errors first, before anything is opened or bound.
+    check(&args)?;
     let verifier = match (&args.webhook_listen, args.scheme) {
         (Some(_), Some(scheme)) => {
             let mut verifier = Verifier::new(keyring(scheme, &args.secrets)?);
@@ -234,7 +237,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         if let (Some(url), Some(key)) = (&args.ws, &args.api_key) {
             let mut config = WsConfig::new(url.as_str())
-                .api_key(key.as_str())
+                .api_key(key.expose())
                 .auth_style(args.auth.into());
             if !args.pods.is_empty() {
                 config = config.pod_ids(args.pods.iter().cloned());
@@ -256,7 +259,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             };
             let backfill = match &backfill_url {
                 Some(rest) => {
-                    let mut config = BackfillConfig::new(rest.as_str(), key.as_str());
+                    let mut config = BackfillConfig::new(rest.as_str(), key.expose());
                     if !args.inboxes.is_empty() {
                         config = config.inboxes(args.inboxes.iter().cloned());
                     }
@@ -315,6 +318,69 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         result
     })
+}
+
+/// Option values that cannot work, refused at start with the option's name.
+fn check(args: &Args) -> anyhow::Result<()> {
+    if let Some(url) = &args.ws {
+        check_url("--ws", url, &["ws", "wss"])?;
+    }
+    if let Some(url) = &args.backfill {
+        check_url("--backfill", url, &["http", "https"])?;
+    }
+    if let Some(url) = &args.redis {
+        check_url("--redis", url, &["redis", "rediss", "redis+unix", "unix"]).or_else(|e| {
+            // A Unix socket URL has no host.
+            if url.starts_with("unix:") || url.starts_with("redis+unix:") {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        })?;
+    }
+    if let Some(addr) = &args.webhook_listen {
+        check_listen_addr("--webhook-listen", addr)?;
+        let path = &args.webhook_path;
+        if !path.starts_with('/') || path.contains(['?', '#', ' ']) {
+            return Err(crate::cli::usage(format!(
+                "--webhook-path {path:?}: expected a path starting with /, e.g. /webhooks"
+            )));
+        }
+    }
+    if let Some(path) = &args.store {
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => std::path::Path::new("."),
+        };
+        if !dir.is_dir() {
+            let why = if dir.exists() {
+                "is not a folder"
+            } else {
+                "does not exist"
+            };
+            return Err(crate::cli::usage(format!(
+                "--store {}: {} {why}",
+                path.display(),
+                dir.display()
+            )));
+        }
+        if path.is_dir() {
+            return Err(crate::cli::usage(format!(
+                "--store {}: is a folder; expected a file path, e.g. {}/events.redb",
+                path.display(),
+                path.display()
+            )));
+        }
+    }
+    if args.lease_ms == 0 {
+        return Err(crate::cli::usage("--lease-ms: expected at least 1"));
+    }
+    if args.backfill_every == Some(0) {
+        return Err(crate::cli::usage(
+            "--backfill-every: expected at least 1 second",
+        ));
+    }
+    Ok(())
 }
 
 /// How many acknowledgements may be in flight at once. Acks are pipelined: the next

@@ -9,7 +9,9 @@ pub(crate) mod send;
 pub(crate) mod sign;
 pub(crate) mod verify;
 
+use std::fmt;
 use std::io::Read as _;
+use std::str::FromStr;
 
 use anyhow::Context as _;
 use clap::ValueEnum;
@@ -61,15 +63,51 @@ impl From<AuthArg> for mailwire_ws::AuthStyle {
     }
 }
 
+/// The environment variable an API key is read from when `--api-key` is not given.
+pub(crate) const API_KEY_ENV: &str = "AGENTMAIL_API_KEY";
+/// The environment variable a webhook secret is read from when `--secret` is not
+/// given.
+pub(crate) const SECRET_ENV: &str = "MAILWIRE_WEBHOOK_SECRET";
+
+/// An API key or a webhook secret, from argv or the environment: never printed,
+/// its `Debug` included, so no log line at any level shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Secret(String);
+
+impl Secret {
+    /// The value, for the one place that needs it.
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+impl FromStr for Secret {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.trim().is_empty() {
+            return Err("empty".to_owned());
+        }
+        Ok(Secret(s.to_owned()))
+    }
+}
+
 /// Parses the `--secret` values; a bad one is a usage error naming which.
-pub(crate) fn keyring(scheme: SchemeArg, secrets: &[String]) -> anyhow::Result<Keyring> {
+pub(crate) fn keyring(scheme: SchemeArg, secrets: &[Secret]) -> anyhow::Result<Keyring> {
     let scheme = Scheme::from(scheme);
     for (i, secret) in secrets.iter().enumerate() {
-        if let Err(err) = Keyring::new(scheme, [secret]) {
+        if let Err(err) = Keyring::new(scheme, [secret.expose()]) {
             return Err(usage(format!("--secret #{}: {err}", i + 1)));
         }
     }
-    Keyring::new(scheme, secrets).map_err(|err| usage(format!("--secret: {err}")))
+    Keyring::new(scheme, secrets.iter().map(Secret::expose))
+        .map_err(|err| usage(format!("--secret: {err}")))
 }
 
 /// The whole of standard input, as raw bytes.
@@ -86,4 +124,17 @@ pub(crate) fn read_body() -> anyhow::Result<Vec<u8>> {
 pub(crate) fn header_name(name: &str) -> anyhow::Result<http::HeaderName> {
     http::HeaderName::from_bytes(name.as_bytes())
         .map_err(|_| usage(format!("--signature-header: {name:?} is not a header name")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_never_shows_in_debug_output() {
+        let secret: Secret = "whsec_c2VjcmV0".parse().unwrap();
+        assert_eq!(format!("{secret:?}"), "Secret(..)");
+        assert_eq!(secret.expose(), "whsec_c2VjcmV0");
+        assert!(" ".parse::<Secret>().is_err());
+    }
 }

@@ -231,6 +231,43 @@ pub(crate) fn rest_base(server: &str) -> anyhow::Result<String> {
     Ok(format!("{scheme}://{authority}{path}"))
 }
 
+/// Checks a URL option at start: one of `schemes`, with a host. A value that
+/// cannot work is a usage error naming the option, before anything is opened.
+pub(crate) fn check_url(flag: &str, url: &str, schemes: &[&str]) -> anyhow::Result<()> {
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e| crate::cli::usage(format!("{flag} {url:?}: not a URL ({e})")))?;
+    let scheme = uri.scheme_str().unwrap_or_default();
+    if !schemes.contains(&scheme) {
+        let expected: Vec<String> = schemes.iter().map(|s| format!("{s}://")).collect();
+        return Err(crate::cli::usage(format!(
+            "{flag} {url:?}: expected a {} URL",
+            expected.join(" or ")
+        )));
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(crate::cli::usage(format!("{flag} {url:?}: no host")));
+    }
+    Ok(())
+}
+
+/// Checks a listening address option at start: `HOST:PORT` or `[V6]:PORT`, with a
+/// port (0 picks a free one).
+pub(crate) fn check_listen_addr(flag: &str, addr: &str) -> anyhow::Result<()> {
+    if addr.parse::<std::net::SocketAddr>().is_ok() {
+        return Ok(());
+    }
+    let port_ok = addr
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+    if port_ok {
+        return Ok(());
+    }
+    Err(crate::cli::usage(format!(
+        "{flag} {addr:?}: expected HOST:PORT, e.g. 127.0.0.1:3000"
+    )))
+}
+
 /// Waits for SIGINT (Ctrl-C) or SIGTERM (what `docker stop` and systemd send): both
 /// stop a command the same graceful way.
 pub(crate) async fn interrupted() {
@@ -277,6 +314,24 @@ mod tests {
         );
         assert!(rest_base("ftp://x").is_err());
         assert!(rest_base("not a url").is_err());
+    }
+
+    #[test]
+    fn url_and_address_options_are_checked_at_start() {
+        assert!(check_url("--ws", "ws://127.0.0.1:8787/v0", &["ws", "wss"]).is_ok());
+        assert!(check_url("--ws", "wss://ws.agentmail.to/v0", &["ws", "wss"]).is_ok());
+        let err = check_url("--ws", "http://h/v0", &["ws", "wss"]).unwrap_err();
+        assert!(
+            err.to_string().contains("expected a ws:// or wss:// URL"),
+            "{err}"
+        );
+        assert!(check_url("--ws", "ws:///v0", &["ws", "wss"]).is_err());
+        assert!(check_url("--to", "not a url", &["http", "https"]).is_err());
+        assert!(check_listen_addr("--webhook-listen", "127.0.0.1:3000").is_ok());
+        assert!(check_listen_addr("--webhook-listen", "[::1]:0").is_ok());
+        assert!(check_listen_addr("--webhook-listen", "localhost:3000").is_ok());
+        assert!(check_listen_addr("--webhook-listen", "3000").is_err());
+        assert!(check_listen_addr("--webhook-listen", "127.0.0.1:99999").is_err());
     }
 
     #[test]

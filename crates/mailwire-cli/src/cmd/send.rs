@@ -7,6 +7,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 
 use super::runtime::{block_on, error_text, exchange, rest_base};
+use super::{API_KEY_ENV, Secret};
 
 /// `mailwire send --server URL --api-key KEY --inbox ID --from ADDR --subject S --text T`
 #[derive(Debug, clap::Args)]
@@ -14,15 +15,15 @@ use super::runtime::{block_on, error_text, exchange, rest_base};
     after_help = "Makes an email arrive in an inbox of a simulator (`mailwire dev`): \
 POST /_sim/inboxes/ID/messages. The simulator stores it (the inbox is created if \
 missing) and emits a message.received event on its WebSocket and to its webhooks. \
-Prints the event id."
+Prints the event id (with --json, the whole answer: {\"event_id\", \"message_id\", ...})."
 )]
 pub(crate) struct Args {
     /// The simulator's URL, e.g. http://127.0.0.1:8787 (a ws:// URL works too).
     #[arg(long, value_name = "URL")]
     server: String,
     /// API key.
-    #[arg(long = "api-key", value_name = "KEY")]
-    api_key: String,
+    #[arg(long = "api-key", value_name = "KEY", env = API_KEY_ENV, hide_env_values = true)]
+    api_key: Secret,
     /// The receiving inbox, e.g. ada@agentmail.to.
     #[arg(long, value_name = "ID")]
     inbox: String,
@@ -35,6 +36,9 @@ pub(crate) struct Args {
     /// Plain-text body.
     #[arg(long, value_name = "T")]
     text: String,
+    /// Print the simulator's whole answer as one JSON line instead of the event id.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Prints the new event's id on stdout.
@@ -51,7 +55,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         .header(http::header::CONTENT_TYPE, "application/json")
         .header(
             http::header::AUTHORIZATION,
-            format!("Bearer {}", args.api_key).as_str(),
+            format!("Bearer {}", args.api_key.expose()).as_str(),
         )
         .body(Full::new(Bytes::from(body.to_string())))
         .map_err(|e| crate::cli::usage(format!("--server/--inbox: {e}")))?;
@@ -64,6 +68,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         let answer: serde_json::Value = serde_json::from_slice(&answer).unwrap_or_default();
         match answer["event_id"].as_str() {
+            Some(_) if args.json => println!("{answer}"),
             Some(id) => println!("{id}"),
             None => bail!("{base} answered without an event id"),
         }

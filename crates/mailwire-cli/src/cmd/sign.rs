@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use mailwire_webhook::{Clock as _, HeaderNames, Signer, SystemClock, new_message_id};
 
-use super::{SchemeArg, header_name, keyring, read_body};
+use super::{SECRET_ENV, SchemeArg, Secret, header_name, keyring, read_body};
 use crate::cli::usage;
 
 /// `mailwire sign --scheme S --secret S [--signature-header NAME]
@@ -18,8 +18,14 @@ pub(crate) struct Args {
     scheme: SchemeArg,
     /// Secret; repeat to sign with several (standard and stripe carry one
     /// signature per secret, hex only the first).
-    #[arg(long = "secret", value_name = "SECRET", required = true)]
-    secrets: Vec<String>,
+    #[arg(
+        long = "secret",
+        value_name = "SECRET",
+        required = true,
+        env = SECRET_ENV,
+        hide_env_values = true
+    )]
+    secrets: Vec<Secret>,
     /// Header to carry the signature for hex (default `x-signature`) or stripe.
     #[arg(long, value_name = "NAME")]
     signature_header: Option<String>,
@@ -33,6 +39,9 @@ pub(crate) struct Args {
     /// Unix timestamp to sign (standard, stripe); now by default.
     #[arg(long, value_name = "UNIX")]
     timestamp: Option<i64>,
+    /// Print the headers as one JSON object instead of `name: value` lines.
+    #[arg(long)]
+    json: bool,
 }
 
 /// `--header-names` values.
@@ -70,9 +79,17 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         .sign(&id, timestamp, &body)
         .map_err(|err| usage(err.to_string()))?;
     let mut out = std::io::stdout().lock();
+    let mut object = serde_json::Map::new();
     for (name, value) in headers {
         let value = value.to_str().context("header value is not text")?;
-        writeln!(out, "{name}: {value}")?;
+        if args.json {
+            object.insert(name.to_string(), value.into());
+        } else {
+            writeln!(out, "{name}: {value}")?;
+        }
+    }
+    if args.json {
+        writeln!(out, "{}", serde_json::Value::Object(object))?;
     }
     Ok(ExitCode::SUCCESS)
 }

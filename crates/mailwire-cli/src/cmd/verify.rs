@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use mailwire_webhook::Verifier;
 
-use super::{SchemeArg, header_name, keyring, read_body};
+use super::{SECRET_ENV, SchemeArg, Secret, header_name, keyring, read_body};
 use crate::cli::usage;
 
 /// `mailwire verify --scheme S --secret S [--secret S2]... [--header 'name: value']...
@@ -18,8 +18,14 @@ pub(crate) struct Args {
     scheme: SchemeArg,
     /// Secret; repeat for rotation (any one may match). `whsec_`/`whpk_`/`whsk_`
     /// base64 for standard; for hex and stripe the string's bytes as given.
-    #[arg(long = "secret", value_name = "SECRET", required = true)]
-    secrets: Vec<String>,
+    #[arg(
+        long = "secret",
+        value_name = "SECRET",
+        required = true,
+        env = SECRET_ENV,
+        hide_env_values = true
+    )]
+    secrets: Vec<Secret>,
     /// A request header, `name: value`; repeat for each.
     #[arg(long = "header", value_name = "NAME: VALUE")]
     headers: Vec<String>,
@@ -32,6 +38,10 @@ pub(crate) struct Args {
     /// Check the timestamp against this Unix time instead of the clock.
     #[arg(long, value_name = "UNIX", allow_negative_numbers = true)]
     now: Option<i64>,
+    /// Print the result as one JSON line on stdout, valid or not:
+    /// `{"valid":true,"scheme","key","id","timestamp"}` or `{"valid":false,"error"}`.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Exit 0 and a summary on stdout when valid; 1 and the failed rule on
@@ -52,6 +62,24 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(now) => verifier.with_clock(move || now).verify(&headers, &body),
         None => verifier.verify(&headers, &body),
     };
+    if args.json {
+        let line = match &result {
+            Ok(v) => serde_json::json!({
+                "valid": true,
+                "scheme": v.scheme.to_string(),
+                "key": v.key_index,
+                "id": v.id,
+                "timestamp": v.timestamp,
+            }),
+            Err(err) => serde_json::json!({"valid": false, "error": err.to_string()}),
+        };
+        writeln!(std::io::stdout(), "{line}")?;
+        return Ok(if result.is_ok() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
     match result {
         Ok(v) => {
             let mut line = format!("valid: scheme={} key={}", v.scheme, v.key_index);

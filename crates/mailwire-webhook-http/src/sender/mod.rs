@@ -22,7 +22,7 @@ use mailwire_webhook::new_message_id;
 use rustls_pki_types::CertificateDer;
 
 pub use endpoint::Endpoint;
-pub use outcome::{Failure, Outcome};
+pub use outcome::{FailedAttempt, Failure, Outcome};
 pub use schedule::{Jitter, STANDARD_SCHEDULE, full_jitter};
 
 use crate::SenderError;
@@ -95,6 +95,38 @@ impl WebhookSender {
     /// The event id only names the delivery in logs: receivers tell a repeated
     /// event by the id in its body, and a repeated delivery by the webhook id.
     pub async fn send(&self, endpoint: &Endpoint, event_id: &str, body: Bytes) -> Outcome {
+        self.send_observed(endpoint, event_id, body, |_| {}).await
+    }
+
+    /// Delivers `body` under a webhook id the caller chose, as [`send`](Self::send)
+    /// does otherwise: for re-sending an earlier delivery as itself, as Svix's
+    /// resend does, so the receiver sees the same id again.
+    pub async fn send_as(&self, endpoint: &Endpoint, webhook_id: &str, body: Bytes) -> Outcome {
+        self.deliver(endpoint, webhook_id, body, &mut |_| {}).await
+    }
+
+    /// Delivers `body`, the event `event_id`, as [`send`](Self::send) does, and
+    /// calls `observe` after each failed attempt, before waiting for the next one:
+    /// what failed, and when the next attempt comes (`None` when that was the last
+    /// and the delivery gives up). For a tool that shows each failure as it
+    /// happens instead of only the end of a schedule that lasts more than a day.
+    ///
+    /// ```no_run
+    /// # async fn f(sender: mailwire_webhook_http::WebhookSender, endpoint: mailwire_webhook_http::Endpoint) {
+    /// let outcome = sender
+    ///     .send_observed(&endpoint, "evt_1", r#"{"event_id":"evt_1"}"#.into(), |failed| {
+    ///         eprintln!("attempt {} {}; next in {:?}", failed.attempt, failed.failure, failed.retry_in);
+    ///     })
+    ///     .await;
+    /// # }
+    /// ```
+    pub async fn send_observed(
+        &self,
+        endpoint: &Endpoint,
+        event_id: &str,
+        body: Bytes,
+        mut observe: impl FnMut(&FailedAttempt<'_>) + Send,
+    ) -> Outcome {
         let webhook_id = match new_message_id() {
             Ok(id) => id,
             Err(e) => {
@@ -105,18 +137,22 @@ impl WebhookSender {
             }
         };
         tracing::debug!(event_id, webhook_id, "delivering");
-        self.send_as(endpoint, &webhook_id, body).await
+        self.deliver(endpoint, &webhook_id, body, &mut observe)
+            .await
     }
 
-    /// Delivers `body` under a webhook id the caller chose, as [`send`](Self::send)
-    /// does otherwise: for re-sending an earlier delivery as itself, as Svix's
-    /// resend does, so the receiver sees the same id again.
-    pub async fn send_as(&self, endpoint: &Endpoint, webhook_id: &str, body: Bytes) -> Outcome {
-        let mut retry_after = None;
-        let mut last = Failure::Timeout;
+    async fn deliver(
+        &self,
+        endpoint: &Endpoint,
+        webhook_id: &str,
+        body: Bytes,
+        observe: &mut (dyn FnMut(&FailedAttempt<'_>) + Send),
+    ) -> Outcome {
+        let total = self.retry.attempts();
+        let mut wait = self.retry.delay(0, None);
         let mut attempts = 0u32;
-        for n in 0..self.retry.attempts() {
-            let wait = self.retry.delay(n, retry_after.take());
+        let mut last = Failure::Timeout;
+        for n in 0..total {
             if !wait.is_zero() {
                 tokio::time::sleep(wait).await;
             }
@@ -125,6 +161,7 @@ impl WebhookSender {
                 return Outcome::Disabled { attempts };
             }
             attempts += 1;
+            let mut retry_after = None;
             match self.attempt(endpoint, webhook_id, &body).await {
                 Ok((status, _)) if status.is_success() => {
                     return Outcome::Delivered { attempts, status };
@@ -152,6 +189,13 @@ impl WebhookSender {
                 Err(failure) => last = failure,
             }
             tracing::debug!(webhook_id, attempt = attempts, failure = %last, "webhook attempt failed");
+            let next = (n + 1 < total).then(|| self.retry.delay(n + 1, retry_after));
+            observe(&FailedAttempt {
+                attempt: attempts,
+                failure: &last,
+                retry_in: next,
+            });
+            wait = next.unwrap_or_default();
         }
         Outcome::GaveUp { attempts, last }
     }

@@ -47,6 +47,20 @@ impl Outcome {
     }
 }
 
+/// One failed attempt of a delivery, as
+/// [`WebhookSender::send_observed`](crate::WebhookSender::send_observed) reports it.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct FailedAttempt<'a> {
+    /// Its number within the delivery (1 = the first try).
+    pub attempt: u32,
+    /// Why it failed.
+    pub failure: &'a Failure,
+    /// When the next attempt comes; `None` when this was the last one (the
+    /// delivery gives up).
+    pub retry_in: Option<std::time::Duration>,
+}
+
 /// Why one attempt failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
