@@ -92,3 +92,61 @@ async fn the_source_ends_when_the_service_is_dropped() {
     drop(clone);
     assert!(source.next().await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn tenants_and_per_address_limits_in_an_axum_router() {
+    use std::net::SocketAddr;
+
+    use axum::extract::{ConnectInfo, Request};
+    use mailwire_webhook_http::{Rate, RateLimits, Tenant, Tenants};
+
+    const ACME: &str = "whsec_dGVuYW50LWFjbWUtc2VjcmV0LTAwMDAx";
+    let tenants = Tenants::new();
+    let verifier =
+        mailwire_webhook::Verifier::new(mailwire_webhook::Keyring::standard(ACME).unwrap());
+    tenants.insert(Tenant::new("acme", verifier)).unwrap();
+    let limits = RateLimits::off().per_address(Some(Rate::per_hour(1)));
+    let (service, mut source) = receiver()
+        .rate_limits(limits)
+        .tenants(tenants.clone())
+        .into_service();
+    // The service reads the client's address from a `SocketAddr` extension:
+    // copied there from axum's `ConnectInfo`.
+    let app = Router::new()
+        .route_service("/webhooks/{tenant}", service.clone())
+        .layer(axum::middleware::map_request(
+            |ConnectInfo(client): ConnectInfo<SocketAddr>, mut req: Request| async move {
+                req.extensions_mut().insert(client);
+                req
+            },
+        ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+    });
+
+    let post = |from: u8, id: &'static str| async move {
+        let body = event(id).raw().clone();
+        post_from(
+            ip(from),
+            addr,
+            "/webhooks/acme",
+            sign_with(ACME, id, &body),
+            &body,
+        )
+        .await
+    };
+    assert_eq!(post(2, "evt_1").await.status, StatusCode::OK);
+    assert_eq!(next(&mut source).await.tenant.unwrap(), "acme");
+    let r = post(2, "evt_2").await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers.contains_key("retry-after"));
+    assert_eq!(post(3, "evt_3").await.status, StatusCode::OK);
+    assert_eq!(service.stats().rate_limited, 1);
+    assert_eq!(tenants.stats("acme").unwrap().accepted, 2);
+}

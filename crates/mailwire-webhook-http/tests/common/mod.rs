@@ -236,3 +236,76 @@ impl Store for GatedLog {
         self.inner.contains(id).await
     }
 }
+
+/// Signs `body` as Svix does with `secret` (a `whsec_` secret).
+pub fn sign_with(secret: &str, msg_id: &str, body: &[u8]) -> Vec<(HeaderName, HeaderValue)> {
+    Signer::new(Keyring::standard(secret).unwrap())
+        .sign(msg_id, now(), body)
+        .unwrap()
+}
+
+/// Headers that fail verification: a signature made with another secret.
+pub fn bad_signature(msg_id: &str, body: &[u8]) -> Vec<(HeaderName, HeaderValue)> {
+    sign_with("whsec_dGVuYW50LWFjbWUtcm90YXRlZC0wMDAx", msg_id, body)
+}
+
+/// POSTs `body` to `path` over a fresh connection whose source address is
+/// `from` (any loopback address, e.g. 127.0.0.2, so the receiver sees distinct
+/// clients), closed after the answer.
+pub async fn post_from(
+    from: std::net::IpAddr,
+    addr: SocketAddr,
+    path: &str,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    body: &[u8],
+) -> Reply {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(SocketAddr::new(from, 0)).unwrap();
+    let mut stream = tokio::time::timeout(HANG, socket.connect(addr))
+        .await
+        .expect("connect hung")
+        .unwrap();
+    let mut req = format!(
+        "POST {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        req.push_str(&format!("{name}: {}\r\n", value.to_str().unwrap()));
+    }
+    req.push_str("\r\n");
+    let mut bytes = req.into_bytes();
+    bytes.extend_from_slice(body);
+    stream.write_all(&bytes).await.unwrap();
+    parse_reply(&read_to_close(&mut stream).await)
+}
+
+/// A raw HTTP/1.1 answer as a [`Reply`].
+pub fn parse_reply(raw: &str) -> Reply {
+    let (head, text) = raw.split_once("\r\n\r\n").unwrap_or((raw, ""));
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or_default();
+    let code: u16 = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {raw:?}"));
+    let mut headers = HeaderMap::new();
+    for line in lines {
+        if let Some((name, value)) = line.split_once(':') {
+            headers.append(
+                HeaderName::from_bytes(name.trim().as_bytes()).unwrap(),
+                HeaderValue::from_str(value.trim()).unwrap(),
+            );
+        }
+    }
+    Reply {
+        status: StatusCode::from_u16(code).unwrap(),
+        headers,
+        text: text.to_owned(),
+    }
+}
+
+/// A loopback address other than 127.0.0.1: `ip(2)` is 127.0.0.2.
+pub fn ip(last: u8) -> std::net::IpAddr {
+    std::net::IpAddr::from([127, 0, 0, last])
+}
