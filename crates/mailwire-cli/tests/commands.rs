@@ -936,3 +936,91 @@ fn sign_and_verify_speak_json_for_scripts() {
     assert_eq!(v["valid"], false);
     assert!(v["error"].as_str().is_some_and(|e| !e.is_empty()));
 }
+
+/// `GET /metrics` over a bare TCP socket: the body of the answer.
+fn scrape(addr: &str) -> String {
+    use std::io::Write as _;
+    let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        tcp,
+        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    answer
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default()
+}
+
+/// The value of the sample `name{labels}` (exactly as Prometheus' text has it), or
+/// 0 when absent.
+fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix(series)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0.0)
+}
+
+#[test]
+fn metrics_scraped_over_http_match_what_was_sent() {
+    let (_dev, base) = dev(&["--api-key", "sk"]);
+    let port = free_port();
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let listen = Running::spawn(&[
+        "listen",
+        "--ws",
+        &ws_url(&base),
+        "--api-key",
+        "sk",
+        "--webhook-listen",
+        &format!("127.0.0.1:{port}"),
+        "--secret",
+        secret,
+        "--scheme",
+        "standard",
+        "--metrics",
+        &metrics,
+    ]);
+    listen.stderr_line("websocket: subscribed");
+    register_webhook_with_key(
+        &base,
+        Some("sk"),
+        &format!("http://127.0.0.1:{port}/webhooks"),
+        secret,
+    );
+    const N: usize = 5;
+    for i in 0..N {
+        assert!(send(&base, "sk", &format!("m{i}")).status.success());
+    }
+    let mut by_ws = 0;
+    for _ in 0..N {
+        by_ws += usize::from(listen.stdout_line()["origin"] == "websocket");
+    }
+    let text = scrape(&metrics);
+    // Each origin's count is what stdout shows of it.
+    let ws = sample(
+        &text,
+        r#"mailwire_listen_printed_total{origin="websocket"}"#,
+    );
+    let hooks = sample(&text, r#"mailwire_listen_printed_total{origin="webhook"}"#);
+    assert_eq!((ws, hooks), (by_ws as f64, (N - by_ws) as f64), "{text}");
+    assert_eq!(sample(&text, "mailwire_ws_connects_total"), 1.0, "{text}");
+    // Every event printed from the WebSocket was received on it first.
+    assert!(
+        sample(&text, "mailwire_ws_events_total") >= by_ws as f64,
+        "{text}"
+    );
+    assert!(
+        text.contains("# HELP mailwire_listen_printed_total"),
+        "{text}"
+    );
+}

@@ -63,6 +63,12 @@
 //!   payloads are read when the consumer asks. Nothing the server sends can panic
 //!   the source.
 //! - Progress is observable through [`WsSource::status`] ([`Status`]).
+//! - **Metrics** through the [`metrics`](https://docs.rs/metrics) facade, for
+//!   whatever recorder the application installs (none: they cost a relaxed load):
+//!   `mailwire_ws_connects_total`, `mailwire_ws_disconnects_total`,
+//!   `mailwire_ws_events_total` (event frames received), `mailwire_ws_gaps_total`
+//!   and `mailwire_ws_skipped_frames_total` (label `reason`: `too_large` or
+//!   `unreadable`).
 //!
 //! [`SourceError::Auth`]: mailwire_source::SourceError::Auth
 //! [`SourceError::Tls`]: mailwire_source::SourceError::Tls
@@ -70,6 +76,7 @@
 mod backoff;
 mod config;
 mod connect;
+mod metric;
 mod session;
 mod source;
 mod spares;

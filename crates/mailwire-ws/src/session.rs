@@ -266,6 +266,11 @@ impl<'a> State<'a> {
     /// Reports a frame that will not be delivered; when it has an id, the resume
     /// point moves past it with the events around it.
     fn skip(&mut self, id: Option<String>, len: usize, reason: SkipReason) {
+        let why = match reason {
+            SkipReason::TooLarge { .. } => "too_large",
+            SkipReason::Unreadable(_) => "unreadable",
+        };
+        metrics::counter!(crate::metric::SKIPPED, "reason" => why).increment(1);
         if let Some(id) = &id {
             self.last_id.clear();
             self.last_id.push_str(id);
@@ -311,6 +316,8 @@ impl<'a> State<'a> {
         // The next batch starts with room for a full burst: no regrowth per event.
         let next = self.session.spares.take(self.session.batch);
         let batch = std::mem::replace(&mut self.batch, next);
+        // Counted per batch, not per event: one recorder look-up per burst.
+        metrics::counter!(crate::metric::EVENTS).increment(batch.len() as u64);
         if let Some(permit) = self.permit.take() {
             permit.send(batch);
         }
@@ -368,6 +375,7 @@ impl<'a> State<'a> {
             ?gap,
             "events may be missing: resume could not close the gap"
         );
+        metrics::counter!(crate::metric::GAPS).increment(1);
         // Nobody listening for gaps is not an error.
         let _ = self.session.gaps.send(gap);
     }

@@ -61,6 +61,7 @@ impl Supervisor {
             };
             let reason = match connected {
                 Ok(mut socket) => {
+                    metrics::counter!(crate::metric::CONNECTS).increment(1);
                     self.status.send_replace(Status::Connected);
                     let since = Instant::now();
                     let session = Session {
@@ -92,6 +93,7 @@ impl Supervisor {
                 Err(ConnectError::Fatal(e)) => return self.fail(e).await,
             };
             let retry_in = delays.next().unwrap_or(Duration::ZERO);
+            metrics::counter!(crate::metric::DISCONNECTS).increment(1);
             tracing::info!(%reason, ?retry_in, "disconnected; reconnecting");
             self.status
                 .send_replace(Status::Disconnected { reason, retry_in });

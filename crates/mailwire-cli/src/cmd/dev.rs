@@ -7,7 +7,7 @@ use clap::ValueEnum;
 use mailwire_proto::Envelope;
 use mailwire_sim::Simulator;
 
-use super::runtime::{block_on, interrupted, status};
+use super::runtime::{block_on, check_listen_addr, interrupted, status};
 use super::{API_KEY_ENV, Secret};
 
 /// The address `dev` listens on unless told otherwise.
@@ -61,6 +61,10 @@ pub(crate) struct Args {
     /// script that starts it on port 0).
     #[arg(long)]
     json: bool,
+    /// Serve the simulator's metrics in Prometheus' text format at
+    /// http://ADDR/metrics, e.g. 127.0.0.1:9091.
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<String>,
 }
 
 /// `--envelope` values.
@@ -76,7 +80,15 @@ pub(crate) enum EnvelopeArg {
 
 /// Serves until Ctrl-C.
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    check_listen_addr("--listen", &args.listen)?;
+    if let Some(addr) = &args.metrics {
+        check_listen_addr("--metrics", addr)?;
+    }
     block_on(async move {
+        if let Some(addr) = &args.metrics {
+            let local = super::metrics::serve(addr).await?;
+            status!("metrics: http://{local}/metrics");
+        }
         let mut builder = Simulator::builder()
             .retain(args.retain)
             .envelope(match args.envelope {

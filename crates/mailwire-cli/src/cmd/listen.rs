@@ -124,6 +124,10 @@ pub(crate) struct Args {
     /// With a backfill, also read every N seconds, as a safety net.
     #[arg(long, value_name = "N")]
     backfill_every: Option<u64>,
+    /// Serve metrics in Prometheus' text format at http://ADDR/metrics, e.g.
+    /// 127.0.0.1:9090.
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<String>,
 }
 
 /// The REST API beside a WebSocket URL: AgentMail's, or a simulator's on the same
@@ -209,6 +213,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         _ => None,
     };
     block_on(async move {
+        if let Some(addr) = &args.metrics {
+            let local = super::metrics::serve(addr).await?;
+            status!("metrics: http://{local}/metrics");
+        }
         let stores = open_store(&args).await?;
         let progress = match &args.store {
             Some(path) => Some(FileProgress::beside(path)?),
@@ -337,6 +345,9 @@ fn check(args: &Args) -> anyhow::Result<()> {
                 Err(e)
             }
         })?;
+    }
+    if let Some(addr) = &args.metrics {
+        check_listen_addr("--metrics", addr)?;
     }
     if let Some(addr) = &args.webhook_listen {
         check_listen_addr("--webhook-listen", addr)?;
@@ -506,6 +517,8 @@ async fn print_lines(
             }
         };
         let line = json_line(&delivery);
+        metrics::counter!(super::metrics::PRINTED, "origin" => delivery.origin.as_str().to_owned())
+            .increment(1);
         if stdout
             .write_all(&line)
             .and_then(|()| stdout.flush())
