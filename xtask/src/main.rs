@@ -1,11 +1,14 @@
 //! Project automation, run as `cargo xtask <command>`:
 //!
 //! - `ci`: formatting, clippy (warnings denied, all targets), the tests, the docs
-//!   (warnings denied) and `tidy`: what CI runs.
+//!   (warnings denied) and `tidy`: what CI runs. Before the tests it installs
+//!   AgentMail's SDKs into `target/sdk` (once) and starts a Redis on a free port if
+//!   none answers at 127.0.0.1:6379 (see `deps.rs`).
 //! - `tidy`: rules the team agreed on, enforced rather than remembered.
 //! - `bench [CRATE...]`: the criterion benchmarks of every crate that has them.
 //! - `fuzz [SECONDS]`: every fuzz target for SECONDS each (default 60).
 
+mod deps;
 mod tidy;
 
 use std::path::{Path, PathBuf};
@@ -70,7 +73,14 @@ fn ci() -> Result<(), String> {
         "-D",
         "warnings",
     ])?;
-    cargo(&["test", "--workspace", "--all-features"])?;
+    let env = deps::prepare(&root())?;
+    let vars: Vec<(&str, &str)> = env
+        .vars
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    cargo_in(&root(), &["test", "--workspace", "--all-features"], &vars)?;
+    drop(env);
     cargo_in(
         &root(),
         &["doc", "--workspace", "--no-deps", "--all-features"],

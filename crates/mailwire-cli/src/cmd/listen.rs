@@ -307,14 +307,15 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             status!("store: Redis, as consumer {}", store.consumer());
         }
         let mut merge = builder.build();
-        let result = print_events(&mut merge, progress.clone()).await;
+        let mut printed = 0u64;
+        let result = print_events(&mut merge, progress.clone(), &mut printed).await;
         if let Some(handle) = shutdown {
             handle.shutdown();
         }
         let stats = merge.stats();
         status!(
             "stopped: {} events printed, {} duplicates suppressed",
-            stats.delivered(),
+            printed,
             stats.duplicates()
         );
         drop(merge);
@@ -451,6 +452,7 @@ async fn checkpoint(
 async fn print_events(
     merge: &mut Merge,
     progress: Option<FileProgress>,
+    printed: &mut u64,
 ) -> anyhow::Result<ExitCode> {
     let mut acks = FuturesUnordered::new();
     // The WebSocket's resume point follows what is printed: an event is in the
@@ -470,7 +472,7 @@ async fn print_events(
             }
         })
     });
-    let result = print_lines(merge, &mut acks, &resume_tx).await;
+    let result = print_lines(merge, &mut acks, &resume_tx, printed).await;
     // Every line written is acknowledged before the store is closed.
     while let Some(acked) = acks.next().await {
         if let Err(e) = acked {
@@ -489,6 +491,7 @@ async fn print_lines(
     merge: &mut Merge,
     acks: &mut FuturesUnordered<AckFuture>,
     resume: &Arc<tokio::sync::watch::Sender<Option<String>>>,
+    printed: &mut u64,
 ) -> anyhow::Result<ExitCode> {
     let mut stdout = std::io::stdout().lock();
     // One listener for the whole loop: a Ctrl-C that lands while a line is written
@@ -528,6 +531,7 @@ async fn print_lines(
             // event is printed again next time.
             return Ok(ExitCode::SUCCESS);
         }
+        *printed += 1;
         // Once acked, a WebSocket event is the resume point: resuming after it
         // loses nothing (what came before and is not acked yet is in the store's
         // log, and comes back from there).
