@@ -51,6 +51,16 @@ impl fmt::Display for Origin {
 
 /// Which tenant a delivery belongs to, when one source serves several (a
 /// platform's customers, or the service's pods): a short name, cheap to clone.
+///
+/// ```
+/// use mailwire_proto::Event;
+/// use mailwire_source::{Delivery, Origin, TenantId};
+///
+/// let event = Event::parse(&br#"{"id":"evt_1","type":"domain.verified","data":{}}"#[..])?;
+/// let delivery = Delivery::new(event, Origin::Webhook).with_tenant(Some(TenantId::from("acme")));
+/// assert_eq!(delivery.tenant.as_ref().map(TenantId::as_str), Some("acme"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TenantId(Arc<str>);
 

@@ -1,6 +1,9 @@
 //! Receiver throughput and latency under 32 keep-alive connections posting 2 KiB
 //! signed events, with the memory store and with redb, side by side with a bare
-//! hyper server that reads the body and answers 200 (the ceiling).
+//! hyper server that reads the body and answers 200 (the ceiling); and the
+//! receiver with rate limits and 1000 tenants against the same receiver without
+//! either, each connection from its own loopback address (127.0.0.2 to
+//! 127.0.0.33), so the limits keep one state per client as in production.
 //!
 //! `cargo bench -p mailwire-webhook-http --bench receiver`. Criterion reports the
 //! time per request (throughput = its inverse); p50/p99 latency per request is
@@ -14,7 +17,7 @@
 //! server's own cost per request can be compared without the client's.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -31,8 +34,8 @@ use hyper_util::rt::TokioIo;
 use mailwire_source::EventSource;
 use mailwire_store::{MemoryStore, RedbStore, Store};
 use mailwire_webhook::{Keyring, Signer, Verifier};
-use mailwire_webhook_http::{WebhookReceiver, WebhookSource};
-use tokio::net::{TcpListener, TcpStream};
+use mailwire_webhook_http::{Rate, RateLimits, Tenant, Tenants, WebhookReceiver, WebhookSource};
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::runtime::Runtime;
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -84,31 +87,60 @@ impl Template {
     }
 }
 
+/// Where one connection comes from, posts to, and signs with.
+#[derive(Clone)]
+struct Lane {
+    from: IpAddr,
+    path: String,
+    signer: Arc<Signer>,
+}
+
+impl Lane {
+    /// 127.0.0.1, `/webhooks`, the receiver's own secret.
+    fn default_lane() -> Lane {
+        Lane {
+            from: IpAddr::from([127, 0, 0, 1]),
+            path: "/webhooks".to_owned(),
+            signer: Arc::new(Signer::new(Keyring::standard(SECRET).expect("secret"))),
+        }
+    }
+
+    /// The connection `i`'s own address, 127.0.0.(2 + i % 32).
+    fn own_address(i: usize) -> IpAddr {
+        IpAddr::from([127, 0, 0, 2 + (i % 32) as u8])
+    }
+}
+
 /// 32 keep-alive connections posting signed events with unique ids.
 struct Senders {
-    conns: Vec<SendRequest<Full<Bytes>>>,
+    conns: Vec<(SendRequest<Full<Bytes>>, Lane)>,
     template: Arc<Template>,
-    signer: Arc<Signer>,
     latency: Arc<Mutex<Histogram<u64>>>,
     failures: Arc<AtomicU64>,
 }
 
 impl Senders {
-    async fn connect(addr: SocketAddr, connections: usize) -> Senders {
+    async fn connect(
+        addr: SocketAddr,
+        connections: usize,
+        lane: &dyn Fn(usize) -> Lane,
+    ) -> Senders {
         let mut conns = Vec::new();
-        for _ in 0..connections {
-            let stream = TcpStream::connect(addr).await.expect("connect");
+        for i in 0..connections {
+            let lane = lane(i);
+            let socket = TcpSocket::new_v4().expect("socket");
+            socket.bind(SocketAddr::new(lane.from, 0)).expect("bind");
+            let stream = socket.connect(addr).await.expect("connect");
             stream.set_nodelay(true).expect("nodelay");
             let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
                 .await
                 .expect("handshake");
             tokio::spawn(conn);
-            conns.push(send);
+            conns.push((send, lane));
         }
         Senders {
             conns,
             template: Arc::new(Template::new()),
-            signer: Arc::new(Signer::new(Keyring::standard(SECRET).expect("secret"))),
             latency: Arc::new(Mutex::new(Histogram::new(3).expect("histogram"))),
             failures: Arc::new(AtomicU64::new(0)),
         }
@@ -121,20 +153,20 @@ impl Senders {
         let (each, extra) = (total / n, total % n);
         let start = Instant::now();
         let mut tasks = Vec::new();
-        for (i, mut conn) in std::mem::take(&mut self.conns).into_iter().enumerate() {
+        for (i, (mut conn, lane)) in std::mem::take(&mut self.conns).into_iter().enumerate() {
             let per_conn = each + u64::from((i as u64) < extra);
-            let (template, signer) = (self.template.clone(), self.signer.clone());
+            let template = self.template.clone();
             let failures = self.failures.clone();
             tasks.push(tokio::spawn(async move {
                 let mut hist = Histogram::<u64>::new(3).expect("histogram");
                 let ts = unix_now();
                 for _ in 0..per_conn {
                     let (id, body) = template.body(NEXT_ID.fetch_add(1, Ordering::Relaxed));
-                    let mut req = Request::post("/webhooks")
+                    let mut req = Request::post(lane.path.as_str())
                         .header("host", "bench")
                         .body(Full::new(body.clone()))
                         .expect("request");
-                    for (name, value) in signer.sign(&id, ts, &body).expect("sign") {
+                    for (name, value) in lane.signer.sign(&id, ts, &body).expect("sign") {
                         req.headers_mut().append(name, value);
                     }
                     let sent = Instant::now();
@@ -149,12 +181,12 @@ impl Senders {
                         failures.fetch_add(1, Ordering::Relaxed);
                     }
                 }
-                (conn, hist)
+                (conn, lane, hist)
             }));
         }
         for task in tasks {
-            let (conn, hist) = task.await.expect("sender task");
-            self.conns.push(conn);
+            let (conn, lane, hist) = task.await.expect("sender task");
+            self.conns.push((conn, lane));
             self.latency.lock().expect("lock").add(hist).expect("merge");
         }
         start.elapsed()
@@ -277,13 +309,54 @@ async fn bare_server() -> SocketAddr {
 /// per commit (a few ms), while concurrent acks share commits. They are polled
 /// in place rather than spawned, so the consumer costs no task per event.
 async fn receiver(log: Arc<dyn Store>) -> SocketAddr {
+    // Every request of these rows comes from 127.0.0.1, far above any default
+    // budget per address: their limits are off (the rows below measure them).
+    serve(configured(log).rate_limits(RateLimits::off())).await
+}
+
+fn configured(log: Arc<dyn Store>) -> WebhookReceiver {
     let verifier = Verifier::new(Keyring::standard(SECRET).expect("secret"));
-    let source: WebhookSource = WebhookReceiver::new(verifier)
+    WebhookReceiver::new(verifier)
         .store(log)
         .queue_capacity(1 << 16)
-        .bind("127.0.0.1:0")
-        .await
-        .expect("bind");
+}
+
+/// How many tenants the tenant row's receiver holds.
+const TENANTS: usize = 1000;
+
+/// Tenant `i`'s secret: a `whsec_` of its own.
+fn tenant_secret(i: usize) -> String {
+    // 28 base64 characters: 21 bytes of key.
+    format!("whsec_benchTenantSecretX{i:010}")
+}
+
+/// Which tenant connection `i` posts to: 32 tenants spread over the 1000.
+fn tenant_of(i: usize) -> usize {
+    (i * 31) % TENANTS
+}
+
+/// Budgets every request is checked against and none reaches: the cost of the
+/// checks, not of refusals.
+fn roomy_limits() -> RateLimits {
+    RateLimits::default()
+        .per_address(Some(Rate::per_second(1_000_000).with_burst(2_000_000)))
+        .total(Some(Rate::per_second(10_000_000).with_burst(20_000_000)))
+}
+
+/// The receiver with rate limits and `TENANTS` tenants, each with its keyring
+/// and budgets.
+async fn tenant_receiver(log: Arc<dyn Store>) -> SocketAddr {
+    let tenants = Tenants::new();
+    for i in 0..TENANTS {
+        let keyring = Keyring::standard(&tenant_secret(i)).expect("secret");
+        let tenant = Tenant::new(format!("t{i:04}"), Verifier::new(keyring)).limits(roomy_limits());
+        tenants.insert(tenant).expect("tenant");
+    }
+    serve(configured(log).rate_limits(roomy_limits()).tenants(tenants)).await
+}
+
+async fn serve(receiver: WebhookReceiver) -> SocketAddr {
+    let source: WebhookSource = receiver.bind("127.0.0.1:0").await.expect("bind");
     let addr = source.local_addr().expect("addr");
     tokio::spawn(async move {
         let mut source = source;
@@ -318,16 +391,58 @@ fn bench(c: &mut Criterion) {
     let server = runtime("bench-server");
     let dir = tempfile::tempdir().expect("temp dir");
     let redb = Arc::new(RedbStore::open(dir.path().join("bench.redb")).expect("redb"));
-    let targets: Vec<(&str, SocketAddr, usize)> = server.block_on(async {
+    type LaneFn = fn(usize) -> Lane;
+    let one_address: LaneFn = |_| Lane::default_lane();
+    let own_addresses: LaneFn = |i| Lane {
+        from: Lane::own_address(i),
+        ..Lane::default_lane()
+    };
+    let to_tenants: LaneFn = |i| Lane {
+        from: Lane::own_address(i),
+        path: format!("/webhooks/t{:04}", tenant_of(i)),
+        signer: Arc::new(Signer::new(
+            Keyring::standard(&tenant_secret(tenant_of(i))).expect("secret"),
+        )),
+    };
+    let targets: Vec<(&str, SocketAddr, usize, LaneFn)> = server.block_on(async {
         let memory = receiver(Arc::new(MemoryStore::new())).await;
         let redb = receiver(redb.clone()).await;
+        let unlimited = receiver(Arc::new(MemoryStore::new())).await;
+        let limited =
+            serve(configured(Arc::new(MemoryStore::new())).rate_limits(roomy_limits())).await;
+        let tenants = tenant_receiver(Arc::new(MemoryStore::new())).await;
         vec![
-            ("bare hyper (ceiling)", bare_server().await, CONNECTIONS),
-            ("receiver + memory store", memory, CONNECTIONS),
-            ("receiver + redb", redb, CONNECTIONS),
+            (
+                "bare hyper (ceiling)",
+                bare_server().await,
+                CONNECTIONS,
+                one_address,
+            ),
+            ("receiver + memory store", memory, CONNECTIONS, one_address),
+            ("receiver + redb", redb, CONNECTIONS, one_address),
             // Durable throughput is requests in flight / commit time: more senders,
             // bigger groups. Not part of the 32-connection comparison.
-            ("receiver + redb, 128 connections", redb, 128),
+            ("receiver + redb, 128 connections", redb, 128, one_address),
+            // Rate limits and tenants against the same receiver without: memory
+            // store, 32 client addresses.
+            (
+                "memory, 32 addresses: no limits, no tenants",
+                unlimited,
+                CONNECTIONS,
+                own_addresses,
+            ),
+            (
+                "memory, 32 addresses: rate limits",
+                limited,
+                CONNECTIONS,
+                own_addresses,
+            ),
+            (
+                "memory, 32 addresses: rate limits + 1000 tenants",
+                tenants,
+                CONNECTIONS,
+                to_tenants,
+            ),
         ]
     });
 
@@ -338,8 +453,12 @@ fn bench(c: &mut Criterion) {
     group.sample_size(20);
     group.warm_up_time(Duration::from_secs(2));
     group.measurement_time(Duration::from_secs(8));
-    for (name, addr, connections) in targets {
-        let mut senders = client.block_on(Senders::connect(addr, connections));
+    let targets_by_name: Vec<(&str, SocketAddr, LaneFn)> = targets
+        .iter()
+        .map(|(name, addr, _, lane)| (*name, *addr, *lane))
+        .collect();
+    for (name, addr, connections, lane) in targets {
+        let mut senders = client.block_on(Senders::connect(addr, connections, &lane));
         let cpu = cpu_split();
         let stats = redb.stats();
         group.bench_function(name, |b| {
@@ -360,6 +479,68 @@ fn bench(c: &mut Criterion) {
         }
     }
     group.finish();
+
+    // The same comparison in alternating rounds: on a machine shared with other
+    // jobs, throughput drifts between criterion's rows (seconds apart), while two
+    // rounds side by side see the same load.
+    let find = |wanted: &str| {
+        targets_by_name
+            .iter()
+            .find(|(name, ..)| *name == wanted)
+            .map(|(_, addr, lane)| (*addr, *lane))
+            .expect("row")
+    };
+    let (off_addr, off_lane) = find("memory, 32 addresses: no limits, no tenants");
+    let (on_addr, on_lane) = find("memory, 32 addresses: rate limits + 1000 tenants");
+    let mut off = client.block_on(Senders::connect(off_addr, CONNECTIONS, &off_lane));
+    let mut on = client.block_on(Senders::connect(on_addr, CONNECTIONS, &on_lane));
+    const ROUNDS: usize = 20;
+    const PER_ROUND: u64 = 20_000;
+    let mut ratios = Vec::new();
+    let mut cpu_ratios = Vec::new();
+    eprintln!("paired rounds, {PER_ROUND} requests each, limits + 1000 tenants vs none:");
+    for round in 0..ROUNDS {
+        let one = |senders: &mut Senders| {
+            let cpu = cpu_split();
+            let elapsed = client.block_on(senders.run(PER_ROUND));
+            let server = (cpu_split() - cpu).server;
+            (
+                PER_ROUND as f64 / elapsed.as_secs_f64(),
+                server.as_secs_f64() * 1e6 / PER_ROUND as f64,
+            )
+        };
+        // Alternate which goes first, so neither always follows the other.
+        let (a, b) = if round % 2 == 0 {
+            let a = one(&mut off);
+            (a, one(&mut on))
+        } else {
+            let b = one(&mut on);
+            (one(&mut off), b)
+        };
+        eprintln!(
+            "  round {round}: none {:.0}/s ({:.1} us server CPU), limits + tenants {:.0}/s \
+             ({:.1} us): {:.2}x",
+            a.0,
+            a.1,
+            b.0,
+            b.1,
+            b.0 / a.0
+        );
+        ratios.push(b.0 / a.0);
+        cpu_ratios.push(b.1 / a.1);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0
+    };
+    eprintln!(
+        "paired: throughput limits + tenants / none, median of {ROUNDS} rounds: {:.3}x; \
+         server CPU per request: {:.3}x; failures: none {}, limits + tenants {}",
+        median(&mut ratios),
+        median(&mut cpu_ratios),
+        off.failures.load(Ordering::Relaxed),
+        on.failures.load(Ordering::Relaxed),
+    );
 }
 
 criterion_group!(benches, bench);

@@ -8,9 +8,11 @@
 //! Then point the email service's webhook at `http://<host>:3000/webhooks/agentmail`.
 
 use std::error::Error;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::{ConnectInfo, Request};
 use axum::routing::get;
 use mailwire_source::EventSource;
 use mailwire_store::MemoryStore;
@@ -30,9 +32,18 @@ async fn main() -> Result<(), Box<dyn Error>> {
 
     let app = Router::new()
         .route("/health", get(|| async { "ok" }))
-        .route_service("/webhooks/agentmail", webhooks);
+        .route_service("/webhooks/agentmail", webhooks)
+        // The receiver's budgets per client address read the address from a
+        // `SocketAddr` extension: copied there from axum's `ConnectInfo`.
+        .layer(axum::middleware::map_request(
+            |ConnectInfo(client): ConnectInfo<SocketAddr>, mut req: Request| async move {
+                req.extensions_mut().insert(client);
+                req
+            },
+        ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
     println!("listening on http://{}", listener.local_addr()?);
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, app).await });
 
     while let Some(delivery) = events.next().await? {

@@ -43,7 +43,8 @@
 //!
 //! | condition | answer |
 //! | --- | --- |
-//! | another path | 404 |
+//! | over a [rate limit](#rate-limits) (per client address, in total, or the tenant's), or from an address shut out for its failures | 429 with `Retry-After`, before any body is read or MAC computed; the connection closes |
+//! | another path (not the receiver's, nor one of its [tenants](#tenants)') | 404 |
 //! | not POST | 405 |
 //! | declared or streamed body over the limit (1 MiB) | 413 and the connection closes: the rest is never read |
 //! | body not received within the body timeout | 408 and the connection closes |
@@ -71,6 +72,96 @@
 //! then the source hands over what it holds and ends. Every new event is durable
 //! before its 2xx, so there is nothing to flush; close the store after the
 //! source has ended. Dropping the source stops the server at once.
+//!
+//! What the receiver answered, by kind of answer, is in
+//! [`WebhookSource::stats`] ([`ReceiverStats`]), and each tenant's share in
+//! [`Tenants::stats`].
+//!
+//! # Rate limits
+//!
+//! Exposed to the internet, a receiver must not let one client spend its CPU:
+//! each request is first checked against [`RateLimits`], enforced with
+//! [`governor`]'s GCRA, before its body is read or a MAC computed:
+//!
+//! - **per client address** (an IPv6 address counts by its /64), default
+//!   `1000/s burst 2000`;
+//! - **in total**, default `20000/s burst 40000`;
+//! - **failures per client address**, default `10/min burst 20`: requests that
+//!   failed verification (401) or sent a body over the limit (413) spend it, and
+//!   once it is spent every request from that address gets 429 until it has
+//!   room again (one more try every 6 s by default). A client spraying bad
+//!   signatures is shut out, and costs one budget check per request, while a
+//!   sender on another address keeps getting 200.
+//!
+//! A request over a budget gets 429 with `Retry-After` (whole seconds until the
+//! budget has room, at least 1), which AgentMail's Svix and the Standard
+//! Webhooks senders honour. The defaults are far above what a legitimate sender
+//! sends, its retries after an outage included; [`RateLimits::off`] turns them
+//! off (e.g. behind a proxy, where every request comes from the proxy's
+//! address). Memory for the budgets per address follows the addresses active
+//! within a burst's time: stale keys are swept every 1024 requests.
+//!
+//! ```
+//! use mailwire_webhook::{Keyring, Verifier};
+//! use mailwire_webhook_http::{Rate, RateLimits, WebhookReceiver};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let limits = RateLimits::default()
+//!     .per_address(Some("200/s burst 500".parse()?))
+//!     .failures_per_address(Some(Rate::per_minute(5)));
+//! let receiver = WebhookReceiver::new(Verifier::new(Keyring::hex("s3cret")?))
+//!     .rate_limits(limits);
+//! # drop(receiver);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Tenants
+//!
+//! One receiver serves many tenants (a platform's customers, or AgentMail pods):
+//! each [`Tenant`] has its own keyring (several secrets at once during a
+//! rotation), its own path (`<receiver path>/<tenant id>` unless it names one)
+//! or routing keys (events verified at the receiver's own path belong to the
+//! tenant of their pod id or inbox id), its own [`RateLimits`] on top of the
+//! receiver's, and its own [`ReceiverStats`]. A [`Tenants`] handle, cheap to
+//! clone, adds, rotates and removes them while the receiver serves, and
+//! [`Tenants::from_config`] / [`Tenants::replace_all`] load and reload them from
+//! a [`TenantsConfig`] read from a file (serde). Each delivery says its tenant in
+//! [`Delivery::tenant`]. A receiver without tenants answers exactly as before.
+//!
+//! ```
+//! use mailwire_source::EventSource;
+//! use mailwire_webhook::{Keyring, Signer, Verifier};
+//! use mailwire_webhook_http::{Tenant, Tenants, WebhookReceiver};
+//! # #[cfg(feature = "sender")]
+//! use mailwire_webhook_http::{Endpoint, WebhookSender};
+//!
+//! # #[cfg(not(feature = "sender"))] fn main() {}
+//! # #[cfg(feature = "sender")]
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! const ACME: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+//! let tenants = Tenants::new();
+//! tenants.insert(Tenant::new("acme", Verifier::new(Keyring::standard(ACME)?)))?;
+//! let mut source = WebhookReceiver::for_tenants(tenants.clone())
+//!     .bind("127.0.0.1:0")
+//!     .await?;
+//! let url = format!("http://{}/webhooks/acme", source.local_addr().unwrap());
+//!
+//! let endpoint = Endpoint::new(&url, Signer::new(Keyring::standard(ACME)?))?;
+//! let body = br#"{"id":"evt_1","type":"domain.verified","data":{"domain":"acme.example"}}"#;
+//! assert!(WebhookSender::new()?.send(&endpoint, "evt_1", body.to_vec().into()).await.is_delivered());
+//!
+//! let delivery = source.next().await?.expect("one event");
+//! assert_eq!(delivery.tenant.as_ref().unwrap(), "acme");
+//! delivery.ack().await?;
+//! assert_eq!(tenants.stats("acme").unwrap().accepted, 1);
+//!
+//! // At run time, without a restart: acme leaves, its path answers 404.
+//! tenants.remove("acme");
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! With the `tower` feature (on by default), [`WebhookReceiver::into_service`]
 //! gives a [`WebhookService`] to mount in your own axum or tower router instead;
@@ -116,8 +207,8 @@ pub use receiver::WebhookReceiver;
 pub use reply::ReplyBody;
 #[cfg(feature = "sender")]
 pub use sender::{
-    Endpoint, FailedAttempt, Failure, Jitter, Outcome, STANDARD_SCHEDULE, SenderBuilder,
-    WebhookSender, full_jitter,
+    Endpoint, Failure, Jitter, Outcome, STANDARD_SCHEDULE, SenderBuilder, WebhookSender,
+    full_jitter,
 };
 #[cfg(feature = "tower")]
 pub use service::WebhookService;
