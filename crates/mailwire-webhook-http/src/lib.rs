@@ -84,7 +84,7 @@
 //! [`governor`]'s GCRA, before its body is read or a MAC computed:
 //!
 //! - **per client address** (an IPv6 address counts by its /64), default
-//!   `1000/s burst 2000`;
+//!   `1000/s burst 5000`;
 //! - **in total**, default `20000/s burst 40000`;
 //! - **failures per client address**, default `10/min burst 20`: requests that
 //!   failed verification (401) or sent a body over the limit (413) spend it, and

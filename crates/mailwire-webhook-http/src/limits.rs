@@ -202,7 +202,7 @@ impl From<Rate> for String {
 ///
 /// | budget | default |
 /// | --- | --- |
-/// | `per_address` | `1000/s burst 2000` |
+/// | `per_address` | `1000/s burst 5000` |
 /// | `total` | `20000/s burst 40000` |
 /// | `failures_per_address` | `10/min burst 20` |
 ///
@@ -232,8 +232,11 @@ pub struct RateLimits {
 }
 
 impl RateLimits {
-    /// The default budget per client address: `1000/s burst 2000`.
+    /// The default budget per client address: `1000/s burst 5000`.
     pub const DEFAULT_PER_ADDRESS: u32 = 1000;
+    /// The default burst per client address: a sender's backlog of 5000
+    /// deliveries retried at once after an outage gets through.
+    pub const DEFAULT_PER_ADDRESS_BURST: u32 = 5000;
     /// The default budget of all clients together: `20000/s burst 40000`.
     pub const DEFAULT_TOTAL: u32 = 20_000;
     /// The default failure budget per client address: `10/min burst 20`.
@@ -277,7 +280,7 @@ impl Default for RateLimits {
         RateLimits {
             per_address: Some(
                 Rate::per_second(Self::DEFAULT_PER_ADDRESS)
-                    .with_burst(2 * Self::DEFAULT_PER_ADDRESS),
+                    .with_burst(Self::DEFAULT_PER_ADDRESS_BURST),
             ),
             total: Some(Rate::per_second(Self::DEFAULT_TOTAL).with_burst(2 * Self::DEFAULT_TOTAL)),
             failures_per_address: Some(

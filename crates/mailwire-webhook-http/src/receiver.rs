@@ -44,7 +44,7 @@ pub(crate) struct Settings {
 /// backlog), a queue of 1024 events to the consumer, `Retry-After: 5` on a 503,
 /// duplicate memory of 3 days (longer than the Standard Webhooks retry schedule,
 /// about 28 hours), 30 s for in-flight requests at shutdown, the
-/// [default rate limits](RateLimits::default) (`1000/s burst 2000` per client
+/// [default rate limits](RateLimits::default) (`1000/s burst 5000` per client
 /// address, `20000/s burst 40000` in total, `10/min burst 20` failures per
 /// client address), no tenants.
 ///
