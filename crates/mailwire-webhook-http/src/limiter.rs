@@ -95,8 +95,18 @@ impl Limiter {
         if let Err(not_until) = failures.check_key(&ip) {
             let until = not_until.earliest_possible();
             let mut shut_out = self.write_shut_out();
-            shut_out.insert(ip, until);
+            let now = self.clock.now();
+            let again = shut_out.insert(ip, until).is_some_and(|old| old > now);
             self.shut_out_len.store(shut_out.len(), Ordering::Relaxed);
+            drop(shut_out);
+            // Once per shut-out, not per refused request: a flood logs nothing more.
+            if !again {
+                tracing::warn!(
+                    client = %ip,
+                    for_secs = not_until.wait_time_from(now).as_secs_f64(),
+                    "client shut out: too many requests failed verification"
+                );
+            }
         }
     }
 

@@ -248,7 +248,9 @@ impl WebhookReceiver {
     ///
     /// Rate limits per client address need the address: the service reads it
     /// from a [`SocketAddr`] in the request's extensions (with axum, copy it there
-    /// from `ConnectInfo`); without one, only the total budgets apply. A tenant
+    /// from `ConnectInfo`; behind a reverse proxy, put the client's address from
+    /// the proxy's header there instead); without one, only the total budgets
+    /// apply. A tenant
     /// is found by its own path, or else by the last segment of the request's
     /// path (mount the service on e.g. `/webhooks/{tenant}`); any other path is
     /// the receiver's own.
