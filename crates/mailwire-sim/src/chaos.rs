@@ -50,6 +50,20 @@ pub struct Chaos {
     pub drop_now: bool,
 }
 
+/// Why chaos was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChaosError {
+    /// A rate outside 0 to 1.
+    #[error("{field} must be between 0 and 1")]
+    Rate {
+        /// `webhook_failure_rate`, `duplicate_rate` or `reorder_rate`.
+        field: &'static str,
+        /// What was given.
+        value: f64,
+    },
+}
+
 impl Default for Chaos {
     fn default() -> Self {
         Chaos {
@@ -119,14 +133,14 @@ impl Chaos {
     }
 
     /// Checks the rates.
-    pub(crate) fn validate(&self) -> Result<(), String> {
-        for (name, rate) in [
+    pub(crate) fn validate(&self) -> Result<(), ChaosError> {
+        for (field, value) in [
             ("webhook_failure_rate", self.webhook_failure_rate),
             ("duplicate_rate", self.duplicate_rate),
             ("reorder_rate", self.reorder_rate),
         ] {
-            if !(0.0..=1.0).contains(&rate) {
-                return Err(format!("{name} must be between 0 and 1"));
+            if !(0.0..=1.0).contains(&value) {
+                return Err(ChaosError::Rate { field, value });
             }
         }
         Ok(())

@@ -199,6 +199,21 @@ impl Dispatcher {
     }
 }
 
+fn count_attempt(outcome: &'static str) {
+    metrics::counter!("mailwire_sim_webhook_attempts_total", "outcome" => outcome).increment(1);
+}
+
+/// Counts a delivery's last attempt: `delivered`, `gave_up` (the schedule ran out),
+/// or `failed` (a 410 Gone, which disables the webhook).
+fn count_last_attempt(outcome: &Outcome) {
+    match outcome {
+        Outcome::Delivered { .. } => count_attempt("delivered"),
+        _ if outcome.attempts() == 0 => {}
+        Outcome::Disabled { .. } => count_attempt("failed"),
+        _ => count_attempt("gave_up"),
+    }
+}
+
 async fn worker(
     dispatcher: Arc<Dispatcher>,
     direct: Endpoint,
@@ -235,8 +250,14 @@ async fn worker(
             for _ in 0..job.copies {
                 let outcome = dispatcher
                     .sender
-                    .send(&endpoint, &job.id, job.body.clone())
+                    .send_observed(&endpoint, &job.id, job.body.clone(), |failed| {
+                        // The last attempt is counted from the outcome.
+                        if failed.retry_in.is_some() {
+                            count_attempt("failed");
+                        }
+                    })
                     .await;
+                count_last_attempt(&outcome);
                 if !outcome.is_delivered() {
                     tracing::info!(id = %job.id, endpoint = %endpoint.uri(), ?outcome, "webhook not delivered");
                 }

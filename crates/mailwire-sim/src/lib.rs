@@ -134,7 +134,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
-pub use chaos::{Chaos, ChaosStats};
+pub use chaos::{Chaos, ChaosError, ChaosStats};
 pub use dispatch::WebhookStats;
 pub use faults::Faults;
 pub use hub::{Hub, Outgoing, Replay};

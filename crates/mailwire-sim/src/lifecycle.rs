@@ -156,14 +156,12 @@ pub(crate) fn sent(shared: &Arc<Shared>, stored: &Stored) {
                 }
             }
             let own = mail.message(stored.inbox_id(), stored.id()).cloned();
-            let received = own
-                .ok_or_else(|| "the sent message is gone".to_owned())
-                .and_then(|s| {
-                    crate::message::received_event(&mail, &s, EventType::MessageReceived)
-                });
+            let received =
+                own.map(|s| crate::message::received_event(&mail, &s, EventType::MessageReceived));
             match received {
-                Ok(e) => events.push(e),
-                Err(e) => tracing::warn!(error = %e, "a local delivery failed"),
+                Some(Ok(e)) => events.push(e),
+                Some(Err(e)) => tracing::warn!(error = %e, "a local delivery failed"),
+                None => tracing::warn!("a local delivery failed: the sent message is gone"),
             }
         }
         for to in local {

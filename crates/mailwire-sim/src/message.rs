@@ -135,10 +135,44 @@ pub(crate) fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<
     })
 }
 
-/// Why an email could not be received.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct EmailError(pub(crate) String);
+/// Why an email could not be received (or a message sent from an inbox stored):
+/// the message names the field at fault, as the 400 of the REST route does.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EmailError {
+    /// The inbox id is empty.
+    #[error("the inbox id is empty")]
+    EmptyInbox,
+    /// A message was to be stored in an inbox that does not exist.
+    #[error("no inbox {0:?}")]
+    NoInbox(String),
+    /// A sender, recipient or inbox that is not an email address.
+    #[error("{field}: {address:?} is not an email address")]
+    Address {
+        /// `inbox`, `from`, `to`, `cc` or `bcc`.
+        field: &'static str,
+        /// What was given.
+        address: String,
+    },
+    /// A `verdict` other than `spam`, `blocked` or `unauthenticated`.
+    #[error("verdict: expected spam, blocked or unauthenticated, got {0:?}")]
+    Verdict(String),
+    /// An attachment given only by `url`: the simulator fetches nothing.
+    #[error("attachments[{0}]: the simulator does not fetch `url`; give `content`")]
+    AttachmentUrl(usize),
+    /// An attachment whose `content` is not base64.
+    #[error("attachments[{index}].content: not base64 ({source})")]
+    AttachmentContent {
+        /// Its position in `attachments`.
+        index: usize,
+        /// Why it does not decode.
+        #[source]
+        source: base64::DecodeError,
+    },
+    /// The event announcing it could not be encoded.
+    #[error("the event could not be encoded: {0}")]
+    Event(#[source] mailwire_proto::EncodeError),
+}
 
 /// What to store: a message of an inbox, before ids and threading.
 #[derive(Debug, Default)]
@@ -166,20 +200,23 @@ pub(crate) fn new_message_id() -> String {
 }
 
 /// A mailbox check: `addr` or `Name <addr>` with one `@` and no whitespace.
-pub(crate) fn check_address(field: &str, text: &str) -> Result<(), String> {
+pub(crate) fn check_address(field: &'static str, text: &str) -> Result<(), EmailError> {
     let email = Address::new(text).email().map(str::to_owned);
     match email {
         Some(e) if e.split('@').count() == 2 && !e.starts_with('@') && !e.ends_with('@') => Ok(()),
-        _ => Err(format!("{field}: {text:?} is not an email address")),
+        _ => Err(EmailError::Address {
+            field,
+            address: text.to_owned(),
+        }),
     }
 }
 
 /// Stores a composed message in its inbox (which must exist) and returns a copy.
-pub(crate) fn store(mail: &mut Mail, c: Compose) -> Result<Stored, String> {
+pub(crate) fn store(mail: &mut Mail, c: Compose) -> Result<Stored, EmailError> {
     let inbox = mail
         .inbox(&c.inbox)
         .map(|i| i.inbox_id.clone())
-        .ok_or_else(|| format!("no inbox {:?}", c.inbox))?;
+        .ok_or_else(|| EmailError::NoInbox(c.inbox.clone()))?;
     check_address("from", &c.from)?;
     for (field, list) in [("to", &c.to), ("cc", &c.cc), ("bcc", &c.bcc)] {
         for a in list {
@@ -194,13 +231,11 @@ pub(crate) fn store(mail: &mut Mail, c: Compose) -> Result<Stored, String> {
     let mut blobs = Vec::new();
     for (n, a) in c.attachments.into_iter().enumerate() {
         if a.url.is_some() && a.content.is_none() {
-            return Err(format!(
-                "attachments[{n}]: the simulator does not fetch `url`; give `content`"
-            ));
+            return Err(EmailError::AttachmentUrl(n));
         }
         let content = base64::engine::general_purpose::STANDARD
             .decode(a.content.as_deref().unwrap_or("").trim())
-            .map_err(|e| format!("attachments[{n}].content: not base64 ({e})"))?;
+            .map_err(|source| EmailError::AttachmentContent { index: n, source })?;
         let mut meta = Attachment::new(&crate::ids::new("att"));
         meta.filename = a.filename;
         meta.size = Some(content.len() as u64);
@@ -252,7 +287,7 @@ pub(crate) fn received_event(
     mail: &Mail,
     stored: &Stored,
     event_type: EventType,
-) -> Result<Event, String> {
+) -> Result<Event, EmailError> {
     let thread = mail.thread(|i| i == stored.inbox_id(), stored.thread_id());
     let thread = mail::thread_item(&thread);
     Event::new(
@@ -264,13 +299,17 @@ pub(crate) fn received_event(
         },
         Envelope::AgentMail,
     )
-    .map_err(|e| e.to_string())
+    .map_err(EmailError::Event)
 }
 
 /// Stores an incoming email in `inbox` (created if missing) and builds its event.
-pub(crate) fn receive(mail: &mut Mail, inbox: &str, email: IncomingEmail) -> Result<Event, String> {
+pub(crate) fn receive(
+    mail: &mut Mail,
+    inbox: &str,
+    email: IncomingEmail,
+) -> Result<Event, EmailError> {
     if inbox.is_empty() {
-        return Err("the inbox id is empty".into());
+        return Err(EmailError::EmptyInbox);
     }
     check_address("inbox", inbox)?;
     check_address("from", &email.from)?;
@@ -282,11 +321,7 @@ pub(crate) fn receive(mail: &mut Mail, inbox: &str, email: IncomingEmail) -> Res
             EventType::MessageReceivedUnauthenticated,
             Some("unauthenticated"),
         ),
-        Some(other) => {
-            return Err(format!(
-                "verdict: expected spam, blocked or unauthenticated, got {other:?}"
-            ));
-        }
+        Some(other) => return Err(EmailError::Verdict(other.to_owned())),
     };
     let inbox = mail.ensure_inbox(inbox).inbox_id.clone();
     let mut labels = vec!["received".to_owned(), "unread".to_owned()];

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use mailwire_proto::Event;
 
-use crate::chaos::{Chaos, ChaosState, ChaosStats, bump};
+use crate::chaos::{Chaos, ChaosError, ChaosState, ChaosStats, bump};
 use crate::dispatch::{Dispatcher, WebhookStats};
 use crate::relay::Relay;
 use crate::webhooks::{Registry, Webhook, WebhookError, WebhookSpec};
@@ -94,9 +94,12 @@ pub(crate) fn publish(shared: &Arc<Shared>, events: impl IntoIterator<Item = Eve
     let rest = &shared.rest;
     let chaos = rest.chaos.current();
     let routes = rest.webhooks.all();
-    let events = events
-        .into_iter()
-        .map(|e| crate::hub::in_envelope(e, envelope));
+    let events = events.into_iter().map(|e| {
+        // Counted once as published, whatever chaos then does with it.
+        metrics::counter!("mailwire_sim_events_total", "type" => e.event_type().as_str().to_owned())
+            .increment(1);
+        crate::hub::in_envelope(e, envelope)
+    });
     let pod = |event: &Event| {
         let inbox = event.inbox_id()?;
         shared.mail().pod_of(inbox).map(str::to_owned)
@@ -289,8 +292,7 @@ impl Simulator {
         inbox: &str,
         email: crate::IncomingEmail,
     ) -> Result<String, crate::EmailError> {
-        let event = crate::message::receive(&mut self.shared.mail(), inbox, email)
-            .map_err(crate::EmailError)?;
+        let event = crate::message::receive(&mut self.shared.mail(), inbox, email)?;
         let id = event.id().to_owned();
         publish(&self.shared, [event]);
         Ok(id)
@@ -322,7 +324,7 @@ impl Simulator {
 
     /// Turns chaos on (or changes it), as `POST /_sim/chaos` does. The counters of
     /// [`chaos_stats`](Simulator::chaos_stats) keep running.
-    pub fn set_chaos(&self, chaos: Chaos) -> Result<(), String> {
+    pub fn set_chaos(&self, chaos: Chaos) -> Result<(), ChaosError> {
         chaos.validate()?;
         if chaos.drop_now {
             self.faults().drop_connections();

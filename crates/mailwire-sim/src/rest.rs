@@ -1,24 +1,156 @@
-//! Routing of everything that is not a WebSocket upgrade: AgentMail's REST API under
-//! `/v0` ([`crate::v0`]), the article's webhook registration under `/v1/webhooks`, and
-//! the simulator's own controls under `/_sim`. Every route needs an accepted API key
-//! (the service's 401 otherwise), except the download links `/_sim/download/...`,
-//! which stand for presigned URLs. Request bodies are read up to [`MAX_BODY`] within
-//! the body timeout.
+//! The routes, on axum: AgentMail's REST API under `/v0` ([`crate::v0`]), the
+//! article's webhook registration under `/v1/webhooks`, the simulator's own controls
+//! under `/_sim`, and the WebSocket upgrades at `/v0` and `/v1/ws`. Every route needs
+//! an accepted API key (the service's 401 otherwise, before the route is looked up),
+//! except the download links `/_sim/download/...`, which stand for presigned URLs,
+//! and the WebSocket paths, which check it themselves. Request bodies are read up to
+//! [`MAX_BODY`] within the body timeout. Errors keep the service's shape: an unknown
+//! route is a 404 and a known one asked with another method (`HEAD` included) a 405,
+//! each `{name, message}` (with `code` under `/v0`).
 
 use std::sync::Arc;
 
+use axum::Router;
+use axum::extract::{FromRequestParts, OriginalUri, Path, State};
+use axum::middleware::{self, Next};
+use axum::routing::{MethodRouter, any, get, post};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::http::request::Parts;
+use hyper::{Method, Response, StatusCode};
 use mailwire_proto::Event;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::Shared;
 use crate::chaos::Chaos;
 use crate::server::{Body, error};
+use crate::v0::Query;
 use crate::webhooks::WebhookSpec;
+
+/// A request as the handlers take it.
+pub(crate) type Req = axum::extract::Request;
+
+/// Every route of the simulator.
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    let keyed = Router::new()
+        .merge(crate::v0::routes(&shared))
+        .route(
+            "/v1/webhooks",
+            only(post(create_webhook).get(list_webhooks), not_allowed),
+        )
+        .route(
+            "/v1/webhooks/{webhook_id}",
+            only(get(get_webhook).delete(delete_webhook), not_allowed),
+        )
+        .route(
+            "/_sim/inboxes/{inbox_id}/messages",
+            only(post(receive), not_allowed),
+        )
+        .route(
+            "/_sim/events",
+            only(post(post_event).get(page_events), not_allowed),
+        )
+        .route(
+            "/_sim/chaos",
+            only(
+                post(post_chaos).get(get_chaos).delete(delete_chaos),
+                not_allowed,
+            ),
+        )
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(shared.clone(), require_key));
+    keyed
+        .route(
+            "/_sim/download/{inbox_id}/{message_id}/{part}",
+            any(download),
+        )
+        .layer(middleware::map_response(counted))
+        .route("/v0", any(crate::server::agentmail_socket))
+        .route("/v1/ws", any(crate::server::simple_socket))
+        .with_state(shared)
+}
+
+/// `methods`, and `refuse` for every other method, `HEAD` included (axum answers it
+/// with the `GET` route otherwise) and without an `Allow` header: the simulator's
+/// 405s have always been the bare error body.
+pub(crate) fn only<S>(methods: MethodRouter<S>, refuse: fn() -> Response<Body>) -> MethodRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    let refuse = move || async move { refuse() };
+    methods.head(refuse).merge(any(refuse))
+}
+
+/// The 405 outside `/v0`.
+fn not_allowed() -> Response<Body> {
+    error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "MethodNotAllowedError",
+        "method not allowed on this route",
+    )
+}
+
+/// The 404 for a path no route matches: in `/v0`'s shape under `/v0`.
+async fn not_found(method: Method, OriginalUri(uri): OriginalUri) -> Response<Body> {
+    if under_v0(uri.path()) {
+        crate::v0::no_route(&method, uri.path())
+    } else {
+        error(StatusCode::NOT_FOUND, "NotFoundError", "no such route")
+    }
+}
+
+fn under_v0(path: &str) -> bool {
+    path.trim_matches('/').split('/').next() == Some("v0")
+}
+
+/// The 401 unless the request carries an accepted key.
+async fn require_key(
+    State(shared): State<Arc<Shared>>,
+    req: Req,
+    next: Next,
+) -> axum::response::Response {
+    match shared.keys.check(&req) {
+        Ok(()) => next.run(req).await,
+        Err(missing) => axum::response::IntoResponse::into_response(unauthorized(missing)),
+    }
+}
+
+/// Counts each REST answer by status.
+async fn counted(response: axum::response::Response) -> axum::response::Response {
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("mailwire_sim_requests_total", "status" => status).increment(1);
+    response
+}
+
+/// The path's parameters, percent-decoded by axum: an escape that is not one is kept
+/// as it is (`%zz`, a lone `%`). A parameter that is not UTF-8 once decoded (`%ff`)
+/// is a 400 in the route's error shape.
+#[derive(Debug)]
+pub(crate) struct Params<T>(pub(crate) T);
+
+impl<S, T> FromRequestParts<S> for Params<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Send,
+{
+    type Rejection = Response<Body>;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(params)) => Ok(Params(params)),
+            Err(rejected) => {
+                let message = rejected.body_text();
+                Err(if under_v0(parts.uri.path()) {
+                    crate::v0::validation(&message)
+                } else {
+                    invalid(&message)
+                })
+            }
+        }
+    }
+}
 
 /// The largest request body read: 1 MiB.
 pub(crate) const MAX_BODY: usize = 1 << 20;
@@ -45,55 +177,19 @@ pub(crate) fn unauthorized(missing: bool) -> Response<Body> {
     to_json(StatusCode::UNAUTHORIZED, &body)
 }
 
-/// Routes a request that is not a WebSocket upgrade.
-pub(crate) async fn route(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
-    let path = req.uri().path().to_owned();
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    if let ["_sim", "download", inbox, message, part] = segments.as_slice() {
-        return download(&shared, inbox, message, part);
-    }
-    if let Err(missing) = shared.keys.check(&req) {
-        return unauthorized(missing);
-    }
-    let method = req.method().clone();
-    match (segments.as_slice(), &method) {
-        (["v0", ..], _) => crate::v0::route(req, shared).await,
-        (["v1", "webhooks"], &Method::POST) => create_webhook(req, &shared).await,
-        (["v1", "webhooks"], &Method::GET) => list_webhooks(&shared),
-        (["v1", "webhooks", id], &Method::GET) => get_webhook(&shared, id),
-        (["v1", "webhooks", id], &Method::DELETE) => delete_webhook(&shared, id),
-        (["_sim", "inboxes", inbox, "messages"], &Method::POST) => {
-            let inbox = percent_decode(inbox);
-            receive(req, &shared, inbox).await
-        }
-        (["_sim", "events"], &Method::POST) => post_event(req, &shared).await,
-        (["_sim", "events"], &Method::GET) => page_events(&req, &shared),
-        (["_sim", "chaos"], &Method::POST) => post_chaos(req, &shared).await,
-        (["_sim", "chaos"], &Method::GET) => chaos_view(&shared),
-        (["_sim", "chaos"], &Method::DELETE) => {
-            shared.rest.chaos.set(None);
-            chaos_view(&shared)
-        }
-        (["v1", "webhooks"] | ["v1", "webhooks", _], _)
-        | (["_sim", "events"] | ["_sim", "chaos"], _)
-        | (["_sim", "inboxes", _, "messages"], _) => error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "MethodNotAllowedError",
-            "method not allowed on this route",
-        ),
-        _ => error(StatusCode::NOT_FOUND, "NotFoundError", "no such route"),
-    }
-}
-
 /// `POST /_sim/inboxes/{inbox_id}/messages`: an email arrives.
-async fn receive(req: Request<Incoming>, shared: &Arc<Shared>, inbox: String) -> Response<Body> {
+async fn receive(
+    State(shared): State<Arc<Shared>>,
+    Params(inbox): Params<String>,
+    req: Req,
+) -> Response<Body> {
     let email: crate::IncomingEmail = match read_body(req).await.and_then(|b| parse(&b)) {
         Ok(email) => email,
-        Err(answer) => return *answer,
+        Err(refused) => return refused.answer(),
     };
     let event = match crate::message::receive(&mut shared.mail(), &inbox, email) {
         Ok(event) => event,
-        Err(e) => return invalid(&e),
+        Err(e) => return invalid(&e.to_string()),
     };
     let message = event.payload().message();
     let answer = serde_json::json!({
@@ -102,18 +198,16 @@ async fn receive(req: Request<Incoming>, shared: &Arc<Shared>, inbox: String) ->
         "message_id": message.and_then(|m| m.message_id.clone()),
         "thread_id": message.and_then(|m| m.thread_id.clone()),
     });
-    crate::publish::publish(shared, [event]);
+    crate::publish::publish(&shared, [event]);
     to_json(StatusCode::OK, &answer)
 }
 
 /// `GET /_sim/download/{inbox}/{message}/{attachment_id | raw}`: the bytes a
 /// download URL of the API points at.
-fn download(shared: &Shared, inbox: &str, message: &str, part: &str) -> Response<Body> {
-    let (inbox, message, part) = (
-        percent_decode(inbox),
-        percent_decode(message),
-        percent_decode(part),
-    );
+async fn download(
+    State(shared): State<Arc<Shared>>,
+    Params((inbox, message, part)): Params<(String, String, String)>,
+) -> Response<Body> {
     let mail = shared.mail();
     let Some(m) = mail.message(&inbox, &message) else {
         return error(StatusCode::NOT_FOUND, "NotFoundError", "no such message");
@@ -171,17 +265,35 @@ pub(crate) fn invalid(message: &str) -> Response<Body> {
 }
 
 /// An answer sent instead of going on (boxed: it is the rare path).
-pub(crate) type Refusal = Box<Response<Body>>;
+#[derive(Debug)]
+pub(crate) struct Refusal(Box<Response<Body>>);
+
+impl Refusal {
+    pub(crate) fn new(answer: Response<Body>) -> Refusal {
+        Refusal(Box::new(answer))
+    }
+
+    /// The answer to send.
+    pub(crate) fn answer(self) -> Response<Body> {
+        *self.0
+    }
+}
+
+impl axum::response::IntoResponse for Refusal {
+    fn into_response(self) -> axum::response::Response {
+        self.answer().into_response()
+    }
+}
 
 /// Reads the body, at most [`MAX_BODY`]: `Err` is the answer to send instead.
-pub(crate) async fn read_body(req: Request<Incoming>) -> Result<Bytes, Refusal> {
+pub(crate) async fn read_body(req: Req) -> Result<Bytes, Refusal> {
     let timeout = req
         .extensions()
         .get::<crate::server::BodyTimeout>()
         .map_or(std::time::Duration::from_secs(30), |t| t.0);
     match tokio::time::timeout(timeout, read_body_now(req)).await {
         Ok(read) => read,
-        Err(_) => Err(Box::new(error(
+        Err(_) => Err(Refusal::new(error(
             StatusCode::REQUEST_TIMEOUT,
             "RequestTimeoutError",
             "the request body did not arrive in time",
@@ -189,14 +301,14 @@ pub(crate) async fn read_body(req: Request<Incoming>) -> Result<Bytes, Refusal> 
     }
 }
 
-async fn read_body_now(req: Request<Incoming>) -> Result<Bytes, Refusal> {
+async fn read_body_now(req: Req) -> Result<Bytes, Refusal> {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     let too_large = || {
-        Box::new(error(
+        Refusal::new(error(
             StatusCode::PAYLOAD_TOO_LARGE,
             "PayloadTooLargeError",
             "request body over 1 MiB",
@@ -208,27 +320,28 @@ async fn read_body_now(req: Request<Incoming>) -> Result<Bytes, Refusal> {
     match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(body) => Ok(body.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
-        Err(_) => Err(Box::new(invalid("unreadable request body"))),
+        Err(_) => Err(Refusal::new(invalid("unreadable request body"))),
     }
 }
 
 /// Parses a JSON body: `Err` is the 400 to send.
 pub(crate) fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Refusal> {
-    serde_json::from_slice(body).map_err(|e| Box::new(invalid(&format!("invalid JSON body: {e}"))))
+    serde_json::from_slice(body)
+        .map_err(|e| Refusal::new(invalid(&format!("invalid JSON body: {e}"))))
 }
 
-async fn create_webhook(req: Request<Incoming>, shared: &Arc<Shared>) -> Response<Body> {
+async fn create_webhook(State(shared): State<Arc<Shared>>, req: Req) -> Response<Body> {
     let spec: WebhookSpec = match read_body(req).await.and_then(|b| parse(&b)) {
         Ok(spec) => spec,
-        Err(answer) => return *answer,
+        Err(refused) => return refused.answer(),
     };
-    match crate::publish::register(shared, spec).await {
+    match crate::publish::register(&shared, spec).await {
         Ok(webhook) => to_json(StatusCode::OK, &webhook),
         Err(e) => invalid(&e.to_string()),
     }
 }
 
-fn list_webhooks(shared: &Shared) -> Response<Body> {
+async fn list_webhooks(State(shared): State<Arc<Shared>>) -> Response<Body> {
     let webhooks: Vec<_> = shared
         .rest
         .webhooks
@@ -242,15 +355,21 @@ fn list_webhooks(shared: &Shared) -> Response<Body> {
     )
 }
 
-fn get_webhook(shared: &Shared, id: &str) -> Response<Body> {
-    match shared.rest.webhooks.get(id) {
+async fn get_webhook(
+    State(shared): State<Arc<Shared>>,
+    Params(id): Params<String>,
+) -> Response<Body> {
+    match shared.rest.webhooks.get(&id) {
         Some(route) => to_json(StatusCode::OK, &route.view()),
         None => error(StatusCode::NOT_FOUND, "NotFoundError", "no such webhook"),
     }
 }
 
-fn delete_webhook(shared: &Shared, id: &str) -> Response<Body> {
-    if crate::publish::unregister(shared, id) {
+async fn delete_webhook(
+    State(shared): State<Arc<Shared>>,
+    Params(id): Params<String>,
+) -> Response<Body> {
+    if crate::publish::unregister(&shared, &id) {
         to_json(
             StatusCode::OK,
             &serde_json::json!({ "webhook_id": id, "deleted": true }),
@@ -264,10 +383,10 @@ fn delete_webhook(shared: &Shared, id: &str) -> Response<Body> {
 /// (re-encoded only when the simulator speaks the other envelope), written as
 /// JavaScript's `JSON.stringify(JSON.parse(body))` writes it, so that handlers that
 /// rebuild the body that way (the article's) see the very bytes that were signed.
-async fn post_event(req: Request<Incoming>, shared: &Arc<Shared>) -> Response<Body> {
+async fn post_event(State(shared): State<Arc<Shared>>, req: Req) -> Response<Body> {
     let body = match read_body(req).await {
         Ok(body) => body,
-        Err(answer) => return *answer,
+        Err(refused) => return refused.answer(),
     };
     let body = match crate::jsonify::stringify(&body) {
         Ok(body) => body,
@@ -278,24 +397,18 @@ async fn post_event(req: Request<Incoming>, shared: &Arc<Shared>) -> Response<Bo
         Err(e) => return invalid(&format!("not an event: {e}")),
     };
     let id = event.id().to_owned();
-    crate::publish::publish(shared, [event]);
+    crate::publish::publish(&shared, [event]);
     to_json(StatusCode::OK, &serde_json::json!({ "event_id": id }))
 }
 
 /// `GET /_sim/events?after=evt_..&limit=N`: retained events after `after` (from the
 /// oldest retained without it), oldest first. 410 when `after` is not retained.
-fn page_events<B>(req: &Request<B>, shared: &Shared) -> Response<Body> {
+async fn page_events(State(shared): State<Arc<Shared>>, query: Query) -> Response<Body> {
     let mut after = None;
     let mut limit = 100;
-    for (key, value) in req
-        .uri()
-        .query()
-        .unwrap_or("")
-        .split('&')
-        .filter_map(|p| p.split_once('='))
-    {
+    for (key, value) in query.pairs() {
         match key {
-            "after" if !value.is_empty() => after = Some(percent_decode(value)),
+            "after" if !value.is_empty() => after = Some(value),
             "limit" => match value.parse::<usize>() {
                 Ok(n) if (1..=MAX_PAGE).contains(&n) => limit = n,
                 _ => return invalid("limit must be a number from 1 to 1000"),
@@ -303,7 +416,7 @@ fn page_events<B>(req: &Request<B>, shared: &Shared) -> Response<Body> {
             _ => {}
         }
     }
-    let Some(events) = shared.hub.retained_after(after.as_deref(), limit + 1) else {
+    let Some(events) = shared.hub.retained_after(after, limit + 1) else {
         return error(
             StatusCode::GONE,
             "GapError",
@@ -331,13 +444,13 @@ fn page_events<B>(req: &Request<B>, shared: &Shared) -> Response<Body> {
     json(StatusCode::OK, out)
 }
 
-async fn post_chaos(req: Request<Incoming>, shared: &Arc<Shared>) -> Response<Body> {
+async fn post_chaos(State(shared): State<Arc<Shared>>, req: Req) -> Response<Body> {
     let chaos: Chaos = match read_body(req).await.and_then(|b| parse(&b)) {
         Ok(chaos) => chaos,
-        Err(answer) => return *answer,
+        Err(refused) => return refused.answer(),
     };
     if let Err(e) = chaos.validate() {
-        return invalid(&e);
+        return invalid(&e.to_string());
     }
     let drop_now = chaos.drop_now;
     shared.rest.chaos.set(Some(chaos));
@@ -345,7 +458,7 @@ async fn post_chaos(req: Request<Incoming>, shared: &Arc<Shared>) -> Response<Bo
         crate::chaos::bump(&shared.rest.chaos.ws_drops);
         // Dropping kills every connection, this request's included: drop shortly
         // after, so that the answer gets out first.
-        let weak = Arc::downgrade(shared);
+        let weak = Arc::downgrade(&shared);
         tokio::spawn(async move {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             if let Some(shared) = weak.upgrade() {
@@ -353,7 +466,16 @@ async fn post_chaos(req: Request<Incoming>, shared: &Arc<Shared>) -> Response<Bo
             }
         });
     }
-    chaos_view(shared)
+    chaos_view(&shared)
+}
+
+async fn get_chaos(State(shared): State<Arc<Shared>>) -> Response<Body> {
+    chaos_view(&shared)
+}
+
+async fn delete_chaos(State(shared): State<Arc<Shared>>) -> Response<Body> {
+    shared.rest.chaos.set(None);
+    chaos_view(&shared)
 }
 
 fn chaos_view(shared: &Shared) -> Response<Body> {
@@ -362,40 +484,4 @@ fn chaos_view(shared: &Shared) -> Response<Body> {
         StatusCode::OK,
         &serde_json::json!({ "chaos": chaos.as_deref(), "stats": shared.rest.chaos.stats() }),
     )
-}
-
-/// Decodes `%XX` escapes (and `+` as a space is *not* applied: ids never hold one).
-/// Invalid escapes are kept as they are.
-pub(crate) fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
-            (b'%', Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some() => {
-                let v = hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0);
-                out.push(v as u8);
-                i += 3;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn decodes_percent_escapes_leniently() {
-        assert_eq!(percent_decode("ada%40agentmail.to"), "ada@agentmail.to");
-        assert_eq!(percent_decode("100%"), "100%");
-        assert_eq!(percent_decode("%zz%4"), "%zz%4");
-        assert_eq!(percent_decode("%ff"), "\u{fffd}");
-    }
 }

@@ -1,19 +1,21 @@
-//! The listener, TLS, HTTP and the router. WebSocket paths are HTTP upgrades on the
-//! same port as everything else, so REST routes can sit beside them.
+//! The listener, TLS and HTTP; the routes are [`crate::rest::router`]'s. WebSocket
+//! paths are HTTP upgrades on the same port as everything else, so REST routes can
+//! sit beside them.
 
-use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Router;
+use axum::extract::{Extension, OriginalUri, State};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
+use hyper::{Request, Response, StatusCode, Uri};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
@@ -22,6 +24,7 @@ use tokio::task::JoinHandle;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
+use tower::ServiceExt as _;
 
 use crate::faults::{Control, killed};
 use crate::{Shared, ws};
@@ -39,10 +42,12 @@ pub(crate) async fn listen(
 ) -> io::Result<(SocketAddr, JoinHandle<()>)> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
-    Ok((local, tokio::spawn(accept_loop(listener, shared))))
+    // Built once per listener; each connection holds a clone (an `Arc`).
+    let router = crate::rest::router(shared.clone());
+    Ok((local, tokio::spawn(accept_loop(listener, shared, router))))
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, router: Router) {
     loop {
         let tcp = match listener.accept().await {
             Ok((tcp, _)) => tcp,
@@ -59,22 +64,27 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         }
         let _ = tcp.set_nodelay(true);
         let ctl = shared.conns.register();
-        tokio::spawn(connection(tcp, shared.clone(), ctl));
+        tokio::spawn(connection(tcp, shared.clone(), router.clone(), ctl));
     }
 }
 
-async fn connection(tcp: TcpStream, shared: Arc<Shared>, mut ctl: watch::Receiver<Control>) {
+async fn connection(
+    tcp: TcpStream,
+    shared: Arc<Shared>,
+    router: Router,
+    mut ctl: watch::Receiver<Control>,
+) {
     if shared.faults.stalling() {
         killed(&mut ctl).await;
         return;
     }
     let Some(acceptor) = shared.settings.tls.clone() else {
-        return serve_http(tcp, shared, ctl).await;
+        return serve_http(tcp, &shared, router, ctl).await;
     };
     let accept = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp));
     tokio::select! {
         tls = accept => match tls {
-            Ok(Ok(tls)) => serve_http(tls, shared, ctl).await,
+            Ok(Ok(tls)) => serve_http(tls, &shared, router, ctl).await,
             Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
             Err(_) => tracing::debug!("TLS handshake timed out"),
         },
@@ -82,7 +92,7 @@ async fn connection(tcp: TcpStream, shared: Arc<Shared>, mut ctl: watch::Receive
     }
 }
 
-async fn serve_http<IO>(io: IO, shared: Arc<Shared>, mut ctl: watch::Receiver<Control>)
+async fn serve_http<IO>(io: IO, shared: &Shared, router: Router, mut ctl: watch::Receiver<Control>)
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -91,8 +101,8 @@ where
     let body_timeout = BodyTimeout(shared.settings.body_timeout);
     let service = service_fn(move |mut req: Request<Incoming>| {
         req.extensions_mut().insert(body_timeout);
-        let response = route(req, shared.clone(), service_ctl.clone());
-        async move { Ok::<_, Infallible>(response.await) }
+        req.extensions_mut().insert(service_ctl.clone());
+        router.clone().oneshot(canonical(req))
     });
     // The header timeout also closes a kept-alive connection that sends nothing.
     let conn = http1::Builder::new()
@@ -112,34 +122,62 @@ where
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct BodyTimeout(pub(crate) Duration);
 
-/// Every route of the simulator.
-pub(crate) async fn route(
-    req: Request<Incoming>,
-    shared: Arc<Shared>,
-    ctl: watch::Receiver<Control>,
-) -> Response<Body> {
-    match req.uri().path() {
-        "/v0" | "/v1/ws" if shared.rest.websockets_down() => error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "ServiceUnavailableError",
-            "the WebSocket gateway is down (chaos)",
-        ),
-        "/v0" => websocket(req, shared, ctl, false),
-        // The article's path: under its envelope, events flow from connect.
-        "/v1/ws" => {
-            let stream = shared.hub.envelope() == mailwire_proto::Envelope::Simple;
-            websocket(req, shared, ctl, stream)
-        }
-        _ => crate::rest::route(req, shared).await,
+/// The request with its path's leading and trailing slashes folded
+/// (`/v1/webhooks/` is `/v1/webhooks`), as the routes have always matched, and the
+/// path as sent kept for the 404's message ([`OriginalUri`]).
+fn canonical<B>(mut req: Request<B>) -> Request<B> {
+    let uri = req.uri().clone();
+    let path = uri.path();
+    let trimmed = path.trim_matches('/');
+    let folded = (path.len() != trimmed.len() + 1 || !path.starts_with('/'))
+        .then(|| match uri.query() {
+            Some(query) => format!("/{trimmed}?{query}"),
+            None => format!("/{trimmed}"),
+        })
+        .and_then(|pq| {
+            let mut parts = uri.clone().into_parts();
+            parts.path_and_query = Some(pq.parse().ok()?);
+            Uri::from_parts(parts).ok()
+        });
+    req.extensions_mut().insert(OriginalUri(uri));
+    if let Some(folded) = folded {
+        *req.uri_mut() = folded;
     }
+    req
 }
 
-fn websocket(
-    mut req: Request<Incoming>,
+/// `/v0`: AgentMail's WebSocket.
+pub(crate) async fn agentmail_socket(
+    State(shared): State<Arc<Shared>>,
+    Extension(ctl): Extension<watch::Receiver<Control>>,
+    req: axum::extract::Request,
+) -> Response<Body> {
+    websocket(req, shared, ctl, false)
+}
+
+/// `/v1/ws`: the article's path; under its envelope, events flow from connect.
+pub(crate) async fn simple_socket(
+    State(shared): State<Arc<Shared>>,
+    Extension(ctl): Extension<watch::Receiver<Control>>,
+    req: axum::extract::Request,
+) -> Response<Body> {
+    let stream = shared.hub.envelope() == mailwire_proto::Envelope::Simple;
+    websocket(req, shared, ctl, stream)
+}
+
+fn websocket<B>(
+    mut req: Request<B>,
     shared: Arc<Shared>,
     ctl: watch::Receiver<Control>,
     stream: bool,
 ) -> Response<Body> {
+    if shared.rest.websockets_down() {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailableError",
+            "the WebSocket gateway is down (chaos)",
+        );
+    }
     let checked = shared.keys.check(&req);
     shared.record_handshake(checked.is_ok());
     if let Err(missing) = checked {

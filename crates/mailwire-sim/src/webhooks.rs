@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use mailwire_proto::{Envelope, Event, EventType};
-use mailwire_webhook::{Keyring, Scheme, Signer};
-use mailwire_webhook_http::Endpoint;
+use mailwire_webhook::{KeyError, Keyring, Scheme, Signer};
+use mailwire_webhook_http::{Endpoint, SenderError};
 use serde::{Deserialize, Serialize};
 
 /// A webhook to register: the body of `POST /v1/webhooks`.
@@ -210,14 +210,29 @@ impl fmt::Debug for Webhook {
     }
 }
 
-/// Why a webhook could not be registered.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a webhook could not be registered. The message starts with the field at
+/// fault, as the 400 of the REST route does.
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum WebhookError {
-    /// The request is not acceptable (bad URL, scheme or secret); the message says
-    /// which field.
-    #[error("{0}")]
-    Invalid(String),
+    /// `scheme` names none the simulator signs with.
+    #[error("scheme: expected hex, standard or stripe, got {name:?}")]
+    Scheme {
+        /// What was given.
+        name: String,
+        /// Why it does not parse.
+        #[source]
+        source: KeyError,
+    },
+    /// The secret does not suit the scheme (`standard` takes `whsec_` and base64).
+    #[error("secret: {0}")]
+    Secret(#[source] KeyError),
+    /// The URL does not parse, or is not `http://` or `https://`.
+    #[error("url: {0}")]
+    Url(#[source] SenderError),
+    /// The URL holds whitespace.
+    #[error("url: contains whitespace")]
+    UrlWhitespace,
 }
 
 /// A checked registration: the public view and the endpoint that signs for it.
@@ -226,27 +241,29 @@ pub(crate) struct Checked {
     pub(crate) endpoint: Endpoint,
 }
 
+fn scheme(name: &str) -> Result<Scheme, WebhookError> {
+    name.parse::<Scheme>()
+        .map_err(|source| WebhookError::Scheme {
+            name: name.to_owned(),
+            source,
+        })
+}
+
 /// Checks a spec, fills in the defaults, and builds its endpoint.
 pub(crate) fn check(spec: WebhookSpec, envelope: Envelope) -> Result<Checked, WebhookError> {
-    let invalid = |m: String| WebhookError::Invalid(m);
     let scheme = match spec.scheme.as_deref() {
         None => match envelope {
             Envelope::AgentMail => Scheme::Standard,
             Envelope::Simple => Scheme::Hex,
         },
-        Some(name) => name.parse::<Scheme>().map_err(|_| {
-            invalid(format!(
-                "scheme: expected hex, standard or stripe, got {name:?}"
-            ))
-        })?,
+        Some(name) => scheme(name)?,
     };
     let secret = match spec.secret {
         Some(secret) => secret,
         None => generate_secret(),
     };
-    let keyring = Keyring::new(scheme, [&secret]).map_err(|e| invalid(format!("secret: {e}")))?;
-    let endpoint =
-        Endpoint::new(&spec.url, Signer::new(keyring)).map_err(|e| invalid(format!("url: {e}")))?;
+    let keyring = Keyring::new(scheme, [&secret]).map_err(WebhookError::Secret)?;
+    let endpoint = Endpoint::new(&spec.url, Signer::new(keyring)).map_err(WebhookError::Url)?;
     check_url(&spec.url)?;
     let now = crate::ids::now_rfc3339();
     let webhook = Webhook {
@@ -269,19 +286,15 @@ pub(crate) fn check(spec: WebhookSpec, envelope: Envelope) -> Result<Checked, We
 
 /// An endpoint at `url` signing as `webhook` does.
 pub(crate) fn endpoint(url: &str, webhook: &Webhook) -> Result<Endpoint, WebhookError> {
-    let scheme = webhook
-        .scheme
-        .parse::<Scheme>()
-        .map_err(|e| WebhookError::Invalid(format!("scheme: {e}")))?;
-    let keyring = Keyring::new(scheme, [&webhook.secret])
-        .map_err(|e| WebhookError::Invalid(format!("secret: {e}")))?;
-    Endpoint::new(url, Signer::new(keyring)).map_err(|e| WebhookError::Invalid(format!("url: {e}")))
+    let keyring =
+        Keyring::new(scheme(&webhook.scheme)?, [&webhook.secret]).map_err(WebhookError::Secret)?;
+    Endpoint::new(url, Signer::new(keyring)).map_err(WebhookError::Url)
 }
 
 /// The sender accepts any absolute URL; a webhook also needs a host to reach.
 fn check_url(url: &str) -> Result<(), WebhookError> {
     if url.chars().any(char::is_whitespace) {
-        return Err(WebhookError::Invalid("url: contains whitespace".into()));
+        return Err(WebhookError::UrlWhitespace);
     }
     Ok(())
 }

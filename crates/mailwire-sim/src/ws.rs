@@ -99,6 +99,23 @@ impl Filter {
     }
 }
 
+/// Counts an open WebSocket in the `mailwire_sim_ws_connections` gauge while it
+/// lives, however its task ends (aborted included).
+struct OpenConnection;
+
+impl OpenConnection {
+    fn new() -> OpenConnection {
+        metrics::gauge!("mailwire_sim_ws_connections").increment(1.0);
+        OpenConnection
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        metrics::gauge!("mailwire_sim_ws_connections").decrement(1.0);
+    }
+}
+
 struct Connection<S> {
     ws: WebSocketStream<S>,
     shared: Arc<Shared>,
@@ -120,6 +137,7 @@ pub(crate) async fn serve<S>(
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    let _open = OpenConnection::new();
     let ping_every = shared.settings.ping_interval;
     let mut ping = ping_every.map(|every| {
         let mut ping = tokio::time::interval_at(Instant::now() + every, every);

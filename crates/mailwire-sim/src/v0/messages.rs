@@ -3,17 +3,20 @@
 
 use std::sync::Arc;
 
-use hyper::body::Incoming;
-use hyper::{Method, Request};
+use axum::Router;
+use axum::extract::State;
+use axum::routing::{get, post};
+use hyper::{HeaderMap, Response};
 use mailwire_proto::{Address, Message};
 use serde::Deserialize;
 use time::Duration;
 
-use super::{Query, Routed, done, json_body, no_content, not_found, ok, page, validation};
+use super::{Ids, Query, json_body, no_content, not_found, ok, only, page, validation};
 use crate::Shared;
 use crate::mail::{Mail, Stored, message_item};
-use crate::message::{Compose, NewAttachment, one_or_many};
-use crate::rest::Refusal;
+use crate::message::{Compose, EmailError, NewAttachment, one_or_many};
+use crate::rest::{Params, Refusal, Req};
+use crate::server::Body;
 
 /// The body of send, reply, reply-all and forward.
 #[derive(Deserialize, Default)]
@@ -60,14 +63,13 @@ enum Kind {
 }
 
 /// The base URL the client reached us by, for download links.
-pub(super) fn base_url<B>(req: &Request<B>, shared: &Shared) -> String {
+pub(super) fn base_url(headers: &HeaderMap, shared: &Shared) -> String {
     let scheme = if shared.settings.tls.is_some() {
         "https"
     } else {
         "http"
     };
-    let host = req
-        .headers()
+    let host = headers
         .get(hyper::header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("localhost");
@@ -180,8 +182,10 @@ fn compose(
     parent: Option<&Stored>,
     kind: Kind,
     body: SendBody,
-) -> Result<Compose, String> {
-    let me = mail.inbox(inbox).ok_or("no such inbox")?;
+) -> Result<Compose, EmailError> {
+    let me = mail
+        .inbox(inbox)
+        .ok_or_else(|| EmailError::NoInbox(inbox.to_owned()))?;
     let from = match &me.display_name {
         Some(name) if !name.is_empty() => Address::named(name, &me.email).as_str().to_owned(),
         _ => me.email.clone(),
@@ -270,12 +274,12 @@ fn compose(
 }
 
 async fn send(
-    req: Request<Incoming>,
+    req: Req,
     shared: &Arc<Shared>,
     inbox: &str,
     parent_id: Option<&str>,
     kind: Kind,
-) -> Result<hyper::Response<crate::server::Body>, Refusal> {
+) -> Result<Response<Body>, Refusal> {
     let body: SendBody = json_body(req).await?;
     let stored = {
         let mut mail = shared.mail();
@@ -287,104 +291,168 @@ async fn send(
             None => None,
         };
         let c = compose(&mail, inbox, parent.as_ref(), kind, body)
-            .map_err(|e| super::refusal(validation(&e)))?;
+            .map_err(|e| super::refusal(validation(&e.to_string())))?;
         if c.to.is_empty() && c.cc.is_empty() && c.bcc.is_empty() {
             return Ok(validation("to: at least one recipient (to, cc or bcc)"));
         }
-        crate::message::store(&mut mail, c).map_err(|e| super::refusal(validation(&e)))?
+        crate::message::store(&mut mail, c)
+            .map_err(|e| super::refusal(validation(&e.to_string())))?
     };
     let answer = serde_json::json!({ "message_id": stored.id(), "thread_id": stored.thread_id() });
     crate::lifecycle::sent(shared, &stored);
     Ok(ok(&answer))
 }
 
-pub(super) async fn route(
-    req: Request<Incoming>,
-    shared: &Arc<Shared>,
-    inbox: &str,
-    rest: &[&str],
-) -> Routed {
-    let method = req.method().clone();
-    let base = base_url(&req, shared);
-    match (rest, method) {
-        ([], Method::GET) => {
-            let query = Query::of(req.uri());
-            let items = list(&shared.mail(), inbox, &query);
-            done(items.and_then(|items| page("messages", items, &query)))
+/// `{inbox}/messages...`, `inbox` being an inbox's path (under a pod or not).
+pub(super) fn routes(inbox: &str) -> Router<Arc<Shared>> {
+    let at = |tail: &str| format!("{inbox}/messages{tail}");
+    Router::new()
+        .route(&at(""), only(get(list_messages)))
+        .route(&at("/send"), only(post(send_new)))
+        .route(
+            &at("/{message_id}"),
+            only(get(get_message).patch(update).delete(delete)),
+        )
+        .route(&at("/{message_id}/reply"), only(post(reply)))
+        .route(&at("/{message_id}/reply-all"), only(post(reply_all)))
+        .route(&at("/{message_id}/forward"), only(post(forward)))
+        .route(
+            &at("/{message_id}/attachments/{attachment_id}"),
+            only(get(attachment)),
+        )
+        .route(&at("/{message_id}/raw"), only(get(raw)))
+}
+
+async fn list_messages(
+    State(shared): State<Arc<Shared>>,
+    Params(ids): Params<Ids>,
+    query: Query,
+) -> Result<Response<Body>, Refusal> {
+    let items = list(&shared.mail(), ids.inbox(), &query)?;
+    page("messages", items, &query)
+}
+
+async fn send_new(
+    State(shared): State<Arc<Shared>>,
+    Params(ids): Params<Ids>,
+    req: Req,
+) -> Result<Response<Body>, Refusal> {
+    send(req, &shared, ids.inbox(), None, Kind::Send).await
+}
+
+async fn reply(
+    State(shared): State<Arc<Shared>>,
+    Params(ids): Params<Ids>,
+    req: Req,
+) -> Result<Response<Body>, Refusal> {
+    send(req, &shared, ids.inbox(), Some(ids.message()), Kind::Reply).await
+}
+
+async fn reply_all(
+    State(shared): State<Arc<Shared>>,
+    Params(ids): Params<Ids>,
+    req: Req,
+) -> Result<Response<Body>, Refusal> {
+    send(
+        req,
+        &shared,
+        ids.inbox(),
+        Some(ids.message()),
+        Kind::ReplyAll,
+    )
+    .await
+}
+
+async fn forward(
+    State(shared): State<Arc<Shared>>,
+    Params(ids): Params<Ids>,
+    req: Req,
+) -> Result<Response<Body>, Refusal> {
+    send(
+        req,
+        &shared,
+        ids.inbox(),
+        Some(ids.message()),
+        Kind::Forward,
+    )
+    .await
+}
+
+async fn get_message(
+    State(shared): State<Arc<Shared>>,
+    Params(ids): Params<Ids>,
+) -> Response<Body> {
+    match shared.mail().message(ids.inbox(), ids.message()) {
+        Some(m) => ok(&m.message),
+        None => not_found("Message"),
+    }
+}
+
+async fn update(
+    State(shared): State<Arc<Shared>>,
+    Params(ids): Params<Ids>,
+    req: Req,
+) -> Result<Response<Body>, Refusal> {
+    let (inbox, id) = (ids.inbox(), ids.message());
+    if shared.mail().message(inbox, id).is_none() {
+        return Ok(not_found("Message"));
+    }
+    let body: UpdateBody = json_body(req).await?;
+    let mut mail = shared.mail();
+    let Some(m) = mail.message_mut(inbox, id) else {
+        return Ok(not_found("Message"));
+    };
+    let labels = &mut m.message.labels;
+    labels.retain(|l| !body.remove_labels.contains(l));
+    for l in body.add_labels {
+        if !labels.contains(&l) {
+            labels.push(l);
         }
-        (["send"], Method::POST) => done(send(req, shared, inbox, None, Kind::Send).await),
-        ([id, "reply"], Method::POST) => {
-            done(send(req, shared, inbox, Some(id), Kind::Reply).await)
-        }
-        ([id, "reply-all"], Method::POST) => {
-            done(send(req, shared, inbox, Some(id), Kind::ReplyAll).await)
-        }
-        ([id, "forward"], Method::POST) => {
-            done(send(req, shared, inbox, Some(id), Kind::Forward).await)
-        }
-        ([id], Method::GET) => done(Ok(match shared.mail().message(inbox, id) {
-            Some(m) => ok(&m.message),
-            None => not_found("Message"),
+    }
+    m.message.updated_at = Some(crate::ids::now());
+    Ok(ok(
+        &serde_json::json!({ "message_id": m.id(), "labels": m.message.labels }),
+    ))
+}
+
+async fn delete(State(shared): State<Arc<Shared>>, Params(ids): Params<Ids>) -> Response<Body> {
+    if shared.mail().remove_message(ids.inbox(), ids.message()) {
+        no_content()
+    } else {
+        not_found("Message")
+    }
+}
+
+async fn attachment(
+    State(shared): State<Arc<Shared>>,
+    Params(ids): Params<Ids>,
+    headers: HeaderMap,
+) -> Response<Body> {
+    let base = base_url(&headers, &shared);
+    let mail = shared.mail();
+    match mail.message(ids.inbox(), ids.message()) {
+        None => not_found("Message"),
+        Some(m) => match attachment_response(&base, m, ids.attachment()) {
+            Some(v) => ok(&v),
+            None => not_found("Attachment"),
+        },
+    }
+}
+
+async fn raw(
+    State(shared): State<Arc<Shared>>,
+    Params(ids): Params<Ids>,
+    headers: HeaderMap,
+) -> Response<Body> {
+    let base = base_url(&headers, &shared);
+    let mail = shared.mail();
+    match mail.message(ids.inbox(), ids.message()) {
+        None => not_found("Message"),
+        Some(m) => ok(&serde_json::json!({
+            "message_id": m.id(),
+            "size": m.raw.len(),
+            "download_url": download_url(&base, m.inbox_id(), m.id(), "raw"),
+            "expires_at": expires_at(),
         })),
-        ([id], Method::PATCH) => done(
-            async {
-                if shared.mail().message(inbox, id).is_none() {
-                    return Ok(not_found("Message"));
-                }
-                let body: UpdateBody = json_body(req).await?;
-                let mut mail = shared.mail();
-                let Some(m) = mail.message_mut(inbox, id) else {
-                    return Ok(not_found("Message"));
-                };
-                let labels = &mut m.message.labels;
-                labels.retain(|l| !body.remove_labels.contains(l));
-                for l in body.add_labels {
-                    if !labels.contains(&l) {
-                        labels.push(l);
-                    }
-                }
-                m.message.updated_at = Some(crate::ids::now());
-                Ok(ok(
-                    &serde_json::json!({ "message_id": m.id(), "labels": m.message.labels }),
-                ))
-            }
-            .await,
-        ),
-        ([id], Method::DELETE) => done(Ok(if shared.mail().remove_message(inbox, id) {
-            no_content()
-        } else {
-            not_found("Message")
-        })),
-        ([id, "attachments", att], Method::GET) => {
-            let mail = shared.mail();
-            done(Ok(match mail.message(inbox, id) {
-                None => not_found("Message"),
-                Some(m) => match attachment_response(&base, m, att) {
-                    Some(v) => ok(&v),
-                    None => not_found("Attachment"),
-                },
-            }))
-        }
-        ([id, "raw"], Method::GET) => {
-            let mail = shared.mail();
-            done(Ok(match mail.message(inbox, id) {
-                None => not_found("Message"),
-                Some(m) => ok(&serde_json::json!({
-                    "message_id": m.id(),
-                    "size": m.raw.len(),
-                    "download_url": download_url(&base, m.inbox_id(), m.id(), "raw"),
-                    "expires_at": expires_at(),
-                })),
-            }))
-        }
-        (
-            []
-            | ["send"]
-            | [_]
-            | [_, "reply" | "reply-all" | "forward" | "raw"]
-            | [_, "attachments", _],
-            _,
-        ) => done(Ok(super::method_not_allowed())),
-        _ => None,
     }
 }

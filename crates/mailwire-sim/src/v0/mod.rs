@@ -33,16 +33,136 @@ mod webhooks;
 
 use std::sync::Arc;
 
-use hyper::body::Incoming;
-use hyper::{Request, Response, StatusCode};
-use serde::Serialize;
+use axum::Router;
+use axum::extract::State;
+use axum::middleware::{self, Next};
+use hyper::{Method, Response, StatusCode};
+use serde::{Deserialize, Serialize};
 
 use crate::Shared;
 use crate::mail::Mail;
-use crate::rest::{Refusal, percent_decode, to_json};
+use crate::rest::{Params, Refusal, Req, to_json};
 use crate::server::Body;
 
 pub(crate) use query::Query;
+
+/// Every route under `/v0`. Those below a pod or an inbox first check that it exists
+/// (and that the inbox is in the pod): a 404 for it comes before the 405 of a
+/// method the route does not take.
+pub(crate) fn routes(shared: &Arc<Shared>) -> Router<Arc<Shared>> {
+    const POD: &str = "/v0/pods/{pod_id}";
+    const INBOX: &str = "/v0/inboxes/{inbox_id}";
+    const POD_INBOX: &str = "/v0/pods/{pod_id}/inboxes/{inbox_id}";
+    let scoped = Router::new()
+        .merge(inboxes::routes("/v0"))
+        .merge(inboxes::routes(POD))
+        .merge(messages::routes(INBOX))
+        .merge(messages::routes(POD_INBOX))
+        .merge(threads::routes("/v0"))
+        .merge(threads::routes(INBOX))
+        .merge(threads::routes(POD))
+        .merge(webhooks::routes("/v0"))
+        .merge(webhooks::routes(INBOX))
+        .merge(webhooks::routes(POD))
+        .route_layer(middleware::from_fn_with_state(shared.clone(), check_scope));
+    pods::routes().merge(scoped)
+}
+
+/// `methods`, with `/v0`'s 405 for the others.
+fn only(
+    methods: axum::routing::MethodRouter<Arc<Shared>>,
+) -> axum::routing::MethodRouter<Arc<Shared>> {
+    crate::rest::only(methods, method_not_allowed)
+}
+
+/// The ids a `/v0` path names.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct Ids {
+    pod_id: Option<String>,
+    inbox_id: Option<String>,
+    message_id: Option<String>,
+    thread_id: Option<String>,
+    webhook_id: Option<String>,
+    attachment_id: Option<String>,
+}
+
+impl Ids {
+    fn pod(&self) -> &str {
+        self.pod_id.as_deref().unwrap_or_default()
+    }
+
+    fn inbox(&self) -> &str {
+        self.inbox_id.as_deref().unwrap_or_default()
+    }
+
+    fn message(&self) -> &str {
+        self.message_id.as_deref().unwrap_or_default()
+    }
+
+    fn thread(&self) -> &str {
+        self.thread_id.as_deref().unwrap_or_default()
+    }
+
+    fn webhook(&self) -> &str {
+        self.webhook_id.as_deref().unwrap_or_default()
+    }
+
+    fn attachment(&self) -> &str {
+        self.attachment_id.as_deref().unwrap_or_default()
+    }
+
+    /// The inboxes below the pod named, or every inbox.
+    fn pod_scope(&self) -> Scope {
+        match &self.pod_id {
+            Some(pod) => Scope::Pod(pod.clone()),
+            None => Scope::All,
+        }
+    }
+
+    /// The inbox named, else the pod named, else everything.
+    fn scope(&self) -> Scope {
+        match &self.inbox_id {
+            Some(inbox) => Scope::Inbox(inbox.clone()),
+            None => self.pod_scope(),
+        }
+    }
+}
+
+/// 404 when the pod or the inbox the path names does not exist (or the inbox is
+/// not in the pod).
+async fn check_scope(
+    State(shared): State<Arc<Shared>>,
+    Params(ids): Params<Ids>,
+    req: Req,
+    next: Next,
+) -> axum::response::Response {
+    let missing = {
+        let mail = shared.mail();
+        match (ids.pod_scope().check(&mail), &ids.inbox_id) {
+            (Err(refused), _) => Some(refused.answer()),
+            (Ok(()), Some(inbox))
+                if mail.inbox(inbox).is_none() || !ids.pod_scope().accepts(&mail, inbox) =>
+            {
+                Some(not_found("Inbox"))
+            }
+            _ => None,
+        }
+    };
+    match missing {
+        Some(answer) => axum::response::IntoResponse::into_response(answer),
+        None => next.run(req).await,
+    }
+}
+
+/// The 404 of a path no `/v0` route matches.
+pub(crate) fn no_route(method: &Method, path: &str) -> Response<Body> {
+    api_error(
+        StatusCode::NOT_FOUND,
+        "NotFoundError",
+        "not_found",
+        &format!("no route {method} {path}"),
+    )
+}
 
 /// An error in the service's shape: `{name, code, message}`.
 pub(crate) fn api_error(
@@ -79,7 +199,7 @@ pub(crate) fn validation(message: &str) -> Response<Body> {
 }
 
 pub(crate) fn refusal(r: Response<Body>) -> Refusal {
-    Box::new(r)
+    Refusal::new(r)
 }
 
 /// A 2xx with no body, as the service answers deletes.
@@ -146,46 +266,8 @@ pub(crate) fn page<T: Serialize>(
     Ok(ok(&body))
 }
 
-/// Routes a request under `/v0` (auth already checked).
-pub(crate) async fn route(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
-    let path = req.uri().path().to_owned();
-    let segments: Vec<String> = path
-        .trim_matches('/')
-        .split('/')
-        .skip(1)
-        .map(percent_decode)
-        .collect();
-    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-    let method = req.method().clone();
-    let answer = match (segments.as_slice(), &method) {
-        (["pods", rest @ ..], _) => pods::route(req, &shared, rest).await,
-        (["inboxes", rest @ ..], _) => inboxes::route(req, &shared, Scope::All, rest).await,
-        (["threads", rest @ ..], _) => threads::route(req, &shared, Scope::All, rest).await,
-        (["webhooks", rest @ ..], _) => webhooks::route(req, &shared, Scope::All, rest).await,
-        _ => None,
-    };
-    match answer {
-        Some(Ok(response)) | Some(Err(response)) => response,
-        None => api_error(
-            StatusCode::NOT_FOUND,
-            "NotFoundError",
-            "not_found",
-            &format!("no route {method} {path}"),
-        ),
-    }
-}
-
-/// What a sub-router answers: `None` when no route matches (404).
-pub(crate) type Routed = Option<Result<Response<Body>, Response<Body>>>;
-
-pub(crate) fn done(r: Result<Response<Body>, Refusal>) -> Routed {
-    Some(r.map_err(|b| *b))
-}
-
 /// The body of a JSON request, 400 in the service's shape when it is not one.
-pub(crate) async fn json_body<T: serde::de::DeserializeOwned>(
-    req: Request<Incoming>,
-) -> Result<T, Refusal> {
+pub(crate) async fn json_body<T: serde::de::DeserializeOwned>(req: Req) -> Result<T, Refusal> {
     let body = crate::rest::read_body(req).await?;
     // An optional body the client left out comes as nothing, or as `null`.
     let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) || body.trim_ascii() == b"null" {

@@ -1,7 +1,11 @@
 //! Query parameters as the SDKs send them: list values as one JSON array
 //! (`labels=["a","b"]`), booleans as `true`/`false`, times in RFC 3339.
 
+use std::convert::Infallible;
+
+use axum::extract::FromRequestParts;
 use hyper::Uri;
+use hyper::http::request::Parts;
 use mailwire_proto::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -12,9 +16,19 @@ use crate::rest::Refusal;
 const DEFAULT_LIMIT: usize = 100;
 const MAX_LIMIT: usize = 1000;
 
-/// The decoded query of a request.
+/// The decoded query of a request (`application/x-www-form-urlencoded`, as axum's
+/// `Query` reads it, but kept as pairs: lists come repeated, and a value that is
+/// not valid is the service's 400, not axum's).
 #[derive(Debug, Default)]
 pub(crate) struct Query(Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Query {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Query::of(&parts.uri))
+    }
+}
 
 impl Query {
     pub(crate) fn of(uri: &Uri) -> Query {
@@ -23,6 +37,11 @@ impl Query {
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))
                 .collect(),
         )
+    }
+
+    /// Every pair, in order.
+    pub(crate) fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
     pub(crate) fn get(&self, key: &str) -> Option<&str> {

@@ -3,15 +3,18 @@
 
 use std::sync::Arc;
 
-use hyper::body::Incoming;
-use hyper::{Method, Request};
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+use hyper::{HeaderMap, Response};
 use mailwire_proto::Address;
 use serde::Deserialize;
 
-use super::{Query, Routed, Scope, done, json_body, no_content, not_found, ok, page};
+use super::{Ids, Query, Scope, json_body, no_content, not_found, ok, only, page};
 use crate::Shared;
 use crate::mail::{Mail, Stored, thread_item};
-use crate::rest::Refusal;
+use crate::rest::{Params, Refusal, Req};
+use crate::server::Body;
 
 #[derive(Deserialize)]
 struct UpdateBody {
@@ -73,7 +76,7 @@ fn list(mail: &Mail, scope: &Scope, query: &Query) -> Result<Vec<mailwire_proto:
 
 /// `GET .../threads/{id}`: the thread item, `messages` oldest first, paged from the
 /// newest (`next_page_token` gives older ones).
-fn get(
+fn thread_page(
     mail: &Mail,
     scope: &Scope,
     id: &str,
@@ -99,86 +102,108 @@ fn get(
     Ok(Some(v))
 }
 
-pub(super) async fn route(
-    req: Request<Incoming>,
-    shared: &Arc<Shared>,
-    scope: Scope,
-    rest: &[&str],
-) -> Routed {
-    if let Err(r) = scope.check(&shared.mail()) {
-        return Some(Err(*r));
+/// `{prefix}/threads...`, `prefix` being `/v0`, an inbox's or a pod's path.
+pub(super) fn routes(prefix: &str) -> Router<Arc<Shared>> {
+    let at = |tail: &str| format!("{prefix}/threads{tail}");
+    Router::new()
+        .route(&at(""), only(get(list_threads)))
+        .route(
+            &at("/{thread_id}"),
+            only(get(get_thread).patch(update).delete(delete)),
+        )
+        .route(
+            &at("/{thread_id}/attachments/{attachment_id}"),
+            only(get(attachment)),
+        )
+}
+
+async fn list_threads(
+    State(shared): State<Arc<Shared>>,
+    Params(ids): Params<Ids>,
+    query: Query,
+) -> Result<Response<Body>, Refusal> {
+    let threads = list(&shared.mail(), &ids.scope(), &query)?;
+    page("threads", threads, &query)
+}
+
+async fn get_thread(
+    State(shared): State<Arc<Shared>>,
+    Params(ids): Params<Ids>,
+    query: Query,
+) -> Result<Response<Body>, Refusal> {
+    Ok(
+        match thread_page(&shared.mail(), &ids.scope(), ids.thread(), &query)? {
+            Some(v) => ok(&v),
+            None => not_found("Thread"),
+        },
+    )
+}
+
+async fn update(
+    State(shared): State<Arc<Shared>>,
+    Params(ids): Params<Ids>,
+    req: Req,
+) -> Result<Response<Body>, Refusal> {
+    let (scope, id) = (ids.scope(), ids.thread());
+    let body: UpdateBody = json_body(req).await?;
+    let mut mail = shared.mail();
+    let keys: Vec<(String, String)> = mail
+        .thread(|i| scope.accepts(&mail, i), id)
+        .iter()
+        .map(|m| (m.inbox_id().to_owned(), m.id().to_owned()))
+        .collect();
+    if keys.is_empty() {
+        return Ok(not_found("Thread"));
     }
-    let method = req.method().clone();
-    let base = super::messages::base_url(&req, shared);
-    let query = Query::of(req.uri());
-    match (rest, method) {
-        ([], Method::GET) => {
-            let threads = list(&shared.mail(), &scope, &query);
-            done(threads.and_then(|t| page("threads", t, &query)))
-        }
-        ([id], Method::GET) => done(match get(&shared.mail(), &scope, id, &query) {
-            Ok(Some(v)) => Ok(ok(&v)),
-            Ok(None) => Ok(not_found("Thread")),
-            Err(e) => Err(e),
-        }),
-        ([id], Method::PATCH) => done(
-            async {
-                let body: UpdateBody = json_body(req).await?;
-                let mut mail = shared.mail();
-                let keys: Vec<(String, String)> = mail
-                    .thread(|i| scope.accepts(&mail, i), id)
-                    .iter()
-                    .map(|m| (m.inbox_id().to_owned(), m.id().to_owned()))
-                    .collect();
-                if keys.is_empty() {
-                    return Ok(not_found("Thread"));
+    let now = crate::ids::now();
+    for (inbox, message) in &keys {
+        if let Some(m) = mail.message_mut(inbox, message) {
+            m.message.labels.retain(|l| !body.remove_labels.contains(l));
+            for l in &body.add_labels {
+                if !m.message.labels.contains(l) {
+                    m.message.labels.push(l.clone());
                 }
-                let now = crate::ids::now();
-                for (inbox, message) in &keys {
-                    if let Some(m) = mail.message_mut(inbox, message) {
-                        m.message.labels.retain(|l| !body.remove_labels.contains(l));
-                        for l in &body.add_labels {
-                            if !m.message.labels.contains(l) {
-                                m.message.labels.push(l.clone());
-                            }
-                        }
-                        m.message.updated_at = Some(now);
-                    }
-                }
-                let labels = thread_item(&mail.thread(|i| scope.accepts(&mail, i), id)).labels;
-                Ok(ok(
-                    &serde_json::json!({ "thread_id": id, "labels": labels }),
-                ))
             }
-            .await,
-        ),
-        ([id], Method::DELETE) => {
-            let mut mail = shared.mail();
-            let keys: Vec<(String, String)> = mail
-                .thread(|i| scope.accepts(&mail, i), id)
-                .iter()
-                .map(|m| (m.inbox_id().to_owned(), m.id().to_owned()))
-                .collect();
-            if keys.is_empty() {
-                return done(Ok(not_found("Thread")));
-            }
-            for (inbox, message) in keys {
-                mail.remove_message(&inbox, &message);
-            }
-            done(Ok(no_content()))
+            m.message.updated_at = Some(now);
         }
-        ([id, "attachments", att], Method::GET) => {
-            let mail = shared.mail();
-            let found = mail
-                .thread(|i| scope.accepts(&mail, i), id)
-                .into_iter()
-                .find_map(|m| super::messages::attachment_response(&base, m, att));
-            done(Ok(match found {
-                Some(v) => ok(&v),
-                None => not_found("Attachment"),
-            }))
-        }
-        ([] | [_] | [_, "attachments", _], _) => done(Ok(super::method_not_allowed())),
-        _ => None,
+    }
+    let labels = thread_item(&mail.thread(|i| scope.accepts(&mail, i), id)).labels;
+    Ok(ok(
+        &serde_json::json!({ "thread_id": id, "labels": labels }),
+    ))
+}
+
+async fn delete(State(shared): State<Arc<Shared>>, Params(ids): Params<Ids>) -> Response<Body> {
+    let scope = ids.scope();
+    let mut mail = shared.mail();
+    let keys: Vec<(String, String)> = mail
+        .thread(|i| scope.accepts(&mail, i), ids.thread())
+        .iter()
+        .map(|m| (m.inbox_id().to_owned(), m.id().to_owned()))
+        .collect();
+    if keys.is_empty() {
+        return not_found("Thread");
+    }
+    for (inbox, message) in keys {
+        mail.remove_message(&inbox, &message);
+    }
+    no_content()
+}
+
+async fn attachment(
+    State(shared): State<Arc<Shared>>,
+    Params(ids): Params<Ids>,
+    headers: HeaderMap,
+) -> Response<Body> {
+    let base = super::messages::base_url(&headers, &shared);
+    let scope = ids.scope();
+    let mail = shared.mail();
+    let found = mail
+        .thread(|i| scope.accepts(&mail, i), ids.thread())
+        .into_iter()
+        .find_map(|m| super::messages::attachment_response(&base, m, ids.attachment()));
+    match found {
+        Some(v) => ok(&v),
+        None => not_found("Attachment"),
     }
 }

@@ -4,14 +4,18 @@
 
 use std::sync::Arc;
 
-use hyper::body::Incoming;
-use hyper::{Method, Request};
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+use hyper::Response;
 use mailwire_proto::EventType;
 use mailwire_webhook::Scheme;
 use serde::Deserialize;
 
-use super::{Query, Routed, Scope, done, json_body, no_content, not_found, ok, page, validation};
+use super::{Ids, Query, Scope, json_body, no_content, not_found, ok, only, page, validation};
 use crate::Shared;
+use crate::rest::{Params, Refusal, Req};
+use crate::server::Body;
 use crate::webhooks::{Webhook, WebhookSpec};
 
 /// The most inbox or pod ids one webhook may filter on (the definition's limit).
@@ -58,7 +62,7 @@ fn in_scope(webhook: &Webhook, scope: &Scope) -> bool {
     }
 }
 
-fn check_ids(field: &str, ids: Option<&Vec<String>>) -> Result<(), crate::rest::Refusal> {
+fn check_ids(field: &str, ids: Option<&Vec<String>>) -> Result<(), Refusal> {
     match ids {
         Some(ids) if ids.len() > MAX_IDS => Err(super::refusal(validation(&format!(
             "{field}: at most {MAX_IDS} ids"
@@ -83,120 +87,140 @@ fn edit(list: &mut Option<Vec<String>>, add: Vec<String>, remove: &[String]) {
     }
 }
 
-pub(super) async fn route(
-    req: Request<Incoming>,
-    shared: &Arc<Shared>,
-    scope: Scope,
-    rest: &[&str],
-) -> Routed {
-    if let Err(r) = scope.check(&shared.mail()) {
-        return Some(Err(*r));
+/// `{prefix}/webhooks...`, `prefix` being `/v0`, an inbox's or a pod's path.
+pub(super) fn routes(prefix: &str) -> Router<Arc<Shared>> {
+    let at = |tail: &str| format!("{prefix}/webhooks{tail}");
+    Router::new()
+        .route(&at(""), only(get(list).post(create)))
+        .route(
+            &at("/{webhook_id}"),
+            only(get(get_webhook).patch(update).delete(delete)),
+        )
+        .route(
+            &at("/{webhook_id}/headers"),
+            only(get(headers).patch(set_headers)),
+        )
+}
+
+/// The webhook the path names, if it is in the path's scope.
+fn find(shared: &Shared, ids: &Ids) -> Option<Arc<crate::dispatch::Route>> {
+    let scope = ids.scope();
+    shared
+        .rest
+        .webhooks
+        .get(ids.webhook())
+        .filter(|r| in_scope(&r.view(), &scope))
+}
+
+async fn list(
+    State(shared): State<Arc<Shared>>,
+    Params(ids): Params<Ids>,
+    query: Query,
+) -> Result<Response<Body>, Refusal> {
+    let scope = ids.scope();
+    let mut hooks: Vec<serde_json::Value> = shared
+        .rest
+        .webhooks
+        .all()
+        .iter()
+        .map(|r| r.view())
+        .filter(|w| in_scope(w, &scope))
+        .map(|w| w.agentmail_view())
+        .collect();
+    if !query.ascending()? {
+        hooks.reverse();
     }
-    let method = req.method().clone();
-    let find = |id: &str| {
-        shared
-            .rest
-            .webhooks
-            .get(id)
-            .filter(|r| in_scope(&r.view(), &scope))
-    };
-    match (rest, method) {
-        ([], Method::GET) => {
-            let query = Query::of(req.uri());
-            let mut hooks: Vec<serde_json::Value> = shared
-                .rest
-                .webhooks
-                .all()
-                .iter()
-                .map(|r| r.view())
-                .filter(|w| in_scope(w, &scope))
-                .map(|w| w.agentmail_view())
-                .collect();
-            match query.ascending() {
-                Ok(false) => hooks.reverse(),
-                Ok(true) => {}
-                Err(e) => return Some(Err(*e)),
-            }
-            done(page("webhooks", hooks, &query))
-        }
-        ([], Method::POST) => done(
-            async {
-                let body: CreateWebhook = json_body(req).await?;
-                if body.event_types.is_empty() {
-                    return Ok(validation("event_types: at least one event type"));
-                }
-                if body.headers.as_ref().is_some_and(|h| !h.is_empty()) {
-                    return Ok(validation(
-                        "headers: custom delivery headers are not supported by the simulator",
-                    ));
-                }
-                check_ids("inbox_ids", body.inbox_ids.as_ref())?;
-                check_ids("pod_ids", body.pod_ids.as_ref())?;
-                let mut spec = WebhookSpec::new(body.url).events(body.event_types);
-                spec.inbox_ids = body.inbox_ids;
-                spec.pod_ids = body.pod_ids;
-                spec.client_id = body.client_id;
-                let scoped = scope.clone();
-                let registered =
-                    crate::publish::register_scoped(shared, spec, Some(Scheme::Standard), |w| {
-                        match scoped {
-                            Scope::All => {}
-                            Scope::Pod(p) => w.pod_id = Some(p),
-                            Scope::Inbox(i) => w.inbox_id = Some(i),
-                        }
-                    })
-                    .await;
-                Ok(match registered {
-                    Ok(webhook) => ok(&webhook.agentmail_view()),
-                    Err(e) => validation(&e.to_string()),
-                })
-            }
-            .await,
-        ),
-        ([id], Method::GET) => done(Ok(match find(id) {
-            Some(r) => ok(&r.view().agentmail_view()),
-            None => not_found("Webhook"),
-        })),
-        ([id], Method::PATCH) => done(
-            async {
-                let Some(route) = find(id) else {
-                    return Ok(not_found("Webhook"));
-                };
-                let body: UpdateWebhook = json_body(req).await?;
-                if body.event_types.as_ref().is_some_and(Vec::is_empty) {
-                    return Ok(validation("event_types: at least one event type"));
-                }
-                let updated = route.update(|w| {
-                    if let Some(types) = body.event_types {
-                        w.events = Some(types);
-                    }
-                    if let Some(enabled) = body.enabled {
-                        w.enabled = enabled;
-                    }
-                    edit(&mut w.inbox_ids, body.add_inbox_ids, &body.remove_inbox_ids);
-                    edit(&mut w.pod_ids, body.add_pod_ids, &body.remove_pod_ids);
-                });
-                check_ids("inbox_ids", updated.inbox_ids.as_ref())?;
-                check_ids("pod_ids", updated.pod_ids.as_ref())?;
-                Ok(ok(&updated.agentmail_view()))
-            }
-            .await,
-        ),
-        ([id], Method::DELETE) => done(Ok(match find(id) {
-            Some(_) => {
-                crate::publish::unregister(shared, id);
-                no_content()
-            }
-            None => not_found("Webhook"),
-        })),
-        ([id, "headers"], Method::GET) => done(Ok(match find(id) {
-            Some(_) => ok(&serde_json::json!({ "header_names": [] })),
-            None => not_found("Webhook"),
-        })),
-        ([_, "headers"], Method::PATCH) => done(Ok(validation(
+    page("webhooks", hooks, &query)
+}
+
+async fn create(
+    State(shared): State<Arc<Shared>>,
+    Params(ids): Params<Ids>,
+    req: Req,
+) -> Result<Response<Body>, Refusal> {
+    let body: CreateWebhook = json_body(req).await?;
+    if body.event_types.is_empty() {
+        return Ok(validation("event_types: at least one event type"));
+    }
+    if body.headers.as_ref().is_some_and(|h| !h.is_empty()) {
+        return Ok(validation(
             "headers: custom delivery headers are not supported by the simulator",
-        ))),
-        ([] | [_] | [_, "headers"], _) => done(Ok(super::method_not_allowed())),
-        _ => None,
+        ));
     }
+    check_ids("inbox_ids", body.inbox_ids.as_ref())?;
+    check_ids("pod_ids", body.pod_ids.as_ref())?;
+    let mut spec = WebhookSpec::new(body.url).events(body.event_types);
+    spec.inbox_ids = body.inbox_ids;
+    spec.pod_ids = body.pod_ids;
+    spec.client_id = body.client_id;
+    let scope = ids.scope();
+    let registered =
+        crate::publish::register_scoped(&shared, spec, Some(Scheme::Standard), |w| match scope {
+            Scope::All => {}
+            Scope::Pod(p) => w.pod_id = Some(p),
+            Scope::Inbox(i) => w.inbox_id = Some(i),
+        })
+        .await;
+    Ok(match registered {
+        Ok(webhook) => ok(&webhook.agentmail_view()),
+        Err(e) => validation(&e.to_string()),
+    })
+}
+
+async fn get_webhook(
+    State(shared): State<Arc<Shared>>,
+    Params(ids): Params<Ids>,
+) -> Response<Body> {
+    match find(&shared, &ids) {
+        Some(r) => ok(&r.view().agentmail_view()),
+        None => not_found("Webhook"),
+    }
+}
+
+async fn update(
+    State(shared): State<Arc<Shared>>,
+    Params(ids): Params<Ids>,
+    req: Req,
+) -> Result<Response<Body>, Refusal> {
+    let Some(route) = find(&shared, &ids) else {
+        return Ok(not_found("Webhook"));
+    };
+    let body: UpdateWebhook = json_body(req).await?;
+    if body.event_types.as_ref().is_some_and(Vec::is_empty) {
+        return Ok(validation("event_types: at least one event type"));
+    }
+    let updated = route.update(|w| {
+        if let Some(types) = body.event_types {
+            w.events = Some(types);
+        }
+        if let Some(enabled) = body.enabled {
+            w.enabled = enabled;
+        }
+        edit(&mut w.inbox_ids, body.add_inbox_ids, &body.remove_inbox_ids);
+        edit(&mut w.pod_ids, body.add_pod_ids, &body.remove_pod_ids);
+    });
+    check_ids("inbox_ids", updated.inbox_ids.as_ref())?;
+    check_ids("pod_ids", updated.pod_ids.as_ref())?;
+    Ok(ok(&updated.agentmail_view()))
+}
+
+async fn delete(State(shared): State<Arc<Shared>>, Params(ids): Params<Ids>) -> Response<Body> {
+    match find(&shared, &ids) {
+        Some(_) => {
+            crate::publish::unregister(&shared, ids.webhook());
+            no_content()
+        }
+        None => not_found("Webhook"),
+    }
+}
+
+async fn headers(State(shared): State<Arc<Shared>>, Params(ids): Params<Ids>) -> Response<Body> {
+    match find(&shared, &ids) {
+        Some(_) => ok(&serde_json::json!({ "header_names": [] })),
+        None => not_found("Webhook"),
+    }
+}
+
+async fn set_headers() -> Response<Body> {
+    validation("headers: custom delivery headers are not supported by the simulator")
 }
