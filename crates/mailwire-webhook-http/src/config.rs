@@ -70,7 +70,7 @@ pub enum ConfigError {
 /// # path = "/hooks/acme"          # instead of <receiver path>/acme
 /// pod_ids = ["pod_123"]           # events at the receiver's own path, routed here
 /// inbox_ids = ["support@acme.example"]
-/// limits = { per_address = "100/s burst 200" }
+/// limits = { per_address = "100/s burst 200", total = "off" }
 /// ```
 ///
 /// Turned into a [`Tenant`] by [`to_tenant`](Self::to_tenant). `Debug` shows how
@@ -101,7 +101,9 @@ pub struct TenantConfig {
     /// Inboxes whose events, POSTed to the receiver's own path, belong to it.
     #[serde(default)]
     pub inbox_ids: Vec<String>,
-    /// Its own budgets, on top of the receiver's; none if absent.
+    /// Its own budgets, on top of the receiver's, for requests to its path: none
+    /// if absent; in a table, a budget left out takes its default (see
+    /// [`RateLimits`]) and `"off"` turns one off.
     #[serde(default = "RateLimits::off")]
     pub limits: RateLimits,
 }

@@ -207,7 +207,8 @@ impl From<Rate> for String {
 /// | `failures_per_address` | `10/min burst 20` |
 ///
 /// [`RateLimits::off`] turns them all off. In a configuration file (serde), each
-/// is a [`Rate`] string or absent (off): `per_address = "500/s burst 1000"`.
+/// is a [`Rate`] string or `"off"`, and one left out takes its default:
+/// `per_address = "500/s burst 1000"`, `total = "off"`.
 ///
 /// ```
 /// use mailwire_webhook_http::{Rate, RateLimits};
@@ -223,12 +224,37 @@ impl From<Rate> for String {
 #[non_exhaustive]
 pub struct RateLimits {
     /// Requests from one client address.
+    #[serde(with = "rate_or_off")]
     pub per_address: Option<Rate>,
     /// Requests from all clients together.
+    #[serde(with = "rate_or_off")]
     pub total: Option<Rate>,
     /// Failed requests (401, 413) from one client address; once spent, all its
     /// requests get 429.
+    #[serde(with = "rate_or_off")]
     pub failures_per_address: Option<Rate>,
+}
+
+/// `Option<Rate>` as a rate string or `"off"` (TOML has no null); `null` is
+/// read as off too.
+mod rate_or_off {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
+
+    use super::Rate;
+
+    pub(super) fn serialize<S: Serializer>(rate: &Option<Rate>, s: S) -> Result<S::Ok, S::Error> {
+        match rate {
+            Some(rate) => s.collect_str(rate),
+            None => s.serialize_str("off"),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Rate>, D::Error> {
+        match Option::<String>::deserialize(d)?.as_deref() {
+            None | Some("off") => Ok(None),
+            Some(text) => text.parse().map(Some).map_err(D::Error::custom),
+        }
+    }
 }
 
 impl RateLimits {
@@ -288,5 +314,91 @@ impl Default for RateLimits {
                     .with_burst(2 * Self::DEFAULT_FAILURES_PER_MINUTE),
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn unit() -> impl Strategy<Value = Unit> {
+        prop_oneof![Just(Unit::Second), Just(Unit::Minute), Just(Unit::Hour)]
+    }
+
+    proptest! {
+        #[test]
+        fn display_then_parse_is_the_same_rate(
+            requests in 1u32.., burst in 1u32.., unit in unit(),
+        ) {
+            let rate = Rate::new(requests, unit).with_burst(burst);
+            prop_assert_eq!(rate.to_string().parse::<Rate>().unwrap(), rate);
+            let json = serde_json::to_string(&rate).unwrap();
+            prop_assert_eq!(serde_json::from_str::<Rate>(&json).unwrap(), rate);
+        }
+
+        #[test]
+        fn any_text_parses_or_is_refused_without_panic(text in "\\PC{0,40}") {
+            if let Ok(rate) = text.parse::<Rate>() {
+                prop_assert!(rate.requests() >= 1 && rate.burst() >= 1);
+            }
+        }
+    }
+
+    #[test]
+    fn rates_that_are_not_rates_are_refused() {
+        for text in [
+            "",
+            "1000",
+            "/s",
+            "0/s",
+            "-1/s",
+            "+5/s",
+            "1000/day",
+            "1000/s burst",
+            "1000/s burst 0",
+            "1000/s burst 10 more",
+            "1000/s  extra",
+            "99999999999/s",
+            "1 000/s",
+        ] {
+            assert!(text.parse::<Rate>().is_err(), "{text:?}");
+        }
+        assert_eq!("5/min".parse::<Rate>().unwrap(), Rate::per_minute(5));
+        assert_eq!(
+            "7/h burst 9".parse::<Rate>().unwrap(),
+            Rate::per_hour(7).with_burst(9)
+        );
+    }
+
+    #[test]
+    fn a_quota_matches_its_rate() {
+        let quota = Rate::per_minute(10).with_burst(20).quota();
+        assert_eq!(quota.replenish_interval(), Duration::from_secs(6));
+        assert_eq!(quota.burst_size().get(), 20);
+        // Faster than one per nanosecond is one per nanosecond.
+        let quota = Rate::per_second(u32::MAX).quota();
+        assert_eq!(quota.replenish_interval(), Duration::from_nanos(1));
+    }
+
+    #[test]
+    fn limits_deserialize_with_defaults_for_what_is_absent() {
+        let limits: RateLimits = serde_json::from_str(r#"{"total": "5/s"}"#).unwrap();
+        assert_eq!(limits.total, Some(Rate::per_second(5)));
+        assert_eq!(limits.per_address, RateLimits::default().per_address);
+        let off: RateLimits = serde_json::from_str(
+            r#"{"per_address": "off", "total": null, "failures_per_address": "off"}"#,
+        )
+        .unwrap();
+        assert!(off.is_off());
+        let json =
+            serde_json::to_string(&RateLimits::off().total(Some(Rate::per_second(5)))).unwrap();
+        assert_eq!(
+            json,
+            r#"{"per_address":"off","total":"5/s","failures_per_address":"off"}"#
+        );
+        assert!(serde_json::from_str::<RateLimits>(r#"{"total": "fast"}"#).is_err());
+        assert!(serde_json::from_str::<RateLimits>(r#"{"per_adress": "5/s"}"#).is_err());
     }
 }
