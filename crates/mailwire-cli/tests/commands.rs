@@ -1,137 +1,16 @@
 //! `dev`, `send`, `listen` and `forward` run as the built binary, over loopback, and
 //! the errors a user can cause: one clear line, a non-zero exit, never a panic.
 
-use std::io::{BufRead as _, BufReader, Read};
-use std::process::{Child, Command, Output, Stdio};
+mod common;
+
+use std::io::Read as _;
+use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
 
-/// Bounds a hang; never the expected duration of anything.
-const HANG: Duration = Duration::from_secs(30);
-
-fn mailwire() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mailwire"));
-    cmd.env_remove("RUST_LOG")
-        .env_remove("RUST_BACKTRACE")
-        .env_remove("AGENTMAIL_API_KEY")
-        .env_remove("MAILWIRE_WEBHOOK_SECRET");
-    cmd
-}
-
-/// A running command, killed when dropped, with its output lines on channels.
-struct Running {
-    child: Child,
-    stdout: mpsc::Receiver<String>,
-    stderr: mpsc::Receiver<String>,
-}
-
-impl Running {
-    fn spawn(args: &[&str]) -> Running {
-        Running::spawn_with(args, &[])
-    }
-
-    /// As `spawn`, with these environment variables set.
-    fn spawn_with(args: &[&str], envs: &[(&str, &str)]) -> Running {
-        let mut child = mailwire()
-            .args(args)
-            .envs(envs.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the mailwire binary runs");
-        let stdout = lines(child.stdout.take().expect("piped"));
-        let stderr = lines(child.stderr.take().expect("piped"));
-        Running {
-            child,
-            stdout,
-            stderr,
-        }
-    }
-
-    /// The first stderr line containing `needle`.
-    fn stderr_line(&self, needle: &str) -> String {
-        loop {
-            let line = self
-                .stderr
-                .recv_timeout(HANG)
-                .unwrap_or_else(|_| panic!("no stderr line with {needle:?}"));
-            if line.contains(needle) {
-                return line;
-            }
-        }
-    }
-
-    /// Ctrl-C: the command stops cleanly; returns its last stderr line.
-    fn interrupt(&self) -> String {
-        let pid = self.child.id().to_string();
-        let status = Command::new("kill").args(["-INT", &pid]).status().unwrap();
-        assert!(status.success());
-        self.stderr_line("stopped")
-    }
-
-    /// Every stderr line up to and including the first containing `needle`.
-    fn stderr_until(&self, needle: &str) -> Vec<String> {
-        let mut seen = Vec::new();
-        loop {
-            let line = self
-                .stderr
-                .recv_timeout(HANG)
-                .unwrap_or_else(|_| panic!("no stderr line with {needle:?} in {seen:#?}"));
-            let done = line.contains(needle);
-            seen.push(line);
-            if done {
-                return seen;
-            }
-        }
-    }
-
-    fn stdout_line(&self) -> serde_json::Value {
-        let line = self.stdout.recv_timeout(HANG).expect("a line on stdout");
-        serde_json::from_str(&line).expect("a JSON line")
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn lines(out: impl Read + Send + 'static) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-/// A simulator on a free port, and its base URL.
-fn dev(extra: &[&str]) -> (Running, String) {
-    let mut args = vec!["dev", "--listen", "127.0.0.1:0"];
-    args.extend_from_slice(extra);
-    let dev = Running::spawn(&args);
-    let line = dev.stderr_line("listening on ");
-    let base = line.rsplit(' ').next().unwrap().to_owned();
-    (dev, base)
-}
-
-fn ws_url(base: &str) -> String {
-    format!("{}/v0", base.replace("http://", "ws://"))
-}
-
-fn run(args: &[&str]) -> Output {
-    mailwire()
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("mailwire exits")
-}
+use common::{
+    HANG, Running, dev, free_port, lines, mailwire, register_webhook, register_webhook_with_key,
+    run, ws_url,
+};
 
 fn send(base: &str, key: &str, subject: &str) -> Output {
     run(&[
@@ -269,37 +148,6 @@ fn listen_on_both_transports_prints_the_webhook_copy_never() {
         listen.stdout.recv_timeout(HANG).is_err(),
         "a line printed twice"
     );
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// `POST /v1/webhooks` with a bare HTTP/1.1 request over a TCP socket.
-fn register_webhook(base: &str, url: &str, secret: &str) {
-    register_webhook_with_key(base, None, url, secret);
-}
-
-/// As `register_webhook`, presenting `key` when there is one.
-fn register_webhook_with_key(base: &str, key: Option<&str>, url: &str, secret: &str) {
-    use std::io::Write as _;
-    let addr = base.trim_start_matches("http://");
-    let body = format!(r#"{{"url":"{url}","secret":"{secret}"}}"#);
-    let auth = key.map_or(String::new(), |k| format!("Authorization: Bearer {k}\r\n"));
-    let mut tcp = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        tcp,
-        "POST /v1/webhooks HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut answer = String::new();
-    tcp.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
 
 #[test]
@@ -1023,4 +871,61 @@ fn metrics_scraped_over_http_match_what_was_sent() {
         text.contains("# HELP mailwire_listen_printed_total"),
         "{text}"
     );
+}
+
+#[test]
+fn a_stop_prints_what_the_reorder_window_holds_and_counts_it_true() {
+    let (_dev, base) = dev(&["--api-key", "sk"]);
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("events.redb");
+    let args = [
+        "listen",
+        "--ws",
+        &ws_url(&base),
+        "--api-key",
+        "sk",
+        "--store",
+        store.to_str().unwrap(),
+        "--no-backfill",
+        // Far longer than the test: only the stop can release them.
+        "--reorder-ms",
+        "3600000",
+    ];
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let mut listen = Running::spawn(&[&args[..], &["--metrics", &metrics]].concat());
+    listen.stderr_line("websocket: subscribed");
+    for s in ["r1", "r2", "r3"] {
+        assert!(send(&base, "sk", s).status.success());
+    }
+    // All three received, and held: nothing is printed while the window is open.
+    let deadline = std::time::Instant::now() + HANG;
+    while sample(&scrape(&metrics), "mailwire_merge_held") < 3.0 {
+        assert!(std::time::Instant::now() < deadline, "not all received");
+    }
+    assert!(
+        listen.stdout.try_recv().is_err(),
+        "printed inside the window"
+    );
+    listen.signal("INT");
+    listen.stderr_line("printing the 3 events held for reordering");
+    let summary = listen.stderr_line("stopped");
+    assert!(summary.contains("stopped: 3 events printed"), "{summary}");
+    let (lines, code) = listen.wait_exit();
+    assert_eq!(code, Some(0));
+    let subjects: Vec<String> = lines
+        .iter()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["event"]["message"]["subject"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(subjects, ["r1", "r2", "r3"]);
+    // They were acknowledged: a restart prints none of them again.
+    let again = Running::spawn(&args);
+    again.stderr_line("websocket: subscribed");
+    let summary = again.interrupt();
+    assert!(summary.contains("stopped: 0 events printed"), "{summary}");
 }

@@ -3,74 +3,27 @@
 //! simulator can replay them (resume after the durable resume point) or retains too
 //! little for that (the backfill reads them from the REST API).
 
+mod common;
+
 use std::collections::HashSet;
-use std::io::{BufRead as _, BufReader, Read};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::io::Read as _;
 use std::time::Duration;
 
-/// Bounds a hang; never the expected duration of anything.
-const HANG: Duration = Duration::from_secs(30);
+use common::{HANG, Running, mailwire};
+
 const KEY: &str = "sk_gaps";
 
-struct Running {
-    child: Child,
-    stdout: mpsc::Receiver<String>,
-    stderr: mpsc::Receiver<String>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn lines(out: impl Read + Send + 'static) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-impl Running {
-    fn spawn(args: &[&str]) -> Running {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mailwire"))
-            .env_remove("RUST_LOG")
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the mailwire binary runs");
-        Running {
-            stdout: lines(child.stdout.take().unwrap()),
-            stderr: lines(child.stderr.take().unwrap()),
-            child,
-        }
-    }
-
-    fn stderr_line(&self, needle: &str) -> String {
-        loop {
-            let line = self
-                .stderr
-                .recv_timeout(HANG)
-                .unwrap_or_else(|_| panic!("no stderr line with {needle:?}"));
-            if line.contains(needle) {
-                return line;
-            }
-        }
-    }
-
+/// What these tests read of a printed line.
+trait Printed {
     /// The subject of the next event printed, and its event id.
+    fn stdout_subject(&self) -> (String, String);
+    /// The subject of the next event printed.
+    fn stdout_id(&self) -> String;
+}
+
+impl Printed for Running {
     fn stdout_subject(&self) -> (String, String) {
-        let line = self.stdout.recv_timeout(HANG).expect("a line on stdout");
-        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let v = self.stdout_line();
         let subject = v["event"]["message"]["subject"]
             .as_str()
             .unwrap()
@@ -81,31 +34,16 @@ impl Running {
     fn stdout_id(&self) -> String {
         self.stdout_subject().0
     }
-
-    fn kill9(mut self) {
-        let pid = self.child.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-KILL", &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
-        let _ = self.child.wait();
-    }
 }
 
 fn dev(extra: &[&str]) -> (Running, String) {
-    let mut args = vec!["dev", "--listen", "127.0.0.1:0", "--api-key", KEY];
+    let mut args = vec!["--api-key", KEY];
     args.extend_from_slice(extra);
-    let dev = Running::spawn(&args);
-    let line = dev.stderr_line("listening on ");
-    let base = line.rsplit(' ').next().unwrap().to_owned();
-    (dev, base)
+    common::dev(&args)
 }
 
 fn send(base: &str, subject: &str) {
-    let out = Command::new(env!("CARGO_BIN_EXE_mailwire"))
+    let out = mailwire()
         .args([
             "send",
             "--server",
@@ -131,7 +69,7 @@ fn send(base: &str, subject: &str) {
 }
 
 fn listen(base: &str, store: &str) -> Running {
-    let ws = format!("{}/v0", base.replace("http://", "ws://"));
+    let ws = common::ws_url(base);
     let listen = Running::spawn(&["listen", "--ws", &ws, "--api-key", KEY, "--store", store]);
     listen.stderr_line("websocket: subscribed");
     listen

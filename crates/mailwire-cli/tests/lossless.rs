@@ -5,89 +5,37 @@
 //! is answered 200 and printed once, its bytes unchanged; a second delivery of each
 //! is answered 200 and not printed.
 
-use std::io::{BufRead as _, BufReader, Read, Write as _};
+mod common;
+
+use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
-
-/// Bounds a hang; never the expected duration of anything.
-const HANG: Duration = Duration::from_secs(30);
+use common::{HANG, Running};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
-struct Listener {
-    child: Child,
-    stdout: mpsc::Receiver<String>,
-    stderr: mpsc::Receiver<String>,
-}
-
-impl Drop for Listener {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn lines(out: impl Read + Send + 'static) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-impl Listener {
-    fn start() -> (Listener, String) {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mailwire"))
-            .env_remove("RUST_LOG")
-            .args([
-                "listen",
-                "--webhook-listen",
-                "127.0.0.1:0",
-                "--secret",
-                SECRET,
-                "--scheme",
-                "standard",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the mailwire binary runs");
-        let listener = Listener {
-            stdout: lines(child.stdout.take().unwrap()),
-            stderr: lines(child.stderr.take().unwrap()),
-            child,
-        };
-        let line = listener.stderr_line("webhooks: receiving on http://");
-        let addr = line
-            .split("http://")
-            .nth(1)
-            .and_then(|rest| rest.split('/').next())
-            .expect("an address")
-            .to_owned();
-        (listener, addr)
-    }
-
-    fn stderr_line(&self, needle: &str) -> String {
-        loop {
-            let line = self
-                .stderr
-                .recv_timeout(HANG)
-                .unwrap_or_else(|_| panic!("no stderr line with {needle:?}"));
-            if line.contains(needle) {
-                return line;
-            }
-        }
-    }
+/// `mailwire listen` receiving webhooks on a free port, and that address.
+fn start() -> (Running, String) {
+    let listener = Running::spawn(&[
+        "listen",
+        "--webhook-listen",
+        "127.0.0.1:0",
+        "--secret",
+        SECRET,
+        "--scheme",
+        "standard",
+    ]);
+    let line = listener.stderr_line("webhooks: receiving on http://");
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .expect("an address")
+        .to_owned();
+    (listener, addr)
 }
 
 /// Signs as Svix does: base64 HMAC-SHA256 of `{msg_id}.{timestamp}.{body}` keyed
@@ -154,7 +102,7 @@ fn fixtures() -> Vec<(String, Vec<u8>)> {
 fn every_event_type_and_odd_payload_is_answered_200_and_printed_once() {
     let all = fixtures();
     assert!(all.len() >= 48, "{} fixtures", all.len());
-    let (listener, addr) = Listener::start();
+    let (listener, addr) = start();
     for round in 0..2 {
         for (i, (id, body)) in all.iter().enumerate() {
             // A new Svix message id per delivery, distinct from the event id.
@@ -182,15 +130,7 @@ fn every_event_type_and_odd_payload_is_answered_200_and_printed_once() {
         assert_eq!(line["event"], sent, "{id}: the event is the one sent");
     }
     // The second round was duplicates only: nothing more is printed.
-    let pid = listener.child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let summary = listener.stderr_line("stopped");
+    let summary = listener.interrupt();
     assert!(
         summary.contains(&format!("{} events printed", expected.len())),
         "{summary}"
@@ -203,7 +143,7 @@ fn every_event_type_and_odd_payload_is_answered_200_and_printed_once() {
 
 #[test]
 fn a_body_that_is_not_an_envelope_is_the_only_400() {
-    let (listener, addr) = Listener::start();
+    let (listener, addr) = start();
     for body in [
         &br#"{"event_type":"message.received","message":{}}"#[..],
         br#"{"type":"event","event_type":"message.received"}"#,

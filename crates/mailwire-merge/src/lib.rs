@@ -76,7 +76,14 @@
 //! - **Stats.** Per origin: delivered, duplicates suppressed, wins (delivered first
 //!   what another origin brought later) and by how much; late events; failed
 //!   sources. See [`Merge::stats`] and [`StatsHandle`].
+//!   The same counts go to the [`metrics`](https://docs.rs/metrics) facade, for the
+//!   recorder the application installs: `mailwire_merge_delivered_total` (labels
+//!   `origin`, `tenant`), `mailwire_merge_duplicates_total` (`origin`),
+//!   `mailwire_merge_late_total`, and the gauge `mailwire_merge_held` (events the
+//!   reorder window holds).
 //! - **The end.** `Ok(None)` once every source has ended and everything held went out.
+//!   A consumer that stops first can take what the reorder window holds at once
+//!   with [`Merge::take_held`].
 //!
 //! # Dedup cost
 //!
@@ -97,6 +104,7 @@
 
 mod builder;
 mod merge;
+mod metric;
 mod reorder;
 mod settle;
 mod shared;

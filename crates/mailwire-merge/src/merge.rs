@@ -173,6 +173,20 @@ impl Merge {
             .count()
     }
 
+    /// Hands out at once, in order, every event the reorder window holds back (none
+    /// without a window): for a consumer that stops and would rather handle them out
+    /// of their window than leave them for the next start. Their acks work as any
+    /// other's; an event not handed out here stays unacked in the store.
+    pub fn take_held(&mut self) -> Vec<Delivery> {
+        let mut held = Vec::new();
+        if let Some(reorder) = self.reorder.as_mut() {
+            while let Some(delivery) = reorder.pop_any() {
+                held.push(delivery);
+            }
+        }
+        held
+    }
+
     /// How many events are delivered (or on their way) and not acked yet.
     pub fn in_flight(&self) -> usize {
         self.dedup.lock().in_flight_len()
@@ -513,6 +527,7 @@ impl Merge {
             .lock()
             .delivered(key, &delivery.origin, delivery.received_at);
         self.stats.delivered(&delivery.origin);
+        crate::metric::delivered(&delivery);
         self.stats
             .won((&delivery.origin, delivery.received_at), &beaten);
         let Some(reorder) = self.reorder.as_mut() else {

@@ -58,6 +58,8 @@ pub(crate) struct Reorder {
     /// also deadline order.
     deadlines: VecDeque<(Instant, String, Rank)>,
     arrivals: u64,
+    /// Events held now.
+    held: usize,
 }
 
 impl Reorder {
@@ -67,6 +69,7 @@ impl Reorder {
             inboxes: HashMap::new(),
             deadlines: VecDeque::new(),
             arrivals: 0,
+            held: 0,
         }
     }
 
@@ -85,6 +88,8 @@ impl Reorder {
         inbox.held.push(Reverse(Held { rank, delivery }));
         self.deadlines
             .push_back((now + self.window, inbox_id, rank));
+        self.held += 1;
+        metrics::gauge!(crate::metric::HELD).set(self.held as f64);
         Pushed::Held
     }
 
@@ -126,6 +131,8 @@ impl Reorder {
             if held.rank == *rank {
                 self.deadlines.pop_front();
             }
+            self.held -= 1;
+            metrics::gauge!(crate::metric::HELD).set(self.held as f64);
             return Ok(held.delivery);
         }
     }

@@ -129,6 +129,8 @@ impl StatsHandle {
         received_at: SystemTime,
         first: Option<(&Origin, SystemTime)>,
     ) {
+        metrics::counter!(crate::metric::DUPLICATES, "origin" => crate::metric::origin(origin))
+            .increment(1);
         self.update(|s| {
             entry(s, origin).duplicates += 1;
             if let Some((winner, at)) = first {
@@ -151,6 +153,7 @@ impl StatsHandle {
     }
 
     pub(crate) fn late(&self) {
+        metrics::counter!(crate::metric::LATE).increment(1);
         self.update(|s| s.late += 1);
     }
 

@@ -163,3 +163,27 @@ proptest! {
         })?;
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn take_held_hands_out_what_the_window_holds_in_order_and_its_acks_work() {
+    let (source, feed) = FakeSource::new();
+    let mut merge = Merge::builder().source(source).reorder(W).build();
+    feed.push(at("e5", "a", 5))
+        .push(at("e3", "a", 3))
+        .push(at("f1", "b", 1));
+    // All three are held: nothing comes within half the window.
+    let early = tokio::time::timeout(W / 2, merge.next()).await;
+    assert!(early.is_err(), "released before the window elapsed");
+    assert_eq!(merge.in_flight(), 3);
+    let held = merge.take_held();
+    let ids: Vec<&str> = held.iter().map(|d| d.event.id()).collect();
+    assert_eq!(ids, ["e3", "e5", "f1"]);
+    for d in held {
+        d.ack().await.unwrap();
+    }
+    assert_eq!(merge.in_flight(), 0);
+    assert!(merge.take_held().is_empty());
+    // Nothing is released twice when the window would have ended.
+    feed.end();
+    assert!(next(&mut merge).await.is_none());
+}

@@ -85,6 +85,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         check_listen_addr("--metrics", addr)?;
     }
     block_on(async move {
+        // Before anything else: a signal while starting stops gracefully too.
+        let stop = interrupted();
         if let Some(addr) = &args.metrics {
             let local = super::metrics::serve(addr).await?;
             status!("metrics: http://{local}/metrics");
@@ -134,7 +136,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             "             mailwire send --server {base} --api-key {key} --inbox ada@agentmail.to \
 --from bob@example.com --subject hello --text 'Your code is 481516'"
         );
-        interrupted().await;
+        stop.await;
         status!("stopping");
         sim.stop().await;
         Ok(ExitCode::SUCCESS)

@@ -101,6 +101,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         .map_err(|e| crate::cli::usage(format!("--to {:?}: {e}", args.to)))?;
     let schedule = STANDARD_SCHEDULE[..args.max_attempts as usize].to_vec();
     block_on(async move {
+        // Before anything else: a signal while starting stops gracefully too.
+        let mut interrupted = interrupted();
         let sender = WebhookSender::builder()
             .schedule(schedule)
             .time_scale(args.retry_scale)
@@ -126,9 +128,6 @@ is {secret} (Ctrl-C to quit)",
             );
         }
         let slots = Arc::new(Semaphore::new(IN_FLIGHT));
-        // One listener for the whole loop, so a signal between two polls is kept.
-        let interrupted = interrupted();
-        tokio::pin!(interrupted);
         loop {
             let next = tokio::select! {
                 next = source.next() => next,

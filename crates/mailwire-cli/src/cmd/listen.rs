@@ -213,6 +213,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         _ => None,
     };
     block_on(async move {
+        // Before anything else: a signal while starting stops gracefully too.
+        let stop = interrupted();
         if let Some(addr) = &args.metrics {
             let local = super::metrics::serve(addr).await?;
             status!("metrics: http://{local}/metrics");
@@ -308,7 +310,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         let mut merge = builder.build();
         let mut printed = 0u64;
-        let result = print_events(&mut merge, progress.clone(), &mut printed).await;
+        let result = print_events(&mut merge, progress.clone(), &mut printed, stop).await;
         if let Some(handle) = shutdown {
             handle.shutdown();
         }
@@ -395,6 +397,9 @@ fn check(args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The signal listener, installed at start.
+type Stop = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
 /// How many acknowledgements may be in flight at once. Acks are pipelined: the next
 /// line is printed while the previous ones are being made durable, so the store's
 /// group commit puts many of them in one transaction (one fsync) instead of waiting
@@ -453,6 +458,7 @@ async fn print_events(
     merge: &mut Merge,
     progress: Option<FileProgress>,
     printed: &mut u64,
+    stop: Stop,
 ) -> anyhow::Result<ExitCode> {
     let mut acks = FuturesUnordered::new();
     // The WebSocket's resume point follows what is printed: an event is in the
@@ -472,7 +478,7 @@ async fn print_events(
             }
         })
     });
-    let result = print_lines(merge, &mut acks, &resume_tx, printed).await;
+    let result = print_lines(merge, &mut acks, &resume_tx, printed, stop).await;
     // Every line written is acknowledged before the store is closed.
     while let Some(acked) = acks.next().await {
         if let Err(e) = acked {
@@ -492,23 +498,41 @@ async fn print_lines(
     acks: &mut FuturesUnordered<AckFuture>,
     resume: &Arc<tokio::sync::watch::Sender<Option<String>>>,
     printed: &mut u64,
+    mut stop: Stop,
 ) -> anyhow::Result<ExitCode> {
-    let mut stdout = std::io::stdout().lock();
-    // One listener for the whole loop: a Ctrl-C that lands while a line is written
+    let mut out = Printer {
+        stdout: std::io::stdout().lock(),
+        acks,
+        resume,
+        printed,
+    };
+    // One listener for the whole run: a signal that lands while a line is written
     // or acked is kept, not lost between two `select!`s.
-    let interrupted = interrupted();
-    tokio::pin!(interrupted);
     loop {
         let next = tokio::select! {
             biased;
-            () = &mut interrupted => return Ok(ExitCode::SUCCESS),
-            Some(acked) = acks.next(), if !acks.is_empty() => {
+            () = &mut stop => {
+                // What the reorder window holds back is printed now, out of its
+                // window, rather than left for the next start (or lost with the
+                // memory store).
+                let held = merge.take_held();
+                if !held.is_empty() {
+                    status!("printing the {} events held for reordering", held.len());
+                }
+                for delivery in held {
+                    if !out.print(delivery) {
+                        break;
+                    }
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            Some(acked) = out.acks.next(), if !out.acks.is_empty() => {
                 if let Err(e) = acked {
                     status!("could not acknowledge an event: {e}");
                 }
                 continue;
             }
-            next = merge.next(), if acks.len() < ACKS_IN_FLIGHT => next,
+            next = merge.next(), if out.acks.len() < ACKS_IN_FLIGHT => next,
         };
         let delivery = match next {
             Ok(Some(delivery)) => delivery,
@@ -519,26 +543,43 @@ async fn print_lines(
                 continue;
             }
         };
-        let line = json_line(&delivery);
-        metrics::counter!(super::metrics::PRINTED, "origin" => delivery.origin.as_str().to_owned())
-            .increment(1);
-        if stdout
-            .write_all(&line)
-            .and_then(|()| stdout.flush())
-            .is_err()
-        {
-            // The reader went away (a closed pipe): stop quietly, unacked, so the
-            // event is printed again next time.
+        if !out.print(delivery) {
             return Ok(ExitCode::SUCCESS);
         }
-        *printed += 1;
+    }
+}
+
+/// Writes lines and starts their acks.
+struct Printer<'a> {
+    stdout: std::io::StdoutLock<'static>,
+    acks: &'a mut FuturesUnordered<AckFuture>,
+    resume: &'a Arc<tokio::sync::watch::Sender<Option<String>>>,
+    printed: &'a mut u64,
+}
+
+impl Printer<'_> {
+    /// Prints one line and starts its ack; false when stdout is gone (a closed
+    /// pipe), the event left unacked so it is printed again next time.
+    fn print(&mut self, delivery: Delivery) -> bool {
+        let line = json_line(&delivery);
+        if self
+            .stdout
+            .write_all(&line)
+            .and_then(|()| self.stdout.flush())
+            .is_err()
+        {
+            return false;
+        }
+        *self.printed += 1;
+        metrics::counter!(super::metrics::PRINTED, "origin" => delivery.origin.as_str().to_owned())
+            .increment(1);
         // Once acked, a WebSocket event is the resume point: resuming after it
         // loses nothing (what came before and is not acked yet is in the store's
         // log, and comes back from there).
         let resume_at =
             (delivery.origin == Origin::WebSocket).then(|| delivery.event.id().to_owned());
-        let resume = resume.clone();
-        acks.push(
+        let resume = self.resume.clone();
+        self.acks.push(
             delivery
                 .ack()
                 .map(move |acked| {
@@ -549,6 +590,7 @@ async fn print_lines(
                 })
                 .boxed(),
         );
+        true
     }
 }
 

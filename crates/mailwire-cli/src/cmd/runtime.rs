@@ -268,26 +268,33 @@ pub(crate) fn check_listen_addr(flag: &str, addr: &str) -> anyhow::Result<()> {
     )))
 }
 
-/// Waits for SIGINT (Ctrl-C) or SIGTERM (what `docker stop` and systemd send): both
-/// stop a command the same graceful way.
-pub(crate) async fn interrupted() {
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM (what `docker stop` and systemd send): both
+/// stop a command the same graceful way. The handlers are installed when this is
+/// called, not when the future is first polled, so a signal that comes while the
+/// command is still starting is kept rather than killing the process: call it
+/// first. Must be called inside the runtime.
+pub(crate) fn interrupted() -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                r = tokio::signal::ctrl_c() => if r.is_err() {
-                    term.recv().await;
-                },
-                _ = term.recv() => {}
-            }
-            return;
+        if let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            return Box::pin(async move {
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                }
+            });
         }
     }
-    if tokio::signal::ctrl_c().await.is_err() {
-        // No signal handling available: run until killed.
-        std::future::pending::<()>().await;
-    }
+    Box::pin(async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            // No signal handling available: run until killed.
+            std::future::pending::<()>().await;
+        }
+    })
 }
 
 #[cfg(test)]

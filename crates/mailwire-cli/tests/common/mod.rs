@@ -1,0 +1,225 @@
+//! What the command line's tests share: the built `mailwire` binary, started with a
+//! clean environment, its output read line by line on channels, and the simulator
+//! (`mailwire dev`) on a free port.
+
+#![allow(dead_code)] // each test file uses its own part of this
+
+use std::io::{BufRead as _, BufReader, Read};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// Bounds a hang; never the expected duration of anything.
+pub(crate) const HANG: Duration = Duration::from_secs(30);
+
+/// The built binary, without the caller's logging, backtraces, keys or secrets.
+pub(crate) fn mailwire() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mailwire"));
+    cmd.env_remove("RUST_LOG")
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("AGENTMAIL_API_KEY")
+        .env_remove("MAILWIRE_WEBHOOK_SECRET");
+    cmd
+}
+
+/// Runs a command to its end, with no standard input.
+pub(crate) fn run(args: &[&str]) -> Output {
+    mailwire()
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("mailwire exits")
+}
+
+/// A running command, killed when dropped, with its output lines on channels.
+pub(crate) struct Running {
+    pub(crate) child: Child,
+    pub(crate) stdout: mpsc::Receiver<String>,
+    pub(crate) stderr: mpsc::Receiver<String>,
+}
+
+impl Running {
+    pub(crate) fn spawn(args: &[&str]) -> Running {
+        Running::spawn_with(args, &[])
+    }
+
+    /// As `spawn`, with these environment variables set.
+    pub(crate) fn spawn_with(args: &[&str], envs: &[(&str, &str)]) -> Running {
+        let mut child = mailwire()
+            .args(args)
+            .envs(envs.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the mailwire binary runs");
+        let stdout = lines(child.stdout.take().expect("piped"));
+        let stderr = lines(child.stderr.take().expect("piped"));
+        Running {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// The first stderr line containing `needle`.
+    pub(crate) fn stderr_line(&self, needle: &str) -> String {
+        self.stderr_until(needle).pop().unwrap_or_default()
+    }
+
+    /// Every stderr line up to and including the first containing `needle`.
+    pub(crate) fn stderr_until(&self, needle: &str) -> Vec<String> {
+        let mut seen = Vec::new();
+        loop {
+            let line = self
+                .stderr
+                .recv_timeout(HANG)
+                .unwrap_or_else(|_| panic!("no stderr line with {needle:?} in {seen:#?}"));
+            let done = line.contains(needle);
+            seen.push(line);
+            if done {
+                return seen;
+            }
+        }
+    }
+
+    /// The next stdout line, as JSON.
+    pub(crate) fn stdout_line(&self) -> serde_json::Value {
+        let line = self.stdout.recv_timeout(HANG).expect("a line on stdout");
+        serde_json::from_str(&line).expect("a JSON line")
+    }
+
+    /// Sends a signal (`INT`, `TERM`, `KILL`, ...) to the process.
+    pub(crate) fn signal(&self, name: &str) {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &pid])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -{name} {pid}");
+    }
+
+    /// Ctrl-C: the command stops cleanly; returns its `stopped` line.
+    pub(crate) fn interrupt(&self) -> String {
+        self.signal("INT");
+        self.stderr_line("stopped")
+    }
+
+    /// `kill -9`, and waits for the process to be gone.
+    pub(crate) fn kill9(mut self) {
+        self.signal("KILL");
+        let _ = self.child.wait();
+    }
+
+    /// Waits for the process to exit (after a signal), bounded by [`HANG`]: reads
+    /// stdout to its end (the pipe closes when the process is gone). Returns the
+    /// lines not read yet and the exit code.
+    pub(crate) fn wait_exit(&mut self) -> (Vec<String>, Option<i32>) {
+        let mut rest = Vec::new();
+        loop {
+            match self.stdout.recv_timeout(HANG) {
+                Ok(line) => rest.push(line),
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(mpsc::RecvTimeoutError::Timeout) => panic!("the process did not exit"),
+            }
+        }
+        let status = self.child.wait().expect("the child can be waited on");
+        (rest, status.code())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The lines of `out`, on a channel, read by a thread of their own.
+pub(crate) fn lines(out: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// A port nothing listens on (bound, read, released).
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A simulator on a free port, and its base URL.
+pub(crate) fn dev(extra: &[&str]) -> (Running, String) {
+    let mut args = vec!["dev", "--listen", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    let dev = Running::spawn(&args);
+    let line = dev.stderr_line("listening on ");
+    let base = line.rsplit(' ').next().unwrap().to_owned();
+    (dev, base)
+}
+
+/// The simulator's WebSocket URL beside its base URL.
+pub(crate) fn ws_url(base: &str) -> String {
+    format!("{}/v0", base.replace("http://", "ws://"))
+}
+
+/// `POST /v1/webhooks` with a bare HTTP/1.1 request over a TCP socket.
+pub(crate) fn register_webhook(base: &str, url: &str, secret: &str) {
+    register_webhook_with_key(base, None, url, secret);
+}
+
+/// As `register_webhook`, presenting `key` when there is one.
+pub(crate) fn register_webhook_with_key(base: &str, key: Option<&str>, url: &str, secret: &str) {
+    use std::io::{Read as _, Write as _};
+    let addr = base.trim_start_matches("http://");
+    let body = format!(r#"{{"url":"{url}","secret":"{secret}"}}"#);
+    let auth = key.map_or(String::new(), |k| format!("Authorization: Bearer {k}\r\n"));
+    let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        tcp,
+        "POST /v1/webhooks HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+/// Makes an email arrive in `inbox` of the simulator at `base`
+/// (`POST /_sim/inboxes/INBOX/messages`), over a bare HTTP/1.1 request; returns
+/// the answer's body.
+pub(crate) fn post_email(base: &str, key: &str, inbox: &str, subject: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let addr = base.trim_start_matches("http://");
+    let body = serde_json::json!({
+        "from": "Bob <bob@example.com>",
+        "subject": subject,
+        "text": "hello",
+    })
+    .to_string();
+    let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(HANG)).unwrap();
+    write!(
+        tcp,
+        "POST /_sim/inboxes/{inbox}/messages HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 2"), "{answer}");
+    answer
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default()
+}

@@ -1,0 +1,108 @@
+//! `docker stop` and systemd send SIGTERM: `mailwire listen` shuts down as on
+//! Ctrl-C. Under load (emails arriving on the WebSocket and as webhooks at once), a
+//! SIGTERM loses nothing: the summary counts exactly the lines on stdout, every line
+//! printed is acknowledged before the exit, and a restart on the same store prints
+//! each remaining email once and none of those already printed.
+
+mod common;
+
+use std::collections::HashMap;
+
+use common::{Running, free_port, post_email, register_webhook_with_key, ws_url};
+
+const KEY: &str = "sk_signals";
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const EMAILS: usize = 300;
+/// Lines printed before the SIGTERM.
+const BEFORE: usize = 60;
+
+fn listen(ws: &str, port: u16, store: &str) -> Running {
+    let listen = Running::spawn(&[
+        "listen",
+        "--ws",
+        ws,
+        "--api-key",
+        KEY,
+        "--webhook-listen",
+        &format!("127.0.0.1:{port}"),
+        "--secret",
+        SECRET,
+        "--scheme",
+        "standard",
+        "--store",
+        store,
+        "--no-backfill",
+    ]);
+    listen.stderr_line("websocket: subscribed");
+    listen
+}
+
+fn subject(line: &serde_json::Value) -> String {
+    line["event"]["message"]["subject"]
+        .as_str()
+        .expect("a received email")
+        .to_owned()
+}
+
+#[test]
+fn sigterm_during_a_load_run_loses_nothing_and_the_summary_matches_stdout() {
+    let (_dev, base) = common::dev(&["--api-key", KEY]);
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("events.redb");
+    let store = store.to_str().unwrap();
+    let port = free_port();
+    let ws = ws_url(&base);
+
+    let mut first = listen(&ws, port, store);
+    register_webhook_with_key(
+        &base,
+        Some(KEY),
+        &format!("http://127.0.0.1:{port}/webhooks"),
+        SECRET,
+    );
+    let sender = {
+        let base = base.clone();
+        std::thread::spawn(move || {
+            for i in 0..EMAILS {
+                post_email(&base, KEY, "ada@agentmail.to", &format!("load-{i}"));
+            }
+        })
+    };
+    let mut printed: HashMap<String, usize> = HashMap::new();
+    let count = |printed: &mut HashMap<String, usize>, line: &serde_json::Value| {
+        *printed.entry(subject(line)).or_default() += 1;
+    };
+    for _ in 0..BEFORE {
+        count(&mut printed, &first.stdout_line());
+    }
+    first.signal("TERM");
+    let (rest, code) = first.wait_exit();
+    assert_eq!(code, Some(0), "a clean exit on SIGTERM");
+    for line in &rest {
+        count(
+            &mut printed,
+            &serde_json::from_str(line).expect("a JSON line"),
+        );
+    }
+    let in_first = BEFORE + rest.len();
+    let summary = first.stderr_line("stopped");
+    assert!(
+        summary.contains(&format!("stopped: {in_first} events printed")),
+        "{summary} (stdout had {in_first} lines)"
+    );
+    sender.join().expect("every email sent");
+
+    // The rest, each once, after a restart on the same store: what the first run
+    // printed is not printed again.
+    let second = listen(&ws, port, store);
+    while printed.len() < EMAILS {
+        count(&mut printed, &second.stdout_line());
+    }
+    let twice: Vec<_> = printed.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "printed twice: {twice:?}");
+    let summary = second.interrupt();
+    assert!(
+        summary.contains(&format!("stopped: {} events printed", EMAILS - in_first)),
+        "{summary}"
+    );
+}
