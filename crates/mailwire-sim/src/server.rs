@@ -124,12 +124,14 @@ pub(crate) struct BodyTimeout(pub(crate) Duration);
 
 /// The request with its path's leading and trailing slashes folded
 /// (`/v1/webhooks/` is `/v1/webhooks`), as the routes have always matched, and the
-/// path as sent kept for the 404's message ([`OriginalUri`]).
+/// path as sent kept for the 404's message ([`OriginalUri`]). The WebSocket paths
+/// are never folded into: they are `/v0` and `/v1/ws` exactly (`/v0/` is a 404).
 fn canonical<B>(mut req: Request<B>) -> Request<B> {
     let uri = req.uri().clone();
     let path = uri.path();
     let trimmed = path.trim_matches('/');
-    let folded = (path.len() != trimmed.len() + 1 || !path.starts_with('/'))
+    let folds = path.len() != trimmed.len() + 1 || !path.starts_with('/');
+    let folded = (folds && !matches!(trimmed, "v0" | "v1/ws"))
         .then(|| match uri.query() {
             Some(query) => format!("/{trimmed}?{query}"),
             None => format!("/{trimmed}"),

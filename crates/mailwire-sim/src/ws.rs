@@ -137,7 +137,7 @@ pub(crate) async fn serve<S>(
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let _open = OpenConnection::new();
+    let open = OpenConnection::new();
     let ping_every = shared.settings.ping_interval;
     let mut ping = ping_every.map(|every| {
         let mut ping = tokio::time::interval_at(Instant::now() + every, every);
@@ -202,6 +202,8 @@ pub(crate) async fn serve<S>(
             break;
         }
     }
+    // Closed before the counters below move, so that one waiting on them sees it.
+    drop(open);
     if slow {
         conn.shared.stats.send_modify(|s| s.slow_dropped += 1);
     }

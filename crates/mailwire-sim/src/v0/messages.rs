@@ -308,7 +308,12 @@ pub(super) fn routes(inbox: &str) -> Router<Arc<Shared>> {
     let at = |tail: &str| format!("{inbox}/messages{tail}");
     Router::new()
         .route(&at(""), only(get(list_messages)))
-        .route(&at("/send"), only(post(send_new)))
+        // `send` stands where a message id would: GET, PATCH and DELETE of it are
+        // those of a message, one that never exists (ids are `<...@...>`).
+        .route(
+            &at("/send"),
+            only(post(send_new).get(get_message).patch(update).delete(delete)),
+        )
         .route(
             &at("/{message_id}"),
             only(get(get_message).patch(update).delete(delete)),
