@@ -342,7 +342,13 @@ mod tests {
 
     #[test]
     fn rejects_rates_out_of_range_and_unknown_fields() {
-        assert!(Chaos::seeded(1).duplicates(1.5).validate().is_err());
+        assert_eq!(
+            Chaos::seeded(1).duplicates(1.5).validate(),
+            Err(ChaosError::Rate {
+                field: "duplicate_rate",
+                value: 1.5
+            })
+        );
         assert!(Chaos::seeded(1).reorders(-0.1).validate().is_err());
         assert!(serde_json::from_str::<Chaos>(r#"{"sed":1}"#).is_err());
     }

@@ -103,6 +103,18 @@
 //! once a write waits longer than [`SimulatorBuilder::write_timeout`] or it falls
 //! [`SimulatorBuilder::live_buffer`] events behind; one that answers no ping for two
 //! intervals is dropped too.
+//!
+//! # What it counts
+//!
+//! Through the [`metrics`] facade, for whatever recorder the program installs (the
+//! simulator installs none, and without one counting costs next to nothing):
+//!
+//! | metric | kind | labels |
+//! | --- | --- | --- |
+//! | `mailwire_sim_events_total` | counter | `type`: the event type, once per event published (chaos's duplicates not counted again) |
+//! | `mailwire_sim_webhook_attempts_total` | counter | `outcome`: `delivered`, `failed`, or `gave_up` for the last attempt of a delivery that ran out of them |
+//! | `mailwire_sim_ws_connections` | gauge | none: the WebSocket connections open now |
+//! | `mailwire_sim_requests_total` | counter | `status`: the numeric status of each REST answer (WebSocket handshakes are not counted) |
 
 mod auth;
 mod chaos;
@@ -117,6 +129,7 @@ mod message;
 mod publish;
 mod relay;
 mod rest;
+mod routes;
 pub mod sample;
 mod server;
 pub mod v0;

@@ -402,6 +402,21 @@ mod tests {
         assert!(receive(&mut mail, "", IncomingEmail::new("b@x.to", "s", "t")).is_err());
         let odd = IncomingEmail::new("b@x.to", "s", "t").verdict("weird");
         assert!(receive(&mut mail, "a@x.to", odd).is_err());
+        let mut attached = IncomingEmail::new("b@x.to", "s", "t");
+        attached.attachments = vec![NewAttachment {
+            content: Some("not base64!".into()),
+            ..NewAttachment::default()
+        }];
+        let refused = receive(&mut mail, "a@x.to", attached).unwrap_err();
+        assert!(
+            matches!(refused, EmailError::AttachmentContent { index: 0, .. }),
+            "{refused:?}"
+        );
+        assert!(std::error::Error::source(&refused).is_some());
+        assert!(matches!(
+            receive(&mut mail, "a@x.to", IncomingEmail::new("nobody", "s", "t")),
+            Err(EmailError::Address { field: "from", .. })
+        ));
         let spam = IncomingEmail::new("b@x.to", "s", "t").verdict("spam");
         let event = receive(&mut mail, "a@x.to", spam).unwrap();
         assert_eq!(event.event_type(), &EventType::MessageReceivedSpam);

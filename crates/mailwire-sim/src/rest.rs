@@ -1,156 +1,27 @@
-//! The routes, on axum: AgentMail's REST API under `/v0` ([`crate::v0`]), the
-//! article's webhook registration under `/v1/webhooks`, the simulator's own controls
-//! under `/_sim`, and the WebSocket upgrades at `/v0` and `/v1/ws`. Every route needs
-//! an accepted API key (the service's 401 otherwise, before the route is looked up),
-//! except the download links `/_sim/download/...`, which stand for presigned URLs,
-//! and the WebSocket paths, which check it themselves. Request bodies are read up to
-//! [`MAX_BODY`] within the body timeout. Errors keep the service's shape: an unknown
-//! route is a 404 and a known one asked with another method (`HEAD` included) a 405,
-//! each `{name, message}` (with `code` under `/v0`).
+//! The handlers of the article's webhook registration under `/v1/webhooks` and of
+//! the simulator's own controls under `/_sim`, and what every handler shares: the
+//! service's error answers, and request bodies read up to [`MAX_BODY`] within the
+//! body timeout.
 
 use std::sync::Arc;
 
-use axum::Router;
-use axum::extract::{FromRequestParts, OriginalUri, Path, State};
-use axum::middleware::{self, Next};
-use axum::routing::{MethodRouter, any, get, post};
+use axum::extract::State;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use hyper::header::{self, HeaderValue};
-use hyper::http::request::Parts;
-use hyper::{Method, Response, StatusCode};
+use hyper::{Response, StatusCode};
 use mailwire_proto::Event;
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 
 use crate::Shared;
 use crate::chaos::Chaos;
+use crate::routes::Params;
 use crate::server::{Body, error};
 use crate::v0::Query;
 use crate::webhooks::WebhookSpec;
 
 /// A request as the handlers take it.
 pub(crate) type Req = axum::extract::Request;
-
-/// Every route of the simulator.
-pub(crate) fn router(shared: Arc<Shared>) -> Router {
-    let keyed = Router::new()
-        .merge(crate::v0::routes(&shared))
-        .route(
-            "/v1/webhooks",
-            only(post(create_webhook).get(list_webhooks), not_allowed),
-        )
-        .route(
-            "/v1/webhooks/{webhook_id}",
-            only(get(get_webhook).delete(delete_webhook), not_allowed),
-        )
-        .route(
-            "/_sim/inboxes/{inbox_id}/messages",
-            only(post(receive), not_allowed),
-        )
-        .route(
-            "/_sim/events",
-            only(post(post_event).get(page_events), not_allowed),
-        )
-        .route(
-            "/_sim/chaos",
-            only(
-                post(post_chaos).get(get_chaos).delete(delete_chaos),
-                not_allowed,
-            ),
-        )
-        .fallback(not_found)
-        .layer(middleware::from_fn_with_state(shared.clone(), require_key));
-    keyed
-        .route(
-            "/_sim/download/{inbox_id}/{message_id}/{part}",
-            any(download),
-        )
-        .layer(middleware::map_response(counted))
-        .route("/v0", any(crate::server::agentmail_socket))
-        .route("/v1/ws", any(crate::server::simple_socket))
-        .with_state(shared)
-}
-
-/// `methods`, and `refuse` for every other method, `HEAD` included (axum answers it
-/// with the `GET` route otherwise) and without an `Allow` header: the simulator's
-/// 405s have always been the bare error body.
-pub(crate) fn only<S>(methods: MethodRouter<S>, refuse: fn() -> Response<Body>) -> MethodRouter<S>
-where
-    S: Clone + Send + Sync + 'static,
-{
-    let refuse = move || async move { refuse() };
-    methods.head(refuse).merge(any(refuse))
-}
-
-/// The 405 outside `/v0`.
-fn not_allowed() -> Response<Body> {
-    error(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "MethodNotAllowedError",
-        "method not allowed on this route",
-    )
-}
-
-/// The 404 for a path no route matches: in `/v0`'s shape under `/v0`.
-async fn not_found(method: Method, OriginalUri(uri): OriginalUri) -> Response<Body> {
-    if under_v0(uri.path()) {
-        crate::v0::no_route(&method, uri.path())
-    } else {
-        error(StatusCode::NOT_FOUND, "NotFoundError", "no such route")
-    }
-}
-
-fn under_v0(path: &str) -> bool {
-    path.trim_matches('/').split('/').next() == Some("v0")
-}
-
-/// The 401 unless the request carries an accepted key.
-async fn require_key(
-    State(shared): State<Arc<Shared>>,
-    req: Req,
-    next: Next,
-) -> axum::response::Response {
-    match shared.keys.check(&req) {
-        Ok(()) => next.run(req).await,
-        Err(missing) => axum::response::IntoResponse::into_response(unauthorized(missing)),
-    }
-}
-
-/// Counts each REST answer by status.
-async fn counted(response: axum::response::Response) -> axum::response::Response {
-    let status = response.status().as_u16().to_string();
-    metrics::counter!("mailwire_sim_requests_total", "status" => status).increment(1);
-    response
-}
-
-/// The path's parameters, percent-decoded by axum: an escape that is not one is kept
-/// as it is (`%zz`, a lone `%`). A parameter that is not UTF-8 once decoded (`%ff`)
-/// is a 400 in the route's error shape.
-#[derive(Debug)]
-pub(crate) struct Params<T>(pub(crate) T);
-
-impl<S, T> FromRequestParts<S> for Params<T>
-where
-    S: Send + Sync,
-    T: DeserializeOwned + Send,
-{
-    type Rejection = Response<Body>;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        match Path::<T>::from_request_parts(parts, state).await {
-            Ok(Path(params)) => Ok(Params(params)),
-            Err(rejected) => {
-                let message = rejected.body_text();
-                Err(if under_v0(parts.uri.path()) {
-                    crate::v0::validation(&message)
-                } else {
-                    invalid(&message)
-                })
-            }
-        }
-    }
-}
 
 /// The largest request body read: 1 MiB.
 pub(crate) const MAX_BODY: usize = 1 << 20;
@@ -178,7 +49,7 @@ pub(crate) fn unauthorized(missing: bool) -> Response<Body> {
 }
 
 /// `POST /_sim/inboxes/{inbox_id}/messages`: an email arrives.
-async fn receive(
+pub(crate) async fn receive(
     State(shared): State<Arc<Shared>>,
     Params(inbox): Params<String>,
     req: Req,
@@ -204,7 +75,7 @@ async fn receive(
 
 /// `GET /_sim/download/{inbox}/{message}/{attachment_id | raw}`: the bytes a
 /// download URL of the API points at.
-async fn download(
+pub(crate) async fn download(
     State(shared): State<Arc<Shared>>,
     Params((inbox, message, part)): Params<(String, String, String)>,
 ) -> Response<Body> {
@@ -330,7 +201,7 @@ pub(crate) fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Re
         .map_err(|e| Refusal::new(invalid(&format!("invalid JSON body: {e}"))))
 }
 
-async fn create_webhook(State(shared): State<Arc<Shared>>, req: Req) -> Response<Body> {
+pub(crate) async fn create_webhook(State(shared): State<Arc<Shared>>, req: Req) -> Response<Body> {
     let spec: WebhookSpec = match read_body(req).await.and_then(|b| parse(&b)) {
         Ok(spec) => spec,
         Err(refused) => return refused.answer(),
@@ -341,7 +212,7 @@ async fn create_webhook(State(shared): State<Arc<Shared>>, req: Req) -> Response
     }
 }
 
-async fn list_webhooks(State(shared): State<Arc<Shared>>) -> Response<Body> {
+pub(crate) async fn list_webhooks(State(shared): State<Arc<Shared>>) -> Response<Body> {
     let webhooks: Vec<_> = shared
         .rest
         .webhooks
@@ -355,7 +226,7 @@ async fn list_webhooks(State(shared): State<Arc<Shared>>) -> Response<Body> {
     )
 }
 
-async fn get_webhook(
+pub(crate) async fn get_webhook(
     State(shared): State<Arc<Shared>>,
     Params(id): Params<String>,
 ) -> Response<Body> {
@@ -365,7 +236,7 @@ async fn get_webhook(
     }
 }
 
-async fn delete_webhook(
+pub(crate) async fn delete_webhook(
     State(shared): State<Arc<Shared>>,
     Params(id): Params<String>,
 ) -> Response<Body> {
@@ -383,7 +254,7 @@ async fn delete_webhook(
 /// (re-encoded only when the simulator speaks the other envelope), written as
 /// JavaScript's `JSON.stringify(JSON.parse(body))` writes it, so that handlers that
 /// rebuild the body that way (the article's) see the very bytes that were signed.
-async fn post_event(State(shared): State<Arc<Shared>>, req: Req) -> Response<Body> {
+pub(crate) async fn post_event(State(shared): State<Arc<Shared>>, req: Req) -> Response<Body> {
     let body = match read_body(req).await {
         Ok(body) => body,
         Err(refused) => return refused.answer(),
@@ -403,7 +274,7 @@ async fn post_event(State(shared): State<Arc<Shared>>, req: Req) -> Response<Bod
 
 /// `GET /_sim/events?after=evt_..&limit=N`: retained events after `after` (from the
 /// oldest retained without it), oldest first. 410 when `after` is not retained.
-async fn page_events(State(shared): State<Arc<Shared>>, query: Query) -> Response<Body> {
+pub(crate) async fn page_events(State(shared): State<Arc<Shared>>, query: Query) -> Response<Body> {
     let mut after = None;
     let mut limit = 100;
     for (key, value) in query.pairs() {
@@ -444,7 +315,7 @@ async fn page_events(State(shared): State<Arc<Shared>>, query: Query) -> Respons
     json(StatusCode::OK, out)
 }
 
-async fn post_chaos(State(shared): State<Arc<Shared>>, req: Req) -> Response<Body> {
+pub(crate) async fn post_chaos(State(shared): State<Arc<Shared>>, req: Req) -> Response<Body> {
     let chaos: Chaos = match read_body(req).await.and_then(|b| parse(&b)) {
         Ok(chaos) => chaos,
         Err(refused) => return refused.answer(),
@@ -469,11 +340,11 @@ async fn post_chaos(State(shared): State<Arc<Shared>>, req: Req) -> Response<Bod
     chaos_view(&shared)
 }
 
-async fn get_chaos(State(shared): State<Arc<Shared>>) -> Response<Body> {
+pub(crate) async fn get_chaos(State(shared): State<Arc<Shared>>) -> Response<Body> {
     chaos_view(&shared)
 }
 
-async fn delete_chaos(State(shared): State<Arc<Shared>>) -> Response<Body> {
+pub(crate) async fn delete_chaos(State(shared): State<Arc<Shared>>) -> Response<Body> {
     shared.rest.chaos.set(None);
     chaos_view(&shared)
 }

@@ -1,4 +1,4 @@
-//! The listener, TLS and HTTP; the routes are [`crate::rest::router`]'s. WebSocket
+//! The listener, TLS and HTTP; the routes are [`crate::routes::router`]'s. WebSocket
 //! paths are HTTP upgrades on the same port as everything else, so REST routes can
 //! sit beside them.
 
@@ -43,7 +43,7 @@ pub(crate) async fn listen(
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     // Built once per listener; each connection holds a clone (an `Arc`).
-    let router = crate::rest::router(shared.clone());
+    let router = crate::routes::router(shared.clone());
     Ok((local, tokio::spawn(accept_loop(listener, shared, router))))
 }
 

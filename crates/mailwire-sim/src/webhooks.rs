@@ -366,6 +366,33 @@ mod tests {
     }
 
     #[test]
+    fn refusals_keep_their_cause() {
+        use std::error::Error as _;
+        let refused = |spec: WebhookSpec| check(spec, Envelope::AgentMail).err().unwrap();
+        let url = refused(WebhookSpec::new("ftp://x/y"));
+        assert!(
+            matches!(url, WebhookError::Url(SenderError::InvalidUrl(_))),
+            "{url:?}"
+        );
+        assert!(url.source().is_some());
+        let secret = refused(WebhookSpec::new("http://x/y").secret("plain"));
+        assert!(matches!(secret, WebhookError::Secret(_)), "{secret:?}");
+        assert!(secret.source().is_some());
+        let scheme = refused(WebhookSpec {
+            scheme: Some("rot13".into()),
+            ..WebhookSpec::new("http://x/y")
+        });
+        assert!(
+            matches!(&scheme, WebhookError::Scheme { name, .. } if name == "rot13"),
+            "{scheme:?}"
+        );
+        assert!(matches!(
+            refused(WebhookSpec::new("http://x/a b")),
+            WebhookError::Url(_) | WebhookError::UrlWhitespace
+        ));
+    }
+
+    #[test]
     fn refuses_bad_urls_schemes_and_secrets() {
         let bad = |spec: WebhookSpec| check(spec, Envelope::AgentMail).err().unwrap().to_string();
         assert!(bad(WebhookSpec::new("ftp://x/y")).starts_with("url:"));

@@ -15,7 +15,8 @@ use super::{Ids, Query, json_body, no_content, not_found, ok, only, page, valida
 use crate::Shared;
 use crate::mail::{Mail, Stored, message_item};
 use crate::message::{Compose, EmailError, NewAttachment, one_or_many};
-use crate::rest::{Params, Refusal, Req};
+use crate::rest::{Refusal, Req};
+use crate::routes::Params;
 use crate::server::Body;
 
 /// The body of send, reply, reply-all and forward.

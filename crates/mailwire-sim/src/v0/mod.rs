@@ -41,7 +41,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::Shared;
 use crate::mail::Mail;
-use crate::rest::{Params, Refusal, Req, to_json};
+use crate::rest::{Refusal, Req, to_json};
+use crate::routes::Params;
 use crate::server::Body;
 
 pub(crate) use query::Query;
@@ -72,7 +73,7 @@ pub(crate) fn routes(shared: &Arc<Shared>) -> Router<Arc<Shared>> {
 fn only(
     methods: axum::routing::MethodRouter<Arc<Shared>>,
 ) -> axum::routing::MethodRouter<Arc<Shared>> {
-    crate::rest::only(methods, method_not_allowed)
+    crate::routes::only(methods, method_not_allowed)
 }
 
 /// The ids a `/v0` path names.

@@ -13,7 +13,8 @@ use serde::Deserialize;
 use super::{Ids, Query, Scope, json_body, no_content, not_found, ok, only, page};
 use crate::Shared;
 use crate::mail::{Mail, Stored, thread_item};
-use crate::rest::{Params, Refusal, Req};
+use crate::rest::{Refusal, Req};
+use crate::routes::Params;
 use crate::server::Body;
 
 #[derive(Deserialize)]

@@ -14,7 +14,8 @@ use serde::Deserialize;
 
 use super::{Ids, Query, Scope, json_body, no_content, not_found, ok, only, page, validation};
 use crate::Shared;
-use crate::rest::{Params, Refusal, Req};
+use crate::rest::{Refusal, Req};
+use crate::routes::Params;
 use crate::server::Body;
 use crate::webhooks::{Webhook, WebhookSpec};
 

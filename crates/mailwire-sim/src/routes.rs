@@ -1,0 +1,148 @@
+//! The route table, on axum: AgentMail's REST API under `/v0` ([`crate::v0`]), the
+//! article's webhook registration under `/v1/webhooks` and the simulator's own
+//! controls under `/_sim` ([`crate::rest`]), and the WebSocket upgrades at `/v0` and
+//! `/v1/ws` ([`crate::server`]).
+//!
+//! Every route needs an accepted API key (the service's 401 otherwise, before the
+//! route is looked up), except the download links `/_sim/download/...`, which stand
+//! for presigned URLs, and the WebSocket paths, which check it themselves. Errors
+//! keep the service's shape: an unknown route is a 404 and a known one asked with
+//! another method (`HEAD` included) a 405, each `{name, message}` (with `code`
+//! under `/v0`).
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{FromRequestParts, OriginalUri, Path, State};
+use axum::middleware::{self, Next};
+use axum::routing::{MethodRouter, any, get, post};
+use hyper::http::request::Parts;
+use hyper::{Method, Response, StatusCode};
+use serde::de::DeserializeOwned;
+
+use crate::Shared;
+use crate::rest::{
+    Req, create_webhook, delete_chaos, delete_webhook, download, get_chaos, get_webhook, invalid,
+    list_webhooks, page_events, post_chaos, post_event, receive, unauthorized,
+};
+use crate::server::{Body, error};
+
+/// Every route of the simulator.
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    let keyed = Router::new()
+        .merge(crate::v0::routes(&shared))
+        .route(
+            "/v1/webhooks",
+            only(post(create_webhook).get(list_webhooks), not_allowed),
+        )
+        .route(
+            "/v1/webhooks/{webhook_id}",
+            only(get(get_webhook).delete(delete_webhook), not_allowed),
+        )
+        .route(
+            "/_sim/inboxes/{inbox_id}/messages",
+            only(post(receive), not_allowed),
+        )
+        .route(
+            "/_sim/events",
+            only(post(post_event).get(page_events), not_allowed),
+        )
+        .route(
+            "/_sim/chaos",
+            only(
+                post(post_chaos).get(get_chaos).delete(delete_chaos),
+                not_allowed,
+            ),
+        )
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(shared.clone(), require_key));
+    keyed
+        .route(
+            "/_sim/download/{inbox_id}/{message_id}/{part}",
+            any(download),
+        )
+        .layer(middleware::map_response(counted))
+        .route("/v0", any(crate::server::agentmail_socket))
+        .route("/v1/ws", any(crate::server::simple_socket))
+        .with_state(shared)
+}
+
+/// `methods`, and `refuse` for every other method, `HEAD` included (axum answers it
+/// with the `GET` route otherwise) and without an `Allow` header: the simulator's
+/// 405s have always been the bare error body.
+pub(crate) fn only<S>(methods: MethodRouter<S>, refuse: fn() -> Response<Body>) -> MethodRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    let refuse = move || async move { refuse() };
+    methods.head(refuse).merge(any(refuse))
+}
+
+/// The 405 outside `/v0`.
+fn not_allowed() -> Response<Body> {
+    error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "MethodNotAllowedError",
+        "method not allowed on this route",
+    )
+}
+
+/// The 404 for a path no route matches: in `/v0`'s shape under `/v0`.
+async fn not_found(method: Method, OriginalUri(uri): OriginalUri) -> Response<Body> {
+    if under_v0(uri.path()) {
+        crate::v0::no_route(&method, uri.path())
+    } else {
+        error(StatusCode::NOT_FOUND, "NotFoundError", "no such route")
+    }
+}
+
+fn under_v0(path: &str) -> bool {
+    path.trim_matches('/').split('/').next() == Some("v0")
+}
+
+/// The 401 unless the request carries an accepted key.
+async fn require_key(
+    State(shared): State<Arc<Shared>>,
+    req: Req,
+    next: Next,
+) -> axum::response::Response {
+    match shared.keys.check(&req) {
+        Ok(()) => next.run(req).await,
+        Err(missing) => axum::response::IntoResponse::into_response(unauthorized(missing)),
+    }
+}
+
+/// Counts each REST answer by status.
+async fn counted(response: axum::response::Response) -> axum::response::Response {
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("mailwire_sim_requests_total", "status" => status).increment(1);
+    response
+}
+
+/// The path's parameters, percent-decoded by axum: an escape that is not one is kept
+/// as it is (`%zz`, a lone `%`). A parameter that is not UTF-8 once decoded (`%ff`)
+/// is a 400 in the route's error shape.
+#[derive(Debug)]
+pub(crate) struct Params<T>(pub(crate) T);
+
+impl<S, T> FromRequestParts<S> for Params<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Send,
+{
+    type Rejection = Response<Body>;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(params)) => Ok(Params(params)),
+            Err(rejected) => {
+                let message = rejected.body_text();
+                Err(if under_v0(parts.uri.path()) {
+                    crate::v0::validation(&message)
+                } else {
+                    invalid(&message)
+                })
+            }
+        }
+    }
+}
