@@ -635,9 +635,10 @@ fn keys_and_secrets_come_from_the_environment_and_are_never_printed() {
             "--scheme",
             "standard",
         ],
-        &env,
+        // Every library's log at its most verbose: still no key, no secret.
+        &[&env[..], &[("RUST_LOG", "trace")]].concat(),
     );
-    let listen_lines = listen.stderr_until("websocket: subscribed");
+    let mut listen_lines = listen.stderr_until("websocket: subscribed");
     // A webhook signed with the secret from the environment is accepted.
     register_webhook_with_key(
         &base,
@@ -672,7 +673,13 @@ fn keys_and_secrets_come_from_the_environment_and_are_never_printed() {
     let id = answer["event_id"].as_str().unwrap().to_owned();
     let line = listen.stdout_line();
     assert_eq!(line["id"], id.as_str());
-    // Help, status lines and outputs never show either value.
+    listen.signal("INT");
+    listen_lines.extend(listen.rest_of_stderr());
+    assert!(
+        listen_lines.iter().any(|l| l.contains("TRACE")),
+        "trace logging was on"
+    );
+    // Help, status lines, logs and outputs never show either value.
     let help = run(&["listen", "--help"]);
     sent.stdout.extend_from_slice(&help.stdout);
     let everything = [dev_lines, listen_lines, vec![line.to_string()]]
@@ -928,4 +935,31 @@ fn a_stop_prints_what_the_reorder_window_holds_and_counts_it_true() {
     again.stderr_line("websocket: subscribed");
     let summary = again.interrupt();
     assert!(summary.contains("stopped: 0 events printed"), "{summary}");
+}
+
+#[test]
+fn tracing_spans_carry_the_event_id_from_receipt_to_ack() {
+    let (_dev, base) = dev(&["--api-key", "sk"]);
+    let listen = Running::spawn_with(
+        &["listen", "--ws", &ws_url(&base), "--api-key", "sk"],
+        &[(
+            "RUST_LOG",
+            "mailwire=debug,mailwire_source=debug,mailwire_merge=debug",
+        )],
+    );
+    listen.stderr_line("websocket: subscribed");
+    let id = String::from_utf8(send(&base, "sk", "traced").stdout)
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert_eq!(listen.stdout_line()["id"], id.as_str());
+    listen.signal("INT");
+    let logs = listen.rest_of_stderr();
+    let span = format!("event{{id={id} origin=websocket}}");
+    for step in ["delivered", "printed", "acked"] {
+        assert!(
+            logs.iter().any(|l| l.contains(&span) && l.contains(step)),
+            "no {step:?} inside {span}: {logs:#?}"
+        );
+    }
 }

@@ -443,11 +443,13 @@ impl Merge {
             Known::InFlight => {
                 self.stats
                     .duplicate(&delivery.origin, delivery.received_at, first);
+                tracing::debug!(parent: delivery.span(), "duplicate suppressed");
                 None
             }
             Known::Settled(ack) => {
                 self.stats
                     .duplicate(&delivery.origin, delivery.received_at, first);
+                tracing::debug!(parent: delivery.span(), "duplicate suppressed");
                 let id = delivery.event.dedup_id().to_owned();
                 self.settling
                     .push(async move { settle_all(vec![ack], &id).await }.boxed());
@@ -496,6 +498,7 @@ impl Merge {
                 self.dedup.release(key);
                 self.stats
                     .duplicate(&delivery.origin, delivery.received_at, None);
+                tracing::debug!(parent: delivery.span(), "duplicate suppressed: already stored");
                 let id = delivery.event.dedup_id().to_owned();
                 self.settling
                     .push(async move { settle_all(vec![ack], &id).await }.boxed());

@@ -24,6 +24,7 @@ pub(crate) fn origin(origin: &Origin) -> SharedString {
 }
 
 pub(crate) fn delivered(delivery: &Delivery) {
+    tracing::debug!(parent: delivery.span(), "delivered");
     let tenant = delivery
         .tenant
         .as_ref()

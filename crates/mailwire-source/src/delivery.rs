@@ -127,18 +127,30 @@ pub struct Delivery {
     /// The tenant it belongs to, for a source that serves several; `None` otherwise.
     pub tenant: Option<TenantId>,
     ack: Ack,
+    span: tracing::Span,
 }
 
 impl Delivery {
     /// A delivery received now, with nothing to settle.
     pub fn new(event: Event, origin: Origin) -> Delivery {
+        // Nearly free when no subscriber wants it (a cached callsite check).
+        let span = tracing::debug_span!("event", id = %event.id(), origin = %origin);
         Delivery {
             event,
             origin,
             received_at: SystemTime::now(),
             tenant: None,
             ack: Ack::none(),
+            span,
         }
+    }
+
+    /// The event's `tracing` span, `event{id, origin}` at debug level, from the
+    /// moment its source received it to its ack: what a source, the merge and the
+    /// application log about this event is logged inside it, and the ack runs in
+    /// it.
+    pub fn span(&self) -> &tracing::Span {
+        &self.span
     }
 
     /// Sets what acking does.
@@ -162,7 +174,14 @@ impl Delivery {
     /// Settles the delivery: the source marks it processed. Call it after the side
     /// effect, and the event is handled exactly once.
     pub async fn ack(self) -> Result<(), SourceError> {
-        self.ack.ack().await
+        use tracing::Instrument as _;
+        let span = self.span;
+        let acked = self.ack.ack().instrument(span.clone()).await;
+        match &acked {
+            Ok(()) => tracing::debug!(parent: &span, "acked"),
+            Err(e) => tracing::debug!(parent: &span, error = %e, "ack failed"),
+        }
+        acked
     }
 
     /// Takes the ack out, leaving none: for wrappers that settle later or add their

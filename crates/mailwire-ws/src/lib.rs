@@ -51,7 +51,11 @@
 //!   event received before it, then `Ok(None)`.
 //! - **Authentication** as AgentMail's definition has it: `Authorization: Bearer`
 //!   by default, or the `api_key` query parameter, or the `X-API-Key` header that
-//!   myagentmail takes ([`AuthStyle`]).
+//!   myagentmail takes ([`AuthStyle`]). The key is never logged by this crate;
+//!   tungstenite, underneath, logs the whole handshake request (headers and query
+//!   included) at trace level under the target `tungstenite::handshake::client`:
+//!   keep that target at `debug` or above where logs are kept (`mailwire listen`
+//!   does, whatever `RUST_LOG` says).
 //! - **Liveness by WebSocket control frames only**: the definition has no JSON
 //!   `ping`/`pong`, so none is sent or expected.
 //! - **No frame can wedge the stream.** A message over

@@ -571,6 +571,7 @@ impl Printer<'_> {
             return false;
         }
         *self.printed += 1;
+        tracing::debug!(parent: delivery.span(), "printed");
         metrics::counter!(super::metrics::PRINTED, "origin" => delivery.origin.as_str().to_owned())
             .increment(1);
         // Once acked, a WebSocket event is the resume point: resuming after it

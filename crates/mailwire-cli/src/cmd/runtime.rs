@@ -19,8 +19,15 @@ use mailwire_ws::{GapCause, Status, WsConfig, WsSource};
 pub(crate) fn block_on<T>(fut: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off"));
+    // tungstenite logs the whole handshake request at trace level, the API key in
+    // its headers included: that one target never goes below debug.
+    let filter = match NO_TRACE_HANDSHAKE.parse() {
+        Ok(directive) => filter.add_directive(directive),
+        Err(_) => filter,
+    };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();
     tokio::runtime::Builder::new_multi_thread()
@@ -29,6 +36,9 @@ pub(crate) fn block_on<T>(fut: impl Future<Output = anyhow::Result<T>>) -> anyho
         .context("starting the async runtime")?
         .block_on(fut)
 }
+
+/// The log target whose trace level would print the WebSocket handshake's headers.
+const NO_TRACE_HANDSHAKE: &str = "tungstenite::handshake::client=debug";
 
 /// A status line on stderr.
 macro_rules! status {

@@ -83,6 +83,19 @@ impl Running {
         }
     }
 
+    /// Every stderr line not read yet, to the end of the stream (the process
+    /// exited or closed it), bounded by [`HANG`].
+    pub(crate) fn rest_of_stderr(&self) -> Vec<String> {
+        let mut rest = Vec::new();
+        loop {
+            match self.stderr.recv_timeout(HANG) {
+                Ok(line) => rest.push(line),
+                Err(mpsc::RecvTimeoutError::Disconnected) => return rest,
+                Err(mpsc::RecvTimeoutError::Timeout) => panic!("stderr did not end"),
+            }
+        }
+    }
+
     /// The next stdout line, as JSON.
     pub(crate) fn stdout_line(&self) -> serde_json::Value {
         let line = self.stdout.recv_timeout(HANG).expect("a line on stdout");
