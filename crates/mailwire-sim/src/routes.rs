@@ -27,7 +27,10 @@ use crate::rest::{
 };
 use crate::server::{Body, error};
 
-/// Every route of the simulator.
+/// Every route of the simulator. A layer wraps the routes added before it (and the
+/// fallback), not those added after: the key check covers everything but the
+/// downloads and the WebSocket paths, the request count everything but the
+/// WebSocket paths.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     let keyed = Router::new()
         .merge(crate::v0::routes(&shared))
