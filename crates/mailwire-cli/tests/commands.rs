@@ -695,7 +695,21 @@ fn keys_and_secrets_come_from_the_environment_and_are_never_printed() {
 
 #[test]
 fn option_values_are_checked_before_anything_starts() {
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &[
+                "listen",
+                "--webhook-listen",
+                "127.0.0.1:0",
+                "--secret",
+                "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                "--scheme",
+                "standard",
+                "--rate-limit-per-address",
+                "lots",
+            ],
+            "--rate-limit-per-address \"lots\": invalid rate",
+        ),
         (
             &[
                 "listen",

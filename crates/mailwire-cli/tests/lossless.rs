@@ -7,12 +7,8 @@
 
 mod common;
 
-use std::io::{Read as _, Write as _};
-use std::net::TcpStream;
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use base64::Engine as _;
 use common::{HANG, Running};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -38,43 +34,9 @@ fn start() -> (Running, String) {
     (listener, addr)
 }
 
-/// Signs as Svix does: base64 HMAC-SHA256 of `{msg_id}.{timestamp}.{body}` keyed
-/// with the secret's base64-decoded bytes, a `msg_` id of its own per delivery.
-fn svix_headers(msg_id: &str, body: &[u8]) -> String {
-    let key = base64::engine::general_purpose::STANDARD
-        .decode(SECRET.trim_start_matches("whsec_"))
-        .unwrap();
-    let ts = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key);
-    let mut signed = format!("{msg_id}.{ts}.").into_bytes();
-    signed.extend_from_slice(body);
-    let tag = ring::hmac::sign(&key, &signed);
-    let sig = base64::engine::general_purpose::STANDARD.encode(tag.as_ref());
-    format!("svix-id: {msg_id}\r\nsvix-timestamp: {ts}\r\nsvix-signature: v1,{sig}\r\n")
-}
-
-/// POSTs a signed body and returns the status code.
+/// POSTs a body signed with [`SECRET`] as Svix signs and returns the status code.
 fn post(addr: &str, msg_id: &str, body: &[u8]) -> u16 {
-    let mut tcp = TcpStream::connect(addr).unwrap();
-    tcp.set_read_timeout(Some(HANG)).unwrap();
-    let head = format!(
-        "POST /webhooks HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\n\
-         content-length: {}\r\nconnection: close\r\n{}\r\n",
-        body.len(),
-        svix_headers(msg_id, body)
-    );
-    tcp.write_all(head.as_bytes()).unwrap();
-    tcp.write_all(body).unwrap();
-    let mut answer = String::new();
-    tcp.read_to_string(&mut answer).unwrap();
-    answer
-        .split(' ')
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or_else(|| panic!("not an HTTP answer: {answer:?}"))
+    common::post_signed(addr, "/webhooks", SECRET, msg_id, body)
 }
 
 /// Every fixture of the wire-types crate: each event type in both envelopes and the

@@ -207,8 +207,8 @@ pub use receiver::WebhookReceiver;
 pub use reply::ReplyBody;
 #[cfg(feature = "sender")]
 pub use sender::{
-    Endpoint, Failure, Jitter, Outcome, STANDARD_SCHEDULE, SenderBuilder, WebhookSender,
-    full_jitter,
+    Endpoint, FailedAttempt, Failure, Jitter, Outcome, STANDARD_SCHEDULE, SenderBuilder,
+    WebhookSender, full_jitter,
 };
 #[cfg(feature = "tower")]
 pub use service::WebhookService;

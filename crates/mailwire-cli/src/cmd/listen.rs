@@ -1,6 +1,7 @@
 //! `mailwire listen`: events from the WebSocket and/or webhooks, merged and
 //! deduplicated, one JSON line each on stdout.
 
+use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,9 +19,12 @@ use mailwire_proto::EventType;
 use mailwire_source::{Delivery, EventSource, EventSourceExt as _, Origin};
 use mailwire_store::{MemoryStore, RedbStore, RedisStore, Store};
 use mailwire_webhook::Verifier;
-use mailwire_webhook_http::{ShutdownHandle, WebhookReceiver};
+use mailwire_webhook_http::{Rate, RateLimits, ShutdownHandle, WebhookReceiver};
+
+use super::tenants::{TenantSet, resume_key};
 use mailwire_ws::WsConfig;
 use time::format_description::well_known::Rfc3339;
+use tokio::sync::mpsc;
 
 use super::runtime::{block_on, check_listen_addr, check_url, connect_ws, interrupted, status};
 use super::{API_KEY_ENV, AuthArg, SECRET_ENV, SchemeArg, Secret, header_name, keyring};
@@ -32,15 +36,31 @@ use super::{API_KEY_ENV, AuthArg, SECRET_ENV, SchemeArg, Secret, header_name, ke
 #[command(
     after_help = "Listens on the WebSocket, on a webhook endpoint, or both, merges the two \
 streams and prints each event once, as one JSON line on stdout:\n\n  \
-{\"id\":..,\"type\":..,\"origin\":\"websocket|webhook|log\",\"received_at\":..,\"event\":<the raw event>}\n\n\
+{\"id\":..,\"type\":..,\"origin\":\"websocket|webhook|log|backfill\",\"tenant\":..,\"received_at\":..,\
+\"event\":<the raw event>}\n\n(\"tenant\" only with --tenants.) \
 Status goes to stderr. An event is acknowledged once its line is written. With --store, \
 events received and never acknowledged (the process stopped first) are printed again at \
 the next start, with origin \"log\", and ids already printed are never printed again. \
 With --redis, several listeners share one store, each with its own WebSocket and webhook \
 endpoint: the first to receive an event claims it and prints it, the others drop their \
 copies; an event a listener claimed and did not acknowledge within the lease (it died or \
-hung) is taken over and printed by a live listener, without any restart.",
-    group = clap::ArgGroup::new("transport").required(true).multiple(true).args(["ws", "webhook_listen"])
+hung) is taken over and printed by a live listener, without any restart.\n\n\
+With --tenants FILE, one receiver serves many tenants, each at <--webhook-path>/<id> (or its \
+own path) with its own secrets and budgets, or routed by pod or inbox id at \
+--webhook-path, and each may have a WebSocket of its own; every line says its tenant. The \
+file is TOML:\n\n  \
+[[tenant]]\n  id = \"acme\"\n  secrets = [\"whsec_...\"]          # two during a rotation\n  \
+limits = { per_address = \"100/s burst 200\" }\n  \
+[tenant.websocket]                 # optional\n  url = \"wss://ws.agentmail.to/v0\"\n  \
+api_key_env = \"ACME_AGENTMAIL_API_KEY\"\n\n\
+It is read again when it changes, or on SIGHUP: tenants are added, rotated and removed \
+(their WebSockets opened and closed) without a restart; a file that cannot be used is \
+refused with a line on stderr and the tenants in force stay.\n\n\
+Webhook requests are rate-limited before their body is read: per client address, in \
+total, and tighter for an address whose requests fail verification (429 with \
+Retry-After). SIGINT and SIGTERM stop gracefully: requests in flight are answered, \
+events held for reordering are printed, every line printed is acknowledged.",
+    group = clap::ArgGroup::new("transport").required(true).multiple(true).args(["ws", "webhook_listen", "tenants"])
 )]
 pub(crate) struct Args {
     /// WebSocket URL, e.g. ws://127.0.0.1:8787/v0 or wss://ws.agentmail.to/v0.
@@ -65,7 +85,7 @@ pub(crate) struct Args {
     #[arg(long = "event", value_name = "TYPE")]
     events: Vec<String>,
     /// Receive webhooks on this address, e.g. 127.0.0.1:3000.
-    #[arg(long, value_name = "ADDR", requires_all = ["secrets", "scheme"])]
+    #[arg(long, value_name = "ADDR")]
     webhook_listen: Option<String>,
     /// The path webhooks are POSTed to.
     #[arg(
@@ -128,6 +148,43 @@ pub(crate) struct Args {
     /// 127.0.0.1:9090.
     #[arg(long, value_name = "ADDR")]
     metrics: Option<String>,
+    /// Tenants, each with its webhook secrets, path or pod/inbox routing, budgets
+    /// and optionally a WebSocket of its own, from this TOML file; read again when
+    /// it changes or on SIGHUP (see below).
+    #[arg(long, value_name = "FILE")]
+    tenants: Option<PathBuf>,
+    /// Webhook requests one client address may make: `N/s`, `N/min` or `N/h`,
+    /// optionally `burst N`, or `off`.
+    #[arg(long, value_name = "RATE", default_value = "1000/s burst 5000")]
+    rate_limit_per_address: String,
+    /// Webhook requests all clients together may make (`off` for no limit).
+    #[arg(long, value_name = "RATE", default_value = "20000/s burst 40000")]
+    rate_limit_total: String,
+    /// Webhook requests failing verification one address may make before all its
+    /// requests get 429 (`off` for no limit).
+    #[arg(long, value_name = "RATE", default_value = "10/min burst 20")]
+    rate_limit_failures: String,
+}
+
+/// A `--rate-limit-*` value: a rate, or `off`.
+fn rate(flag: &str, value: &str) -> anyhow::Result<Option<Rate>> {
+    if value.trim() == "off" {
+        return Ok(None);
+    }
+    value
+        .parse()
+        .map(Some)
+        .map_err(|e| crate::cli::usage(format!("{flag} {value:?}: {e}")))
+}
+
+fn rate_limits(args: &Args) -> anyhow::Result<RateLimits> {
+    Ok(RateLimits::default()
+        .per_address(rate(
+            "--rate-limit-per-address",
+            &args.rate_limit_per_address,
+        )?)
+        .total(rate("--rate-limit-total", &args.rate_limit_total)?)
+        .failures_per_address(rate("--rate-limit-failures", &args.rate_limit_failures)?))
 }
 
 /// The REST API beside a WebSocket URL: AgentMail's, or a simulator's on the same
@@ -210,8 +267,14 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
             Some(verifier)
         }
+        (Some(_), None) if args.tenants.is_none() => {
+            return Err(crate::cli::usage(
+                "--webhook-listen needs --scheme and --secret (or --tenants)",
+            ));
+        }
         _ => None,
     };
+    let limits = rate_limits(&args)?;
     block_on(async move {
         // Before anything else: a signal while starting stops gracefully too.
         let stop = interrupted();
@@ -231,9 +294,26 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             builder = builder.reorder(Duration::from_millis(ms));
         }
         let mut shutdown: Option<ShutdownHandle> = None;
-        if let (Some(addr), Some(verifier)) = (&args.webhook_listen, verifier) {
-            let receiver = WebhookReceiver::new(verifier)
+        let tenants = match &args.tenants {
+            Some(path) => {
+                let (set, sockets) = TenantSet::open(path, progress.clone())?;
+                builder = builder.source(sockets.boxed());
+                Some(set)
+            }
+            None => None,
+        };
+        if let Some(addr) = &args.webhook_listen {
+            let receiver = match (verifier, &tenants) {
+                (Some(verifier), Some(set)) => {
+                    WebhookReceiver::new(verifier).tenants(set.tenants())
+                }
+                (Some(verifier), None) => WebhookReceiver::new(verifier),
+                (None, Some(set)) => WebhookReceiver::for_tenants(set.tenants()),
+                (None, None) => unreachable!("refused by the checks above"),
+            };
+            let receiver = receiver
                 .path(args.webhook_path.as_str())
+                .rate_limits(limits)
                 .store(stores.store.clone())
                 .bind(addr.as_str())
                 .await
@@ -243,7 +323,23 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 .map_or(addr.clone(), |a| a.to_string());
             status!("webhooks: receiving on http://{local}{}", args.webhook_path);
             shutdown = receiver.shutdown_handle();
+            if let Some(set) = &tenants {
+                for id in set.tenants().ids() {
+                    if let Some(tenant) = set.tenants().get(id.as_str()) {
+                        let path = tenant.own_path().map_or_else(
+                            || format!("{}/{id}", args.webhook_path.trim_end_matches('/')),
+                            str::to_owned,
+                        );
+                        if tenant.has_keyring() {
+                            status!("webhooks: tenant {id} on http://{local}{path}");
+                        }
+                    }
+                }
+            }
             builder = builder.source(receiver.boxed());
+        }
+        if let Some(set) = tenants {
+            tokio::spawn(set.watch());
         }
         if let (Some(url), Some(key)) = (&args.ws, &args.api_key) {
             let mut config = WsConfig::new(url.as_str())
@@ -397,6 +493,9 @@ fn check(args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Resume points to save: (progress key, event id).
+type ResumeTx = mpsc::UnboundedSender<(String, String)>;
+
 /// The signal listener, installed at start.
 type Stop = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
@@ -461,19 +560,23 @@ async fn print_events(
     stop: Stop,
 ) -> anyhow::Result<ExitCode> {
     let mut acks = FuturesUnordered::new();
-    // The WebSocket's resume point follows what is printed: an event is in the
+    // Each WebSocket's resume point follows what is printed: an event is in the
     // store's log before it is delivered, so resuming after the last one printed
-    // loses nothing. One saver, always writing the latest.
-    let (resume_tx, mut resume_rx) = tokio::sync::watch::channel(None::<String>);
-    let resume_tx = Arc::new(resume_tx);
+    // loses nothing. One saver, writing the latest of each WebSocket (the main one,
+    // and each tenant's) and skipping what a later one replaced.
+    let (resume_tx, mut resume_rx) = mpsc::unbounded_channel::<(String, String)>();
     let saver = progress.clone().map(|p| {
         tokio::spawn(async move {
-            while resume_rx.changed().await.is_ok() {
-                let latest = resume_rx.borrow_and_update().clone();
-                if let Some(id) = latest
-                    && let Err(e) = p.set(WS_AFTER, &id).await
-                {
-                    status!("cannot save the WebSocket's resume point: {e}");
+            let mut latest = HashMap::new();
+            while let Some((key, id)) = resume_rx.recv().await {
+                latest.insert(key, id);
+                while let Ok((key, id)) = resume_rx.try_recv() {
+                    latest.insert(key, id);
+                }
+                for (key, id) in latest.drain() {
+                    if let Err(e) = p.set(&key, &id).await {
+                        status!("cannot save the WebSocket's resume point: {e}");
+                    }
                 }
             }
         })
@@ -496,7 +599,7 @@ async fn print_events(
 async fn print_lines(
     merge: &mut Merge,
     acks: &mut FuturesUnordered<AckFuture>,
-    resume: &Arc<tokio::sync::watch::Sender<Option<String>>>,
+    resume: &ResumeTx,
     printed: &mut u64,
     mut stop: Stop,
 ) -> anyhow::Result<ExitCode> {
@@ -553,7 +656,7 @@ async fn print_lines(
 struct Printer<'a> {
     stdout: std::io::StdoutLock<'static>,
     acks: &'a mut FuturesUnordered<AckFuture>,
-    resume: &'a Arc<tokio::sync::watch::Sender<Option<String>>>,
+    resume: &'a ResumeTx,
     printed: &'a mut u64,
 }
 
@@ -577,15 +680,21 @@ impl Printer<'_> {
         // Once acked, a WebSocket event is the resume point: resuming after it
         // loses nothing (what came before and is not acked yet is in the store's
         // log, and comes back from there).
-        let resume_at =
-            (delivery.origin == Origin::WebSocket).then(|| delivery.event.id().to_owned());
+        let resume_at = (delivery.origin == Origin::WebSocket).then(|| {
+            let key = delivery
+                .tenant
+                .as_ref()
+                .map_or_else(|| WS_AFTER.to_owned(), |t| resume_key(t.as_str()));
+            (key, delivery.event.id().to_owned())
+        });
         let resume = self.resume.clone();
         self.acks.push(
             delivery
                 .ack()
                 .map(move |acked| {
-                    if let (Ok(()), Some(id)) = (&acked, resume_at) {
-                        resume.send_replace(Some(id));
+                    if let (Ok(()), Some(at)) = (&acked, resume_at) {
+                        // The saver only ends after the last ack.
+                        let _ = resume.send(at);
                     }
                     acked
                 })
@@ -603,6 +712,8 @@ pub(crate) fn json_line(delivery: &Delivery) -> Vec<u8> {
         #[serde(rename = "type")]
         event_type: &'a str,
         origin: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        tenant: Option<&'a str>,
         received_at: String,
     }
     let event = &delivery.event;
@@ -611,6 +722,7 @@ pub(crate) fn json_line(delivery: &Delivery) -> Vec<u8> {
         id: event.id(),
         event_type: event.event_type().as_str(),
         origin: delivery.origin.as_str(),
+        tenant: delivery.tenant.as_ref().map(|t| t.as_str()),
         received_at: rfc3339(delivery.received_at),
     })
     .unwrap_or_else(|_| "{}".to_owned());

@@ -8,6 +8,7 @@ pub(crate) mod metrics;
 pub(crate) mod runtime;
 pub(crate) mod send;
 pub(crate) mod sign;
+pub(crate) mod tenants;
 pub(crate) mod verify;
 
 use std::fmt;
