@@ -92,7 +92,7 @@ pub use async_trait::async_trait;
 pub use delivery::{Delivery, Origin, TenantId};
 pub use error::{BoxError, SourceError};
 pub use mailwire_proto::Event;
-pub use stream::{EventSourceExt, SourceStream};
+pub use stream::{EventSourceExt, ForTenant, SourceStream};
 
 /// A source of email events. See the [crate docs](crate) for the contract and an
 /// implementation in full.
