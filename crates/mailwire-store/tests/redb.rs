@@ -366,3 +366,54 @@ fn works_without_a_tokio_runtime() {
         store.close().await.unwrap();
     });
 }
+
+#[tokio::test]
+async fn a_second_ack_of_one_delivery_writes_nothing_and_reaches_no_queue() {
+    let (_dir, path) = temp();
+    let store = RedbStore::open(&path).unwrap();
+    assert!(store.append(&event("evt_1", 1)).await.unwrap().is_new());
+    store.ack("evt_1").await.unwrap();
+    let after_first = store.stats();
+    assert_eq!((after_first.appended, after_first.acked), (1, 1));
+    // The merge acked it; the receiver it came from acks it again: answered from
+    // memory, no operation queued, nothing committed.
+    store.ack("evt_1").await.unwrap();
+    store.ack("evt_1").await.unwrap();
+    let after = store.stats();
+    assert_eq!(after.operations, after_first.operations, "{after:?}");
+    assert_eq!(after.commits, after_first.commits, "{after:?}");
+    assert_eq!(after.unwritten, after_first.unwritten, "{after:?}");
+    // Still acked on file: a late copy is a duplicate, and nothing is left to claim.
+    assert!(!store.append(&event("evt_1", 1)).await.unwrap().is_mine());
+    assert!(store.claim(10).await.unwrap().is_empty());
+    store.close().await.unwrap();
+    // A closed store refuses the second ack too, as it refuses the first.
+    assert!(matches!(store.ack("evt_1").await, Err(StoreError::Closed)));
+
+    // After a restart the memory is gone; an ack of an acked id goes to the file
+    // and finds nothing to write.
+    let store = RedbStore::open(&path).unwrap();
+    store.ack("evt_1").await.unwrap();
+    assert_eq!(store.stats().unwritten, 1);
+}
+
+#[tokio::test]
+async fn an_id_appended_again_after_it_was_forgotten_is_acked_on_file_again() {
+    let (_dir, path) = temp();
+    let clock = ManualClock::default();
+    let store = RedbStore::builder()
+        .clock(clock.clone())
+        .forget_acked_after(Duration::from_secs(1))
+        .open(&path)
+        .unwrap();
+    assert!(store.append(&event("evt_1", 1)).await.unwrap().is_new());
+    store.ack("evt_1").await.unwrap();
+    clock.advance(Duration::from_secs(2));
+    // The retention ran out (forgotten at the next write): new again, claimed again.
+    assert!(store.append(&event("evt_2", 2)).await.unwrap().is_new());
+    assert!(store.append(&event("evt_1", 1)).await.unwrap().is_new());
+    // Its ack is not the earlier one remembered: it reaches the file.
+    store.ack("evt_1").await.unwrap();
+    assert_eq!(store.stats().acked, 2);
+    assert_eq!(ids(&store.unacked(10).await.unwrap()), ["evt_2"]);
+}

@@ -6,7 +6,10 @@
 //! (durably: redb's default `Durability::Immediate`) and only then answers each
 //! waiter. While it commits, new operations queue up and form the next group, so the
 //! busier the store, the larger the groups. A group that changes nothing (only
-//! duplicates, acks of acked ids, claims) is aborted instead: no fsync.
+//! duplicates, acks of acked ids, claims) is aborted instead: no fsync. A group of
+//! acks alone, while appends are coming in, waits up to `ACK_DELAY` for the next
+//! append and shares its commit: under load, appends and acks are settled in the
+//! same transactions, one fsync for both.
 //!
 //! Claims live in memory (they belong to this process): the committer decides them
 //! in queue order with the log, so an append, a claim and an ack of one id never
@@ -23,6 +26,7 @@ use bytes::Bytes;
 use redb::{Database, ReadableTable, WriteTransaction};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::acked::AckedIds;
 use crate::clock::{Clock, expiry, unix_millis};
 use crate::redb_store::error::{CommitFailed, unavailable};
 use crate::redb_store::tables::{
@@ -33,6 +37,14 @@ use crate::{Appended, RedbStats, StoreError};
 /// Expired seen entries removed per commit at most, so a backlog of expiries never
 /// makes one group's commit slow.
 const PURGE_PER_COMMIT: usize = 256;
+
+/// How long acks with nothing else to commit wait for the next write, when writes
+/// are coming in (one was committed within this time). An ack is pipelined by its
+/// caller, not waited on before the next event, so it loses nothing by riding in the
+/// next group's commit; an append is what a sender waits on, and it no longer
+/// queues behind an fsync made for acks alone. When no write is coming in, acks
+/// commit at once.
+const ACK_DELAY: std::time::Duration = std::time::Duration::from_millis(2);
 
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
@@ -118,9 +130,13 @@ pub(crate) enum DbState {
 /// The file handle shared by the committer and readers.
 pub(crate) type SharedDb = Arc<RwLock<DbState>>;
 
-/// The claims this process holds: event id -> when the lease runs out (Unix ms).
+/// The claims this process holds (event id -> when the lease runs out, Unix ms),
+/// and the ids it acked last.
 #[derive(Debug, Default)]
-pub(crate) struct Claims(HashMap<String, u64>);
+pub(crate) struct Claims {
+    held: HashMap<String, u64>,
+    acked: AckedIds,
+}
 
 pub(crate) type SharedClaims = Arc<Mutex<Claims>>;
 
@@ -131,15 +147,28 @@ pub(crate) fn lock(claims: &SharedClaims) -> MutexGuard<'_, Claims> {
 
 impl Claims {
     pub(crate) fn live(&self, id: &str, now: u64) -> bool {
-        self.0.get(id).is_some_and(|&until| until > now)
+        self.held.get(id).is_some_and(|&until| until > now)
+    }
+
+    /// True when this process acked `id` (the ack was committed) and has not
+    /// claimed it since.
+    pub(crate) fn acked(&self, id: &str) -> bool {
+        self.acked.contains(id)
     }
 
     pub(crate) fn remove(&mut self, id: &str) {
-        self.0.remove(id);
+        self.held.remove(id);
     }
 
     fn hold(&mut self, id: String, until: u64) {
-        self.0.insert(id, until);
+        self.acked.forget(&id);
+        self.held.insert(id, until);
+    }
+
+    /// Records a committed ack: the claim ends, the id is remembered as acked.
+    fn settle(&mut self, id: String) {
+        self.held.remove(&id);
+        self.acked.insert(id);
     }
 }
 
@@ -162,8 +191,31 @@ pub(crate) struct Committer {
 /// without error).
 #[derive(Default)]
 struct Pending {
-    hold: Vec<String>,
-    end: Vec<String>,
+    /// In the order decided: `true` holds the id's claim, `false` records its ack.
+    changes: Vec<(String, bool)>,
+}
+
+/// Decides whether a group of acks waits for the next write to share its commit:
+/// only while writes are coming in (see [`ACK_DELAY`]).
+#[derive(Debug, Default)]
+struct Pace {
+    /// When the last group with anything but acks was committed.
+    last_write: Option<std::time::Instant>,
+}
+
+impl Pace {
+    /// How long the group may still wait, if at all.
+    fn wait(&self, group: &[Op]) -> Option<std::time::Duration> {
+        let acks_only = group.iter().all(|op| matches!(op, Op::Ack { .. }));
+        let writing = self.last_write.is_some_and(|at| at.elapsed() < ACK_DELAY);
+        (acks_only && writing).then_some(ACK_DELAY)
+    }
+
+    fn committing(&mut self, group: &[Op]) {
+        if group.iter().any(|op| !matches!(op, Op::Ack { .. })) {
+            self.last_write = Some(std::time::Instant::now());
+        }
+    }
 }
 
 impl Committer {
@@ -172,7 +224,41 @@ impl Committer {
     pub(crate) fn run(mut self) {
         let mut closers = Vec::new();
         let mut group = Vec::with_capacity(self.max_group);
-        while let Some(first) = self.rx.blocking_recv() {
+        // Times the waits of `Pace`; without it (a runtime could not be built) every
+        // group commits at once.
+        let timer = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .ok();
+        let mut pace = Pace::default();
+        // When the group stops waiting for company.
+        let mut until: Option<tokio::time::Instant> = None;
+        loop {
+            let next = match (until, &timer) {
+                (Some(at), Some(timer)) => {
+                    // The timeout is made inside the runtime: a timer needs its context.
+                    let next =
+                        timer.block_on(async { tokio::time::timeout_at(at, self.rx.recv()).await });
+                    match next {
+                        Ok(next) => next,
+                        Err(_elapsed) => {
+                            until = None;
+                            let group = std::mem::take(&mut group);
+                            pace.committing(&group);
+                            self.commit(group);
+                            continue;
+                        }
+                    }
+                }
+                _ => self.rx.blocking_recv(),
+            };
+            let Some(first) = next else {
+                // Every handle is gone: what is queued is still committed.
+                if !group.is_empty() {
+                    self.commit(std::mem::take(&mut group));
+                }
+                break;
+            };
             group.push(first);
             while group.len() < self.max_group {
                 match self.rx.try_recv() {
@@ -180,6 +266,15 @@ impl Committer {
                     Err(_) => break,
                 }
             }
+            if timer.is_some()
+                && group.len() < self.max_group
+                && let Some(wait) = pace.wait(&group)
+            {
+                until.get_or_insert_with(|| tokio::time::Instant::now() + wait);
+                continue;
+            }
+            until = None;
+            pace.committing(&group);
             let close_at = group.iter().position(|op| matches!(op, Op::Close { .. }));
             let after_close = close_at.map(|at| group.split_off(at));
             self.commit(std::mem::take(&mut group));
@@ -280,11 +375,12 @@ impl Committer {
                 let until = unix_millis(self.clock.now()).saturating_add(self.lease_ms);
                 {
                     let mut claims = lock(&self.claims);
-                    for id in pending.end {
-                        claims.remove(&id);
-                    }
-                    for id in pending.hold {
-                        claims.hold(id, until);
+                    for (id, hold) in pending.changes {
+                        if hold {
+                            claims.hold(id, until);
+                        } else {
+                            claims.settle(id);
+                        }
                     }
                 }
                 for (op, outcome) in group.into_iter().zip(outcomes) {
@@ -427,7 +523,7 @@ impl Committer {
                     };
                     if appended.is_claimed() {
                         held_here.insert(id.clone(), true);
-                        pending.hold.push(id.clone());
+                        pending.changes.push((id.clone(), true));
                     } else {
                         self.counters.unwritten.fetch_add(1, Ordering::Relaxed);
                     }
@@ -452,7 +548,7 @@ impl Committer {
                             continue;
                         }
                         held_here.insert(id.clone(), true);
-                        pending.hold.push(id);
+                        pending.changes.push((id, true));
                         free.push((seq, raw));
                     }
                     Outcome::Claimed(free)
@@ -474,7 +570,7 @@ impl Committer {
                         self.counters.unwritten.fetch_add(1, Ordering::Relaxed);
                     }
                     held_here.insert(id.clone(), false);
-                    pending.end.push(id.clone());
+                    pending.changes.push((id.clone(), false));
                     Outcome::Done
                 }
                 Op::Insert { id, ttl, .. } => {

@@ -154,6 +154,7 @@ impl RedisStoreBuilder {
                 clock: self.clock,
                 closed: AtomicBool::new(false),
                 held: Mutex::default(),
+                acked: Mutex::default(),
                 own_after: Mutex::new(Some(EntryId::ZERO)),
                 takeover_cursor: Mutex::new(EntryId::ZERO),
             }),

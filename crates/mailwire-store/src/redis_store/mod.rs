@@ -19,6 +19,7 @@ use mailwire_proto::Event;
 use redis::Value;
 use redis::aio::ConnectionManager;
 
+use crate::acked::AckedIds;
 use crate::clock::{Clock, expiry, unix_millis};
 use crate::{Appended, SeenSet, Store, StoreError};
 use error::{from_redis, unexpected};
@@ -89,6 +90,8 @@ struct Inner {
     closed: AtomicBool,
     /// The ids this value holds the claim of and has handed out: in flight here.
     held: Mutex<HashSet<String>>,
+    /// The ids acked through this value last: acking one again costs no round trip.
+    acked: Mutex<AckedIds>,
     /// Where the read of this consumer's own pending entries (an earlier run's) is;
     /// `None` once done.
     own_after: Mutex<Option<EntryId>>,
@@ -206,6 +209,7 @@ impl RedisStore {
             for entry in entries {
                 match entry.event {
                     Some(event) => {
+                        lock(&self.inner.acked).forget(event.dedup_id());
                         if held.insert(event.dedup_id().to_owned()) {
                             got.insert(entry.id, event);
                         }
@@ -311,6 +315,7 @@ impl Store for RedisStore {
             other => return Err(unexpected(format_args!("append script answered {other}"))),
         };
         if appended.is_claimed() {
+            lock(&self.inner.acked).forget(event.dedup_id());
             self.held().insert(event.dedup_id().to_owned());
         }
         Ok(appended)
@@ -332,6 +337,11 @@ impl Store for RedisStore {
 
     async fn ack(&self, id: &str) -> Result<(), StoreError> {
         let mut conn = self.conn()?;
+        if lock(&self.inner.acked).contains(id) {
+            // Acked through this value already (the merge acks a delivery, then the
+            // receiver it came from acks it too): nothing to send.
+            return Ok(());
+        }
         let _: i64 = scripts::ACK
             .key(self.inner.keys.id(id))
             .key(&self.inner.keys.stream)
@@ -341,6 +351,7 @@ impl Store for RedisStore {
             .await
             .map_err(from_redis)?;
         self.held().remove(id);
+        lock(&self.inner.acked).insert(id.to_owned());
         Ok(())
     }
 
