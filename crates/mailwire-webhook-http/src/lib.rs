@@ -175,7 +175,8 @@
 //! Standard Webhooks schedule with full jitter ([`STANDARD_SCHEDULE`]; a time
 //! scale runs it in milliseconds in tests), 15 s per attempt, the same webhook id
 //! each time with a fresh timestamp. 2xx is success, 410 disables the endpoint,
-//! 429 and 503 are retried no sooner than their `Retry-After`. Each delivery ends
+//! 429 and 503 are retried no sooner than their `Retry-After` (delta-seconds or
+//! an HTTP-date). Each delivery ends
 //! in an [`Outcome`].
 
 mod body;

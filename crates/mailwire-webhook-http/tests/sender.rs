@@ -352,6 +352,34 @@ async fn too_many_requests_waits_at_least_retry_after() {
 }
 
 #[tokio::test]
+async fn retry_after_as_an_http_date_is_read_against_the_senders_clock() {
+    // The sender's clock says 200 s before the date: the retry waits 200 s
+    // (scaled). A date already past is no wait: the schedule (zero here) applies.
+    const DATE_UNIX: i64 = 1_445_412_480; // Wed, 21 Oct 2015 07:28:00 GMT
+    let (script, addr) = Script::serve([
+        Answer::RetryAfter(429, "Wed, 21 Oct 2015 07:28:00 GMT"),
+        Answer::RetryAfter(503, "Tue, 20 Oct 2015 07:28:00 GMT"),
+    ])
+    .await;
+    let sender = WebhookSender::builder()
+        .time_scale(0.001)
+        .jitter(Arc::new(|_| Duration::ZERO))
+        .clock(|| DATE_UNIX - 200)
+        .build()
+        .unwrap();
+    let outcome = send(&sender, &endpoint(addr), "evt_1").await;
+    assert_eq!(
+        outcome,
+        Outcome::Delivered {
+            attempts: 3,
+            status: StatusCode::OK
+        }
+    );
+    let seen = script.seen();
+    assert!(seen[1].at - seen[0].at >= Duration::from_millis(200));
+}
+
+#[tokio::test]
 async fn a_hanging_endpoint_times_out_and_is_retried() {
     let (script, addr) = Script::serve([Answer::Hang, Answer::Hang, Answer::Status(200)]).await;
     let sender = fast()

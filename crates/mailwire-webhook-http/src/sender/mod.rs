@@ -46,7 +46,8 @@ const MAX_ANSWER_BODY: usize = 64 * 1024;
 /// schedule (at once, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h) with full jitter,
 /// 15 s per attempt, the same webhook id every time and a fresh signature
 /// timestamp on each. A 2xx ends it; 410 Gone disables the [`Endpoint`]; 429 and
-/// 503 are retried no sooner than their `Retry-After`; anything else (another
+/// 503 are retried no sooner than their `Retry-After` (delta-seconds, or an
+/// HTTP-date read against the sender's [clock](SenderBuilder::clock)); anything else (another
 /// status, a timeout, a refused connection) is retried on the schedule.
 ///
 /// One sender (one connection pool) serves any number of endpoints, each with its
@@ -176,7 +177,7 @@ impl WebhookSender {
                         status,
                         StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
                     ) {
-                        retry_after = schedule::retry_after(&headers);
+                        retry_after = schedule::retry_after(&headers, self.now());
                     }
                     last = Failure::Status(status);
                 }
@@ -198,6 +199,12 @@ impl WebhookSender {
             wait = next.unwrap_or_default();
         }
         Outcome::GaveUp { attempts, last }
+    }
+
+    /// The sender's clock as a time of day, to read a `Retry-After` date against.
+    fn now(&self) -> SystemTime {
+        let secs = u64::try_from((self.clock)()).unwrap_or(0);
+        UNIX_EPOCH + Duration::from_secs(secs)
     }
 
     /// One signed POST, bounded by the attempt timeout.
@@ -310,7 +317,8 @@ impl SenderBuilder {
         self
     }
 
-    /// The clock for signature timestamps, in Unix seconds.
+    /// The clock, in Unix seconds, for signature timestamps and for reading a
+    /// `Retry-After` given as an HTTP-date.
     pub fn clock(mut self, clock: impl Fn() -> i64 + Send + Sync + 'static) -> Self {
         self.clock = Arc::new(clock);
         self

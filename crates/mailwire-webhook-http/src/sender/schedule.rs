@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use http::HeaderMap;
 use http::header::RETRY_AFTER;
@@ -81,16 +81,22 @@ fn scale(d: Duration, factor: f64) -> Duration {
     Duration::try_from_secs_f64(d.as_secs_f64() * factor).unwrap_or(Duration::MAX)
 }
 
-/// `Retry-After` as delta-seconds. An HTTP-date or garbage is ignored (the
-/// schedule applies); an absurd value is capped by [`Retry::delay`].
-pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+/// `Retry-After` in either of its forms (RFC 9110, section 10.2.3): delta-seconds
+/// (`120`) or an HTTP-date (`Wed, 21 Oct 2015 07:28:00 GMT`), read against `now`.
+/// A date already past means no wait (`Some(ZERO)`: the schedule alone applies);
+/// garbage is ignored (`None`); an absurd value is capped by [`Retry::delay`].
+pub(crate) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+    if value.is_empty() {
         return None;
     }
-    Some(Duration::from_secs(
-        value.parse::<u64>().unwrap_or(u64::MAX),
-    ))
+    if value.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(Duration::from_secs(
+            value.parse::<u64>().unwrap_or(u64::MAX),
+        ));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 #[cfg(test)]
@@ -147,21 +153,86 @@ mod tests {
         }
     }
 
+    fn parse_at(v: &'static str, now: SystemTime) -> Option<Duration> {
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, HeaderValue::from_static(v));
+        retry_after(&h, now)
+    }
+
+    /// 2015-10-21 07:28:00 UTC, the RFC's example date.
+    fn rfc_example() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480)
+    }
+
     #[test]
-    fn parses_delta_seconds_only() {
-        let parse = |v: &'static str| {
-            let mut h = HeaderMap::new();
-            h.insert(RETRY_AFTER, HeaderValue::from_static(v));
-            retry_after(&h)
-        };
+    fn parses_delta_seconds() {
+        let parse = |v| parse_at(v, rfc_example());
         assert_eq!(parse("120"), Some(Duration::from_secs(120)));
         assert_eq!(parse(" 7 "), Some(Duration::from_secs(7)));
+        assert_eq!(parse("0"), Some(Duration::ZERO));
         assert_eq!(
             parse("99999999999999999999999"),
             Some(Duration::from_secs(u64::MAX))
         );
-        assert_eq!(parse("-1"), None);
-        assert_eq!(parse("Wed, 21 Oct 2015 07:28:00 GMT"), None);
-        assert_eq!(retry_after(&HeaderMap::new()), None);
+        assert_eq!(retry_after(&HeaderMap::new(), rfc_example()), None);
+    }
+
+    #[test]
+    fn parses_an_http_date_against_now() {
+        let date = "Wed, 21 Oct 2015 07:28:00 GMT";
+        let before = rfc_example() - Duration::from_secs(90);
+        assert_eq!(parse_at(date, before), Some(Duration::from_secs(90)));
+        // The obsolete forms RFC 9110 still asks recipients to accept.
+        assert_eq!(
+            parse_at("Wednesday, 21-Oct-15 07:28:00 GMT", before),
+            Some(Duration::from_secs(90))
+        );
+        assert_eq!(
+            parse_at("Wed Oct 21 07:28:00 2015", before),
+            Some(Duration::from_secs(90))
+        );
+        assert_eq!(parse_at(date, rfc_example()), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn a_date_in_the_past_means_retry_now() {
+        let later = rfc_example() + Duration::from_secs(3600);
+        assert_eq!(
+            parse_at("Wed, 21 Oct 2015 07:28:00 GMT", later),
+            Some(Duration::ZERO)
+        );
+        // So the schedule alone decides the wait.
+        let r = retry(Arc::new(|d| d), 0.001);
+        assert_eq!(
+            r.delay(1, parse_at("Wed, 21 Oct 2015 07:28:00 GMT", later)),
+            Duration::from_millis(5)
+        );
+    }
+
+    #[test]
+    fn garbage_is_ignored() {
+        for v in [
+            "",
+            "-1",
+            "1.5",
+            "soon",
+            "Wed, 21 Oct 2015 07:28:00",
+            "Wed, 32 Oct 2015 07:28:00 GMT",
+            "Wed, 21 Oct 2015 25:28:00 GMT",
+            "21 Oct 2015 07:28:00 GMT",
+        ] {
+            assert_eq!(parse_at(v, rfc_example()), None, "{v:?}");
+        }
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, HeaderValue::from_bytes(b"\xff120").unwrap());
+        assert_eq!(retry_after(&h, rfc_example()), None);
+    }
+
+    #[test]
+    fn a_far_date_is_capped_by_the_schedule() {
+        let r = retry(Arc::new(|_| Duration::ZERO), 0.001);
+        let after = parse_at("Fri, 31 Dec 9999 23:59:59 GMT", rfc_example());
+        assert!(after.unwrap() > Duration::from_secs(100 * 365 * 24 * 3600));
+        assert_eq!(r.delay(1, after), Duration::from_secs(36));
     }
 }
