@@ -5,7 +5,7 @@ use time::format_description::well_known::Rfc3339;
 
 /// A new random id with a prefix: `evt_`, `wh_`, `msg_`, `thr_`, then 24 hex digits.
 pub(crate) fn new(prefix: &str) -> String {
-    let bits: u128 = rand::random::<u128>() >> 32;
+    let bits: u128 = fastrand::u128(..) >> 32;
     format!("{prefix}_{bits:024x}")
 }
 

@@ -302,11 +302,15 @@ fn check_url(url: &str) -> Result<(), WebhookError> {
 /// `whsec_` and 24 random bytes in base64: valid for every scheme (hex and stripe
 /// key with the string's bytes, standard with the decoded ones).
 pub(crate) fn generate_secret() -> String {
-    let bytes: [u8; 24] = rand::random();
-    format!(
-        "whsec_{}",
-        base64::engine::general_purpose::STANDARD.encode(bytes)
-    )
+    // The system's secure source; were it ever unavailable, a secret from the
+    // per-process one still differs from every other.
+    mailwire_webhook::new_secret().unwrap_or_else(|_| {
+        let bytes: [u8; 24] = std::array::from_fn(|_| fastrand::u8(..));
+        format!(
+            "whsec_{}",
+            base64::engine::general_purpose::STANDARD.encode(bytes)
+        )
+    })
 }
 
 /// The registered webhooks, in registration order.

@@ -101,7 +101,7 @@ pub use clock::{Clock, SystemClock};
 pub use error::{HeaderKind, KeyError, SignError, VerifyError};
 pub use headers::{Headers, Lookup};
 pub use keyring::{Keyring, public_key_for};
-pub use message_id::new_message_id;
+pub use message_id::{new_message_id, new_secret};
 pub use names::HeaderNames;
 pub use scheme::Scheme;
 pub use sign::Signer;

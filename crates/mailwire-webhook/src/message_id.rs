@@ -1,5 +1,6 @@
-//! Fresh message ids, shaped as Svix's.
+//! Fresh message ids, shaped as Svix's, and fresh secrets.
 
+use base64::Engine as _;
 use ring::rand::{SecureRandom as _, SystemRandom};
 
 use crate::SignError;
@@ -42,6 +43,29 @@ pub fn new_message_id() -> Result<String, SignError> {
         }
     }
     Ok(id)
+}
+
+/// A new signing secret, as a webhook service hands one out: `whsec_` and the
+/// base64 of 24 random bytes from the system's secure source (through `ring`).
+/// Valid for every scheme: `standard` keys with the decoded bytes, `hex` and
+/// `stripe` with the string's bytes.
+///
+/// ```
+/// let secret = mailwire_webhook::new_secret()?;
+/// assert!(secret.starts_with("whsec_"));
+/// mailwire_webhook::Keyring::standard(&secret).expect("a usable secret");
+/// assert_ne!(secret, mailwire_webhook::new_secret()?);
+/// # Ok::<(), mailwire_webhook::SignError>(())
+/// ```
+pub fn new_secret() -> Result<String, SignError> {
+    let mut bytes = [0u8; 24];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| SignError::NoRandomness)?;
+    Ok(format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    ))
 }
 
 #[cfg(test)]
