@@ -2,29 +2,25 @@
 //! one timeout; and telling fatal failures (credentials, trust) from transient ones.
 
 use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use http::HeaderValue;
 use http::Uri;
 use mailwire_source::SourceError;
 use rustls_pki_types::ServerName;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
-use tokio_rustls::client::TlsStream;
-use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Error as WsError;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::error::TlsError;
 use tokio_tungstenite::tungstenite::handshake::client::Request;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use crate::config::{AuthStyle, TlsTrust, WsConfig};
 use crate::status::DisconnectReason;
 
 /// A connected WebSocket.
-pub(crate) type Socket = WebSocketStream<Transport>;
+pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Why a connection could not be opened.
 #[derive(Debug)]
@@ -40,7 +36,7 @@ pub(crate) struct Endpoint {
     url: String,
     host: String,
     port: u16,
-    tls: Option<(TlsConnector, ServerName<'static>)>,
+    tls: Option<Arc<rustls::ClientConfig>>,
     api_key: Option<HeaderValue>,
     auth_style: AuthStyle,
     ws: WebSocketConfig,
@@ -82,10 +78,11 @@ impl Endpoint {
             .to_owned();
         let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
         let tls = if secure {
-            let name = ServerName::try_from(host.clone()).map_err(|e| {
+            // Checked here so a bad name is a configuration error, not a retry.
+            ServerName::try_from(host.clone()).map_err(|e| {
                 SourceError::Config(format!("invalid TLS server name {host:?}: {e}"))
             })?;
-            Some((TlsConnector::from(tls_config(&config.tls)?), name))
+            Some(tls_config(&config.tls)?)
         } else {
             None
         };
@@ -160,20 +157,21 @@ impl Endpoint {
             .await
             .map_err(io)?;
         let _ = tcp.set_nodelay(true);
-        let transport = match &self.tls {
-            None => Transport::Plain(tcp),
-            Some((connector, name)) => Transport::Tls(Box::new(
-                connector
-                    .connect(name.clone(), tcp)
-                    .await
-                    .map_err(tls_error)?,
-            )),
+        // TLS (for wss://, with the configured trust) and the handshake, by
+        // tokio-tungstenite.
+        let connector = match &self.tls {
+            Some(config) => Connector::Rustls(config.clone()),
+            None => Connector::Plain,
         };
         let request = self.request()?;
-        let (socket, _) =
-            tokio_tungstenite::client_async_with_config(request, transport, Some(self.ws))
-                .await
-                .map_err(handshake_error)?;
+        let (socket, _) = tokio_tungstenite::client_async_tls_with_config(
+            request,
+            tcp,
+            Some(self.ws),
+            Some(connector),
+        )
+        .await
+        .map_err(handshake_error)?;
         Ok(socket)
     }
 }
@@ -242,7 +240,10 @@ fn tls_error(e: io::Error) -> ConnectError {
         ) => ConnectError::Fatal(SourceError::Tls(format!(
             "the server's certificate is not trusted: {err}"
         ))),
-        _ => ConnectError::Transient(DisconnectReason::Io(format!("TLS handshake failed: {e}"))),
+        Some(err) => {
+            ConnectError::Transient(DisconnectReason::Io(format!("TLS handshake failed: {err}")))
+        }
+        None => ConnectError::Transient(DisconnectReason::Io(e.to_string())),
     }
 }
 
@@ -258,72 +259,11 @@ fn handshake_error(e: WsError) -> ConnectError {
                 ConnectError::Transient(DisconnectReason::Rejected(status))
             }
         }
-        WsError::Io(e) => ConnectError::Transient(DisconnectReason::Io(e.to_string())),
+        // TLS failures come as I/O errors carrying rustls' own.
+        WsError::Io(e) => tls_error(e),
+        WsError::Tls(TlsError::InvalidDnsName) => ConnectError::Fatal(SourceError::Config(
+            "the URL's host is not a valid TLS server name".into(),
+        )),
         other => ConnectError::Transient(DisconnectReason::Protocol(other.to_string())),
-    }
-}
-
-/// TCP or TLS over TCP.
-#[derive(Debug)]
-pub(crate) enum Transport {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
-}
-
-impl AsyncRead for Transport {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Transport::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Transport::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for Transport {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Transport::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Transport::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Transport::Plain(s) => Pin::new(s).poll_flush(cx),
-            Transport::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Transport::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Transport::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-        }
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Transport::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-            Transport::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
-        }
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        match self {
-            Transport::Plain(s) => s.is_write_vectored(),
-            Transport::Tls(s) => s.is_write_vectored(),
-        }
     }
 }
