@@ -1,6 +1,8 @@
-//! Replays the committed fuzz seeds (`fuzz/corpus/*/seed-*`) and every crash
-//! input kept under `tests/fuzz/` through the same hooks the fuzz targets
-//! call, so a regression shows up in `cargo test`, not only under libFuzzer.
+//! Replays the committed fuzz seeds and every crash input kept under `tests/fuzz/`
+//! through the same hooks the fuzz targets call, so a regression shows up in
+//! `cargo test`, not only under libFuzzer. The seeds are read from `tests/corpus/`,
+//! a copy of `fuzz/corpus/*/seed-*` inside the crate (`cargo xtask tidy` checks it
+//! is the same), so the packaged tests read nothing outside the crate.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -25,7 +27,7 @@ fn files(dir: &Path, prefix: &str) -> Vec<PathBuf> {
 
 fn replay(target: &str, hook: fn(&[u8])) -> usize {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut inputs = files(&manifest.join("../../fuzz/corpus").join(target), "seed-");
+    let mut inputs = files(&manifest.join("tests/corpus").join(target), "seed-");
     inputs.extend(files(&manifest.join("tests/fuzz").join(target), ""));
     for path in &inputs {
         let data = fs::read(path).unwrap();

@@ -20,13 +20,33 @@
 //! | [`proto`] | `mailwire-proto`: events, payloads, WebSocket frames | always |
 //! | [`source`] | `mailwire-source`: the `EventSource` trait, `Delivery`, `Ack` | always |
 //! | `webhook` | `mailwire-webhook`: signature verification and signing | `webhook` |
-//! | `webhook_http` | `mailwire-webhook-http`: webhook receiver; the sender with `webhook-sender` | `webhook-http` (default) |
+//! | `webhook_http` | `mailwire-webhook-http`: webhook receiver; its tower `Service` with `tower` (default); the sender with `webhook-sender` | `webhook-http` (default) |
 //! | `ws` | `mailwire-ws`: the WebSocket source | `ws` (default) |
 //! | `backfill` | `mailwire-backfill`: a source that fills gaps from the REST API | `backfill` |
 //! | `store` | `mailwire-store`: the one store (log, acked ids, claims): memory; redb with `redb` (default); Redis with `redis` | `store` (default) |
 //! | `merge` | `mailwire-merge`: one deduplicated stream from many sources | `merge` (default) |
 //! | `sim` | `mailwire-sim`: a local simulator of the service | `sim` |
 //! | `test` | `mailwire-test`: fakes and the conformance suite | `test` |
+//!
+//! ## Features
+//!
+//! Each engine is a feature, so a program compiles only the ones it uses:
+//!
+//! - `ws` (default): the WebSocket source (tokio, rustls).
+//! - `webhook`: signature verification and signing alone: pure, sync, no tokio.
+//! - `webhook-http` (default): the webhook receiver, a hyper server; no HTTP client.
+//! - `tower` (default): the receiver as a tower `Service` for an axum or tower router.
+//!   `mailwire-webhook-http` turns it on by default too, so today `webhook-http`
+//!   alone has it as well.
+//! - `webhook-sender`: the retrying, signing webhook sender (an HTTPS client).
+//! - `backfill`: the source that fills gaps from the REST API (an HTTPS client).
+//! - `store` (default): the store trait and the memory store, no engine.
+//! - `redb` (default): the embedded store engine, one redb file.
+//! - `redis`: the Redis store, for several instances sharing one log.
+//! - `merge` (default): one deduplicated stream from many sources.
+//! - `sim`: a local simulator of the service; `test`: fakes and the conformance suite.
+//!
+//! With `default-features = false`, only [`proto`] and [`source`] remain.
 
 pub use mailwire_proto as proto;
 pub use mailwire_source as source;
