@@ -1,15 +1,19 @@
 //! Project automation, run as `cargo xtask <command>`:
 //!
-//! - `ci`: formatting, clippy (warnings denied, all targets), the tests, the docs
-//!   (warnings denied) and `tidy`: what CI runs. Before the tests it installs
+//! - `ci`: `tidy`, formatting, clippy (warnings denied, all targets, all
+//!   features), `cargo check` of the facade with no features and with each feature
+//!   alone, the fuzz targets built (when `cargo fuzz` is installed), the tests and
+//!   the docs (warnings denied): what CI runs. Before the tests it installs
 //!   AgentMail's SDKs into `target/sdk` (once) and starts a Redis on a free port if
 //!   none answers at 127.0.0.1:6379 (see `deps.rs`).
-//! - `tidy`: rules the team agreed on, enforced rather than remembered.
+//! - `tidy`: rules the team agreed on, enforced rather than remembered (see
+//!   `xtask::tidy`); `cargo test` runs them too (`xtask/tests/tidy.rs`).
 //! - `bench [CRATE...]`: the criterion benchmarks of every crate that has them.
 //! - `fuzz [SECONDS]`: every fuzz target for SECONDS each (default 60).
 
 mod deps;
-mod tidy;
+
+use xtask::tidy;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -73,6 +77,8 @@ fn ci() -> Result<(), String> {
         "-D",
         "warnings",
     ])?;
+    facade_features()?;
+    fuzz_build()?;
     let env = deps::prepare(&root())?;
     let vars: Vec<(&str, &str)> = env
         .vars
@@ -86,6 +92,53 @@ fn ci() -> Result<(), String> {
         &["doc", "--workspace", "--no-deps", "--all-features"],
         &[("RUSTDOCFLAGS", "-D warnings")],
     )
+}
+
+/// `cargo check` of the facade with no features and with each feature alone, so a
+/// feature that only compiles beside another shows up (clippy above built them all
+/// together). Checks, not builds: no code generation.
+fn facade_features() -> Result<(), String> {
+    let path = root().join("crates/mailwire/Cargo.toml");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let manifest: toml::Table = text
+        .parse()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let features: Vec<&String> = manifest
+        .get("features")
+        .and_then(toml::Value::as_table)
+        .map(|f| f.keys().filter(|k| *k != "default").collect())
+        .unwrap_or_default();
+    cargo(&["check", "-p", "mailwire", "--no-default-features"])?;
+    for feature in features {
+        cargo(&[
+            "check",
+            "-p",
+            "mailwire",
+            "--no-default-features",
+            "--features",
+            feature,
+        ])?;
+    }
+    Ok(())
+}
+
+/// Builds every fuzz target (its own workspace in `fuzz/`) when `cargo fuzz` is
+/// installed; says so and goes on when it is not.
+fn fuzz_build() -> Result<(), String> {
+    let installed = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["fuzz", "--version"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !installed {
+        eprintln!(
+            "xtask: cargo fuzz is not installed: the fuzz targets are not built \
+             (cargo install cargo-fuzz)"
+        );
+        return Ok(());
+    }
+    cargo_in(&root().join("fuzz"), &["fuzz", "build", "-s", "none"], &[])
 }
 
 fn bench(crates: &[String]) -> Result<(), String> {

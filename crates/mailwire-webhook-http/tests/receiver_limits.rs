@@ -25,7 +25,7 @@ async fn trickle(addr: std::net::SocketAddr, prefix: &[u8], trickle: &[u8]) -> S
             if wr.write_all(&[*byte]).await.is_err() {
                 return;
             }
-            // The client's pace, not a wait for the server: the scenario under test.
+            // tidy: allow(sleep) the client's pace, not a wait for the server: the scenario under test.
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         panic!("the server let a trickling client send everything");

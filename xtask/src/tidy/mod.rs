@@ -1,10 +1,39 @@
-//! `cargo xtask tidy`: every crate opts into the workspace lints and has crate-level
-//! docs, and every crate's manifest takes its versions from the workspace.
+//! `cargo xtask tidy`: the rules the team agreed on, checked over the manifests and
+//! the source rather than remembered. Each rule is a function over one file's text,
+//! so `xtask/tests/tidy.rs` can show it catching what it is meant to catch.
+//!
+//! - every crate opts into the workspace lints, takes its versions from the
+//!   workspace and opens its crate root with `//!` docs;
+//! - every published crate carries what crates.io and docs.rs need;
+//! - `mailwire-webhook` stays pure: no tokio, no hyper;
+//! - licence texts and fuzz seeds copied into a crate equal their originals;
+//! - no source file longer than [`source::MAX_LINES`];
+//! - no `sleep(` in tests unless marked as a deliberate pace;
+//! - no more `.unwrap()` in library code than [`source::UNWRAP_LIMIT`] (a ratchet).
+
+pub mod manifest;
+pub mod source;
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-pub(crate) fn run(root: &Path) -> Result<(), String> {
+/// Runs every rule over the workspace at `root`; prints each problem and returns an
+/// error counting them.
+pub fn run(root: &Path) -> Result<(), String> {
+    let problems = check(root)?;
+    if problems.is_empty() {
+        eprintln!("tidy: ok");
+        Ok(())
+    } else {
+        for p in &problems {
+            eprintln!("tidy: {p}");
+        }
+        Err(format!("{} tidy problem(s)", problems.len()))
+    }
+}
+
+/// Every rule over the workspace at `root`: the problems found, one line each.
+pub fn check(root: &Path) -> Result<Vec<String>, String> {
     let mut problems = Vec::new();
     let mut crates = vec![root.join("xtask"), root.join("examples")];
     let entries = fs::read_dir(root.join("crates")).map_err(|e| format!("crates/: {e}"))?;
@@ -16,64 +45,136 @@ pub(crate) fn run(root: &Path) -> Result<(), String> {
     }
     crates.sort();
     for dir in &crates {
-        check_crate(root, dir, &mut problems);
-    }
-    if problems.is_empty() {
-        eprintln!("tidy: {} crates ok", crates.len());
-        Ok(())
-    } else {
-        for p in &problems {
-            eprintln!("tidy: {p}");
+        let name = relative(root, dir);
+        let text = match fs::read_to_string(dir.join("Cargo.toml")) {
+            Ok(text) => text,
+            Err(e) => {
+                problems.push(format!("{name}: cannot read Cargo.toml: {e}"));
+                continue;
+            }
+        };
+        let manifest = match text.parse::<toml::Table>() {
+            Ok(m) => m,
+            Err(e) => {
+                problems.push(format!("{name}/Cargo.toml: {e}"));
+                continue;
+            }
+        };
+        for p in manifest::check(&manifest, dir) {
+            problems.push(format!("{name}: {p}"));
         }
-        Err(format!("{} tidy problem(s)", problems.len()))
+        problems.extend(licence_copies(root, dir, &name));
+        problems.extend(corpus_copies(root, dir, &name));
     }
+
+    let mut files = Vec::new();
+    for dir in &crates {
+        if dir.parent() == Some(&root.join("crates")) {
+            rust_files(&dir.join("src"), &mut files);
+            rust_files(&dir.join("tests"), &mut files);
+        }
+    }
+    rust_files(&root.join("examples"), &mut files);
+    rust_files(&root.join("xtask/src"), &mut files);
+    // Not xtask/tests: the rules' own tests hold what the rules refuse.
+    files.sort();
+
+    let mut unwraps = Vec::new();
+    for path in &files {
+        let rel = relative(root, path);
+        let text = match fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) => {
+                problems.push(format!("{rel}: {e}"));
+                continue;
+            }
+        };
+        problems.extend(source::file_length(&rel, &text));
+        if source::is_test_code(&rel) {
+            problems.extend(source::sleeps(&rel, &text));
+        } else if rel.starts_with("crates/") && rel.contains("/src/") {
+            let n = source::unwraps(&text);
+            if n > 0 {
+                unwraps.push((rel, n));
+            }
+        }
+    }
+    problems.extend(source::unwrap_ratchet(&unwraps));
+    Ok(problems)
 }
 
-fn check_crate(root: &Path, dir: &Path, problems: &mut Vec<String>) {
-    let name = dir.strip_prefix(root).unwrap_or(dir).display().to_string();
-    let manifest = match fs::read_to_string(dir.join("Cargo.toml")) {
-        Ok(m) => m,
-        Err(e) => return problems.push(format!("{name}: cannot read Cargo.toml: {e}")),
-    };
-    if !has_workspace_lints(&manifest) {
-        problems.push(format!(
-            "{name}: Cargo.toml lacks `[lints] workspace = true`"
-        ));
-    }
-    for line in manifest.lines() {
-        let line = line.trim();
-        // External versions live once, in the root's [workspace.dependencies].
-        if line.contains("version = \"") && !line.starts_with("version") && !line.starts_with('#') {
+/// A crate's licence texts, copied so that `cargo package` packs them (it packs
+/// nothing from outside the crate but `readme` and `license-file`), are the root's.
+fn licence_copies(root: &Path, dir: &Path, name: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    for licence in ["LICENSE-MIT", "LICENSE-APACHE"] {
+        let Ok(copy) = fs::read(dir.join(licence)) else {
+            continue;
+        };
+        if fs::read(root.join(licence)).ok().as_ref() != Some(&copy) {
             problems.push(format!(
-                "{name}: `{line}` pins a version; use `{{ workspace = true }}`"
+                "{name}/{licence} differs from the root's: copy it again"
             ));
         }
     }
-    let lib = ["src/lib.rs", "src/main.rs", "lib.rs"]
-        .iter()
-        .map(|f| dir.join(f))
-        .find(|p| p.is_file());
-    match lib.map(fs::read_to_string) {
-        Some(Ok(src)) => {
-            if !src.trim_start().starts_with("//!") {
-                problems.push(format!(
-                    "{name}: the crate root does not open with `//!` docs"
-                ));
-            }
-        }
-        Some(Err(e)) => problems.push(format!("{name}: cannot read its crate root: {e}")),
-        None => problems.push(format!("{name}: no crate root found")),
-    }
+    problems
 }
 
-fn has_workspace_lints(manifest: &str) -> bool {
-    let mut in_lints = false;
-    for line in manifest.lines().map(str::trim) {
-        if line.starts_with('[') {
-            in_lints = line == "[lints]";
-        } else if in_lints && line.replace(' ', "") == "workspace=true" {
-            return true;
+/// A crate's copy of fuzz seeds (`tests/corpus/<target>/seed-*`, so that its
+/// packaged tests read nothing outside it) holds every seed of
+/// `fuzz/corpus/<target>/`, byte for byte, and no other.
+fn corpus_copies(root: &Path, dir: &Path, name: &str) -> Vec<String> {
+    let seeds = |d: &Path| -> Vec<(String, Vec<u8>)> {
+        let mut out: Vec<_> = fs::read_dir(d)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let file = e.file_name().to_string_lossy().into_owned();
+                let bytes = fs::read(e.path()).ok()?;
+                file.starts_with("seed-").then_some((file, bytes))
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    let Ok(targets) = fs::read_dir(dir.join("tests/corpus")) else {
+        return Vec::new();
+    };
+    let mut problems = Vec::new();
+    for target in targets.flatten() {
+        let target = target.file_name().to_string_lossy().into_owned();
+        let copy = seeds(&dir.join("tests/corpus").join(&target));
+        if copy != seeds(&root.join("fuzz/corpus").join(&target)) {
+            problems.push(format!(
+                "{name}/tests/corpus/{target} differs from fuzz/corpus/{target}/seed-*: \
+                 copy the seeds again"
+            ));
         }
     }
-    manifest.contains("lints.workspace = true")
+    problems
+}
+
+/// `path` relative to `root`, with `/` separators.
+fn relative(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Every `.rs` file under `dir`, recursively; nothing when `dir` does not exist.
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
 }

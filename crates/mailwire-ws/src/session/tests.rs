@@ -359,6 +359,7 @@ async fn any_frame_keeps_the_connection_alive() {
     let started = Instant::now();
     let server = async {
         for _ in 0..10 {
+            // tidy: allow(sleep) the server's pace on the paused clock: a pong every 1.5 heartbeats
             tokio::time::sleep(HEARTBEAT * 3 / 2).await;
             peer.server
                 .unbounded_send(Ok(Message::Pong(Bytes::new())))
@@ -385,6 +386,7 @@ async fn a_slow_consumer_is_not_a_dead_peer() {
     let session = rig.run(&mut resume);
     let consumer = async {
         // Ten heartbeats without reading: the session must wait, not give up.
+        // tidy: allow(sleep) the consumer's pace, on the paused clock
         tokio::time::sleep(HEARTBEAT * 10).await;
         let mut got = Vec::new();
         while got.len() < 3 {
@@ -505,6 +507,7 @@ async fn a_burst_is_one_batch_and_a_lone_event_is_not_held_back() {
                 .collect()
         };
         let first = ids(peer.rx.recv().await.expect("a batch"));
+        // tidy: allow(sleep) a pause on the paused clock between the burst and the lone event
         tokio::time::sleep(HEARTBEAT / 4).await;
         peer.event("evt_4");
         // Delivered alone, at once: not held back to fill a batch.

@@ -1,0 +1,4 @@
+//! The checks behind `cargo xtask`, as a library so that `xtask/tests/tidy.rs` runs
+//! them under `cargo test --workspace` (rust-analyzer's tidy runs the same way).
+
+pub mod tidy;
