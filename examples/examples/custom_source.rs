@@ -47,7 +47,7 @@ impl RestPoller {
         let req = hyper::Request::get(url)
             .header("x-api-key", &self.api_key)
             .body(Empty::new())
-            .map_err(|e| SourceError::Config(e.to_string()))?;
+            .map_err(SourceError::config)?;
         let res = self
             .client
             .request(req)
@@ -62,7 +62,7 @@ impl RestPoller {
             .to_bytes();
         match status.as_u16() {
             200 => {}
-            401 | 403 => return Err(SourceError::Auth(format!("HTTP {status}"))),
+            401 | 403 => return Err(SourceError::auth(format!("HTTP {status}"))),
             // Our position is no longer retained: carry on from the oldest event kept.
             410 => {
                 eprintln!("gap: events after {:?} may be missing", self.after);

@@ -97,8 +97,8 @@ impl Backfill {
     /// be called within a tokio runtime.
     pub fn spawn(config: BackfillConfig, progress: impl Progress) -> Result<Backfill, SourceError> {
         let runtime = tokio::runtime::Handle::try_current()
-            .map_err(|_| SourceError::Config("Backfill::spawn needs a tokio runtime".into()))?;
-        let rest = Rest::new(&config.base_url, &config.api_key).map_err(SourceError::Config)?;
+            .map_err(|_| SourceError::config("Backfill::spawn needs a tokio runtime"))?;
+        let rest = Rest::new(&config.base_url, &config.api_key).map_err(SourceError::config)?;
         let (tx, rx) = mpsc::channel(config.page_size as usize);
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (report_tx, reports) = mpsc::unbounded_channel();
@@ -456,7 +456,7 @@ impl Worker {
             match call().await {
                 Ok(v) => return Ok(v),
                 Err(RestError::Unauthorized(status)) => {
-                    return Err(Stop::Fatal(SourceError::Auth(format!(
+                    return Err(Stop::Fatal(SourceError::auth(format!(
                         "the REST API answered {status}"
                     ))));
                 }

@@ -94,7 +94,7 @@ impl Harness for MergeHarness {
 
     async fn fail(&mut self) -> bool {
         for handle in &self.handles {
-            handle.fail(SourceError::Auth("API key revoked".to_owned()));
+            handle.fail(SourceError::auth("API key revoked"));
         }
         true
     }

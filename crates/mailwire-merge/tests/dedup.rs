@@ -187,7 +187,7 @@ async fn one_failed_source_is_dropped_reported_and_surfaced_at_the_end() {
     let (hooks, hook_feed) = fake("hooks", Origin::Webhook);
     ws_feed
         .push(event("evt_1"))
-        .fail(SourceError::Auth("revoked".into()));
+        .fail(SourceError::auth("revoked"));
     hook_feed.push(event("evt_2"));
     let mut merge = Merge::builder().source(ws).source(hooks).build();
     let mut ids = BTreeSet::new();
@@ -217,7 +217,7 @@ async fn one_failed_source_is_dropped_reported_and_surfaced_at_the_end() {
 async fn propagate_policy_fails_the_merge_at_once() {
     let (ws, ws_feed) = fake("ws", Origin::WebSocket);
     let (hooks, _hook_feed) = fake("hooks", Origin::Webhook);
-    ws_feed.fail(SourceError::Auth("revoked".into()));
+    ws_feed.fail(SourceError::auth("revoked"));
     let mut merge = Merge::builder()
         .source(ws)
         .source(hooks)

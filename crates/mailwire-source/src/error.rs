@@ -13,13 +13,14 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 pub enum SourceError {
     /// The service refused the credentials. Retrying will not help.
     #[error("credentials refused: {0}")]
-    Auth(String),
+    Auth(#[source] BoxError),
     /// The source is configured wrongly (a bad URL, an unreadable certificate).
     #[error("invalid configuration: {0}")]
-    Config(String),
-    /// The peer's certificate is not trusted, or TLS could not be set up.
+    Config(#[source] BoxError),
+    /// The peer's certificate is not trusted, or TLS could not be set up; the cause
+    /// (e.g. rustls' own certificate error) is kept as the source.
     #[error("TLS: {0}")]
-    Tls(String),
+    Tls(#[source] BoxError),
     /// The source was closed or shut down.
     #[error("source closed")]
     Closed,
@@ -49,6 +50,22 @@ impl SourceError {
     /// True when trying again later may succeed.
     pub fn is_transient(&self) -> bool {
         !self.is_fatal()
+    }
+
+    /// Credentials refused: a message, or the error that says so.
+    pub fn auth(e: impl Into<BoxError>) -> Self {
+        SourceError::Auth(e.into())
+    }
+
+    /// A configuration error: a message, or the error behind it (a URL's parse
+    /// error, ...).
+    pub fn config(e: impl Into<BoxError>) -> Self {
+        SourceError::Config(e.into())
+    }
+
+    /// A TLS failure, keeping its cause.
+    pub fn tls(e: impl Into<BoxError>) -> Self {
+        SourceError::Tls(e.into())
     }
 
     /// A store failure.

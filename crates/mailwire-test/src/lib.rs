@@ -46,7 +46,7 @@
 //! ```
 //!
 //! A fatal error is pushed the same way
-//! (`handle.fail(SourceError::Auth("revoked".into()))`), and a fake dropped with pushed
+//! (`handle.fail(SourceError::auth("revoked"))`), and a fake dropped with pushed
 //! events never taken panics, so a test cannot pass while the code under test ignored
 //! part of its script (see [`FakeBuilder::lenient`] to allow it).
 

@@ -63,11 +63,11 @@ async fn a_fatal_error_comes_after_the_events_before_it_then_closed() {
     let (mut source, handle) = FakeSource::new();
     handle
         .push(ev("evt_1"))
-        .fail(SourceError::Auth("API key revoked".into()));
+        .fail(SourceError::auth("API key revoked"));
     assert_eq!(next_id(&mut source).await.as_deref(), Some("evt_1"));
     let err = source.next().await.unwrap_err();
     assert!(
-        matches!(err, SourceError::Auth(ref m) if m == "API key revoked"),
+        matches!(err, SourceError::Auth(ref m) if m.to_string() == "API key revoked"),
         "{err:?}"
     );
     assert!(matches!(source.next().await, Err(SourceError::Closed)));

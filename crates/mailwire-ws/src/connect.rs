@@ -55,15 +55,17 @@ impl std::fmt::Debug for Endpoint {
 impl Endpoint {
     /// Validates the URL, key and TLS trust. Errors here are configuration errors.
     pub(crate) fn new(config: &WsConfig) -> Result<Endpoint, SourceError> {
-        let uri: Uri = config
-            .url
-            .parse()
-            .map_err(|e| SourceError::Config(format!("invalid URL {:?}: {e}", config.url)))?;
+        let uri: Uri = config.url.parse().map_err(|source| {
+            SourceError::config(InvalidUrl {
+                url: config.url.clone(),
+                source,
+            })
+        })?;
         let secure = match uri.scheme_str() {
             Some("wss") => true,
             Some("ws") => false,
             _ => {
-                return Err(SourceError::Config(format!(
+                return Err(SourceError::config(format!(
                     "{:?} is not a ws:// or wss:// URL",
                     config.url
                 )));
@@ -71,7 +73,7 @@ impl Endpoint {
         };
         let host = uri
             .host()
-            .ok_or_else(|| SourceError::Config(format!("{:?} has no host", config.url)))?;
+            .ok_or_else(|| SourceError::config(format!("{:?} has no host", config.url)))?;
         let host = host
             .trim_start_matches('[')
             .trim_end_matches(']')
@@ -80,7 +82,7 @@ impl Endpoint {
         let tls = if secure {
             // Checked here so a bad name is a configuration error, not a retry.
             ServerName::try_from(host.clone()).map_err(|e| {
-                SourceError::Config(format!("invalid TLS server name {host:?}: {e}"))
+                SourceError::config(format!("invalid TLS server name {host:?}: {e}"))
             })?;
             Some(tls_config(&config.tls)?)
         } else {
@@ -93,9 +95,8 @@ impl Endpoint {
                     AuthStyle::Bearer => format!("Bearer {key}"),
                     _ => key.clone(),
                 };
-                let mut value = HeaderValue::from_str(&value).map_err(|_| {
-                    SourceError::Config("the API key is not a valid header value".into())
-                })?;
+                let mut value = HeaderValue::from_str(&value)
+                    .map_err(|_| SourceError::config("the API key is not a valid header value"))?;
                 value.set_sensitive(true);
                 Some(value)
             }
@@ -129,7 +130,7 @@ impl Endpoint {
         };
         let mut request = url
             .into_client_request()
-            .map_err(|e| ConnectError::Fatal(SourceError::Config(format!("invalid URL: {e}"))))?;
+            .map_err(|e| ConnectError::Fatal(SourceError::config(format!("invalid URL: {e}"))))?;
         if let Some(key) = &self.api_key {
             let name = match self.auth_style {
                 AuthStyle::XApiKey => Some(http::header::HeaderName::from_static("x-api-key")),
@@ -200,7 +201,7 @@ fn tls_config(trust: &TlsTrust) -> Result<Arc<rustls::ClientConfig>, SourceError
             for cert in certs {
                 roots
                     .add(cert.clone())
-                    .map_err(|e| SourceError::Tls(format!("unusable root certificate: {e}")))?;
+                    .map_err(|e| SourceError::tls(UnusableRoot(e)))?;
             }
             roots
         }
@@ -209,7 +210,7 @@ fn tls_config(trust: &TlsTrust) -> Result<Arc<rustls::ClientConfig>, SourceError
             let mut roots = rustls::RootCertStore::empty();
             let (added, _) = roots.add_parsable_certificates(found.certs);
             if added == 0 {
-                return Err(SourceError::Tls(format!(
+                return Err(SourceError::tls(format!(
                     "no usable system root certificates ({} errors loading them)",
                     found.errors.len()
                 )));
@@ -220,11 +221,30 @@ fn tls_config(trust: &TlsTrust) -> Result<Arc<rustls::ClientConfig>, SourceError
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| SourceError::Tls(e.to_string()))?
+        .map_err(SourceError::tls)?
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(Arc::new(config))
 }
+
+/// A URL that does not parse.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid URL {url:?}: {source}")]
+pub(crate) struct InvalidUrl {
+    url: String,
+    #[source]
+    source: http::uri::InvalidUri,
+}
+
+/// A configured root certificate rustls cannot use.
+#[derive(Debug, thiserror::Error)]
+#[error("unusable root certificate: {0}")]
+pub(crate) struct UnusableRoot(#[source] rustls::Error);
+
+/// The server's certificate was refused; rustls says why.
+#[derive(Debug, thiserror::Error)]
+#[error("the server's certificate is not trusted: {0}")]
+pub(crate) struct Untrusted(#[source] pub(crate) rustls::Error);
 
 /// An untrusted or unusable certificate is fatal: retrying meets the same
 /// certificate. Anything else during TLS (a reset, an alert) is transient.
@@ -237,9 +257,7 @@ fn tls_error(e: io::Error) -> ConnectError {
             err @ (rustls::Error::InvalidCertificate(_)
             | rustls::Error::NoCertificatesPresented
             | rustls::Error::UnsupportedNameType),
-        ) => ConnectError::Fatal(SourceError::Tls(format!(
-            "the server's certificate is not trusted: {err}"
-        ))),
+        ) => ConnectError::Fatal(SourceError::tls(Untrusted(err.clone()))),
         Some(err) => {
             ConnectError::Transient(DisconnectReason::Io(format!("TLS handshake failed: {err}")))
         }
@@ -252,7 +270,7 @@ fn handshake_error(e: WsError) -> ConnectError {
         WsError::Http(response) => {
             let status = response.status().as_u16();
             if status == 401 || status == 403 {
-                ConnectError::Fatal(SourceError::Auth(format!(
+                ConnectError::Fatal(SourceError::auth(format!(
                     "the server answered the handshake with HTTP {status}"
                 )))
             } else {
@@ -261,8 +279,8 @@ fn handshake_error(e: WsError) -> ConnectError {
         }
         // TLS failures come as I/O errors carrying rustls' own.
         WsError::Io(e) => tls_error(e),
-        WsError::Tls(TlsError::InvalidDnsName) => ConnectError::Fatal(SourceError::Config(
-            "the URL's host is not a valid TLS server name".into(),
+        WsError::Tls(TlsError::InvalidDnsName) => ConnectError::Fatal(SourceError::config(
+            "the URL's host is not a valid TLS server name",
         )),
         other => ConnectError::Transient(DisconnectReason::Protocol(other.to_string())),
     }

@@ -349,7 +349,7 @@ impl<'a> State<'a> {
                 self.gap(Some(after), from, GapCause::NotRetained);
             }
             ServerFrame::Error(e) if e.is_auth() => {
-                return Err(End::Fatal(SourceError::Auth(format!(
+                return Err(End::Fatal(SourceError::auth(format!(
                     "{}: {}",
                     e.name, e.message
                 ))));
@@ -406,7 +406,7 @@ fn closed(frame: Option<CloseFrame>) -> End {
         .iter()
         .any(|w| lower.contains(w));
     if AUTH_CLOSE_CODES.contains(&code) || (code == 1008 && names_auth) {
-        return End::Fatal(SourceError::Auth(format!(
+        return End::Fatal(SourceError::auth(format!(
             "closed with code {code}: {reason}"
         )));
     }

@@ -48,7 +48,7 @@ impl WsSource {
     /// [`next`](EventSource::next).
     pub fn spawn(config: WsConfig) -> Result<WsSource, SourceError> {
         let runtime = tokio::runtime::Handle::try_current()
-            .map_err(|_| SourceError::Config("WsSource::spawn needs a tokio runtime".into()))?;
+            .map_err(|_| SourceError::config("WsSource::spawn needs a tokio runtime"))?;
         let endpoint = Endpoint::new(&config)?;
         // Events travel in batches of what one read burst found; the channel holds
         // `channel_capacity` events in all.

@@ -117,9 +117,11 @@ impl Supervisor {
 /// boxed source, though fatal ones never do).
 fn copy(e: &SourceError) -> SourceError {
     match e {
-        SourceError::Auth(m) => SourceError::Auth(m.clone()),
-        SourceError::Config(m) => SourceError::Config(m.clone()),
-        SourceError::Tls(m) => SourceError::Tls(m.clone()),
+        // The copy keeps the message; the original, returned by `next()`, keeps the
+        // typed cause.
+        SourceError::Auth(m) => SourceError::auth(m.to_string()),
+        SourceError::Config(m) => SourceError::config(m.to_string()),
+        SourceError::Tls(m) => SourceError::tls(m.to_string()),
         SourceError::Closed => SourceError::Closed,
         other => SourceError::transport(other.to_string()),
     }

@@ -125,7 +125,9 @@ async fn a_wrong_key_fails_with_auth_after_exactly_one_attempt() {
         let mut source =
             WsSource::spawn(config(&sim).api_key("sk_wrong").auth_style(style)).unwrap();
         match bounded("the auth error", source.next()).await {
-            Err(SourceError::Auth(message)) => assert!(message.contains("401"), "{message}"),
+            Err(SourceError::Auth(message)) => {
+                assert!(message.to_string().contains("401"), "{message}");
+            }
             other => panic!("{style:?}: expected an auth error, got {other:?}"),
         }
         assert!(matches!(*source.status().borrow(), Status::Failed(_)));

@@ -49,6 +49,17 @@ async fn an_untrusted_certificate_is_a_fatal_tls_error_not_a_retry_loop() {
         Err(e @ SourceError::Tls(_)) => {
             assert!(e.is_fatal());
             assert!(e.to_string().contains("not trusted"), "{e}");
+            // rustls' own error is kept as the cause, typed.
+            let mut cause = std::error::Error::source(&e);
+            let mut found = None;
+            while let Some(c) = cause {
+                found = found.or_else(|| c.downcast_ref::<rustls::Error>().cloned());
+                cause = c.source();
+            }
+            assert!(
+                matches!(found, Some(rustls::Error::InvalidCertificate(_))),
+                "{found:?}"
+            );
         }
         other => panic!("expected a TLS error, got {other:?}"),
     }

@@ -47,8 +47,7 @@ impl Harness for FakeHarness {
     }
 
     async fn fail(&mut self) -> bool {
-        self.handle()
-            .fail(SourceError::Auth("API key revoked".to_owned()));
+        self.handle().fail(SourceError::auth("API key revoked"));
         true
     }
 

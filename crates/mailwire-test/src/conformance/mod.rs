@@ -58,7 +58,7 @@
 //!         true
 //!     }
 //!     async fn fail(&mut self) -> bool {
-//!         let revoked = SourceError::Auth("queue credentials revoked".into());
+//!         let revoked = SourceError::auth("queue credentials revoked");
 //!         self.upstream.as_ref().unwrap().fail(revoked);
 //!         true
 //!     }
