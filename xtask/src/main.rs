@@ -1,7 +1,7 @@
 //! Project automation, run as `cargo xtask <command>`:
 //!
 //! - `ci`: `tidy`, formatting, clippy (warnings denied, all targets, all
-//!   features), `cargo check` of the facade with no features and with each feature
+//!   features), clippy over the facade with no features and with each feature
 //!   alone, the fuzz targets built (when `cargo fuzz` is installed), the tests and
 //!   the docs (warnings denied): what CI runs. Before the tests it installs
 //!   AgentMail's SDKs into `target/sdk` (once) and starts a Redis on a free port if
@@ -94,9 +94,10 @@ fn ci() -> Result<(), String> {
     )
 }
 
-/// `cargo check` of the facade with no features and with each feature alone, so a
-/// feature that only compiles beside another shows up (clippy above built them all
-/// together). Checks, not builds: no code generation.
+/// The facade linted with no features and with each feature alone, so a feature
+/// that only compiles (or only uses its code) beside another shows up: clippy above
+/// saw them all together. Clippy is a check, not a build (no code generation), and
+/// with the same arguments as above it reuses that run's results where it can.
 fn facade_features() -> Result<(), String> {
     let path = root().join("crates/mailwire/Cargo.toml");
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -108,16 +109,15 @@ fn facade_features() -> Result<(), String> {
         .and_then(toml::Value::as_table)
         .map(|f| f.keys().filter(|k| *k != "default").collect())
         .unwrap_or_default();
-    cargo(&["check", "-p", "mailwire", "--no-default-features"])?;
+    let lint = |features: &[&str]| {
+        let mut args = vec!["clippy", "-p", "mailwire", "--no-default-features"];
+        args.extend(features);
+        args.extend(["--", "-D", "warnings"]);
+        cargo(&args)
+    };
+    lint(&[])?;
     for feature in features {
-        cargo(&[
-            "check",
-            "-p",
-            "mailwire",
-            "--no-default-features",
-            "--features",
-            feature,
-        ])?;
+        lint(&["--features", feature])?;
     }
     Ok(())
 }
