@@ -4,6 +4,7 @@ use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use mailwire_proto::EventType;
+use mailwire_source::Backoff;
 
 /// The configuration of a [`Backfill`](crate::Backfill).
 ///
@@ -26,8 +27,7 @@ pub struct BackfillConfig {
     pub(crate) interval: Option<Duration>,
     pub(crate) since: Option<SystemTime>,
     pub(crate) overlap: Duration,
-    pub(crate) retry_base: Duration,
-    pub(crate) retry_cap: Duration,
+    pub(crate) backoff: Backoff,
 }
 
 impl BackfillConfig {
@@ -46,8 +46,9 @@ impl BackfillConfig {
             interval: None,
             since: None,
             overlap: Duration::from_secs(5),
-            retry_base: Duration::from_millis(500),
-            retry_cap: Duration::from_secs(30),
+            backoff: Backoff::default()
+                .base(Duration::from_millis(500))
+                .cap(Duration::from_secs(30)),
         }
     }
 
@@ -96,8 +97,15 @@ impl BackfillConfig {
     /// The first and the largest wait between retries of a failed REST call
     /// (exponential, full jitter; default 500 ms and 30 s).
     pub fn retry(mut self, base: Duration, cap: Duration) -> Self {
-        self.retry_base = base;
-        self.retry_cap = cap.max(base);
+        self.backoff = self.backoff.base(base).cap(cap.max(base));
+        self
+    }
+
+    /// The whole retry schedule of a failed REST call: the same [`Backoff`] the
+    /// WebSocket reconnects with (exponential ceiling, full jitter, a seed and a time
+    /// scale for tests). A `Retry-After` from the server is a floor on each wait.
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
         self
     }
 }

@@ -451,7 +451,7 @@ impl Worker {
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T, RestError>>,
     {
-        let mut attempt: u32 = 0;
+        let mut delays = self.config.backoff.delays();
         loop {
             match call().await {
                 Ok(v) => return Ok(v),
@@ -461,17 +461,11 @@ impl Worker {
                     ))));
                 }
                 Err(e) if e.is_transient() => {
-                    let ceiling = self
-                        .config
-                        .retry_base
-                        .saturating_mul(1 << attempt.min(16))
-                        .min(self.config.retry_cap);
-                    let jittered = ceiling.mul_f64(fastrand::f64());
+                    let jittered = delays.next().unwrap_or_default();
                     let wait = e
                         .retry_after()
                         .map_or(jittered, |asked| asked.max(jittered));
                     tracing::warn!(error = %e, ?wait, "backfill: REST call failed; retrying");
-                    attempt = attempt.saturating_add(1);
                     tokio::select! {
                         () = tokio::time::sleep(wait) => {}
                         () = self.tx.closed() => return Err(Stop::Gone),

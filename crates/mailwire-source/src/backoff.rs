@@ -1,4 +1,5 @@
-//! Reconnect delays: exponential growth from backon, full jitter on top.
+//! Retry delays, shared by every source that retries (the WebSocket's reconnects,
+//! the backfill's REST calls): exponential growth from backon, full jitter on top.
 //!
 //! backon's own jitter adds `random(0, d)` to `d`; full jitter (AWS's "Exponential
 //! Backoff And Jitter") draws the whole sleep from `random(0, min(cap, base·2^n))`,
@@ -10,7 +11,7 @@ use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 
-/// How long to wait between reconnect attempts.
+/// How long to wait between retries (reconnects, REST calls).
 ///
 /// The n-th retry after a failure sleeps `random(0, min(cap, base·2^n)) ·
 /// time_scale`, the first one included (so clients dropped together do not all come
@@ -20,7 +21,7 @@ use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 ///
 /// ```
 /// use std::time::Duration;
-/// use mailwire_ws::Backoff;
+/// use mailwire_source::Backoff;
 ///
 /// let backoff = Backoff::default().base(Duration::from_millis(100)).seed(7);
 /// let mut delays = backoff.delays();
@@ -87,7 +88,8 @@ impl Backoff {
         self
     }
 
-    pub(crate) fn healthy_after_duration(&self) -> Duration {
+    /// How long a connection must stay up before the exponent resets.
+    pub fn healthy_after_duration(&self) -> Duration {
         self.healthy_after
     }
 

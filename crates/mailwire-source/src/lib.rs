@@ -81,6 +81,7 @@
 //! The shared conformance suite in `mailwire-test` checks these for any source.
 
 mod ack;
+mod backoff;
 mod delivery;
 mod error;
 mod stream;
@@ -89,6 +90,7 @@ use std::fmt;
 
 pub use ack::{Ack, Settle};
 pub use async_trait::async_trait;
+pub use backoff::{Backoff, Delays};
 pub use delivery::{Delivery, Origin, TenantId};
 pub use error::{BoxError, SourceError};
 pub use mailwire_proto::Event;

@@ -77,7 +77,6 @@
 //! [`SourceError::Auth`]: mailwire_source::SourceError::Auth
 //! [`SourceError::Tls`]: mailwire_source::SourceError::Tls
 
-mod backoff;
 mod config;
 mod connect;
 mod metric;
@@ -87,7 +86,7 @@ mod spares;
 mod status;
 mod supervisor;
 
-pub use backoff::{Backoff, Delays};
 pub use config::{AuthStyle, TlsTrust, WsConfig};
+pub use mailwire_source::{Backoff, Delays};
 pub use source::{Gaps, Shutdown, WsSource};
 pub use status::{DisconnectReason, Gap, GapCause, SkipReason, Skipped, SkippedFrames, Status};
