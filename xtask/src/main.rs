@@ -13,10 +13,10 @@
 
 mod deps;
 
-use xtask::tidy;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+
+use xtask::tidy;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
