@@ -29,8 +29,9 @@ async fn thousand_posts(log: Arc<dyn Store>) {
         .collect();
     let consumer = tokio::spawn(async move {
         let mut seen = HashSet::new();
-        // Held, not acked and not dropped: a dropped delivery gives its claim up, and
-        // its next copy would rightly be emitted again.
+        // Held, not acked and not dropped until every post is answered: a dropped
+        // delivery gives its claim up, and a copy still in flight would rightly be
+        // emitted again.
         let mut held = Vec::new();
         while seen.len() < UNIQUE {
             let d = next(&mut source).await;
@@ -41,8 +42,7 @@ async fn thousand_posts(log: Arc<dyn Store>) {
             );
             held.push(d);
         }
-        drop(held);
-        (source, seen)
+        (source, seen, held)
     });
     let client = client();
     let posts: Vec<_> = ids
@@ -66,7 +66,7 @@ async fn thousand_posts(log: Arc<dyn Store>) {
     }
     assert_eq!((ok, duplicate), (UNIQUE, POSTS - UNIQUE));
 
-    let (mut source, emitted) = tokio::time::timeout(HANG, consumer).await.unwrap().unwrap();
+    let (mut source, emitted, held) = tokio::time::timeout(HANG, consumer).await.unwrap().unwrap();
     let expected: HashSet<String> = ids.into_iter().collect();
     assert_eq!(emitted, expected);
     let logged: HashSet<String> = log
@@ -77,6 +77,7 @@ async fn thousand_posts(log: Arc<dyn Store>) {
         .map(|e| e.id().to_owned())
         .collect();
     assert_eq!(logged, expected);
+    drop(held);
     // Nothing else was emitted: after shutdown the source simply ends.
     tokio::time::timeout(HANG, source.shutdown()).await.unwrap();
     assert!(source.next().await.unwrap().is_none());
