@@ -2,22 +2,26 @@
 //!
 //! Shared by the hyper server and the tower service, so both answer alike.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Instant;
 
 use http::{Method, Request, Response, StatusCode, header};
 use http_body::Body;
-use mailwire_proto::Event;
+use mailwire_proto::{Event, ParseError};
 use mailwire_source::{
     Ack, BoxError, Delivery, Origin, Settle, SourceError, TenantId, async_trait,
 };
 use mailwire_store::{SeenSet, Store};
+use mailwire_webhook::VerifyError;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 
 use crate::body::{BodyError, read_limited};
 use crate::limiter::Limiter;
+use crate::metric::{self, Budget};
 use crate::receiver::Settings;
+use crate::rejection::RejectionLog;
 use crate::reply::{ReplyBody, closing, method_not_allowed, reply, too_many_requests, unavailable};
 use crate::stats::{Counters, Outcome};
 use crate::tenant::{Entry, Tenants};
@@ -39,6 +43,70 @@ pub(crate) struct Intake {
     pub(crate) limiter: Option<Limiter>,
     pub(crate) tenants: Option<Tenants>,
     pub(crate) counters: Arc<Counters>,
+    pub(crate) rejections: RejectionLog,
+}
+
+/// How one request ended: the counters' class, the response, and why.
+struct Answer {
+    outcome: Outcome,
+    response: Response<ReplyBody>,
+    why: Why,
+}
+
+impl Answer {
+    fn new(outcome: Outcome, response: Response<ReplyBody>, why: Why) -> Answer {
+        Answer {
+            outcome,
+            response,
+            why,
+        }
+    }
+
+    /// A fixed reason, which is also the response's text.
+    fn fixed(outcome: Outcome, response: Response<ReplyBody>, reason: &'static str) -> Answer {
+        Answer::new(outcome, response, Why::Fixed(reason))
+    }
+}
+
+/// Why a request was refused, kept as a value so the text of a [`Rejection`]
+/// notice is only made when someone has room to read it.
+///
+/// [`Rejection`]: crate::Rejection
+enum Why {
+    Fixed(&'static str),
+    RateLimited(Budget),
+    Signature(VerifyError),
+    NotAnEvent(ParseError),
+}
+
+impl Why {
+    /// The notice's reason: never a secret, a signature or part of the body.
+    fn reason(&self) -> String {
+        match self {
+            Why::Fixed(reason) => (*reason).to_owned(),
+            Why::RateLimited(budget) => budget.reason().to_owned(),
+            // Rule names only: VerifyError never displays a secret or a MAC.
+            Why::Signature(e) => format!("invalid signature: {e}"),
+            Why::NotAnEvent(e) => not_an_event(e),
+        }
+    }
+}
+
+/// A parse error without the parts of the body that serde may quote (an
+/// unexpected string's value, an unknown field's name).
+fn not_an_event(e: &ParseError) -> String {
+    match e {
+        // serde's message may quote the body; its position does not.
+        ParseError::Json(json) => format!(
+            "not an event: malformed JSON at line {}, column {}",
+            json.line(),
+            json.column()
+        ),
+        ParseError::TooLarge { .. } | ParseError::NotAnEvent(_) | ParseError::InvalidId(_) => {
+            format!("not an event: {e}")
+        }
+        _ => "not an event".to_owned(),
+    }
 }
 
 /// Which keyring and budgets a request answers to.
@@ -49,22 +117,39 @@ struct Route {
 }
 
 impl Intake {
-    /// Answers one request from `client` (when its address is known). Never
+    /// Answers one request from `peer` (when its address is known). Never
     /// panics on what the client sent.
     pub(crate) async fn handle<B>(
         &self,
         req: Request<B>,
-        client: Option<IpAddr>,
+        peer: Option<SocketAddr>,
     ) -> Response<ReplyBody>
     where
         B: Body,
         B::Error: Into<BoxError>,
     {
         let mut tenant = None;
-        let (outcome, response) = self.answer(req, client, &mut tenant).await;
+        let Answer {
+            outcome,
+            response,
+            why,
+        } = self.answer(req, peer.map(|p| p.ip()), &mut tenant).await;
+        let status = response.status();
         self.counters.record(outcome);
-        if let Some(entry) = tenant {
+        if let Some(entry) = &tenant {
             entry.counters.record(outcome);
+        }
+        metric::request(outcome, status, tenant.as_deref().map(|e| &e.metrics));
+        if let Why::RateLimited(budget) = why {
+            metric::rate_limited(budget);
+        }
+        if !status.is_success() {
+            self.rejections.record(
+                status,
+                || why.reason(),
+                peer,
+                tenant.as_deref().map(|e| e.tenant.id()),
+            );
         }
         response
     }
@@ -75,7 +160,7 @@ impl Intake {
         req: Request<B>,
         client: Option<IpAddr>,
         tenant: &mut Option<Arc<Entry>>,
-    ) -> (Outcome, Response<ReplyBody>)
+    ) -> Answer
     where
         B: Body,
         B::Error: Into<BoxError>,
@@ -83,24 +168,28 @@ impl Intake {
         let settings = &self.settings;
         // Budgets first: a request over one costs no body read, no MAC, no lookup.
         if let Some(limiter) = &self.limiter
-            && let Err(wait) = limiter.admit(client)
+            && let Err((budget, wait)) = limiter.admit(client)
         {
-            return (Outcome::RateLimited, too_many_requests(wait));
+            return rate_limited(budget, wait);
         }
         let route = match self.route(req.uri().path()) {
             Some(route) => route,
-            None => return (Outcome::Rejected, reply(StatusCode::NOT_FOUND, "not found")),
+            None => return fixed(Outcome::Rejected, StatusCode::NOT_FOUND, "not found"),
         };
         if let Some(entry) = &route.tenant {
             *tenant = Some(entry.clone());
             if let Some(limiter) = &entry.limiter
-                && let Err(wait) = limiter.admit(client)
+                && let Err((_, wait)) = limiter.admit(client)
             {
-                return (Outcome::RateLimited, too_many_requests(wait));
+                return rate_limited(Budget::Tenant, wait);
             }
         }
         if req.method() != Method::POST {
-            return (Outcome::Rejected, method_not_allowed());
+            return Answer::fixed(
+                Outcome::Rejected,
+                method_not_allowed(),
+                "method not allowed",
+            );
         }
         // A declared length over the limit is refused before a byte of body is read.
         let declared = req
@@ -110,10 +199,7 @@ impl Intake {
             .and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|len| len > settings.body_limit as u64) {
             self.failed(client, tenant.as_deref());
-            return (
-                Outcome::Rejected,
-                closing(StatusCode::PAYLOAD_TOO_LARGE, "body over the size limit"),
-            );
+            return closed(StatusCode::PAYLOAD_TOO_LARGE, "body over the size limit");
         }
         let hint = declared.map_or(0, |len| usize::try_from(len).unwrap_or(usize::MAX));
         let (parts, body) = req.into_parts();
@@ -122,32 +208,24 @@ impl Intake {
             Ok(body) => body,
             Err(BodyError::TooLarge) => {
                 self.failed(client, tenant.as_deref());
-                return (
-                    Outcome::Rejected,
-                    closing(StatusCode::PAYLOAD_TOO_LARGE, "body over the size limit"),
-                );
+                return closed(StatusCode::PAYLOAD_TOO_LARGE, "body over the size limit");
             }
             Err(BodyError::Timeout) => {
-                return (
-                    Outcome::Rejected,
-                    closing(StatusCode::REQUEST_TIMEOUT, "body not received in time"),
-                );
+                return closed(StatusCode::REQUEST_TIMEOUT, "body not received in time");
             }
             Err(BodyError::Broken(e)) => {
                 tracing::debug!(error = %e, "webhook body could not be read");
-                return (
-                    Outcome::Rejected,
-                    closing(StatusCode::BAD_REQUEST, "body could not be read"),
-                );
+                return closed(StatusCode::BAD_REQUEST, "body could not be read");
             }
         };
         // Verify the raw bytes before anything looks inside them.
         if let Err(e) = route.verify.verify(&parts.headers, &body) {
             tracing::debug!(rule = %e, "webhook signature refused");
             self.failed(client, tenant.as_deref());
-            return (
+            return Answer::new(
                 Outcome::Unauthorized,
                 reply(StatusCode::UNAUTHORIZED, format!("invalid signature: {e}")),
+                Why::Signature(e),
             );
         }
         let event = match Event::parse(body) {
@@ -155,9 +233,10 @@ impl Intake {
             Err(e) => {
                 // Signed by the sender but not an event: retrying will not help.
                 tracing::warn!(error = %e, "verified webhook body is not an event");
-                return (
+                return Answer::new(
                     Outcome::Rejected,
                     reply(StatusCode::BAD_REQUEST, format!("not an event: {e}")),
+                    Why::NotAnEvent(e),
                 );
             }
         };
@@ -206,28 +285,22 @@ impl Intake {
     }
 
     /// Dedups, logs and queues a verified event. A 2xx only for what was kept.
-    async fn keep(&self, event: Event, tenant: Option<TenantId>) -> (Outcome, Response<ReplyBody>) {
+    async fn keep(&self, event: Event, tenant: Option<TenantId>) -> Answer {
         let retry_after = self.settings.retry_after;
         // Room in the queue first, so an event that is logged is also emitted now.
         let permit = match self.tx.try_reserve() {
             Ok(permit) => permit,
             Err(TrySendError::Full(())) => {
-                return (
-                    Outcome::Unavailable,
-                    unavailable("consumer queue full", retry_after),
-                );
+                return not_kept("consumer queue full", retry_after);
             }
             Err(TrySendError::Closed(())) => {
-                return (
-                    Outcome::Unavailable,
-                    unavailable("receiver closed", retry_after),
-                );
+                return not_kept("receiver closed", retry_after);
             }
         };
         let ack = match (&self.store, &self.seen) {
             // Exactly one of concurrent deliveries of one id claims it: the store's
             // append is atomic per id, across instances sharing it.
-            (Some(store), _) => match store.append(&event).await {
+            (Some(store), _) => match timed_append(store.as_ref(), &event).await {
                 Ok(appended) if appended.is_claimed() => Ack::new(StoreAck {
                     store: store.clone(),
                     id: event.dedup_id().to_owned(),
@@ -249,23 +322,55 @@ impl Intake {
                 .with_ack(ack)
                 .with_tenant(tenant),
         );
-        (Outcome::Accepted, reply(StatusCode::OK, "ok"))
+        fixed(Outcome::Accepted, StatusCode::OK, "ok")
     }
 }
 
-fn duplicate() -> (Outcome, Response<ReplyBody>) {
-    (Outcome::Duplicate, reply(StatusCode::OK, "duplicate"))
+/// The store's append, its latency recorded.
+async fn timed_append(
+    store: &dyn Store,
+    event: &Event,
+) -> Result<mailwire_store::Appended, mailwire_store::StoreError> {
+    let start = Instant::now();
+    let appended = store.append(event).await;
+    metric::store_append(start.elapsed(), appended.is_ok());
+    appended
 }
 
-fn store_down(
-    e: &dyn std::error::Error,
-    retry_after: std::time::Duration,
-) -> (Outcome, Response<ReplyBody>) {
-    tracing::warn!(error = %e, "store unavailable: answering 503");
-    (
-        Outcome::Unavailable,
-        unavailable("store unavailable", retry_after),
+/// A plain answer whose text is its reason.
+fn fixed(outcome: Outcome, status: StatusCode, reason: &'static str) -> Answer {
+    Answer::fixed(outcome, reply(status, reason), reason)
+}
+
+/// A refusal after which the connection closes.
+fn closed(status: StatusCode, reason: &'static str) -> Answer {
+    Answer::fixed(Outcome::Rejected, closing(status, reason), reason)
+}
+
+fn rate_limited(budget: Budget, wait: std::time::Duration) -> Answer {
+    Answer::new(
+        Outcome::RateLimited,
+        too_many_requests(wait),
+        Why::RateLimited(budget),
     )
+}
+
+/// 503: a valid event that could not be kept now.
+fn not_kept(reason: &'static str, retry_after: std::time::Duration) -> Answer {
+    Answer::fixed(
+        Outcome::Unavailable,
+        unavailable(reason, retry_after),
+        reason,
+    )
+}
+
+fn duplicate() -> Answer {
+    fixed(Outcome::Duplicate, StatusCode::OK, "duplicate")
+}
+
+fn store_down(e: &dyn std::error::Error, retry_after: std::time::Duration) -> Answer {
+    tracing::warn!(error = %e, "store unavailable: answering 503");
+    not_kept("store unavailable", retry_after)
 }
 
 /// Acks a delivery in the store; dropped unacked, gives up its claim so the next

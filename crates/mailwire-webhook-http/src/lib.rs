@@ -77,6 +77,54 @@
 //! [`WebhookSource::stats`] ([`ReceiverStats`]), and each tenant's share in
 //! [`Tenants::stats`].
 //!
+//! # Rejections
+//!
+//! Each refused request (every 4xx, and 503) is also a [`Rejection`] notice:
+//! its status, a short reason (the rule a signature broke, the budget that was
+//! spent, the store being down; never a secret, a signature or any part of the
+//! body), the client's address, the tenant when known, and when. Take the
+//! notices once with [`WebhookSource::rejections`] (or
+//! [`WebhookService::rejections`]), e.g. to print a line per refusal. Up to
+//! 1024 notices wait for a reader; beyond that new ones are dropped (a flood
+//! nobody reads costs no memory and no formatting) while
+//! [`Rejections::count`] stays exact.
+//!
+//! ```
+//! use mailwire_webhook::{Keyring, Verifier};
+//! use mailwire_webhook_http::WebhookReceiver;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let source = WebhookReceiver::new(Verifier::new(Keyring::hex("s3cret")?))
+//!     .bind("127.0.0.1:0")
+//!     .await?;
+//! let mut rejections = source.rejections().expect("taken once");
+//! tokio::spawn(async move {
+//!     while let Some(r) = rejections.recv().await {
+//!         let peer = r.peer.map_or("-".to_owned(), |p| p.to_string());
+//!         eprintln!("webhook refused: {} {} from {peer}", r.status.as_u16(), r.reason);
+//!     }
+//! });
+//! # drop(source);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Metrics
+//!
+//! The receiver counts through the [`metrics`] facade: install any recorder
+//! (e.g. `metrics-exporter-prometheus`) and these appear; with none installed a
+//! count costs a thread-local read (every key is prepared once, so nothing is
+//! allocated per request).
+//!
+//! | name | kind | labels |
+//! | --- | --- | --- |
+//! | `mailwire_webhook_requests_total` | counter | `outcome` (`accepted`, `duplicate`, `rate_limited`, `unauthorized`, `rejected`, `unavailable`: the fields of [`ReceiverStats`]), `status` (the HTTP status, e.g. `401`), `tenant` (its id, empty when none) |
+//! | `mailwire_webhook_rate_limited_total` | counter | `budget`: `per_address`, `total`, `failures` (the address is shut out for its failures), `tenant` (one of the tenant's budgets) |
+//! | `mailwire_webhook_store_seconds` | histogram | `outcome`: `ok`, `error`; the latency of the [`Store`](mailwire_store::Store)'s append, in seconds |
+//!
+//! The labels take few values: a tenant adds one series per answer it gets.
+//!
 //! # Rate limits
 //!
 //! Exposed to the internet, a receiver must not let one client spend its CPU:
@@ -186,7 +234,9 @@ mod error;
 mod intake;
 mod limiter;
 mod limits;
+mod metric;
 mod receiver;
+mod rejection;
 mod reply;
 mod seen;
 #[cfg(feature = "sender")]
@@ -205,6 +255,7 @@ pub use error::SenderError;
 pub use limits::{Rate, RateLimits};
 pub use mailwire_source::Delivery;
 pub use receiver::WebhookReceiver;
+pub use rejection::{Rejection, Rejections};
 pub use reply::ReplyBody;
 #[cfg(feature = "sender")]
 pub use sender::{

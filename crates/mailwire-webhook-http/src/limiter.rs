@@ -13,6 +13,7 @@ use governor::state::{InMemoryState, NotKeyed};
 use governor::{NotUntil, RateLimiter};
 
 use crate::limits::RateLimits;
+use crate::metric::Budget;
 
 type Keyed = RateLimiter<IpAddr, DefaultKeyedStateStore<IpAddr>, DefaultClock>;
 type Direct = RateLimiter<NotKeyed, InMemoryState, DefaultClock>;
@@ -61,23 +62,28 @@ impl Limiter {
         })
     }
 
-    /// Takes one request from the budgets of `client` and of everyone, or says how
-    /// long to wait. An address shut out for its failures takes nothing.
-    pub(crate) fn admit(&self, client: Option<IpAddr>) -> Result<(), Duration> {
+    /// Takes one request from the budgets of `client` and of everyone, or says
+    /// which budget refused it and how long to wait. An address shut out for its
+    /// failures takes nothing.
+    pub(crate) fn admit(&self, client: Option<IpAddr>) -> Result<(), (Budget, Duration)> {
         let now = self.clock.now();
         if let Some(ip) = client.map(client_key) {
             if self.shut_out_len.load(Ordering::Relaxed) > 0 {
                 let until = self.read_shut_out().get(&ip).copied();
                 if let Some(until) = until.filter(|until| *until > now) {
-                    return Err(until - now);
+                    return Err((Budget::Failures, until - now));
                 }
             }
             if let Some(limiter) = &self.per_address {
-                limiter.check_key(&ip).map_err(|n| wait(&n, now))?;
+                limiter
+                    .check_key(&ip)
+                    .map_err(|n| (Budget::PerAddress, wait(&n, now)))?;
             }
         }
         if let Some(limiter) = &self.total {
-            limiter.check().map_err(|n| wait(&n, now))?;
+            limiter
+                .check()
+                .map_err(|n| (Budget::Total, wait(&n, now)))?;
         }
         let n = self.admitted.fetch_add(1, Ordering::Relaxed);
         if n % SWEEP_EVERY == SWEEP_EVERY - 1 {
@@ -194,7 +200,8 @@ mod tests {
         for _ in 0..3 {
             limiter.admit(ip(2)).unwrap();
         }
-        let wait = limiter.admit(ip(2)).unwrap_err();
+        let (budget, wait) = limiter.admit(ip(2)).unwrap_err();
+        assert_eq!(budget, Budget::PerAddress);
         assert!(wait > Duration::from_secs(1000), "{wait:?}");
         limiter.admit(ip(3)).unwrap();
         // Without an address only the total applies, and there is none here.
@@ -207,7 +214,7 @@ mod tests {
         let limiter = Limiter::new(&limits).unwrap();
         limiter.admit(ip(2)).unwrap();
         limiter.admit(ip(3)).unwrap();
-        assert!(limiter.admit(ip(4)).is_err());
+        assert_eq!(limiter.admit(ip(4)).unwrap_err().0, Budget::Total);
         assert!(limiter.admit(None).is_err());
     }
 
@@ -221,7 +228,9 @@ mod tests {
         }
         // The failure beyond the budget shuts the address out; others go on.
         limiter.failed(ip(2));
-        assert!(limiter.admit(ip(2)).unwrap_err() > Duration::from_secs(1000));
+        let (budget, wait) = limiter.admit(ip(2)).unwrap_err();
+        assert_eq!(budget, Budget::Failures);
+        assert!(wait > Duration::from_secs(1000));
         limiter.admit(ip(3)).unwrap();
     }
 

@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 use crate::intake::Intake;
 use crate::limiter::Limiter;
 use crate::limits::RateLimits;
+use crate::rejection::RejectionLog;
 use crate::seen::MemorySeen;
 use crate::server;
 use crate::source::WebhookSource;
@@ -235,8 +236,9 @@ impl WebhookReceiver {
         let settings = self.settings.clone();
         let (intake, rx) = self.into_intake(true);
         let counters = intake.counters.clone();
+        let rejections = intake.rejections.unread();
         let server = server::spawn(listener, intake, settings);
-        WebhookSource::new(rx, local_addr, Some(server), counters)
+        WebhookSource::new(rx, local_addr, Some(server), counters, rejections)
     }
 
     /// Mounts the receiver in your own router instead of serving it: the service
@@ -258,9 +260,10 @@ impl WebhookReceiver {
     pub fn into_service(self) -> (crate::WebhookService, WebhookSource) {
         let (intake, rx) = self.into_intake(false);
         let counters = intake.counters.clone();
+        let rejections = intake.rejections.unread();
         (
             crate::WebhookService::new(intake),
-            WebhookSource::new(rx, None, None, counters),
+            WebhookSource::new(rx, None, None, counters, rejections),
         )
     }
 
@@ -281,6 +284,7 @@ impl WebhookReceiver {
             limiter: Limiter::new(&self.settings.rate_limits),
             tenants: self.tenants,
             counters: Arc::new(Counters::default()),
+            rejections: RejectionLog::new(),
             settings: Arc::new(self.settings),
         };
         (Arc::new(intake), rx)

@@ -77,10 +77,9 @@ async fn run(
                 // Small request/response exchanges: do not wait to coalesce.
                 let _ = stream.set_nodelay(true);
                 let intake = intake.clone();
-                let client = Some(peer.ip());
                 let service = service_fn(move |req| {
                     let intake = intake.clone();
-                    async move { Ok::<_, Infallible>(intake.handle(req, client).await) }
+                    async move { Ok::<_, Infallible>(intake.handle(req, Some(peer)).await) }
                 });
                 let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
                 conns.spawn(async move {

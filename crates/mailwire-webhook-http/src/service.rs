@@ -14,6 +14,7 @@ use mailwire_source::BoxError;
 use tower_service::Service;
 
 use crate::intake::Intake;
+use crate::rejection::{self, Rejections};
 use crate::reply::ReplyBody;
 use crate::stats::ReceiverStats;
 
@@ -38,6 +39,13 @@ impl WebhookService {
     pub fn stats(&self) -> ReceiverStats {
         self.intake.counters.snapshot()
     }
+
+    /// The notices of the requests it refused (every clone's): `Some` the first
+    /// time this or [`WebhookSource::rejections`](crate::WebhookSource::rejections)
+    /// is called, `None` after. See [`Rejections`].
+    pub fn rejections(&self) -> Option<Rejections> {
+        rejection::take(&self.intake.rejections.unread())
+    }
 }
 
 impl<B> Service<Request<B>> for WebhookService
@@ -58,8 +66,8 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let intake = self.intake.clone();
-        let client = req.extensions().get::<SocketAddr>().map(SocketAddr::ip);
-        Box::pin(async move { Ok(intake.handle(req, client).await) })
+        let peer = req.extensions().get::<SocketAddr>().copied();
+        Box::pin(async move { Ok(intake.handle(req, peer).await) })
     }
 }
 

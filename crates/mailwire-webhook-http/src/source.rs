@@ -2,12 +2,13 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use mailwire_source::{Delivery, EventSource, SourceError, async_trait};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+use crate::rejection::{self, Rejections};
 use crate::server::Server;
 use crate::stats::{Counters, ReceiverStats};
 
@@ -22,6 +23,7 @@ pub struct WebhookSource {
     local_addr: Option<SocketAddr>,
     server: Option<Server>,
     counters: Arc<Counters>,
+    rejections: Arc<Mutex<Option<Rejections>>>,
 }
 
 impl WebhookSource {
@@ -30,13 +32,26 @@ impl WebhookSource {
         local_addr: Option<SocketAddr>,
         server: Option<Server>,
         counters: Arc<Counters>,
+        rejections: Arc<Mutex<Option<Rejections>>>,
     ) -> Self {
         WebhookSource {
             rx,
             local_addr,
             server,
             counters,
+            rejections,
         }
+    }
+
+    /// The notices of the requests the receiver refused (every 4xx, and 503),
+    /// each with its status, reason, client address and tenant: `Some` the
+    /// first time only (for a source from
+    /// [`into_service`](crate::WebhookReceiver::into_service), the first of
+    /// this and [`WebhookService::rejections`](crate::WebhookService::rejections)).
+    /// Notices nobody reads are dropped beyond a bounded backlog;
+    /// [`Rejections::count`] stays exact.
+    pub fn rejections(&self) -> Option<Rejections> {
+        rejection::take(&self.rejections)
     }
 
     /// What the receiver answered so far, every tenant included (each tenant's

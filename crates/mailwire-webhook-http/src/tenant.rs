@@ -12,6 +12,7 @@ use mailwire_webhook::{Clock, Verifier};
 use crate::ConfigError;
 use crate::limiter::Limiter;
 use crate::limits::RateLimits;
+use crate::metric::TenantKeys;
 use crate::stats::{Counters, ReceiverStats};
 use crate::verify::Verify;
 
@@ -172,6 +173,8 @@ pub(crate) struct Entry {
     pub(crate) tenant: Tenant,
     pub(crate) limiter: Option<Arc<Limiter>>,
     pub(crate) counters: Arc<Counters>,
+    /// Its request counters' keys, labelled with its id.
+    pub(crate) metrics: TenantKeys,
 }
 
 impl Entry {
@@ -219,6 +222,7 @@ impl Table {
         let counters = previous.map_or_else(Arc::default, |old| old.counters.clone());
         self.take(id);
         let entry = Arc::new(Entry {
+            metrics: TenantKeys::new(&tenant.id),
             tenant,
             limiter,
             counters,

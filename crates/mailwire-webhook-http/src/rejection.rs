@@ -1,0 +1,125 @@
+//! Notices of the requests a receiver refused, for whoever wants to show them.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use http::StatusCode;
+use mailwire_source::TenantId;
+use tokio::sync::mpsc;
+
+/// A request the receiver answered with an error: every 4xx, and 503 (the
+/// receiver could not keep a valid event now, so its sender will retry).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Rejection {
+    /// The status answered.
+    pub status: StatusCode,
+    /// Why, in a few words (e.g. `invalid signature: timestamp too old`,
+    /// `rate limited: client shut out for failed verifications`). Never holds a
+    /// secret, a signature or any part of the body.
+    pub reason: String,
+    /// The client's address, when known (a [`WebhookService`](crate::WebhookService)
+    /// knows it from the request's extensions).
+    pub peer: Option<SocketAddr>,
+    /// The tenant the request was for, once known (by its path, or by the
+    /// event's pod or inbox id).
+    pub tenant: Option<TenantId>,
+    /// When it was answered.
+    pub at: SystemTime,
+}
+
+/// How many notices wait for a reader before new ones are dropped (the count
+/// stays exact): a flood of bad requests cannot grow memory.
+const BACKLOG: usize = 1024;
+
+/// Where the intake records what it refused: an exact count, and the notices
+/// for the one [`Rejections`] reader.
+#[derive(Debug)]
+pub(crate) struct RejectionLog {
+    count: Arc<AtomicU64>,
+    tx: mpsc::Sender<Rejection>,
+    /// The reader, until the source or the service hands it out.
+    unread: Arc<Mutex<Option<Rejections>>>,
+}
+
+impl RejectionLog {
+    pub(crate) fn new() -> RejectionLog {
+        let (tx, rx) = mpsc::channel(BACKLOG);
+        let count = Arc::new(AtomicU64::new(0));
+        let reader = Rejections {
+            rx,
+            count: count.clone(),
+        };
+        RejectionLog {
+            count,
+            tx,
+            unread: Arc::new(Mutex::new(Some(reader))),
+        }
+    }
+
+    /// Records one refusal. The notice (and its reason's text) is only made
+    /// when there is room for it: a flood nobody reads costs a count.
+    pub(crate) fn record(
+        &self,
+        status: StatusCode,
+        reason: impl FnOnce() -> String,
+        peer: Option<SocketAddr>,
+        tenant: Option<&TenantId>,
+    ) {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        // Full (nobody reading) or closed (reader dropped): the count says it.
+        if let Ok(permit) = self.tx.try_reserve() {
+            permit.send(Rejection {
+                status,
+                reason: reason(),
+                peer,
+                tenant: tenant.cloned(),
+                at: SystemTime::now(),
+            });
+        }
+    }
+
+    /// The slot the reader waits in, shared with the source.
+    pub(crate) fn unread(&self) -> Arc<Mutex<Option<Rejections>>> {
+        self.unread.clone()
+    }
+}
+
+/// Takes the reader out of its slot: `Some` the first time only.
+pub(crate) fn take(slot: &Mutex<Option<Rejections>>) -> Option<Rejections> {
+    // Only ever replaced whole: a poisoned lock holds a consistent value.
+    slot.lock().unwrap_or_else(|p| p.into_inner()).take()
+}
+
+/// The [`Rejection`] notices of one receiver, from
+/// [`WebhookSource::rejections`](crate::WebhookSource::rejections) or
+/// [`WebhookService::rejections`](crate::WebhookService::rejections).
+///
+/// At most 1024 notices wait to be read; beyond that new ones are dropped, and
+/// [`count`](Self::count) still counts them.
+#[derive(Debug)]
+pub struct Rejections {
+    rx: mpsc::Receiver<Rejection>,
+    count: Arc<AtomicU64>,
+}
+
+impl Rejections {
+    /// The next notice; `None` once the receiver is gone and every notice was
+    /// read. Cancellation safe.
+    pub async fn recv(&mut self) -> Option<Rejection> {
+        self.rx.recv().await
+    }
+
+    /// A notice already recorded, if any.
+    pub fn try_recv(&mut self) -> Option<Rejection> {
+        self.rx.try_recv().ok()
+    }
+
+    /// How many requests were refused in all, including those whose notice was
+    /// dropped because nobody read it in time.
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+}
