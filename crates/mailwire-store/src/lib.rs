@@ -81,6 +81,7 @@
 //! the file or the server can panic. Clones share one store, and `Arc<S>`
 //! (`Arc<dyn Store>` too) implements the traits.
 
+#[cfg(any(feature = "redb", feature = "redis"))]
 mod acked;
 mod clock;
 mod memory;
