@@ -119,6 +119,9 @@ fn a_body_that_is_not_an_envelope_is_the_only_400() {
             String::from_utf8_lossy(body)
         );
     }
+    // Refusals leave a trace on stderr (at most a line a second).
+    let line = listener.stderr_line("webhooks: answered 400 to 127.0.0.1");
+    assert!(!line.contains(SECRET), "{line}");
     let ok = br#"{"type":"event","event_type":"message.received","event_id":"evt_ok","message":7}"#;
     assert_eq!(post(&addr, "msg_ok", ok), 200);
     let line = listener.stdout.recv_timeout(HANG).expect("a line");

@@ -70,6 +70,12 @@ fn tenants_are_served_rotated_added_and_removed_without_a_restart() {
         post_signed(&addr, "/webhooks/acme", GLOBEX, "msg_2", &event("evt_x")),
         401
     );
+    // The refusal leaves one line on stderr, naming the tenant, never the secret.
+    let refused = listen.stderr_line("webhooks: answered 401 to 127.0.0.1 for tenant acme");
+    assert!(
+        !refused.contains(GLOBEX) && !refused.contains(ACME),
+        "{refused}"
+    );
     assert_eq!(
         post_signed(&addr, "/webhooks", ACME, "msg_3", &event("evt_x")),
         404

@@ -19,7 +19,7 @@ use mailwire_proto::EventType;
 use mailwire_source::{Delivery, EventSource, EventSourceExt as _, Origin};
 use mailwire_store::{MemoryStore, RedbStore, RedisStore, Store};
 use mailwire_webhook::Verifier;
-use mailwire_webhook_http::{Rate, RateLimits, ShutdownHandle, WebhookReceiver};
+use mailwire_webhook_http::{Rate, RateLimits, Rejections, ShutdownHandle, WebhookReceiver};
 
 use super::tenants::{TenantSet, resume_key};
 use mailwire_ws::WsConfig;
@@ -323,6 +323,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 .map_or(addr.clone(), |a| a.to_string());
             status!("webhooks: receiving on http://{local}{}", args.webhook_path);
             shutdown = receiver.shutdown_handle();
+            if let Some(rejections) = receiver.rejections() {
+                tokio::spawn(report_rejections(rejections));
+            }
             if let Some(set) = &tenants {
                 for id in set.tenants().ids() {
                     if let Some(tenant) = set.tenants().get(id.as_str()) {
@@ -506,6 +509,40 @@ type Stop = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 const ACKS_IN_FLIGHT: usize = 1024;
 
 type AckFuture = futures::future::BoxFuture<'static, Result<(), mailwire_source::SourceError>>;
+
+/// At most one line a second for refused webhook requests (a flood of bad
+/// signatures must not flood stderr), each saying how many went unshown.
+async fn report_rejections(mut rejections: Rejections) {
+    let mut last: Option<std::time::Instant> = None;
+    let mut counted = 0u64;
+    while let Some(r) = rejections.recv().await {
+        let now = std::time::Instant::now();
+        if last.is_some_and(|at| now.duration_since(at) < Duration::from_secs(1)) {
+            continue;
+        }
+        let total = rejections.count();
+        let unshown = total.saturating_sub(counted + 1);
+        counted = total;
+        last = Some(now);
+        let from = r
+            .peer
+            .map_or_else(|| "a client".to_owned(), |p| p.ip().to_string());
+        let tenant = r
+            .tenant
+            .as_ref()
+            .map_or_else(String::new, |t| format!(" for tenant {t}"));
+        let more = if unshown > 0 {
+            format!(" ({unshown} more refused since the last such line)")
+        } else {
+            String::new()
+        };
+        status!(
+            "webhooks: answered {} to {from}{tenant}: {}{more}",
+            r.status.as_u16(),
+            r.reason
+        );
+    }
+}
 
 /// Prints a line for each backfill pass.
 async fn report_backfill(mut reports: tokio::sync::mpsc::UnboundedReceiver<Report>) {
