@@ -100,9 +100,9 @@
 //!     .await?;
 //! let mut rejections = source.rejections().expect("taken once");
 //! tokio::spawn(async move {
-//!     while let Some(r) = rejections.recv().await {
-//!         let peer = r.peer.map_or("-".to_owned(), |p| p.to_string());
-//!         eprintln!("webhook refused: {} {} from {peer}", r.status.as_u16(), r.reason);
+//!     while let Some(rejection) = rejections.recv().await {
+//!         // e.g. "webhook refused: 401 invalid signature: timestamp too old from 10.0.0.7:50312"
+//!         eprintln!("webhook refused: {rejection}");
 //!     }
 //! });
 //! # drop(source);

@@ -1,5 +1,6 @@
 //! Notices of the requests a receiver refused, for whoever wants to show them.
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -28,6 +29,21 @@ pub struct Rejection {
     pub tenant: Option<TenantId>,
     /// When it was answered.
     pub at: SystemTime,
+}
+
+/// One line, e.g. `401 invalid signature: no matching signature from
+/// 127.0.0.2:50312 (tenant acme)`: what a log line or a terminal shows.
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.status.as_u16(), self.reason)?;
+        if let Some(peer) = self.peer {
+            write!(f, " from {peer}")?;
+        }
+        if let Some(tenant) = &self.tenant {
+            write!(f, " (tenant {tenant})")?;
+        }
+        Ok(())
+    }
 }
 
 /// How many notices wait for a reader before new ones are dropped (the count
@@ -121,5 +137,60 @@ impl Rejections {
     /// dropped because nobody read it in time.
     pub fn count(&self) -> u64 {
         self.count.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rejection(peer: Option<SocketAddr>, tenant: Option<TenantId>) -> Rejection {
+        Rejection {
+            status: StatusCode::UNAUTHORIZED,
+            reason: "invalid signature: no matching signature".to_owned(),
+            peer,
+            tenant,
+            at: SystemTime::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn displays_as_one_line() {
+        let peer = Some(SocketAddr::from(([127, 0, 0, 2], 50312)));
+        assert_eq!(
+            rejection(peer, Some(TenantId::new("acme"))).to_string(),
+            "401 invalid signature: no matching signature from 127.0.0.2:50312 (tenant acme)"
+        );
+        assert_eq!(
+            rejection(None, None).to_string(),
+            "401 invalid signature: no matching signature"
+        );
+    }
+
+    #[test]
+    fn the_backlog_is_bounded_and_the_count_exact() {
+        let log = RejectionLog::new();
+        let mut made = 0;
+        for _ in 0..BACKLOG + 10 {
+            log.record(
+                StatusCode::NOT_FOUND,
+                || {
+                    made += 1;
+                    "not found".to_owned()
+                },
+                None,
+                None,
+            );
+        }
+        // Reasons beyond the backlog were never formatted.
+        assert_eq!(made, BACKLOG);
+        let mut reader = take(&log.unread()).unwrap();
+        assert!(take(&log.unread()).is_none());
+        assert_eq!(reader.count(), (BACKLOG + 10) as u64);
+        let mut held = 0;
+        while reader.try_recv().is_some() {
+            held += 1;
+        }
+        assert_eq!(held, BACKLOG);
     }
 }
