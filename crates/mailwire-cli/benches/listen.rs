@@ -1,14 +1,25 @@
-//! `mailwire listen --webhook-listen`, the built binary, with the memory store and
-//! with a redb file (`--store`), side by side in one run: signed webhooks from 16
-//! keep-alive senders on loopback, timed from the first post to the last line
-//! printed. Prints events per second for each, and the ratio redb / memory.
+//! `mailwire listen --webhook-listen`, the built binary, side by side in one run:
 //!
-//! `cargo bench -p mailwire-cli --bench listen` (release build). Rounds alternate
-//! between the two stores so a noisy machine hurts both alike; read the ratio.
+//! 1. **The store's cost**: one listener with the memory store, and with a redb
+//!    file (`--store`). Prints events per second for each, and redb / memory.
+//! 2. **Scaling out**: one and three listeners sharing a Redis (`--redis`, the
+//!    senders spread over the listeners as a load balancer would), against the
+//!    memory and redb rows of (1). Prints events per second and 3 / 1.
+//!
+//! Every row: signed webhooks (Standard Webhooks) from the same 16 keep-alive
+//! senders on loopback, each sender one request at a time, timed from the first post
+//! to the last line printed. Rounds alternate between the rows so a noisy machine
+//! hurts all alike; read the ratios. The median of the rounds is shown.
+//!
+//! `cargo bench -p mailwire-cli --bench listen` (release build). The Redis rows use
+//! `MAILWIRE_TEST_REDIS_URL` (default `redis://127.0.0.1:6379`) under a key prefix of
+//! their own, deleted after each round; they are skipped when no Redis answers.
 
 use std::io::{BufRead as _, BufReader};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use mailwire_webhook::{Keyring, Signer};
@@ -19,9 +30,16 @@ const EVENTS: usize = 4000;
 const SENDERS: usize = 16;
 const ROUNDS: usize = 3;
 
+/// Where a listener keeps its events.
+#[derive(Clone)]
+enum Backend {
+    Memory,
+    Redb(PathBuf),
+    Redis { url: String, prefix: String },
+}
+
 struct Listen {
     child: Child,
-    lines: std::sync::mpsc::Receiver<String>,
     url: String,
 }
 
@@ -32,7 +50,8 @@ impl Drop for Listen {
     }
 }
 
-fn listen(store: Option<&std::path::Path>) -> Listen {
+/// Starts one listener; its printed lines go to `lines`.
+fn listen(backend: &Backend, consumer: usize, lines: mpsc::Sender<String>) -> Listen {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mailwire"));
     cmd.args([
         "listen",
@@ -43,10 +62,18 @@ fn listen(store: Option<&std::path::Path>) -> Listen {
         "--scheme",
         "standard",
     ]);
-    if let Some(path) = store {
-        cmd.arg("--store").arg(path);
+    match backend {
+        Backend::Memory => {}
+        Backend::Redb(path) => {
+            cmd.arg("--store").arg(path);
+        }
+        Backend::Redis { url, prefix } => {
+            cmd.args(["--redis", url, "--redis-prefix", prefix])
+                .args(["--consumer", &format!("bench-{consumer}")]);
+        }
     }
     let mut child = cmd
+        .env_remove("RUST_LOG")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -64,32 +91,43 @@ fn listen(store: Option<&std::path::Path>) -> Listen {
     }
     std::thread::spawn(move || for _ in err_lines {});
     let stdout = BufReader::new(child.stdout.take().unwrap());
-    let (tx, lines) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in stdout.lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
+            if lines.send(line).is_err() {
                 break;
             }
         }
     });
     Listen {
         child,
-        lines,
         url: url.expect("listen says where it receives webhooks"),
     }
 }
 
-/// Events per second printed by one listen run.
-fn run(runtime: &tokio::runtime::Runtime, store: Option<&std::path::Path>, round: usize) -> f64 {
-    let listen = listen(store);
-    let endpoint =
-        Endpoint::new(&listen.url, Signer::new(Keyring::standard(SECRET).unwrap())).unwrap();
+/// Events per second printed by `instances` listeners on `backend`, the senders
+/// spread over them.
+fn run(
+    runtime: &tokio::runtime::Runtime,
+    backend: &Backend,
+    instances: usize,
+    round: usize,
+) -> f64 {
+    let (tx, lines) = mpsc::channel();
+    let listeners: Vec<Listen> = (0..instances)
+        .map(|k| listen(backend, k, tx.clone()))
+        .collect();
+    drop(tx);
+    let signer = Signer::new(Keyring::standard(SECRET).unwrap());
+    let endpoints: Vec<Endpoint> = listeners
+        .iter()
+        .map(|l| Endpoint::new(&l.url, signer.clone()).unwrap())
+        .collect();
     let sender = Arc::new(WebhookSender::new().unwrap());
     let start = Instant::now();
     runtime.block_on(async {
         let mut tasks = Vec::new();
         for s in 0..SENDERS {
-            let (sender, endpoint) = (sender.clone(), endpoint.clone());
+            let (sender, endpoint) = (sender.clone(), endpoints[s % instances].clone());
             tasks.push(tokio::spawn(async move {
                 for i in (s..EVENTS).step_by(SENDERS) {
                     let body = format!(
@@ -105,16 +143,49 @@ fn run(runtime: &tokio::runtime::Runtime, store: Option<&std::path::Path>, round
         }
     });
     for _ in 0..EVENTS {
-        listen
-            .lines
+        lines
             .recv_timeout(Duration::from_secs(120))
             .expect("listen prints every event");
     }
-    EVENTS as f64 / start.elapsed().as_secs_f64()
+    let rate = EVENTS as f64 / start.elapsed().as_secs_f64();
+    drop(listeners);
+    rate
+}
+
+fn redis_url() -> String {
+    std::env::var("MAILWIRE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+fn redis_cli(args: &[&str]) -> Option<String> {
+    let out = Command::new("redis-cli")
+        .arg("-u")
+        .arg(redis_url())
+        .args(args)
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Deletes every key under `prefix` (and only those).
+fn delete_keys(prefix: &str) {
+    let keys = redis_cli(&["--scan", "--pattern", &format!("*{prefix}*")]).unwrap_or_default();
+    let keys: Vec<&str> = keys.lines().filter(|k| !k.is_empty()).collect();
+    for chunk in keys.chunks(500) {
+        let mut args = vec!["DEL"];
+        args.extend(chunk);
+        redis_cli(&args);
+    }
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
 }
 
 fn main() {
-    // `cargo test --benches` runs this with no time to spare: one tiny round there.
+    // `cargo test --benches` runs this with no time to spare: nothing there.
     if std::env::args().any(|a| a == "--test") {
         return;
     }
@@ -123,21 +194,43 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let (mut memory, mut redb) = (Vec::new(), Vec::new());
+    let redis = redis_cli(&["PING"]).is_some_and(|p| p.trim() == "PONG");
+    if !redis {
+        eprintln!("no Redis at {}: the Redis rows are skipped", redis_url());
+    }
+    let (mut memory, mut redb, mut redis1, mut redis3) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for round in 0..ROUNDS {
         let dir = tempfile::tempdir().unwrap();
-        memory.push(run(&runtime, None, round));
-        redb.push(run(&runtime, Some(&dir.path().join("events.redb")), round));
+        memory.push(run(&runtime, &Backend::Memory, 1, round));
+        let file = dir.path().join("events.redb");
+        redb.push(run(&runtime, &Backend::Redb(file), 1, round));
+        if redis {
+            for (instances, rates) in [(1, &mut redis1), (3, &mut redis3)] {
+                let prefix = format!("mailwire-bench-{}-{round}-{instances}", std::process::id());
+                let backend = Backend::Redis {
+                    url: redis_url(),
+                    prefix: prefix.clone(),
+                };
+                rates.push(run(&runtime, &backend, instances, round));
+                delete_keys(&prefix);
+            }
+        }
     }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
     let (m, r) = (median(&mut memory), median(&mut redb));
     println!(
         "listen --webhook-listen, {EVENTS} events, {SENDERS} senders, median of {ROUNDS} rounds"
     );
-    println!("  memory store: {m:>8.0} events/s");
-    println!("  redb store:   {r:>8.0} events/s");
-    println!("  redb / memory: {:.2}x", r / m);
+    println!("  memory store:   {m:>8.0} events/s");
+    println!("  redb store:     {r:>8.0} events/s");
+    println!("  redb / memory:  {:.2}x", r / m);
+    if redis {
+        let (one, three) = (median(&mut redis1), median(&mut redis3));
+        println!("scaling out, the same senders spread over the listeners");
+        println!("  1 listener, memory:  {m:>8.0} events/s");
+        println!("  1 listener, redb:    {r:>8.0} events/s");
+        println!("  1 listener, Redis:   {one:>8.0} events/s");
+        println!("  3 listeners, Redis:  {three:>8.0} events/s");
+        println!("  Redis 3 / 1:         {:.2}x", three / one);
+    }
 }
