@@ -23,11 +23,14 @@ use mailwire_webhook_http::{Rate, RateLimits, Rejections, ShutdownHandle, Webhoo
 
 use super::tenants::{TenantSet, resume_key};
 use mailwire_ws::WsConfig;
-use time::format_description::well_known::Rfc3339;
 use tokio::sync::mpsc;
 
 use super::runtime::{block_on, check_listen_addr, check_url, connect_ws, interrupted, status};
 use super::{API_KEY_ENV, AuthArg, SECRET_ENV, SchemeArg, Secret, header_name, keyring};
+
+mod line;
+
+use line::{json_line, rfc3339};
 
 /// `mailwire listen --ws URL --api-key KEY [--inbox ID]... [--event TYPE]...
 /// [--webhook-listen ADDR [--webhook-path P] --secret S --scheme S
@@ -738,80 +741,5 @@ impl Printer<'_> {
                 .boxed(),
         );
         true
-    }
-}
-
-/// `{"id","type","origin","received_at","event":<raw>}` and a newline.
-pub(crate) fn json_line(delivery: &Delivery) -> Vec<u8> {
-    #[derive(serde::Serialize)]
-    struct Head<'a> {
-        id: &'a str,
-        #[serde(rename = "type")]
-        event_type: &'a str,
-        origin: &'a str,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        tenant: Option<&'a str>,
-        received_at: String,
-    }
-    let event = &delivery.event;
-    // A struct, not `json!`, so the fields keep this order.
-    let head = serde_json::to_string(&Head {
-        id: event.id(),
-        event_type: event.event_type().as_str(),
-        origin: delivery.origin.as_str(),
-        tenant: delivery.tenant.as_ref().map(|t| t.as_str()),
-        received_at: rfc3339(delivery.received_at),
-    })
-    .unwrap_or_else(|_| "{}".to_owned());
-    let raw = event.raw();
-    let mut line = Vec::with_capacity(head.len() + raw.len() + 12);
-    line.extend_from_slice(&head.as_bytes()[..head.len() - 1]);
-    line.extend_from_slice(b",\"event\":");
-    if raw.iter().any(|b| matches!(b, b'\n' | b'\r')) {
-        // Pretty-printed JSON would break the one-line-per-event format.
-        line.extend_from_slice(&one_line(raw));
-    } else {
-        line.extend_from_slice(raw);
-    }
-    line.extend_from_slice(b"}\n");
-    line
-}
-
-fn rfc3339(at: SystemTime) -> String {
-    time::OffsetDateTime::from(at)
-        .format(&Rfc3339)
-        .unwrap_or_default()
-}
-
-/// JSON without line breaks outside strings (a JSON string cannot hold a raw one).
-fn one_line(json: &[u8]) -> Vec<u8> {
-    json.iter()
-        .copied()
-        .filter(|b| !matches!(b, b'\n' | b'\r'))
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use mailwire_proto::Event;
-    use mailwire_source::Origin;
-
-    #[test]
-    fn a_line_embeds_the_raw_event_on_one_line() {
-        let raw = "{\"id\":\"evt_1\",\n\"type\":\"message.delivered\",\"data\":{\"inbox_id\":\"a\",\"thread_id\":\"t\",\"message_id\":\"m\",\"note\":\"x\\ny\"}}";
-        let event = Event::parse(raw.as_bytes().to_vec()).unwrap();
-        let line = json_line(&Delivery::new(event, Origin::Webhook));
-        assert_eq!(line.iter().filter(|b| **b == b'\n').count(), 1);
-        let v: serde_json::Value = serde_json::from_slice(&line).unwrap();
-        assert_eq!(v["id"], "evt_1");
-        assert_eq!(v["type"], "message.delivered");
-        assert_eq!(v["origin"], "webhook");
-        assert!(v["received_at"].as_str().unwrap().contains('T'));
-        assert_eq!(v["event"]["data"]["note"], "x\ny");
-        let text = String::from_utf8(line).unwrap();
-        let at = |k: &str| text.find(&format!("\"{k}\":")).unwrap();
-        assert!(at("id") < at("type") && at("type") < at("origin"));
-        assert!(at("origin") < at("received_at") && at("received_at") < at("event"));
     }
 }
