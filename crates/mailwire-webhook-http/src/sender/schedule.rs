@@ -30,7 +30,7 @@ pub type Jitter = Arc<dyn Fn(Duration) -> Duration + Send + Sync>;
 
 /// Full jitter: a uniformly random duration in `[0, delay]`.
 pub fn full_jitter() -> Jitter {
-    Arc::new(|delay: Duration| delay.mul_f64(rand::random::<f64>()))
+    Arc::new(|delay: Duration| delay.mul_f64(fastrand::f64()))
 }
 
 /// The retry policy: a schedule of delays, a time scale, and jitter.
