@@ -200,11 +200,7 @@ pub(crate) fn event_id(event_type: &EventType, inbox: &str, message_id: &str) ->
         ctx.update(&[0]);
     }
     let digest = ctx.finish();
-    let mut id = String::from("bf_");
-    for b in &digest.as_ref()[..16] {
-        id.push_str(&format!("{b:02x}"));
-    }
-    id
+    format!("bf_{}", hex::encode(&digest.as_ref()[..16]))
 }
 
 /// Builds the event a WebSocket would have carried for this message: AgentMail's

@@ -209,11 +209,5 @@ fn value(s: String) -> HeaderValue {
 }
 
 fn hex(bytes: &[u8; MAC_LEN]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(MAC_LEN * 2);
-    for &b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 0xf)]));
-    }
-    s
+    ::hex::encode(bytes)
 }

@@ -181,16 +181,16 @@ impl Endpoint {
 /// message skipped: tungstenite's own default.
 const HARD_MESSAGE_LIMIT: usize = 64 << 20;
 
+/// RFC 3986's unreserved characters stay in a query value; everything else is
+/// percent-encoded.
+const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(s, QUERY_VALUE).to_string()
 }
 
 fn tls_config(trust: &TlsTrust) -> Result<Arc<rustls::ClientConfig>, SourceError> {
