@@ -36,6 +36,8 @@ pub(crate) struct Running {
     pub(crate) child: Child,
     pub(crate) stdout: mpsc::Receiver<String>,
     pub(crate) stderr: mpsc::Receiver<String>,
+    /// Every stderr line read so far, for [`Running::stderr_seen`].
+    seen: std::cell::RefCell<Vec<String>>,
 }
 
 impl Running {
@@ -59,6 +61,7 @@ impl Running {
             child,
             stdout,
             stderr,
+            seen: std::cell::RefCell::default(),
         }
     }
 
@@ -67,20 +70,38 @@ impl Running {
         self.stderr_until(needle).pop().unwrap_or_default()
     }
 
-    /// Every stderr line up to and including the first containing `needle`.
+    /// Every stderr line up to and including the first containing `needle`, read
+    /// within [`HANG`] in all (a process that keeps printing other lines does not
+    /// make it wait for ever).
     pub(crate) fn stderr_until(&self, needle: &str) -> Vec<String> {
-        let mut seen = Vec::new();
+        let deadline = std::time::Instant::now() + HANG;
+        let mut read = Vec::new();
         loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
             let line = self
                 .stderr
-                .recv_timeout(HANG)
-                .unwrap_or_else(|_| panic!("no stderr line with {needle:?} in {seen:#?}"));
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no stderr line with {needle:?} in {read:#?}"));
+            self.seen.borrow_mut().push(line.clone());
             let done = line.contains(needle);
-            seen.push(line);
+            read.push(line);
             if done {
-                return seen;
+                return read;
             }
         }
+    }
+
+    /// The first stderr line containing `needle`, among those read already (by any
+    /// earlier call) or, when none, the next ones: for lines printed by tasks of
+    /// their own, whose order against other lines is not fixed.
+    pub(crate) fn stderr_seen(&self, needle: &str) -> String {
+        let earlier = self
+            .seen
+            .borrow()
+            .iter()
+            .find(|l| l.contains(needle))
+            .cloned();
+        earlier.unwrap_or_else(|| self.stderr_line(needle))
     }
 
     /// Every stderr line not read yet, to the end of the stream (the process
@@ -89,7 +110,10 @@ impl Running {
         let mut rest = Vec::new();
         loop {
             match self.stderr.recv_timeout(HANG) {
-                Ok(line) => rest.push(line),
+                Ok(line) => {
+                    self.seen.borrow_mut().push(line.clone());
+                    rest.push(line);
+                }
                 Err(mpsc::RecvTimeoutError::Disconnected) => return rest,
                 Err(mpsc::RecvTimeoutError::Timeout) => panic!("stderr did not end"),
             }
