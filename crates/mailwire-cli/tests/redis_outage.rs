@@ -7,13 +7,16 @@
 //!
 //! Needs `redis-server` on the PATH. The system's Redis is never touched.
 
+mod common;
+
 use std::collections::HashMap;
-use std::io::{BufRead as _, BufReader, Read, Write as _};
-use std::net::{TcpListener, TcpStream};
+use std::io::{Read, Write as _};
+use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use common::{free_port, lines};
 use mailwire_webhook::{Keyring, Signer};
 
 /// Bounds a hang; never the expected duration of anything.
@@ -22,18 +25,6 @@ const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 /// Events per phase: before the outage, during it, after it. Few: while Redis is
 /// gone each answer waits for the store's reconnect attempts to fail.
 const PHASE: usize = 10;
-
-fn lines(out: impl Read + Send + 'static) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
 
 /// A `redis-server` of the test's own, killed when dropped.
 struct RedisServer {
@@ -80,13 +71,6 @@ impl Drop for RedisServer {
 }
 
 /// A loopback port nobody listens on right now.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
 struct Listen {
     child: Child,
     stdout: mpsc::Receiver<String>,

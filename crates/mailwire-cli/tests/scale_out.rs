@@ -9,13 +9,16 @@
 //! `redis-cli`. The test works under a key prefix of its own and deletes only those
 //! keys. `MAILWIRE_SCALE_EVENTS` changes the number of events.
 
+mod common;
+
 use std::collections::HashMap;
-use std::io::{BufRead as _, BufReader, Read};
+use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
+use common::{free_port, lines};
 use mailwire_proto::Event;
 use mailwire_sim::{Simulator, WebhookSpec};
 
@@ -134,18 +137,6 @@ impl Drop for Running {
     }
 }
 
-fn lines(out: impl Read + Send + 'static) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
 fn event(n: usize) -> Event {
     Event::parse(
         format!(
@@ -188,14 +179,6 @@ fn pending_with(stream: &str, consumer: &str) -> usize {
         .and_then(|at| lines.get(at + 1))
         .and_then(|n| n.parse().ok())
         .unwrap_or(0)
-}
-
-/// A loopback port nobody listens on right now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -308,14 +291,33 @@ async fn three_listeners_and_two_receivers_sharing_redis_print_each_event_once_a
             // Its printing is stopped first (its stdout no longer read), so that it
             // holds claims it will never ack: once it holds some, SIGKILL.
             pauses[0].store(true, Ordering::SeqCst);
-            while pending_with(&stream, "listener-0") == 0 {
+            // Frozen (SIGSTOP) while its claims are counted, so none is acked
+            // between the count and the SIGKILL; thawed and tried again while it
+            // holds none yet.
+            let pid = listeners[0].child.id().to_string();
+            let signal = |name: &str| {
+                let ok = Command::new("kill").args([name, &pid]).status();
+                assert!(ok.is_ok_and(|s| s.success()), "kill {name} {pid}");
+            };
+            held_by_killed = loop {
+                signal("-STOP");
+                let held = pending_with(&stream, "listener-0");
+                if held > 0 {
+                    break held;
+                }
+                signal("-CONT");
                 assert!(Instant::now() < deadline, "listener 0 never held a claim");
+                // More events, so that it has some to claim.
+                if emitted < total {
+                    let batch = BATCH.min(total - emitted);
+                    sim.emit_all((emitted..emitted + batch).map(event));
+                    emitted += batch;
+                }
                 collect(&mut printed, Duration::from_millis(20));
-            }
+            };
             listeners[0].child.kill().expect("SIGKILL");
             listeners[0].child.wait().unwrap();
             killed_at = Some(Instant::now());
-            held_by_killed = pending_with(&stream, "listener-0");
             // What it printed (and perhaps acked) while its stdout was not read.
             let _ = resumes[0].send(());
         }
