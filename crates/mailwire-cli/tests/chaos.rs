@@ -56,7 +56,7 @@ async fn consume(
     secret: &str,
     ws_url: &str,
     shared: Shared,
-    mut stop: watch::Receiver<bool>,
+    (ready, mut stop): (tokio::sync::oneshot::Sender<()>, watch::Receiver<bool>),
 ) -> MergeStats {
     let (journal, progress) = shared;
     let store = RedbStore::open(store_path).expect("the store opens");
@@ -78,6 +78,9 @@ async fn consume(
     .await
     .expect("subscribed")
     .unwrap();
+    // Nothing is emitted before this: a subscription that a burst of events and a
+    // chaos drop replace at once is never seen as `Subscribed` by this wait.
+    let _ = ready.send(());
     let mut merge = Merge::builder()
         .source(ws)
         .source(receiver)
@@ -200,6 +203,7 @@ async fn twenty_thousand_events_through_chaos_and_a_restart_exactly_once() {
 
     // Run 1: the first half.
     let (stop1, rx1) = watch::channel(false);
+    let (ready, subscribed) = tokio::sync::oneshot::channel();
     let run1 = {
         let (path, secret, url, shared) = (
             store_path.clone(),
@@ -207,8 +211,14 @@ async fn twenty_thousand_events_through_chaos_and_a_restart_exactly_once() {
             ws_url.clone(),
             shared(),
         );
-        tokio::spawn(async move { consume(0, &path, hook_addr, &secret, &url, shared, rx1).await })
+        tokio::spawn(async move {
+            consume(0, &path, hook_addr, &secret, &url, shared, (ready, rx1)).await
+        })
     };
+    tokio::time::timeout(HANG, subscribed)
+        .await
+        .expect("run 1 subscribes")
+        .expect("run 1 is running");
     let half = n / 2;
     produce(&sim, 0..half, Some(&progress)).await;
     stop1.send_replace(true);
@@ -223,6 +233,7 @@ async fn twenty_thousand_events_through_chaos_and_a_restart_exactly_once() {
 
     // Run 2: the rest.
     let (stop2, rx2) = watch::channel(false);
+    let (ready, subscribed) = tokio::sync::oneshot::channel();
     let run2 = {
         let (path, secret, url, shared) = (
             store_path.clone(),
@@ -230,8 +241,14 @@ async fn twenty_thousand_events_through_chaos_and_a_restart_exactly_once() {
             ws_url.clone(),
             shared(),
         );
-        tokio::spawn(async move { consume(1, &path, hook_addr, &secret, &url, shared, rx2).await })
+        tokio::spawn(async move {
+            consume(1, &path, hook_addr, &secret, &url, shared, (ready, rx2)).await
+        })
     };
+    tokio::time::timeout(HANG, subscribed)
+        .await
+        .expect("run 2 subscribes")
+        .expect("run 2 is running");
     produce(&sim, half + down..n, Some(&progress)).await;
     let mut rx = progress.subscribe();
     tokio::time::timeout(HANG, rx.wait_for(|d| *d >= n))
