@@ -8,7 +8,10 @@
 //!   none answers at 127.0.0.1:6379 (see `deps.rs`).
 //! - `tidy`: rules the team agreed on, enforced rather than remembered (see
 //!   `xtask::tidy`); `cargo test` runs them too (`xtask/tests/tidy.rs`).
-//! - `bench [CRATE...]`: the criterion benchmarks of every crate that has them.
+//! - `bench [--quick] [--profile NAME] [CRATE...]`: every benchmark (of the named
+//!   crates), then one markdown table of mailwire's figures against their
+//!   baselines from the same run (see `xtask::bench`). `--quick` runs each small, to
+//!   show it still works (`--profile dev` runs it on the test build).
 //! - `fuzz [SECONDS]`: every fuzz target for SECONDS each (default 60).
 
 mod deps;
@@ -23,10 +26,12 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("tidy") => tidy::run(&root()),
-        Some("bench") => bench(&args[1..]),
+        Some("bench") => bench(&args[1..], &[]),
         Some("fuzz") => fuzz(args.get(1).map(String::as_str)),
         _ => {
-            eprintln!("usage: cargo xtask <ci | tidy | bench [CRATE...] | fuzz [SECONDS]>");
+            eprintln!(
+                "usage: cargo xtask <ci | tidy | bench [--quick] [--profile NAME] [CRATE...] | fuzz [SECONDS]>"
+            );
             return ExitCode::from(2);
         }
     };
@@ -141,15 +146,93 @@ fn fuzz_build() -> Result<(), String> {
     cargo_in(&root().join("fuzz"), &["fuzz", "build", "-s", "none"], &[])
 }
 
-fn bench(crates: &[String]) -> Result<(), String> {
-    let mut args = vec!["bench"];
+/// `bench [--quick] [--profile NAME] [CRATE...]`: runs the benchmarks, passes their
+/// output through, then prints the one table (also written to
+/// `target/bench/table.md`).
+fn bench(args: &[String], extra_env: &[(&str, &str)]) -> Result<(), String> {
+    let mut quick = false;
+    let mut profile = None;
+    let mut crates = Vec::new();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--quick" => quick = true,
+            "--profile" => {
+                profile = Some(
+                    args.next()
+                        .ok_or("--profile needs a profile name")?
+                        .as_str(),
+                );
+            }
+            flag if flag.starts_with('-') => return Err(format!("unknown option {flag}")),
+            name => crates.push(name),
+        }
+    }
+    let out = root().join("target/bench");
+    let criterion = out.join("criterion");
+    // Only this run's estimates make the table.
+    let _ = std::fs::remove_dir_all(&criterion);
+    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let mut cargo_args = vec!["bench", "--all-features"];
+    if let Some(profile) = profile {
+        cargo_args.extend(["--profile", profile]);
+    }
     if crates.is_empty() {
-        args.push("--workspace");
+        cargo_args.push("--workspace");
     }
-    for c in crates {
-        args.extend(["-p", c]);
+    for c in &crates {
+        cargo_args.extend(["-p", c]);
     }
-    cargo(&args)
+    let criterion_home = criterion.to_string_lossy().into_owned();
+    let mut env = vec![("CRITERION_HOME", criterion_home.as_str())];
+    env.extend(extra_env.iter().copied());
+    if quick {
+        env.push(("MAILWIRE_BENCH_QUICK", "1"));
+    }
+    let printed = cargo_output(&cargo_args, &env)?;
+    let mut rows = xtask::bench::criterion_rows(&criterion)?;
+    rows.extend(xtask::bench::parse_rows(&printed)?);
+    if rows.is_empty() {
+        return Err("no benchmark reported a row".into());
+    }
+    let table = xtask::bench::table(&rows);
+    let path = out.join("table.md");
+    std::fs::write(&path, &table).map_err(|e| format!("{}: {e}", path.display()))?;
+    println!("\n{table}");
+    if quick {
+        println!("(--quick: every benchmark ran small; the figures are not for reading)");
+    }
+    eprintln!("xtask: the table is in {}", path.display());
+    Ok(())
+}
+
+/// Runs cargo with its standard output passed through and kept.
+fn cargo_output(args: &[&str], env: &[(&str, &str)]) -> Result<String, String> {
+    use std::io::{BufRead as _, Write as _};
+    eprintln!("$ cargo {}", args.join(" "));
+    let mut child = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(args)
+        .current_dir(root())
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    let mut kept = String::new();
+    if let Some(stdout) = child.stdout.take() {
+        let mut out = std::io::stdout().lock();
+        for line in std::io::BufReader::new(stdout).lines() {
+            let line = line.map_err(|e| format!("reading cargo's output: {e}"))?;
+            let _ = writeln!(out, "{line}");
+            kept.push_str(&line);
+            kept.push('\n');
+        }
+    }
+    let status = child.wait().map_err(|e| format!("cargo: {e}"))?;
+    if status.success() {
+        Ok(kept)
+    } else {
+        Err(format!("`cargo {}` failed ({status})", args.join(" ")))
+    }
 }
 
 fn fuzz(seconds: Option<&str>) -> Result<(), String> {

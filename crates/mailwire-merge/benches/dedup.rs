@@ -22,7 +22,15 @@ use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
-const IDS: usize = 1_000_000;
+/// Ids tracked: a million, or a few thousand under `cargo xtask bench --quick`.
+fn ids_count() -> usize {
+    if quick() { 20_000 } else { 1_000_000 }
+}
+
+/// `cargo xtask bench --quick`: every benchmark small, to show it still runs.
+fn quick() -> bool {
+    std::env::var_os("MAILWIRE_BENCH_QUICK").is_some()
+}
 /// How far behind its first copy the second one arrives.
 const LAG: usize = 1000;
 const AGE: Duration = Duration::from_secs(3 * 24 * 3600);
@@ -31,7 +39,7 @@ const AGE: Duration = Duration::from_secs(3 * 24 * 3600);
 fn ids(seed: u64) -> Vec<String> {
     const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
     let mut state = seed;
-    (0..IDS)
+    (0..ids_count())
         .map(|_| {
             let mut id = String::with_capacity(30);
             id.push_str("evt_");
@@ -88,7 +96,7 @@ fn memory_table(ids: &[String]) {
         }
         set
     });
-    assert_eq!(set.len(), IDS);
+    assert_eq!(set.len(), ids_count());
     drop(set);
 
     let hasher = IdHasher::new();
@@ -99,12 +107,12 @@ fn memory_table(ids: &[String]) {
         }
         set
     });
-    assert_eq!(set.len(), IDS);
+    assert_eq!(set.len(), ids_count());
     drop(set);
 
     let now = Instant::now();
     let (mut window, window_bytes) = net_bytes(|| {
-        let mut window = IdWindow::new(IDS, AGE, now);
+        let mut window = IdWindow::new(ids_count(), AGE, now);
         for id in ids {
             assert!(window.insert(id, now));
         }
@@ -112,8 +120,11 @@ fn memory_table(ids: &[String]) {
     });
     assert!(ids.iter().all(|id| window.contains(id, now)));
 
-    let per_id = |bytes: usize| bytes as f64 / IDS as f64;
-    println!("\nmemory with {IDS} ids tracked (net heap bytes, instrumented allocator)");
+    let per_id = |bytes: usize| bytes as f64 / ids_count() as f64;
+    println!(
+        "\nmemory with {} ids tracked (net heap bytes, instrumented allocator)",
+        ids_count()
+    );
     println!("| structure | bytes per id | vs HashSet<String> |");
     println!("| --- | ---: | ---: |");
     for (name, bytes) in [
@@ -127,6 +138,13 @@ fn memory_table(ids: &[String]) {
             bytes as f64 / string_bytes as f64
         );
     }
+    // The row of `cargo xtask bench`'s table.
+    println!(
+        "bench-row\tmerge: memory per id tracked\tIdWindow ({} ids)\t{:.1}\tbytes/id\tHashSet<String>\t{:.1}",
+        ids_count(),
+        per_id(window_bytes),
+        per_id(string_bytes)
+    );
     println!();
 }
 
@@ -142,7 +160,7 @@ fn speed(c: &mut Criterion) {
         let mut group = c.benchmark_group(format!("dedup_2M_deliveries_1M_ids/{name}"));
         group.throughput(Throughput::Elements(stream.len() as u64));
         group.sample_size(10);
-        group.measurement_time(Duration::from_secs(20));
+        group.measurement_time(Duration::from_secs(if quick() { 1 } else { 20 }));
 
         group.bench_function("HashSet<String>", |b| {
             b.iter_batched(
@@ -152,7 +170,7 @@ fn speed(c: &mut Criterion) {
                     for id in &stream {
                         new += usize::from(dedup_string(&mut set, id));
                     }
-                    assert_eq!(new, IDS);
+                    assert_eq!(new, ids_count());
                     set
                 },
                 BatchSize::PerIteration,
@@ -172,7 +190,7 @@ fn speed(c: &mut Criterion) {
                     for id in &stream {
                         new += usize::from(set.insert(hasher.key(id).as_u128()));
                     }
-                    assert_eq!(new, IDS);
+                    assert_eq!(new, ids_count());
                     set
                 },
                 BatchSize::PerIteration,
@@ -182,7 +200,7 @@ fn speed(c: &mut Criterion) {
         group.bench_function("IdWindow", |b| {
             b.iter_batched(
                 || {
-                    let mut window = IdWindow::new(IDS, AGE, now);
+                    let mut window = IdWindow::new(ids_count(), AGE, now);
                     for id in prefill {
                         window.insert(id, now);
                     }
@@ -193,7 +211,7 @@ fn speed(c: &mut Criterion) {
                     for id in &stream {
                         new += usize::from(window.insert(black_box(id), now));
                     }
-                    assert_eq!(new, IDS);
+                    assert_eq!(new, ids_count());
                     window
                 },
                 BatchSize::PerIteration,
@@ -203,5 +221,19 @@ fn speed(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, speed);
+/// Criterion's settings; under `--quick`, few resamples (the analysis, not the
+/// measurement, is what takes time in an unoptimised build).
+fn config() -> Criterion {
+    if quick() {
+        Criterion::default().nresamples(1000).sample_size(10)
+    } else {
+        Criterion::default()
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = speed
+}
 criterion_main!(benches);

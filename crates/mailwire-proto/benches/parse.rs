@@ -69,6 +69,25 @@ fn simple(message: &Value) -> Vec<u8> {
     .into_bytes()
 }
 
+/// `cargo xtask bench --quick`: every benchmark small, to show it still runs.
+fn quick() -> bool {
+    std::env::var_os("MAILWIRE_BENCH_QUICK").is_some()
+}
+
+fn config() -> Criterion {
+    let c = Criterion::default();
+    if quick() {
+        // The analysis, not the measurement, takes the time in an unoptimised build.
+        c.warm_up_time(Duration::from_millis(50))
+            .measurement_time(Duration::from_millis(200))
+            .sample_size(10)
+            .nresamples(1000)
+    } else {
+        c.warm_up_time(Duration::from_millis(500))
+            .measurement_time(Duration::from_secs(2))
+    }
+}
+
 fn bench(c: &mut Criterion) {
     // Sentence counts chosen so the AgentMail events are about 1 KiB and 4 KiB.
     for (label, sentences) in [("1KiB", 2), ("4KiB", 24)] {
@@ -113,9 +132,7 @@ fn bench(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     // Short runs: the figures are ratios between the rows, side by side.
-    config = Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2));
+    config = config();
     targets = bench
 }
 criterion_main!(benches);

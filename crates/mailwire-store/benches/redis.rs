@@ -96,8 +96,8 @@ fn append(c: &mut Criterion) {
     group
         .sampling_mode(SamplingMode::Flat)
         .sample_size(10)
-        .warm_up_time(Duration::from_secs(2))
-        .measurement_time(Duration::from_secs(10))
+        .warm_up_time(Duration::from_millis(if quick() { 100 } else { 2000 }))
+        .measurement_time(Duration::from_millis(if quick() { 500 } else { 10_000 }))
         .throughput(Throughput::Elements(BURST as u64));
 
     let bare_key = format!("{prefix}:bare");
@@ -161,5 +161,24 @@ fn append(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, append);
+/// `cargo xtask bench --quick`: every benchmark small, to show it still runs.
+fn quick() -> bool {
+    std::env::var_os("MAILWIRE_BENCH_QUICK").is_some()
+}
+
+/// Criterion's settings; under `--quick`, few resamples (the analysis, not the
+/// measurement, is what takes time in an unoptimised build).
+fn config() -> Criterion {
+    if quick() {
+        Criterion::default().nresamples(1000).sample_size(10)
+    } else {
+        Criterion::default()
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = append
+}
 criterion_main!(benches);

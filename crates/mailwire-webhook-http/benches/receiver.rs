@@ -451,8 +451,8 @@ fn bench(c: &mut Criterion) {
     // Every sample the same size, so each keeps all 32 connections busy.
     group.sampling_mode(SamplingMode::Flat);
     group.sample_size(20);
-    group.warm_up_time(Duration::from_secs(2));
-    group.measurement_time(Duration::from_secs(8));
+    group.warm_up_time(Duration::from_millis(if quick() { 200 } else { 2000 }));
+    group.measurement_time(Duration::from_millis(if quick() { 1000 } else { 8000 }));
     let targets_by_name: Vec<(&str, SocketAddr, LaneFn)> = targets
         .iter()
         .map(|(name, addr, _, lane)| (*name, *addr, *lane))
@@ -494,19 +494,18 @@ fn bench(c: &mut Criterion) {
     let (on_addr, on_lane) = find("memory, 32 addresses: rate limits + 1000 tenants");
     let mut off = client.block_on(Senders::connect(off_addr, CONNECTIONS, &off_lane));
     let mut on = client.block_on(Senders::connect(on_addr, CONNECTIONS, &on_lane));
-    const ROUNDS: usize = 20;
-    const PER_ROUND: u64 = 20_000;
+    let (rounds, per_round): (usize, u64) = if quick() { (2, 1000) } else { (20, 20_000) };
     let mut ratios = Vec::new();
     let mut cpu_ratios = Vec::new();
-    eprintln!("paired rounds, {PER_ROUND} requests each, limits + 1000 tenants vs none:");
-    for round in 0..ROUNDS {
+    eprintln!("paired rounds, {per_round} requests each, limits + 1000 tenants vs none:");
+    for round in 0..rounds {
         let one = |senders: &mut Senders| {
             let cpu = cpu_split();
-            let elapsed = client.block_on(senders.run(PER_ROUND));
+            let elapsed = client.block_on(senders.run(per_round));
             let server = (cpu_split() - cpu).server;
             (
-                PER_ROUND as f64 / elapsed.as_secs_f64(),
-                server.as_secs_f64() * 1e6 / PER_ROUND as f64,
+                per_round as f64 / elapsed.as_secs_f64(),
+                server.as_secs_f64() * 1e6 / per_round as f64,
             )
         };
         // Alternate which goes first, so neither always follows the other.
@@ -534,7 +533,7 @@ fn bench(c: &mut Criterion) {
         (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0
     };
     eprintln!(
-        "paired: throughput limits + tenants / none, median of {ROUNDS} rounds: {:.3}x; \
+        "paired: throughput limits + tenants / none, median of {rounds} rounds: {:.3}x; \
          server CPU per request: {:.3}x; failures: none {}, limits + tenants {}",
         median(&mut ratios),
         median(&mut cpu_ratios),
@@ -543,5 +542,24 @@ fn bench(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, bench);
+/// `cargo xtask bench --quick`: every benchmark small, to show it still runs.
+fn quick() -> bool {
+    std::env::var_os("MAILWIRE_BENCH_QUICK").is_some()
+}
+
+/// Criterion's settings; under `--quick`, few resamples (the analysis, not the
+/// measurement, is what takes time in an unoptimised build).
+fn config() -> Criterion {
+    if quick() {
+        Criterion::default().nresamples(1000).sample_size(10)
+    } else {
+        Criterion::default()
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = bench
+}
 criterion_main!(benches);

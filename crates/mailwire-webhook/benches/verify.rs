@@ -114,5 +114,26 @@ fn hex(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, standard, hex);
+/// `cargo xtask bench --quick`: every benchmark small, to show it still runs.
+fn quick() -> bool {
+    std::env::var_os("MAILWIRE_BENCH_QUICK").is_some()
+}
+
+fn config() -> Criterion {
+    if quick() {
+        Criterion::default()
+            .warm_up_time(std::time::Duration::from_millis(50))
+            .measurement_time(std::time::Duration::from_millis(200))
+            .sample_size(10)
+            .nresamples(1000)
+    } else {
+        Criterion::default()
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = standard, hex
+}
 criterion_main!(benches);

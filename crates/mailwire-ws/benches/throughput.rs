@@ -25,10 +25,27 @@ use mailwire_ws::{Status, WsConfig, WsSource};
 use tokio_tungstenite::tungstenite::Message;
 
 const EVENT_BYTES: usize = 800;
-const THROUGHPUT_EVENTS: usize = 50_000;
-const ROUNDS: usize = 5;
 const RATE: u64 = 10_000;
-const LATENCY_EVENTS: usize = 10_000;
+
+/// `cargo xtask bench --quick`: every benchmark small, to show it still runs.
+fn quick() -> bool {
+    std::env::var_os("MAILWIRE_BENCH_QUICK").is_some()
+}
+
+/// Events per throughput run.
+fn throughput_events() -> usize {
+    if quick() { 2_000 } else { 50_000 }
+}
+
+/// Throughput runs per client.
+fn rounds() -> usize {
+    if quick() { 1 } else { 5 }
+}
+
+/// Events per latency run (at [`RATE`]).
+fn latency_events() -> usize {
+    if quick() { 1_000 } else { 10_000 }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Contender {
@@ -60,7 +77,7 @@ fn main() {
 
 async fn run() {
     let sim = Simulator::builder()
-        .retain(THROUGHPUT_EVENTS + 1)
+        .retain(throughput_events() + 1)
         .ping_interval(None)
         .live_buffer(1 << 16)
         .bind("127.0.0.1:0")
@@ -72,27 +89,29 @@ async fn run() {
     // Throughput: a marker, then N events, all retained; every run replays them.
     sim.emit(sample::message_of_size("evt_mark", "a@x.to", EVENT_BYTES));
     sim.emit_all(
-        (0..THROUGHPUT_EVENTS)
+        (0..throughput_events())
             .map(|i| sample::message_of_size(&format!("evt_t_{i}"), "a@x.to", EVENT_BYTES)),
     );
     let size = sample::message_of_size("evt_t_0", "a@x.to", EVENT_BYTES)
         .raw()
         .len();
     println!(
-        "payload: {size} bytes per event, {THROUGHPUT_EVENTS} events per run, {ROUNDS} rounds\n"
+        "payload: {size} bytes per event, {} events per run, {} rounds\n",
+        throughput_events(),
+        rounds()
     );
 
     let mut rates: Vec<Vec<f64>> = vec![Vec::new(); 3];
-    for round in 0..ROUNDS {
+    for round in 0..rounds() {
         // Rotate who goes first, so warm-up and drift do not favour one.
         for k in 0..3 {
             let c = Contender::ALL[(round + k) % 3];
             let started = Instant::now();
             // Every client loop runs as a task, as it would in an application.
-            tokio::spawn(receive_replay(c, url.clone(), THROUGHPUT_EVENTS))
+            tokio::spawn(receive_replay(c, url.clone(), throughput_events()))
                 .await
                 .expect("run");
-            let rate = THROUGHPUT_EVENTS as f64 / started.elapsed().as_secs_f64();
+            let rate = throughput_events() as f64 / started.elapsed().as_secs_f64();
             rates[c as usize].push(rate);
         }
     }
@@ -110,7 +129,8 @@ async fn run() {
     }
 
     println!(
-        "| client | events/s (median of {ROUNDS}) | vs parse floor | p50 at {RATE}/s | p99 at {RATE}/s | max |"
+        "| client | events/s (median of {}) | vs parse floor | p50 at {RATE}/s | p99 at {RATE}/s | max |",
+        rounds()
     );
     println!("| --- | ---: | ---: | ---: | ---: | ---: |");
     for c in Contender::ALL {
@@ -125,6 +145,26 @@ async fn run() {
             h.max(),
         );
     }
+    // The rows of `cargo xtask bench`'s table.
+    let (source, parse, bare) = (
+        Contender::Source as usize,
+        Contender::Parse as usize,
+        Contender::Bare as usize,
+    );
+    for (baseline, k) in [
+        ("loop + Event::parse (floor)", parse),
+        ("bare tokio-tungstenite loop", bare),
+    ] {
+        println!(
+            "bench-row\tws: receive 800-byte events\tWsSource::next\t{:.0}\tevents/s\t{baseline}\t{:.0}",
+            medians[source], medians[k]
+        );
+    }
+    println!(
+        "bench-row\tws: latency at {RATE} events/s\tWsSource::next, p99\t{}\tµs\tbare tokio-tungstenite loop, p99\t{}",
+        latencies[source].value_at_quantile(0.99),
+        latencies[bare].value_at_quantile(0.99)
+    );
 }
 
 const SUBSCRIBE_AFTER_MARK: &str = r#"{"type":"subscribe","after":"evt_mark"}"#;
@@ -185,12 +225,12 @@ async fn measure_latency(
     url: String,
     run: usize,
 ) -> Histogram<u64> {
-    let events: Vec<Event> = (0..LATENCY_EVENTS)
+    let events: Vec<Event> = (0..latency_events())
         .map(|i| sample::message_of_size(&format!("evt_l{run}_{i}"), "a@x.to", EVENT_BYTES))
         .collect();
     let base = Instant::now();
     let emitted: Arc<Vec<AtomicU64>> =
-        Arc::new((0..LATENCY_EVENTS).map(|_| AtomicU64::new(0)).collect());
+        Arc::new((0..latency_events()).map(|_| AtomicU64::new(0)).collect());
     let subscribes = sim.stats().subscribes;
     let url = url.as_str();
 
@@ -251,7 +291,7 @@ async fn measure_latency(
         })
     };
     let mut hist = Histogram::<u64>::new(3).expect("histogram");
-    for _ in 0..LATENCY_EVENTS {
+    for _ in 0..latency_events() {
         let seq = match &mut client {
             Client::Ws(ws) => loop {
                 let text = match ws.next().await {
