@@ -165,6 +165,27 @@ fn report(bench: &str, ours: &str, theirs: &str, mut a: Vec<Duration>, mut b: Ve
     }
 }
 
+type Arrived = mpsc::UnboundedReceiver<(String, Instant)>;
+
+/// Emits [`events`] one at a time, each once both contenders hold the last; returns
+/// the latencies of each.
+async fn one_at_a_time(
+    sim: &Simulator,
+    ours: &mut Arrived,
+    bare: &mut Arrived,
+) -> (Vec<Duration>, Vec<Duration>) {
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for i in 0..events() {
+        let id = format!("evt_{i:06}");
+        let start = Instant::now();
+        sim.emit(sample::message_received(&id, "ada@agentmail.to"));
+        let (x, y) = (arrival(ours, &id).await, arrival(bare, &id).await);
+        a.push(x - start);
+        b.push(y - start);
+    }
+    (a, b)
+}
+
 async fn simulator() -> Simulator {
     Simulator::builder()
         .ping_interval(None)
@@ -199,15 +220,7 @@ async fn websocket() {
     tokio::time::timeout(HANG, sim.wait_subscribers(2))
         .await
         .expect("both subscribed");
-    let (mut a, mut b) = (Vec::new(), Vec::new());
-    for i in 0..events() {
-        let id = format!("evt_{i:06}");
-        let start = Instant::now();
-        sim.emit(sample::message_received(&id, "ada@agentmail.to"));
-        let (x, y) = (arrival(&mut ours, &id).await, arrival(&mut bare, &id).await);
-        a.push(x - start);
-        b.push(y - start);
-    }
+    let (a, b) = one_at_a_time(&sim, &mut ours, &mut bare).await;
     report(
         "e2e: emit to handler, WebSocket",
         "WsSource + Merge",
@@ -248,15 +261,7 @@ async fn webhooks() {
             .build(),
         ours_tx,
     );
-    let (mut a, mut b) = (Vec::new(), Vec::new());
-    for i in 0..events() {
-        let id = format!("evt_{i:06}");
-        let start = Instant::now();
-        sim.emit(sample::message_received(&id, "ada@agentmail.to"));
-        let (x, y) = (arrival(&mut ours, &id).await, arrival(&mut bare, &id).await);
-        a.push(x - start);
-        b.push(y - start);
-    }
+    let (a, b) = one_at_a_time(&sim, &mut ours, &mut bare).await;
     report(
         "e2e: emit to handler, webhooks",
         "WebhookReceiver + Merge",
