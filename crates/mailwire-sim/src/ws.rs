@@ -359,7 +359,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         first: std::result::Result<Outgoing, RecvError>,
     ) -> ControlFlow<Closed> {
         let mut next = first;
-        for _ in 0..BATCH {
+        let mut fed = 0;
+        loop {
             match next {
                 Ok(out) => {
                     if let Err(why) = self.feed_live(out).await {
@@ -373,6 +374,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     return ControlFlow::Break(Closed::Slow);
                 }
                 Err(RecvError::Closed) => return ControlFlow::Break(Closed::Io),
+            }
+            fed += 1;
+            // Nothing is taken from the queue that this batch does not send: what
+            // is left waits for the next one.
+            if fed == BATCH {
+                break;
             }
             let Some(live) = self.live.as_mut() else {
                 break;

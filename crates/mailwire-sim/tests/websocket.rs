@@ -336,3 +336,25 @@ async fn a_drop_that_lands_while_a_frame_is_handled_still_closes_the_socket() {
         while let Some(Ok(_)) = bounded(ws.next()).await {}
     }
 }
+
+// On a current-thread runtime the connection task cannot run while `emit_all`
+// does: the whole burst waits in the connection's queue, several write batches
+// deep, before the first is sent. Every event must come out, in order.
+#[tokio::test(flavor = "current_thread")]
+async fn a_burst_queued_deeper_than_a_write_batch_arrives_whole_and_in_order() {
+    const BURST: usize = 1000;
+    let sim = Simulator::builder()
+        .live_buffer(2 * BURST)
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let mut ws = connect(&sim.ws_url()).await;
+    subscribe(&mut ws, r#"{"type":"subscribe"}"#).await;
+    let ServerFrame::Subscribed(_) = frame(&mut ws).await else {
+        panic!("subscribed")
+    };
+    sim.emit_all((0..BURST).map(|i| sample::message_received(&format!("evt_{i}"), "a@x.to")));
+    for i in 0..BURST {
+        assert_eq!(event_id(&frame(&mut ws).await), format!("evt_{i}"));
+    }
+}
