@@ -3,7 +3,8 @@
 //! - `ci`: `tidy`, formatting, clippy (warnings denied, all targets, all
 //!   features), clippy over the facade with no features and with each feature
 //!   alone, the fuzz targets built (when `cargo fuzz` is installed), the tests and
-//!   the docs (warnings denied): what CI runs. Before the tests it installs
+//!   every benchmark once, small (`bench --quick --profile dev`, on the test
+//!   build), and the docs (warnings denied): what CI runs. Before the tests it installs
 //!   AgentMail's SDKs into `target/sdk` (once) and starts a Redis on a free port if
 //!   none answers at 127.0.0.1:6379 (see `deps.rs`).
 //! - `tidy`: rules the team agreed on, enforced rather than remembered (see
@@ -91,6 +92,10 @@ fn ci() -> Result<(), String> {
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     cargo_in(&root(), &["test", "--workspace", "--all-features"], &vars)?;
+    // Every benchmark, small, on the test build: they must keep running (no time is
+    // asserted; the figures of a quick run are not for reading).
+    let quick: Vec<String> = ["--quick", "--profile", "dev"].map(String::from).into();
+    bench(&quick, &vars)?;
     drop(env);
     cargo_in(
         &root(),

@@ -4,12 +4,13 @@
 use std::time::SystemTime;
 
 use mailwire_source::Delivery;
+use serde_json::value::RawValue;
 use time::format_description::well_known::Rfc3339;
 
 /// `{"id","type","origin","received_at","event":<raw>}` and a newline.
 pub(super) fn json_line(delivery: &Delivery) -> Vec<u8> {
     #[derive(serde::Serialize)]
-    struct Head<'a> {
+    struct Line<'a> {
         id: &'a str,
         #[serde(rename = "type")]
         event_type: &'a str,
@@ -17,28 +18,49 @@ pub(super) fn json_line(delivery: &Delivery) -> Vec<u8> {
         #[serde(skip_serializing_if = "Option::is_none")]
         tenant: Option<&'a str>,
         received_at: String,
+        /// The event as it was received, not read into values and written again.
+        event: &'a RawValue,
     }
     let event = &delivery.event;
-    // A struct, not `json!`, so the fields keep this order.
-    let head = serde_json::to_string(&Head {
-        id: event.id(),
-        event_type: event.event_type().as_str(),
-        origin: delivery.origin.as_str(),
-        tenant: delivery.tenant.as_ref().map(|t| t.as_str()),
-        received_at: rfc3339(delivery.received_at),
-    })
-    .unwrap_or_else(|_| "{}".to_owned());
     let raw = event.raw();
-    let mut line = Vec::with_capacity(head.len() + raw.len() + 12);
-    line.extend_from_slice(&head.as_bytes()[..head.len() - 1]);
-    line.extend_from_slice(b",\"event\":");
-    if raw.iter().any(|b| matches!(b, b'\n' | b'\r')) {
-        // Pretty-printed JSON would break the one-line-per-event format.
-        line.extend_from_slice(&one_line(raw));
+    // Pretty-printed JSON would break the one-line-per-event format.
+    let flat;
+    let raw = if raw.iter().any(|b| matches!(b, b'\n' | b'\r')) {
+        flat = one_line(raw);
+        &flat[..]
     } else {
-        line.extend_from_slice(raw);
+        raw
+    };
+    let mut line = Vec::with_capacity(raw.len() + 160);
+    // An event is parsed JSON, so it is a raw value; if ever not, the line says so
+    // rather than carrying what is not JSON.
+    let written = serde_json::from_slice::<&RawValue>(raw).and_then(|event_json| {
+        serde_json::to_writer(
+            &mut line,
+            // A struct, not `json!`, so the fields keep this order.
+            &Line {
+                id: event.id(),
+                event_type: event.event_type().as_str(),
+                origin: delivery.origin.as_str(),
+                tenant: delivery.tenant.as_ref().map(|t| t.as_str()),
+                received_at: rfc3339(delivery.received_at),
+                event: event_json,
+            },
+        )
+    });
+    if let Err(e) = written {
+        line.clear();
+        let fallback = serde_json::json!({
+            "id": event.id(),
+            "type": event.event_type().as_str(),
+            "origin": delivery.origin.as_str(),
+            "received_at": rfc3339(delivery.received_at),
+            "event": String::from_utf8_lossy(raw),
+            "error": format!("the event is not JSON: {e}"),
+        });
+        line = fallback.to_string().into_bytes();
     }
-    line.extend_from_slice(b"}\n");
+    line.push(b'\n');
     line
 }
 
