@@ -42,22 +42,14 @@ fn post(addr: &str, msg_id: &str, body: &[u8]) -> u16 {
 /// Every fixture of the wire-types crate: each event type in both envelopes and the
 /// odd ones, with its event id.
 fn fixtures() -> Vec<(String, Vec<u8>)> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../mailwire-proto/fixtures");
-    let mut out = Vec::new();
-    for dir in ["agentmail", "simple", "odd"] {
-        let mut files: Vec<_> = std::fs::read_dir(root.join(dir))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        files.sort();
-        for path in files {
-            let bytes = std::fs::read(&path).unwrap();
-            let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    mailwire_proto::fixtures::ALL
+        .iter()
+        .map(|f| {
+            let value: serde_json::Value = serde_json::from_slice(f.bytes).unwrap();
             let id = value["event_id"].as_str().or(value["id"].as_str()).unwrap();
-            out.push((id.to_owned(), bytes));
-        }
-    }
-    out
+            (id.to_owned(), f.bytes.to_vec())
+        })
+        .collect()
 }
 
 #[test]

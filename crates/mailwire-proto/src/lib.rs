@@ -28,6 +28,8 @@ mod address;
 mod error;
 mod event;
 mod event_type;
+#[cfg(feature = "fixtures")]
+pub mod fixtures;
 mod frame;
 mod lenient;
 mod payload;

@@ -27,7 +27,9 @@ fn clients() -> PathBuf {
 fn sdk_dir() -> PathBuf {
     match std::env::var_os("MAILWIRE_SDK_DIR") {
         Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/sdk"),
+        // `target/sdk` of the build this test belongs to (the workspace's, or a
+        // packaged crate's own).
+        None => Path::new(env!("CARGO_TARGET_TMPDIR")).join("../sdk"),
     }
 }
 
@@ -45,9 +47,10 @@ fn require(path: PathBuf, what: &str) -> Option<PathBuf> {
         return None;
     }
     panic!(
-        "{what} is not installed at {}: run crates/mailwire-sim/tests/clients/install-sdks.sh \
+        "{what} is not installed at {}: run {}/install-sdks.sh DIR and set MAILWIRE_SDK_DIR=DIR \
          (or set MAILWIRE_SDK_TESTS=skip on a machine without Python and Node)",
-        path.display()
+        path.display(),
+        clients().display()
     );
 }
 

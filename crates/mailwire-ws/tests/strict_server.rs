@@ -246,26 +246,19 @@ async fn an_oversized_event_replayed_on_every_reconnect_does_not_wedge_the_strea
 /// Every fixture: each event type in the definition's shape (both envelopes) and
 /// the odd-but-real ones.
 fn fixtures() -> Vec<(String, String)> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../mailwire-proto/fixtures");
-    let mut out = Vec::new();
-    for dir in ["agentmail", "simple", "odd"] {
-        let mut files: Vec<_> = std::fs::read_dir(root.join(dir))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        files.sort();
-        for path in files {
-            let text = std::fs::read_to_string(&path).unwrap();
+    mailwire_proto::fixtures::ALL
+        .iter()
+        .map(|f| {
+            let text = std::str::from_utf8(f.bytes).unwrap().to_owned();
             let value: serde_json::Value = serde_json::from_str(&text).unwrap();
             let id = value["event_id"]
                 .as_str()
                 .or(value["id"].as_str())
                 .unwrap()
                 .to_owned();
-            out.push((id, text));
-        }
-    }
-    out
+            (id, text)
+        })
+        .collect()
 }
 
 #[tokio::test]
