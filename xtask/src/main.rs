@@ -126,10 +126,72 @@ fn facade_features() -> Result<(), String> {
         cargo(&args)
     };
     lint(&[])?;
-    for feature in features {
+    for feature in &features {
         lint(&["--features", feature])?;
     }
+    // Each feature brings in something the features it names do not: one that
+    // compiles nothing of its own (its code on anyway, through a crate's default
+    // features) is a promise the manifest does not keep.
+    let table = manifest
+        .get("features")
+        .and_then(toml::Value::as_table)
+        .cloned()
+        .unwrap_or_default();
+    for feature in &features {
+        let named: Vec<&str> = table
+            .get(feature.as_str())
+            .and_then(toml::Value::as_array)
+            .map(|v| {
+                v.iter()
+                    .filter_map(toml::Value::as_str)
+                    .filter(|f| !f.contains('/') && !f.starts_with("dep:"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if dependency_tree(&[feature.as_str()])? == dependency_tree(&named)? {
+            return Err(format!(
+                "the facade's feature `{feature}` compiles nothing that {named:?} does not: \
+                 its code is on without it (a default feature of a dependency?)"
+            ));
+        }
+    }
     Ok(())
+}
+
+/// The facade's dependencies, as `cargo tree` lists them, with only `features` on.
+fn dependency_tree(features: &[&str]) -> Result<String, String> {
+    let joined = features.join(",");
+    let mut args = vec![
+        "tree",
+        "-p",
+        "mailwire",
+        "--no-default-features",
+        "-e",
+        "normal,features",
+    ];
+    args.extend(["--prefix", "none", "--offline"]);
+    if !joined.is_empty() {
+        args.extend(["--features", joined.as_str()]);
+    }
+    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(&args)
+        .current_dir(root())
+        .output()
+        .map_err(|e| format!("cannot run cargo tree: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "`cargo {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    lines.sort();
+    lines.dedup();
+    Ok(lines.join("\n"))
 }
 
 /// Builds every fuzz target (its own workspace in `fuzz/`) when `cargo fuzz` is
