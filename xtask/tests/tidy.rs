@@ -186,3 +186,30 @@ fn the_unwrap_count_may_not_rise() {
         "{problems:?}"
     );
 }
+
+#[test]
+fn expects_are_counted_like_unwraps_and_may_not_rise() {
+    let text = r#"
+fn a() { b.expect("x"); } // c.expect("y")
+/// d.expect("z")
+#[cfg(test)]
+mod tests {
+    fn t() { e.expect("w"); }
+}
+fn f() { g.expect_err("v"); h.expect("u"); }
+"#;
+    assert_eq!(source::expects(text), 2);
+    let at_limit = vec![("crates/a/src/lib.rs".to_owned(), source::EXPECT_LIMIT)];
+    assert!(source::expect_ratchet(&at_limit).is_empty());
+    let above = vec![
+        ("crates/a/src/lib.rs".to_owned(), source::EXPECT_LIMIT),
+        ("crates/b/src/lib.rs".to_owned(), 1),
+    ];
+    let problems = source::expect_ratchet(&above);
+    assert_eq!(problems.len(), 1);
+    assert!(problems[0].contains("`.expect(`"), "{problems:?}");
+    assert!(
+        problems[0].contains("crates/b/src/lib.rs (1)"),
+        "{problems:?}"
+    );
+}

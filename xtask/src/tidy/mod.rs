@@ -9,7 +9,8 @@
 //! - licence texts and fuzz seeds copied into a crate equal their originals;
 //! - no source file longer than [`source::MAX_LINES`];
 //! - no `sleep(` in tests unless marked as a deliberate pace;
-//! - no more `.unwrap()` in library code than [`source::UNWRAP_LIMIT`] (a ratchet).
+//! - no more `.unwrap()` in library code than [`source::UNWRAP_LIMIT`], and no more
+//!   `.expect(` than [`source::EXPECT_LIMIT`] (ratchets).
 
 pub mod manifest;
 pub mod source;
@@ -79,7 +80,7 @@ pub fn check(root: &Path) -> Result<Vec<String>, String> {
     // Not xtask/tests: the rules' own tests hold what the rules refuse.
     files.sort();
 
-    let mut unwraps = Vec::new();
+    let (mut unwraps, mut expects) = (Vec::new(), Vec::new());
     for path in &files {
         let rel = relative(root, path);
         let text = match fs::read_to_string(path) {
@@ -93,6 +94,10 @@ pub fn check(root: &Path) -> Result<Vec<String>, String> {
         if source::is_test_code(&rel) {
             problems.extend(source::sleeps(&rel, &text));
         } else if rel.starts_with("crates/") && rel.contains("/src/") {
+            let n = source::expects(&text);
+            if n > 0 {
+                expects.push((rel.clone(), n));
+            }
             let n = source::unwraps(&text);
             if n > 0 {
                 unwraps.push((rel, n));
@@ -100,6 +105,7 @@ pub fn check(root: &Path) -> Result<Vec<String>, String> {
         }
     }
     problems.extend(source::unwrap_ratchet(&unwraps));
+    problems.extend(source::expect_ratchet(&expects));
     Ok(problems)
 }
 
