@@ -8,6 +8,7 @@ use http::{Method, Request, StatusCode, Uri, header};
 use http_body_util::{BodyExt as _, Empty, Limited};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use mailwire_source::SourceError;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 use time::OffsetDateTime;
@@ -87,30 +88,19 @@ type Connector = hyper_rustls::HttpsConnector<hyper_util::client::legacy::connec
 #[cfg(not(feature = "https"))]
 type Connector = hyper_util::client::legacy::connect::HttpConnector;
 
-fn connector() -> Result<Connector, String> {
-    #[cfg(feature = "https")]
-    {
-        // ring named as the provider, not the process default: a program that
-        // links two providers has no default, and must not panic here.
-        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-        let roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| format!("TLS: {e}"))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        Ok(hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .build())
-    }
-    #[cfg(not(feature = "https"))]
-    {
-        Ok(hyper_util::client::legacy::connect::HttpConnector::new())
-    }
+#[cfg(feature = "https")]
+fn connector(trust: &mailwire_source::tls::TlsTrust) -> Result<Connector, SourceError> {
+    let tls = trust.client_config().map_err(SourceError::tls)?;
+    Ok(hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(std::sync::Arc::unwrap_or_clone(tls))
+        .https_or_http()
+        .enable_http1()
+        .build())
+}
+
+#[cfg(not(feature = "https"))]
+fn connector() -> Result<Connector, SourceError> {
+    Ok(hyper_util::client::legacy::connect::HttpConnector::new())
 }
 
 /// A page of `GET /v0/inboxes/{inbox_id}/messages`.
@@ -156,7 +146,19 @@ pub(crate) struct Rest {
 
 impl Rest {
     /// A client for the API under `base` (e.g. `https://api.agentmail.to/v0`).
-    pub(crate) fn new(base: &str, key: &str) -> Result<Rest, String> {
+    pub(crate) fn new(config: &crate::BackfillConfig) -> Result<Rest, SourceError> {
+        let (base, key) = (&config.base_url, &config.api_key);
+        #[cfg(feature = "https")]
+        let connector = connector(&config.tls)?;
+        #[cfg(not(feature = "https"))]
+        let connector = connector()?;
+        let (base, key) = Rest::parts(base, key).map_err(SourceError::config)?;
+        let http = Client::builder(TokioExecutor::new()).build(connector);
+        Ok(Rest { base, key, http })
+    }
+
+    /// The base URL checked and the key as a sensitive header value.
+    fn parts(base: &str, key: &str) -> Result<(String, header::HeaderValue), String> {
         let base = base.trim_end_matches('/').to_owned();
         let uri: Uri = base
             .parse()
@@ -170,8 +172,7 @@ impl Rest {
         let mut key = header::HeaderValue::try_from(format!("Bearer {key}"))
             .map_err(|_| "the API key is not a valid header value".to_owned())?;
         key.set_sensitive(true);
-        let http = Client::builder(TokioExecutor::new()).build(connector()?);
-        Ok(Rest { base, key, http })
+        Ok((base, key))
     }
 
     /// Every inbox the key can see, following pages.

@@ -28,6 +28,8 @@ pub struct BackfillConfig {
     pub(crate) since: Option<SystemTime>,
     pub(crate) overlap: Duration,
     pub(crate) backoff: Backoff,
+    #[cfg(feature = "https")]
+    pub(crate) tls: mailwire_source::tls::TlsTrust,
 }
 
 impl BackfillConfig {
@@ -49,6 +51,8 @@ impl BackfillConfig {
             backoff: Backoff::default()
                 .base(Duration::from_millis(500))
                 .cap(Duration::from_secs(30)),
+            #[cfg(feature = "https")]
+            tls: mailwire_source::tls::TlsTrust::default(),
         }
     }
 
@@ -106,6 +110,14 @@ impl BackfillConfig {
     /// scale for tests). A `Retry-After` from the server is a floor on each wait.
     pub fn backoff(mut self, backoff: Backoff) -> Self {
         self.backoff = backoff;
+        self
+    }
+
+    /// Which certificate authorities an `https://` API is checked against (default:
+    /// the system's roots and the webpki roots, as every mailwire client).
+    #[cfg(feature = "https")]
+    pub fn tls_trust(mut self, trust: mailwire_source::tls::TlsTrust) -> Self {
+        self.tls = trust;
         self
     }
 }

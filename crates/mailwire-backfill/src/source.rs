@@ -98,7 +98,7 @@ impl Backfill {
     pub fn spawn(config: BackfillConfig, progress: impl Progress) -> Result<Backfill, SourceError> {
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|_| SourceError::config("Backfill::spawn needs a tokio runtime"))?;
-        let rest = Rest::new(&config.base_url, &config.api_key).map_err(SourceError::config)?;
+        let rest = Rest::new(&config)?;
         let (tx, rx) = mpsc::channel(config.page_size as usize);
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (report_tx, reports) = mpsc::unbounded_channel();

@@ -7,8 +7,6 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::{HANG, Running};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";

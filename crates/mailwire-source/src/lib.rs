@@ -85,6 +85,8 @@ mod backoff;
 mod delivery;
 mod error;
 mod stream;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 use std::fmt;
 

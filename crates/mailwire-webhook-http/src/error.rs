@@ -9,6 +9,7 @@ pub enum SenderError {
     #[error("invalid endpoint URL: {0}")]
     InvalidUrl(String),
     /// The TLS configuration could not be built (no usable root certificate).
+    #[cfg(feature = "sender")]
     #[error("TLS: {0}")]
-    Tls(String),
+    Tls(#[source] mailwire_source::tls::TlsError),
 }

@@ -1,7 +1,6 @@
 //! How to reach the service and what to ask it for.
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use mailwire_proto::{EventType, Subscribe};
@@ -22,28 +21,7 @@ pub enum AuthStyle {
     XApiKey,
 }
 
-/// Which certificates a `wss://` connection trusts.
-#[derive(Clone, Default)]
-#[non_exhaustive]
-pub enum TlsTrust {
-    /// The operating system's roots (the default).
-    #[default]
-    System,
-    /// Only these roots: a private deployment, a test server.
-    Roots(Vec<CertificateDer<'static>>),
-    /// A complete rustls configuration of your own.
-    Config(Arc<rustls::ClientConfig>),
-}
-
-impl fmt::Debug for TlsTrust {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TlsTrust::System => f.write_str("System"),
-            TlsTrust::Roots(roots) => write!(f, "Roots({} certificates)", roots.len()),
-            TlsTrust::Config(_) => f.write_str("Config(..)"),
-        }
-    }
-}
+pub use mailwire_source::tls::TlsTrust;
 
 /// The configuration of a [`WsSource`](crate::WsSource).
 ///
@@ -88,7 +66,7 @@ impl WsConfig {
             max_message_size: 1 << 20,
             channel_capacity: 1024,
             backoff: Backoff::default(),
-            tls: TlsTrust::System,
+            tls: TlsTrust::default(),
         }
     }
 
@@ -163,19 +141,17 @@ impl WsConfig {
         self
     }
 
-    /// Which certificates `wss://` trusts (default: the system's).
+    /// Which certificates `wss://` trusts (default: the system's roots and the
+    /// webpki roots, as every mailwire client).
     pub fn tls_trust(mut self, trust: TlsTrust) -> Self {
         self.tls = trust;
         self
     }
 
-    /// Trusts this root certificate (DER) in place of the system's; call again to
-    /// add more.
+    /// Trusts this root certificate (DER) in place of the default roots; call
+    /// again to add more.
     pub fn root_certificate(mut self, der: impl Into<CertificateDer<'static>>) -> Self {
-        match &mut self.tls {
-            TlsTrust::Roots(roots) => roots.push(der.into()),
-            other => *other = TlsTrust::Roots(vec![der.into()]),
-        }
+        self.tls = self.tls.without_defaults().add_root(der);
         self
     }
 }

@@ -16,7 +16,7 @@ use tokio_tungstenite::tungstenite::handshake::client::Request;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
-use crate::config::{AuthStyle, TlsTrust, WsConfig};
+use crate::config::{AuthStyle, WsConfig};
 use crate::status::DisconnectReason;
 
 /// A connected WebSocket.
@@ -84,7 +84,7 @@ impl Endpoint {
             ServerName::try_from(host.clone()).map_err(|e| {
                 SourceError::config(format!("invalid TLS server name {host:?}: {e}"))
             })?;
-            Some(tls_config(&config.tls)?)
+            Some(config.tls.client_config().map_err(SourceError::tls)?)
         } else {
             None
         };
@@ -193,40 +193,6 @@ fn percent_encode(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, QUERY_VALUE).to_string()
 }
 
-fn tls_config(trust: &TlsTrust) -> Result<Arc<rustls::ClientConfig>, SourceError> {
-    let roots = match trust {
-        TlsTrust::Config(config) => return Ok(config.clone()),
-        TlsTrust::Roots(certs) => {
-            let mut roots = rustls::RootCertStore::empty();
-            for cert in certs {
-                roots
-                    .add(cert.clone())
-                    .map_err(|e| SourceError::tls(UnusableRoot(e)))?;
-            }
-            roots
-        }
-        TlsTrust::System => {
-            let found = rustls_native_certs::load_native_certs();
-            let mut roots = rustls::RootCertStore::empty();
-            let (added, _) = roots.add_parsable_certificates(found.certs);
-            if added == 0 {
-                return Err(SourceError::tls(format!(
-                    "no usable system root certificates ({} errors loading them)",
-                    found.errors.len()
-                )));
-            }
-            roots
-        }
-    };
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(SourceError::tls)?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
-}
-
 /// A URL that does not parse.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid URL {url:?}: {source}")]
@@ -235,11 +201,6 @@ pub(crate) struct InvalidUrl {
     #[source]
     source: http::uri::InvalidUri,
 }
-
-/// A configured root certificate rustls cannot use.
-#[derive(Debug, thiserror::Error)]
-#[error("unusable root certificate: {0}")]
-pub(crate) struct UnusableRoot(#[source] rustls::Error);
 
 /// The server's certificate was refused; rustls says why.
 #[derive(Debug, thiserror::Error)]

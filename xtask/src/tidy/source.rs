@@ -22,7 +22,7 @@ pub const UNWRAP_LIMIT: usize = 0;
 /// one states an invariant, and none may stand for an error from the network or a
 /// user (those are returned). A ratchet at the count when the rule came in: lowered
 /// as invariants move into types, never raised.
-pub const EXPECT_LIMIT: usize = 8;
+pub const EXPECT_LIMIT: usize = 7;
 
 /// The marker that lets a test sleep, on the line of the `sleep(` or the line
 /// above, followed by the reason: `// tidy: allow(sleep) a trickling client's pace`.

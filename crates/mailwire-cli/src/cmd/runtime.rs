@@ -48,16 +48,18 @@ macro_rules! status {
 }
 pub(crate) use status;
 
-/// An HTTP(S) client: webpki roots, HTTP/1, rustls over ring (named, not the
-/// process default, so another provider compiled in cannot make it ambiguous).
-pub(crate) fn http_client() -> Client<HttpsConnector<HttpConnector>, Full<Bytes>> {
+/// An HTTP(S) client: HTTP/1, rustls over ring, trusting what every mailwire
+/// client trusts (the system's and the webpki roots).
+pub(crate) fn http_client() -> anyhow::Result<Client<HttpsConnector<HttpConnector>, Full<Bytes>>> {
+    let tls = mailwire_source::tls::TlsTrust::default()
+        .client_config()
+        .context("setting up TLS")?;
     let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
-        .expect("ring supports the default TLS versions")
+        .with_tls_config(std::sync::Arc::unwrap_or_clone(tls))
         .https_or_http()
         .enable_http1()
         .build();
-    Client::builder(TokioExecutor::new()).build(https)
+    Ok(Client::builder(TokioExecutor::new()).build(https))
 }
 
 /// One HTTP exchange, bounded by a timeout; errors say what could not be reached.
@@ -69,7 +71,7 @@ pub(crate) async fn exchange(
         req.uri().scheme_str().unwrap_or("http"),
         req.uri().authority().map_or("?", |a| a.as_str())
     );
-    let client = http_client();
+    let client = http_client()?;
     let answer = tokio::time::timeout(Duration::from_secs(15), async {
         let res = client.request(req).await.map_err(|e| anyhow!(chain(&e)))?;
         let status = res.status();

@@ -3,7 +3,6 @@
 mod endpoint;
 mod outcome;
 mod schedule;
-mod tls;
 
 use std::fmt;
 use std::sync::Arc;
@@ -18,6 +17,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use mailwire_proto::Event;
+use mailwire_source::tls::TlsTrust;
 use mailwire_webhook::new_message_id;
 use rustls_pki_types::CertificateDer;
 
@@ -27,7 +27,6 @@ pub use schedule::{Jitter, STANDARD_SCHEDULE, full_jitter};
 
 use crate::SenderError;
 use schedule::Retry;
-use tls::Trust;
 
 /// Unix seconds for the signature timestamp; injectable for tests.
 type UnixClock = Arc<dyn Fn() -> i64 + Send + Sync>;
@@ -61,7 +60,8 @@ pub struct WebhookSender {
 }
 
 impl WebhookSender {
-    /// A sender with the defaults: webpki roots, the standard schedule at full
+    /// A sender with the defaults: the system's and the webpki roots (as every
+    /// mailwire client, see [`TlsTrust`]), the standard schedule at full
     /// scale, full jitter, 15 s per attempt.
     pub fn new() -> Result<WebhookSender, SenderError> {
         Self::builder().build()
@@ -70,10 +70,7 @@ impl WebhookSender {
     /// Configures a sender.
     pub fn builder() -> SenderBuilder {
         SenderBuilder {
-            trust: Trust {
-                webpki: true,
-                ..Trust::default()
-            },
+            trust: TlsTrust::default(),
             retry: Retry {
                 schedule: STANDARD_SCHEDULE.to_vec(),
                 scale: 1.0,
@@ -258,37 +255,42 @@ impl fmt::Debug for WebhookSender {
 
 /// Configures a [`WebhookSender`].
 pub struct SenderBuilder {
-    trust: Trust,
+    trust: TlsTrust,
     retry: Retry,
     attempt_timeout: Duration,
     clock: UnixClock,
 }
 
 impl SenderBuilder {
-    /// Trusts the system's root certificates (instead of webpki's, unless
-    /// [`webpki_roots`](Self::webpki_roots) is called after).
-    pub fn native_roots(mut self) -> Self {
-        self.trust.native = true;
-        self.trust.webpki = false;
+    /// Which certificate authorities `https://` endpoints are checked against
+    /// (default: the system's roots and the webpki roots).
+    pub fn tls_trust(mut self, trust: TlsTrust) -> Self {
+        self.trust = trust;
         self
     }
 
-    /// Trusts the webpki (Mozilla) roots as well (the default).
+    /// Trusts only the system's root certificates (and those added).
+    pub fn native_roots(mut self) -> Self {
+        self.trust = self.trust.system_only();
+        self
+    }
+
+    /// Trusts only the webpki (Mozilla) roots (and those added): the same set on
+    /// every machine.
     pub fn webpki_roots(mut self) -> Self {
-        self.trust.webpki = true;
+        self.trust = self.trust.webpki_only();
         self
     }
 
     /// Trusts only the roots added with [`add_root`](Self::add_root).
     pub fn no_default_roots(mut self) -> Self {
-        self.trust.webpki = false;
-        self.trust.native = false;
+        self.trust = self.trust.without_defaults();
         self
     }
 
     /// Trusts one more root certificate (DER), e.g. a private CA or a test's.
     pub fn add_root(mut self, cert: CertificateDer<'static>) -> Self {
-        self.trust.extra.push(cert);
+        self.trust = self.trust.add_root(cert);
         self
     }
 
@@ -326,9 +328,9 @@ impl SenderBuilder {
 
     /// Builds the sender.
     pub fn build(self) -> Result<WebhookSender, SenderError> {
-        let tls = self.trust.client_config()?;
+        let tls = self.trust.client_config().map_err(SenderError::Tls)?;
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
+            .with_tls_config(Arc::unwrap_or_clone(tls))
             .https_or_http()
             .enable_http1()
             .build();
