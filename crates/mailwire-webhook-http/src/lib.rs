@@ -218,8 +218,9 @@
 //! # Sender (feature `sender`)
 //!
 //! [`WebhookSender`] signs with any scheme (a [`Signer`](mailwire_webhook::Signer)
-//! per [`Endpoint`]) and POSTs over `http` or `https` (rustls with ring; webpki
-//! roots by default, the system's or your own on request). It retries on the
+//! per [`Endpoint`]) and POSTs over `http` or `https` (rustls with ring; the
+//! system's and the webpki roots by default, as every mailwire client, or your own:
+//! [`mailwire_source::tls::TlsTrust`]). It retries on the
 //! Standard Webhooks schedule with full jitter ([`STANDARD_SCHEDULE`]; a time
 //! scale runs it in milliseconds in tests), 15 s per attempt, the same webhook id
 //! each time with a fresh timestamp. 2xx is success, 410 disables the endpoint,

@@ -54,7 +54,8 @@ pub struct WsConfig {
 impl WsConfig {
     /// A configuration for this `ws://` or `wss://` URL, with the defaults: no key,
     /// every event, heartbeat 15 s, connect timeout 10 s, 1 MiB messages, a
-    /// 1024-event channel, [`Backoff::default`], the system's roots.
+    /// 1024-event channel, [`Backoff::default`], the system's and the webpki
+    /// roots ([`TlsTrust::default`]).
     pub fn new(url: impl Into<String>) -> WsConfig {
         WsConfig {
             url: url.into(),

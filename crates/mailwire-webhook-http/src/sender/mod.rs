@@ -18,7 +18,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use mailwire_proto::Event;
 use mailwire_source::tls::TlsTrust;
-use mailwire_webhook::new_message_id;
+use mailwire_webhook::{Clock, SystemClock, new_message_id};
 use rustls_pki_types::CertificateDer;
 
 pub use endpoint::Endpoint;
@@ -29,7 +29,7 @@ use crate::SenderError;
 use schedule::Retry;
 
 /// Unix seconds for the signature timestamp; injectable for tests.
-type UnixClock = Arc<dyn Fn() -> i64 + Send + Sync>;
+type UnixClock = Arc<dyn Clock + Send + Sync>;
 
 /// How much of an answer's body is read (then dropped), so the connection can be
 /// reused; a longer body closes the connection instead.
@@ -77,7 +77,7 @@ impl WebhookSender {
                 jitter: full_jitter(),
             },
             attempt_timeout: Duration::from_secs(15),
-            clock: Arc::new(unix_now),
+            clock: Arc::new(SystemClock),
         }
     }
 
@@ -200,7 +200,7 @@ impl WebhookSender {
 
     /// The sender's clock as a time of day, to read a `Retry-After` date against.
     fn now(&self) -> SystemTime {
-        let secs = u64::try_from((self.clock)()).unwrap_or(0);
+        let secs = u64::try_from(self.clock.now_unix()).unwrap_or(0);
         UNIX_EPOCH + Duration::from_secs(secs)
     }
 
@@ -213,7 +213,7 @@ impl WebhookSender {
     ) -> Result<(StatusCode, HeaderMap), Failure> {
         let signed = endpoint
             .signer()
-            .sign(id, (self.clock)(), body)
+            .sign(id, self.clock.now_unix(), body)
             .map_err(Failure::Sign)?;
         let mut req = Request::post(endpoint.uri().clone())
             .body(Full::new(body.clone()))
@@ -320,8 +320,10 @@ impl SenderBuilder {
     }
 
     /// The clock, in Unix seconds, for signature timestamps and for reading a
-    /// `Retry-After` given as an HTTP-date.
-    pub fn clock(mut self, clock: impl Fn() -> i64 + Send + Sync + 'static) -> Self {
+    /// `Retry-After` given as an HTTP-date: the same [`Clock`] a
+    /// [`Verifier`](mailwire_webhook::Verifier) reads (a closure returning Unix
+    /// seconds is one).
+    pub fn clock(mut self, clock: impl Clock + Send + Sync + 'static) -> Self {
         self.clock = Arc::new(clock);
         self
     }
@@ -355,12 +357,6 @@ impl fmt::Debug for SenderBuilder {
             .field("attempt_timeout", &self.attempt_timeout)
             .finish_non_exhaustive()
     }
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// An error and its causes on one line: hyper's top-level messages alone ("client
