@@ -239,7 +239,6 @@ mod metric;
 mod receiver;
 mod rejection;
 mod reply;
-mod seen;
 #[cfg(feature = "sender")]
 mod sender;
 mod server;

@@ -14,7 +14,6 @@ use crate::intake::Intake;
 use crate::limiter::Limiter;
 use crate::limits::RateLimits;
 use crate::rejection::RejectionLog;
-use crate::seen::MemorySeen;
 use crate::server;
 use crate::source::WebhookSource;
 use crate::stats::Counters;
@@ -272,7 +271,8 @@ impl WebhookReceiver {
         let seen = match (self.seen, &self.store) {
             (_, Some(_)) => None,
             (Some(seen), None) => Some(seen),
-            (None, None) => Some(Arc::new(MemorySeen::default()) as Arc<dyn SeenSet>),
+            // The store crate's memory seen-set: one implementation of the rule.
+            (None, None) => Some(Arc::new(mailwire_store::MemoryStore::new()) as Arc<dyn SeenSet>),
         };
         let path = route.then(|| self.settings.path.clone());
         let intake = Intake {
