@@ -82,6 +82,7 @@
 
 mod ack;
 mod backoff;
+mod checkpoint;
 mod delivery;
 mod error;
 mod stream;
@@ -93,6 +94,7 @@ use std::fmt;
 pub use ack::{Ack, Settle};
 pub use async_trait::async_trait;
 pub use backoff::{Backoff, Delays};
+pub use checkpoint::{Checkpoints, MemoryCheckpoints};
 pub use delivery::{Delivery, Origin, TenantId};
 pub use error::{BoxError, SourceError};
 pub use mailwire_proto::Event;
