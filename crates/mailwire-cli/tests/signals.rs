@@ -1,5 +1,5 @@
-//! `docker stop` and systemd send SIGTERM: `mailwire listen` shuts down as on
-//! Ctrl-C. Under load (emails arriving on the WebSocket and as webhooks at once), a
+//! `docker stop` and systemd send SIGTERM, a closed terminal SIGHUP: `mailwire
+//! listen` shuts down as on Ctrl-C. Under load (emails arriving on the WebSocket and as webhooks at once), a
 //! SIGTERM loses nothing: the summary counts exactly the lines on stdout, every line
 //! printed is acknowledged before the exit, and a restart on the same store prints
 //! each remaining email once and none of those already printed.
@@ -46,6 +46,17 @@ fn subject(line: &serde_json::Value) -> String {
 
 #[test]
 fn sigterm_during_a_load_run_loses_nothing_and_the_summary_matches_stdout() {
+    stop_during_a_load_run("TERM");
+}
+
+/// A closed terminal or a supervisor sends SIGHUP: without --tenants (where it
+/// reloads the file) it stops the same graceful way, never kills the process.
+#[test]
+fn sighup_without_tenants_stops_as_gracefully_as_sigterm() {
+    stop_during_a_load_run("HUP");
+}
+
+fn stop_during_a_load_run(signal: &str) {
     let (_dev, base) = common::dev(&["--api-key", KEY]);
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("events.redb");
@@ -75,9 +86,9 @@ fn sigterm_during_a_load_run_loses_nothing_and_the_summary_matches_stdout() {
     for _ in 0..BEFORE {
         count(&mut printed, &first.stdout_line());
     }
-    first.signal("TERM");
+    first.signal(signal);
     let (rest, code) = first.wait_exit();
-    assert_eq!(code, Some(0), "a clean exit on SIGTERM");
+    assert_eq!(code, Some(0), "a clean exit on SIG{signal}");
     for line in &rest {
         count(
             &mut printed,

@@ -7,7 +7,7 @@ use clap::ValueEnum;
 use mailwire_proto::Envelope;
 use mailwire_sim::Simulator;
 
-use super::runtime::{block_on, check_listen_addr, interrupted, status};
+use super::runtime::{Hangup, block_on, check_listen_addr, interrupted, status};
 use super::{API_KEY_ENV, Secret};
 
 /// The address `dev` listens on unless told otherwise.
@@ -86,7 +86,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     block_on(async move {
         // Before anything else: a signal while starting stops gracefully too.
-        let stop = interrupted();
+        let stop = interrupted(Hangup::Stops);
         if let Some(addr) = &args.metrics {
             let local = super::metrics::serve(addr).await?;
             status!("metrics: http://{local}/metrics");

@@ -14,7 +14,7 @@ use mailwire_webhook_http::{Endpoint, Outcome, STANDARD_SCHEDULE, WebhookSender}
 use mailwire_ws::WsConfig;
 use tokio::sync::Semaphore;
 
-use super::runtime::{block_on, check_url, connect_ws, interrupted, status};
+use super::runtime::{Hangup, block_on, check_url, connect_ws, interrupted, status};
 use super::{API_KEY_ENV, AuthArg, SECRET_ENV, SchemeArg, Secret, keyring};
 
 /// How many events may be in delivery (retries included) at once.
@@ -102,7 +102,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let schedule = STANDARD_SCHEDULE[..args.max_attempts as usize].to_vec();
     block_on(async move {
         // Before anything else: a signal while starting stops gracefully too.
-        let mut interrupted = interrupted();
+        let mut interrupted = interrupted(Hangup::Stops);
         let sender = WebhookSender::builder()
             .schedule(schedule)
             .time_scale(args.retry_scale)

@@ -25,7 +25,9 @@ use super::tenants::{TenantSet, resume_key};
 use mailwire_ws::WsConfig;
 use tokio::sync::mpsc;
 
-use super::runtime::{block_on, check_listen_addr, check_url, connect_ws, interrupted, status};
+use super::runtime::{
+    Hangup, block_on, check_listen_addr, check_url, connect_ws, interrupted, status,
+};
 use super::{API_KEY_ENV, AuthArg, SECRET_ENV, SchemeArg, Secret, header_name, keyring};
 
 mod line;
@@ -280,7 +282,11 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let limits = rate_limits(&args)?;
     block_on(async move {
         // Before anything else: a signal while starting stops gracefully too.
-        let stop = interrupted();
+        let stop = interrupted(if args.tenants.is_some() {
+            Hangup::Reloads
+        } else {
+            Hangup::Stops
+        });
         if let Some(addr) = &args.metrics {
             let local = super::metrics::serve(addr).await?;
             status!("metrics: http://{local}/metrics");

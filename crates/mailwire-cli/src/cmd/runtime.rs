@@ -17,13 +17,16 @@ use mailwire_ws::{GapCause, Status, WsConfig, WsSource};
 /// default: the commands print their own status lines, and a library's log of the
 /// same failure would say it twice).
 pub(crate) fn block_on<T>(fut: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off"));
     // tungstenite logs the whole handshake request at trace level, the API key in
-    // its headers included: that one target never goes below debug.
-    let filter = match NO_TRACE_HANDSHAKE.parse() {
-        Ok(directive) => filter.add_directive(directive),
-        Err(_) => filter,
+    // its headers included: when logging is asked for, that one target never goes
+    // below debug. With logging off (the default) nothing is added: a directive would
+    // turn that target on.
+    let filter = match tracing_subscriber::EnvFilter::try_from_default_env() {
+        Ok(filter) => match NO_TRACE_HANDSHAKE.parse() {
+            Ok(directive) => filter.add_directive(directive),
+            Err(_) => filter,
+        },
+        Err(_) => tracing_subscriber::EnvFilter::new("off"),
     };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -280,27 +283,47 @@ pub(crate) fn check_listen_addr(flag: &str, addr: &str) -> anyhow::Result<()> {
     )))
 }
 
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM (what `docker stop` and systemd send): both
-/// stop a command the same graceful way. The handlers are installed when this is
-/// called, not when the future is first polled, so a signal that comes while the
-/// command is still starting is kept rather than killing the process: call it
-/// first. Must be called inside the runtime.
-pub(crate) fn interrupted() -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
+/// What SIGHUP does to a running command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Hangup {
+    /// Stops it the graceful way, as SIGINT and SIGTERM do (a closed terminal, or a
+    /// supervisor that sends SIGHUP).
+    Stops,
+    /// Left to another listener (`listen --tenants` reloads its file): this one only
+    /// keeps SIGHUP from killing the process before that listener is installed.
+    Reloads,
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM (what `docker stop` and systemd send), and
+/// on SIGHUP when `hangup` says it stops: they stop a command the same graceful way.
+/// The handlers are installed when this is called, not when the future is first
+/// polled, so a signal that comes while the command is still starting is kept rather
+/// than killing the process: call it first. Must be called inside the runtime.
+pub(crate) fn interrupted(hangup: Hangup) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        if let (Ok(mut int), Ok(mut term)) = (
+        if let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
             signal(SignalKind::interrupt()),
             signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
         ) {
             return Box::pin(async move {
-                tokio::select! {
-                    _ = int.recv() => {}
-                    _ = term.recv() => {}
+                loop {
+                    tokio::select! {
+                        _ = int.recv() => return,
+                        _ = term.recv() => return,
+                        _ = hup.recv() => {
+                            if hangup == Hangup::Stops {
+                                return;
+                            }
+                        }
+                    }
                 }
             });
         }
     }
+    let _ = hangup;
     Box::pin(async {
         if tokio::signal::ctrl_c().await.is_err() {
             // No signal handling available: run until killed.
