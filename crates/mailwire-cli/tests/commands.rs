@@ -60,7 +60,14 @@ fn dev_send_listen_prints_each_event_once_as_a_json_line() {
         "--store",
         store.to_str().unwrap(),
     ]);
-    listen.stderr_line("websocket: subscribed");
+    // With logging off (no RUST_LOG), stderr holds the command's own status lines
+    // and nothing a library logs (tungstenite's handshake was printed at DEBUG).
+    let start = listen.stderr_until("websocket: subscribed");
+    let foreign: Vec<_> = start
+        .iter()
+        .filter(|l| !l.starts_with("mailwire: "))
+        .collect();
+    assert!(foreign.is_empty(), "not a status line: {foreign:?}");
 
     let first = send(&base, "sk_test", "one");
     assert!(
