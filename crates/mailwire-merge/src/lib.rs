@@ -102,10 +102,12 @@
 //!
 //! A second run on a quieter machine: [`IdWindow`] 4.10x fresh, 1.49x steady.
 
+mod admission;
 mod builder;
 mod merge;
 mod metric;
 mod reorder;
+mod retry;
 mod settle;
 mod shared;
 mod stats;
