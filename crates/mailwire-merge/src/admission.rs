@@ -59,6 +59,8 @@ pub(crate) struct Held {
     state: HeldState,
 }
 
+// At most one per merge: boxing the admission would buy nothing.
+#[allow(clippy::large_enum_variant)]
 enum HeldState {
     /// Waiting out a backoff delay. The admission is `None` only for the instant it
     /// moves into `Retrying`.

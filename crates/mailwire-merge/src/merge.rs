@@ -35,6 +35,19 @@ type SourceFuture = BoxFuture<'static, (BoxSource<'static>, NextResult)>;
 
 /// Merges sources into one stream that yields each event id once. See the
 /// [crate docs](crate) for the semantics and an example.
+///
+/// # What it guarantees when the store fails
+///
+/// No delivery a source handed it is dropped for a store error. An event whose
+/// append fails is held at the head and its append retried with backoff until the
+/// store answers; meanwhile the sources are not polled (their own back-pressure
+/// applies: a WebSocket stops reading, a receiver answers 503). `next()` returns
+/// one transient [`SourceError::Store`] when the outage starts, then waits inside;
+/// once the store answers, the held events come out in order. An ack whose store
+/// write fails is retried for [`MergeBuilder::ack_retry_for`], then fails and
+/// leaves the event to the backlog claim (delivered again, never lost). Whether a
+/// source re-delivers what it handed over is that source's contract, not something
+/// the merge relies on. Details in the [crate docs](crate#nothing-handed-to-the-merge-is-lost-what-is-retried-where).
 pub struct Merge {
     slots: Vec<Slot>,
     /// Round-robin: the slot polled first on the next look at the sources.
@@ -662,7 +675,9 @@ impl Merge {
 #[async_trait]
 impl EventSource for Merge {
     /// The next event no source delivered before, or `Ok(None)` once every source has
-    /// ended. Cancellation safe.
+    /// ended. A transient [`SourceError::Store`] once when a store outage starts
+    /// (call again: the held events come out when the store answers). Cancellation
+    /// safe.
     async fn next(&mut self) -> NextResult {
         poll_fn(|cx| self.poll_delivery(cx)).await
     }

@@ -128,11 +128,18 @@ async fn unacked_events_come_back_after_a_restart_and_acked_ones_never_do() {
 /// A store whose calls that touch the log fail while it is down (Redis down, a full
 /// disk): the one wrapper of these tests, so a method the `Store` trait gains is one
 /// edit here. It counts the calls that failed, and a test can wait for a count.
+#[derive(Clone, Copy, Debug, Default)]
+struct Refused {
+    appends: usize,
+    claims: usize,
+    acks: usize,
+}
+
 struct Flaky {
     inner: MemoryStore,
     down: AtomicBool,
-    /// Appends and acks refused so far.
-    refused: watch::Sender<(usize, usize)>,
+    /// Calls refused so far.
+    refused: watch::Sender<Refused>,
 }
 
 impl Flaky {
@@ -140,7 +147,7 @@ impl Flaky {
         Arc::new(Flaky {
             inner,
             down: AtomicBool::new(false),
-            refused: watch::channel((0, 0)).0,
+            refused: watch::channel(Refused::default()).0,
         })
     }
 
@@ -155,20 +162,15 @@ impl Flaky {
         Ok(())
     }
 
-    fn appends_refused(&self) -> usize {
-        self.refused.borrow().0
+    fn refused(&self) -> Refused {
+        *self.refused.borrow()
     }
 
-    /// Waits until `n` appends in all were refused.
-    async fn wait_appends_refused(&self, n: usize) {
+    /// Waits until `enough` holds of the calls refused so far.
+    async fn wait_refused(&self, enough: impl Fn(&Refused) -> bool) {
         let mut rx = self.refused.subscribe();
-        let _ = rx.wait_for(|r| r.0 >= n).await;
-    }
-
-    /// Waits until `n` acks in all were refused.
-    async fn wait_acks_refused(&self, n: usize) {
-        let mut rx = self.refused.subscribe();
-        let _ = rx.wait_for(|r| r.1 >= n).await;
+        // `wait_for` fails only when the sender is gone; `self` holds it.
+        let _ = rx.wait_for(|r| enough(r)).await;
     }
 }
 
@@ -176,16 +178,17 @@ impl Flaky {
 impl Store for Flaky {
     async fn append(&self, event: &Event) -> Result<Appended, StoreError> {
         self.refuse()
-            .inspect_err(|_| self.refused.send_modify(|r| r.0 += 1))?;
+            .inspect_err(|_| self.refused.send_modify(|r| r.appends += 1))?;
         self.inner.append(event).await
     }
     async fn claim(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
-        self.refuse()?;
+        self.refuse()
+            .inspect_err(|_| self.refused.send_modify(|r| r.claims += 1))?;
         self.inner.claim(limit).await
     }
     async fn ack(&self, id: &str) -> Result<(), StoreError> {
         self.refuse()
-            .inspect_err(|_| self.refused.send_modify(|r| r.1 += 1))?;
+            .inspect_err(|_| self.refused.send_modify(|r| r.acks += 1))?;
         self.inner.ack(id).await
     }
     fn release(&self, id: &str) {
@@ -248,10 +251,10 @@ async fn events_arriving_while_the_store_fails_are_held_and_delivered_once_in_or
     // nothing more. Each `next()` is dropped mid-way once retries are seen
     // (cancellation safe: the held event stays in the merge).
     for round in 0..2 {
-        let refused = log.appends_refused();
+        let refused = log.refused().appends;
         tokio::select! {
             got = merge.next() => panic!("next() returned while the store is down: {got:?}"),
-            wait = tokio::time::timeout(HANG, log.wait_appends_refused(refused + 3)) => {
+            wait = tokio::time::timeout(HANG, log.wait_refused(|r| r.appends >= refused + 3)) => {
                 wait.expect("the held append is retried");
             }
         }
@@ -307,7 +310,7 @@ async fn a_failing_ack_is_retried_within_its_bound_then_left_to_the_backlog() {
     let d = next(&mut merge).await.unwrap();
     log.set_down(true);
     let ack = tokio::spawn(d.ack());
-    tokio::time::timeout(HANG, log.wait_acks_refused(2))
+    tokio::time::timeout(HANG, log.wait_refused(|r| r.acks >= 2))
         .await
         .expect("the ack is retried");
     log.set_down(false);
@@ -334,19 +337,61 @@ async fn a_failing_ack_is_retried_within_its_bound_then_left_to_the_backlog() {
     let d = next(&mut merge).await.unwrap();
     assert_eq!((d.event.id(), d.origin.as_str()), ("e2", "log"));
     log.set_down(true);
-    let refused = log.refused.borrow().1;
+    let refused = log.refused().acks;
     let err = tokio::time::timeout(HANG, d.ack())
         .await
         .expect("the ack hung")
         .expect_err("the store stayed down past the bound");
     assert!(matches!(err, SourceError::Store(_)), "{err:?}");
-    assert!(log.refused.borrow().1 > refused + 1, "it was retried");
+    assert!(log.refused().acks > refused + 1, "it was retried");
     log.set_down(false);
     let again = next(&mut merge).await.unwrap();
     assert_eq!((again.event.id(), again.origin.as_str()), ("e2", "log"));
     again.ack().await.unwrap();
     assert!(log.unacked(10).await.unwrap().is_empty());
 }
+/// The store is down at start-up: the backlog claim fails, is reported once, and is
+/// tried again (with backoff) until the store answers; the live source waits for
+/// the backlog meanwhile, as it always does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_backlog_claim_is_retried_until_the_store_answers() {
+    let log = Flaky::new(MemoryStore::new());
+    log.append(&event("old_1")).await.unwrap();
+    log.release(event("old_1").dedup_id());
+    log.set_down(true);
+    let (ws, feed) = FakeSource::builder().origin(Origin::WebSocket).build();
+    feed.push(event("live_1"));
+    let mut merge = Merge::builder()
+        .source(ws)
+        .source(Idle)
+        .store(log.clone())
+        .store_backoff(fast_backoff())
+        .build();
+    let err = tokio::time::timeout(HANG, merge.next())
+        .await
+        .expect("next() hung")
+        .expect_err("the outage is reported");
+    assert!(matches!(err, SourceError::Store(_)), "{err:?}");
+    tokio::select! {
+        got = merge.next() => panic!("next() returned while the store is down: {got:?}"),
+        wait = tokio::time::timeout(HANG, log.wait_refused(|r| r.claims >= 3)) => {
+            wait.expect("the claim is tried again");
+        }
+    }
+    assert!(feed.taken().is_empty(), "live events wait for the backlog");
+    log.set_down(false);
+    let mut got = Vec::new();
+    for _ in 0..2 {
+        let d = next(&mut merge).await.unwrap();
+        got.push(format!("{}:{}", d.event.id(), d.origin));
+        d.ack().await.unwrap();
+    }
+    assert_eq!(got, ["old_1:log", "live_1:websocket"]);
+    let stats = merge.stats();
+    assert_eq!(stats.store_outages, 1);
+    assert!(!stats.store_down);
+}
+
 /// A source that never ends on its own: stands for a live transport.
 struct Idle;
 
