@@ -91,6 +91,12 @@ impl MergeBuilder {
     /// released by a dropped delivery, or held by an instance whose lease ran out.
     /// They are delivered with `Origin::Log`; the start-up backlog before anything
     /// live.
+    ///
+    /// A store that fails is waited for, never passed over: the event whose append
+    /// failed is held and retried ([`store_backoff`](MergeBuilder::store_backoff))
+    /// while the sources wait, an ack is retried for
+    /// [`ack_retry_for`](MergeBuilder::ack_retry_for). See the
+    /// [crate docs](crate#nothing-handed-to-the-merge-is-lost-what-is-retried-where).
     pub fn store(mut self, store: impl Store) -> Self {
         self.stores.store = Some(Arc::new(store));
         self
