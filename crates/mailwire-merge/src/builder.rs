@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mailwire_source::{BoxSource, EventSource};
+use mailwire_source::{Backoff, BoxSource, EventSource};
 use mailwire_store::Store;
 
 use crate::Merge;
@@ -40,6 +40,8 @@ pub struct MergeBuilder {
     pub(crate) recent: usize,
     pub(crate) backlog_page: usize,
     pub(crate) take_over_every: Option<Duration>,
+    pub(crate) store_backoff: Backoff,
+    pub(crate) ack_retry_for: Option<Duration>,
 }
 
 impl Default for MergeBuilder {
@@ -55,6 +57,8 @@ impl Default for MergeBuilder {
             recent: 4096,
             backlog_page: 256,
             take_over_every: None,
+            store_backoff: crate::retry::default_backoff(),
+            ack_retry_for: None,
         }
     }
 }
@@ -87,6 +91,12 @@ impl MergeBuilder {
     /// released by a dropped delivery, or held by an instance whose lease ran out.
     /// They are delivered with `Origin::Log`; the start-up backlog before anything
     /// live.
+    ///
+    /// A store that fails is waited for, never passed over: the event whose append
+    /// failed is held and retried ([`store_backoff`](MergeBuilder::store_backoff))
+    /// while the sources wait, an ack is retried for
+    /// [`ack_retry_for`](MergeBuilder::ack_retry_for). See the
+    /// [crate docs](crate#nothing-handed-to-the-merge-is-lost-what-is-retried-where).
     pub fn store(mut self, store: impl Store) -> Self {
         self.stores.store = Some(Arc::new(store));
         self
@@ -102,6 +112,31 @@ impl MergeBuilder {
     /// quarter of the store's lease, at least 10 ms). Uses tokio's clock.
     pub fn take_over_every(mut self, every: Duration) -> Self {
         self.take_over_every = Some(every);
+        self
+    }
+
+    /// The delays between retries of a store write that failed (Redis down, a full
+    /// disk): the append of the event held at the head of the merge, retried until
+    /// the store answers, and an ack, retried for up to
+    /// [`ack_retry_for`](MergeBuilder::ack_retry_for). Also the delays between claims
+    /// of the backlog while they fail (at most
+    /// [`take_over_every`](MergeBuilder::take_over_every)).
+    ///
+    /// Default: a first retry within 100 ms, ceilings doubling up to 3 s, full
+    /// jitter (`Backoff::default().base(100 ms).cap(3 s)`). Uses tokio's clock.
+    pub fn store_backoff(mut self, backoff: Backoff) -> Self {
+        self.store_backoff = backoff;
+        self
+    }
+
+    /// How long an ack whose store write fails is retried before `ack()` returns the
+    /// error (default: half the store's lease, so the claim does not lapse and the
+    /// event go to another instance meanwhile). An attempt in progress at the bound
+    /// is let finish. After the error the event is still unacked in the store's log,
+    /// and its claim is released: the backlog claim delivers it again (at least
+    /// once, never lost).
+    pub fn ack_retry_for(mut self, bound: Duration) -> Self {
+        self.ack_retry_for = Some(bound);
         self
     }
 
@@ -164,6 +199,8 @@ impl fmt::Debug for MergeBuilder {
             .field("window_age", &self.window_age)
             .field("reorder", &self.reorder)
             .field("on_failure", &self.on_failure)
+            .field("store_backoff", &self.store_backoff)
+            .field("ack_retry_for", &self.ack_retry_for)
             .finish_non_exhaustive()
     }
 }

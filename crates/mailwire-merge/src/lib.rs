@@ -67,9 +67,8 @@
 //!   sources (a durable one redelivers them).
 //! - **Failures.** By default a source that fails is dropped, recorded in
 //!   [`MergeStats::failed_sources`] and logged, and the others carry on; its error
-//!   is returned once every source is gone ([`OnSourceFailure`]). A store error is
-//!   returned from `next()` as a transient [`SourceError::Store`](mailwire_source::SourceError::Store):
-//!   the event it concerned was not delivered nor settled, and the merge goes on.
+//!   is returned once every source is gone ([`OnSourceFailure`]). A store that
+//!   fails is waited for, never passed over: see below.
 //! - **Reorder.** With [`MergeBuilder::reorder`], events are held up to W and
 //!   delivered in timestamp order per inbox; later arrivals go out at once and are
 //!   counted as late.
@@ -84,6 +83,50 @@
 //! - **The end.** `Ok(None)` once every source has ended and everything held went out.
 //!   A consumer that stops first can take what the reorder window holds at once
 //!   with [`Merge::take_held`].
+//!
+//! # Nothing handed to the merge is lost: what is retried where
+//!
+//! The merge assumes nothing of its sources beyond the
+//! [`EventSource`](mailwire_source::EventSource) contract:
+//! once a source handed it a delivery, keeping that event is the merge's job.
+//! Whether a source delivers an event again by itself (after a restart, after a
+//! delivery dropped unacked) is part of *that source's* contract, documented by
+//! it: a webhook receiver with a store does (its event is in the log before its
+//! 200), the service retries a webhook it got no 2xx for, a WebSocket does not (its
+//! gaps are the resume point's and the backfill's to fill).
+//!
+//! - **An append that fails** (Redis down, a full disk) does not drop the event.
+//!   It stays at the head of the merge's ordered admissions, and its append is
+//!   retried with [`MergeBuilder::store_backoff`] (100 ms, doubling to 3 s, full
+//!   jitter) until the store answers. Meanwhile nothing behind it moves and no
+//!   source is polled: back-pressure. A WebSocket source's bounded channel fills
+//!   and its reader stops reading (the server buffers); a webhook receiver sharing
+//!   the store answers 503 when its own append fails or its queue is full, and the
+//!   service retries. When the store answers, the held events flow out in their
+//!   order, each once.
+//! - **The outage is reported once.** `next()` returns one transient
+//!   [`SourceError::Store`](mailwire_source::SourceError::Store) when an outage
+//!   starts (a caller prints it and calls `next()` again), then keeps retrying
+//!   inside; a `tracing` warning marks the start, an info line the end, and
+//!   [`MergeStats::store_outages`], [`MergeStats::store_down`] and
+//!   [`MergeStats::store_retries`] (metrics `mailwire_merge_store_outages_total`,
+//!   `mailwire_merge_store_down`, `mailwire_merge_store_retries_total`) count it. A
+//!   store that fails again after it answered is a new outage, reported again.
+//! - **The backlog claim** (at start-up and every
+//!   [`take_over_every`](MergeBuilder::take_over_every)) that fails is tried again
+//!   after a backoff delay (at most the tick), within the same outage report; at
+//!   start-up the live sources keep waiting for it.
+//! - **An ack whose store write fails** is retried with the same backoff for up to
+//!   [`MergeBuilder::ack_retry_for`] (default half the store's lease, so the claim
+//!   does not lapse meanwhile); then `ack()` returns the error. The event is still
+//!   unacked in the store's log and its claim is released, so the backlog claim
+//!   delivers it again, in this instance or another: at least once, never lost.
+//!   The source's own ack runs only after the store's succeeded.
+//! - **A closed store** ([`StoreError::Closed`](mailwire_store::StoreError::Closed))
+//!   is not an outage: the application closed it, nothing can be kept any more, so
+//!   the merge returns the error and ends. What it held is unacked in its source.
+//! - **Cancellation.** The held event, its retry and its backoff timer live in the
+//!   merge: dropping a `next()` future loses nothing.
 //!
 //! # Dedup cost
 //!
@@ -102,10 +145,12 @@
 //!
 //! A second run on a quieter machine: [`IdWindow`] 4.10x fresh, 1.49x steady.
 
+mod admission;
 mod builder;
 mod merge;
 mod metric;
 mod reorder;
+mod retry;
 mod settle;
 mod shared;
 mod stats;

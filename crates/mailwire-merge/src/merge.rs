@@ -10,12 +10,16 @@ use futures::future::{BoxFuture, poll_fn};
 use futures::stream::{FuturesOrdered, FuturesUnordered};
 use futures::{FutureExt, StreamExt};
 use mailwire_proto::Event;
-use mailwire_source::{Ack, BoxSource, Delivery, EventSource, Origin, SourceError, async_trait};
+use mailwire_source::{
+    Ack, BoxSource, Delays, Delivery, EventSource, Origin, SourceError, async_trait,
+};
 use mailwire_store::StoreError;
 use tokio::time::Sleep;
 
+use crate::admission::{Admission, Admitted, Held, admit};
 use crate::builder::{MergeBuilder, OnSourceFailure};
 use crate::reorder::{Pushed, Reorder};
+use crate::retry::{Outage, StoreRetry};
 use crate::settle::{MergeSettle, settle_all};
 use crate::shared::{Known, SharedDedup};
 use crate::stats::{MergeStats, StatsHandle};
@@ -31,6 +35,19 @@ type SourceFuture = BoxFuture<'static, (BoxSource<'static>, NextResult)>;
 
 /// Merges sources into one stream that yields each event id once. See the
 /// [crate docs](crate) for the semantics and an example.
+///
+/// # What it guarantees when the store fails
+///
+/// No delivery a source handed it is dropped for a store error. An event whose
+/// append fails is held at the head and its append retried with backoff until the
+/// store answers; meanwhile the sources are not polled (their own back-pressure
+/// applies: a WebSocket stops reading, a receiver answers 503). `next()` returns
+/// one transient [`SourceError::Store`] when the outage starts, then waits inside;
+/// once the store answers, the held events come out in order. An ack whose store
+/// write fails is retried for [`MergeBuilder::ack_retry_for`], then fails and
+/// leaves the event to the backlog claim (delivered again, never lost). Whether a
+/// source re-delivers what it handed over is that source's contract, not something
+/// the merge relies on. Details in the [crate docs](crate#nothing-handed-to-the-merge-is-lost-what-is-retried-where).
 pub struct Merge {
     slots: Vec<Slot>,
     /// Round-robin: the slot polled first on the next look at the sources.
@@ -47,7 +64,18 @@ pub struct Merge {
     /// When the next look for events to take over is due.
     take_over: Option<Pin<Box<Sleep>>>,
     admissions: FuturesOrdered<BoxFuture<'static, Admitted>>,
+    /// The admission at the head whose append failed, retried until the store
+    /// answers. While it is held nothing behind it moves and no source is polled.
+    held: Option<Held>,
     max_admissions: usize,
+    /// Whether the store is down, as seen by this merge.
+    outage: Outage,
+    /// How store writes are retried (held appends, acks).
+    retry: StoreRetry,
+    /// Delays between claims of the backlog while they fail.
+    claim_delays: Delays,
+    /// The outage generation when the claim in progress started.
+    claim_generation: u64,
     /// Acks of suppressed copies being settled in their sources.
     settling: FuturesUnordered<BoxFuture<'static, ()>>,
     reorder: Option<Reorder>,
@@ -84,13 +112,6 @@ enum Replay {
     },
 }
 
-/// A new event that went through the stores.
-struct Admitted {
-    key: IdKey,
-    delivery: Delivery,
-    verdict: Result<Verdict, StoreError>,
-}
-
 // A return value that lives for one match, never stored: boxing the delivery would
 // cost an allocation per event for nothing.
 #[allow(clippy::large_enum_variant)]
@@ -113,6 +134,16 @@ impl Merge {
 
     pub(crate) fn from_builder(b: MergeBuilder) -> Merge {
         let hasher = IdHasher::new();
+        let lease = b
+            .stores
+            .store
+            .as_ref()
+            .map(|s| s.lease())
+            .unwrap_or_default();
+        let retry = StoreRetry {
+            ack_for: b.ack_retry_for.unwrap_or(lease / 2),
+            backoff: b.store_backoff,
+        };
         let now = tokio::time::Instant::now().into_std();
         let window = IdWindow::with_hasher(b.window_capacity, b.window_age, now, hasher.clone());
         let slots = b
@@ -131,20 +162,19 @@ impl Merge {
             replay: Replay::Idle,
             starting: b.stores.store.is_some(),
             backlog_page: b.backlog_page,
-            take_over_every: b.take_over_every.unwrap_or_else(|| {
-                let lease = b
-                    .stores
-                    .store
-                    .as_ref()
-                    .map(|s| s.lease())
-                    .unwrap_or_default();
-                (lease / 4).max(std::time::Duration::from_millis(10))
-            }),
+            take_over_every: b
+                .take_over_every
+                .unwrap_or_else(|| (lease / 4).max(std::time::Duration::from_millis(10))),
             take_over: None,
             stores: b.stores,
             stats: StatsHandle::default(),
             admissions: FuturesOrdered::new(),
+            held: None,
             max_admissions: b.max_admissions,
+            outage: Outage::default(),
+            claim_delays: retry.backoff.delays(),
+            claim_generation: 0,
+            retry,
             settling: FuturesUnordered::new(),
             reorder: b.reorder.map(Reorder::new),
             timer: None,
@@ -213,6 +243,21 @@ impl Merge {
                 Poll::Ready(Ok(())) => {}
             }
 
+            if let Some(held) = self.held.as_mut() {
+                let generation = self.outage.generation();
+                let Poll::Ready(admitted) = held.poll(cx, &self.stores, generation, &self.stats)
+                else {
+                    // The head waits for the store: nothing behind it moves, and no
+                    // source is polled (back-pressure: a WebSocket stops reading, a
+                    // receiver's queue fills and it answers 503).
+                    return Poll::Pending;
+                };
+                match self.admitted(admitted) {
+                    Some(out) => return Poll::Ready(out),
+                    None => continue,
+                }
+            }
+
             if let Poll::Ready(Some(admitted)) = self.admissions.poll_next_unpin(cx) {
                 match self.admitted(admitted) {
                     Some(out) => return Poll::Ready(out),
@@ -220,7 +265,7 @@ impl Merge {
                 }
             }
 
-            if self.admissions.len() < self.max_admissions {
+            if self.pipeline_len() < self.max_admissions {
                 if let Replay::Draining { events, full } = &mut self.replay {
                     match events.pop_front() {
                         Some(event) => {
@@ -289,7 +334,7 @@ impl Merge {
             .iter()
             .all(|s| matches!(s.state, SlotState::Gone));
         let backlog_done = !self.starting && !matches!(self.replay, Replay::Draining { .. });
-        if !sources_gone || !backlog_done || !self.admissions.is_empty() {
+        if !sources_gone || !backlog_done || self.pipeline_len() > 0 {
             return Poll::Pending;
         }
         if let Some(delivery) = self.reorder.as_mut().and_then(Reorder::pop_any) {
@@ -333,6 +378,7 @@ impl Merge {
             return;
         };
         let page = self.backlog_page;
+        self.claim_generation = self.outage.generation();
         self.replay = Replay::Fetching(async move { store.claim(page).await }.boxed());
     }
 
@@ -345,13 +391,19 @@ impl Merge {
                     if self.stores.store.is_none() {
                         return Poll::Ready(Ok(()));
                     }
-                    if !self.starting {
+                    // At start-up the first claim goes at once; a claim that failed is
+                    // tried again after a backoff delay (armed below).
+                    if !self.starting || self.take_over.is_some() {
                         let every = self.take_over_every;
                         let tick = self
                             .take_over
                             .get_or_insert_with(|| Box::pin(tokio::time::sleep(every)));
                         if tick.as_mut().poll(cx).is_pending() {
-                            return Poll::Ready(Ok(()));
+                            return if self.starting {
+                                Poll::Pending
+                            } else {
+                                Poll::Ready(Ok(()))
+                            };
                         }
                         self.take_over = None;
                     }
@@ -361,6 +413,8 @@ impl Merge {
                     Poll::Pending if self.starting => return Poll::Pending,
                     Poll::Pending => return Poll::Ready(Ok(())),
                     Poll::Ready(Ok(events)) => {
+                        self.store_answered();
+                        self.claim_delays.reset();
                         if !events.is_empty() {
                             tracing::debug!(
                                 events = events.len(),
@@ -374,9 +428,18 @@ impl Merge {
                         };
                     }
                     Poll::Ready(Err(e)) => {
-                        // Tried again on the next call (at start-up) or tick.
+                        // Tried again after a backoff delay (at most the tick): at
+                        // start-up the live sources keep waiting for it.
                         self.replay = Replay::Idle;
-                        return Poll::Ready(Err(SourceError::store(e)));
+                        let delay = self
+                            .claim_delays
+                            .next()
+                            .unwrap_or(self.take_over_every)
+                            .min(self.take_over_every);
+                        self.take_over = Some(Box::pin(tokio::time::sleep(delay)));
+                        if let Some(report) = self.store_failed(e, self.claim_generation, None) {
+                            return Poll::Ready(Err(report));
+                        }
                     }
                 },
                 Replay::Draining { .. } => return Poll::Ready(Ok(())),
@@ -455,24 +518,22 @@ impl Merge {
                     .push(async move { settle_all(vec![ack], &id).await }.boxed());
                 None
             }
-            Known::New if (from_log || self.stores.is_empty()) && self.admissions.is_empty() => {
+            Known::New if (from_log || self.stores.is_empty()) && self.pipeline_len() == 0 => {
                 // Nothing to ask the store (none, or claimed from it already), and
                 // nothing ahead of it in the pipeline.
                 self.deliver(key, delivery)
             }
             Known::New => {
-                let stores = self.stores.clone();
-                self.admissions.push_back(
-                    async move {
-                        let verdict = stores.admit(&delivery.event, from_log).await;
-                        Admitted {
-                            key,
-                            delivery,
-                            verdict,
-                        }
-                    }
-                    .boxed(),
-                );
+                let admission = Admission {
+                    key,
+                    delivery,
+                    from_log,
+                };
+                self.admissions.push_back(admit(
+                    self.stores.clone(),
+                    admission,
+                    self.outage.generation(),
+                ));
                 None
             }
         }
@@ -481,13 +542,34 @@ impl Merge {
     /// A new event came back from the stores.
     fn admitted(&mut self, admitted: Admitted) -> Option<NextResult> {
         let Admitted {
-            key,
-            mut delivery,
+            admission,
+            generation,
             verdict,
         } = admitted;
+        let verdict = match verdict {
+            Ok(verdict) => verdict,
+            Err(e) => {
+                tracing::debug!(
+                    event_id = admission.delivery.event.id(),
+                    error = %e,
+                    "append failed: the event is held at the head of the merge"
+                );
+                return self.store_failed(e, generation, Some(admission)).map(Err);
+            }
+        };
+        let Admission {
+            key,
+            mut delivery,
+            from_log,
+        } = admission;
+        // The head moves on.
+        self.held = None;
+        if !from_log {
+            self.store_answered();
+        }
         match verdict {
-            Ok(Verdict::Fresh) => self.deliver(key, delivery),
-            Ok(Verdict::Known) => {
+            Verdict::Fresh => self.deliver(key, delivery),
+            Verdict::Known => {
                 // Acked already, or another instance holds it and delivers it. Not
                 // remembered as settled here: another instance's claim may lapse, and
                 // a copy that arrives then must be asked about again. Copies held
@@ -504,13 +586,54 @@ impl Merge {
                     .push(async move { settle_all(vec![ack], &id).await }.boxed());
                 None
             }
-            Err(e) => {
-                // Not delivered and not settled: a durable source delivers it again.
-                tracing::warn!(event_id = delivery.event.id(), error = %e, "store failed; event not delivered");
-                self.dedup.release(key);
-                drop(delivery);
-                Some(Err(SourceError::store(e)))
+        }
+    }
+
+    /// Admissions in the pipeline: in the store's hands, and the one held.
+    fn pipeline_len(&self) -> usize {
+        self.admissions.len() + usize::from(self.held.is_some())
+    }
+
+    /// A store call that started at `generation` failed. `admission` (when it was
+    /// an append) is held at the head and retried. Returns the error to report from
+    /// `next()`: the first of an outage, or a closed store (which ends the merge).
+    fn store_failed(
+        &mut self,
+        error: StoreError,
+        generation: u64,
+        admission: Option<Admission>,
+    ) -> Option<SourceError> {
+        if matches!(error, StoreError::Closed) {
+            // Closed by the application: nothing will be kept again, so retrying
+            // would wait forever. What is held stays unacked in its source.
+            tracing::warn!("store closed: the merge ends");
+            self.finished = true;
+            self.held = None;
+            return Some(SourceError::store(error));
+        }
+        if let Some(admission) = admission {
+            match self.held.as_mut() {
+                Some(held) => held.again(admission),
+                None => self.held = Some(Held::new(admission, &self.retry.backoff)),
             }
+        }
+        if !self.outage.failed(generation) {
+            tracing::debug!(%error, "store still unavailable; retrying");
+            return None;
+        }
+        tracing::warn!(
+            %error,
+            "store unavailable: the event at the head is held and retried with backoff, sources paused"
+        );
+        self.stats.store_down(true);
+        Some(SourceError::store(error))
+    }
+
+    /// A store call succeeded: an outage in progress is over.
+    fn store_answered(&mut self) {
+        if self.outage.answered() {
+            tracing::info!("store answers again: held events flow in their order");
+            self.stats.store_down(false);
         }
     }
 
@@ -522,6 +645,8 @@ impl Merge {
             key,
             dedup: self.dedup.clone(),
             stores: self.stores.clone(),
+            retry: self.retry.clone(),
+            stats: self.stats.clone(),
             settled: false,
         };
         let delivery = delivery.with_ack(Ack::new(settle).then(inner));
@@ -550,7 +675,9 @@ impl Merge {
 #[async_trait]
 impl EventSource for Merge {
     /// The next event no source delivered before, or `Ok(None)` once every source has
-    /// ended. Cancellation safe.
+    /// ended. A transient [`SourceError::Store`] once when a store outage starts
+    /// (call again: the held events come out when the store answers). Cancellation
+    /// safe.
     async fn next(&mut self) -> NextResult {
         poll_fn(|cx| self.poll_delivery(cx)).await
     }
@@ -570,6 +697,8 @@ impl fmt::Debug for Merge {
             .field("live_sources", &self.live_sources())
             .field("stores", &self.stores)
             .field("admissions", &self.admissions.len())
+            .field("held", &self.held.is_some())
+            .field("outage", &self.outage)
             .field("reorder", &self.reorder)
             .field("on_failure", &self.on_failure)
             .field("finished", &self.finished)

@@ -9,6 +9,12 @@ pub(crate) const DELIVERED: &str = "mailwire_merge_delivered_total";
 pub(crate) const DUPLICATES: &str = "mailwire_merge_duplicates_total";
 /// Events that came after a later one of their inbox had left the reorder window.
 pub(crate) const LATE: &str = "mailwire_merge_late_total";
+/// Store outages begun (each returned once from `next()`).
+pub(crate) const STORE_OUTAGES: &str = "mailwire_merge_store_outages_total";
+/// 1 while a store outage is in progress (the merge holds its head and its sources), else 0.
+pub(crate) const STORE_DOWN: &str = "mailwire_merge_store_down";
+/// Store writes (appends of held events, acks) tried again after a failure.
+pub(crate) const STORE_RETRIES: &str = "mailwire_merge_store_retries_total";
 /// Events the reorder window holds now.
 pub(crate) const HELD: &str = "mailwire_merge_held";
 

@@ -3,13 +3,20 @@
 use async_trait::async_trait;
 use mailwire_source::{Ack, Settle, SourceError};
 
+use crate::retry::{self, StoreRetry};
 use crate::shared::SharedDedup;
+use crate::stats::StatsHandle;
 use crate::stores::Stores;
 use crate::window::IdKey;
 
 /// The merge's part of an ack: ack the event in the store (one write: out of the log,
 /// its id remembered as acked), then let the copies suppressed meanwhile settle in
 /// their sources. The source's own ack runs after it (see [`Ack::then`]).
+///
+/// A store ack that fails (the store is down) is retried with the merge's store
+/// backoff for up to [`MergeBuilder::ack_retry_for`](crate::MergeBuilder::ack_retry_for)
+/// (by default half the store's lease, so the claim does not lapse meanwhile), then
+/// its error is returned.
 ///
 /// Dropped without running, or failing, it releases the id and its claim: the event
 /// stays unacked in the store, the next copy from any source (or the next claim of
@@ -19,6 +26,8 @@ pub(crate) struct MergeSettle {
     pub(crate) key: IdKey,
     pub(crate) dedup: SharedDedup,
     pub(crate) stores: Stores,
+    pub(crate) retry: StoreRetry,
+    pub(crate) stats: StatsHandle,
     pub(crate) settled: bool,
 }
 
@@ -26,7 +35,9 @@ pub(crate) struct MergeSettle {
 impl Settle for MergeSettle {
     async fn settle(mut self: Box<Self>) -> Result<(), SourceError> {
         if let Some(store) = &self.stores.store {
-            store.ack(&self.id).await.map_err(SourceError::store)?;
+            retry::ack(&**store, &self.id, &self.retry, &self.stats)
+                .await
+                .map_err(SourceError::store)?;
         }
         let held = self
             .dedup

@@ -52,6 +52,15 @@ pub struct MergeStats {
     pub late: u64,
     /// Sources that failed and were dropped while the merge carried on.
     pub failed_sources: Vec<FailedSource>,
+    /// Store outages begun: times a store write failed while the store was thought
+    /// up. Each was returned once from `next()` as a transient
+    /// [`SourceError::Store`](mailwire_source::SourceError::Store).
+    pub store_outages: u64,
+    /// True while an outage is in progress: the event at the head of the merge is
+    /// held and its append retried, and the sources are not polled.
+    pub store_down: bool,
+    /// Store writes tried again after a failure: appends of held events, and acks.
+    pub store_retries: u64,
 }
 
 impl MergeStats {
@@ -89,6 +98,15 @@ impl fmt::Display for MergeStats {
         }
         if self.late > 0 {
             writeln!(f, "late: {}", self.late)?;
+        }
+        if self.store_outages > 0 || self.store_retries > 0 {
+            writeln!(
+                f,
+                "store: {} outages, {} retries{}",
+                self.store_outages,
+                self.store_retries,
+                if self.store_down { ", down now" } else { "" }
+            )?;
         }
         for failed in &self.failed_sources {
             writeln!(f, "failed: {} ({})", failed.source, failed.error)?;
@@ -155,6 +173,26 @@ impl StatsHandle {
     pub(crate) fn late(&self) {
         metrics::counter!(crate::metric::LATE).increment(1);
         self.update(|s| s.late += 1);
+    }
+
+    /// A store outage began (`true`) or ended (`false`).
+    pub(crate) fn store_down(&self, down: bool) {
+        metrics::gauge!(crate::metric::STORE_DOWN).set(if down { 1.0 } else { 0.0 });
+        if down {
+            metrics::counter!(crate::metric::STORE_OUTAGES).increment(1);
+        }
+        self.update(|s| {
+            s.store_down = down;
+            if down {
+                s.store_outages += 1;
+            }
+        });
+    }
+
+    /// A store write is tried again.
+    pub(crate) fn store_retry(&self) {
+        metrics::counter!(crate::metric::STORE_RETRIES).increment(1);
+        self.update(|s| s.store_retries += 1);
     }
 
     pub(crate) fn failed(&self, source: &str, error: &dyn fmt::Display) {

@@ -171,3 +171,151 @@ async fn store_is_settled(store: &RedbStore) -> bool {
     use mailwire_store::Store;
     store.unacked(100).await.unwrap().is_empty()
 }
+
+/// A `redis-server` of the test's own, on a port of its own, that it can kill. It
+/// keeps nothing on disk (`--save ''`, no append-only file): killed, it forgets
+/// everything, as a crashed Redis without persistence does.
+struct RedisServer {
+    child: std::process::Child,
+}
+
+impl RedisServer {
+    /// Starts it and waits until it accepts connections.
+    async fn start(port: u16) -> RedisServer {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("redis-server on the PATH");
+        let stdout = child.stdout.take().expect("piped");
+        let ready = tokio::task::spawn_blocking(move || {
+            let mut lines = std::io::BufReader::new(stdout).lines();
+            let ready = lines
+                .by_ref()
+                .map_while(Result::ok)
+                .any(|line| line.contains("Ready to accept connections"));
+            // Keep reading, so the server never blocks on a full pipe.
+            std::thread::spawn(move || lines.for_each(drop));
+            ready
+        });
+        let server = RedisServer { child };
+        assert!(
+            bounded("redis-server to start", ready).await.unwrap(),
+            "redis-server exited before it was ready (port {port} taken?)"
+        );
+        server
+    }
+
+    /// SIGKILL: no shutdown, nothing saved.
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// Redis killed under a WebSocket: the 20 events that arrive while it is down are
+/// held by the merge (the WebSocket's reader stops, the simulator buffers) and each
+/// is delivered once, in order, when Redis is back. The outage is reported once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_killed_under_a_websocket_every_event_is_delivered_once() {
+    use mailwire_source::Backoff;
+    use mailwire_store::{RedisStore, Store};
+
+    let port = free_port();
+    let mut redis = RedisServer::start(port).await;
+    let store = RedisStore::builder(format!("redis://127.0.0.1:{port}"))
+        .key_prefix("mailwire-merge-outage")
+        .consumer("outage-test")
+        .connect_timeout(Duration::from_millis(500))
+        .response_timeout(Duration::from_secs(1))
+        .connect_retries(1)
+        .connect()
+        .await
+        .unwrap();
+    let sim = Simulator::builder()
+        .api_key(KEY)
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    // A small channel: with the merge paused, the reader stops after a few events
+    // and the rest wait in the simulator and the socket.
+    let ws = WsSource::spawn(WsConfig::new(sim.ws_url()).api_key(KEY).channel_capacity(4)).unwrap();
+    let mut status = ws.status();
+    let ws_shutdown = ws.shutdown_handle();
+    bounded(
+        "subscribed",
+        status.wait_for(|s| matches!(s, Status::Subscribed)),
+    )
+    .await
+    .unwrap();
+    let mut merge = Merge::builder()
+        .source(ws)
+        .store(store.clone())
+        .store_backoff(
+            Backoff::default()
+                .base(Duration::from_millis(50))
+                .cap(Duration::from_millis(500)),
+        )
+        .build();
+    let stats = merge.stats_handle();
+    let mut got = Vec::new();
+    let mut errors = Vec::new();
+
+    sim.emit_all(events(0..5));
+    take(&mut merge, 5, &mut got).await;
+
+    // Redis dies (and forgets everything: only events sent from now on are checked).
+    redis.kill();
+    sim.emit_all(events(5..25));
+    match bounded("the outage to be reported", merge.next()).await {
+        Err(e) => errors.push(e),
+        Ok(d) => panic!("delivered with Redis down: {d:?}"),
+    }
+    assert!(stats.snapshot().store_down);
+
+    // Redis is back on the same port, empty: the store reconnects by itself and its
+    // append recreates the stream and the consumer group.
+    let _redis = RedisServer::start(port).await;
+    let mut back = Vec::new();
+    while back.len() < 20 {
+        match bounded("a delivery", merge.next()).await {
+            Ok(Some(d)) => {
+                back.push(d.event.id().to_owned());
+                d.ack().await.expect("ack");
+            }
+            Ok(None) => panic!("the merge ended early"),
+            Err(e) => errors.push(e),
+        }
+    }
+    ws_shutdown.shutdown();
+    while let Some(d) = bounded("the end", merge.next())
+        .await
+        .expect("next() failed")
+    {
+        back.push(d.event.id().to_owned());
+        d.ack().await.unwrap();
+    }
+
+    let want: Vec<String> = (5..25).map(|i| format!("evt_{i:02}")).collect();
+    assert_eq!(back, want, "each once, in order");
+    assert_eq!(errors.len(), 1, "one error for one outage: {errors:?}");
+    assert!(matches!(errors[0], mailwire_source::SourceError::Store(_)));
+    let stats = stats.snapshot();
+    assert!(!stats.store_down);
+    assert_eq!(stats.store_outages, 1);
+    assert!(stats.store_retries >= 1, "{stats:?}");
+    assert!(store.unacked(100).await.unwrap().is_empty());
+}

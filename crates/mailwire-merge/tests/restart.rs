@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use mailwire_merge::Merge;
 use mailwire_proto::Event;
-use mailwire_source::{Delivery, EventSource, Origin, SourceError, async_trait};
+use mailwire_source::{Backoff, Delivery, EventSource, Origin, SourceError, async_trait};
 use mailwire_store::{Appended, MemoryStore, RedbStore, Store, StoreError};
 use mailwire_test::{FakeHandle, FakeSource, fixtures};
+use tokio::sync::watch;
 
 const HANG: Duration = Duration::from_secs(10);
 
@@ -124,24 +125,70 @@ async fn unacked_events_come_back_after_a_restart_and_acked_ones_never_do() {
     }
 }
 
-/// A log whose appends fail while `down` is set.
+/// A store whose calls that touch the log fail while it is down (Redis down, a full
+/// disk): the one wrapper of these tests, so a method the `Store` trait gains is one
+/// edit here. It counts the calls that failed, and a test can wait for a count.
+#[derive(Clone, Copy, Debug, Default)]
+struct Refused {
+    appends: usize,
+    claims: usize,
+    acks: usize,
+}
+
 struct Flaky {
     inner: MemoryStore,
     down: AtomicBool,
+    /// Calls refused so far.
+    refused: watch::Sender<Refused>,
+}
+
+impl Flaky {
+    fn new(inner: MemoryStore) -> Arc<Flaky> {
+        Arc::new(Flaky {
+            inner,
+            down: AtomicBool::new(false),
+            refused: watch::channel(Refused::default()).0,
+        })
+    }
+
+    fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+
+    fn refuse(&self) -> Result<(), StoreError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable("no space left on device".into()));
+        }
+        Ok(())
+    }
+
+    fn refused(&self) -> Refused {
+        *self.refused.borrow()
+    }
+
+    /// Waits until `enough` holds of the calls refused so far.
+    async fn wait_refused(&self, enough: impl Fn(&Refused) -> bool) {
+        let mut rx = self.refused.subscribe();
+        // `wait_for` fails only when the sender is gone; `self` holds it.
+        let _ = rx.wait_for(|r| enough(r)).await;
+    }
 }
 
 #[async_trait]
 impl Store for Flaky {
     async fn append(&self, event: &Event) -> Result<Appended, StoreError> {
-        if self.down.load(Ordering::SeqCst) {
-            return Err(StoreError::Unavailable("disk full".into()));
-        }
+        self.refuse()
+            .inspect_err(|_| self.refused.send_modify(|r| r.appends += 1))?;
         self.inner.append(event).await
     }
     async fn claim(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
+        self.refuse()
+            .inspect_err(|_| self.refused.send_modify(|r| r.claims += 1))?;
         self.inner.claim(limit).await
     }
     async fn ack(&self, id: &str) -> Result<(), StoreError> {
+        self.refuse()
+            .inspect_err(|_| self.refused.send_modify(|r| r.acks += 1))?;
         self.inner.ack(id).await
     }
     fn release(&self, id: &str) {
@@ -158,33 +205,191 @@ impl Store for Flaky {
     }
 }
 
-#[tokio::test]
-async fn a_store_failure_is_a_transient_error_and_the_event_is_left_unsettled() {
-    let log = Arc::new(Flaky {
-        inner: MemoryStore::new(),
-        down: AtomicBool::new(true),
-    });
-    let (hooks, feed) = FakeSource::builder().origin(Origin::Webhook).build();
-    feed.push(event("e1"));
-    let mut merge = Merge::builder().source(hooks).store(log.clone()).build();
+/// Short delays, so a test of an outage takes milliseconds.
+fn fast_backoff() -> Backoff {
+    Backoff::default()
+        .base(Duration::from_millis(2))
+        .cap(Duration::from_millis(20))
+}
+
+/// A full disk under a WebSocket, which never delivers anything twice: every event
+/// it brings while the store refuses writes is kept by the merge (the head held and
+/// retried, the source no longer read) and delivered once, in order, when the store
+/// takes writes again. The outage is reported once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_arriving_while_the_store_fails_are_held_and_delivered_once_in_order() {
+    let log = Flaky::new(MemoryStore::new());
+    let (ws, feed) = FakeSource::builder().origin(Origin::WebSocket).build();
+    let mut merge = Merge::builder()
+        .source(ws)
+        .store(log.clone())
+        .store_backoff(fast_backoff())
+        .take_over_every(Duration::from_millis(5))
+        .build();
+    let stats = merge.stats_handle();
+
+    feed.push(event("e0"));
+    let d = next(&mut merge).await.unwrap();
+    d.ack().await.unwrap();
+
+    // The disk fills; the WebSocket brings five more.
+    log.set_down(true);
+    let during = ["e1", "e2", "e3", "e4", "e5"];
+    feed.push_all(events(&during));
+    // One error for the outage: the caller prints it and carries on.
     let err = tokio::time::timeout(HANG, merge.next())
         .await
-        .unwrap()
-        .unwrap_err();
+        .expect("next() hung")
+        .expect_err("the outage is reported");
     assert!(
         matches!(err, SourceError::Store(_)) && err.is_transient(),
         "{err:?}"
     );
-    // Not settled: the webhook source would deliver it again (e.g. after a restart).
-    assert!(feed.acked().is_empty());
-    // The merge carries on, and the same event is not blocked by its failed attempt.
-    log.down.store(false, Ordering::SeqCst);
-    feed.push(event("e1")).end();
+    assert!(stats.snapshot().store_down);
+
+    // While the store keeps failing, the merge retries the held append and reads
+    // nothing more. Each `next()` is dropped mid-way once retries are seen
+    // (cancellation safe: the held event stays in the merge).
+    for round in 0..2 {
+        let refused = log.refused().appends;
+        tokio::select! {
+            got = merge.next() => panic!("next() returned while the store is down: {got:?}"),
+            wait = tokio::time::timeout(HANG, log.wait_refused(|r| r.appends >= refused + 3)) => {
+                wait.expect("the held append is retried");
+            }
+        }
+        // e0, and e1 whose append failed: nothing after it was read.
+        assert_eq!(
+            feed.taken(),
+            ["e0", "e1"],
+            "round {round}: the source was polled while the head was held"
+        );
+    }
+    let during_outage = stats.snapshot();
+    assert!(during_outage.store_down);
+    assert_eq!(during_outage.store_outages, 1);
+    assert!(during_outage.store_retries >= 3, "{during_outage:?}");
+
+    // The disk has room again: everything comes, in order, once; no second error.
+    log.set_down(false);
+    feed.end();
+    let mut got = Vec::new();
+    while let Some(d) = next(&mut merge).await {
+        got.push(d.event.id().to_owned());
+        d.ack().await.unwrap();
+    }
+    assert_eq!(got, during);
+    assert_eq!(feed.acked(), ["e0", "e1", "e2", "e3", "e4", "e5"]);
+    let after = stats.snapshot();
+    assert!(!after.store_down);
+    assert_eq!(after.store_outages, 1);
+    assert_eq!(after.origin(&Origin::WebSocket).delivered, 6);
+    assert!(log.unacked(10).await.unwrap().is_empty());
+}
+
+/// An ack whose store write fails is retried, and succeeds once the store is back
+/// within the bound; past the bound it fails, and the event, still unacked in the
+/// log, comes back from the backlog: delivered again, never lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_ack_is_retried_within_its_bound_then_left_to_the_backlog() {
+    let log = Flaky::new(MemoryStore::new());
+    let (ws, feed) = FakeSource::builder().origin(Origin::WebSocket).build();
+    let mut merge = Merge::builder()
+        .source(ws)
+        .source(Idle)
+        .store(log.clone())
+        .store_backoff(fast_backoff())
+        .ack_retry_for(Duration::from_secs(30))
+        .take_over_every(Duration::from_millis(5))
+        .build();
+    let stats = merge.stats_handle();
+
+    // 1. Within the bound: the store is down when the ack starts, back while it
+    //    retries.
+    feed.push(event("e1"));
     let d = next(&mut merge).await.unwrap();
-    assert_eq!(d.event.id(), "e1");
-    d.ack().await.unwrap();
-    assert!(next(&mut merge).await.is_none());
+    log.set_down(true);
+    let ack = tokio::spawn(d.ack());
+    tokio::time::timeout(HANG, log.wait_refused(|r| r.acks >= 2))
+        .await
+        .expect("the ack is retried");
+    log.set_down(false);
+    tokio::time::timeout(HANG, ack)
+        .await
+        .expect("the ack hung")
+        .unwrap()
+        .expect("the ack succeeds once the store is back");
     assert_eq!(feed.acked(), ["e1"]);
+    assert!(log.unacked(10).await.unwrap().is_empty());
+    assert!(stats.snapshot().store_retries >= 1);
+    drop(merge);
+
+    // 2. Past the bound: the ack fails; the event comes back from the backlog.
+    let mut merge = Merge::builder()
+        .source(Idle)
+        .store(log.clone())
+        .store_backoff(fast_backoff())
+        .ack_retry_for(Duration::from_millis(20))
+        .take_over_every(Duration::from_millis(5))
+        .build();
+    log.append(&event("e2")).await.unwrap();
+    log.release(event("e2").dedup_id());
+    let d = next(&mut merge).await.unwrap();
+    assert_eq!((d.event.id(), d.origin.as_str()), ("e2", "log"));
+    log.set_down(true);
+    let refused = log.refused().acks;
+    let err = tokio::time::timeout(HANG, d.ack())
+        .await
+        .expect("the ack hung")
+        .expect_err("the store stayed down past the bound");
+    assert!(matches!(err, SourceError::Store(_)), "{err:?}");
+    assert!(log.refused().acks > refused + 1, "it was retried");
+    log.set_down(false);
+    let again = next(&mut merge).await.unwrap();
+    assert_eq!((again.event.id(), again.origin.as_str()), ("e2", "log"));
+    again.ack().await.unwrap();
+    assert!(log.unacked(10).await.unwrap().is_empty());
+}
+/// The store is down at start-up: the backlog claim fails, is reported once, and is
+/// tried again (with backoff) until the store answers; the live source waits for
+/// the backlog meanwhile, as it always does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_backlog_claim_is_retried_until_the_store_answers() {
+    let log = Flaky::new(MemoryStore::new());
+    log.append(&event("old_1")).await.unwrap();
+    log.release(event("old_1").dedup_id());
+    log.set_down(true);
+    let (ws, feed) = FakeSource::builder().origin(Origin::WebSocket).build();
+    feed.push(event("live_1"));
+    let mut merge = Merge::builder()
+        .source(ws)
+        .source(Idle)
+        .store(log.clone())
+        .store_backoff(fast_backoff())
+        .build();
+    let err = tokio::time::timeout(HANG, merge.next())
+        .await
+        .expect("next() hung")
+        .expect_err("the outage is reported");
+    assert!(matches!(err, SourceError::Store(_)), "{err:?}");
+    tokio::select! {
+        got = merge.next() => panic!("next() returned while the store is down: {got:?}"),
+        wait = tokio::time::timeout(HANG, log.wait_refused(|r| r.claims >= 3)) => {
+            wait.expect("the claim is tried again");
+        }
+    }
+    assert!(feed.taken().is_empty(), "live events wait for the backlog");
+    log.set_down(false);
+    let mut got = Vec::new();
+    for _ in 0..2 {
+        let d = next(&mut merge).await.unwrap();
+        got.push(format!("{}:{}", d.event.id(), d.origin));
+        d.ack().await.unwrap();
+    }
+    assert_eq!(got, ["old_1:log", "live_1:websocket"]);
+    let stats = merge.stats();
+    assert_eq!(stats.store_outages, 1);
+    assert!(!stats.store_down);
 }
 
 /// A source that never ends on its own: stands for a live transport.
