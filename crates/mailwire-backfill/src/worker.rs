@@ -12,30 +12,22 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use mailwire_source::{Ack, Checkpoints, Delays, Delivery, Origin, SourceError};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
-use tokio::sync::{mpsc, oneshot};
+use mailwire_source::{Checkpoints, Delays, SourceError};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::check::check_error;
-use crate::client::{Flags, MessageItem, Rest, RestError};
-use crate::event::{build_event, received_type};
+use crate::client::{Flags, Rest};
 use crate::source::Item;
 use crate::{BackfillConfig, FillError, InboxFailure, Report, Trigger};
 
-/// Attempts of one REST call within a pass before its inbox (or the pass) is left
-/// for a retry of its own: enough for a blip, few enough that one sick inbox does
-/// not hold up the others.
-const ATTEMPTS: u32 = 3;
+mod checkpoints;
+mod read;
+
+use read::CallError;
 
 /// Reports kept for a consumer that does not read them (each is also logged).
 pub(crate) const REPORTS: usize = 256;
-
-/// A page's progress stops this far before its newest message: a server whose
-/// `after` is exclusive would skip another message of the same time on the next
-/// page, and one that truncates `after` to milliseconds would round into it.
-const TIE: Duration = Duration::from_millis(1);
 
 /// A request to the task.
 #[derive(Debug)]
@@ -113,41 +105,6 @@ enum Stop {
         error: FillError,
         retry_after: Option<Duration>,
     },
-}
-
-/// How a REST call ended, after its attempts.
-enum CallError {
-    /// The consumer went away while it waited.
-    Gone,
-    /// It failed for good within this pass.
-    Rest(RestError),
-}
-
-impl From<CallError> for Stop {
-    /// A refused key ends the source; anything else fails the inbox (or the pass)
-    /// for now.
-    fn from(e: CallError) -> Stop {
-        match e {
-            CallError::Gone => Stop::End(End::Gone),
-            CallError::Rest(e @ RestError::Unauthorized(_)) => {
-                Stop::End(End::Fatal(SourceError::auth(e)))
-            }
-            CallError::Rest(e) => Stop::Failed {
-                retry_after: e.retry_after(),
-                error: FillError::Rest(e),
-            },
-        }
-    }
-}
-
-/// A saved checkpoint that is not an RFC 3339 time: written by something else.
-#[derive(Debug, thiserror::Error)]
-#[error("the checkpoint {key:?} holds {value:?}, not an RFC 3339 time")]
-struct BadCheckpoint {
-    key: String,
-    value: String,
-    #[source]
-    cause: time::error::Parse,
 }
 
 pub(crate) struct Worker {
@@ -391,196 +348,6 @@ impl Worker {
         Ok((scope, subscription))
     }
 
-    /// The subscription's checkpoint as saved; on a first start (nothing saved), the
-    /// earliest progress of an inbox in scope (a store migrated from a per-inbox
-    /// format), else `since`, else the spawn time less the overlap, saved at once so
-    /// that a crash before the first pass ends still reads from there.
-    async fn load_subscription(&mut self, scope: &[String]) -> Result<SystemTime, Stop> {
-        let key = self.subscription_key();
-        let at = match self.checkpoints.load(&key).await {
-            Ok(Some(text)) => parse_time(&key, text)?,
-            Ok(None) => {
-                let at = scope
-                    .iter()
-                    .filter_map(|i| self.inboxes.get(i).and_then(|s| s.progress))
-                    .min()
-                    .or(self.config.since)
-                    .unwrap_or_else(|| self.less_overlap(self.spawned));
-                let saved = match format_time(at) {
-                    Some(text) => self.checkpoints.save(&key, &text).await,
-                    None => Ok(()),
-                };
-                saved.map_err(|e| Stop::Failed {
-                    error: FillError::Checkpoints(e),
-                    retry_after: None,
-                })?;
-                at
-            }
-            Err(e) => {
-                return Err(Stop::Failed {
-                    error: FillError::Checkpoints(e),
-                    retry_after: None,
-                });
-            }
-        };
-        self.subscription = Some(at);
-        Ok(at)
-    }
-
-    async fn load_progress(&mut self, inbox: &str) -> Result<(), Stop> {
-        if self.inboxes.get(inbox).is_some_and(|s| s.loaded) {
-            return Ok(());
-        }
-        let key = self.inbox_key(inbox);
-        let progress = match self.checkpoints.load(&key).await {
-            Ok(Some(text)) => Some(parse_time(&key, text)?),
-            Ok(None) => None,
-            Err(e) => {
-                return Err(Stop::Failed {
-                    error: FillError::Checkpoints(e),
-                    retry_after: None,
-                });
-            }
-        };
-        let state = self.inboxes.entry(inbox.to_owned()).or_default();
-        state.loaded = true;
-        state.progress = state.progress.max(progress);
-        Ok(())
-    }
-
-    /// Reads one inbox from `after` on, page by page, handing each received message
-    /// over and waiting for its ack before the progress moves past it.
-    async fn fill_inbox(
-        &mut self,
-        inbox: &str,
-        after: SystemTime,
-        report: &mut Report,
-    ) -> Result<(), Stop> {
-        let after = OffsetDateTime::from(after);
-        let mut token: Option<String> = None;
-        loop {
-            let listed = self
-                .call(|| {
-                    self.rest.messages(
-                        inbox,
-                        after,
-                        &self.flags,
-                        self.config.page_size,
-                        token.as_deref(),
-                    )
-                })
-                .await;
-            let page = match listed {
-                Ok(page) => page,
-                Err(CallError::Rest(e)) if e.status() == Some(404) => {
-                    return Err(Stop::Failed {
-                        error: FillError::InboxNotFound(e),
-                        retry_after: None,
-                    });
-                }
-                Err(e) => return Err(e.into()),
-            };
-            report.pages += 1;
-            let mut acks = Vec::new();
-            let mut newest: Option<OffsetDateTime> = None;
-            for item in &page.messages {
-                newest = newest.max(item.timestamp);
-                let Some(event_type) = self.in_scope(item) else {
-                    continue;
-                };
-                let body = match self
-                    .call(|| self.rest.message(inbox, &item.message_id))
-                    .await
-                {
-                    Ok(body) => body,
-                    Err(CallError::Rest(e)) if e.status() == Some(404) => {
-                        // Deleted between the listing and now: there is nothing left
-                        // to hand over, and waiting for it would hold the inbox back
-                        // for good.
-                        tracing::warn!(inbox, message_id = %item.message_id, "backfill: a listed message is gone");
-                        continue;
-                    }
-                    Err(e) => return Err(e.into()),
-                };
-                let event = match build_event(&event_type, inbox, &item.message_id, &body) {
-                    Ok(event) => event,
-                    Err(e) => {
-                        // Not an event we can build: the service's answer is odd, and
-                        // the other transports still carry it. Said, not hidden.
-                        tracing::warn!(inbox, message_id = %item.message_id, error = %e, "backfill: skipping a message");
-                        continue;
-                    }
-                };
-                let (done, acked) = oneshot::channel();
-                let delivery =
-                    Delivery::new(event, Origin::Backfill).with_ack(Ack::from_fn(move || {
-                        let _ = done.send(());
-                    }));
-                if self.tx.send(Ok(delivery)).await.is_err() {
-                    return Err(Stop::End(End::Gone));
-                }
-                report.found += 1;
-                acks.push(acked);
-            }
-            for acked in acks {
-                if acked.await.is_err() {
-                    return Err(Stop::Failed {
-                        error: FillError::Unacked,
-                        retry_after: None,
-                    });
-                }
-            }
-            if let Some(newest) = newest {
-                let newest = SystemTime::from(newest);
-                self.save_progress(inbox, newest.checked_sub(TIE).unwrap_or(newest))
-                    .await;
-            }
-            match page.next_page_token {
-                Some(t) if !t.is_empty() && !page.messages.is_empty() => token = Some(t),
-                _ => return Ok(()),
-            }
-        }
-    }
-
-    fn in_scope(&self, item: &MessageItem) -> Option<mailwire_proto::EventType> {
-        let t = received_type(&item.labels)?;
-        let wanted = match &self.config.event_types {
-            Some(types) => types.contains(&t),
-            None => t == mailwire_proto::EventType::MessageReceived,
-        };
-        wanted.then_some(t)
-    }
-
-    /// Runs a REST call up to [`ATTEMPTS`] times, waiting out 429s (`Retry-After`)
-    /// and 5xx with exponential backoff and full jitter. `Err` when it failed for
-    /// good within this pass (a refused key or a 404 at once).
-    async fn call<T, F, Fut>(&self, call: F) -> Result<T, CallError>
-    where
-        F: Fn() -> Fut,
-        Fut: Future<Output = Result<T, RestError>>,
-    {
-        let mut delays = self.config.backoff.delays();
-        let mut attempt = 1;
-        loop {
-            match call().await {
-                Ok(v) => return Ok(v),
-                Err(e) if e.is_transient() && attempt < ATTEMPTS => {
-                    attempt += 1;
-                    let jittered = delays.next().unwrap_or_default();
-                    let wait = e
-                        .retry_after()
-                        .map_or(jittered, |asked| asked.max(jittered));
-                    tracing::debug!(error = %e, ?wait, "backfill: REST call failed; retrying");
-                    tokio::select! {
-                        () = tokio::time::sleep(wait) => {}
-                        () = self.tx.closed() => return Err(CallError::Gone),
-                    }
-                }
-                Err(e) => return Err(CallError::Rest(e)),
-            }
-        }
-    }
-
     /// Another transport delivered everything before `until`: each inbox that owes
     /// nothing moves there, and the subscription as far as every inbox allows.
     async fn covered_until(&mut self, until: SystemTime) {
@@ -600,66 +367,6 @@ impl Worker {
             }
         }
         self.advance_subscription(until).await;
-    }
-
-    /// Moves the subscription's checkpoint up to `cap`, but not past the earliest
-    /// time an inbox in scope still owes.
-    async fn advance_subscription(&mut self, cap: SystemTime) {
-        let Some(current) = self.subscription else {
-            return;
-        };
-        let owed = self
-            .scope
-            .iter()
-            .map(|inbox| {
-                let state = self.inboxes.get(inbox);
-                let progress = state.and_then(|s| s.progress).unwrap_or(current);
-                match state.and_then(|s| s.owed) {
-                    Some(owed) => progress.min(owed),
-                    None => progress,
-                }
-            })
-            .min();
-        let to = owed.map_or(cap, |o| o.min(cap));
-        if to <= current {
-            return;
-        }
-        let Some(text) = format_time(to) else {
-            return;
-        };
-        match self.checkpoints.save(&self.subscription_key(), &text).await {
-            Ok(()) => self.subscription = Some(to),
-            Err(e) => {
-                tracing::warn!(error = %e, "backfill: cannot save the subscription's checkpoint")
-            }
-        }
-    }
-
-    /// Saves an inbox's progress if it moves forward. A failed save leaves the old
-    /// progress: the next read starts earlier (duplicates), never later.
-    async fn save_progress(&mut self, inbox: &str, at: SystemTime) {
-        let state = self.inboxes.entry(inbox.to_owned()).or_default();
-        if state.progress.is_some_and(|p| p >= at) {
-            return;
-        }
-        let Some(text) = format_time(at) else {
-            return;
-        };
-        match self.checkpoints.save(&self.inbox_key(inbox), &text).await {
-            Ok(()) => {
-                let state = self.inboxes.entry(inbox.to_owned()).or_default();
-                state.progress = Some(at);
-            }
-            Err(e) => tracing::warn!(inbox, error = %e, "backfill: cannot save progress"),
-        }
-    }
-
-    fn inbox_key(&self, inbox: &str) -> String {
-        format!("{}:{inbox}", self.config.checkpoint_prefix)
-    }
-
-    fn subscription_key(&self) -> String {
-        format!("{}:*", self.config.checkpoint_prefix)
     }
 
     fn less_overlap(&self, at: SystemTime) -> SystemTime {
@@ -712,21 +419,6 @@ fn flags(types: Option<&[mailwire_proto::EventType]>) -> Flags {
         blocked: has(EventType::MessageReceivedBlocked),
         unauthenticated: has(EventType::MessageReceivedUnauthenticated),
     }
-}
-
-fn parse_time(key: &str, text: String) -> Result<SystemTime, Stop> {
-    match OffsetDateTime::parse(&text, &Rfc3339) {
-        Ok(at) => Ok(SystemTime::from(at)),
-        Err(cause) => Err(Stop::End(End::Fatal(SourceError::config(BadCheckpoint {
-            key: key.to_owned(),
-            value: text,
-            cause,
-        })))),
-    }
-}
-
-fn format_time(at: SystemTime) -> Option<String> {
-    OffsetDateTime::from(at).format(&Rfc3339).ok()
 }
 
 /// Everything asked for while a pass ran, as one pass and one "covered": the
