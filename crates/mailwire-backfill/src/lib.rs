@@ -59,8 +59,10 @@
 //!   `backfill` by default). An inbox with progress of its own is read from it; an
 //!   inbox new to the backfill (created after the last run, or listed for the first
 //!   time) from the subscription's checkpoint; with nothing saved at all, from
-//!   [`since`](BackfillConfig::since), else from the first start (less the
-//!   overlap), which is saved at once.
+//!   [`since`](BackfillConfig::since), else from the start of the run (less the
+//!   overlap), saved as the subscription's checkpoint as soon as the API has
+//!   answered (a migrated store whose inboxes have progress but the subscription
+//!   none starts from the earliest of them).
 //! - **One inbox's error does not stop the others.** A 404, a 5xx, a timeout on one
 //!   inbox is reported ([`Report::failures`], with the inbox and the typed cause),
 //!   and that inbox is tried again by itself after a backoff (a 404, which says the

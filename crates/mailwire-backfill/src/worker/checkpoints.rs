@@ -24,7 +24,9 @@ impl Worker {
     /// The subscription's checkpoint as saved; on a first start (nothing saved), the
     /// earliest progress of an inbox in scope (a store migrated from a per-inbox
     /// format), else `since`, else the spawn time less the overlap, saved at once so
-    /// that a crash before the first pass ends still reads from there.
+    /// that a crash before the first pass ends still reads from there. It needs the
+    /// scope (the inbox list), hence the API: a run that never reached it saved
+    /// nothing, and the next one starts from its own start.
     pub(super) async fn load_subscription(&mut self, scope: &[String]) -> Result<SystemTime, Stop> {
         let key = self.subscription_key();
         let at = match self.checkpoints.load(&key).await {
