@@ -61,9 +61,16 @@ impl BackfillConfig {
         }
     }
 
-    /// Only these inboxes (default: every inbox the key sees, listed at each pass).
+    /// Only these inboxes (default: every inbox the key sees, listed at each pass),
+    /// each read once however often it is named.
     pub fn inboxes<S: Into<String>>(mut self, inboxes: impl IntoIterator<Item = S>) -> Self {
-        self.inboxes = Some(inboxes.into_iter().map(Into::into).collect());
+        let mut list: Vec<String> = Vec::new();
+        for inbox in inboxes.into_iter().map(Into::into) {
+            if !list.contains(&inbox) {
+                list.push(inbox);
+            }
+        }
+        self.inboxes = Some(list);
         self
     }
 

@@ -53,6 +53,7 @@ impl BackfillHandle {
     /// whose last read failed (or was deferred) keeps its progress until a read
     /// succeeds, and the subscription's checkpoint stops at the earliest time any
     /// inbox still owes. While the API cannot be reached at all, it moves nothing.
+    /// A time after now counts as now.
     pub fn covered(&self, until: SystemTime) {
         let _ = self.0.send(Command::Covered(until));
     }

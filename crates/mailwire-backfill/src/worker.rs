@@ -351,6 +351,9 @@ impl Worker {
     /// Another transport delivered everything before `until`: each inbox that owes
     /// nothing moves there, and the subscription as far as every inbox allows.
     async fn covered_until(&mut self, until: SystemTime) {
+        // Nothing can have been delivered after now: a later time would skip what a
+        // crash before it leaves undelivered.
+        let until = until.min(SystemTime::now());
         if self.outage.is_some() || self.subscription.is_none() {
             // Nothing was read since the API failed: every inbox still owes from
             // where it stopped, whatever the WebSocket says.
