@@ -300,3 +300,28 @@ async fn an_api_down_at_start_is_reported_and_read_once_it_is_up() {
         [(ADA.to_owned(), "while the API was down".to_owned())]
     );
 }
+
+#[tokio::test]
+async fn a_migrated_progress_file_without_a_subscription_checkpoint_reads_new_inboxes_from_it() {
+    let sim = simulator().await;
+    // What the command line kept before stores kept checkpoints: one inbox's
+    // progress, in a file beside the store, and no subscription checkpoint.
+    let dir = tempfile::tempdir().unwrap();
+    let file = mailwire_backfill::FileProgress::beside(&dir.path().join("events.redb")).unwrap();
+    let old = SystemTime::now() - Duration::from_secs(60);
+    file.set(&format!("backfill:{ADA}"), &rfc3339(old))
+        .await
+        .unwrap();
+    let checkpoints = MemoryCheckpoints::new();
+    assert_eq!(file.migrate_to(&checkpoints).await.unwrap(), 1);
+
+    // While nothing ran: mail to that inbox, and to one it never saw.
+    mail(&sim, ADA, "down 0");
+    mail(&sim, BOB, "down 1");
+    let config = config(&base(&sim)).overlap(Duration::ZERO);
+    let mut backfill = Backfill::spawn(config, checkpoints.clone()).unwrap();
+    let got: BTreeSet<_> = take(&mut backfill, 2).await.into_iter().collect();
+    assert_eq!(got, set(&[(ADA, "down 0"), (BOB, "down 1")]));
+    let report = next_report(&mut backfill.reports().unwrap()).await;
+    assert_eq!((report.inboxes, report.found), (2, 2), "{report:?}");
+}
