@@ -59,6 +59,9 @@ impl Worker {
         Ok(at)
     }
 
+    /// Loads an inbox's progress the first time the inbox is in scope. An error
+    /// fails the pass: the subscription's checkpoint derived without it could
+    /// start later than the inbox's true progress.
     pub(super) async fn load_progress(&mut self, inbox: &str) -> Result<(), Stop> {
         if self.inboxes.get(inbox).is_some_and(|s| s.loaded) {
             return Ok(());
@@ -132,11 +135,11 @@ impl Worker {
         }
     }
 
-    pub(super) fn inbox_key(&self, inbox: &str) -> String {
+    fn inbox_key(&self, inbox: &str) -> String {
         format!("{}:{inbox}", self.config.checkpoint_prefix)
     }
 
-    pub(super) fn subscription_key(&self) -> String {
+    fn subscription_key(&self) -> String {
         format!("{}:*", self.config.checkpoint_prefix)
     }
 }

@@ -16,10 +16,12 @@ use crate::{FillError, Report};
 /// for a retry of its own: enough for a blip, few enough that one sick inbox does
 /// not hold up the others.
 const ATTEMPTS: u32 = 3;
+
 /// A page's progress stops this far before its newest message: a server whose
 /// `after` is exclusive would skip another message of the same time on the next
 /// page, and one that truncates `after` to milliseconds would round into it.
 const TIE: Duration = Duration::from_millis(1);
+
 /// How a REST call ended, after its attempts.
 pub(super) enum CallError {
     /// The consumer went away while it waited.
@@ -140,7 +142,8 @@ impl Worker {
         }
     }
 
-    pub(super) fn in_scope(&self, item: &MessageItem) -> Option<mailwire_proto::EventType> {
+    /// The event type of a listed message, when the subscription wants it.
+    fn in_scope(&self, item: &MessageItem) -> Option<mailwire_proto::EventType> {
         let t = received_type(&item.labels)?;
         let wanted = match &self.config.event_types {
             Some(types) => types.contains(&t),
@@ -152,6 +155,7 @@ impl Worker {
     /// Runs a REST call up to [`ATTEMPTS`] times, waiting out 429s (`Retry-After`)
     /// and 5xx with exponential backoff and full jitter. `Err` when it failed for
     /// good within this pass (a refused key or a 404 at once).
+    /// Shared with the start of a pass (the check, the inbox list).
     pub(super) async fn call<T, F, Fut>(&self, call: F) -> Result<T, CallError>
     where
         F: Fn() -> Fut,
