@@ -70,6 +70,15 @@ impl RestError {
         }
     }
 
+    /// The HTTP status the service answered, when it answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            RestError::Unauthorized(status) | RestError::Status { status, .. } => Some(*status),
+            RestError::RateLimited { .. } => Some(429),
+            RestError::Transport(_) | RestError::Malformed(_) => None,
+        }
+    }
+
     /// How long the service asked to wait, if it did.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
@@ -106,7 +115,8 @@ fn connector() -> Result<Connector, SourceError> {
 /// A page of `GET /v0/inboxes/{inbox_id}/messages`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct MessagePage {
-    #[serde(default)]
+    /// Required: an answer without it is not the API's, and reading it as an empty
+    /// page would move progress past messages never seen.
     pub(crate) messages: Vec<MessageItem>,
     #[serde(default)]
     pub(crate) next_page_token: Option<String>,
@@ -125,7 +135,7 @@ pub(crate) struct MessageItem {
 /// A page of `GET /v0/inboxes`.
 #[derive(Debug, Deserialize)]
 struct InboxPage {
-    #[serde(default)]
+    /// Required, as `messages` above: an empty scope would cover nothing.
     inboxes: Vec<InboxItem>,
     #[serde(default)]
     next_page_token: Option<String>,
@@ -173,6 +183,25 @@ impl Rest {
             .map_err(|_| "the API key is not a valid header value".to_owned())?;
         key.set_sensitive(true);
         Ok((base, key))
+    }
+
+    /// The URL of the call that tells whether `base` is the REST API.
+    pub(crate) fn check_url(&self) -> String {
+        format!("{}/inboxes?limit=1", self.base)
+    }
+
+    /// The base URL as configured, without a trailing slash.
+    pub(crate) fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// One page of one inbox: the cheapest call that only the REST API answers with
+    /// its inbox list's shape (`{"inboxes": [...]}`).
+    pub(crate) async fn check(&self) -> Result<(), RestError> {
+        let _: InboxPage = self
+            .get_json("/inboxes", &[("limit", "1".to_owned())])
+            .await?;
+        Ok(())
     }
 
     /// Every inbox the key can see, following pages.

@@ -28,6 +28,8 @@ pub struct BackfillConfig {
     pub(crate) since: Option<SystemTime>,
     pub(crate) overlap: Duration,
     pub(crate) backoff: Backoff,
+    pub(crate) not_found_retry: Duration,
+    pub(crate) checkpoint_prefix: String,
     #[cfg(feature = "https")]
     pub(crate) tls: mailwire_source::tls::TlsTrust,
 }
@@ -37,7 +39,8 @@ impl BackfillConfig {
     /// simulator's `http://127.0.0.1:8787/v0`) with this key, sent as
     /// `Authorization: Bearer`. Defaults: every inbox the key sees,
     /// `message.received` only, pages of 100, no interval, no history before the
-    /// first start, a 5 s overlap, retries from 500 ms up to 30 s.
+    /// first start, a 5 s overlap, retries from 500 ms up to 30 s (5 min for an
+    /// inbox the API does not know), checkpoints under `backfill`.
     pub fn new(base_url: impl Into<String>, api_key: impl Into<String>) -> BackfillConfig {
         BackfillConfig {
             base_url: base_url.into(),
@@ -51,14 +54,23 @@ impl BackfillConfig {
             backoff: Backoff::default()
                 .base(Duration::from_millis(500))
                 .cap(Duration::from_secs(30)),
+            not_found_retry: Duration::from_secs(300),
+            checkpoint_prefix: "backfill".to_owned(),
             #[cfg(feature = "https")]
             tls: mailwire_source::tls::TlsTrust::default(),
         }
     }
 
-    /// Only these inboxes (default: every inbox the key sees, listed at each pass).
+    /// Only these inboxes (default: every inbox the key sees, listed at each pass),
+    /// each read once however often it is named.
     pub fn inboxes<S: Into<String>>(mut self, inboxes: impl IntoIterator<Item = S>) -> Self {
-        self.inboxes = Some(inboxes.into_iter().map(Into::into).collect());
+        let mut list: Vec<String> = Vec::new();
+        for inbox in inboxes.into_iter().map(Into::into) {
+            if !list.contains(&inbox) {
+                list.push(inbox);
+            }
+        }
+        self.inboxes = Some(list);
         self
     }
 
@@ -84,7 +96,8 @@ impl BackfillConfig {
     }
 
     /// Where the first start reads from when nothing is saved (default: nothing
-    /// before the first start).
+    /// before the first start). Once a checkpoint is saved, it is where reading
+    /// starts, whatever `since` says.
     pub fn since(mut self, at: SystemTime) -> Self {
         self.since = Some(at);
         self
@@ -99,9 +112,29 @@ impl BackfillConfig {
     }
 
     /// The first and the largest wait between retries of a failed REST call
-    /// (exponential, full jitter; default 500 ms and 30 s).
+    /// (exponential, full jitter; default 500 ms and 30 s): within a pass (three
+    /// attempts per call), then between the retries of an inbox that failed.
     pub fn retry(mut self, base: Duration, cap: Duration) -> Self {
         self.backoff = self.backoff.base(base).cap(cap.max(base));
+        self
+    }
+
+    /// How long to wait before reading again an inbox the API answered 404 for
+    /// (default 5 min): a configured inbox that does not exist for this key (a
+    /// typo, a deleted inbox) is reported and retried this rarely, not hammered. Its
+    /// progress, and the subscription's checkpoint, stay where they were until it
+    /// is read, so an inbox created later under that name loses nothing.
+    pub fn not_found_retry(mut self, every: Duration) -> Self {
+        self.not_found_retry = every;
+        self
+    }
+
+    /// The prefix of the checkpoint keys (default `backfill`): each inbox's
+    /// progress is saved under `{prefix}:{inbox_id}`, the subscription's under
+    /// `{prefix}:*`. Backfills sharing one store for different subscriptions (the
+    /// tenants of one Redis, say) need a prefix each.
+    pub fn checkpoint_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.checkpoint_prefix = prefix.into();
         self
     }
 
@@ -133,6 +166,8 @@ impl fmt::Debug for BackfillConfig {
             .field("interval", &self.interval)
             .field("since", &self.since)
             .field("overlap", &self.overlap)
+            .field("not_found_retry", &self.not_found_retry)
+            .field("checkpoint_prefix", &self.checkpoint_prefix)
             .finish_non_exhaustive()
     }
 }

@@ -1,21 +1,27 @@
-//! Progress in a small JSON file, beside a store file: the backfill's time covered
-//! per inbox, and whatever else an agent must find again after a restart (the
-//! WebSocket's resume point, say).
+//! The legacy progress file: checkpoints in a small JSON file beside a store file,
+//! as the command line kept them before stores kept checkpoints themselves.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use mailwire_source::{BoxError, async_trait};
+use mailwire_source::{BoxError, Checkpoints, async_trait};
 
-use crate::Progress;
-
-/// [`Progress`] in a JSON file, replaced atomically on every save (written aside,
-/// fsync'd, renamed over, the directory fsync'd), so a crash leaves the old or the
-/// new file, never a torn one. Clones share it.
+/// [`Checkpoints`] in a JSON file beside a store (`events.redb.progress.json`): the
+/// **legacy format**, kept so that a command line can read an old file once and
+/// move its values into the store ([`migrate_to`](FileProgress::migrate_to)).
+/// Checkpoints belong in the store beside the event log they describe (every store
+/// of `mailwire-store` implements [`Checkpoints`], Redis included); new code should
+/// not keep a file beside it.
+///
+/// The file is replaced atomically on every save (written aside, fsync'd, renamed
+/// over, the directory fsync'd), so a crash leaves the old or the new file, never a
+/// torn one. Clones share it. Its keys are those of the sources that wrote it
+/// (`backfill:{inbox_id}`, `websocket:after`...), the same the backfill uses with
+/// its default [`checkpoint_prefix`](crate::BackfillConfig::checkpoint_prefix).
 ///
 /// ```
-/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), mailwire_source::BoxError> {
 /// use mailwire_backfill::FileProgress;
 ///
 /// let dir = tempfile::tempdir()?;
@@ -23,6 +29,11 @@ use crate::Progress;
 /// let progress = FileProgress::beside(&store)?; // events.redb.progress.json
 /// progress.set("websocket:after", "evt_9").await?;
 /// assert_eq!(FileProgress::beside(&store)?.get("websocket:after").as_deref(), Some("evt_9"));
+///
+/// // Once, at start: the old file's values into the store's checkpoints.
+/// let checkpoints = mailwire_source::MemoryCheckpoints::new();
+/// assert_eq!(progress.migrate_to(&checkpoints).await?, 1);
+/// assert_eq!(checkpoints.snapshot()["websocket:after"], "evt_9");
 /// # Ok(()) }
 /// ```
 #[derive(Clone, Debug)]
@@ -55,6 +66,30 @@ impl FileProgress {
             values: Arc::new(Mutex::new(values)),
             write: Arc::new(tokio::sync::Mutex::new(())),
         })
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Every key and value in the file.
+    pub fn entries(&self) -> BTreeMap<String, String> {
+        self.lock().clone()
+    }
+
+    /// Copies every value of the file into `to` where `to` has none under its key
+    /// (a value already in the store is newer than the file's), and says how many it
+    /// copied. The file is left as it is: remove it once the store has them.
+    pub async fn migrate_to<C: Checkpoints + ?Sized>(&self, to: &C) -> Result<usize, BoxError> {
+        let mut copied = 0;
+        for (key, value) in self.entries() {
+            if to.load(&key).await?.is_none() {
+                to.save(&key, &value).await?;
+                copied += 1;
+            }
+        }
+        Ok(copied)
     }
 
     /// The value saved under `key`.
@@ -101,7 +136,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 #[async_trait]
-impl Progress for FileProgress {
+impl Checkpoints for FileProgress {
     async fn load(&self, key: &str) -> Result<Option<String>, BoxError> {
         Ok(self.get(key))
     }
@@ -131,5 +166,25 @@ mod tests {
         );
         std::fs::write(dir.path().join("events.redb.progress.json"), b"{").unwrap();
         assert!(FileProgress::beside(&store).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_migration_copies_what_the_store_lacks_and_keeps_what_it_has() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = FileProgress::beside(&dir.path().join("events.redb")).unwrap();
+        file.set("backfill:ada", "2026-11-29T10:00:00Z")
+            .await
+            .unwrap();
+        file.set("websocket:after", "evt_1").await.unwrap();
+        let store = mailwire_source::MemoryCheckpoints::new();
+        store.save("websocket:after", "evt_9").await.unwrap();
+        assert_eq!(file.migrate_to(&store).await.unwrap(), 1);
+        let saved = store.snapshot();
+        assert_eq!(saved["backfill:ada"], "2026-11-29T10:00:00Z");
+        assert_eq!(
+            saved["websocket:after"], "evt_9",
+            "the store's own value stays"
+        );
+        assert_eq!(file.migrate_to(&store).await.unwrap(), 0);
     }
 }

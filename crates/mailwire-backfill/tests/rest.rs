@@ -1,9 +1,10 @@
 //! The backfill against a REST server written here, shaped as AgentMail's definition
 //! has it (`/v0/inboxes`, `/v0/inboxes/{id}/messages` with `after`, `ascending`,
 //! `limit`, `page_token` -> `next_page_token`, Bearer auth), and as unkind as a real
-//! one can be: 429s with `Retry-After`, 500s, a refused key.
+//! one can be: 429s with `Retry-After`, 500s (on every path, or on one inbox's), a
+//! refused key. The same against the simulator itself: tests/simulator.rs.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -13,9 +14,9 @@ use http_body_util::Full;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use mailwire_backfill::{Backfill, BackfillConfig, MemoryProgress, Trigger};
+use mailwire_backfill::{Backfill, BackfillConfig, FillError, Report, RestError, Trigger};
 use mailwire_proto::{EventType, Payload};
-use mailwire_source::{EventSource, Origin, SourceError};
+use mailwire_source::{EventSource, MemoryCheckpoints, Origin, SourceError};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tokio::net::TcpListener;
@@ -51,6 +52,9 @@ struct State {
     messages: Vec<Msg>,
     /// Answers to give before the real one, in order: (status, Retry-After).
     faults: VecDeque<(u16, Option<&'static str>)>,
+    /// Statuses to answer, in order, to the requests about one inbox (its messages
+    /// and each message), before the real answers.
+    inbox_faults: HashMap<String, VecDeque<u16>>,
     /// Every request's path and query.
     requests: Vec<String>,
 }
@@ -115,6 +119,14 @@ fn handle(state: &Shared, req: &Request<hyper::body::Incoming>) -> Response<Full
         return answer(status, body, retry_after);
     }
     let parts: Vec<String> = path.split('/').map(percent_decode).collect();
+    let fault = parts
+        .get(3)
+        .and_then(|inbox| s.inbox_faults.get_mut(inbox))
+        .and_then(VecDeque::pop_front);
+    if let Some(status) = fault {
+        let body = serde_json::json!({"name":"Error","message":format!("injected {status}")});
+        return answer(status, body, None);
+    }
     match parts.iter().map(String::as_str).collect::<Vec<_>>()[..] {
         ["", "v0", "inboxes"] => {
             let mut inboxes: Vec<&str> = s.messages.iter().map(|m| m.inbox.as_str()).collect();
@@ -248,7 +260,8 @@ async fn every_received_message_of_every_inbox_is_read_once_in_order_across_page
     all.extend(messages("bob@agentmail.to", 40, 1000));
     state.lock().unwrap().messages = all.clone();
     let base = server(state.clone()).await;
-    let mut backfill = Backfill::spawn(config(&base).page_size(50), MemoryProgress::new()).unwrap();
+    let mut backfill =
+        Backfill::spawn(config(&base).page_size(50), MemoryCheckpoints::new()).unwrap();
     let mut reports = backfill.reports().unwrap();
     let want: Vec<(String, String)> = all
         .iter()
@@ -271,7 +284,7 @@ async fn a_restart_reads_only_what_came_after_the_saved_progress() {
     let state = Shared::default();
     state.lock().unwrap().messages = messages("ada@agentmail.to", 10, 0);
     let base = server(state.clone()).await;
-    let progress = MemoryProgress::new();
+    let progress = MemoryCheckpoints::new();
     let mut first = Backfill::spawn(config(&base), progress.clone()).unwrap();
     assert_eq!(take(&mut first, 8).await.len(), 8);
     let mut reports = first.reports().unwrap();
@@ -332,17 +345,18 @@ async fn rate_limits_and_server_errors_are_waited_out() {
         ]);
     }
     let base = server(state.clone()).await;
-    let mut backfill = Backfill::spawn(config(&base), MemoryProgress::new()).unwrap();
+    let mut backfill = Backfill::spawn(config(&base), MemoryCheckpoints::new()).unwrap();
     assert_eq!(take(&mut backfill, 8).await.len(), 8);
     let s = state.lock().unwrap();
     assert!(s.faults.is_empty());
-    // The inbox listing was asked for five times: four failures, then an answer.
+    // The start-up check was asked for five times (four failures, then an answer),
+    // then the inbox list once.
     let listings = s
         .requests
         .iter()
         .filter(|r| r.starts_with("/v0/inboxes?"))
         .count();
-    assert_eq!(listings, 5, "{:?}", s.requests);
+    assert_eq!(listings, 6, "{:?}", s.requests);
 }
 
 #[tokio::test]
@@ -352,7 +366,7 @@ async fn a_refused_key_ends_the_source_at_once() {
     let base = server(state.clone()).await;
     let mut backfill = Backfill::spawn(
         BackfillConfig::new(&base, "am_wrong"),
-        MemoryProgress::new(),
+        MemoryCheckpoints::new(),
     )
     .unwrap();
     match tokio::time::timeout(HANG, backfill.next()).await.unwrap() {
@@ -364,13 +378,14 @@ async fn a_refused_key_ends_the_source_at_once() {
 }
 
 #[tokio::test]
-async fn a_delivery_dropped_unacked_is_read_again_by_the_next_pass() {
+async fn a_delivery_dropped_unacked_is_read_again_by_itself() {
     let state = Shared::default();
     state.lock().unwrap().messages = messages("ada@agentmail.to", 2, 0);
     let base = server(state.clone()).await;
-    let progress = MemoryProgress::new();
+    let progress = MemoryCheckpoints::new();
     let config = config(&base).inboxes(["ada@agentmail.to"]);
     let mut backfill = Backfill::spawn(config, progress.clone()).unwrap();
+    let mut reports = backfill.reports().unwrap();
     let first = tokio::time::timeout(HANG, backfill.next())
         .await
         .unwrap()
@@ -384,14 +399,14 @@ async fn a_delivery_dropped_unacked_is_read_again_by_the_next_pass() {
         .unwrap()
         .unwrap();
     second.ack().await.unwrap();
-    let mut reports = backfill.reports().unwrap();
-    tokio::time::timeout(HANG, reports.recv())
-        .await
-        .unwrap()
-        .unwrap();
+    let report = next_report(&mut reports).await;
+    assert!(
+        matches!(&*report.failures[0].error, FillError::Unacked),
+        "{report:?}"
+    );
     // Progress did not move past the unacked one.
-    assert!(progress.snapshot().is_empty(), "{:?}", progress.snapshot());
-    backfill.handle().fill(Trigger::Manual);
+    assert_eq!(progress.snapshot().get("backfill:ada@agentmail.to"), None);
+    // Without being asked: the inbox is read again after its backoff.
     let again = tokio::time::timeout(HANG, backfill.next())
         .await
         .unwrap()
@@ -401,11 +416,135 @@ async fn a_delivery_dropped_unacked_is_read_again_by_the_next_pass() {
     assert_eq!(again.event.event_type(), &EventType::MessageReceived);
 }
 
+async fn next_report(reports: &mut tokio::sync::mpsc::Receiver<Report>) -> Report {
+    tokio::time::timeout(HANG, reports.recv())
+        .await
+        .expect("a report in time")
+        .expect("the backfill runs")
+}
+
+fn rfc3339(at: SystemTime) -> String {
+    OffsetDateTime::from(at).format(&Rfc3339).unwrap()
+}
+
+#[tokio::test]
+async fn a_failing_inbox_is_retried_by_itself_while_the_others_are_read() {
+    let state = Shared::default();
+    {
+        let mut s = state.lock().unwrap();
+        s.messages = messages("ada@agentmail.to", 5, 0);
+        s.messages.extend(messages("bob@agentmail.to", 5, 100));
+        s.messages.extend(messages("eve@agentmail.to", 5, 200));
+        // Three attempts in the first pass, one in the retry, then it answers.
+        s.inbox_faults.insert(
+            "bob@agentmail.to".into(),
+            VecDeque::from([500, 502, 500, 503]),
+        );
+    }
+    let base = server(state.clone()).await;
+    let checkpoints = MemoryCheckpoints::new();
+    let since = SystemTime::from(at(-1));
+    let config =
+        config(&base).inboxes(["ada@agentmail.to", "bob@agentmail.to", "eve@agentmail.to"]);
+    let mut backfill = Backfill::spawn(config, checkpoints.clone()).unwrap();
+    let mut reports = backfill.reports().unwrap();
+
+    let got = take(&mut backfill, 8).await;
+    assert!(
+        got.iter().all(|(inbox, _)| inbox != "bob@agentmail.to"),
+        "{got:?}"
+    );
+    let report = next_report(&mut reports).await;
+    assert_eq!(report.trigger, Trigger::Startup);
+    assert_eq!((report.inboxes, report.found), (3, 8));
+    assert_eq!(report.failures.len(), 1, "{report:?}");
+    let failure = &report.failures[0];
+    assert_eq!(failure.inbox, "bob@agentmail.to");
+    assert!(
+        matches!(
+            &*failure.error,
+            FillError::Rest(RestError::Status { status: 500, .. })
+        ),
+        "{failure:?}"
+    );
+    assert!(report.retry_in.is_some());
+    let saved = checkpoints.snapshot();
+    assert!(saved.contains_key("backfill:ada@agentmail.to"));
+    assert!(saved.contains_key("backfill:eve@agentmail.to"));
+    assert_eq!(saved.get("backfill:bob@agentmail.to"), None);
+    assert_eq!(saved["backfill:*"], rfc3339(since), "held back by bob");
+
+    // Nobody asks: the retry reads bob alone once its backoff elapses.
+    let got = take(&mut backfill, 4).await;
+    assert!(
+        got.iter().all(|(inbox, _)| inbox == "bob@agentmail.to"),
+        "{got:?}"
+    );
+    let report = next_report(&mut reports).await;
+    assert_eq!(report.trigger, Trigger::Retry);
+    assert!(report.is_complete(), "{report:?}");
+    assert_eq!((report.inboxes, report.found), (1, 4));
+    let saved = checkpoints.snapshot();
+    assert!(saved.contains_key("backfill:bob@agentmail.to"));
+    let moved = OffsetDateTime::parse(&saved["backfill:*"], &Rfc3339).unwrap();
+    assert!(SystemTime::from(moved) > since, "{saved:?}");
+}
+
+#[tokio::test]
+async fn covered_moves_every_inbox_but_one_that_keeps_failing() {
+    let state = Shared::default();
+    {
+        let mut s = state.lock().unwrap();
+        s.messages = messages("ada@agentmail.to", 2, 0);
+        s.messages.extend(messages("bob@agentmail.to", 2, 100));
+        s.inbox_faults.insert(
+            "bob@agentmail.to".into(),
+            VecDeque::from(vec![500; 100_000]),
+        );
+    }
+    let base = server(state.clone()).await;
+    let checkpoints = MemoryCheckpoints::new();
+    let since = SystemTime::from(at(-1));
+    let config = config(&base).inboxes(["ada@agentmail.to", "bob@agentmail.to"]);
+    let mut backfill = Backfill::spawn(config, checkpoints.clone()).unwrap();
+    let mut reports = backfill.reports().unwrap();
+    assert_eq!(take(&mut backfill, 2).await.len(), 2);
+    assert_eq!(next_report(&mut reports).await.failures.len(), 1);
+
+    // A WebSocket says everything up to now was delivered; then a pass runs.
+    let until = SystemTime::now();
+    backfill.handle().covered(until);
+    backfill.handle().fill(Trigger::Manual);
+    let report = loop {
+        let report = next_report(&mut reports).await;
+        if report.trigger == Trigger::Manual {
+            break report;
+        }
+    };
+    assert_eq!(
+        report.failures.len() + report.deferred.len(),
+        1,
+        "{report:?}"
+    );
+    let saved = checkpoints.snapshot();
+    assert_eq!(saved["backfill:ada@agentmail.to"], rfc3339(until));
+    assert_eq!(
+        saved.get("backfill:bob@agentmail.to"),
+        None,
+        "bob was never read"
+    );
+    assert_eq!(
+        saved["backfill:*"],
+        rfc3339(since),
+        "nor the subscription past bob"
+    );
+}
+
 #[tokio::test]
 async fn a_gap_reads_from_its_start_even_behind_the_progress() {
     let state = Shared::default();
     let base = server(state.clone()).await;
-    let progress = MemoryProgress::new();
+    let progress = MemoryCheckpoints::new();
     // Progress says everything up to now is covered...
     let config = BackfillConfig::new(&base, KEY)
         .inboxes(["ada@agentmail.to"])
