@@ -31,6 +31,12 @@
 //!   claim a page of the backlog, ack (log and seen memory settled in one write),
 //!   release. Its docs state the rule that makes delivery exactly once across
 //!   instances, and what each event costs.
+//! - [`Checkpoints`] (re-exported from `mailwire-source`, a supertrait of [`Store`]):
+//!   the sources' small durable values (a WebSocket's resume point, a backfill's
+//!   progress), under the caller's keys (per subscription and tenant), kept beside
+//!   the log: in the redb file, in one Redis hash under the key prefix (shared by
+//!   every instance on it). A save is as durable as an append; one that cannot be
+//!   kept (a full disk, Redis down) is an error boxing the [`StoreError`].
 //! - [`SeenSet`]: insert-if-absent with a time to live, for dedup without a log.
 //! - [`MemoryStore`]: both in memory, for tests and for running without a file.
 //! - `RedbStore` (feature `redb`, on by default): both in one
@@ -92,6 +98,7 @@ mod redis_store;
 mod traits;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use mailwire_source::Checkpoints;
 pub use memory::MemoryStore;
 #[cfg(feature = "redb")]
 pub use redb_store::{RedbStats, RedbStore, RedbStoreBuilder};

@@ -11,7 +11,8 @@ use bytes::Bytes;
 use mailwire_proto::Event;
 
 use crate::clock::{Clock, SystemClock, expiry, unix_millis};
-use crate::{Appended, SeenSet, Store, StoreError};
+use crate::{Appended, Checkpoints, SeenSet, Store, StoreError};
+use mailwire_source::BoxError;
 
 /// A [`Store`] and [`SeenSet`] kept in memory: for tests, and the default when no
 /// durable store is configured. Nothing survives the process.
@@ -22,7 +23,7 @@ use crate::{Appended, SeenSet, Store, StoreError};
 /// inserted, so the set holds about as many ids as were seen within one TTL. The log
 /// remembers the id of every event ever appended (that is what makes `append`
 /// idempotent; [`forget_acked_after`](MemoryStore::forget_acked_after) bounds that) and
-/// drops an event's body once it is acked.
+/// drops an event's body once it is acked. Its [`Checkpoints`] are a map in memory.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -72,6 +73,8 @@ struct State {
     lease_ms: u64,
     /// (acked at, position) -> id, filled only with a retention set.
     acked: BTreeMap<(u64, u64), String>,
+    /// Checkpoints of the sources: key -> value.
+    checkpoints: HashMap<String, String>,
 }
 
 impl MemoryStore {
@@ -266,6 +269,20 @@ fn parse_all(raws: Vec<(u64, Bytes)>) -> Result<Vec<Event>, StoreError> {
                 .map_err(|e| StoreError::Corrupt(format!("event at position {seq}: {e}")))
         })
         .collect()
+}
+
+#[async_trait]
+impl Checkpoints for MemoryStore {
+    async fn load(&self, key: &str) -> Result<Option<String>, BoxError> {
+        Ok(self.open()?.checkpoints.get(key).cloned())
+    }
+
+    async fn save(&self, key: &str, value: &str) -> Result<(), BoxError> {
+        self.open()?
+            .checkpoints
+            .insert(key.to_owned(), value.to_owned());
+        Ok(())
+    }
 }
 
 #[async_trait]

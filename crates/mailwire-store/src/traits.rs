@@ -91,8 +91,17 @@ impl Appended {
 /// A new event costs one durable write before it is delivered (the first append)
 /// and one at its ack. Appending a copy that is held, known or acked writes nothing
 /// durable; a copy this instance holds is answered from memory ([`Appended::Held`]).
+///
+/// # Checkpoints
+///
+/// Every store is also the [`Checkpoints`](mailwire_source::Checkpoints) of the
+/// sources feeding it (a WebSocket's resume point, a backfill's progress), kept
+/// beside the log they describe: in the same redb file, under the same Redis key
+/// prefix (so instances sharing a Redis share them). A save is as durable as an
+/// append and fails the same way ([`StoreError`], boxed); `Arc<dyn Store>` can be
+/// passed wherever checkpoints are wanted.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: mailwire_source::Checkpoints + Send + Sync + 'static {
     /// Appends `event` unless its id is known, claiming it for this instance; or
     /// claims a known, unacked event whose claim is free. When this returns
     /// [`Appended::New`], the event survives a crash.

@@ -30,6 +30,7 @@ macro_rules! all_tests {
             odd_ids_round_trip,
             concurrent_appends_keep_each_once,
             closed_store_refuses_everything,
+            checkpoints_round_trip,
         );
     };
 }

@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use mailwire_proto::Event;
-use mailwire_store::{Appended, RedisStore, SeenSet, Store, StoreError};
+use mailwire_store::{Appended, Checkpoints, RedisStore, SeenSet, Store, StoreError};
 use redis::AsyncCommands;
 use suite::redis::{Cleanup, builder, connect, prefix};
 use suite::{HANG, event};
@@ -436,6 +436,19 @@ async fn the_store_reconnects_after_redis_restarts() {
         .expect("a call to a dead Redis does not hang")
         .unwrap_err();
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    // A checkpoint cannot be saved either: an error with its typed cause, never a
+    // silent success.
+    let err = tokio::time::timeout(HANG, store.save("ws:default", "evt_2"))
+        .await
+        .expect("a call to a dead Redis does not hang")
+        .unwrap_err();
+    assert!(
+        matches!(
+            err.downcast_ref::<StoreError>(),
+            Some(StoreError::Unavailable(_))
+        ),
+        "{err:?}"
+    );
 
     // The new server is empty (no persistence): the log starts over, group and all.
     let _redis = OwnRedis::start(port);
@@ -452,6 +465,59 @@ async fn the_store_reconnects_after_redis_restarts() {
     .expect("the store reconnects");
     assert!(appended.is_new());
     assert_eq!(ids(&store.unacked(10).await.unwrap()), ["evt_3"]);
+}
+
+/// Checkpoints are shared by every store value on the same key prefix (another
+/// instance, a restart), whatever its consumer name, and by no other prefix.
+#[tokio::test]
+async fn checkpoints_are_shared_on_a_key_prefix() {
+    let cleanup = Cleanup { prefix: prefix() };
+    let a = connect(builder(&cleanup.prefix).consumer("a")).await;
+    a.save("ws:tenant-a:sub-1", "evt_9").await.unwrap();
+    a.save("backfill:tenant-a:inbox_1", "1765112400000")
+        .await
+        .unwrap();
+
+    let b = connect(builder(&cleanup.prefix).consumer("b")).await;
+    assert_eq!(
+        b.load("ws:tenant-a:sub-1").await.unwrap().as_deref(),
+        Some("evt_9")
+    );
+    b.save("ws:tenant-a:sub-1", "evt_10").await.unwrap();
+    drop(a);
+    let restarted = connect(builder(&cleanup.prefix).consumer("a")).await;
+    assert_eq!(
+        restarted
+            .load("ws:tenant-a:sub-1")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("evt_10")
+    );
+    assert_eq!(
+        restarted
+            .load("backfill:tenant-a:inbox_1")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("1765112400000")
+    );
+
+    let elsewhere = Cleanup { prefix: prefix() };
+    let other = connect(builder(&elsewhere.prefix)).await;
+    assert_eq!(other.load("ws:tenant-a:sub-1").await.unwrap(), None);
+
+    // The hash holding something else is corrupt, not a missing checkpoint.
+    let key = format!("{}:checkpoints", elsewhere.prefix);
+    let _: () = raw().await.set(&key, "not a hash").await.unwrap();
+    let err = other.load("ws:tenant-a:sub-1").await.unwrap_err();
+    assert!(
+        matches!(
+            err.downcast_ref::<StoreError>(),
+            Some(StoreError::Corrupt(_))
+        ),
+        "{err:?}"
+    );
 }
 
 /// With a retention, an acked id is forgotten once Redis expires its key; unacked ids

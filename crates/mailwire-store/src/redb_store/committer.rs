@@ -30,7 +30,7 @@ use crate::acked::AckedIds;
 use crate::clock::{Clock, expiry, unix_millis};
 use crate::redb_store::error::{CommitFailed, unavailable};
 use crate::redb_store::tables::{
-    self, ACKED, EVENT_IDS, EVENTS, META, NEXT_SEQ_KEY, SEEN, SEEN_BY_EXPIRY, UNACKED,
+    self, ACKED, CHECKPOINTS, EVENT_IDS, EVENTS, META, NEXT_SEQ_KEY, SEEN, SEEN_BY_EXPIRY, UNACKED,
 };
 use crate::{Appended, RedbStats, StoreError};
 
@@ -70,6 +70,12 @@ pub(crate) enum Op {
         id: String,
         ttl: Duration,
         reply: Reply<bool>,
+    },
+    /// A checkpoint, written in the group's transaction like an append.
+    Save {
+        key: String,
+        value: String,
+        reply: Reply<()>,
     },
     /// Answered once everything queued before it is committed.
     Flush {
@@ -443,12 +449,13 @@ impl Committer {
         let mut seen = txn.open_table(SEEN)?;
         let mut by_expiry = txn.open_table(SEEN_BY_EXPIRY)?;
         let mut acked = txn.open_table(ACKED)?;
+        let mut checkpoints = txn.open_table(CHECKPOINTS)?;
         let mut changed = false;
 
         // Purge first, so an id that has just expired is new again below. Only when
         // the group writes anyway: a purge alone is not worth an fsync.
         let writes = group.iter().any(|op| {
-            matches!(op, Op::Insert { .. })
+            matches!(op, Op::Insert { .. } | Op::Save { .. })
                 || matches!(op, Op::Append { id, .. } if !lock(&self.claims).live(id, now))
                 || matches!(op, Op::Ack { .. })
         });
@@ -596,6 +603,18 @@ impl Committer {
                     };
                     Outcome::Inserted(inserted)
                 }
+                Op::Save { key, value, .. } => {
+                    // The same value again (a checkpoint saved at every ack that did
+                    // not move) costs no fsync.
+                    let same = checkpoints
+                        .get(key.as_str())?
+                        .is_some_and(|v| v.value() == value.as_str());
+                    if !same {
+                        checkpoints.insert(key.as_str(), value.as_str())?;
+                        changed = true;
+                    }
+                    Outcome::Done
+                }
                 Op::Flush { .. } | Op::Close { .. } => Outcome::Done,
             };
             outcomes.push(outcome);
@@ -624,7 +643,10 @@ fn answer(op: Op, outcome: Result<Outcome, StoreError>) {
         Op::Insert { reply, .. } => {
             let _ = reply.send(outcome.map(|o| matches!(o, Outcome::Inserted(true))));
         }
-        Op::Ack { reply, .. } | Op::Flush { reply } | Op::Close { reply } => {
+        Op::Ack { reply, .. }
+        | Op::Save { reply, .. }
+        | Op::Flush { reply }
+        | Op::Close { reply } => {
             let _ = reply.send(outcome.map(drop));
         }
     }

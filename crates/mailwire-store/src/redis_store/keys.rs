@@ -12,6 +12,9 @@ pub(crate) struct Keys {
     id_prefix: String,
     /// Prefix of the seen-set's keys.
     seen_prefix: String,
+    /// The hash of the sources' checkpoints: one per key prefix, so every instance
+    /// on the prefix shares them (whatever its log).
+    pub(crate) checkpoints: String,
 }
 
 impl Keys {
@@ -21,6 +24,7 @@ impl Keys {
             stream: format!("{tag}:stream"),
             id_prefix: format!("{tag}:id:"),
             seen_prefix: format!("{prefix}:seen:"),
+            checkpoints: format!("{prefix}:checkpoints"),
         }
     }
 

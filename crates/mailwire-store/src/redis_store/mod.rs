@@ -21,9 +21,10 @@ use redis::aio::ConnectionManager;
 
 use crate::acked::AckedIds;
 use crate::clock::{Clock, expiry, unix_millis};
-use crate::{Appended, SeenSet, Store, StoreError};
+use crate::{Appended, Checkpoints, SeenSet, Store, StoreError};
 use error::{from_redis, unexpected};
 use keys::Keys;
+use mailwire_source::BoxError;
 use reply::{Entry, EntryId};
 
 /// The most entries asked of Redis in one command; `unacked` pages past it.
@@ -63,6 +64,9 @@ pub(crate) fn capped_millis(d: Duration) -> u64 {
 ///   [`forget_acked_after`](RedisStoreBuilder::forget_acked_after) to bound how long).
 /// - **Durability is Redis's:** an append is kept once Redis has it; to survive a
 ///   Redis crash too, run Redis with `appendonly yes` and `appendfsync always`.
+/// - **Checkpoints:** one hash, `<prefix>:checkpoints`, a field per key: every
+///   instance on the same key prefix shares them. A save is kept once Redis
+///   answers (as durable as an append); one that Redis does not answer is an error.
 /// - **Seen-set:** `SET <prefix>:seen:<id> 1 NX PX <ttl>`, expired by the server (or
 ///   on an injected [`Clock`], see [`RedisStoreBuilder::clock`]).
 /// - **Faults:** one multiplexed connection that reconnects by itself after a drop;
@@ -401,6 +405,33 @@ impl Store for RedisStore {
 
     fn lease(&self) -> Duration {
         Duration::from_millis(self.inner.lease_ms)
+    }
+}
+
+#[async_trait]
+impl Checkpoints for RedisStore {
+    async fn load(&self, key: &str) -> Result<Option<String>, BoxError> {
+        let value: Option<Vec<u8>> = redis::cmd("HGET")
+            .arg(&self.inner.keys.checkpoints)
+            .arg(key)
+            .query_async(&mut self.conn()?)
+            .await
+            .map_err(from_redis)?;
+        let Some(value) = value else { return Ok(None) };
+        let value = String::from_utf8(value)
+            .map_err(|_| StoreError::Corrupt(format!("checkpoint {key:?} is not UTF-8 text")))?;
+        Ok(Some(value))
+    }
+
+    async fn save(&self, key: &str, value: &str) -> Result<(), BoxError> {
+        let _: Value = redis::cmd("HSET")
+            .arg(&self.inner.keys.checkpoints)
+            .arg(key)
+            .arg(value)
+            .query_async(&mut self.conn()?)
+            .await
+            .map_err(from_redis)?;
+        Ok(())
     }
 }
 

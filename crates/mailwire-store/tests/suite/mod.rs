@@ -366,3 +366,66 @@ pub(crate) async fn acked_ids_are_forgotten_after_the_retention<S: TestStore>(
             .unwrap()
     );
 }
+
+/// A checkpoint saved is the one loaded; saving again replaces it; keys are apart
+/// from each other and from the log and the seen-set; a closed store refuses both
+/// with its typed error.
+pub(crate) async fn checkpoints_round_trip<S: TestStore>(store: S, _clock: ManualClock) {
+    assert_eq!(store.load("ws:tenant-a:sub-1").await.unwrap(), None);
+    store.save("ws:tenant-a:sub-1", "evt_41").await.unwrap();
+    store.save("ws:tenant-b:sub-1", "evt_7").await.unwrap();
+    assert_eq!(
+        store.load("ws:tenant-a:sub-1").await.unwrap().as_deref(),
+        Some("evt_41")
+    );
+    store.save("ws:tenant-a:sub-1", "evt_42").await.unwrap();
+    store.save("ws:tenant-a:sub-1", "evt_42").await.unwrap(); // unchanged: Ok
+    assert_eq!(
+        store.load("ws:tenant-a:sub-1").await.unwrap().as_deref(),
+        Some("evt_42"),
+        "the last value saved"
+    );
+    assert_eq!(
+        store.load("ws:tenant-b:sub-1").await.unwrap().as_deref(),
+        Some("evt_7")
+    );
+    // Odd keys and values round-trip, the empty string included.
+    let long = "k".repeat(4096);
+    for (key, value) in [
+        ("backfill:inbox ✉ é", "2026-01-01T00:00:00.123Z"),
+        ("", "empty key"),
+        ("empty value", ""),
+        (long.as_str(), "{\"after\":\"evt_1\"}"),
+    ] {
+        store.save(key, value).await.unwrap();
+        assert_eq!(
+            store.load(key).await.unwrap().as_deref(),
+            Some(value),
+            "{key}"
+        );
+    }
+    // A checkpoint is neither an event nor a seen id.
+    assert!(
+        !mailwire_store::Store::contains(&store, "ws:tenant-a:sub-1")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !SeenSet::contains(&store, "ws:tenant-a:sub-1")
+            .await
+            .unwrap()
+    );
+    assert!(store.unacked(10).await.unwrap().is_empty());
+
+    let other = store.clone();
+    store.close().await.unwrap();
+    for err in [
+        other.save("ws:tenant-a:sub-1", "evt_43").await.unwrap_err(),
+        other.load("ws:tenant-a:sub-1").await.map(drop).unwrap_err(),
+    ] {
+        assert!(
+            matches!(err.downcast_ref::<StoreError>(), Some(StoreError::Closed)),
+            "a typed StoreError: {err:?}"
+        );
+    }
+}
