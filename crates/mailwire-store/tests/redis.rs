@@ -12,7 +12,7 @@ use std::time::Duration;
 use mailwire_proto::Event;
 use mailwire_store::{Appended, Checkpoints, RedisStore, SeenSet, Store, StoreError};
 use redis::AsyncCommands;
-use suite::redis::{Cleanup, builder, connect, prefix};
+use suite::redis::{Cleanup, builder, claim_n, connect, prefix, raw, until};
 use suite::{HANG, event};
 
 fn ids(events: &[Event]) -> Vec<String> {
@@ -28,42 +28,12 @@ async fn two_consumers(lease: Duration) -> (RedisStore, RedisStore, Cleanup) {
     (a, b, cleanup)
 }
 
-/// A plain connection to the test Redis, to look at or damage the store's keys.
-async fn raw() -> redis::aio::MultiplexedConnection {
-    redis::Client::open(suite::redis::url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .expect("a connection to the test Redis")
-}
-
 async fn stream_len(prefix: &str) -> i64 {
     raw()
         .await
         .xlen(format!("{{{prefix}:events}}:stream"))
         .await
         .unwrap()
-}
-
-/// Claims pages of at most `page` until `n` events came back (leases have to run
-/// out on the server first), in the order they came.
-async fn claim_n(store: &RedisStore, n: usize, page: usize) -> Vec<Vec<Event>> {
-    tokio::time::timeout(HANG, async {
-        let mut pages = Vec::new();
-        let mut got = 0;
-        while got < n {
-            let events = store.claim(page).await.unwrap();
-            if events.is_empty() {
-                tokio::task::yield_now().await;
-                continue;
-            }
-            got += events.len();
-            pages.push(events);
-        }
-        pages
-    })
-    .await
-    .expect("the idle events are taken over")
 }
 
 /// The first instance to append an event holds it; the other's copy is known, and
@@ -166,6 +136,8 @@ async fn a_dead_instances_events_are_taken_over_after_the_lease() {
 async fn an_append_takes_over_an_expired_claim() {
     let (a, b, _cleanup) = two_consumers(Duration::from_millis(5)).await;
     assert!(a.append(&event("evt_1", 1)).await.unwrap().is_new());
+    // Dropped without an ack: no longer renewed, free once idle for b's lease.
+    a.release("evt_1");
     let taken = tokio::time::timeout(HANG, async {
         loop {
             match b.append(&event("evt_1", 1)).await.unwrap() {
@@ -566,5 +538,90 @@ async fn acked_ids_are_forgotten_after_the_retention() {
     assert!(
         brief.append(&event("evt_b", 1)).await.unwrap().is_new(),
         "new again"
+    );
+}
+
+/// A claim held is renewed for as long as it is held, over many leases: the other
+/// instance's `claim()` and `append()` get nothing. Released, or its holder dropped
+/// without an ack, it is taken over within about a lease.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_claim_is_renewed_while_held() {
+    let lease = Duration::from_millis(200);
+    let cleanup = Cleanup { prefix: prefix() };
+    let a = connect(builder(&cleanup.prefix).consumer("a").lease(lease)).await;
+    let b = connect(builder(&cleanup.prefix).consumer("b").lease(lease)).await;
+    for n in 1..=2 {
+        assert!(
+            a.append(&event(&format!("evt_{n}"), n))
+                .await
+                .unwrap()
+                .is_new()
+        );
+    }
+    // Five leases of a slow consumer: the events wait in a's memory, unacked.
+    let start = std::time::Instant::now();
+    let mut checks = 0;
+    while start.elapsed() < lease * 5 {
+        assert!(
+            b.claim(10).await.unwrap().is_empty(),
+            "taken over while held"
+        );
+        for n in 1..=2 {
+            let id = format!("evt_{n}");
+            assert_eq!(b.append(&event(&id, n)).await.unwrap(), Appended::Known);
+            assert!(a.holds(&id));
+        }
+        checks += 1;
+        // tidy: allow(sleep) the pace of checks over several leases, not a wait
+        tokio::time::sleep(lease / 10).await;
+    }
+    assert!(checks >= 10, "checked throughout: {checks}");
+
+    // Released (its delivery dropped): b takes it over, a no longer holds it.
+    a.release("evt_1");
+    assert!(!a.holds("evt_1"));
+    let taken = claim_n(&b, 1, 10).await.concat();
+    assert_eq!(ids(&taken), ["evt_1"]);
+    assert!(b.holds("evt_1"));
+    assert!(a.holds("evt_2"), "the other claim is still renewed");
+
+    // Dropped without an ack (a crashed handler, a stopped instance): no longer
+    // renewed, taken over.
+    drop(a);
+    let taken = claim_n(&b, 1, 10).await.concat();
+    assert_eq!(ids(&taken), ["evt_2"]);
+    b.ack("evt_1").await.unwrap();
+    b.ack("evt_2").await.unwrap();
+    assert!(b.unacked(10).await.unwrap().is_empty());
+}
+
+/// An instance whose claim was taken over anyway (here by one with a far shorter
+/// lease, as after a cut-off longer than the lease) learns it at its next renewal:
+/// `holds` turns false, so the event is not handed over by both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_taken_over_is_no_longer_held() {
+    let cleanup = Cleanup { prefix: prefix() };
+    let a = connect(
+        builder(&cleanup.prefix)
+            .consumer("a")
+            .lease(Duration::from_millis(300)),
+    )
+    .await;
+    let b = connect(
+        builder(&cleanup.prefix)
+            .consumer("b")
+            .lease(Duration::from_millis(5)),
+    )
+    .await;
+    assert!(a.append(&event("evt_1", 1)).await.unwrap().is_new());
+    assert!(a.holds("evt_1"));
+    let taken = claim_n(&b, 1, 10).await.concat();
+    assert_eq!(ids(&taken), ["evt_1"]);
+    until("a finds its claim lost", async || !a.holds("evt_1")).await;
+    assert!(b.holds("evt_1"));
+    assert_eq!(
+        a.append(&event("evt_1", 1)).await.unwrap(),
+        Appended::Known,
+        "b holds it now"
     );
 }

@@ -16,7 +16,7 @@
 //! race. After an I/O error (a full disk) the file is reopened before the next
 //! group, so the store heals once the cause is gone.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
@@ -136,11 +136,11 @@ pub(crate) enum DbState {
 /// The file handle shared by the committer and readers.
 pub(crate) type SharedDb = Arc<RwLock<DbState>>;
 
-/// The claims this process holds (event id -> when the lease runs out, Unix ms),
-/// and the ids it acked last.
+/// The claims this process holds (until acked or released: a held claim does not
+/// lapse), and the ids it acked last.
 #[derive(Debug, Default)]
 pub(crate) struct Claims {
-    held: HashMap<String, u64>,
+    held: HashSet<String>,
     acked: AckedIds,
 }
 
@@ -152,8 +152,8 @@ pub(crate) fn lock(claims: &SharedClaims) -> MutexGuard<'_, Claims> {
 }
 
 impl Claims {
-    pub(crate) fn live(&self, id: &str, now: u64) -> bool {
-        self.held.get(id).is_some_and(|&until| until > now)
+    pub(crate) fn holds(&self, id: &str) -> bool {
+        self.held.contains(id)
     }
 
     /// True when this process acked `id` (the ack was committed) and has not
@@ -166,9 +166,9 @@ impl Claims {
         self.held.remove(id);
     }
 
-    fn hold(&mut self, id: String, until: u64) {
+    fn hold(&mut self, id: String) {
         self.acked.forget(&id);
-        self.held.insert(id, until);
+        self.held.insert(id);
     }
 
     /// Records a committed ack: the claim ends, the id is remembered as acked.
@@ -188,7 +188,6 @@ pub(crate) struct Committer {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) counters: Arc<Counters>,
     pub(crate) claims: SharedClaims,
-    pub(crate) lease_ms: u64,
     /// How long (ms) an acked id is remembered; `None`: forever.
     pub(crate) forget_acked_after: Option<u64>,
 }
@@ -378,12 +377,11 @@ impl Committer {
                 self.counters
                     .appended
                     .fetch_add(self.next_seq - first_seq, Ordering::Relaxed);
-                let until = unix_millis(self.clock.now()).saturating_add(self.lease_ms);
                 {
                     let mut claims = lock(&self.claims);
                     for (id, hold) in pending.changes {
                         if hold {
-                            claims.hold(id, until);
+                            claims.hold(id);
                         } else {
                             claims.settle(id);
                         }
@@ -456,7 +454,7 @@ impl Committer {
         // the group writes anyway: a purge alone is not worth an fsync.
         let writes = group.iter().any(|op| {
             matches!(op, Op::Insert { .. } | Op::Save { .. })
-                || matches!(op, Op::Append { id, .. } if !lock(&self.claims).live(id, now))
+                || matches!(op, Op::Append { id, .. } if !lock(&self.claims).holds(id))
                 || matches!(op, Op::Ack { .. })
         });
         if writes {
@@ -507,7 +505,7 @@ impl Committer {
             held_here
                 .get(id)
                 .copied()
-                .unwrap_or_else(|| lock(&claims).live(id, now))
+                .unwrap_or_else(|| lock(&claims).holds(id))
         };
         let mut outcomes = Vec::with_capacity(group.len());
         for op in group {

@@ -48,6 +48,10 @@ const QUEUE: usize = 4096;
 /// - **Raw bytes:** the log keeps [`Event::raw`] and parses it again on read; a record
 ///   that no longer parses is [`StoreError::Corrupt`]. An event's bytes are removed
 ///   when it is acked; its id stays, so appending it again is still a duplicate.
+/// - **Claims** are this process's (one store per file), in memory: a claim held
+///   (appended or claimed, not acked or released) lasts for as long as it is held,
+///   so [`claim`](crate::Store::claim) never hands it out again meanwhile; a
+///   released one is free at once, and after a restart every unacked event is.
 /// - **Checkpoints:** a table of the same file; a save is written by the
 ///   committer in the group's transaction, as durable as an append and costing no
 ///   more (it shares the group's fsync). A save that cannot be written (a full disk)
@@ -219,8 +223,7 @@ impl fmt::Debug for RedbStore {
 #[async_trait]
 impl Store for RedbStore {
     async fn append(&self, event: &Event) -> Result<Appended, StoreError> {
-        let now = unix_millis(self.shared.clock.now());
-        if committer::lock(&self.shared.claims).live(event.dedup_id(), now) {
+        if committer::lock(&self.shared.claims).holds(event.dedup_id()) {
             // Held by this process: answered from memory, nothing queued.
             return Ok(Appended::Held);
         }
@@ -252,6 +255,10 @@ impl Store for RedbStore {
 
     fn release(&self, id: &str) {
         committer::lock(&self.shared.claims).remove(id);
+    }
+
+    fn holds(&self, id: &str) -> bool {
+        committer::lock(&self.shared.claims).holds(id)
     }
 
     async fn unacked(&self, limit: usize) -> Result<Vec<Event>, StoreError> {

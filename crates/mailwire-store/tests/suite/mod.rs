@@ -429,3 +429,54 @@ pub(crate) async fn checkpoints_round_trip<S: TestStore>(store: S, _clock: Manua
         );
     }
 }
+
+/// A claim this store value holds does not lapse while held, however long: its own
+/// `claim()` does not hand the event back, a copy is `Held`, and `holds` says so
+/// until the ack.
+pub(crate) async fn a_held_claim_does_not_lapse<S: TestStore>(store: S, clock: ManualClock) {
+    assert!(store.append(&event("evt_1", 1)).await.unwrap().is_new());
+    assert!(store.holds("evt_1"));
+    assert!(!store.holds("evt_unknown"), "never appended");
+    for _ in 0..10 {
+        clock.advance(store.lease());
+        assert!(store.claim(10).await.unwrap().is_empty(), "held: not free");
+        assert_eq!(
+            store.append(&event("evt_1", 1)).await.unwrap(),
+            mailwire_store::Appended::Held
+        );
+        assert!(store.holds("evt_1"));
+    }
+    store.ack("evt_1").await.unwrap();
+    assert!(!store.holds("evt_1"), "acked: no longer held");
+    assert!(store.claim(10).await.unwrap().is_empty(), "acked: gone");
+}
+
+/// Memory and redb: a released claim is free at once (nothing else in this process
+/// holds it), and the claim `claim()` makes is held like an append's.
+pub(crate) async fn a_released_claim_is_free_at_once<S: TestStore>(store: S, clock: ManualClock) {
+    for n in 1..=2 {
+        let e = event(&format!("evt_{n}"), n);
+        assert!(store.append(&e).await.unwrap().is_new());
+    }
+    store.release("evt_1");
+    assert!(!store.holds("evt_1"));
+    assert!(store.holds("evt_2"));
+    assert_eq!(ids(&store.claim(10).await.unwrap()), ["evt_1"]);
+    assert!(store.holds("evt_1"), "claimed again: held");
+    clock.advance(store.lease() * 10);
+    assert!(store.claim(10).await.unwrap().is_empty());
+    assert_eq!(
+        store.append(&event("evt_1", 1)).await.unwrap(),
+        mailwire_store::Appended::Held
+    );
+    store.release("evt_2");
+    assert_eq!(
+        store.append(&event("evt_2", 2)).await.unwrap(),
+        mailwire_store::Appended::Claimed,
+        "a copy of a released event claims it again"
+    );
+    assert!(store.holds("evt_2"));
+    store.ack("evt_1").await.unwrap();
+    store.ack("evt_2").await.unwrap();
+    assert!(!store.holds("evt_1") && !store.holds("evt_2"));
+}
