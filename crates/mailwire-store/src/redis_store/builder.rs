@@ -214,6 +214,7 @@ impl RedisStoreBuilder {
                 slot,
                 slot_ttl_ms,
                 every: Duration::from_millis((lease_ms / 3).max(1)),
+                slot_lost: false,
             }
             .run(stopped),
         );

@@ -35,6 +35,8 @@ pub(crate) struct Renewal {
     /// about three times per lease and never looks idle for longer than a third of
     /// one (plus a round trip) to another instance.
     pub(crate) every: Duration,
+    /// The last round found the name lock held by another instance (warned once).
+    pub(crate) slot_lost: bool,
 }
 
 impl Renewal {
@@ -93,14 +95,16 @@ impl Renewal {
                 }
             }
         }
-        if let Some(slot) = &self.slot
-            && !slot.keep(&mut self.conn, self.slot_ttl_ms).await?
-        {
-            tracing::warn!(
-                consumer = %self.consumer,
-                "store: another instance took this consumer name while this one was \
-                 cut off from Redis; they now share its pending entries"
-            );
+        if let Some(slot) = &self.slot {
+            let kept = slot.keep(&mut self.conn, self.slot_ttl_ms).await?;
+            if !kept && !self.slot_lost {
+                tracing::warn!(
+                    consumer = %self.consumer,
+                    "store: another instance took this consumer name while this one was \
+                     cut off from Redis; they now share its pending entries"
+                );
+            }
+            self.slot_lost = !kept;
         }
         Ok(())
     }
