@@ -492,6 +492,63 @@ async fn checkpoints_are_shared_on_a_key_prefix() {
     );
 }
 
+/// Renewal rounds that fail while Redis is down are retried: once a Redis restarted
+/// without its data is back, a round runs again (it makes the group again), and an
+/// event held in memory whose entry Redis lost stays held: nobody else can deliver
+/// it, so dropping it would lose it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renewal_survives_a_redis_restart_and_keeps_what_redis_lost() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("redis://127.0.0.1:{port}");
+    let redis = OwnRedis::start(port);
+    redis.ready().await;
+    let store = RedisStore::builder(&url)
+        .consumer("a")
+        .lease(Duration::from_millis(60))
+        .connect_timeout(Duration::from_millis(200))
+        .connect_retries(1)
+        .connect()
+        .await
+        .unwrap();
+    assert!(store.append(&event("evt_1", 1)).await.unwrap().is_new());
+    drop(redis);
+    // Rounds fail meanwhile; the claim is still held here.
+    let err = store.append(&event("evt_2", 2)).await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(store.holds("evt_1"));
+
+    let back = OwnRedis::start(port);
+    back.ready().await;
+    let stream = "{mailwire:events}:stream";
+    tokio::time::timeout(HANG, async {
+        loop {
+            let conn = redis::Client::open(url.as_str())
+                .unwrap()
+                .get_multiplexed_async_connection()
+                .await;
+            if let Ok(mut conn) = conn {
+                let exists: Result<bool, _> = conn.exists(stream).await;
+                if exists == Ok(true) {
+                    break;
+                }
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("a renewal round runs again once Redis is back");
+    assert!(
+        store.holds("evt_1"),
+        "an event Redis lost is kept, not dropped"
+    );
+    store.ack("evt_1").await.unwrap();
+    assert!(!store.holds("evt_1"));
+}
+
 /// With a retention, an acked id is forgotten once Redis expires its key; unacked ids
 /// never are, and acking again does not restart the retention.
 #[tokio::test]

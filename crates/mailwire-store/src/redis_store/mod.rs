@@ -65,8 +65,10 @@ pub(crate) fn capped_millis(d: Duration) -> u64 {
 ///   So an event waiting in memory or in a slow handler is not taken over, however
 ///   long it waits; what is not renewed (the instance crashed or was stopped, the
 ///   delivery was released) is taken over after the lease. An entry found with
-///   another consumer is marked lost: [`holds`](Store::holds) turns false. The task
-///   ends when the store is closed or its last clone dropped.
+///   another consumer, or acked by it, is marked lost: [`holds`](Store::holds)
+///   turns false. One whose id Redis no longer knows (restarted without its data)
+///   stays held: nobody else can deliver it. The task ends when the store is closed
+///   or its last clone dropped.
 /// - **Redis unreachable.** A renewal round that fails is logged and retried at the
 ///   next one. If Redis stays unreachable for longer than a lease, the idle time of
 ///   the entries held here grows past the lease meanwhile (Redis counts it from the

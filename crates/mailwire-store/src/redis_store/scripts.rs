@@ -85,22 +85,39 @@ return 1
 /// Renew the claims this consumer holds. KEYS: stream, then the id key of each event
 /// held. ARGV: group, consumer.
 ///
-/// For each id, in one round trip and without interleaving: when its entry is
-/// still pending with this consumer, its idle time is reset (`XCLAIM ... 0 JUSTID`,
-/// which counts no delivery) and the answer is 1; when the entry is another
-/// consumer's, acked, or gone, nothing is touched and the answer is 0 (lost).
+/// For each id, in one round trip and without interleaving, answers 1 (still ours)
+/// or 0 (lost):
+/// - pending with this consumer: its idle time is reset (`XCLAIM ... 0 JUSTID`,
+///   which counts no delivery); 1.
+/// - pending with another consumer (taken over), or no longer in the stream while
+///   its id is known (acked by whoever took it over): 0.
+/// - in the stream but pending with nobody (the group was made again): claimed
+///   back (`FORCE`); 1.
+/// - its id unknown (Redis restarted without its data): 1. Nobody else can deliver
+///   it, so the instance holding it in memory keeps it: dropping it would lose it.
+///
+/// The group is made again first if it is gone, so rounds work after such a
+/// restart.
 pub(crate) static RENEW: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
+redis.pcall('XGROUP', 'CREATE', KEYS[1], ARGV[1], '0', 'MKSTREAM')
 local answers = {}
 for i = 2, #KEYS do
   local entry = redis.call('GET', KEYS[i])
-  local ours = 0
+  local ours = 1
   if entry then
     local pending = redis.call('XPENDING', KEYS[1], ARGV[1], entry, entry, 1)
-    if #pending > 0 and pending[1][2] == ARGV[2] then
-      redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, entry, 'JUSTID')
-      ours = 1
+    if #pending > 0 then
+      if pending[1][2] == ARGV[2] then
+        redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, entry, 'JUSTID')
+      else
+        ours = 0
+      end
+    elseif #redis.call('XRANGE', KEYS[1], entry, entry) == 0 then
+      ours = 0
+    else
+      redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, entry, 'FORCE', 'JUSTID')
     end
   end
   answers[i - 1] = ours
