@@ -14,7 +14,7 @@ use crate::redis_store::keys::Keys;
 use crate::redis_store::naming;
 use crate::redis_store::renewal::{Held, Renewal};
 use crate::redis_store::reply::EntryId;
-use crate::redis_store::{Inner, RedisStore, capped_millis};
+use crate::redis_store::{Inner, RedisStore, capped_millis, lock};
 
 /// Options for connecting a [`RedisStore`]; from [`RedisStore::builder`].
 pub struct RedisStoreBuilder {
@@ -197,6 +197,7 @@ impl RedisStoreBuilder {
                 held: held.clone(),
                 slot: slot.clone(),
                 stop,
+                renewal: Mutex::new(None),
                 acked: Mutex::default(),
                 own_after: Mutex::new(Some(EntryId::ZERO)),
                 takeover_cursor: Mutex::new(EntryId::ZERO),
@@ -204,7 +205,7 @@ impl RedisStoreBuilder {
         };
         // A store that fails to connect releases its name as it goes: dropping it
         // stops the task, which releases the lock.
-        tokio::spawn(
+        let renewal = tokio::spawn(
             Renewal {
                 conn: conn.clone(),
                 keys: keys.clone(),
@@ -218,6 +219,7 @@ impl RedisStoreBuilder {
             }
             .run(stopped),
         );
+        *lock(&store.inner.renewal) = Some(renewal);
         store.create_group().await?;
         let bound = self.stale_consumers_after.map_or_else(
             || lease_ms.saturating_mul(10).max(STALE_AT_LEAST_MS),

@@ -131,6 +131,9 @@ struct Inner {
     /// Tells the renewal task to stop (`true` on close); dropped with the last
     /// clone, which stops it too.
     stop: tokio::sync::watch::Sender<bool>,
+    /// The renewal task, awaited by `close` so no round of it runs after the name
+    /// is released.
+    renewal: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// The ids acked through this value last: acking one again costs no round trip.
     acked: Mutex<AckedIds>,
     /// Where the read of this consumer's own pending entries (an earlier run's) is;
@@ -165,6 +168,12 @@ impl RedisStore {
     pub async fn close(&self) -> Result<(), StoreError> {
         let first = !self.inner.closed.swap(true, Ordering::SeqCst);
         self.inner.stop.send_replace(true);
+        let renewal = lock(&self.inner.renewal).take();
+        if let Some(renewal) = renewal {
+            // It ends after its round in flight, if any (bounded by the response
+            // timeout); one that panicked has nothing left to do.
+            let _ = renewal.await;
+        }
         if first && let Some(slot) = &self.inner.slot {
             slot.release(&mut self.inner.conn.clone()).await?;
         }
