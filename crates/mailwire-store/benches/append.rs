@@ -4,12 +4,16 @@
 //! Every redb append is durable (fsync'd) before it returns; the question is how many
 //! appends share one fsync. Each variant prints its store's commit counters to stderr
 //! at the end, so the group sizes behind the numbers are visible.
+//!
+//! `redb_checkpoint_save` saves checkpoints (each a value that moved) from the same
+//! 64 tasks: a save goes through the same committer as an append and should cost no
+//! more than one.
 
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use mailwire_proto::Event;
-use mailwire_store::{MemoryStore, RedbStore, Store};
+use mailwire_store::{Checkpoints, MemoryStore, RedbStore, Store};
 use tokio::runtime::Runtime;
 
 const APPENDERS: usize = 64;
@@ -44,6 +48,33 @@ fn burst<S: Store + Clone>(runtime: &Runtime, store: &S, next: &mut u64, count: 
         }
         while let Some(done) = tasks.join_next().await {
             done.expect("an appender");
+        }
+        start.elapsed()
+    })
+}
+
+/// Saves `count` checkpoints from `APPENDERS` tasks, each task under a key of its
+/// own and each value new (so each is written), and returns how long it took.
+fn saves(runtime: &Runtime, store: &RedbStore, next: &mut u64, count: usize) -> Duration {
+    let first = *next;
+    *next += count as u64;
+    runtime.block_on(async {
+        let start = Instant::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        for task in 0..APPENDERS as u64 {
+            let store = store.clone();
+            tasks.spawn(async move {
+                let key = format!("ws:tenant-{task}:default");
+                let mut n = first + task;
+                while n < first + count as u64 {
+                    let value = format!("evt_{n:016}");
+                    store.save(&key, &value).await.expect("save");
+                    n += APPENDERS as u64;
+                }
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done.expect("a saver");
         }
         start.elapsed()
     })
@@ -85,6 +116,16 @@ fn append(c: &mut Criterion) {
         })
     });
     eprintln!("redb_group_commit: {:?}", grouped.stats());
+
+    let checkpoints = RedbStore::open(dir.path().join("checkpoints.redb")).expect("a store");
+    group.bench_function("redb_checkpoint_save", |b| {
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| saves(&runtime, &checkpoints, &mut next, BURST))
+                .sum()
+        })
+    });
+    eprintln!("redb_checkpoint_save: {:?}", checkpoints.stats());
 
     // One fsync per append: a smaller burst keeps the run short; throughput is per
     // element either way.

@@ -29,8 +29,16 @@
 //!
 //! - [`Store`]: append (idempotent by id, durable before it returns, and a claim),
 //!   claim a page of the backlog, ack (log and seen memory settled in one write),
-//!   release. Its docs state the rule that makes delivery exactly once across
-//!   instances, and what each event costs.
+//!   release, and `holds` (checked just before handing an event over). A claim
+//!   this store value holds is kept alive for as long as it holds it; one nobody
+//!   renews is taken over after the lease. Its docs state the rule that makes
+//!   delivery exactly once across instances, and what each event costs.
+//! - [`Checkpoints`] (re-exported from `mailwire-source`, a supertrait of [`Store`]):
+//!   the sources' small durable values (a WebSocket's resume point, a backfill's
+//!   progress), under the caller's keys (per subscription and tenant), kept beside
+//!   the log: in the redb file, in one Redis hash under the key prefix (shared by
+//!   every instance on it). A save is as durable as an append; one that cannot be
+//!   kept (a full disk, Redis down) is an error boxing the [`StoreError`].
 //! - [`SeenSet`]: insert-if-absent with a time to live, for dedup without a log.
 //! - [`MemoryStore`]: both in memory, for tests and for running without a file.
 //! - `RedbStore` (feature `redb`, on by default): both in one
@@ -40,10 +48,13 @@
 //!   file is reopened before the next write: the store heals without a restart.
 //! - `RedisStore` (feature `redis`): both in Redis, for **several agent instances
 //!   sharing one store** (processes or machines, each with its own WebSocket and
-//!   webhook receiver). The first instance to append an event claims it; a claim not
-//!   acked within its lease is taken over by a live instance. Pick redb for one
-//!   instance (no server, an fsync per group); pick Redis when instances must share
-//!   the work and survive each other.
+//!   webhook receiver). The first instance to append an event claims it and renews
+//!   the claim in the background while it holds the event; a claim nobody renews
+//!   (its instance crashed or stopped) is taken over by a live instance after the
+//!   lease. Default consumer names are stable per host (`<host>-<n>`), so a
+//!   restarted instance gets its unacked events back at once, and stale consumers
+//!   are removed at connect. Pick redb for one instance (no server, an fsync per
+//!   group); pick Redis when instances must share the work and survive each other.
 //!
 //! ```no_run
 //! # #[cfg(feature = "redis")]
@@ -51,14 +62,18 @@
 //! use std::time::Duration;
 //! use mailwire_store::{RedisStore, Store};
 //!
-//! // One of several instances: same group, a name of its own.
+//! // One of several instances: same group, a name of its own (by default
+//! // `<host>-<n>`, stable across restarts).
 //! let store = RedisStore::builder("redis://127.0.0.1:6379")
-//!     .consumer("worker-1")
-//!     .lease(Duration::from_secs(120)) // longer than handling one event takes
+//!     .lease(Duration::from_secs(30)) // how long a crashed instance's events wait
 //!     .connect()
 //!     .await?;
-//! // A page of events nobody holds (an earlier run's, a dead instance's): now ours.
+//! // A page of events nobody holds (an earlier run's, a dead instance's): now ours,
+//! // and renewed for as long as we hold them, however long handling takes.
 //! for event in store.claim(100).await? {
+//!     if !store.holds(event.id()) {
+//!         continue; // taken over meanwhile (Redis was unreachable): not ours
+//!     }
 //!     // ... handle it, then:
 //!     store.ack(event.id()).await?;
 //! }
@@ -92,6 +107,7 @@ mod redis_store;
 mod traits;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use mailwire_source::Checkpoints;
 pub use memory::MemoryStore;
 #[cfg(feature = "redb")]
 pub use redb_store::{RedbStats, RedbStore, RedbStoreBuilder};

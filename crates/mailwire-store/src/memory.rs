@@ -1,7 +1,7 @@
 //! The in-memory store: the log, its claims and a seen-set, no durability.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -11,18 +11,21 @@ use bytes::Bytes;
 use mailwire_proto::Event;
 
 use crate::clock::{Clock, SystemClock, expiry, unix_millis};
-use crate::{Appended, SeenSet, Store, StoreError};
+use crate::{Appended, Checkpoints, SeenSet, Store, StoreError};
+use mailwire_source::BoxError;
 
 /// A [`Store`] and [`SeenSet`] kept in memory: for tests, and the default when no
 /// durable store is configured. Nothing survives the process.
 ///
 /// Clones share the same data (an `Arc` inside), so one store can be handed to a
-/// receiver and to a merge: they are one instance. Claims expire after the
-/// [lease](MemoryStore::lease) on the store's clock. Expired seen-set entries are purged as new ones are
-/// inserted, so the set holds about as many ids as were seen within one TTL. The log
+/// receiver and to a merge: they are one instance. A claim lasts until it is acked
+/// or [released](Store::release): this process is the only one using the store, so
+/// nothing else could take it over (the [lease](MemoryStore::with_lease) is only
+/// reported, for callers that pace themselves on it). Expired seen-set entries are
+/// purged as new ones are inserted, so the set holds about as many ids as were seen within one TTL. The log
 /// remembers the id of every event ever appended (that is what makes `append`
 /// idempotent; [`forget_acked_after`](MemoryStore::forget_acked_after) bounds that) and
-/// drops an event's body once it is acked.
+/// drops an event's body once it is acked. Its [`Checkpoints`] are a map in memory.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -66,12 +69,14 @@ struct State {
     expiries: BinaryHeap<Reverse<(u64, String)>>,
     /// How long (ms) acked ids are remembered; `None`: forever.
     forget_acked_after: Option<u64>,
-    /// Log position -> when this instance's claim on it runs out (Unix ms).
-    claims: HashMap<u64, u64>,
-    /// How long a claim lasts (ms).
+    /// The log positions whose claim this store holds: until acked or released.
+    claims: HashSet<u64>,
+    /// The lease reported by `lease()` (ms).
     lease_ms: u64,
     /// (acked at, position) -> id, filled only with a retention set.
     acked: BTreeMap<(u64, u64), String>,
+    /// Checkpoints of the sources: key -> value.
+    checkpoints: HashMap<String, String>,
 }
 
 impl MemoryStore {
@@ -102,8 +107,8 @@ impl MemoryStore {
         self
     }
 
-    /// How long a claim lasts without an ack before [`claim`](Store::claim) hands
-    /// the event out again (default 60 s; at least 1 ms).
+    /// The lease [`lease`](Store::lease) reports (default 60 s; at least 1 ms). A
+    /// claim held by this store does not lapse: it lasts until acked or released.
     pub fn with_lease(self, lease: Duration) -> MemoryStore {
         self.lock().lease_ms = u64::try_from(lease.as_millis()).unwrap_or(u64::MAX).max(1);
         self
@@ -180,27 +185,22 @@ impl Store for MemoryStore {
             if !state.unacked.contains_key(&seq) {
                 return Ok(Appended::Known);
             }
-            if state.claims.get(&seq).is_some_and(|&until| until > now) {
+            if !state.claims.insert(seq) {
                 return Ok(Appended::Held);
             }
-            let until = now.saturating_add(state.lease_ms);
-            state.claims.insert(seq, until);
             return Ok(Appended::Claimed);
         }
         let seq = state.next_seq;
         state.next_seq += 1;
         state.ids.insert(event.dedup_id().to_owned(), seq);
         state.unacked.insert(seq, event.raw().clone());
-        let until = now.saturating_add(state.lease_ms);
-        state.claims.insert(seq, until);
+        state.claims.insert(seq);
         Ok(Appended::New)
     }
 
     async fn claim(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
-        let now = self.now_ms();
         let raws: Vec<(u64, Bytes)> = {
             let mut state = self.open()?;
-            let until = now.saturating_add(state.lease_ms);
             let State {
                 unacked, claims, ..
             } = &mut *state;
@@ -209,11 +209,9 @@ impl Store for MemoryStore {
                 if free.len() >= limit {
                     break;
                 }
-                if claims.get(&seq).is_some_and(|&at| at > now) {
-                    continue;
+                if claims.insert(seq) {
+                    free.push((seq, raw.clone()));
                 }
-                claims.insert(seq, until);
-                free.push((seq, raw.clone()));
             }
             free
         };
@@ -238,6 +236,14 @@ impl Store for MemoryStore {
         if let Some(&seq) = state.ids.get(id) {
             state.claims.remove(&seq);
         }
+    }
+
+    fn holds(&self, id: &str) -> bool {
+        let state = self.lock();
+        let Some(seq) = state.ids.get(id) else {
+            return false;
+        };
+        state.claims.contains(seq)
     }
 
     async fn unacked(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
@@ -266,6 +272,20 @@ fn parse_all(raws: Vec<(u64, Bytes)>) -> Result<Vec<Event>, StoreError> {
                 .map_err(|e| StoreError::Corrupt(format!("event at position {seq}: {e}")))
         })
         .collect()
+}
+
+#[async_trait]
+impl Checkpoints for MemoryStore {
+    async fn load(&self, key: &str) -> Result<Option<String>, BoxError> {
+        Ok(self.open()?.checkpoints.get(key).cloned())
+    }
+
+    async fn save(&self, key: &str, value: &str) -> Result<(), BoxError> {
+        self.open()?
+            .checkpoints
+            .insert(key.to_owned(), value.to_owned());
+        Ok(())
+    }
 }
 
 #[async_trait]

@@ -30,13 +30,14 @@ pub enum Appended {
     /// Never appended before: now logged (durably), and claimed by this instance.
     New,
     /// Appended before and never acked, and nobody's claim on it was live (it was
-    /// released, or its holder's lease ran out): this instance holds it now.
+    /// released, or its holder stopped renewing it a lease ago): this instance holds
+    /// it now.
     Claimed,
     /// This instance already holds its claim: another part of it (a receiver, the
     /// merge, sharing this store value) appended it first and delivers it.
     Held,
-    /// Acked already, or held by another instance whose lease is live: someone
-    /// else delivers it (or takes it over when that lease runs out).
+    /// Acked already, or held by another instance (renewed, or within its lease):
+    /// someone else delivers it (or takes it over once that claim lapses).
     Known,
 }
 
@@ -71,12 +72,23 @@ impl Appended {
 /// - **The first to append claims.** [`append`](Store::append) logs an unknown event
 ///   durably and makes this instance its holder ([`Appended::New`]). Another
 ///   instance appending the same id gets [`Appended::Known`] and drops its copy.
-/// - **A claim has a lease.** If its holder neither acks it nor renews it within
-///   [`lease`](Store::lease) (the instance died, hung, or was cut off), any live
+/// - **A held claim is kept alive; a claim nobody holds has a lease.** While this
+///   store value holds a claim (its append answered [`Appended::New`] or
+///   [`Appended::Claimed`], or [`claim`](Store::claim) handed the event out, and it
+///   has neither acked nor [released](Store::release) it), the claim does not lapse,
+///   however long the event waits in memory or in a handler: Redis renews it in the
+///   background, memory and redb keep it for as long as the value holds it. A claim
+///   that nobody renews (its instance died, hung, was cut off from Redis, or
+///   released it) is free once [`lease`](Store::lease) has passed, and any live
 ///   instance takes it over: through [`claim`](Store::claim), which the merge calls
-///   periodically while it runs, or by appending a copy of it ([`Appended::Claimed`]).
-///   Choose the lease longer than handling one event takes, or a slow holder's event
-///   is delivered a second time by the instance that took it over.
+///   periodically while it runs, or by appending a copy of it
+///   ([`Appended::Claimed`]). The lease is therefore what taking over a crashed
+///   instance's events costs in waiting, not a bound on handling one event.
+/// - **Check before handing over.** A claim can still be lost (Redis unreachable for
+///   longer than a lease, then another instance took the event over): a renewal
+///   that finds the event another's marks it lost, and [`holds`](Store::holds)
+///   turns false. Call it just before handing an event over, and drop the event when
+///   it is false: the instance that took it over delivers it.
 /// - **Ack settles.** [`ack`](Store::ack) removes the event from the log and marks
 ///   its id acked, in one write; the id stays known (a late copy is a duplicate) for
 ///   the store's retention.
@@ -91,8 +103,17 @@ impl Appended {
 /// A new event costs one durable write before it is delivered (the first append)
 /// and one at its ack. Appending a copy that is held, known or acked writes nothing
 /// durable; a copy this instance holds is answered from memory ([`Appended::Held`]).
+///
+/// # Checkpoints
+///
+/// Every store is also the [`Checkpoints`](mailwire_source::Checkpoints) of the
+/// sources feeding it (a WebSocket's resume point, a backfill's progress), kept
+/// beside the log they describe: in the same redb file, under the same Redis key
+/// prefix (so instances sharing a Redis share them). A save is as durable as an
+/// append and fails the same way ([`StoreError`], boxed); `Arc<dyn Store>` can be
+/// passed wherever checkpoints are wanted.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: mailwire_source::Checkpoints + Send + Sync + 'static {
     /// Appends `event` unless its id is known, claiming it for this instance; or
     /// claims a known, unacked event whose claim is free. When this returns
     /// [`Appended::New`], the event survives a crash.
@@ -100,7 +121,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// A page of the backlog: up to `limit` events appended and not acked whose
     /// claim is free (never held by this value: left by an earlier run of this
-    /// instance; released; or past the lease of their holder), oldest first. Each is
+    /// instance; released; or not renewed by their holder for a lease), oldest
+    /// first. Each is
     /// claimed by this instance before it is returned, so another instance calling
     /// at once gets other events. Call again for the next page; an empty page means
     /// nothing is free now.
@@ -116,6 +138,14 @@ pub trait Store: Send + Sync + 'static {
     /// another instance once the lease allows, takes it again. Local: no I/O.
     fn release(&self, id: &str);
 
+    /// True while this store value holds the claim on `id` (appended as
+    /// [`Appended::New`] or [`Appended::Claimed`], or handed out by
+    /// [`claim`](Store::claim); neither acked nor released) and no renewal found it
+    /// taken over by another instance. Local: no I/O. Checked just before an event
+    /// is handed over, so an event another instance took over is not delivered
+    /// twice.
+    fn holds(&self, id: &str) -> bool;
+
     /// Up to `limit` events appended and not acked, oldest first, whoever holds
     /// them. A read: it claims nothing.
     async fn unacked(&self, limit: usize) -> Result<Vec<Event>, StoreError>;
@@ -124,7 +154,8 @@ pub trait Store: Send + Sync + 'static {
     /// still retained.
     async fn contains(&self, id: &str) -> Result<bool, StoreError>;
 
-    /// How long a claim lasts without an ack before another instance may take it.
+    /// How long a claim nobody renews lasts before another instance may take it
+    /// over: the wait before a crashed instance's events are delivered by another.
     fn lease(&self) -> Duration;
 }
 
@@ -159,6 +190,10 @@ impl<T: Store + ?Sized> Store for std::sync::Arc<T> {
 
     fn release(&self, id: &str) {
         (**self).release(id);
+    }
+
+    fn holds(&self, id: &str) -> bool {
+        (**self).holds(id)
     }
 
     async fn unacked(&self, limit: usize) -> Result<Vec<Event>, StoreError> {

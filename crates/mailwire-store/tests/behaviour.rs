@@ -30,6 +30,8 @@ macro_rules! all_tests {
             odd_ids_round_trip,
             concurrent_appends_keep_each_once,
             closed_store_refuses_everything,
+            checkpoints_round_trip,
+            a_held_claim_does_not_lapse,
         );
     };
 }
@@ -42,6 +44,7 @@ mod memory {
     }
 
     all_tests!(open);
+    run_suite!(open: a_released_claim_is_free_at_once);
 }
 
 mod redb {
@@ -59,6 +62,7 @@ mod redb {
     }
 
     all_tests!(open);
+    run_suite!(open: a_released_claim_is_free_at_once);
 }
 
 /// Needs a Redis server at 127.0.0.1:6379; each test works under a key prefix of its

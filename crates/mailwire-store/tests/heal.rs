@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use mailwire_proto::Event;
-use mailwire_store::{Appended, RedbStore, Store, StoreError};
+use mailwire_store::{Appended, Checkpoints, RedbStore, Store, StoreError};
 
 /// A tmpfs of `size` mounted on a fresh directory, unmounted when dropped.
 struct SmallDisk {
@@ -79,6 +79,7 @@ async fn after_a_full_disk_is_freed_the_store_heals_without_a_restart() {
         store.ack(&id).await.unwrap();
     }
     assert!(store.append(&event("pending_0")).await.unwrap().is_new());
+    store.save("ws:default", "evt_before").await.unwrap();
 
     // The disk fills up: writes fail, as `Unavailable`.
     let ballast = fill(disk.path());
@@ -105,6 +106,18 @@ async fn after_a_full_disk_is_freed_the_store_heals_without_a_restart() {
         Err(StoreError::Unavailable(_))
     ));
 
+    // A checkpoint cannot be saved either: an error, with its typed cause, and the
+    // last value saved is still the one there.
+    let pad = "x".repeat(64 * 1024);
+    let err = store.save("ws:default", &pad).await.unwrap_err();
+    assert!(
+        matches!(
+            err.downcast_ref::<StoreError>(),
+            Some(StoreError::Unavailable(_))
+        ),
+        "{err:?}"
+    );
+
     // Space is freed: the same store value works again.
     std::fs::remove_file(ballast).unwrap();
     assert_eq!(
@@ -114,6 +127,12 @@ async fn after_a_full_disk_is_freed_the_store_heals_without_a_restart() {
     );
     assert!(store.stats().reopened >= 1, "{:?}", store.stats());
     store.ack("pending_0").await.unwrap();
+    assert_eq!(
+        store.load("ws:default").await.unwrap().as_deref(),
+        Some("evt_before"),
+        "the failed save changed nothing"
+    );
+    store.save("ws:default", "evt_after").await.unwrap();
 
     // Nothing acked came back, nothing kept was lost, and a reopen from scratch
     // (a restart) sees the same.
@@ -151,5 +170,9 @@ async fn after_a_full_disk_is_freed_the_store_heals_without_a_restart() {
     store.close().await.unwrap();
     let store = RedbStore::open(&path).unwrap();
     let store = check(store, kept).await;
+    assert_eq!(
+        store.load("ws:default").await.unwrap().as_deref(),
+        Some("evt_after")
+    );
     store.close().await.unwrap();
 }

@@ -5,7 +5,7 @@ mod suite;
 
 use std::time::Duration;
 
-use mailwire_store::{ManualClock, RedbStore, SeenSet, Store, StoreError};
+use mailwire_store::{Checkpoints, ManualClock, RedbStore, SeenSet, Store, StoreError};
 use suite::{HANG, event};
 
 fn temp() -> (tempfile::TempDir, std::path::PathBuf) {
@@ -66,6 +66,75 @@ async fn close_then_reopen_keeps_everything() {
     let unacked = store.unacked(100).await.unwrap();
     assert_eq!(unacked.last().unwrap().id(), "evt_a");
     assert_eq!(unacked.len(), 9);
+}
+
+/// Checkpoints are in the file: after a close and a reopen, and after every handle
+/// is dropped without `close`, the last value saved is there.
+#[tokio::test]
+async fn checkpoints_survive_a_reopen() {
+    let (_dir, path) = temp();
+    let store = RedbStore::open(&path).unwrap();
+    store.save("ws:default", "evt_1").await.unwrap();
+    store
+        .save("backfill:inbox_a", "2026-12-07T13:00:00Z")
+        .await
+        .unwrap();
+    store.save("ws:default", "evt_2").await.unwrap();
+    store.close().await.unwrap();
+
+    let store = RedbStore::open(&path).unwrap();
+    assert_eq!(
+        store.load("ws:default").await.unwrap().as_deref(),
+        Some("evt_2")
+    );
+    assert_eq!(
+        store.load("backfill:inbox_a").await.unwrap().as_deref(),
+        Some("2026-12-07T13:00:00Z")
+    );
+    store.save("ws:default", "evt_3").await.unwrap();
+    drop(store); // no close: the save was committed before it returned
+
+    let store = RedbStore::open(&path).unwrap();
+    assert_eq!(
+        store.load("ws:default").await.unwrap().as_deref(),
+        Some("evt_3")
+    );
+}
+
+/// A save is a write of the committer like an append: saves and appends made at
+/// once share commits, and saving the value already there commits nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkpoint_saves_share_the_appends_commits() {
+    let (_dir, path) = temp();
+    let store = RedbStore::open(&path).unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..500u64 {
+        let store = store.clone();
+        tasks.spawn(async move {
+            store.append(&event(&format!("evt_{n}"), n)).await.unwrap();
+            store
+                .save(&format!("ws:sub-{}", n % 10), &format!("evt_{n}"))
+                .await
+                .unwrap();
+        });
+    }
+    while let Some(done) = tokio::time::timeout(HANG, tasks.join_next()).await.unwrap() {
+        done.unwrap();
+    }
+    let stats = store.stats();
+    assert_eq!(stats.operations, 1000, "{stats:?}");
+    assert!(stats.commits < 100, "{stats:?}");
+
+    let before = store.stats().commits;
+    let last = store.load("ws:sub-3").await.unwrap().expect("saved");
+    store.save("ws:sub-3", &last).await.unwrap();
+    assert_eq!(
+        store.stats().commits,
+        before,
+        "an unchanged value is not written"
+    );
+    store.save("ws:sub-3", "evt_moved").await.unwrap();
+    assert_eq!(store.stats().commits, before + 1);
 }
 
 /// Appends race a runtime that is dropped under them (tasks cancelled mid-append,

@@ -10,9 +10,9 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use mailwire_proto::Event;
-use mailwire_store::{Appended, RedisStore, SeenSet, Store, StoreError};
+use mailwire_store::{Appended, Checkpoints, RedisStore, SeenSet, Store, StoreError};
 use redis::AsyncCommands;
-use suite::redis::{Cleanup, builder, connect, prefix};
+use suite::redis::{Cleanup, builder, claim_n, connect, prefix, raw, until};
 use suite::{HANG, event};
 
 fn ids(events: &[Event]) -> Vec<String> {
@@ -28,42 +28,12 @@ async fn two_consumers(lease: Duration) -> (RedisStore, RedisStore, Cleanup) {
     (a, b, cleanup)
 }
 
-/// A plain connection to the test Redis, to look at or damage the store's keys.
-async fn raw() -> redis::aio::MultiplexedConnection {
-    redis::Client::open(suite::redis::url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .expect("a connection to the test Redis")
-}
-
 async fn stream_len(prefix: &str) -> i64 {
     raw()
         .await
         .xlen(format!("{{{prefix}:events}}:stream"))
         .await
         .unwrap()
-}
-
-/// Claims pages of at most `page` until `n` events came back (leases have to run
-/// out on the server first), in the order they came.
-async fn claim_n(store: &RedisStore, n: usize, page: usize) -> Vec<Vec<Event>> {
-    tokio::time::timeout(HANG, async {
-        let mut pages = Vec::new();
-        let mut got = 0;
-        while got < n {
-            let events = store.claim(page).await.unwrap();
-            if events.is_empty() {
-                tokio::task::yield_now().await;
-                continue;
-            }
-            got += events.len();
-            pages.push(events);
-        }
-        pages
-    })
-    .await
-    .expect("the idle events are taken over")
 }
 
 /// The first instance to append an event holds it; the other's copy is known, and
@@ -166,6 +136,8 @@ async fn a_dead_instances_events_are_taken_over_after_the_lease() {
 async fn an_append_takes_over_an_expired_claim() {
     let (a, b, _cleanup) = two_consumers(Duration::from_millis(5)).await;
     assert!(a.append(&event("evt_1", 1)).await.unwrap().is_new());
+    // Dropped without an ack: no longer renewed, free once idle for b's lease.
+    a.release("evt_1");
     let taken = tokio::time::timeout(HANG, async {
         loop {
             match b.append(&event("evt_1", 1)).await.unwrap() {
@@ -436,6 +408,19 @@ async fn the_store_reconnects_after_redis_restarts() {
         .expect("a call to a dead Redis does not hang")
         .unwrap_err();
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    // A checkpoint cannot be saved either: an error with its typed cause, never a
+    // silent success.
+    let err = tokio::time::timeout(HANG, store.save("ws:default", "evt_2"))
+        .await
+        .expect("a call to a dead Redis does not hang")
+        .unwrap_err();
+    assert!(
+        matches!(
+            err.downcast_ref::<StoreError>(),
+            Some(StoreError::Unavailable(_))
+        ),
+        "{err:?}"
+    );
 
     // The new server is empty (no persistence): the log starts over, group and all.
     let _redis = OwnRedis::start(port);
@@ -452,6 +437,116 @@ async fn the_store_reconnects_after_redis_restarts() {
     .expect("the store reconnects");
     assert!(appended.is_new());
     assert_eq!(ids(&store.unacked(10).await.unwrap()), ["evt_3"]);
+}
+
+/// Checkpoints are shared by every store value on the same key prefix (another
+/// instance, a restart), whatever its consumer name, and by no other prefix.
+#[tokio::test]
+async fn checkpoints_are_shared_on_a_key_prefix() {
+    let cleanup = Cleanup { prefix: prefix() };
+    let a = connect(builder(&cleanup.prefix).consumer("a")).await;
+    a.save("ws:tenant-a:sub-1", "evt_9").await.unwrap();
+    a.save("backfill:tenant-a:inbox_1", "1765112400000")
+        .await
+        .unwrap();
+
+    let b = connect(builder(&cleanup.prefix).consumer("b")).await;
+    assert_eq!(
+        b.load("ws:tenant-a:sub-1").await.unwrap().as_deref(),
+        Some("evt_9")
+    );
+    b.save("ws:tenant-a:sub-1", "evt_10").await.unwrap();
+    drop(a);
+    let restarted = connect(builder(&cleanup.prefix).consumer("a")).await;
+    assert_eq!(
+        restarted
+            .load("ws:tenant-a:sub-1")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("evt_10")
+    );
+    assert_eq!(
+        restarted
+            .load("backfill:tenant-a:inbox_1")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("1765112400000")
+    );
+
+    let elsewhere = Cleanup { prefix: prefix() };
+    let other = connect(builder(&elsewhere.prefix)).await;
+    assert_eq!(other.load("ws:tenant-a:sub-1").await.unwrap(), None);
+
+    // The hash holding something else is corrupt, not a missing checkpoint.
+    let key = format!("{}:checkpoints", elsewhere.prefix);
+    let _: () = raw().await.set(&key, "not a hash").await.unwrap();
+    let err = other.load("ws:tenant-a:sub-1").await.unwrap_err();
+    assert!(
+        matches!(
+            err.downcast_ref::<StoreError>(),
+            Some(StoreError::Corrupt(_))
+        ),
+        "{err:?}"
+    );
+}
+
+/// Renewal rounds that fail while Redis is down are retried: once a Redis restarted
+/// without its data is back, a round runs again (it makes the group again), and an
+/// event held in memory whose entry Redis lost stays held: nobody else can deliver
+/// it, so dropping it would lose it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renewal_survives_a_redis_restart_and_keeps_what_redis_lost() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("redis://127.0.0.1:{port}");
+    let redis = OwnRedis::start(port);
+    redis.ready().await;
+    let store = RedisStore::builder(&url)
+        .consumer("a")
+        .lease(Duration::from_millis(60))
+        .connect_timeout(Duration::from_millis(200))
+        .connect_retries(1)
+        .connect()
+        .await
+        .unwrap();
+    assert!(store.append(&event("evt_1", 1)).await.unwrap().is_new());
+    drop(redis);
+    // Rounds fail meanwhile; the claim is still held here.
+    let err = store.append(&event("evt_2", 2)).await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(store.holds("evt_1"));
+
+    let back = OwnRedis::start(port);
+    back.ready().await;
+    let stream = "{mailwire:events}:stream";
+    tokio::time::timeout(HANG, async {
+        loop {
+            let conn = redis::Client::open(url.as_str())
+                .unwrap()
+                .get_multiplexed_async_connection()
+                .await;
+            if let Ok(mut conn) = conn {
+                let exists: Result<bool, _> = conn.exists(stream).await;
+                if exists == Ok(true) {
+                    break;
+                }
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("a renewal round runs again once Redis is back");
+    assert!(
+        store.holds("evt_1"),
+        "an event Redis lost is kept, not dropped"
+    );
+    store.ack("evt_1").await.unwrap();
+    assert!(!store.holds("evt_1"));
 }
 
 /// With a retention, an acked id is forgotten once Redis expires its key; unacked ids
@@ -500,5 +595,90 @@ async fn acked_ids_are_forgotten_after_the_retention() {
     assert!(
         brief.append(&event("evt_b", 1)).await.unwrap().is_new(),
         "new again"
+    );
+}
+
+/// A claim held is renewed for as long as it is held, over many leases: the other
+/// instance's `claim()` and `append()` get nothing. Released, or its holder dropped
+/// without an ack, it is taken over within about a lease.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_claim_is_renewed_while_held() {
+    let lease = Duration::from_millis(200);
+    let cleanup = Cleanup { prefix: prefix() };
+    let a = connect(builder(&cleanup.prefix).consumer("a").lease(lease)).await;
+    let b = connect(builder(&cleanup.prefix).consumer("b").lease(lease)).await;
+    for n in 1..=2 {
+        assert!(
+            a.append(&event(&format!("evt_{n}"), n))
+                .await
+                .unwrap()
+                .is_new()
+        );
+    }
+    // Five leases of a slow consumer: the events wait in a's memory, unacked.
+    let start = std::time::Instant::now();
+    let mut checks = 0;
+    while start.elapsed() < lease * 5 {
+        assert!(
+            b.claim(10).await.unwrap().is_empty(),
+            "taken over while held"
+        );
+        for n in 1..=2 {
+            let id = format!("evt_{n}");
+            assert_eq!(b.append(&event(&id, n)).await.unwrap(), Appended::Known);
+            assert!(a.holds(&id));
+        }
+        checks += 1;
+        // tidy: allow(sleep) the pace of checks over several leases, not a wait
+        tokio::time::sleep(lease / 10).await;
+    }
+    assert!(checks >= 10, "checked throughout: {checks}");
+
+    // Released (its delivery dropped): b takes it over, a no longer holds it.
+    a.release("evt_1");
+    assert!(!a.holds("evt_1"));
+    let taken = claim_n(&b, 1, 10).await.concat();
+    assert_eq!(ids(&taken), ["evt_1"]);
+    assert!(b.holds("evt_1"));
+    assert!(a.holds("evt_2"), "the other claim is still renewed");
+
+    // Dropped without an ack (a crashed handler, a stopped instance): no longer
+    // renewed, taken over.
+    drop(a);
+    let taken = claim_n(&b, 1, 10).await.concat();
+    assert_eq!(ids(&taken), ["evt_2"]);
+    b.ack("evt_1").await.unwrap();
+    b.ack("evt_2").await.unwrap();
+    assert!(b.unacked(10).await.unwrap().is_empty());
+}
+
+/// An instance whose claim was taken over anyway (here by one with a far shorter
+/// lease, as after a cut-off longer than the lease) learns it at its next renewal:
+/// `holds` turns false, so the event is not handed over by both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_taken_over_is_no_longer_held() {
+    let cleanup = Cleanup { prefix: prefix() };
+    let a = connect(
+        builder(&cleanup.prefix)
+            .consumer("a")
+            .lease(Duration::from_millis(300)),
+    )
+    .await;
+    let b = connect(
+        builder(&cleanup.prefix)
+            .consumer("b")
+            .lease(Duration::from_millis(5)),
+    )
+    .await;
+    assert!(a.append(&event("evt_1", 1)).await.unwrap().is_new());
+    assert!(a.holds("evt_1"));
+    let taken = claim_n(&b, 1, 10).await.concat();
+    assert_eq!(ids(&taken), ["evt_1"]);
+    until("a finds its claim lost", async || !a.holds("evt_1")).await;
+    assert!(b.holds("evt_1"));
+    assert_eq!(
+        a.append(&event("evt_1", 1)).await.unwrap(),
+        Appended::Known,
+        "b holds it now"
     );
 }

@@ -50,9 +50,10 @@ impl RedbStoreBuilder {
         self
     }
 
-    /// How long a claim lasts without an ack before [`claim`](crate::Store::claim)
-    /// hands the event out again (default 60 s; at least 1 ms). Claims are this
-    /// process's: after a restart every unacked event is free.
+    /// The lease [`lease`](crate::Store::lease) reports (default 60 s; at least
+    /// 1 ms). Claims are this process's (one store per file): a claim held by this
+    /// store lasts until acked or released, and after a restart every unacked event
+    /// is free.
     pub fn lease(mut self, lease: Duration) -> RedbStoreBuilder {
         self.lease_ms = u64::try_from(lease.as_millis()).unwrap_or(u64::MAX).max(1);
         self
@@ -100,7 +101,6 @@ impl RedbStoreBuilder {
             path: path.clone(),
             check_integrity: self.check_integrity,
             claims: claims.clone(),
-            lease_ms: self.lease_ms,
             next_seq,
             max_group: self.max_group,
             clock: self.clock.clone(),

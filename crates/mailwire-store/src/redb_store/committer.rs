@@ -16,7 +16,7 @@
 //! race. After an I/O error (a full disk) the file is reopened before the next
 //! group, so the store heals once the cause is gone.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
@@ -30,7 +30,7 @@ use crate::acked::AckedIds;
 use crate::clock::{Clock, expiry, unix_millis};
 use crate::redb_store::error::{CommitFailed, unavailable};
 use crate::redb_store::tables::{
-    self, ACKED, EVENT_IDS, EVENTS, META, NEXT_SEQ_KEY, SEEN, SEEN_BY_EXPIRY, UNACKED,
+    self, ACKED, CHECKPOINTS, EVENT_IDS, EVENTS, META, NEXT_SEQ_KEY, SEEN, SEEN_BY_EXPIRY, UNACKED,
 };
 use crate::{Appended, RedbStats, StoreError};
 
@@ -70,6 +70,12 @@ pub(crate) enum Op {
         id: String,
         ttl: Duration,
         reply: Reply<bool>,
+    },
+    /// A checkpoint, written in the group's transaction like an append.
+    Save {
+        key: String,
+        value: String,
+        reply: Reply<()>,
     },
     /// Answered once everything queued before it is committed.
     Flush {
@@ -130,11 +136,11 @@ pub(crate) enum DbState {
 /// The file handle shared by the committer and readers.
 pub(crate) type SharedDb = Arc<RwLock<DbState>>;
 
-/// The claims this process holds (event id -> when the lease runs out, Unix ms),
-/// and the ids it acked last.
+/// The claims this process holds (until acked or released: a held claim does not
+/// lapse), and the ids it acked last.
 #[derive(Debug, Default)]
 pub(crate) struct Claims {
-    held: HashMap<String, u64>,
+    held: HashSet<String>,
     acked: AckedIds,
 }
 
@@ -146,8 +152,8 @@ pub(crate) fn lock(claims: &SharedClaims) -> MutexGuard<'_, Claims> {
 }
 
 impl Claims {
-    pub(crate) fn live(&self, id: &str, now: u64) -> bool {
-        self.held.get(id).is_some_and(|&until| until > now)
+    pub(crate) fn holds(&self, id: &str) -> bool {
+        self.held.contains(id)
     }
 
     /// True when this process acked `id` (the ack was committed) and has not
@@ -160,9 +166,9 @@ impl Claims {
         self.held.remove(id);
     }
 
-    fn hold(&mut self, id: String, until: u64) {
+    fn hold(&mut self, id: String) {
         self.acked.forget(&id);
-        self.held.insert(id, until);
+        self.held.insert(id);
     }
 
     /// Records a committed ack: the claim ends, the id is remembered as acked.
@@ -182,7 +188,6 @@ pub(crate) struct Committer {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) counters: Arc<Counters>,
     pub(crate) claims: SharedClaims,
-    pub(crate) lease_ms: u64,
     /// How long (ms) an acked id is remembered; `None`: forever.
     pub(crate) forget_acked_after: Option<u64>,
 }
@@ -372,12 +377,11 @@ impl Committer {
                 self.counters
                     .appended
                     .fetch_add(self.next_seq - first_seq, Ordering::Relaxed);
-                let until = unix_millis(self.clock.now()).saturating_add(self.lease_ms);
                 {
                     let mut claims = lock(&self.claims);
                     for (id, hold) in pending.changes {
                         if hold {
-                            claims.hold(id, until);
+                            claims.hold(id);
                         } else {
                             claims.settle(id);
                         }
@@ -443,13 +447,14 @@ impl Committer {
         let mut seen = txn.open_table(SEEN)?;
         let mut by_expiry = txn.open_table(SEEN_BY_EXPIRY)?;
         let mut acked = txn.open_table(ACKED)?;
+        let mut checkpoints = txn.open_table(CHECKPOINTS)?;
         let mut changed = false;
 
         // Purge first, so an id that has just expired is new again below. Only when
         // the group writes anyway: a purge alone is not worth an fsync.
         let writes = group.iter().any(|op| {
-            matches!(op, Op::Insert { .. })
-                || matches!(op, Op::Append { id, .. } if !lock(&self.claims).live(id, now))
+            matches!(op, Op::Insert { .. } | Op::Save { .. })
+                || matches!(op, Op::Append { id, .. } if !lock(&self.claims).holds(id))
                 || matches!(op, Op::Ack { .. })
         });
         if writes {
@@ -500,7 +505,7 @@ impl Committer {
             held_here
                 .get(id)
                 .copied()
-                .unwrap_or_else(|| lock(&claims).live(id, now))
+                .unwrap_or_else(|| lock(&claims).holds(id))
         };
         let mut outcomes = Vec::with_capacity(group.len());
         for op in group {
@@ -596,6 +601,18 @@ impl Committer {
                     };
                     Outcome::Inserted(inserted)
                 }
+                Op::Save { key, value, .. } => {
+                    // The same value again (a checkpoint saved at every ack that did
+                    // not move) costs no fsync.
+                    let same = checkpoints
+                        .get(key.as_str())?
+                        .is_some_and(|v| v.value() == value.as_str());
+                    if !same {
+                        checkpoints.insert(key.as_str(), value.as_str())?;
+                        changed = true;
+                    }
+                    Outcome::Done
+                }
                 Op::Flush { .. } | Op::Close { .. } => Outcome::Done,
             };
             outcomes.push(outcome);
@@ -624,7 +641,10 @@ fn answer(op: Op, outcome: Result<Outcome, StoreError>) {
         Op::Insert { reply, .. } => {
             let _ = reply.send(outcome.map(|o| matches!(o, Outcome::Inserted(true))));
         }
-        Op::Ack { reply, .. } | Op::Flush { reply } | Op::Close { reply } => {
+        Op::Ack { reply, .. }
+        | Op::Save { reply, .. }
+        | Op::Flush { reply }
+        | Op::Close { reply } => {
             let _ = reply.send(outcome.map(drop));
         }
     }

@@ -22,9 +22,10 @@ use redb::Database;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::{Clock, unix_millis};
-use crate::{Appended, SeenSet, Store, StoreError};
+use crate::{Appended, Checkpoints, SeenSet, Store, StoreError};
 use committer::{Counters, DbState, Op, Reply, SharedClaims, SharedDb};
 use error::unavailable;
+use mailwire_source::BoxError;
 
 /// How many operations may wait for the committer before callers wait to queue.
 const QUEUE: usize = 4096;
@@ -47,6 +48,14 @@ const QUEUE: usize = 4096;
 /// - **Raw bytes:** the log keeps [`Event::raw`] and parses it again on read; a record
 ///   that no longer parses is [`StoreError::Corrupt`]. An event's bytes are removed
 ///   when it is acked; its id stays, so appending it again is still a duplicate.
+/// - **Claims** are this process's (one store per file), in memory: a claim held
+///   (appended or claimed, not acked or released) lasts for as long as it is held,
+///   so [`claim`](crate::Store::claim) never hands it out again meanwhile; a
+///   released one is free at once, and after a restart every unacked event is.
+/// - **Checkpoints:** a table of the same file; a save is written by the
+///   committer in the group's transaction, as durable as an append and costing no
+///   more (it shares the group's fsync). A save that cannot be written (a full disk)
+///   is an error, like an append.
 /// - **Seen-set:** entries carry their expiry on disk (wall clock, from the injected
 ///   [`Clock`]), so they outlive a restart; the committer purges expired ones a few
 ///   hundred per commit.
@@ -214,8 +223,7 @@ impl fmt::Debug for RedbStore {
 #[async_trait]
 impl Store for RedbStore {
     async fn append(&self, event: &Event) -> Result<Appended, StoreError> {
-        let now = unix_millis(self.shared.clock.now());
-        if committer::lock(&self.shared.claims).live(event.dedup_id(), now) {
+        if committer::lock(&self.shared.claims).holds(event.dedup_id()) {
             // Held by this process: answered from memory, nothing queued.
             return Ok(Appended::Held);
         }
@@ -249,6 +257,10 @@ impl Store for RedbStore {
         committer::lock(&self.shared.claims).remove(id);
     }
 
+    fn holds(&self, id: &str) -> bool {
+        committer::lock(&self.shared.claims).holds(id)
+    }
+
     async fn unacked(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
         self.read(move |db| tables::unacked(db, limit)).await
     }
@@ -260,6 +272,19 @@ impl Store for RedbStore {
 
     fn lease(&self) -> Duration {
         Duration::from_millis(self.shared.lease_ms)
+    }
+}
+
+#[async_trait]
+impl Checkpoints for RedbStore {
+    async fn load(&self, key: &str) -> Result<Option<String>, BoxError> {
+        let key = key.to_owned();
+        Ok(self.read(move |db| tables::checkpoint(db, &key)).await?)
+    }
+
+    async fn save(&self, key: &str, value: &str) -> Result<(), BoxError> {
+        let (key, value) = (key.to_owned(), value.to_owned());
+        Ok(self.submit(|reply| Op::Save { key, value, reply }).await?)
     }
 }
 

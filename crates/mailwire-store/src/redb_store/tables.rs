@@ -29,6 +29,10 @@ pub(crate) const SEEN_BY_EXPIRY: TableDefinition<'_, (u64, &str), ()> =
 /// (acked at in Unix ms, log position) -> event id: acked ids in the order they may
 /// be forgotten. Written only when a retention is set.
 pub(crate) const ACKED: TableDefinition<'_, (u64, u64), &str> = TableDefinition::new("acked");
+/// Checkpoint key -> value: the sources' checkpoints (a resume point, a time
+/// covered), beside the log they describe. A table added to layout 1 without a new
+/// version: a file without it gets it when opened, and an older reader ignores it.
+pub(crate) const CHECKPOINTS: TableDefinition<'_, &str, &str> = TableDefinition::new("checkpoints");
 /// Layout metadata.
 pub(crate) const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
 
@@ -63,6 +67,7 @@ pub(crate) fn prepare(db: &Database) -> Result<u64, StoreError> {
         txn.open_table(SEEN).map_err(unavailable)?;
         txn.open_table(SEEN_BY_EXPIRY).map_err(unavailable)?;
         txn.open_table(ACKED).map_err(unavailable)?;
+        txn.open_table(CHECKPOINTS).map_err(unavailable)?;
         let after_last = match events.last().map_err(unavailable)? {
             None => 0,
             Some((seq, _)) => seq
@@ -119,6 +124,16 @@ pub(crate) fn logged(db: &Database, id: &str) -> Result<bool, StoreError> {
     let txn = db.begin_read().map_err(unavailable)?;
     let ids = txn.open_table(EVENT_IDS).map_err(unavailable)?;
     Ok(ids.get(id).map_err(unavailable)?.is_some())
+}
+
+/// The checkpoint saved under `key`.
+pub(crate) fn checkpoint(db: &Database, key: &str) -> Result<Option<String>, StoreError> {
+    let txn = db.begin_read().map_err(unavailable)?;
+    let checkpoints = txn.open_table(CHECKPOINTS).map_err(unavailable)?;
+    Ok(checkpoints
+        .get(key)
+        .map_err(unavailable)?
+        .map(|v| v.value().to_owned()))
 }
 
 /// True when `id` is in the seen-set and expires after `now_ms`.

@@ -11,8 +11,10 @@ use crate::StoreError;
 use crate::clock::Clock;
 use crate::redis_store::error::from_redis;
 use crate::redis_store::keys::Keys;
+use crate::redis_store::naming;
+use crate::redis_store::renewal::{Held, Renewal};
 use crate::redis_store::reply::EntryId;
-use crate::redis_store::{Inner, RedisStore, capped_millis};
+use crate::redis_store::{Inner, RedisStore, capped_millis, lock};
 
 /// Options for connecting a [`RedisStore`]; from [`RedisStore::builder`].
 pub struct RedisStoreBuilder {
@@ -27,6 +29,7 @@ pub struct RedisStoreBuilder {
     response_timeout: Duration,
     connect_retries: usize,
     clock: Option<Arc<dyn Clock>>,
+    stale_consumers_after: Option<Duration>,
 }
 
 impl RedisStoreBuilder {
@@ -43,6 +46,7 @@ impl RedisStoreBuilder {
             response_timeout: Duration::from_secs(2),
             connect_retries: 3,
             clock: None,
+            stale_consumers_after: None,
         }
     }
 
@@ -67,19 +71,30 @@ impl RedisStoreBuilder {
         self
     }
 
-    /// This instance's name in the group (default `<host>-<pid>`). Events handed to a
-    /// consumer stay its own until acked or claimed, so an instance that restarts
-    /// under the same name gets its unacked events back at once; give each
-    /// concurrently running instance a distinct name.
+    /// This instance's name in the group. Events handed to a consumer stay its own
+    /// until acked or taken over, so an instance that restarts under the same name
+    /// gets its unacked events back at once; give each concurrently running instance
+    /// a distinct name.
+    ///
+    /// The default is stable across restarts: `<host>-<n>`, with `n` the lowest slot
+    /// free among the live instances on that host (a lock key per slot under the
+    /// key prefix, taken at connect with a time to live of three leases (at least
+    /// 10 s), renewed while the store runs, released by
+    /// [`close`](RedisStore::close) or when the last clone is dropped). A restarted
+    /// listener takes its old name back: at once after a clean stop, after the time
+    /// to live after a crash (meanwhile it runs as `<host>-<n+1>`, and the crashed
+    /// one's events are taken over after the lease).
     pub fn consumer(mut self, consumer: impl Into<String>) -> RedisStoreBuilder {
         self.consumer = Some(consumer.into());
         self
     }
 
-    /// How long a claim lasts without an ack before another instance takes the
-    /// event over (default 60 s, at least 1 ms). Choose it longer than handling an
-    /// event takes, or a slow instance's events get handled twice; shorter means a
-    /// dead instance's events wait less.
+    /// How long a claim nobody renews lasts before another instance takes the event
+    /// over (default 60 s, at least 1 ms): how long a crashed or cut-off instance's
+    /// events wait. A claim this store value holds is renewed every third of it, for
+    /// as long as it is held, however long handling the event takes. Give every
+    /// instance of a group the same lease: an instance takes over what has been idle
+    /// for its own lease.
     pub fn lease(mut self, lease: Duration) -> RedisStoreBuilder {
         self.lease = lease;
         self
@@ -128,7 +143,22 @@ impl RedisStoreBuilder {
         self
     }
 
-    /// Connects, and creates the log's stream and consumer group unless they exist.
+    /// How long a consumer of the group with no pending entry must have been idle
+    /// before a connect removes it (default: ten leases, at least 10 minutes). Every
+    /// [`connect`](RedisStoreBuilder::connect) deletes the group's consumers that
+    /// hold no pending entry and were idle for longer (`XGROUP DELCONSUMER`), so the
+    /// names of stopped instances do not pile up; one with pending entries is never
+    /// removed (its entries would leave the pending list), and a live consumer
+    /// removed while idle is made again by its next read or claim.
+    pub fn stale_consumers_after(mut self, idle: Duration) -> RedisStoreBuilder {
+        self.stale_consumers_after = Some(idle);
+        self
+    }
+
+    /// Connects, creates the log's stream and consumer group unless they exist,
+    /// takes the default consumer name (unless one was given), removes stale
+    /// consumers, and starts the task that renews the claims this store holds (it
+    /// needs a tokio runtime; it ends when the store is closed or dropped).
     ///
     /// Fails with [`StoreError::Unavailable`] when the URL is invalid or Redis cannot
     /// be reached within the connect timeout and retries.
@@ -138,28 +168,70 @@ impl RedisStoreBuilder {
             .set_connection_timeout(Some(self.connect_timeout))
             .set_response_timeout(Some(self.response_timeout))
             .set_number_of_retries(self.connect_retries);
-        let conn = ConnectionManager::new_with_config(client, config)
+        let mut conn = ConnectionManager::new_with_config(client, config)
             .await
             .map_err(from_redis)?;
+        let keys = Keys::new(&self.prefix, &self.log);
+        let lease_ms = capped_millis(self.lease).max(1);
+        // A few leases, so a round or two that fail do not lose the name; at least
+        // 10 s, so a short test lease does not make it fragile.
+        let slot_ttl_ms = lease_ms.saturating_mul(3).max(10_000);
+        let (consumer, slot) = match self.consumer {
+            Some(name) => (name, None),
+            None => naming::default_name(&mut conn, &keys, &self.group, slot_ttl_ms).await?,
+        };
+        let held = Held::default();
+        let (stop, stopped) = tokio::sync::watch::channel(false);
         let store = RedisStore {
             inner: Arc::new(Inner {
-                conn,
-                keys: Keys::new(&self.prefix, &self.log),
-                group: self.group,
-                consumer: self.consumer.unwrap_or_else(default_consumer),
-                lease_ms: capped_millis(self.lease).max(1),
+                conn: conn.clone(),
+                keys: keys.clone(),
+                group: self.group.clone(),
+                consumer: consumer.clone(),
+                lease_ms,
                 forget_acked_after_ms: self
                     .forget_acked_after
                     .map_or(0, |d| capped_millis(d).max(1)),
                 clock: self.clock,
                 closed: AtomicBool::new(false),
-                held: Mutex::default(),
+                held: held.clone(),
+                slot: slot.clone(),
+                stop,
+                renewal: Mutex::new(None),
                 acked: Mutex::default(),
                 own_after: Mutex::new(Some(EntryId::ZERO)),
                 takeover_cursor: Mutex::new(EntryId::ZERO),
             }),
         };
+        // A store that fails to connect releases its name as it goes: dropping it
+        // stops the task, which releases the lock.
+        let renewal = tokio::spawn(
+            Renewal {
+                conn: conn.clone(),
+                keys: keys.clone(),
+                group: self.group.clone(),
+                consumer: consumer.clone(),
+                held,
+                slot,
+                slot_ttl_ms,
+                every: Duration::from_millis((lease_ms / 3).max(1)),
+                slot_lost: false,
+            }
+            .run(stopped),
+        );
+        *lock(&store.inner.renewal) = Some(renewal);
         store.create_group().await?;
+        let bound = self.stale_consumers_after.map_or_else(
+            || lease_ms.saturating_mul(10).max(STALE_AT_LEAST_MS),
+            capped_millis,
+        );
+        match naming::remove_stale(&mut conn, &keys, &self.group, &consumer, bound).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "store: removed stale consumers"),
+            // Housekeeping only: the store works without it, and the next connect
+            // tries again.
+            Err(e) => tracing::warn!(error = %e, "store: could not remove stale consumers"),
+        }
         Ok(store)
     }
 }
@@ -178,6 +250,7 @@ impl fmt::Debug for RedisStoreBuilder {
             .field("response_timeout", &self.response_timeout)
             .field("connect_retries", &self.connect_retries)
             .field("clock", &self.clock)
+            .field("stale_consumers_after", &self.stale_consumers_after)
             .finish()
     }
 }
@@ -192,17 +265,8 @@ fn redacted(url: &str) -> String {
     }
 }
 
-/// `<host>-<pid>`: distinct for instances on distinct machines or processes.
-fn default_consumer() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .or_else(|| std::env::var("COMPUTERNAME").ok())
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "host".to_owned());
-    format!("{host}-{}", std::process::id())
-}
+/// The least idle time of a stale consumer by default: 10 minutes.
+const STALE_AT_LEAST_MS: u64 = 10 * 60 * 1000;
 
 #[cfg(test)]
 mod tests {
@@ -217,15 +281,5 @@ mod tests {
         assert_eq!(redacted("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
         let debug = format!("{:?}", RedisStoreBuilder::new("rediss://:pw@h".into()));
         assert!(!debug.contains("pw"), "{debug}");
-    }
-
-    #[test]
-    fn the_default_consumer_names_host_and_process() {
-        let name = default_consumer();
-        assert!(
-            name.ends_with(&format!("-{}", std::process::id())),
-            "{name}"
-        );
-        assert!(name.len() > 2 + std::process::id().to_string().len() - 1);
     }
 }

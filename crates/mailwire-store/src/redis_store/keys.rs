@@ -4,7 +4,7 @@
 ///
 /// The stream and the id keys of a log share a hash tag (`{prefix:log}`), so the
 /// scripts that touch both run on one Redis Cluster node.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Keys {
     /// The Redis Stream holding the log's unacked events.
     pub(crate) stream: String,
@@ -12,6 +12,11 @@ pub(crate) struct Keys {
     id_prefix: String,
     /// Prefix of the seen-set's keys.
     seen_prefix: String,
+    /// Prefix of the consumer-name slot locks (`<group>:<name>` follows).
+    slot_prefix: String,
+    /// The hash of the sources' checkpoints: one per key prefix, so every instance
+    /// on the prefix shares them (whatever its log).
+    pub(crate) checkpoints: String,
 }
 
 impl Keys {
@@ -21,6 +26,8 @@ impl Keys {
             stream: format!("{tag}:stream"),
             id_prefix: format!("{tag}:id:"),
             seen_prefix: format!("{prefix}:seen:"),
+            slot_prefix: format!("{tag}:consumer:"),
+            checkpoints: format!("{prefix}:checkpoints"),
         }
     }
 
@@ -30,6 +37,12 @@ impl Keys {
         key.push_str(&self.id_prefix);
         key.push_str(id);
         key
+    }
+
+    /// The lock of consumer name `name` in `group`, held by the live instance using
+    /// it as its default name.
+    pub(crate) fn slot(&self, group: &str, name: &str) -> String {
+        format!("{}{group}:{name}", self.slot_prefix)
     }
 
     /// The seen-set key of `id`.

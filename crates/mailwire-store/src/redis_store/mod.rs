@@ -3,6 +3,8 @@
 mod builder;
 mod error;
 mod keys;
+mod naming;
+mod renewal;
 mod reply;
 mod scripts;
 
@@ -21,9 +23,12 @@ use redis::aio::ConnectionManager;
 
 use crate::acked::AckedIds;
 use crate::clock::{Clock, expiry, unix_millis};
-use crate::{Appended, SeenSet, Store, StoreError};
+use crate::{Appended, Checkpoints, SeenSet, Store, StoreError};
 use error::{from_redis, unexpected};
 use keys::Keys;
+use mailwire_source::BoxError;
+use naming::Slot;
+use renewal::Held;
 use reply::{Entry, EntryId};
 
 /// The most entries asked of Redis in one command; `unacked` pages past it.
@@ -48,11 +53,36 @@ pub(crate) fn capped_millis(d: Duration) -> u64 {
 ///   script: an unknown id is added to the stream, its id key set, and the entry
 ///   put in this consumer's pending list at once (`XCLAIM ... FORCE`), so of
 ///   several instances appending one event exactly one gets [`Appended::New`] and
-///   the others [`Appended::Known`]. An id whose entry is pending with a consumer
-///   idle for longer than the [lease](RedisStoreBuilder::lease) is taken over by the
-///   next append or [`claim`](Store::claim) of any instance ([`Appended::Claimed`]).
-///   Leases are measured by the Redis server's clock, so instances need not agree on
-///   the time.
+///   the others [`Appended::Known`]. An entry idle for longer than the
+///   [lease](RedisStoreBuilder::lease) is taken over by the next append or
+///   [`claim`](Store::claim) of any instance ([`Appended::Claimed`]). Leases are
+///   measured by the Redis server's clock, so instances need not agree on the time.
+/// - **Held claims are renewed.** A task started by
+///   [`connect`](RedisStoreBuilder::connect) resets, about every third of the lease,
+///   the idle time of every entry this store value holds (appended or claimed, not
+///   yet acked or released), in one script per 256 entries that checks each is
+///   still this consumer's before touching it (`XPENDING`, then `XCLAIM ... JUSTID`).
+///   So an event waiting in memory or in a slow handler is not taken over, however
+///   long it waits; what is not renewed (the instance crashed or was stopped, the
+///   delivery was released) is taken over after the lease. An entry found with
+///   another consumer, or acked by it, is marked lost: [`holds`](Store::holds)
+///   turns false. One whose id Redis no longer knows (restarted without its data)
+///   stays held: nobody else can deliver it. The task ends when the store is closed
+///   or its last clone dropped.
+/// - **Redis unreachable.** A renewal round that fails is logged and retried at the
+///   next one. If Redis stays unreachable for longer than a lease, the idle time of
+///   the entries held here grows past the lease meanwhile (Redis counts it from the
+///   last renewal): once Redis is back, another instance may take them over before
+///   this one's next round. The round then finds them lost and `holds` turns false,
+///   so an event not yet handed over is dropped here and delivered by the other
+///   instance; one already in a handler here may be delivered a second time there.
+///   Nothing is lost either way.
+/// - **Consumer names.** The default name is `<host>-<n>`, the lowest slot free on
+///   that host, so a restarted instance takes its old name back and with it, at
+///   once, the events it left unacked (see [`RedisStoreBuilder::consumer`]). Each
+///   connect removes the group's consumers with no pending entry idle for longer
+///   than [a bound](RedisStoreBuilder::stale_consumers_after) (ten leases, at least
+///   10 minutes), so stopped instances' names do not pile up.
 /// - **The backlog is read in pages.** [`claim`](Store::claim) returns, oldest
 ///   first, this consumer's own pending entries left by an earlier run under the
 ///   same name (read once per store value), then entries idle past the lease
@@ -63,6 +93,9 @@ pub(crate) fn capped_millis(d: Duration) -> u64 {
 ///   [`forget_acked_after`](RedisStoreBuilder::forget_acked_after) to bound how long).
 /// - **Durability is Redis's:** an append is kept once Redis has it; to survive a
 ///   Redis crash too, run Redis with `appendonly yes` and `appendfsync always`.
+/// - **Checkpoints:** one hash, `<prefix>:checkpoints`, a field per key: every
+///   instance on the same key prefix shares them. A save is kept once Redis
+///   answers (as durable as an append); one that Redis does not answer is an error.
 /// - **Seen-set:** `SET <prefix>:seen:<id> 1 NX PX <ttl>`, expired by the server (or
 ///   on an injected [`Clock`], see [`RedisStoreBuilder::clock`]).
 /// - **Faults:** one multiplexed connection that reconnects by itself after a drop;
@@ -71,7 +104,8 @@ pub(crate) fn capped_millis(d: Duration) -> u64 {
 ///   store key holding another Redis type, is [`StoreError::Corrupt`].
 ///
 /// Clones share the connection and the claims: they are one instance. Give each
-/// concurrently running instance its own [consumer name](RedisStoreBuilder::consumer).
+/// concurrently running instance its own [consumer name](RedisStoreBuilder::consumer)
+/// (the default does), and every instance of a group the same lease.
 /// [`close`](RedisStore::close) closes every clone.
 #[derive(Clone)]
 pub struct RedisStore {
@@ -89,7 +123,17 @@ struct Inner {
     clock: Option<Arc<dyn Clock>>,
     closed: AtomicBool,
     /// The ids this value holds the claim of and has handed out: in flight here.
-    held: Mutex<HashSet<String>>,
+    /// Shared with the renewal task, which keeps them alive and removes the ones it
+    /// finds taken over.
+    held: Held,
+    /// The lock on the default consumer name, when this value uses one.
+    slot: Option<Slot>,
+    /// Tells the renewal task to stop (`true` on close); dropped with the last
+    /// clone, which stops it too.
+    stop: tokio::sync::watch::Sender<bool>,
+    /// The renewal task, awaited by `close` so no round of it runs after the name
+    /// is released.
+    renewal: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// The ids acked through this value last: acking one again costs no round trip.
     acked: Mutex<AckedIds>,
     /// Where the read of this consumer's own pending entries (an earlier run's) is;
@@ -116,9 +160,23 @@ impl RedisStore {
     }
 
     /// Closes the store for every clone: later calls fail with [`StoreError::Closed`].
-    /// Nothing is buffered, so there is nothing to flush.
+    /// Nothing is buffered, so there is nothing to flush. The claims held stop being
+    /// renewed (another instance takes them over after the lease) and the default
+    /// consumer name is released, so the next instance started on this host takes
+    /// it. Closing twice is `Ok`; an error means the name could not be released (it
+    /// then expires by itself).
     pub async fn close(&self) -> Result<(), StoreError> {
-        self.inner.closed.store(true, Ordering::SeqCst);
+        let first = !self.inner.closed.swap(true, Ordering::SeqCst);
+        self.inner.stop.send_replace(true);
+        let renewal = lock(&self.inner.renewal).take();
+        if let Some(renewal) = renewal {
+            // It ends after its round in flight, if any (bounded by the response
+            // timeout); one that panicked has nothing left to do.
+            let _ = renewal.await;
+        }
+        if first && let Some(slot) = &self.inner.slot {
+            slot.release(&mut self.inner.conn.clone()).await?;
+        }
         Ok(())
     }
 
@@ -231,11 +289,7 @@ impl RedisStore {
     }
 
     fn held(&self) -> MutexGuard<'_, HashSet<String>> {
-        // One set operation per update: a panic cannot leave it half done.
-        self.inner
-            .held
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        lock(&self.inner.held)
     }
 
     async fn claim_page(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
@@ -273,7 +327,9 @@ impl RedisStore {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every update under these locks is one map or set operation: a panic cannot
+    // leave one half done.
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -356,9 +412,13 @@ impl Store for RedisStore {
     }
 
     fn release(&self, id: &str) {
-        // The entry stays pending with this consumer: once idle past the lease, any
-        // instance (this one too) takes it over.
+        // The entry stays pending with this consumer, no longer renewed: once idle
+        // past the lease, any instance (this one too) takes it over.
         self.held().remove(id);
+    }
+
+    fn holds(&self, id: &str) -> bool {
+        self.held().contains(id)
     }
 
     async fn unacked(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
@@ -401,6 +461,33 @@ impl Store for RedisStore {
 
     fn lease(&self) -> Duration {
         Duration::from_millis(self.inner.lease_ms)
+    }
+}
+
+#[async_trait]
+impl Checkpoints for RedisStore {
+    async fn load(&self, key: &str) -> Result<Option<String>, BoxError> {
+        let value: Option<Vec<u8>> = redis::cmd("HGET")
+            .arg(&self.inner.keys.checkpoints)
+            .arg(key)
+            .query_async(&mut self.conn()?)
+            .await
+            .map_err(from_redis)?;
+        let Some(value) = value else { return Ok(None) };
+        let value = String::from_utf8(value)
+            .map_err(|_| StoreError::Corrupt(format!("checkpoint {key:?} is not UTF-8 text")))?;
+        Ok(Some(value))
+    }
+
+    async fn save(&self, key: &str, value: &str) -> Result<(), BoxError> {
+        let _: Value = redis::cmd("HSET")
+            .arg(&self.inner.keys.checkpoints)
+            .arg(key)
+            .arg(value)
+            .query_async(&mut self.conn()?)
+            .await
+            .map_err(from_redis)?;
+        Ok(())
     }
 }
 

@@ -81,3 +81,105 @@ return 1
 ",
     )
 });
+
+/// Renew the claims this consumer holds. KEYS: stream, then the id key of each event
+/// held. ARGV: group, consumer.
+///
+/// For each id, in one round trip and without interleaving, answers 1 (still ours)
+/// or 0 (lost):
+/// - pending with this consumer: its idle time is reset (`XCLAIM ... 0 JUSTID`,
+///   which counts no delivery); 1.
+/// - pending with another consumer (taken over), or no longer in the stream while
+///   its id is known (acked by whoever took it over): 0.
+/// - in the stream but pending with nobody (the group was made again): claimed
+///   back (`FORCE`); 1.
+/// - its id unknown (Redis restarted without its data): 1. Nobody else can deliver
+///   it, so the instance holding it in memory keeps it: dropping it would lose it.
+///
+/// The group is made again first if it is gone, so rounds work after such a
+/// restart.
+pub(crate) static RENEW: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+redis.pcall('XGROUP', 'CREATE', KEYS[1], ARGV[1], '0', 'MKSTREAM')
+local answers = {}
+for i = 2, #KEYS do
+  local entry = redis.call('GET', KEYS[i])
+  local ours = 1
+  if entry then
+    local pending = redis.call('XPENDING', KEYS[1], ARGV[1], entry, entry, 1)
+    if #pending > 0 then
+      if pending[1][2] == ARGV[2] then
+        redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, entry, 'JUSTID')
+      else
+        ours = 0
+      end
+    elseif #redis.call('XRANGE', KEYS[1], entry, entry) == 0 then
+      ours = 0
+    else
+      redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, entry, 'FORCE', 'JUSTID')
+    end
+  end
+  answers[i - 1] = ours
+end
+return answers
+",
+    )
+});
+
+/// Keep a consumer-name slot: extend the lock when it is still ours, take it again
+/// when it expired (Redis was unreachable for longer than its time to live, or
+/// restarted empty). KEYS: slot key. ARGV: token, time to live (ms). Returns 1 when
+/// the slot is ours, 0 when another instance holds it.
+pub(crate) static KEEP_SLOT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if not holder then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+",
+    )
+});
+
+/// Release a consumer-name slot, unless another instance holds it by now. KEYS: slot
+/// key. ARGV: token.
+pub(crate) static RELEASE_SLOT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+",
+    )
+});
+
+/// Remove the group's stale consumers: those with no pending entry and idle for
+/// longer than the bound, other than this one. Checked and removed in one script,
+/// so a consumer that gets an entry meanwhile is never removed (that would drop the
+/// entry from the pending list). KEYS: stream. ARGV: group, bound (ms), this
+/// consumer. Returns how many were removed.
+pub(crate) static REMOVE_STALE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local removed = 0
+for _, consumer in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+  local field = {}
+  for i = 1, #consumer, 2 do field[consumer[i]] = consumer[i + 1] end
+  if field['name'] ~= ARGV[3] and field['pending'] == 0
+      and tonumber(field['idle']) > tonumber(ARGV[2]) then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], field['name'])
+    removed = removed + 1
+  end
+end
+return removed
+",
+    )
+});

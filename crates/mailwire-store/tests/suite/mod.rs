@@ -366,3 +366,117 @@ pub(crate) async fn acked_ids_are_forgotten_after_the_retention<S: TestStore>(
             .unwrap()
     );
 }
+
+/// A checkpoint saved is the one loaded; saving again replaces it; keys are apart
+/// from each other and from the log and the seen-set; a closed store refuses both
+/// with its typed error.
+pub(crate) async fn checkpoints_round_trip<S: TestStore>(store: S, _clock: ManualClock) {
+    assert_eq!(store.load("ws:tenant-a:sub-1").await.unwrap(), None);
+    store.save("ws:tenant-a:sub-1", "evt_41").await.unwrap();
+    store.save("ws:tenant-b:sub-1", "evt_7").await.unwrap();
+    assert_eq!(
+        store.load("ws:tenant-a:sub-1").await.unwrap().as_deref(),
+        Some("evt_41")
+    );
+    store.save("ws:tenant-a:sub-1", "evt_42").await.unwrap();
+    store.save("ws:tenant-a:sub-1", "evt_42").await.unwrap(); // unchanged: Ok
+    assert_eq!(
+        store.load("ws:tenant-a:sub-1").await.unwrap().as_deref(),
+        Some("evt_42"),
+        "the last value saved"
+    );
+    assert_eq!(
+        store.load("ws:tenant-b:sub-1").await.unwrap().as_deref(),
+        Some("evt_7")
+    );
+    // Odd keys and values round-trip, the empty string included.
+    let long = "k".repeat(4096);
+    for (key, value) in [
+        ("backfill:inbox ✉ é", "2026-01-01T00:00:00.123Z"),
+        ("", "empty key"),
+        ("empty value", ""),
+        (long.as_str(), "{\"after\":\"evt_1\"}"),
+    ] {
+        store.save(key, value).await.unwrap();
+        assert_eq!(
+            store.load(key).await.unwrap().as_deref(),
+            Some(value),
+            "{key}"
+        );
+    }
+    // A checkpoint is neither an event nor a seen id.
+    assert!(
+        !mailwire_store::Store::contains(&store, "ws:tenant-a:sub-1")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !SeenSet::contains(&store, "ws:tenant-a:sub-1")
+            .await
+            .unwrap()
+    );
+    assert!(store.unacked(10).await.unwrap().is_empty());
+
+    let other = store.clone();
+    store.close().await.unwrap();
+    for err in [
+        other.save("ws:tenant-a:sub-1", "evt_43").await.unwrap_err(),
+        other.load("ws:tenant-a:sub-1").await.map(drop).unwrap_err(),
+    ] {
+        assert!(
+            matches!(err.downcast_ref::<StoreError>(), Some(StoreError::Closed)),
+            "a typed StoreError: {err:?}"
+        );
+    }
+}
+
+/// A claim this store value holds does not lapse while held, however long: its own
+/// `claim()` does not hand the event back, a copy is `Held`, and `holds` says so
+/// until the ack.
+pub(crate) async fn a_held_claim_does_not_lapse<S: TestStore>(store: S, clock: ManualClock) {
+    assert!(store.append(&event("evt_1", 1)).await.unwrap().is_new());
+    assert!(store.holds("evt_1"));
+    assert!(!store.holds("evt_unknown"), "never appended");
+    for _ in 0..10 {
+        clock.advance(store.lease());
+        assert!(store.claim(10).await.unwrap().is_empty(), "held: not free");
+        assert_eq!(
+            store.append(&event("evt_1", 1)).await.unwrap(),
+            mailwire_store::Appended::Held
+        );
+        assert!(store.holds("evt_1"));
+    }
+    store.ack("evt_1").await.unwrap();
+    assert!(!store.holds("evt_1"), "acked: no longer held");
+    assert!(store.claim(10).await.unwrap().is_empty(), "acked: gone");
+}
+
+/// Memory and redb: a released claim is free at once (nothing else in this process
+/// holds it), and the claim `claim()` makes is held like an append's.
+pub(crate) async fn a_released_claim_is_free_at_once<S: TestStore>(store: S, clock: ManualClock) {
+    for n in 1..=2 {
+        let e = event(&format!("evt_{n}"), n);
+        assert!(store.append(&e).await.unwrap().is_new());
+    }
+    store.release("evt_1");
+    assert!(!store.holds("evt_1"));
+    assert!(store.holds("evt_2"));
+    assert_eq!(ids(&store.claim(10).await.unwrap()), ["evt_1"]);
+    assert!(store.holds("evt_1"), "claimed again: held");
+    clock.advance(store.lease() * 10);
+    assert!(store.claim(10).await.unwrap().is_empty());
+    assert_eq!(
+        store.append(&event("evt_1", 1)).await.unwrap(),
+        mailwire_store::Appended::Held
+    );
+    store.release("evt_2");
+    assert_eq!(
+        store.append(&event("evt_2", 2)).await.unwrap(),
+        mailwire_store::Appended::Claimed,
+        "a copy of a released event claims it again"
+    );
+    assert!(store.holds("evt_2"));
+    store.ack("evt_1").await.unwrap();
+    store.ack("evt_2").await.unwrap();
+    assert!(!store.holds("evt_1") && !store.holds("evt_2"));
+}

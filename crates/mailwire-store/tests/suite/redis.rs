@@ -1,8 +1,12 @@
 //! Opening a [`RedisStore`] on the Redis the tests need, under a key prefix of its own
 //! that is deleted afterwards.
 
-use mailwire_store::{ManualClock, RedisStore, RedisStoreBuilder};
+use mailwire_proto::Event;
+use mailwire_store::{ManualClock, RedisStore, RedisStoreBuilder, Store};
+
 use redis::Commands;
+
+use super::HANG;
 
 /// Where the tests find Redis: `MAILWIRE_TEST_REDIS_URL`, by default
 /// `redis://127.0.0.1:6379`. Every test works under a key prefix of its own and
@@ -64,4 +68,45 @@ pub(crate) async fn open(clock: ManualClock) -> (RedisStore, Cleanup) {
     let cleanup = Cleanup { prefix: prefix() };
     let store = connect(builder(&cleanup.prefix).clock(clock).consumer("suite")).await;
     (store, cleanup)
+}
+
+/// A plain connection to the test Redis, to look at or damage the store's keys.
+pub(crate) async fn raw() -> redis::aio::MultiplexedConnection {
+    redis::Client::open(url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .expect("a connection to the test Redis")
+}
+
+/// Claims pages of at most `page` until `n` events came back (leases have to run
+/// out on the server first), in the order they came.
+pub(crate) async fn claim_n(store: &RedisStore, n: usize, page: usize) -> Vec<Vec<Event>> {
+    tokio::time::timeout(HANG, async {
+        let mut pages = Vec::new();
+        let mut got = 0;
+        while got < n {
+            let events = store.claim(page).await.unwrap();
+            if events.is_empty() {
+                tokio::task::yield_now().await;
+                continue;
+            }
+            got += events.len();
+            pages.push(events);
+        }
+        pages
+    })
+    .await
+    .expect("the idle events are taken over")
+}
+
+/// Waits (bounded by `HANG`) until `done` holds, checking again every few ms.
+pub(crate) async fn until(what: &str, mut done: impl AsyncFnMut() -> bool) {
+    tokio::time::timeout(HANG, async {
+        while !done().await {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("never happened: {what}"));
 }
