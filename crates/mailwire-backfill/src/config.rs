@@ -61,6 +61,11 @@ impl BackfillConfig {
         }
     }
 
+    /// The API's base URL, as given.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
     /// Only these inboxes (default: every inbox the key sees, listed at each pass),
     /// each read once however often it is named.
     pub fn inboxes<S: Into<String>>(mut self, inboxes: impl IntoIterator<Item = S>) -> Self {

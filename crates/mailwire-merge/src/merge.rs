@@ -559,7 +559,7 @@ impl Merge {
         };
         let Admission {
             key,
-            mut delivery,
+            delivery,
             from_log,
         } = admission;
         // The head moves on.
@@ -576,17 +576,23 @@ impl Merge {
                 // meanwhile are released unsettled: if one came from a receiver of
                 // this instance, its claim stays free for the next claim of the
                 // backlog. The copy's own ack is settled: the store has the event.
-                let ack = delivery.take_ack();
-                self.dedup.release(key);
-                self.stats
-                    .duplicate(&delivery.origin, delivery.received_at, None);
-                tracing::debug!(parent: delivery.span(), "duplicate suppressed: already stored");
-                let id = delivery.event.dedup_id().to_owned();
-                self.settling
-                    .push(async move { settle_all(vec![ack], &id).await }.boxed());
+                self.suppress_stored(key, delivery, "duplicate suppressed: already stored");
                 None
             }
         }
+    }
+
+    /// Drops a copy the store says someone else delivers (or delivered): its
+    /// source's ack is settled (the store has the event), its id released here.
+    fn suppress_stored(&mut self, key: IdKey, mut delivery: Delivery, why: &'static str) {
+        let ack = delivery.take_ack();
+        self.dedup.release(key);
+        self.stats
+            .duplicate(&delivery.origin, delivery.received_at, None);
+        tracing::debug!(parent: delivery.span(), "{why}");
+        let id = delivery.event.dedup_id().to_owned();
+        self.settling
+            .push(async move { settle_all(vec![ack], &id).await }.boxed());
     }
 
     /// Admissions in the pipeline: in the store's hands, and the one held.
@@ -639,6 +645,15 @@ impl Merge {
 
     /// Wraps the ack and hands the delivery out, through the reorder window if any.
     fn deliver(&mut self, key: IdKey, mut delivery: Delivery) -> Option<NextResult> {
+        // Checked just before it is handed over: a claim lost meanwhile (the store
+        // unreachable for longer than a lease, and another instance took the event
+        // over) means the other instance delivers it, not this one.
+        if let Some(store) = &self.stores.store {
+            if !store.holds(delivery.event.dedup_id()) {
+                self.suppress_stored(key, delivery, "not handed over: another instance took it over");
+                return None;
+            }
+        }
         let inner = delivery.take_ack();
         let settle = MergeSettle {
             id: delivery.event.dedup_id().to_owned(),
