@@ -77,6 +77,7 @@
 //! [`SourceError::Auth`]: mailwire_source::SourceError::Auth
 //! [`SourceError::Tls`]: mailwire_source::SourceError::Tls
 
+mod checkpoint;
 mod config;
 mod connect;
 mod metric;
@@ -86,6 +87,7 @@ mod spares;
 mod status;
 mod supervisor;
 
+pub use checkpoint::{CheckpointError, CheckpointOp, ResumePoint};
 pub use config::{AuthStyle, TlsTrust, WsConfig};
 pub use mailwire_source::{Backoff, Delays};
 pub use source::{Gaps, Shutdown, WsSource};

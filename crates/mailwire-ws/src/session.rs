@@ -20,9 +20,18 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use crate::spares::Spares;
 use crate::status::{DisconnectReason, Gap, GapCause, SkipReason, Skipped, SkippedLog, Status};
 
-/// One event and when it was read, or the error that ended the source. (Not a
+/// What the connection task hands over, in the order it was read. (Not a
 /// [`Delivery`]: its ack handle is not `Sync`, and the source should be.)
-pub(crate) type Item = Result<Received, SourceError>;
+#[derive(Debug)]
+pub(crate) enum Item {
+    /// An event and when it was read.
+    Event(Received),
+    /// The id of an event read and skipped (over the size limit): the watermark
+    /// passes it as if it were acked.
+    Skipped(String),
+    /// The error that ended the source.
+    Failed(SourceError),
+}
 
 /// An event as read from the socket. Only its envelope was read (id and type, by
 /// the one parser every transport uses); its payload is read when the consumer asks.
@@ -66,7 +75,8 @@ pub(crate) struct Session<'a> {
     pub(crate) gaps: &'a mpsc::UnboundedSender<Gap>,
     /// Frames skipped: over the size limit or unreadable.
     pub(crate) skipped: &'a SkippedLog,
-    /// The largest message delivered; larger ones are skipped.
+    /// The largest message delivered; larger ones are skipped (at most
+    /// [`MAX_EVENT_BYTES`](mailwire_proto::MAX_EVENT_BYTES), what the parser reads).
     pub(crate) max_message_size: usize,
 }
 
@@ -235,11 +245,14 @@ impl<'a> State<'a> {
                 Some(Err(e)) => return read_error(e),
                 None => return End::Retry(DisconnectReason::Io("connection ended".into())),
             };
-            if bytes.len() > self.session.max_message_size {
+            let limit = self
+                .session
+                .max_message_size
+                .min(mailwire_proto::MAX_EVENT_BYTES);
+            if bytes.len() > limit {
                 // Not delivered, but not a reason to lose the connection or to meet
                 // it again on every replay: the resume point moves past it.
                 let id = Event::id_of(&bytes);
-                let limit = self.session.max_message_size;
                 self.skip(id, bytes.len(), SkipReason::TooLarge { limit });
                 continue;
             }
@@ -274,6 +287,8 @@ impl<'a> State<'a> {
         if let Some(id) = &id {
             self.last_id.clear();
             self.last_id.push_str(id);
+            // In order with the events around it, for the ack watermark.
+            self.batch.push(Item::Skipped(id.clone()));
         }
         self.session.skipped.record(Skipped {
             id,
@@ -288,10 +303,10 @@ impl<'a> State<'a> {
         // A batch holds what one read burst found, all of it in the socket at once:
         // it shares the time its first event was read.
         let at = match self.batch.first() {
-            Some(Ok(first)) => first.at,
+            Some(Item::Event(first)) => first.at,
             _ => SystemTime::now(),
         };
-        self.batch.push(Ok(Received { event, at }));
+        self.batch.push(Item::Event(Received { event, at }));
         self.delivered = true;
     }
 
