@@ -87,7 +87,7 @@ fn new_rig(batch: usize) -> (Rig, Peer) {
         status: watch::channel(Status::Connected).0,
         gaps: gaps_tx,
         skipped: skipped_log,
-        max_message_size: 1 << 20,
+        max_message_size: mailwire_proto::MAX_EVENT_BYTES,
         subscribe: Subscribe::default(),
     };
     (
@@ -498,6 +498,44 @@ async fn an_oversized_event_is_skipped_reported_and_resumed_past() {
     let mut resume = Resume::default();
     rig.run(&mut resume).await;
     assert_eq!(resume.last_event_id.as_deref(), Some("evt_big"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_skipped_event_is_handed_over_in_its_place_for_the_watermark() {
+    let (mut rig, mut peer) = new_rig(8);
+    rig.max_message_size = 4096;
+    peer.event("evt_1");
+    peer.say(&format!(
+        r#"{{"id":"evt_big","type":"message.received","data":{{"text":"{}"}}}}"#,
+        "x".repeat(8192)
+    ));
+    peer.say("{not json"); // no id: nothing to pass
+    peer.event("evt_3");
+    peer.hang_up();
+    rig.run(&mut Resume::default()).await;
+    let mut items = Vec::new();
+    while let Ok(batch) = peer.rx.try_recv() {
+        items.extend(batch.into_iter().map(|item| match item {
+            Item::Event(r) => format!("event {}", r.event.id()),
+            Item::Skipped(id) => format!("skipped {id}"),
+            Item::Failed(e) => panic!("{e}"),
+        }));
+    }
+    assert_eq!(items, ["event evt_1", "skipped evt_big", "event evt_3"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_event_up_to_the_parsers_limit_is_delivered_by_default() {
+    let (mut rig, mut peer) = new_rig(8);
+    let big = format!(
+        r#"{{"id":"evt_big","type":"message.received","data":{{"text":"{}"}}}}"#,
+        "x".repeat(3 << 20)
+    );
+    peer.say(&big);
+    peer.hang_up();
+    rig.run(&mut Resume::default()).await;
+    assert_eq!(peer.delivered(), ["evt_big"]);
+    assert_eq!(peer.skipped.count(), 0);
 }
 
 #[tokio::test(start_paused = true)]
