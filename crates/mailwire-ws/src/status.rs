@@ -46,7 +46,8 @@ pub enum DisconnectReason {
     Rejected(u16),
     /// No frame at all for two heartbeat intervals: the peer is gone or half-open.
     DeadPeer,
-    /// A message was larger than the configured limit.
+    /// A message was too large to read: over 64 MiB (or
+    /// [`max_message_size`](crate::WsConfig::max_message_size), if larger).
     MessageTooLarge,
     /// The server closed the connection with a close frame.
     ClosedByServer {
@@ -113,9 +114,11 @@ pub enum GapCause {
     NoEventId,
 }
 
-/// A frame the source read and did not deliver: over the size limit, or not an
-/// event it could read. The stream goes on with the next frame; when the frame had
-/// an event id, the resume point moved past it, so a replay does not meet it again.
+/// A frame the source read and did not deliver: an event over the size limit (by
+/// default, past what the envelope parser reads), or not an event it could read.
+/// The stream goes on with the next frame; when the frame had an event id, the
+/// resume point (and the ack watermark) moved past it, so a replay does not meet it
+/// again.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct Skipped {
@@ -133,7 +136,8 @@ pub struct Skipped {
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum SkipReason {
-    /// Larger than [`max_message_size`](crate::WsConfig::max_message_size).
+    /// Larger than [`max_message_size`](crate::WsConfig::max_message_size) or
+    /// [`MAX_EVENT_BYTES`](mailwire_proto::MAX_EVENT_BYTES), whichever is smaller.
     TooLarge {
         /// The limit.
         limit: usize,
