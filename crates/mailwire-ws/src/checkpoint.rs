@@ -41,7 +41,8 @@ pub struct ResumePoint {
     /// configured [`resume_after`](crate::WsConfig::resume_after).
     pub loaded: Option<String>,
     /// The watermark: the latest event such that it and every event received before
-    /// it on this source are acked. It may not be saved yet.
+    /// it on this source are acked, as the writer last took it (it may not be saved
+    /// yet).
     pub acked: Option<String>,
     /// The latest point durably saved. Lags [`acked`](ResumePoint::acked), never
     /// leads it.
@@ -216,19 +217,19 @@ impl Watermark {
         }
         if let Some(id) = point {
             inner.moves += 1;
-            let id: Arc<str> = Arc::from(id);
-            let moves = inner.moves;
-            // Under the lock: the writer never sees an older value after a newer one.
+            // Under the lock: the writer never sees an older value after a newer
+            // one. The writer also publishes it in the status, once per wake-up
+            // rather than once per ack.
             self.tx.send_replace(Mark {
-                moves,
-                id: Some(id.clone()),
-            });
-            drop(inner);
-            self.status.send_modify(|s| {
-                s.acked = Some(id.as_ref().to_owned());
-                s.acked_moves = moves;
+                moves: inner.moves,
+                id: Some(Arc::from(id)),
             });
         }
+    }
+
+    /// The watermark now.
+    pub(crate) fn mark(&self) -> Mark {
+        self.tx.borrow().clone()
     }
 }
 
@@ -313,6 +314,10 @@ pub(crate) async fn write(
         let Some(id) = mark.id.filter(|_| mark.moves > saved_moves) else {
             continue;
         };
+        status.send_modify(|s| {
+            s.acked = Some(id.as_ref().to_owned());
+            s.acked_moves = mark.moves;
+        });
         match config.store.save(&config.key, &id).await {
             Ok(()) => {
                 saved_moves = mark.moves;
@@ -358,7 +363,7 @@ mod tests {
     use super::*;
 
     fn acked(w: &Watermark) -> Option<String> {
-        w.status.borrow().acked.clone()
+        w.mark().id.as_deref().map(str::to_owned)
     }
 
     #[test]
@@ -374,7 +379,7 @@ mod tests {
         assert_eq!(acked(&w), None, "evt_1 is not acked");
         w.ack(seqs[0]);
         assert_eq!(acked(&w).as_deref(), Some("evt_2"), "evt_3 is not acked");
-        assert_eq!(mark.borrow().id.as_deref(), Some("evt_2"));
+        assert_eq!(mark.borrow().moves, 1);
         w.ack(seqs[2]);
         assert_eq!(acked(&w).as_deref(), Some("evt_4"));
         // A second ack of the same one, or an unknown one, changes nothing.

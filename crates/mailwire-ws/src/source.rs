@@ -129,11 +129,12 @@ impl WsSource {
     /// Waits until the watermark as acked now is saved, or its save failed (the
     /// writer still retries it). Returns at once without checkpoints.
     pub async fn flush(&self) -> Result<(), CheckpointError> {
-        let mut status = self.resume_point.clone();
-        let (target, failures) = {
-            let now = status.borrow_and_update();
-            (now.acked_moves, now.failures)
+        let Some(watermark) = &self.watermark else {
+            return Ok(());
         };
+        let target = watermark.mark().moves;
+        let mut status = self.resume_point.clone();
+        let failures = status.borrow_and_update().failures;
         let done = status
             .wait_for(|s| s.saved_moves >= target || s.failures > failures)
             .await;

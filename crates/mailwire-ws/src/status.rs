@@ -93,8 +93,8 @@ impl fmt::Display for DisconnectReason {
 pub struct Gap {
     /// The last event delivered before the gap, if any.
     pub last_event_id: Option<String>,
-    /// When the previous subscription was lost (or, for a configured resume point,
-    /// when the source started).
+    /// When the previous subscription was lost (or, for a configured or loaded
+    /// resume point, when the source started).
     pub from: SystemTime,
     /// When the new subscription was confirmed.
     pub to: SystemTime,
