@@ -264,6 +264,7 @@ pub(crate) async fn load(
             Err(e) => {
                 let error = CheckpointError::new(CheckpointOp::Load, &config.key, e);
                 let retry_in = delays.next().unwrap_or_default();
+                metrics::counter!(crate::metric::CHECKPOINT_FAILURES, "op" => "load").increment(1);
                 tracing::warn!(error = %error, cause = %error.source, ?retry_in, "could not load the resume point; retrying");
                 status.send_modify(|s| {
                     s.failures += 1;
@@ -332,6 +333,7 @@ pub(crate) async fn write(
             Err(e) => {
                 let error = CheckpointError::new(CheckpointOp::Save, &config.key, e);
                 let retry_in = delays.next().unwrap_or_default();
+                metrics::counter!(crate::metric::CHECKPOINT_FAILURES, "op" => "save").increment(1);
                 tracing::warn!(error = %error, cause = %error.source, ?retry_in, "could not save the resume point; retrying with the latest value");
                 status.send_modify(|s| {
                     s.failures += 1;

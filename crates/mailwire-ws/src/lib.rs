@@ -34,7 +34,9 @@
 //!   answers `resumed` (nothing lost) or `gap` (the id is no longer retained), or
 //!   answers `subscribed` without either (it does not know the extension). In the
 //!   last two cases, and when there was no event id to resume from, a [`Gap`] is sent
-//!   on [`WsSource::gaps`], so the application can backfill from its webhook log.
+//!   on [`WsSource::gaps`], so the application can backfill from its webhook log or
+//!   the REST API. An event skipped for its size is a gap too
+//!   ([`GapCause::TooLarge`]).
 //! - **Heartbeat.** A WebSocket ping every [`heartbeat`](WsConfig::heartbeat)
 //!   interval (15 s); no frame at all for two intervals means the peer is dead or
 //!   half-open, and the connection is replaced. The socket is always read while the
@@ -76,9 +78,10 @@
 //! - **Metrics** through the [`metrics`](https://docs.rs/metrics) facade, for
 //!   whatever recorder the application installs (none: they cost a relaxed load):
 //!   `mailwire_ws_connects_total`, `mailwire_ws_disconnects_total`,
-//!   `mailwire_ws_events_total` (event frames received), `mailwire_ws_gaps_total`
-//!   and `mailwire_ws_skipped_frames_total` (label `reason`: `too_large` or
-//!   `unreadable`).
+//!   `mailwire_ws_events_total` (event frames received), `mailwire_ws_gaps_total`,
+//!   `mailwire_ws_skipped_frames_total` (label `reason`: `too_large` or
+//!   `unreadable`) and `mailwire_ws_checkpoint_failures_total` (label `op`: `load`
+//!   or `save`).
 //!
 //!
 //! # A durable resume point
@@ -147,9 +150,12 @@
 //! [`MAX_EVENT_BYTES`](mailwire_proto::MAX_EVENT_BYTES): the first email above is
 //! delivered while running. The other two are past what `mailwire_proto` parses
 //! today: they are skipped, reported with their event id as
-//! [`SkipReason::TooLarge`], and the resume point passes them. The limit follows
-//! `MAX_EVENT_BYTES` if it is raised; fetching such an email from the REST API
-//! (`GET /v0/inboxes/{inbox_id}/messages/{message_id}`) is left to the backfill.
+//! [`SkipReason::TooLarge`], and the resume point passes them; each is also a
+//! [`Gap`] ([`GapCause::TooLarge`]), so the backfill that fills gaps fetches the
+//! email from the REST API while the source runs (its listing carries no bodies:
+//! `GET /v0/inboxes/{inbox_id}/messages/{message_id}` has them, as AgentMail says
+//! of its webhooks over 1 MB). The limit follows `MAX_EVENT_BYTES` if it is
+//! raised there, and then delivers such emails whole.
 //!
 //! [`SourceError::Auth`]: mailwire_source::SourceError::Auth
 //! [`SourceError::Tls`]: mailwire_source::SourceError::Tls

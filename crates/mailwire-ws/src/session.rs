@@ -253,7 +253,16 @@ impl<'a> State<'a> {
                 // Not delivered, but not a reason to lose the connection or to meet
                 // it again on every replay: the resume point moves past it.
                 let id = Event::id_of(&bytes);
+                // The event before it, for the gap notice.
+                let before = match self.last_id.is_empty() {
+                    false => Some(self.last_id.clone()),
+                    true => resume.last_event_id.clone(),
+                };
                 self.skip(id, bytes.len(), SkipReason::TooLarge { limit });
+                // Whoever fills gaps (a backfill) fetches the email it was. A replayed
+                // one may be as old as the lost subscription.
+                let from = resume.lost_at.unwrap_or_else(SystemTime::now);
+                self.gap(before, from, GapCause::TooLarge);
                 continue;
             }
             let len = bytes.len();
@@ -386,10 +395,7 @@ impl<'a> State<'a> {
             to: SystemTime::now(),
             cause,
         };
-        tracing::warn!(
-            ?gap,
-            "events may be missing: resume could not close the gap"
-        );
+        tracing::warn!(?gap, "events may be missing: a gap to fill");
         metrics::counter!(crate::metric::GAPS).increment(1);
         // Nobody listening for gaps is not an error.
         let _ = self.session.gaps.send(gap);

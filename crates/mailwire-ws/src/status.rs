@@ -81,11 +81,13 @@ impl fmt::Display for DisconnectReason {
     }
 }
 
-/// Events may be missing: a reconnect that resume did not close.
+/// Events may be missing: a reconnect that resume did not close, or an event
+/// skipped for its size.
 ///
 /// Sent after a reconnect when the server answered `gap` (the last delivered id is
 /// no longer retained), when it ignored `after` (it answered `subscribed` without
-/// `resumed`), or when there was no event id to resume from. Events emitted between
+/// `resumed`), or when there was no event id to resume from; and when an event too
+/// large to read was skipped ([`GapCause::TooLarge`]). Events emitted between
 /// `from` and `to` may never arrive on this source: fill them from the webhook log
 /// or a backfill.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -112,6 +114,12 @@ pub enum GapCause {
     NotSupported,
     /// No event had been delivered, so there was no id to resume from.
     NoEventId,
+    /// An event was read and skipped for its size (reported with its id as a
+    /// [`Skipped`] notice): fill it from the REST API, as for any other gap. `to` is
+    /// when it was read, `from` the same or, for an event replayed on resume, when
+    /// the subscription was lost (or the source started); `last_event_id` is the
+    /// event before it.
+    TooLarge,
 }
 
 /// A frame the source read and did not deliver: an event over the size limit (by

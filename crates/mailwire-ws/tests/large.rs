@@ -7,7 +7,7 @@ use common::*;
 use mailwire_proto::MAX_EVENT_BYTES;
 use mailwire_sim::{IncomingEmail, Simulator};
 use mailwire_source::{EventSource, MemoryCheckpoints};
-use mailwire_ws::{SkipReason, WsSource};
+use mailwire_ws::{GapCause, SkipReason, WsSource};
 
 /// A text body of `len` bytes that is not one repeated byte.
 fn text_of(len: usize) -> String {
@@ -65,6 +65,7 @@ async fn an_event_past_what_the_parser_reads_is_reported_with_its_id_and_passed(
     let mut source =
         WsSource::spawn(config(&sim).checkpoints(checkpoints.clone(), "ws:large")).unwrap();
     let mut skipped = source.skipped().unwrap();
+    let mut gaps = source.gaps().unwrap();
     subscribed(&source).await;
 
     emit(&sim, 1..=1);
@@ -86,6 +87,11 @@ async fn an_event_past_what_the_parser_reads_is_reported_with_its_id_and_passed(
         notice.reason
     );
     assert_eq!(sim.stats().subscribes, 1, "no reconnect");
+    // A gap, for whoever fills gaps from the REST API.
+    let gap = bounded("the gap", gaps.recv()).await.expect("a gap");
+    assert_eq!(gap.cause, GapCause::TooLarge);
+    assert_eq!(gap.last_event_id.as_deref(), Some("evt_1"));
+    assert!(gaps.try_recv().is_none(), "one gap");
 
     // The watermark passes the skipped event with the events around it.
     second.ack().await.unwrap();

@@ -488,6 +488,10 @@ async fn an_oversized_event_is_skipped_reported_and_resumed_past() {
     assert!(matches!(second.reason, SkipReason::Unreadable(_)));
     assert_eq!(peer.skipped.count(), 2);
     assert_eq!(resume.last_event_id.as_deref(), Some("evt_3"));
+    let gap = peer.gaps.try_recv().expect("a gap for the oversized one");
+    assert_eq!(gap.cause, GapCause::TooLarge);
+    assert_eq!(gap.last_event_id.as_deref(), Some("evt_1"));
+    assert!(peer.gaps.try_recv().is_err(), "none for the unreadable one");
 
     // Ending on the oversized one, the resume point is past it all the same.
     let (mut rig, mut peer) = new_rig(8);
