@@ -10,7 +10,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use mailwire_source::{Backoff, BoxError, Checkpoints, Settle, SourceError, async_trait};
 use tokio::sync::watch;
@@ -230,6 +230,82 @@ impl Watermark {
     /// The watermark now.
     pub(crate) fn mark(&self) -> Mark {
         self.tx.borrow().clone()
+    }
+}
+
+/// Follows and saves the durable resume point of a [`WsSource`](crate::WsSource)
+/// from elsewhere: from the code that handed the source to a merge, say. Cheap to
+/// clone; it does not keep the source's writer alive.
+#[derive(Clone, Debug)]
+pub struct ResumeHandle {
+    watermark: Option<Weak<Watermark>>,
+    status: watch::Receiver<ResumePoint>,
+}
+
+impl ResumeHandle {
+    pub(crate) fn new(
+        watermark: Option<&Arc<Watermark>>,
+        status: watch::Receiver<ResumePoint>,
+    ) -> ResumeHandle {
+        ResumeHandle {
+            watermark: watermark.map(Arc::downgrade),
+            status,
+        }
+    }
+
+    /// The resume point now.
+    pub fn point(&self) -> ResumePoint {
+        self.status.borrow().clone()
+    }
+
+    /// A receiver of the resume point, to wait for a change.
+    pub fn watch(&self) -> watch::Receiver<ResumePoint> {
+        self.status.clone()
+    }
+
+    /// Waits until the watermark as acked now is saved, or its save failed (the
+    /// writer still retries it). Returns at once without checkpoints; once the
+    /// source and its deliveries are gone, waits for the writer's last save.
+    pub async fn flush(&self) -> Result<(), CheckpointError> {
+        let Some(watermark) = &self.watermark else {
+            return Ok(());
+        };
+        let Some(watermark) = watermark.upgrade() else {
+            self.finished().await;
+            return match self.status.borrow().last_error.clone() {
+                Some(e) => Err(e),
+                None => Ok(()),
+            };
+        };
+        let target = watermark.mark().moves;
+        // Not held while waiting: the writer's last save waits for it to go.
+        drop(watermark);
+        let mut status = self.status.clone();
+        let failures = status.borrow_and_update().failures;
+        let done = status
+            .wait_for(|s| s.saved_moves >= target || s.failures > failures)
+            .await;
+        match done {
+            Ok(s) if s.saved_moves >= target => Ok(()),
+            Ok(s) => match &s.last_error {
+                Some(e) => Err(e.clone()),
+                None => Ok(()),
+            },
+            // The writer ended: its last save is in the status.
+            Err(_) => match &self.status.borrow().last_error {
+                Some(e) => Err(e.clone()),
+                None => Ok(()),
+            },
+        }
+    }
+
+    /// Waits until the writer has ended: the source and every delivery it handed
+    /// out are gone, and the last value is saved (or its last tries failed). What a
+    /// process awaits, bounded by a deadline, before it exits. Returns at once
+    /// without checkpoints.
+    pub async fn finished(&self) {
+        let mut status = self.status.clone();
+        while status.changed().await.is_ok() {}
     }
 }
 

@@ -105,7 +105,9 @@
 //!   reported (`tracing`, [`WsSource::resume_point`]) and retried after the backoff
 //!   with the value latest then; delivery never stops for it. The last value is
 //!   saved by [`WsSource::close`] (or [`WsSource::flush`]), and when the source and
-//!   its deliveries are dropped while the runtime runs.
+//!   its deliveries are dropped while the runtime runs: a [`ResumeHandle`] taken
+//!   before the source went into a merge waits for that last save
+//!   ([`ResumeHandle::finished`]).
 //! - Memory: the watermark keeps one small entry (the id) per event taken and not
 //!   yet passed; a delivery held unacked for long keeps the entries after it.
 //!
@@ -170,7 +172,7 @@ mod spares;
 mod status;
 mod supervisor;
 
-pub use checkpoint::{CheckpointError, CheckpointOp, ResumePoint};
+pub use checkpoint::{CheckpointError, CheckpointOp, ResumeHandle, ResumePoint};
 pub use config::{AuthStyle, TlsTrust, WsConfig};
 pub use mailwire_source::{Backoff, Delays};
 pub use source::{Gaps, Shutdown, WsSource};

@@ -8,7 +8,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::WsConfig;
-use crate::checkpoint::{self, CheckpointError, ResumePoint, Watermark, WsSettle};
+use crate::checkpoint::{self, CheckpointError, ResumeHandle, ResumePoint, Watermark, WsSettle};
 use crate::connect::Endpoint;
 use crate::session::{Batch, Item};
 use crate::spares::Spares;
@@ -126,27 +126,16 @@ impl WsSource {
         self.resume_point.clone()
     }
 
+    /// A handle on the durable resume point that outlives the source: flush it, or
+    /// wait for the last save after the source was handed to a merge and dropped.
+    pub fn resume_handle(&self) -> ResumeHandle {
+        ResumeHandle::new(self.watermark.as_ref(), self.resume_point.clone())
+    }
+
     /// Waits until the watermark as acked now is saved, or its save failed (the
     /// writer still retries it). Returns at once without checkpoints.
     pub async fn flush(&self) -> Result<(), CheckpointError> {
-        let Some(watermark) = &self.watermark else {
-            return Ok(());
-        };
-        let target = watermark.mark().moves;
-        let mut status = self.resume_point.clone();
-        let failures = status.borrow_and_update().failures;
-        let done = status
-            .wait_for(|s| s.saved_moves >= target || s.failures > failures)
-            .await;
-        match done {
-            Ok(s) if s.saved_moves >= target => Ok(()),
-            Ok(s) => match &s.last_error {
-                Some(e) => Err(e.clone()),
-                None => Ok(()),
-            },
-            // The writer is gone (the runtime is shutting down): nothing to wait for.
-            Err(_) => Ok(()),
-        }
+        self.resume_handle().flush().await
     }
 
     /// Ends the source gracefully: closes the connection and saves the resume

@@ -318,3 +318,24 @@ async fn without_checkpoints_nothing_is_tracked() {
     source.flush().await.unwrap();
     assert_eq!(*source.resume_point().borrow(), ResumePoint::default());
 }
+
+#[tokio::test]
+async fn a_handle_waits_for_the_last_save_after_the_source_is_gone() {
+    let sim = Simulator::builder().bind("127.0.0.1:0").await.unwrap();
+    let checkpoints = MemoryCheckpoints::new();
+    let mut source = WsSource::spawn(config(&sim).checkpoints(checkpoints.clone(), KEY)).unwrap();
+    let handle = source.resume_handle();
+    subscribed(&source).await;
+    emit(&sim, 1..=3);
+    let got = deliveries(&mut source, 3).await;
+    // The source goes (as into a merge that is then dropped); its deliveries are
+    // still being handled, and acked afterwards.
+    drop(source);
+    for d in got {
+        d.ack().await.unwrap();
+    }
+    handle.flush().await.unwrap();
+    bounded("the writer's end", handle.finished()).await;
+    assert_eq!(checkpoints.snapshot()[KEY], "evt_3");
+    assert_eq!(handle.point().saved.as_deref(), Some("evt_3"));
+}
