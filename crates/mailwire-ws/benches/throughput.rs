@@ -5,7 +5,10 @@
 //! - `parse`: the same loop parsing each frame into `mailwire_proto::Event` (the
 //!   floor for any client that parses);
 //! - `WsSource`: the whole source (session, channel, delivery), consumed through
-//!   `EventSource::next`.
+//!   `EventSource::next`;
+//! - `WsSource` + ack: the same with a durable resume point (in-memory
+//!   checkpoints), each delivery acked: the cost of the ack watermark and its
+//!   writer (throughput only).
 //!
 //! Same simulator, same ~800-byte events. Throughput: each contender resumes after a
 //! marker and receives N retained events replayed as fast as the server sends them.
@@ -20,7 +23,7 @@ use futures::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use mailwire_proto::Event;
 use mailwire_sim::{Simulator, sample};
-use mailwire_source::EventSource;
+use mailwire_source::{EventSource, MemoryCheckpoints};
 use mailwire_ws::{Status, WsConfig, WsSource};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -52,16 +55,25 @@ enum Contender {
     Bare,
     Parse,
     Source,
+    Acked,
 }
 
 impl Contender {
-    const ALL: [Contender; 3] = [Contender::Bare, Contender::Parse, Contender::Source];
+    const ALL: [Contender; 4] = [
+        Contender::Bare,
+        Contender::Parse,
+        Contender::Source,
+        Contender::Acked,
+    ];
+    /// Those measured for latency too.
+    const LIVE: [Contender; 3] = [Contender::Bare, Contender::Parse, Contender::Source];
 
     fn name(self) -> &'static str {
         match self {
             Contender::Bare => "bare tokio-tungstenite loop",
             Contender::Parse => "loop + Event::parse",
             Contender::Source => "WsSource::next",
+            Contender::Acked => "WsSource::next + ack, checkpoints",
         }
     }
 }
@@ -101,11 +113,12 @@ async fn run() {
         rounds()
     );
 
-    let mut rates: Vec<Vec<f64>> = vec![Vec::new(); 3];
+    let n = Contender::ALL.len();
+    let mut rates: Vec<Vec<f64>> = vec![Vec::new(); n];
     for round in 0..rounds() {
         // Rotate who goes first, so warm-up and drift do not favour one.
-        for k in 0..3 {
-            let c = Contender::ALL[(round + k) % 3];
+        for k in 0..n {
+            let c = Contender::ALL[(round + k) % n];
             let started = Instant::now();
             // Every client loop runs as a task, as it would in an application.
             tokio::spawn(receive_replay(c, url.clone(), throughput_events()))
@@ -123,7 +136,7 @@ async fn run() {
 
     // Latency at a fixed rate.
     let mut latencies = Vec::new();
-    for (k, c) in Contender::ALL.into_iter().enumerate() {
+    for (k, c) in Contender::LIVE.into_iter().enumerate() {
         let run = tokio::spawn(measure_latency(c, sim.clone(), url.clone(), k));
         latencies.push(run.await.expect("run"));
     }
@@ -134,7 +147,15 @@ async fn run() {
     );
     println!("| --- | ---: | ---: | ---: | ---: | ---: |");
     for c in Contender::ALL {
-        let h = &latencies[c as usize];
+        let Some(h) = latencies.get(c as usize) else {
+            println!(
+                "| {} | {:.0} | {:.2}x | - | - | - |",
+                c.name(),
+                medians[c as usize],
+                medians[c as usize] / medians[Contender::Parse as usize],
+            );
+            continue;
+        };
         println!(
             "| {} | {:.0} | {:.2}x | {} µs | {} µs | {} µs |",
             c.name(),
@@ -160,6 +181,11 @@ async fn run() {
             medians[source], medians[k]
         );
     }
+    println!(
+        "bench-row\tws: receive 800-byte events\tWsSource::next + ack, checkpoints\t{:.0}\tevents/s\tWsSource::next\t{:.0}",
+        medians[Contender::Acked as usize],
+        medians[source]
+    );
     println!(
         "bench-row\tws: latency at {RATE} events/s\tWsSource::next, p99\t{}\tµs\tbare tokio-tungstenite loop, p99\t{}",
         latencies[source].value_at_quantile(0.99),
@@ -200,6 +226,17 @@ async fn receive_replay(c: Contender, url: String, n: usize) {
                 let d = source.next().await.expect("no error").expect("an event");
                 std::hint::black_box(&d);
             }
+        }
+        Contender::Acked => {
+            let config = WsConfig::new(url)
+                .resume_after("evt_mark")
+                .checkpoints(MemoryCheckpoints::new(), "bench");
+            let mut source = WsSource::spawn(config).expect("spawn");
+            for _ in 0..n {
+                let d = source.next().await.expect("no error").expect("an event");
+                d.ack().await.expect("acked");
+            }
+            source.close().await.expect("saved");
         }
     }
 }
@@ -254,7 +291,7 @@ async fn measure_latency(
                 .expect("subscribe");
             Client::Ws(Box::new(ws))
         }
-        Contender::Source => {
+        Contender::Source | Contender::Acked => {
             let source = WsSource::spawn(WsConfig::new(url)).expect("spawn");
             let mut status = source.status();
             status

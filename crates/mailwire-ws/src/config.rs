@@ -4,9 +4,11 @@ use std::fmt;
 use std::time::Duration;
 
 use mailwire_proto::{EventType, Subscribe};
+use mailwire_source::Checkpoints;
 use rustls_pki_types::CertificateDer;
 
 use crate::Backoff;
+use crate::checkpoint::CheckpointConfig;
 
 /// How the API key is presented at the handshake.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -49,13 +51,16 @@ pub struct WsConfig {
     pub(crate) channel_capacity: usize,
     pub(crate) backoff: Backoff,
     pub(crate) tls: TlsTrust,
+    pub(crate) checkpoints: Option<CheckpointConfig>,
 }
 
 impl WsConfig {
     /// A configuration for this `ws://` or `wss://` URL, with the defaults: no key,
-    /// every event, heartbeat 15 s, connect timeout 10 s, 1 MiB messages, a
+    /// every event, heartbeat 15 s, connect timeout 10 s, events up to
+    /// [`MAX_EVENT_BYTES`](mailwire_proto::MAX_EVENT_BYTES) (4 MiB) delivered, a
     /// 1024-event channel, [`Backoff::default`], the system's and the webpki
-    /// roots ([`TlsTrust::default`]).
+    /// roots ([`TlsTrust::default`]), no checkpoints (the resume point lives as
+    /// long as the source).
     pub fn new(url: impl Into<String>) -> WsConfig {
         WsConfig {
             url: url.into(),
@@ -64,10 +69,11 @@ impl WsConfig {
             subscribe: Subscribe::default(),
             heartbeat: Duration::from_secs(15),
             connect_timeout: Duration::from_secs(10),
-            max_message_size: 1 << 20,
+            max_message_size: mailwire_proto::MAX_EVENT_BYTES,
             channel_capacity: 1024,
             backoff: Backoff::default(),
             tls: TlsTrust::default(),
+            checkpoints: None,
         }
     }
 
@@ -102,7 +108,10 @@ impl WsConfig {
     }
 
     /// Resumes after this event id on the first connection too (a checkpoint kept
-    /// from a previous run). Later connections resume after the last delivered id.
+    /// from a previous run). Later connections resume after the last event
+    /// received. Given with [`checkpoints`](WsConfig::checkpoints), it wins over
+    /// the point saved there (nothing is loaded), and acks then move the saved
+    /// point on from it.
     pub fn resume_after(mut self, event_id: impl Into<String>) -> Self {
         self.subscribe.after = Some(event_id.into());
         self
@@ -122,10 +131,50 @@ impl WsConfig {
         self
     }
 
-    /// The largest message accepted (default 1 MiB). A larger one drops the
-    /// connection, which is then resumed.
+    /// The largest event delivered (default and most:
+    /// [`MAX_EVENT_BYTES`](mailwire_proto::MAX_EVENT_BYTES), 4 MiB, the most the
+    /// one envelope parser reads). A larger event is read, skipped and reported
+    /// with its id ([`WsSource::skipped`](crate::WsSource::skipped)), and the
+    /// resume point moves past it; a message over 64 MiB drops the connection.
+    ///
+    /// The default skips nothing the simulator or AgentMail sends under 4 MiB (an
+    /// email's event carries its text and HTML, attachments as metadata only).
+    /// Lower it only for a consumer that cannot take large events: a smaller limit
+    /// saves no memory (the message is read in full before it is skipped).
     pub fn max_message_size(mut self, bytes: usize) -> Self {
         self.max_message_size = bytes;
+        self
+    }
+
+    /// Keeps the resume point in `checkpoints` under `key` (one key per
+    /// subscription and tenant: instances that share a subscription share it).
+    ///
+    /// The point is loaded before the first connection (retried with the backoff
+    /// until the checkpoints answer; an explicit
+    /// [`resume_after`](WsConfig::resume_after) wins and nothing is loaded). As
+    /// deliveries are acked, the source saves the **watermark**: the id of the
+    /// latest event such that it and every event received before it on this source
+    /// are acked. Several deliveries may be in flight and acked in any order; the
+    /// saved point never passes one not acked, so a restart replays it (and the
+    /// store suppresses what was handled). A delivery dropped without ack holds the
+    /// watermark where it is, as it should: it is delivered again after a restart.
+    ///
+    /// Saves are made by one background writer, the latest value only (not one
+    /// write per ack), and may lag the acks, never lead them. The last value is
+    /// saved when the source is [closed](crate::WsSource::close) or dropped (while the
+    /// runtime runs). A failed save is reported (a `tracing` warning and
+    /// [`WsSource::resume_point`]) and retried after the backoff with the value
+    /// latest then; it never stops delivery.
+    ///
+    /// Without checkpoints, acking a WebSocket delivery settles nothing and the
+    /// resume point lives only as long as the source.
+    ///
+    /// [`WsSource::resume_point`]: crate::WsSource::resume_point
+    pub fn checkpoints(mut self, checkpoints: impl Checkpoints, key: impl Into<String>) -> Self {
+        self.checkpoints = Some(CheckpointConfig {
+            store: std::sync::Arc::new(checkpoints),
+            key: key.into(),
+        });
         self
     }
 
@@ -171,6 +220,7 @@ impl fmt::Debug for WsConfig {
             .field("channel_capacity", &self.channel_capacity)
             .field("backoff", &self.backoff)
             .field("tls", &self.tls)
+            .field("checkpoints", &self.checkpoints)
             .finish()
     }
 }

@@ -101,8 +101,9 @@ impl Endpoint {
                 Some(value)
             }
         };
-        // Messages over `max_message_size` are read and skipped (the resume point
-        // moves past them); only past this hard bound is the connection dropped.
+        // Events over `max_message_size` (or what the parser reads) are read and
+        // skipped, reported with their id (the resume point moves past them); only
+        // past this hard bound is the connection dropped.
         let max = config.max_message_size.max(HARD_MESSAGE_LIMIT);
         Ok(Endpoint {
             url: config.url.clone(),

@@ -10,3 +10,5 @@ pub(crate) const EVENTS: &str = "mailwire_ws_events_total";
 pub(crate) const GAPS: &str = "mailwire_ws_gaps_total";
 /// Frames skipped, by `reason`.
 pub(crate) const SKIPPED: &str = "mailwire_ws_skipped_frames_total";
+/// Loads and saves of the resume point that failed, by `op`.
+pub(crate) const CHECKPOINT_FAILURES: &str = "mailwire_ws_checkpoint_failures_total";

@@ -20,9 +20,18 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use crate::spares::Spares;
 use crate::status::{DisconnectReason, Gap, GapCause, SkipReason, Skipped, SkippedLog, Status};
 
-/// One event and when it was read, or the error that ended the source. (Not a
+/// What the connection task hands over, in the order it was read. (Not a
 /// [`Delivery`]: its ack handle is not `Sync`, and the source should be.)
-pub(crate) type Item = Result<Received, SourceError>;
+#[derive(Debug)]
+pub(crate) enum Item {
+    /// An event and when it was read.
+    Event(Received),
+    /// The id of an event read and skipped (over the size limit): the watermark
+    /// passes it as if it were acked.
+    Skipped(String),
+    /// The error that ended the source.
+    Failed(SourceError),
+}
 
 /// An event as read from the socket. Only its envelope was read (id and type, by
 /// the one parser every transport uses); its payload is read when the consumer asks.
@@ -66,7 +75,8 @@ pub(crate) struct Session<'a> {
     pub(crate) gaps: &'a mpsc::UnboundedSender<Gap>,
     /// Frames skipped: over the size limit or unreadable.
     pub(crate) skipped: &'a SkippedLog,
-    /// The largest message delivered; larger ones are skipped.
+    /// The largest message delivered; larger ones are skipped (at most
+    /// [`MAX_EVENT_BYTES`](mailwire_proto::MAX_EVENT_BYTES), what the parser reads).
     pub(crate) max_message_size: usize,
 }
 
@@ -235,12 +245,24 @@ impl<'a> State<'a> {
                 Some(Err(e)) => return read_error(e),
                 None => return End::Retry(DisconnectReason::Io("connection ended".into())),
             };
-            if bytes.len() > self.session.max_message_size {
+            let limit = self
+                .session
+                .max_message_size
+                .min(mailwire_proto::MAX_EVENT_BYTES);
+            if bytes.len() > limit {
                 // Not delivered, but not a reason to lose the connection or to meet
                 // it again on every replay: the resume point moves past it.
                 let id = Event::id_of(&bytes);
-                let limit = self.session.max_message_size;
+                // The event before it, for the gap notice.
+                let before = match self.last_id.is_empty() {
+                    false => Some(self.last_id.clone()),
+                    true => resume.last_event_id.clone(),
+                };
                 self.skip(id, bytes.len(), SkipReason::TooLarge { limit });
+                // Whoever fills gaps (a backfill) fetches the email it was. A replayed
+                // one may be as old as the lost subscription.
+                let from = resume.lost_at.unwrap_or_else(SystemTime::now);
+                self.gap(before, from, GapCause::TooLarge);
                 continue;
             }
             let len = bytes.len();
@@ -274,6 +296,8 @@ impl<'a> State<'a> {
         if let Some(id) = &id {
             self.last_id.clear();
             self.last_id.push_str(id);
+            // In order with the events around it, for the ack watermark.
+            self.batch.push(Item::Skipped(id.clone()));
         }
         self.session.skipped.record(Skipped {
             id,
@@ -288,10 +312,10 @@ impl<'a> State<'a> {
         // A batch holds what one read burst found, all of it in the socket at once:
         // it shares the time its first event was read.
         let at = match self.batch.first() {
-            Some(Ok(first)) => first.at,
+            Some(Item::Event(first)) => first.at,
             _ => SystemTime::now(),
         };
-        self.batch.push(Ok(Received { event, at }));
+        self.batch.push(Item::Event(Received { event, at }));
         self.delivered = true;
     }
 
@@ -371,10 +395,7 @@ impl<'a> State<'a> {
             to: SystemTime::now(),
             cause,
         };
-        tracing::warn!(
-            ?gap,
-            "events may be missing: resume could not close the gap"
-        );
+        tracing::warn!(?gap, "events may be missing: a gap to fill");
         metrics::counter!(crate::metric::GAPS).increment(1);
         // Nobody listening for gaps is not an error.
         let _ = self.session.gaps.send(gap);

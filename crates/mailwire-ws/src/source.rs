@@ -3,16 +3,17 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use mailwire_source::{Delivery, EventSource, SourceError, async_trait};
+use mailwire_source::{Ack, Delivery, EventSource, SourceError, async_trait};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::WsConfig;
+use crate::checkpoint::{self, CheckpointError, ResumeHandle, ResumePoint, Watermark, WsSettle};
 use crate::connect::Endpoint;
 use crate::session::{Batch, Item};
 use crate::spares::Spares;
 use crate::status::{Gap, SkippedFrames, SkippedLog, Status};
-use crate::supervisor::Supervisor;
+use crate::supervisor::{Load, Supervisor};
 
 /// The most events handed from the connection task to the consumer at once: about
 /// what one 128 KiB socket read holds of typical events.
@@ -37,6 +38,9 @@ pub struct WsSource {
     shutdown: Shutdown,
     task: JoinHandle<()>,
     ended: bool,
+    /// The ack watermark, when the resume point is kept in checkpoints.
+    watermark: Option<Arc<Watermark>>,
+    resume_point: watch::Receiver<ResumePoint>,
 }
 
 impl WsSource {
@@ -59,6 +63,31 @@ impl WsSource {
         let (skipped_log, skipped) = SkippedLog::new();
         let (stop_tx, stop_rx) = watch::channel(false);
         let spares = Spares::default();
+        let (point_tx, resume_point) = watch::channel(ResumePoint::default());
+        let mut load = None;
+        let watermark = config.checkpoints.map(|checkpoints| {
+            let (watermark, marks) = Watermark::new(point_tx.clone());
+            match &config.subscribe.after {
+                // A configured point wins over the saved one.
+                Some(after) => watermark.start_from(Some(after)),
+                None => {
+                    load = Some(Load {
+                        config: checkpoints.clone(),
+                        watermark: watermark.clone(),
+                        status: point_tx.clone(),
+                    });
+                }
+            }
+            // Ends on its own once the source and every ack it handed out are gone,
+            // after saving the last value.
+            runtime.spawn(checkpoint::write(
+                checkpoints,
+                marks,
+                point_tx.clone(),
+                config.backoff.clone(),
+            ));
+            watermark
+        });
         let supervisor = Supervisor {
             endpoint,
             subscribe: config.subscribe,
@@ -71,6 +100,7 @@ impl WsSource {
             gaps: gaps_tx,
             skipped: skipped_log,
             max_message_size: config.max_message_size,
+            load,
         };
         let task = runtime.spawn(supervisor.run(stop_rx));
         Ok(WsSource {
@@ -83,7 +113,38 @@ impl WsSource {
             shutdown: Shutdown(Arc::new(stop_tx)),
             task,
             ended: false,
+            watermark,
+            resume_point,
         })
+    }
+
+    /// The durable resume point, when the source keeps it in
+    /// [`checkpoints`](WsConfig::checkpoints): where it started, the ack
+    /// watermark, what is saved, and the failures. Without checkpoints it stays
+    /// empty.
+    pub fn resume_point(&self) -> watch::Receiver<ResumePoint> {
+        self.resume_point.clone()
+    }
+
+    /// A handle on the durable resume point that outlives the source: flush it, or
+    /// wait for the last save after the source was handed to a merge and dropped.
+    pub fn resume_handle(&self) -> ResumeHandle {
+        ResumeHandle::new(self.watermark.as_ref(), self.resume_point.clone())
+    }
+
+    /// Waits until the watermark as acked now is saved, or its save failed (the
+    /// writer still retries it). Returns at once without checkpoints.
+    pub async fn flush(&self) -> Result<(), CheckpointError> {
+        self.resume_handle().flush().await
+    }
+
+    /// Ends the source gracefully: closes the connection and saves the resume
+    /// point as acked now ([`flush`](WsSource::flush)). Deliveries still held may
+    /// be acked later: their acks still move the point, saved by the writer while
+    /// the runtime runs.
+    pub async fn close(self) -> Result<(), CheckpointError> {
+        self.shutdown.shutdown();
+        self.flush().await
     }
 
     /// A receiver of the connection's [`Status`].
@@ -126,8 +187,28 @@ impl EventSource for WsSource {
                 return Ok(None);
             }
             match self.buffer.pop_front() {
-                Some(Ok(received)) => return Ok(Some(received.into_delivery())),
-                Some(Err(e)) => {
+                Some(Item::Event(received)) => {
+                    let delivery = received.into_delivery();
+                    return Ok(Some(match &self.watermark {
+                        None => delivery,
+                        Some(watermark) => {
+                            let seq = watermark.receive(Some(delivery.event.id()));
+                            let settle = WsSettle {
+                                watermark: watermark.clone(),
+                                seq,
+                            };
+                            delivery.with_ack(Ack::new(settle))
+                        }
+                    }));
+                }
+                // Skipped for its size: settled at once, in its place among the acks.
+                Some(Item::Skipped(id)) => {
+                    if let Some(watermark) = &self.watermark {
+                        watermark.ack(watermark.receive(Some(&id)));
+                    }
+                    continue;
+                }
+                Some(Item::Failed(e)) => {
                     self.ended = true;
                     return Err(e);
                 }

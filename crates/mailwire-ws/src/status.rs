@@ -46,7 +46,8 @@ pub enum DisconnectReason {
     Rejected(u16),
     /// No frame at all for two heartbeat intervals: the peer is gone or half-open.
     DeadPeer,
-    /// A message was larger than the configured limit.
+    /// A message was too large to read: over 64 MiB (or
+    /// [`max_message_size`](crate::WsConfig::max_message_size), if larger).
     MessageTooLarge,
     /// The server closed the connection with a close frame.
     ClosedByServer {
@@ -80,11 +81,13 @@ impl fmt::Display for DisconnectReason {
     }
 }
 
-/// Events may be missing: a reconnect that resume did not close.
+/// Events may be missing: a reconnect that resume did not close, or an event
+/// skipped for its size.
 ///
 /// Sent after a reconnect when the server answered `gap` (the last delivered id is
 /// no longer retained), when it ignored `after` (it answered `subscribed` without
-/// `resumed`), or when there was no event id to resume from. Events emitted between
+/// `resumed`), or when there was no event id to resume from; and when an event too
+/// large to read was skipped ([`GapCause::TooLarge`]). Events emitted between
 /// `from` and `to` may never arrive on this source: fill them from the webhook log
 /// or a backfill.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,8 +95,8 @@ impl fmt::Display for DisconnectReason {
 pub struct Gap {
     /// The last event delivered before the gap, if any.
     pub last_event_id: Option<String>,
-    /// When the previous subscription was lost (or, for a configured resume point,
-    /// when the source started).
+    /// When the previous subscription was lost (or, for a configured or loaded
+    /// resume point, when the source started).
     pub from: SystemTime,
     /// When the new subscription was confirmed.
     pub to: SystemTime,
@@ -111,11 +114,19 @@ pub enum GapCause {
     NotSupported,
     /// No event had been delivered, so there was no id to resume from.
     NoEventId,
+    /// An event was read and skipped for its size (reported with its id as a
+    /// [`Skipped`] notice): fill it from the REST API, as for any other gap. `to` is
+    /// when it was read, `from` the same or, for an event replayed on resume, when
+    /// the subscription was lost (or the source started); `last_event_id` is the
+    /// event before it.
+    TooLarge,
 }
 
-/// A frame the source read and did not deliver: over the size limit, or not an
-/// event it could read. The stream goes on with the next frame; when the frame had
-/// an event id, the resume point moved past it, so a replay does not meet it again.
+/// A frame the source read and did not deliver: an event over the size limit (by
+/// default, past what the envelope parser reads), or not an event it could read.
+/// The stream goes on with the next frame; when the frame had an event id, the
+/// resume point (and the ack watermark) moved past it, so a replay does not meet it
+/// again.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct Skipped {
@@ -133,7 +144,8 @@ pub struct Skipped {
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum SkipReason {
-    /// Larger than [`max_message_size`](crate::WsConfig::max_message_size).
+    /// Larger than [`max_message_size`](crate::WsConfig::max_message_size) or
+    /// [`MAX_EVENT_BYTES`](mailwire_proto::MAX_EVENT_BYTES), whichever is smaller.
     TooLarge {
         /// The limit.
         limit: usize,

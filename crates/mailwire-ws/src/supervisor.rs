@@ -10,8 +10,9 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::Backoff;
+use crate::checkpoint::{self, CheckpointConfig, ResumePoint, Watermark};
 use crate::connect::{ConnectError, Endpoint};
-use crate::session::{self, Batch, End, Resume, Session};
+use crate::session::{self, Batch, End, Item, Resume, Session};
 use crate::spares::Spares;
 use crate::status::{Gap, SkippedLog, Status};
 
@@ -29,6 +30,18 @@ pub(crate) struct Supervisor {
     pub(crate) gaps: mpsc::UnboundedSender<Gap>,
     pub(crate) skipped: SkippedLog,
     pub(crate) max_message_size: usize,
+    /// Where the resume point is loaded from before the first connection, when
+    /// there is nothing configured; dropped once loaded, so that the watermark's
+    /// writer ends with the source and its acks.
+    pub(crate) load: Option<Load>,
+}
+
+/// A resume point to load before the first connection.
+#[derive(Debug)]
+pub(crate) struct Load {
+    pub(crate) config: CheckpointConfig,
+    pub(crate) watermark: Arc<Watermark>,
+    pub(crate) status: watch::Sender<ResumePoint>,
 }
 
 impl Supervisor {
@@ -43,12 +56,22 @@ impl Supervisor {
         }
     }
 
-    async fn reconnect_loop(self) {
+    async fn reconnect_loop(mut self) {
         let mut delays = self.backoff.delays();
         let healthy_after = self.backoff.healthy_after_duration();
+        if let Some(load) = self.load.take() {
+            let loaded = tokio::select! {
+                loaded = checkpoint::load(&load.config, &self.backoff, &load.status) => loaded,
+                () = self.tx.closed() => return,
+            };
+            tracing::debug!(resume_after = ?loaded, "resume point loaded");
+            load.watermark.start_from(loaded.as_deref());
+            self.subscribe.after = loaded;
+        }
         let mut resume = Resume {
             last_event_id: self.subscribe.after.clone(),
-            // A configured resume point: whatever the server cannot replay is missing.
+            // A configured or saved resume point: whatever the server cannot replay
+            // is missing.
             lost_at: self.subscribe.after.as_ref().map(|_| SystemTime::now()),
         };
         let mut attempt = 0;
@@ -109,7 +132,7 @@ impl Supervisor {
         self.status
             .send_replace(Status::Failed(Arc::new(copy(&error))));
         // Behind every event already queued; the consumer sees it last.
-        let _ = self.tx.send(vec![Err(error)]).await;
+        let _ = self.tx.send(vec![Item::Failed(error)]).await;
     }
 }
 

@@ -196,10 +196,11 @@ async fn a_server_that_ignores_after_gets_a_gap_covering_the_disconnection() {
 #[tokio::test]
 async fn an_oversized_event_replayed_on_every_reconnect_does_not_wedge_the_stream() {
     // A server that replays everything after `after` (one event per connection,
-    // then a close), with a 1.5 MiB email among them.
+    // then a close), with an email past what the envelope parser reads among them
+    // (smaller ones are delivered).
     let retained: Vec<(String, String)> = [
         ("evt_1", 10),
-        ("evt_big", 3 << 19),
+        ("evt_big", mailwire_proto::MAX_EVENT_BYTES),
         ("evt_3", 10),
         ("evt_4", 10),
     ]
@@ -226,8 +227,11 @@ async fn an_oversized_event_replayed_on_every_reconnect_does_not_wedge_the_strea
     assert_eq!(take(&mut source, 3).await, ["evt_1", "evt_3", "evt_4"]);
     let notice = bounded("the skipped notice", skipped.recv()).await.unwrap();
     assert_eq!(notice.id.as_deref(), Some("evt_big"));
-    assert!(matches!(notice.reason, SkipReason::TooLarge { limit } if limit == 1 << 20));
-    assert!(notice.len > 1 << 20);
+    assert!(matches!(
+        notice.reason,
+        SkipReason::TooLarge { limit } if limit == mailwire_proto::MAX_EVENT_BYTES
+    ));
+    assert!(notice.len > mailwire_proto::MAX_EVENT_BYTES);
     // Met once: the next subscribe resumed after it.
     assert_eq!(skipped.count(), 1);
     let afters: Vec<serde_json::Value> = seen

@@ -87,7 +87,7 @@ fn new_rig(batch: usize) -> (Rig, Peer) {
         status: watch::channel(Status::Connected).0,
         gaps: gaps_tx,
         skipped: skipped_log,
-        max_message_size: 1 << 20,
+        max_message_size: mailwire_proto::MAX_EVENT_BYTES,
         subscribe: Subscribe::default(),
     };
     (
@@ -141,7 +141,7 @@ impl Peer {
         let mut ids = Vec::new();
         while let Ok(batch) = self.rx.try_recv() {
             for item in batch {
-                ids.push(item.expect("an event").event.id().to_owned());
+                ids.extend(delivered_id(item));
             }
         }
         ids
@@ -153,6 +153,15 @@ impl Peer {
             out.push(m);
         }
         out
+    }
+}
+
+/// The id of a delivered event; `None` for the marker of a skipped one.
+fn delivered_id(item: Item) -> Option<String> {
+    match item {
+        Item::Event(received) => Some(received.event.id().to_owned()),
+        Item::Skipped(_) => None,
+        Item::Failed(e) => panic!("an event, got {e}"),
     }
 }
 
@@ -391,7 +400,7 @@ async fn a_slow_consumer_is_not_a_dead_peer() {
         let mut got = Vec::new();
         while got.len() < 3 {
             for item in peer.rx.recv().await.expect("open") {
-                got.push(item.expect("an event").event.id().to_owned());
+                got.extend(delivered_id(item));
             }
         }
         peer.hang_up();
@@ -479,6 +488,10 @@ async fn an_oversized_event_is_skipped_reported_and_resumed_past() {
     assert!(matches!(second.reason, SkipReason::Unreadable(_)));
     assert_eq!(peer.skipped.count(), 2);
     assert_eq!(resume.last_event_id.as_deref(), Some("evt_3"));
+    let gap = peer.gaps.try_recv().expect("a gap for the oversized one");
+    assert_eq!(gap.cause, GapCause::TooLarge);
+    assert_eq!(gap.last_event_id.as_deref(), Some("evt_1"));
+    assert!(peer.gaps.try_recv().is_err(), "none for the unreadable one");
 
     // Ending on the oversized one, the resume point is past it all the same.
     let (mut rig, mut peer) = new_rig(8);
@@ -492,6 +505,44 @@ async fn an_oversized_event_is_skipped_reported_and_resumed_past() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_skipped_event_is_handed_over_in_its_place_for_the_watermark() {
+    let (mut rig, mut peer) = new_rig(8);
+    rig.max_message_size = 4096;
+    peer.event("evt_1");
+    peer.say(&format!(
+        r#"{{"id":"evt_big","type":"message.received","data":{{"text":"{}"}}}}"#,
+        "x".repeat(8192)
+    ));
+    peer.say("{not json"); // no id: nothing to pass
+    peer.event("evt_3");
+    peer.hang_up();
+    rig.run(&mut Resume::default()).await;
+    let mut items = Vec::new();
+    while let Ok(batch) = peer.rx.try_recv() {
+        items.extend(batch.into_iter().map(|item| match item {
+            Item::Event(r) => format!("event {}", r.event.id()),
+            Item::Skipped(id) => format!("skipped {id}"),
+            Item::Failed(e) => panic!("{e}"),
+        }));
+    }
+    assert_eq!(items, ["event evt_1", "skipped evt_big", "event evt_3"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_event_up_to_the_parsers_limit_is_delivered_by_default() {
+    let (mut rig, mut peer) = new_rig(8);
+    let big = format!(
+        r#"{{"id":"evt_big","type":"message.received","data":{{"text":"{}"}}}}"#,
+        "x".repeat(3 << 20)
+    );
+    peer.say(&big);
+    peer.hang_up();
+    rig.run(&mut Resume::default()).await;
+    assert_eq!(peer.delivered(), ["evt_big"]);
+    assert_eq!(peer.skipped.count(), 0);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_burst_is_one_batch_and_a_lone_event_is_not_held_back() {
     let (mut rig, mut peer) = new_rig(8);
     for i in 1..=3 {
@@ -500,12 +551,8 @@ async fn a_burst_is_one_batch_and_a_lone_event_is_not_held_back() {
     let mut resume = Resume::default();
     let session = rig.run(&mut resume);
     let consumer = async {
-        let ids = |batch: Batch| -> Vec<String> {
-            batch
-                .into_iter()
-                .map(|i| i.unwrap().event.id().to_owned())
-                .collect()
-        };
+        let ids =
+            |batch: Batch| -> Vec<String> { batch.into_iter().filter_map(delivered_id).collect() };
         let first = ids(peer.rx.recv().await.expect("a batch"));
         // tidy: allow(sleep) a pause on the paused clock between the burst and the lone event
         tokio::time::sleep(HEARTBEAT / 4).await;
