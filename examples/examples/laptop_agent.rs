@@ -12,60 +12,39 @@
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
+use mailwire::Agent;
 use mailwire::EventSource as _;
-use mailwire::EventSourceExt as _;
-use mailwire::backfill::{Backfill, BackfillConfig, FileProgress, Trigger};
-use mailwire::merge::Merge;
+use mailwire::backfill::BackfillConfig;
 use mailwire::sim::{IncomingEmail, Retention, Simulator};
 use mailwire::store::RedbStore;
-use mailwire::ws::{Status, WsConfig, WsSource};
+use mailwire::ws::WsConfig;
 
 const KEY: &str = "sk_laptop";
 const INBOX: &str = "agent@agentmail.to";
-/// Where the WebSocket's resume point is kept, beside the store.
-const RESUME: &str = "websocket:after";
 
 /// One run of the agent: handles `n` emails, then stops. Returns their subjects.
 async fn run_agent(sim: &Simulator, dir: &Path, n: usize) -> anyhow::Result<Vec<String>> {
+    // The store keeps the events, and the checkpoints that say where to resume:
+    // the WebSocket's resume point and the backfill's progress.
     let store = RedbStore::open(dir.join("agent.redb"))?;
-    let progress = FileProgress::beside(&dir.join("agent.redb"))?;
-
-    let mut config = WsConfig::new(sim.ws_url()).api_key(KEY);
-    if let Some(after) = progress.get(RESUME) {
-        config = config.resume_after(after);
-    }
-    let mut ws = WsSource::spawn(config)?;
-    let mut status = ws.status();
-    let rest = format!("http://{}/v0", sim.addr());
-    let backfill = Backfill::spawn(
-        BackfillConfig::new(rest, KEY).inboxes([INBOX]),
-        progress.clone(),
-    )?;
-    // Every gap the WebSocket reports is read from the REST API.
-    let fill = backfill.handle();
-    let mut gaps = ws.gaps().expect("gaps are taken once");
+    let mut agent = Agent::builder()
+        .store(store.clone())
+        .websocket(WsConfig::new(sim.ws_url()).api_key(KEY))
+        .backfill(BackfillConfig::new(format!("http://{}/v0", sim.addr()), KEY).inboxes([INBOX]))
+        .start()
+        .await?;
+    let mut gaps = agent.take_gaps().expect("gaps are taken once");
     tokio::spawn(async move {
-        while let Some(gap) = gaps.recv().await {
-            println!("  (the WebSocket could not resume: filling from the REST API)");
-            fill.fill(Trigger::Gap {
-                from: gap.from,
-                to: gap.to,
-            });
+        while gaps.recv().await.is_some() {
+            println!("  (the WebSocket could not resume: the backfill reads the REST API)");
         }
     });
-    status.wait_for(|s| matches!(s, Status::Subscribed)).await?;
 
-    let mut merge = Merge::builder()
-        .source(ws.boxed())
-        .source(backfill.boxed())
-        .store(Arc::new(store.clone()))
-        .build();
     let mut handled = Vec::new();
     while handled.len() < n {
-        let delivery = tokio::time::timeout(Duration::from_secs(10), merge.next())
+        let delivery = tokio::time::timeout(Duration::from_secs(10), agent.next())
             .await??
             .expect("the sources do not end");
         let subject = delivery
@@ -75,15 +54,11 @@ async fn run_agent(sim: &Simulator, dir: &Path, n: usize) -> anyhow::Result<Vec<
             .and_then(|m| m.subject.clone())
             .unwrap_or_default();
         println!("  handled {:<28} (by {})", subject, delivery.origin);
-        let id = delivery.event.id().to_owned();
-        let from_ws = delivery.origin == mailwire::Origin::WebSocket;
-        delivery.ack().await?;
-        if from_ws {
-            progress.set(RESUME, &id).await?;
-        }
+        delivery.ack().await?; // moves the WebSocket's resume point too
         handled.push(subject);
     }
-    drop(merge);
+    agent.stop().await;
+    drop(agent);
     store.close().await?;
     Ok(handled)
 }

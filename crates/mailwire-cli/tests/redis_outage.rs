@@ -297,3 +297,167 @@ fn receivers_answer_503_while_redis_is_gone_and_recover_when_it_returns() {
         );
     }
 }
+
+const KEY: &str = "sk_outage";
+
+/// `mailwire listen` on the simulator's WebSocket (and, with `webhooks`, a webhook
+/// endpoint the simulator posts to), sharing the Redis at `redis` under `prefix`.
+fn listen_ws(base: &str, redis: &str, prefix: &str, lease_ms: u64) -> common::Running {
+    let ws = common::ws_url(base);
+    let lease = lease_ms.to_string();
+    let listen = common::Running::spawn(&[
+        "listen",
+        "--ws",
+        &ws,
+        "--api-key",
+        KEY,
+        "--redis",
+        redis,
+        "--redis-prefix",
+        prefix,
+        "--lease-ms",
+        &lease,
+        "--no-backfill",
+    ]);
+    listen.stderr_line("websocket: subscribed");
+    listen
+}
+
+fn subject_of(line: &serde_json::Value) -> String {
+    line["event"]["message"]["subject"]
+        .as_str()
+        .expect("a received email")
+        .to_owned()
+}
+
+/// Redis killed under a WebSocket listener: what arrives on the WebSocket meanwhile
+/// is held (the WebSocket is not read, the server buffers), never passed over, and
+/// printed once when a Redis answers again.
+#[test]
+fn websocket_events_arriving_while_redis_is_gone_are_printed_once_it_returns() {
+    let port = free_port();
+    let url = format!("redis://127.0.0.1:{port}");
+    let redis = RedisServer::start(port);
+    let (_dev, base) = common::dev(&["--api-key", KEY]);
+    let listen = listen_ws(&base, &url, "ws-outage", 2_000);
+    let mut printed: HashMap<String, usize> = HashMap::new();
+    for i in 0..5 {
+        common::post_email(&base, KEY, "ada@agentmail.to", &format!("before-{i}"));
+        *printed.entry(subject_of(&listen.stdout_line())).or_default() += 1;
+    }
+    redis.kill();
+    for i in 0..20 {
+        common::post_email(&base, KEY, "ada@agentmail.to", &format!("during-{i}"));
+    }
+    // The outage is said once, and the listener carries on.
+    listen.stderr_line("store");
+    let _redis = RedisServer::start(port);
+    while printed.len() < 25 {
+        *printed.entry(subject_of(&listen.stdout_line())).or_default() += 1;
+    }
+    let twice: Vec<_> = printed.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "printed twice: {twice:?}");
+    for i in 0..20 {
+        assert!(printed.contains_key(&format!("during-{i}")), "during-{i}");
+    }
+    assert!(
+        listen.stdout.recv_timeout(Duration::from_millis(500)).is_err(),
+        "nothing more"
+    );
+}
+
+/// The resume point lives in Redis: a `--redis` WebSocket listener stopped and
+/// started again gets what arrived meanwhile, once.
+#[test]
+fn a_redis_websocket_listener_restarted_resumes_from_the_point_kept_in_redis() {
+    let port = free_port();
+    let url = format!("redis://127.0.0.1:{port}");
+    let _redis = RedisServer::start(port);
+    let (_dev, base) = common::dev(&["--api-key", KEY]);
+    let first = listen_ws(&base, &url, "ws-restart", 60_000);
+    let mut printed: HashMap<String, usize> = HashMap::new();
+    for i in 0..3 {
+        common::post_email(&base, KEY, "ada@agentmail.to", &format!("up-{i}"));
+        *printed.entry(subject_of(&first.stdout_line())).or_default() += 1;
+    }
+    first.interrupt();
+    for i in 0..10 {
+        common::post_email(&base, KEY, "ada@agentmail.to", &format!("down-{i}"));
+    }
+    let second = listen_ws(&base, &url, "ws-restart", 60_000);
+    while printed.len() < 13 {
+        *printed.entry(subject_of(&second.stdout_line())).or_default() += 1;
+    }
+    let twice: Vec<_> = printed.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "printed twice: {twice:?}");
+    assert!(
+        second.stdout.recv_timeout(Duration::from_millis(500)).is_err(),
+        "nothing more"
+    );
+}
+
+/// Two listeners share Redis with a short lease; one of them cannot write its
+/// stdout (nobody reads the pipe) for several leases. Its claims are renewed while
+/// it holds their events, so the other never takes them over: each email is
+/// printed by exactly one of them.
+#[test]
+fn a_stalled_consumer_keeps_its_claims_and_nothing_is_printed_twice() {
+    const LEASE_MS: u64 = 600;
+    const EMAILS: usize = 200;
+    let port = free_port();
+    let url = format!("redis://127.0.0.1:{port}");
+    let _redis = RedisServer::start(port);
+    let (_dev, base) = common::dev(&["--api-key", KEY]);
+    let lease = LEASE_MS.to_string();
+    let ws = common::ws_url(&base);
+    // The stalled one: its stdout is a pipe read by nobody until later.
+    let mut stalled = common::mailwire()
+        .args(["listen", "--ws", &ws, "--api-key", KEY, "--redis", &url])
+        .args(["--redis-prefix", "stall", "--lease-ms", &lease, "--no-backfill"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the mailwire binary runs");
+    let stalled_err = lines(stalled.stderr.take().expect("piped"));
+    loop {
+        let line = stalled_err.recv_timeout(HANG).expect("the stalled one starts");
+        if line.contains("websocket: subscribed") {
+            break;
+        }
+    }
+    let stalled_out = stalled.stdout.take().expect("piped");
+    let reader = listen_ws(&base, &url, "stall", LEASE_MS);
+
+    for i in 0..EMAILS {
+        common::post_email(&base, KEY, "ada@agentmail.to", &format!("mail-{i}"));
+    }
+    // The stall under test: several leases with a full, unread pipe.
+    std::thread::sleep(Duration::from_millis(5 * LEASE_MS));
+    let stalled_lines = lines(stalled_out);
+    let mut printed: HashMap<String, usize> = HashMap::new();
+    let deadline = Instant::now() + HANG;
+    while printed.len() < EMAILS {
+        assert!(Instant::now() < deadline, "only {} printed", printed.len());
+        for rx in [&reader.stdout, &stalled_lines] {
+            if let Ok(line) = rx.recv_timeout(Duration::from_millis(20)) {
+                let v: serde_json::Value = serde_json::from_str(&line).expect("JSON");
+                *printed.entry(subject_of(&v)).or_default() += 1;
+            }
+        }
+    }
+    // A copy printed twice would come within a few leases.
+    let settle = Instant::now() + Duration::from_millis(3 * LEASE_MS);
+    while Instant::now() < settle {
+        for rx in [&reader.stdout, &stalled_lines] {
+            if let Ok(line) = rx.recv_timeout(Duration::from_millis(20)) {
+                let v: serde_json::Value = serde_json::from_str(&line).expect("JSON");
+                *printed.entry(subject_of(&v)).or_default() += 1;
+            }
+        }
+    }
+    let twice: Vec<_> = printed.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "printed by both: {} {twice:?}", twice.len());
+    let _ = stalled.kill();
+    let _ = stalled.wait();
+}

@@ -146,6 +146,11 @@ impl WsConfig {
         self
     }
 
+    /// The URL connected to, as given.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     /// Keeps the resume point in `checkpoints` under `key` (one key per
     /// subscription and tenant: instances that share a subscription share it).
     ///

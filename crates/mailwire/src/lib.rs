@@ -25,6 +25,7 @@
 //! | `backfill` | `mailwire-backfill`: a source that fills gaps from the REST API | `backfill` |
 //! | `store` | `mailwire-store`: the one store (log, acked ids, claims): memory; redb with `redb` (default); Redis with `redis` | `store` (default) |
 //! | `merge` | `mailwire-merge`: one deduplicated stream from many sources | `merge` (default) |
+//! | `agent` | `mailwire-agent`: the agent runtime (`Agent`): every transport, the store and the merge, with every guarantee | `agent` |
 //! | `sim` | `mailwire-sim`: a local simulator of the service | `sim` |
 //! | `test` | `mailwire-test`: fakes and the conformance suite | `test` |
 //!
@@ -44,6 +45,8 @@
 //! - `redb` (default): the embedded store engine, one redb file.
 //! - `redis`: the Redis store, for several instances sharing one log.
 //! - `merge` (default): one deduplicated stream from many sources.
+//! - `agent`: the agent runtime, `Agent`: WebSocket, webhooks, backfill, store and
+//!   merge composed with checkpoints in the store, gaps filled and nothing dropped.
 //! - `sim`: a local simulator of the service; `test`: fakes and the conformance suite.
 //!
 //! With `default-features = false`, only [`proto`] and [`source`] remain.
@@ -54,6 +57,10 @@ pub use mailwire_source as source;
 pub use mailwire_proto::{Envelope, Event, EventType, Payload};
 pub use mailwire_source::{Ack, Delivery, EventSource, EventSourceExt, Origin, SourceError};
 
+#[cfg(feature = "agent")]
+pub use mailwire_agent as agent;
+#[cfg(feature = "agent")]
+pub use mailwire_agent::Agent;
 #[cfg(feature = "backfill")]
 pub use mailwire_backfill as backfill;
 #[cfg(feature = "merge")]

@@ -112,7 +112,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         let config = WsConfig::new(args.ws.as_str())
             .api_key(args.api_key.expose())
             .auth_style(args.auth.into());
-        let mut source = connect_ws(config, &args.ws, true, None).await?;
+        let mut source = connect_ws(config, &args.ws, true).await?;
         let scheme = SchemeArg::name(args.scheme);
         if derived {
             status!(

@@ -1,33 +1,29 @@
 //! `mailwire listen`: events from the WebSocket and/or webhooks, merged and
 //! deduplicated, one JSON line each on stdout.
 
-use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use anyhow::{Context as _, anyhow};
 use futures::FutureExt as _;
 use futures::stream::{FuturesUnordered, StreamExt as _};
-use mailwire_backfill::{
-    Backfill, BackfillConfig, BackfillHandle, FileProgress, MemoryProgress, Report, Trigger,
-};
-use mailwire_merge::{Merge, OnSourceFailure};
+use mailwire_agent::{Agent, AgentError};
+use mailwire_backfill::{BackfillConfig, Report, Trigger};
 use mailwire_proto::EventType;
-use mailwire_source::{Delivery, EventSource, EventSourceExt as _, Origin};
+use mailwire_source::{Delivery, EventSource};
 use mailwire_store::{MemoryStore, RedbStore, RedisStore, Store};
 use mailwire_webhook::Verifier;
-use mailwire_webhook_http::{Rate, RateLimits, Rejections, ShutdownHandle, WebhookReceiver};
-
-use super::tenants::{TenantSet, resume_key};
+use mailwire_webhook_http::{Rate, RateLimits, Rejections, WebhookReceiver};
 use mailwire_ws::WsConfig;
-use tokio::sync::mpsc;
 
 use super::runtime::{
-    Hangup, block_on, check_listen_addr, check_url, connect_ws, interrupted, status,
+    Hangup, block_on, chain, check_listen_addr, check_url, interrupted, report_gaps,
+    report_skipped, report_status, status,
 };
+use super::tenants::TenantSet;
 use super::{API_KEY_ENV, AuthArg, SECRET_ENV, SchemeArg, Secret, header_name, keyring};
 
 mod line;
@@ -165,6 +161,14 @@ pub(crate) struct Args {
     /// Webhook requests all clients together may make (`off` for no limit).
     #[arg(long, value_name = "RATE", default_value = "20000/s burst 40000")]
     rate_limit_total: String,
+    /// Webhook connections one client address may hold open at once; more are
+    /// closed at once, so no single address can take every slot.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    max_connections_per_address: usize,
+    /// Seconds a kept-alive webhook connection may sit without a request before it
+    /// is closed.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    idle_timeout_secs: u64,
     /// Webhook requests failing verification one address may make before all its
     /// requests get 429 (`off` for no limit).
     #[arg(long, value_name = "RATE", default_value = "10/min burst 20")]
@@ -210,9 +214,6 @@ fn default_backfill(ws: &str) -> Option<String> {
         _ => None,
     }
 }
-
-/// The progress key of the WebSocket's resume point.
-const WS_AFTER: &str = "websocket:after";
 
 /// The one store, and the engine behind it (to close it at the end).
 struct Stores {
@@ -292,21 +293,18 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             status!("metrics: http://{local}/metrics");
         }
         let stores = open_store(&args).await?;
-        let progress = match &args.store {
-            Some(path) => Some(FileProgress::beside(path)?),
-            None => None,
-        };
-        let mut builder = Merge::builder()
-            .store(stores.store.clone())
-            .on_source_failure(OnSourceFailure::Propagate);
+        if let Some(path) = &args.store {
+            migrate_progress_file(path, &stores.store).await?;
+        }
+        let durable = args.store.is_some() || args.redis.is_some();
+        let mut builder = Agent::builder().store(stores.store.clone());
         if let Some(ms) = args.reorder_ms {
             builder = builder.reorder(Duration::from_millis(ms));
         }
-        let mut shutdown: Option<ShutdownHandle> = None;
         let tenants = match &args.tenants {
             Some(path) => {
-                let (set, sockets) = TenantSet::open(path, progress.clone())?;
-                builder = builder.source(sockets.boxed());
+                let (set, sockets) = TenantSet::open(path, stores.store.clone())?;
+                builder = builder.source(sockets);
                 Some(set)
             }
             None => None,
@@ -323,36 +321,11 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             let receiver = receiver
                 .path(args.webhook_path.as_str())
                 .rate_limits(limits)
-                .store(stores.store.clone())
-                .bind(addr.as_str())
-                .await
-                .map_err(|e| anyhow!("cannot listen on {addr}: {e}"))?;
-            let local = receiver
-                .local_addr()
-                .map_or(addr.clone(), |a| a.to_string());
-            status!("webhooks: receiving on http://{local}{}", args.webhook_path);
-            shutdown = receiver.shutdown_handle();
-            if let Some(rejections) = receiver.rejections() {
-                tokio::spawn(report_rejections(rejections));
-            }
-            if let Some(set) = &tenants {
-                for id in set.tenants().ids() {
-                    if let Some(tenant) = set.tenants().get(id.as_str()) {
-                        let path = tenant.own_path().map_or_else(
-                            || format!("{}/{id}", args.webhook_path.trim_end_matches('/')),
-                            str::to_owned,
-                        );
-                        if tenant.has_keyring() {
-                            status!("webhooks: tenant {id} on http://{local}{path}");
-                        }
-                    }
-                }
-            }
-            builder = builder.source(receiver.boxed());
+                .max_connections_per_address(args.max_connections_per_address)
+                .idle_timeout(Duration::from_secs(args.idle_timeout_secs.max(1)));
+            builder = builder.webhooks(receiver, addr.as_str());
         }
-        if let Some(set) = tenants {
-            tokio::spawn(set.watch());
-        }
+        let mut backfill_url = None;
         if let (Some(url), Some(key)) = (&args.ws, &args.api_key) {
             let mut config = WsConfig::new(url.as_str())
                 .api_key(key.expose())
@@ -366,49 +339,65 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             if !args.inboxes.is_empty() {
                 config = config.inbox_ids(args.inboxes.iter().cloned());
             }
-            if let Some(after) = progress.as_ref().and_then(|p| p.get(WS_AFTER)) {
-                status!("websocket: resuming after {after}");
-                config = config.resume_after(after);
-            }
-            let backfill_url = match (&args.backfill, args.no_backfill, &progress) {
-                (Some(url), _, _) => Some(url.clone()),
-                (None, false, Some(_)) => default_backfill(url),
+            builder = builder.websocket(config);
+            backfill_url = match (&args.backfill, args.no_backfill) {
+                (Some(url), _) => Some(url.clone()),
+                (None, false) if durable => default_backfill(url),
                 _ => None,
             };
-            let backfill = match &backfill_url {
-                Some(rest) => {
-                    let mut config = BackfillConfig::new(rest.as_str(), key.expose());
-                    if !args.inboxes.is_empty() {
-                        config = config.inboxes(args.inboxes.iter().cloned());
-                    }
-                    if !args.events.is_empty() {
-                        config =
-                            config.event_types(args.events.iter().map(|t| EventType::from_name(t)));
-                    }
-                    if let Some(secs) = args.backfill_every {
-                        config = config.interval(Duration::from_secs(secs.max(1)));
-                    }
-                    let mut source = match &progress {
-                        Some(p) => Backfill::spawn(config, p.clone()),
-                        None => Backfill::spawn(config, MemoryProgress::new()),
-                    }
-                    .map_err(|e| anyhow!("--backfill {rest}: {e}"))?;
-                    status!("backfill: filling gaps from {rest}");
-                    if let Some(reports) = source.reports() {
-                        tokio::spawn(report_backfill(reports));
-                    }
-                    Some(source)
+            if let Some(rest) = &backfill_url {
+                let mut config = BackfillConfig::new(rest.as_str(), key.expose());
+                if !args.inboxes.is_empty() {
+                    config = config.inboxes(args.inboxes.iter().cloned());
                 }
-                None => None,
-            };
-            status!("websocket: connecting to {url}");
-            let source =
-                connect_ws(config, url, true, backfill.as_ref().map(Backfill::handle)).await?;
-            if let Some(backfill) = backfill {
-                tokio::spawn(checkpoint(source.status(), backfill.handle()));
-                builder = builder.source(backfill.boxed());
+                if !args.events.is_empty() {
+                    config =
+                        config.event_types(args.events.iter().map(|t| EventType::from_name(t)));
+                }
+                if let Some(secs) = args.backfill_every {
+                    config = config.interval(Duration::from_secs(secs.max(1)));
+                }
+                builder = builder.backfill(config);
             }
-            builder = builder.source(source);
+            status!("websocket: connecting to {url}");
+        }
+        let mut agent = builder.start().await.map_err(|e| start_error(&e))?;
+        if let Some(rest) = &backfill_url {
+            status!("backfill: filling gaps from {rest}");
+        }
+        if let Some(reports) = agent.take_backfill_reports() {
+            tokio::spawn(report_backfill(reports));
+        }
+        if let Some(status) = agent.websocket_status() {
+            tokio::spawn(report_status(status));
+        }
+        if let Some(gaps) = agent.take_gaps() {
+            tokio::spawn(report_gaps(gaps));
+        }
+        if let Some(skipped) = agent.take_skipped() {
+            tokio::spawn(report_skipped(skipped));
+        }
+        if let Some(local) = agent.webhook_addr() {
+            status!("webhooks: receiving on http://{local}{}", args.webhook_path);
+            if let Some(set) = &tenants {
+                for id in set.tenants().ids() {
+                    if let Some(tenant) = set.tenants().get(id.as_str()) {
+                        let path = tenant.own_path().map_or_else(
+                            || format!("{}/{id}", args.webhook_path.trim_end_matches('/')),
+                            str::to_owned,
+                        );
+                        if tenant.has_keyring() {
+                            status!("webhooks: tenant {id} on http://{local}{path}");
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(rejections) = agent.take_rejections() {
+            tokio::spawn(report_rejections(rejections));
+        }
+        if let Some(set) = tenants {
+            tokio::spawn(set.watch());
         }
         if let Some(path) = &args.store {
             status!("store: {}", path.display());
@@ -416,19 +405,16 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         if let Some(store) = &stores.redis {
             status!("store: Redis, as consumer {}", store.consumer());
         }
-        let mut merge = builder.build();
         let mut printed = 0u64;
-        let result = print_events(&mut merge, progress.clone(), &mut printed, stop).await;
-        if let Some(handle) = shutdown {
-            handle.shutdown();
-        }
-        let stats = merge.stats();
+        let result = print_events(&mut agent, &mut printed, stop).await;
+        agent.stop().await;
+        let stats = agent.stats();
         status!(
             "stopped: {} events printed, {} duplicates suppressed",
             printed,
             stats.duplicates()
         );
-        drop(merge);
+        drop(agent);
         if let Some(store) = stores.redb {
             store.close().await.context("closing the store")?;
         }
@@ -437,6 +423,61 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         result
     })
+}
+
+/// An agent that could not start, said the way the command line says it: the
+/// option, and what went wrong.
+fn start_error(e: &AgentError) -> anyhow::Error {
+    match e {
+        AgentError::Backfill { url, source } => anyhow!("--backfill {url}: {}", chain(source)),
+        AgentError::WebSocket { url, source } => anyhow!("--ws {url}: {}", chain(source)),
+        AgentError::Unreachable { url, reason } => anyhow!("{url}: {reason}"),
+        other => anyhow!("{}", chain(other)),
+    }
+}
+
+/// The file an earlier version kept beside a redb store (`<store>.progress.json`:
+/// the WebSocket's resume point and the backfill's progress): its values move into
+/// the store, under the keys the agent reads, and the file is renamed, so nothing is
+/// read from two places. A file that is not such a file is an error, not a fresh
+/// start.
+async fn migrate_progress_file(
+    store_path: &std::path::Path,
+    store: &Arc<dyn Store>,
+) -> anyhow::Result<()> {
+    let mut name = store_path.as_os_str().to_owned();
+    name.push(".progress.json");
+    let path = PathBuf::from(name);
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(anyhow!("reading {}: {e}", path.display())),
+    };
+    let values: std::collections::BTreeMap<String, String> = serde_json::from_slice(&bytes)
+        .map_err(|e| anyhow!("{}: not a progress file: {e}", path.display()))?;
+    for (key, value) in &values {
+        let key = if key == "websocket:after" {
+            "default/websocket/after".to_owned()
+        } else if let Some(tenant) = key.strip_prefix("websocket:after:") {
+            format!("{tenant}/websocket/after")
+        } else {
+            // The backfill's keys (`backfill:{inbox}`), under the default
+            // subscription.
+            format!("default/{key}")
+        };
+        store
+            .save(&key, value)
+            .await
+            .map_err(|e| anyhow!("moving {} into the store: {e}", path.display()))?;
+    }
+    let moved = path.with_extension("json.migrated");
+    std::fs::rename(&path, &moved).with_context(|| format!("renaming {}", path.display()))?;
+    status!(
+        "store: {} checkpoints moved from {} into the store",
+        values.len(),
+        path.display()
+    );
+    Ok(())
 }
 
 /// Option values that cannot work, refused at start with the option's name.
@@ -505,9 +546,6 @@ fn check(args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Resume points to save: (progress key, event id).
-type ResumeTx = mpsc::UnboundedSender<(String, String)>;
-
 /// The signal listener, installed at start.
 type Stop = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
@@ -553,8 +591,9 @@ async fn report_rejections(mut rejections: Rejections) {
     }
 }
 
-/// Prints a line for each backfill pass.
-async fn report_backfill(mut reports: tokio::sync::mpsc::UnboundedReceiver<Report>) {
+/// Prints a line for each backfill pass, and one for each inbox it could not read
+/// (a 404 names an inbox that does not exist for this key) or left for later.
+async fn report_backfill(mut reports: tokio::sync::mpsc::Receiver<Report>) {
     while let Some(r) = reports.recv().await {
         let why = match r.trigger {
             Trigger::Startup => "at start-up".to_owned(),
@@ -563,8 +602,16 @@ async fn report_backfill(mut reports: tokio::sync::mpsc::UnboundedReceiver<Repor
                 to.duration_since(from).unwrap_or_default().as_secs_f64()
             ),
             Trigger::Interval => "on its interval".to_owned(),
+            Trigger::Retry => "retrying what failed".to_owned(),
             _ => "on demand".to_owned(),
         };
+        if let Some(error) = &r.error {
+            let retry = r
+                .retry_in
+                .map_or_else(String::new, |d| format!("; trying again in {:.1} s", d.as_secs_f64()));
+            status!("backfill: {why}: {}{retry}", chain(&**error));
+            continue;
+        }
         status!(
             "backfill: {why}: {} messages found in {} inboxes ({} pages, from {})",
             r.found,
@@ -572,87 +619,44 @@ async fn report_backfill(mut reports: tokio::sync::mpsc::UnboundedReceiver<Repor
             r.pages,
             rfc3339(r.from)
         );
-    }
-}
-
-/// While the WebSocket stays subscribed, tells the backfill that what came before
-/// a minute ago is covered, so a restart reads from there rather than from its last
-/// pass.
-async fn checkpoint(
-    mut status: tokio::sync::watch::Receiver<mailwire_ws::Status>,
-    backfill: BackfillHandle,
-) {
-    let mut every = tokio::time::interval(Duration::from_secs(30));
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut healthy_since: Option<SystemTime> = None;
-    loop {
-        every.tick().await;
-        let subscribed = matches!(*status.borrow_and_update(), mailwire_ws::Status::Subscribed);
-        match (subscribed, healthy_since) {
-            (false, _) => healthy_since = None,
-            (true, None) => healthy_since = Some(SystemTime::now()),
-            (true, Some(since)) => {
-                let margin = SystemTime::now() - Duration::from_secs(60);
-                backfill.covered(margin.max(since));
-            }
+        for failure in &r.failures {
+            status!("backfill: {}", chain(failure));
+        }
+        if !r.deferred.is_empty() {
+            status!(
+                "backfill: not read this time (tried again later): {}",
+                r.deferred.join(", ")
+            );
         }
     }
 }
 
 async fn print_events(
-    merge: &mut Merge,
-    progress: Option<FileProgress>,
+    agent: &mut Agent,
     printed: &mut u64,
     stop: Stop,
 ) -> anyhow::Result<ExitCode> {
     let mut acks = FuturesUnordered::new();
-    // Each WebSocket's resume point follows what is printed: an event is in the
-    // store's log before it is delivered, so resuming after the last one printed
-    // loses nothing. One saver, writing the latest of each WebSocket (the main one,
-    // and each tenant's) and skipping what a later one replaced.
-    let (resume_tx, mut resume_rx) = mpsc::unbounded_channel::<(String, String)>();
-    let saver = progress.clone().map(|p| {
-        tokio::spawn(async move {
-            let mut latest = HashMap::new();
-            while let Some((key, id)) = resume_rx.recv().await {
-                latest.insert(key, id);
-                while let Ok((key, id)) = resume_rx.try_recv() {
-                    latest.insert(key, id);
-                }
-                for (key, id) in latest.drain() {
-                    if let Err(e) = p.set(&key, &id).await {
-                        status!("cannot save the WebSocket's resume point: {e}");
-                    }
-                }
-            }
-        })
-    });
-    let result = print_lines(merge, &mut acks, &resume_tx, printed, stop).await;
-    // Every line written is acknowledged before the store is closed.
+    let result = print_lines(agent, &mut acks, printed, stop).await;
+    // Every line written is acknowledged before the store is closed (and each
+    // WebSocket's resume point, moved by those acks, saved with them).
     while let Some(acked) = acks.next().await {
         if let Err(e) = acked {
             status!("could not acknowledge an event: {e}");
         }
     }
-    // The last resume point saved before the store closes.
-    drop(resume_tx);
-    if let Some(saver) = saver {
-        let _ = saver.await;
-    }
     result
 }
 
 async fn print_lines(
-    merge: &mut Merge,
+    merge: &mut Agent,
     acks: &mut FuturesUnordered<AckFuture>,
-    resume: &ResumeTx,
     printed: &mut u64,
     mut stop: Stop,
 ) -> anyhow::Result<ExitCode> {
     let mut out = Printer {
         stdout: std::io::stdout().lock(),
         acks,
-        resume,
         printed,
     };
     // One listener for the whole run: a signal that lands while a line is written
@@ -702,7 +706,6 @@ async fn print_lines(
 struct Printer<'a> {
     stdout: std::io::StdoutLock<'static>,
     acks: &'a mut FuturesUnordered<AckFuture>,
-    resume: &'a ResumeTx,
     printed: &'a mut u64,
 }
 
@@ -723,29 +726,8 @@ impl Printer<'_> {
         tracing::debug!(parent: delivery.span(), "printed");
         metrics::counter!(super::metrics::PRINTED, "origin" => delivery.origin.as_str().to_owned())
             .increment(1);
-        // Once acked, a WebSocket event is the resume point: resuming after it
-        // loses nothing (what came before and is not acked yet is in the store's
-        // log, and comes back from there).
-        let resume_at = (delivery.origin == Origin::WebSocket).then(|| {
-            let key = delivery
-                .tenant
-                .as_ref()
-                .map_or_else(|| WS_AFTER.to_owned(), |t| resume_key(t.as_str()));
-            (key, delivery.event.id().to_owned())
-        });
-        let resume = self.resume.clone();
-        self.acks.push(
-            delivery
-                .ack()
-                .map(move |acked| {
-                    if let (Ok(()), Some(at)) = (&acked, resume_at) {
-                        // The saver only ends after the last ack.
-                        let _ = resume.send(at);
-                    }
-                    acked
-                })
-                .boxed(),
-        );
+        // Acking moves the source's checkpoint too (a WebSocket's resume point).
+        self.acks.push(delivery.ack().boxed());
         true
     }
 }

@@ -123,7 +123,6 @@ pub(crate) async fn connect_ws(
     config: WsConfig,
     url: &str,
     report: bool,
-    backfill: Option<mailwire_backfill::BackfillHandle>,
 ) -> anyhow::Result<WsSource> {
     let source = WsSource::spawn(config).map_err(|e| anyhow!("--ws {url}: {e}"))?;
     let mut status = source.status();
@@ -151,8 +150,14 @@ pub(crate) async fn connect_ws(
     let mut source = source;
     if report {
         tokio::spawn(report_status(source.status()));
-        if let Some(gaps) = source.gaps() {
-            tokio::spawn(report_gaps(gaps, backfill));
+        if let Some(mut gaps) = source.gaps() {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            tokio::spawn(async move {
+                while let Some(gap) = gaps.recv().await {
+                    let _ = tx.send(gap);
+                }
+            });
+            tokio::spawn(report_gaps(rx));
         }
         if let Some(skipped) = source.skipped() {
             tokio::spawn(report_skipped(skipped));
@@ -161,19 +166,10 @@ pub(crate) async fn connect_ws(
     Ok(source)
 }
 
-/// A line on stderr for each gap resume could not close, and a backfill pass for it
-/// when there is a backfill.
-async fn report_gaps(
-    mut gaps: mailwire_ws::Gaps,
-    backfill: Option<mailwire_backfill::BackfillHandle>,
-) {
+/// A line on stderr for each gap resume could not close (the agent has handed it to
+/// its backfill, when it has one).
+pub(crate) async fn report_gaps(mut gaps: tokio::sync::mpsc::UnboundedReceiver<mailwire_ws::Gap>) {
     while let Some(gap) = gaps.recv().await {
-        if let Some(backfill) = &backfill {
-            backfill.fill(mailwire_backfill::Trigger::Gap {
-                from: gap.from,
-                to: gap.to,
-            });
-        }
         let why = match gap.cause {
             GapCause::NotRetained => "the server no longer retains the last event",
             GapCause::NotSupported => "the server does not resume",
@@ -193,7 +189,7 @@ async fn report_gaps(
 }
 
 /// A line on stderr for each frame the WebSocket skipped.
-async fn report_skipped(mut skipped: mailwire_ws::SkippedFrames) {
+pub(crate) async fn report_skipped(mut skipped: mailwire_ws::SkippedFrames) {
     while let Some(frame) = skipped.recv().await {
         status!(
             "websocket: skipped a {}-byte frame (event {}): {}; {} skipped in all",
@@ -206,7 +202,7 @@ async fn report_skipped(mut skipped: mailwire_ws::SkippedFrames) {
 }
 
 /// Prints the WebSocket's state changes on stderr.
-async fn report_status(mut rx: tokio::sync::watch::Receiver<Status>) {
+pub(crate) async fn report_status(mut rx: tokio::sync::watch::Receiver<Status>) {
     while rx.changed().await.is_ok() {
         let status = rx.borrow_and_update().clone();
         match status {

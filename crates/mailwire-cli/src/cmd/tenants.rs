@@ -20,11 +20,11 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context as _, anyhow};
 use async_trait::async_trait;
-use mailwire_backfill::FileProgress;
 use mailwire_source::{Delivery, EventSource, SourceError, TenantId};
 use mailwire_webhook_http::{TenantConfig, Tenants, TenantsConfig};
 use mailwire_ws::{Status, WsConfig, WsSource};
@@ -151,7 +151,7 @@ impl TenantSet {
     /// Reads the file; a file that cannot be used is an error at start.
     pub(crate) fn open(
         path: &Path,
-        progress: Option<FileProgress>,
+        checkpoints: Arc<dyn mailwire_store::Store>,
     ) -> anyhow::Result<(TenantSet, TenantSockets)> {
         let loaded = load(path)?;
         let tenants = Tenants::from_config(&loaded.webhooks)
@@ -163,7 +163,7 @@ impl TenantSet {
             sockets: Sockets {
                 tx,
                 running: HashMap::new(),
-                progress,
+                checkpoints,
             },
             modified: modified(path),
         };
@@ -249,16 +249,18 @@ fn modified(path: &Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
-/// The progress key of a tenant's WebSocket resume point.
-pub(crate) fn resume_key(tenant: &str) -> String {
-    format!("websocket:after:{tenant}")
+/// The store key of a tenant's WebSocket resume point: the tenant is the
+/// subscription (an agent without tenants keeps `default/websocket/after`).
+fn resume_key(tenant: &str) -> String {
+    format!("{tenant}/websocket/after")
 }
 
 /// The tenants' WebSockets, one task each.
 struct Sockets {
     tx: mpsc::Sender<Delivery>,
     running: HashMap<String, (Socket, JoinHandle<()>)>,
-    progress: Option<FileProgress>,
+    /// Where each tenant's WebSocket keeps its resume point: the store.
+    checkpoints: Arc<dyn mailwire_store::Store>,
 }
 
 impl Sockets {
@@ -283,9 +285,8 @@ impl Sockets {
                     continue;
                 }
             };
-            if let Some(after) = self.progress.as_ref().and_then(|p| p.get(&resume_key(&id))) {
-                config = config.resume_after(after);
-            }
+            let checkpoints: Arc<dyn mailwire_source::Checkpoints> = self.checkpoints.clone();
+            config = config.checkpoints(checkpoints, resume_key(&id));
             let source = match WsSource::spawn(config) {
                 Ok(source) => source,
                 Err(e) => {

@@ -55,6 +55,19 @@ impl Store for CountingLog {
     fn lease(&self) -> Duration {
         self.inner.lease()
     }
+    fn holds(&self, id: &str) -> bool {
+        self.inner.holds(id)
+    }
+}
+
+#[async_trait]
+impl mailwire_source::Checkpoints for CountingLog {
+    async fn load(&self, key: &str) -> Result<Option<String>, mailwire_source::BoxError> {
+        self.inner.load(key).await
+    }
+    async fn save(&self, key: &str, value: &str) -> Result<(), mailwire_source::BoxError> {
+        self.inner.save(key, value).await
+    }
 }
 
 /// What the agent has seen, shared with the orchestration.

@@ -101,7 +101,6 @@ async fn demo() -> anyhow::Result<ExitCode> {
         WsConfig::new(sim.ws_url()).api_key(API_KEY),
         &sim.ws_url(),
         false,
-        None,
     )
     .await?;
     let status = ws.status();
