@@ -1,4 +1,4 @@
-//! No gap left open: an agent on the WebSocket alone, with a store, killed, emails
+//! No gap left open: an agent on the WebSocket alone, with a store, stopped, emails
 //! sent while it is down, restarted: every email printed once, whether the
 //! simulator can replay them (resume after the durable resume point) or retains too
 //! little for that (the backfill reads them from the REST API).
@@ -43,6 +43,10 @@ fn dev(extra: &[&str]) -> (Running, String) {
 }
 
 fn send(base: &str, subject: &str) {
+    send_to(base, "ada@agentmail.to", subject);
+}
+
+fn send_to(base: &str, inbox: &str, subject: &str) {
     let out = mailwire()
         .args([
             "send",
@@ -51,7 +55,7 @@ fn send(base: &str, subject: &str) {
             "--api-key",
             KEY,
             "--inbox",
-            "ada@agentmail.to",
+            inbox,
             "--from",
             "Bob <bob@example.com>",
             "--subject",
@@ -84,26 +88,18 @@ fn down_and_up(dev_args: &[&str]) -> (Running, Running) {
 
     let first = listen(&base, store);
     let mut printed = Vec::new();
-    let mut last = String::new();
     for s in ["up-1", "up-2"] {
         send(&base, s);
-        let (subject, id) = first.stdout_subject();
-        printed.push(subject);
-        last = id;
+        printed.push(first.stdout_id());
     }
-    // The resume point is saved once the last event printed is acked: wait for it on
-    // disk (a line printed but not yet acked when the process dies is printed again,
-    // by design: at least once).
-    let progress = format!("{store}.progress.json");
-    let deadline = std::time::Instant::now() + HANG;
-    while !std::fs::read_to_string(&progress).is_ok_and(|p| p.contains(&last)) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no resume point saved"
-        );
-        std::thread::yield_now();
-    }
-    first.kill9();
+    // Stopped: every line printed is acked, and the resume point those acks moved
+    // is saved in the store (no file beside it).
+    first.interrupt();
+    let beside: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(beside, ["events.redb"], "nothing beside the store");
 
     for i in 1..=5 {
         send(&base, &format!("down-{i}"));
@@ -207,4 +203,78 @@ fn a_websocket_outage_under_chaos_while_mail_keeps_coming_misses_nothing() {
             .is_err(),
         "nothing more"
     );
+}
+
+/// An inbox the listener never saw before a restart (its first mail came while it
+/// was down), and one the REST API answers 404 for among `--inbox`: the backfill
+/// reads the first from the store's checkpoint for the whole subscription, reports
+/// the second and carries on.
+#[test]
+fn a_new_inbox_and_an_unknown_one_lose_nothing_across_a_restart() {
+    // Two retained events: resume cannot replay what comes while it is down.
+    let (_dev, base) = dev(&["--retain", "2"]);
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("events.redb");
+    let ws = common::ws_url(&base);
+    let args = [
+        "listen",
+        "--ws",
+        &ws,
+        "--api-key",
+        KEY,
+        "--store",
+        store.to_str().unwrap(),
+        "--inbox",
+        "ada@agentmail.to",
+        "--inbox",
+        "late@agentmail.to",
+        "--inbox",
+        "ghost@agentmail.to",
+    ];
+    let first = Running::spawn(&args);
+    first.stderr_line("websocket: subscribed");
+    send(&base, "first");
+    let mut printed = vec![first.stdout_id()];
+    first.interrupt();
+
+    for i in 1..=4 {
+        send(&base, &format!("ada-{i}"));
+        send_to(&base, "late@agentmail.to", &format!("late-{i}"));
+    }
+    let second = Running::spawn(&args);
+    second.stderr_line("websocket: subscribed");
+    for _ in 0..8 {
+        printed.push(second.stdout_id());
+    }
+    let unique: HashSet<&String> = printed.iter().collect();
+    assert_eq!(unique.len(), 9, "printed twice: {printed:?}");
+    for i in 1..=4 {
+        assert!(unique.contains(&format!("late-{i}")), "late-{i}: {printed:?}");
+        assert!(unique.contains(&format!("ada-{i}")), "ada-{i}: {printed:?}");
+    }
+    let line = second.stderr_seen("ghost@agentmail.to");
+    assert!(line.contains("404"), "{line}");
+    assert!(
+        second
+            .stdout
+            .recv_timeout(Duration::from_millis(500))
+            .is_err(),
+        "nothing more"
+    );
+}
+
+/// A backfill URL that is not the REST API (no `/v0`) is refused at start, saying
+/// what a base URL looks like.
+#[test]
+fn a_backfill_url_that_is_not_the_api_is_refused_at_start() {
+    let (_dev, base) = dev(&[]);
+    let ws = common::ws_url(&base);
+    let out = mailwire()
+        .args(["listen", "--ws", &ws, "--api-key", KEY, "--backfill", &base])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--backfill") && err.contains("/v0"), "{err}");
 }

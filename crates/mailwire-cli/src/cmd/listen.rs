@@ -161,12 +161,12 @@ pub(crate) struct Args {
     /// Webhook requests all clients together may make (`off` for no limit).
     #[arg(long, value_name = "RATE", default_value = "20000/s burst 40000")]
     rate_limit_total: String,
-    /// Webhook connections one client address may hold open at once; more are
-    /// closed at once, so no single address can take every slot.
-    #[arg(long, value_name = "N", default_value_t = 64)]
+    /// Webhook connections one client address may hold open at once (0: no cap);
+    /// more are closed at once, so no single address can take every slot.
+    #[arg(long, value_name = "N", default_value_t = 512)]
     max_connections_per_address: usize,
     /// Seconds a kept-alive webhook connection may sit without a request before it
-    /// is closed.
+    /// is closed (0: never).
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     idle_timeout_secs: u64,
     /// Webhook requests failing verification one address may make before all its
@@ -321,8 +321,13 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             let receiver = receiver
                 .path(args.webhook_path.as_str())
                 .rate_limits(limits)
-                .max_connections_per_address(args.max_connections_per_address)
-                .idle_timeout(Duration::from_secs(args.idle_timeout_secs.max(1)));
+                .max_connections_per_address(
+                    Some(args.max_connections_per_address).filter(|&n| n > 0),
+                )
+                .idle_timeout(
+                    Some(Duration::from_secs(args.idle_timeout_secs))
+                        .filter(|d| !d.is_zero()),
+                );
             builder = builder.webhooks(receiver, addr.as_str());
         }
         let mut backfill_url = None;
