@@ -370,8 +370,10 @@ impl WebhookReceiver {
     /// verifies, logs and queues exactly as the built-in server does (every route
     /// it is mounted on is served; the configured path is not checked), and the
     /// source yields what it accepted. The source ends once every clone of the
-    /// service is dropped. Connection limits and the header timeout are then the
-    /// router's server's business; the body limit and body timeout still apply.
+    /// service is dropped. Connection caps (in total and per address), the idle
+    /// timeout and the header timeout are then the router's server's business;
+    /// the body limit, the body timeout and the bound on bodies held at once
+    /// still apply.
     ///
     /// Rate limits per client address need the address: the service reads it
     /// from a [`SocketAddr`] in the request's extensions (with axum, copy it there

@@ -18,7 +18,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -65,6 +65,11 @@ async fn run(
         header: settings.header_timeout,
     };
     let mut conns = JoinSet::new();
+    // Each connection's stop: dropped, it tells the connection to finish. A
+    // oneshot per connection rather than one watch for all: polled at every
+    // wake of the connection's task, it costs an atomic load, where a watch's
+    // notification takes a lock shared by every connection.
+    let mut stops: HashMap<tokio::task::Id, oneshot::Sender<()>> = HashMap::new();
     let mut http = http1::Builder::new();
     // hyper's header timer runs from the moment a connection waits for a
     // request, so it would close idle connections at the header timeout: both
@@ -82,7 +87,10 @@ async fn run(
         tokio::select! {
             biased;
             _ = stop.changed() => break,
-            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            Some(joined) = conns.join_next_with_id(), if !conns.is_empty() => {
+                let id = joined.map_or_else(|e| e.id(), |(id, ())| id);
+                stops.remove(&id);
+            }
             (slot, accepted) = accept() => {
                 let Ok(slot) = slot else { break };
                 let (stream, peer) = match accepted {
@@ -108,24 +116,20 @@ async fn run(
                 };
                 // Small request/response exchanges: do not wait to coalesce.
                 let _ = stream.set_nodelay(true);
-                let conn = serve(
-                    stream,
-                    peer,
-                    intake.clone(),
-                    http.clone(),
-                    timeouts,
-                    handle.stop_signal(),
-                );
-                conns.spawn(async move {
+                let (stop_tx, stop_rx) = oneshot::channel();
+                let conn = serve(stream, peer, intake.clone(), http.clone(), timeouts, stop_rx);
+                let task = conns.spawn(async move {
                     conn.await;
                     drop((slot, held));
                 });
+                stops.insert(task.id(), stop_tx);
             }
         }
     }
     drop(listener);
-    // Each connection saw the stop: requests in flight finish, idle keep-alive
-    // connections close now.
+    // Tells every connection to stop: requests in flight finish, idle
+    // keep-alive connections close now.
+    drop(stops);
     let drain = async { while conns.join_next().await.is_some() {} };
     if tokio::time::timeout(settings.shutdown_grace, drain)
         .await
@@ -230,7 +234,7 @@ async fn serve(
     intake: Arc<Intake>,
     http: http1::Builder,
     timeouts: Timeouts,
-    mut stop: watch::Receiver<bool>,
+    mut stop: oneshot::Receiver<()>,
 ) {
     let activity = Arc::new(Activity::new());
     let io = TokioIo::new(Watched {
@@ -263,7 +267,7 @@ async fn serve(
                 }
                 return;
             }
-            _ = stop.wait_for(|stop| *stop), if !closing => {
+            _ = &mut stop, if !closing => {
                 // Closes now if idle, else after the request in flight.
                 conn.as_mut().graceful_shutdown();
                 closing = true;
