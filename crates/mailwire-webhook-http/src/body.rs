@@ -1,7 +1,9 @@
-//! Reading a request body under a size limit and a deadline.
+//! Reading a request body under a size limit, a deadline, and a bound on the
+//! bodies held at once by every request together.
 
 use std::future::Future as _;
 use std::pin::pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::Poll;
 use std::time::Duration;
 
@@ -19,16 +21,85 @@ pub(crate) enum BodyError {
     Timeout,
     /// The connection failed or the framing was broken.
     Broken(BoxError),
+    /// Holding it would take the bodies held at once over their bound.
+    Busy,
+}
+
+/// The bytes of request bodies held at once, all requests together, and their
+/// bound: two atomic operations per request, no lock.
+#[derive(Debug)]
+pub(crate) struct BodyBudget {
+    max: usize,
+    held: AtomicUsize,
+}
+
+impl BodyBudget {
+    pub(crate) fn new(max: usize) -> BodyBudget {
+        BodyBudget {
+            max,
+            held: AtomicUsize::new(0),
+        }
+    }
+
+    /// An empty reservation, grown as the body is read.
+    pub(crate) fn reservation(&self) -> Reservation<'_> {
+        Reservation {
+            budget: self,
+            bytes: 0,
+        }
+    }
+
+    #[cfg(test)]
+    fn held(&self) -> usize {
+        self.held.load(Ordering::Relaxed)
+    }
+}
+
+/// Bytes of a [`BodyBudget`] held by one request, given back on drop.
+#[derive(Debug)]
+pub(crate) struct Reservation<'a> {
+    budget: &'a BodyBudget,
+    bytes: usize,
+}
+
+impl Reservation<'_> {
+    /// Grows the reservation to `total` bytes, or leaves it as it is and says
+    /// no when the bound would be passed.
+    fn grow_to(&mut self, total: usize) -> bool {
+        let more = total.saturating_sub(self.bytes);
+        if more == 0 {
+            return true;
+        }
+        let before = self.budget.held.fetch_add(more, Ordering::Relaxed);
+        if before.saturating_add(more) > self.budget.max {
+            self.budget.held.fetch_sub(more, Ordering::Relaxed);
+            return false;
+        }
+        self.bytes = total;
+        true
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if self.bytes > 0 {
+            self.budget.held.fetch_sub(self.bytes, Ordering::Relaxed);
+        }
+    }
 }
 
 /// Reads `body` whole, stopping as soon as it exceeds `limit` bytes or `timeout`
 /// passes: the rest is never read, so an oversized or slow body costs at most
-/// `limit` bytes of memory and `timeout` of a connection's time.
+/// `limit` bytes of memory and `timeout` of a connection's time. What is held
+/// is reserved in `held` first (the declared length at once, as it is
+/// allocated at once; else as frames arrive): past its budget's bound, reading
+/// stops with [`BodyError::Busy`].
 pub(crate) async fn read_limited<B>(
     body: B,
     limit: usize,
     timeout: Duration,
     size_hint: usize,
+    held: &mut Reservation<'_>,
 ) -> Result<Bytes, BodyError>
 where
     B: Body,
@@ -41,14 +112,22 @@ where
         // keep that whole buffer (8 KiB or more) alive for as long as the event
         // waits in the queue and the log, and make the connection allocate a fresh
         // one for its next request. Copying 2 KiB is cheaper than either.
-        let mut buf = BytesMut::with_capacity(size_hint.min(limit));
+        let capacity = size_hint.min(limit);
+        if !held.grow_to(capacity) {
+            return Err(BodyError::Busy);
+        }
+        let mut buf = BytesMut::with_capacity(capacity);
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|e| BodyError::Broken(e.into()))?;
             let Ok(mut data) = frame.into_data() else {
                 continue; // trailers carry nothing we verify
             };
-            if buf.len() + data.remaining() > limit {
+            let total = buf.len() + data.remaining();
+            if total > limit {
                 return Err(BodyError::TooLarge);
+            }
+            if !held.grow_to(total) {
+                return Err(BodyError::Busy);
             }
             while data.has_remaining() {
                 let chunk = data.chunk();
@@ -88,11 +167,26 @@ mod tests {
         StreamBody::new(futures::stream::iter(frames))
     }
 
+    /// Reads with a budget that has room for anything.
+    async fn read<B>(
+        body: B,
+        limit: usize,
+        timeout: Duration,
+        hint: usize,
+    ) -> Result<Bytes, BodyError>
+    where
+        B: Body,
+        B::Error: Into<BoxError>,
+    {
+        let budget = BodyBudget::new(usize::MAX);
+        read_limited(body, limit, timeout, hint, &mut budget.reservation()).await
+    }
+
     #[tokio::test]
     async fn joins_frames_under_the_limit() {
-        let body = read_limited(chunks(&[b"ab", b"cd", b"e"]), 5, Duration::from_secs(10), 0).await;
+        let body = read(chunks(&[b"ab", b"cd", b"e"]), 5, Duration::from_secs(10), 0).await;
         assert_eq!(body.unwrap(), Bytes::from_static(b"abcde"));
-        let one = read_limited(
+        let one = read(
             Full::new(Bytes::from_static(b"xyz")),
             3,
             Duration::from_secs(10),
@@ -107,7 +201,7 @@ mod tests {
         // A body sliced out of a bigger read buffer (as hyper hands it over).
         let read_buffer = Bytes::from(vec![b'x'; 8192]);
         let frame = read_buffer.slice(100..2148);
-        let body = read_limited(
+        let body = read(
             Full::new(frame.clone()),
             4096,
             Duration::from_secs(10),
@@ -122,7 +216,7 @@ mod tests {
 
     #[tokio::test]
     async fn stops_at_the_first_frame_over_the_limit() {
-        let body = read_limited(chunks(&[b"ab", b"cd", b"e"]), 4, Duration::from_secs(10), 0).await;
+        let body = read(chunks(&[b"ab", b"cd", b"e"]), 4, Duration::from_secs(10), 0).await;
         assert!(matches!(body, Err(BodyError::TooLarge)));
     }
 
@@ -131,7 +225,58 @@ mod tests {
         let pending = StreamBody::new(futures::stream::pending::<
             Result<Frame<Bytes>, std::io::Error>,
         >());
-        let body = read_limited(pending, 10, Duration::from_millis(1), 0).await;
+        let body = read(pending, 10, Duration::from_millis(1), 0).await;
         assert!(matches!(body, Err(BodyError::Timeout)));
+    }
+
+    #[tokio::test]
+    async fn holds_what_it_reads_within_the_bound_and_gives_it_back() {
+        let budget = BodyBudget::new(8);
+        let mut first = budget.reservation();
+        let body = read_limited(
+            chunks(&[b"abc", b"def"]),
+            100,
+            Duration::from_secs(10),
+            0,
+            &mut first,
+        )
+        .await;
+        assert_eq!(body.unwrap(), Bytes::from_static(b"abcdef"));
+        assert_eq!(budget.held(), 6);
+        // A declared length over what is left is refused before a byte is read.
+        let mut second = budget.reservation();
+        let refused = read_limited(
+            Full::new(Bytes::from_static(b"xyz")),
+            100,
+            Duration::from_secs(10),
+            3,
+            &mut second,
+        )
+        .await;
+        assert!(matches!(refused, Err(BodyError::Busy)));
+        // So is a body without a length, at the frame that goes over.
+        let refused = read_limited(
+            chunks(&[b"x", b"yz"]),
+            100,
+            Duration::from_secs(10),
+            0,
+            &mut second,
+        )
+        .await;
+        assert!(matches!(refused, Err(BodyError::Busy)));
+        drop(second);
+        assert_eq!(budget.held(), 6);
+        drop(first);
+        assert_eq!(budget.held(), 0);
+        let mut third = budget.reservation();
+        let body = read_limited(
+            Full::new(Bytes::from_static(b"12345678")),
+            100,
+            Duration::from_secs(10),
+            8,
+            &mut third,
+        )
+        .await;
+        assert_eq!(body.unwrap().len(), 8);
     }
 }

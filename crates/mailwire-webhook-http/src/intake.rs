@@ -17,12 +17,15 @@ use mailwire_webhook::VerifyError;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 
-use crate::body::{BodyError, read_limited};
+use crate::body::{BodyBudget, BodyError, read_limited};
 use crate::limiter::Limiter;
 use crate::metric::{self, Budget};
 use crate::receiver::Settings;
 use crate::rejection::RejectionLog;
-use crate::reply::{ReplyBody, closing, method_not_allowed, reply, too_many_requests, unavailable};
+use crate::reply::{
+    ReplyBody, closing, method_not_allowed, reply, too_many_requests, unavailable,
+    unavailable_closing,
+};
 use crate::stats::{Counters, Outcome};
 use crate::tenant::{Entry, Tenants};
 use crate::verify::Verify;
@@ -44,6 +47,8 @@ pub(crate) struct Intake {
     pub(crate) tenants: Option<Tenants>,
     pub(crate) counters: Arc<Counters>,
     pub(crate) rejections: RejectionLog,
+    /// The bodies held at once, by every request together.
+    pub(crate) bodies: BodyBudget,
 }
 
 /// How one request ended: the counters' class, the response, and why.
@@ -203,9 +208,24 @@ impl Intake {
         }
         let hint = declared.map_or(0, |len| usize::try_from(len).unwrap_or(usize::MAX));
         let (parts, body) = req.into_parts();
-        let body = match read_limited(body, settings.body_limit, settings.body_timeout, hint).await
-        {
+        // Held until the request is answered: the body, then the event made of it.
+        let mut held = self.bodies.reservation();
+        let read = read_limited(
+            body,
+            settings.body_limit,
+            settings.body_timeout,
+            hint,
+            &mut held,
+        );
+        let body = match read.await {
             Ok(body) => body,
+            Err(BodyError::Busy) => {
+                return Answer::fixed(
+                    Outcome::Unavailable,
+                    unavailable_closing(BODIES_BUSY, settings.retry_after),
+                    BODIES_BUSY,
+                );
+            }
             Err(BodyError::TooLarge) => {
                 self.failed(client, tenant.as_deref());
                 return closed(StatusCode::PAYLOAD_TOO_LARGE, "body over the size limit");
@@ -336,6 +356,9 @@ async fn timed_append(
     metric::store_append(start.elapsed(), appended.is_ok());
     appended
 }
+
+/// Why a body was refused for the bound on bodies held at once.
+const BODIES_BUSY: &str = "too many request bodies held at once";
 
 /// A plain answer whose text is its reason.
 fn fixed(outcome: Outcome, status: StatusCode, reason: &'static str) -> Answer {

@@ -46,7 +46,8 @@
 //! | over a [rate limit](#rate-limits) (per client address, in total, or the tenant's), or from an address shut out for its failures | 429 with `Retry-After`, before any body is read or MAC computed; the connection closes |
 //! | another path (not the receiver's, nor one of its [tenants](#tenants)') | 404 |
 //! | not POST | 405 |
-//! | declared or streamed body over the limit (1 MiB) | 413 and the connection closes: the rest is never read |
+//! | declared or streamed body over the limit (4 MiB) | 413 and the connection closes: the rest is never read |
+//! | body that would take the bodies held at once over their bound (64 MiB in total) | 503 with `Retry-After` and the connection closes: the sender retries |
 //! | body not received within the body timeout | 408 and the connection closes |
 //! | missing or bad signature, stale or future timestamp | 401 `invalid signature: <rule>` (no secret echoed) |
 //! | valid signature, body not an event | 400 (logged: retrying will not help) |
@@ -65,9 +66,12 @@
 //! (no second write), and claims what was logged and never acked (as
 //! [`Origin::Log`](mailwire_source::Origin::Log)).
 //!
-//! Slow and greedy clients: a header read timeout (hyper's, which also closes idle
-//! keep-alive connections), a body read timeout, and a cap on connections
-//! (connections beyond it wait unaccepted in the listen backlog). Shutdown
+//! Slow and greedy clients: an idle timeout (a connection waiting longer for
+//! its next request is closed), a header timeout (from a request's first byte),
+//! a body read timeout, a cap on connections (connections beyond it wait
+//! unaccepted in the listen backlog), and a cap on connections per client
+//! address (connections beyond it are closed at once), so one address cannot
+//! hold every slot; see [`WebhookReceiver`]'s Connections and Memory. Shutdown
 //! ([`WebhookSource::shutdown`]) stops accepting, lets requests in flight finish,
 //! then the source hands over what it holds and ends. Every new event is durable
 //! before its 2xx, so there is nothing to flush; close the store after the
@@ -121,6 +125,7 @@
 //! | --- | --- | --- |
 //! | `mailwire_webhook_requests_total` | counter | `outcome` (`accepted`, `duplicate`, `rate_limited`, `unauthorized`, `rejected`, `unavailable`: the fields of [`ReceiverStats`]), `status` (the HTTP status, e.g. `401`), `tenant` (its id, empty when none) |
 //! | `mailwire_webhook_rate_limited_total` | counter | `budget`: `per_address`, `total`, `failures` (the address is shut out for its failures), `tenant` (one of the tenant's budgets) |
+//! | `mailwire_webhook_connections_refused_total` | counter | `limit`: `per_address` (a connection closed at once, its client address holding its cap of connections already) |
 //! | `mailwire_webhook_store_seconds` | histogram | `outcome`: `ok`, `error`; the latency of the [`Store`](mailwire_store::Store)'s append, in seconds |
 //!
 //! The labels take few values: a tenant adds one series per answer it gets.

@@ -161,7 +161,7 @@ fn wait(not_until: &NotUntil<Instant>, now: Instant) -> Duration {
 /// The key a client address counts under: an IPv4 address (IPv4-mapped IPv6
 /// included) as itself, an IPv6 address by its /64, which one host usually holds
 /// whole (so rotating through it does not buy a fresh budget).
-fn client_key(ip: IpAddr) -> IpAddr {
+pub(crate) fn client_key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

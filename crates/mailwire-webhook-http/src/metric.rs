@@ -17,6 +17,8 @@ use crate::stats::Outcome;
 pub(crate) const REQUESTS: &str = "mailwire_webhook_requests_total";
 /// Requests refused for a spent budget, by `budget`.
 pub(crate) const RATE_LIMITED: &str = "mailwire_webhook_rate_limited_total";
+/// Connections closed at once after accept, by `limit` (`per_address`).
+pub(crate) const CONNECTIONS_REFUSED: &str = "mailwire_webhook_connections_refused_total";
 /// The store's append, in seconds, by `outcome` (`ok`, `error`).
 pub(crate) const STORE_SECONDS: &str = "mailwire_webhook_store_seconds";
 
@@ -168,6 +170,15 @@ pub(crate) fn rate_limited(budget: Budget) {
         Budget::Tenant => 3,
     }];
     metrics::with_recorder(|r| r.register_counter(key, &METADATA)).increment(1);
+}
+
+static CONNECTIONS_REFUSED_PER_ADDRESS: Key =
+    static_key!(CONNECTIONS_REFUSED, "limit" => "per_address");
+
+/// Counts a connection closed because its address held its cap already.
+pub(crate) fn connection_refused() {
+    metrics::with_recorder(|r| r.register_counter(&CONNECTIONS_REFUSED_PER_ADDRESS, &METADATA))
+        .increment(1);
 }
 
 static STORE_OK: Key = static_key!(STORE_SECONDS, "outcome" => "ok");

@@ -10,6 +10,7 @@ use mailwire_webhook::{Clock, Verifier};
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::mpsc;
 
+use crate::body::BodyBudget;
 use crate::intake::Intake;
 use crate::limiter::Limiter;
 use crate::limits::RateLimits;
@@ -28,6 +29,9 @@ pub(crate) struct Settings {
     pub(crate) header_timeout: Duration,
     pub(crate) body_timeout: Duration,
     pub(crate) max_connections: usize,
+    pub(crate) max_connections_per_address: Option<usize>,
+    pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) max_buffered_bytes: usize,
     pub(crate) queue_capacity: usize,
     pub(crate) retry_after: Duration,
     pub(crate) seen_ttl: Duration,
@@ -39,9 +43,11 @@ pub(crate) struct Settings {
 /// [`SeenSet`] alone), and limits. [`bind`](Self::bind) serves it over HTTP and returns
 /// the [`WebhookSource`] that yields what it accepts.
 ///
-/// Defaults: path `/webhooks`, body limit 1 MiB, header read timeout 10 s, body
-/// read timeout 10 s, 1024 concurrent connections (more wait in the listen
-/// backlog), a queue of 1024 events to the consumer, `Retry-After: 5` on a 503,
+/// Defaults: path `/webhooks`, body limit 4 MiB, 64 MiB of bodies held at once
+/// in total, header read timeout 10 s, body read timeout 10 s, 1024 concurrent
+/// connections (more wait in the listen backlog), 512 of them per client
+/// address (more are closed at once), idle keep-alive connections closed after
+/// 30 s, a queue of 1024 events to the consumer, `Retry-After: 5` on a 503,
 /// duplicate memory of 3 days (longer than the Standard Webhooks retry schedule,
 /// about 28 hours), 30 s for in-flight requests at shutdown, the
 /// [default rate limits](RateLimits::default) (`1000/s burst 5000` per client
@@ -70,6 +76,57 @@ pub(crate) struct Settings {
 /// # drop((receiver, unlimited));
 /// ```
 ///
+/// # Connections
+///
+/// The built-in server serves at most [`max_connections`](Self::max_connections)
+/// (1024) connections at once, at most
+/// [`max_connections_per_address`](Self::max_connections_per_address) (512) of
+/// them from one client address, and closes a connection that waits longer
+/// than the [`idle_timeout`](Self::idle_timeout) (30 s) for its next request.
+/// Why these defaults:
+///
+/// - **512 per address.** One address can then hold at most half of the
+///   slots, so 512 stay for every other sender however many connections it
+///   opens (e.g. 1,100 keep-alive connections each sending a request every 5 s
+///   leave a signed webhook from elsewhere answered at once). A real sender
+///   stays below it: AgentMail's sender (Svix) spreads deliveries over several
+///   connections per address and answers here take milliseconds, so even a
+///   sender at the default per-address rate budget (1000 requests/s) needs
+///   only 1000 × the answer time connections (Little's law: 500 with answers
+///   of 500 ms), and a backlog of a few hundred deliveries retried at once
+///   after an outage is served, not refused. Several abusive addresses
+///   together are bounded by the global cap alone; raise both (and the file
+///   descriptor limit) for more headroom.
+/// - **30 s idle.** Far longer than the gap between deliveries of a busy
+///   sender, whose connections are therefore reused, and short enough that
+///   connections left behind (a client gone without a FIN) give their slot
+///   back soon. A client sending one request just under every 30 s keeps its
+///   connection, which is why the per-address cap, not this timeout, is what
+///   keeps one address from holding every slot.
+///
+/// A request under way is bounded by the header timeout (from its first
+/// byte) and the body timeout; the idle timeout never cuts one off.
+///
+/// # Memory
+///
+/// A body is read whole before its signature is checked, so memory per request
+/// is up to the [body limit](Self::body_limit), and in total up to
+/// [`max_buffered_bytes`](Self::max_buffered_bytes): a body that would go over
+/// it gets 503 with `Retry-After`, and the sender retries. Rate limits apply
+/// before any body is read.
+///
+/// The default body limit, 4 MiB, is what the email service can send with
+/// room to spare: AgentMail caps its webhook payloads at 1 MB, leaving out a
+/// `message.received` event's `text` and `html` when the whole would be larger
+/// (they are then fetched through the API), and sends attachments as metadata
+/// only (id, filename, content type, size), never their contents. A webhook
+/// forwarded by `mailwire forward` carries the text and html in full, so an
+/// email whose text is over 1 MiB still fits, up to the parser's
+/// [`MAX_EVENT_BYTES`](mailwire_proto::MAX_EVENT_BYTES) (a larger body could
+/// not be parsed, so the limit never goes above it). The default bound of
+/// 64 MiB in total holds 16 bodies of the largest size, or over 30,000 typical
+/// 2 KiB events, at once.
+///
 /// # Tenants
 ///
 /// With [`tenants`](Self::tenants), the receiver also serves each tenant of a
@@ -88,8 +145,21 @@ pub struct WebhookReceiver {
 }
 
 impl WebhookReceiver {
-    /// The default body limit: 1 MiB.
-    pub const DEFAULT_BODY_LIMIT: usize = 1 << 20;
+    /// The default body limit, 4 MiB: the largest event the parser takes
+    /// ([`MAX_EVENT_BYTES`](mailwire_proto::MAX_EVENT_BYTES)). See
+    /// [Memory](#memory) for why.
+    pub const DEFAULT_BODY_LIMIT: usize = mailwire_proto::MAX_EVENT_BYTES;
+    /// The default bound on request bodies held at once, all connections
+    /// together: 64 MiB. See [Memory](#memory).
+    pub const DEFAULT_MAX_BUFFERED_BYTES: usize = 64 << 20;
+    /// The default cap on connections served at once: 1024.
+    pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+    /// The default cap on connections from one client address: 512. See
+    /// [Connections](#connections) for why.
+    pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 512;
+    /// The default idle timeout of a keep-alive connection: 30 s. See
+    /// [Connections](#connections) for why.
+    pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
     /// A receiver that checks signatures with `verifier`, keeps nothing on disk and
     /// remembers ids in memory.
@@ -116,7 +186,10 @@ impl WebhookReceiver {
                 body_limit: Self::DEFAULT_BODY_LIMIT,
                 header_timeout: Duration::from_secs(10),
                 body_timeout: Duration::from_secs(10),
-                max_connections: 1024,
+                max_connections: Self::DEFAULT_MAX_CONNECTIONS,
+                max_connections_per_address: Some(Self::DEFAULT_MAX_CONNECTIONS_PER_ADDRESS),
+                idle_timeout: Some(Self::DEFAULT_IDLE_TIMEOUT),
+                max_buffered_bytes: Self::DEFAULT_MAX_BUFFERED_BYTES,
                 queue_capacity: 1024,
                 retry_after: Duration::from_secs(5),
                 seen_ttl: Duration::from_secs(3 * 24 * 3600),
@@ -167,14 +240,46 @@ impl WebhookReceiver {
     }
 
     /// The largest body accepted; larger ones get 413 without being read.
+    /// Default [`DEFAULT_BODY_LIMIT`](Self::DEFAULT_BODY_LIMIT) (4 MiB). A limit
+    /// above [`MAX_EVENT_BYTES`](mailwire_proto::MAX_EVENT_BYTES) is lowered to
+    /// it: a larger body could never be parsed as an event, so reading it would
+    /// only cost memory. See [Memory](#memory).
     pub fn body_limit(mut self, bytes: usize) -> Self {
-        self.settings.body_limit = bytes;
+        self.settings.body_limit = bytes.min(mailwire_proto::MAX_EVENT_BYTES);
         self
     }
 
-    /// How long a client may take to send the request line and headers.
+    /// The most bytes of request bodies held at once, every connection
+    /// together, from the first byte read until the request is answered. A
+    /// request whose body would go over it gets 503 with `Retry-After` (the
+    /// sender retries; nothing valid is lost) and its connection closes, so
+    /// many connections each sending a body up to the limit cannot exhaust
+    /// memory. Never below the [body limit](Self::body_limit): one body of the
+    /// largest size always fits when no other is held. Default
+    /// [`DEFAULT_MAX_BUFFERED_BYTES`](Self::DEFAULT_MAX_BUFFERED_BYTES) (64 MiB).
+    /// See [Memory](#memory).
+    pub fn max_buffered_bytes(mut self, bytes: usize) -> Self {
+        self.settings.max_buffered_bytes = bytes;
+        self
+    }
+
+    /// How long a client may take to send the request line and headers, from
+    /// the first byte of the request (the wait for that byte is the
+    /// [idle timeout](Self::idle_timeout)'s). Past it, the connection is cut
+    /// off. Default 10 s.
     pub fn header_timeout(mut self, timeout: Duration) -> Self {
         self.settings.header_timeout = timeout;
+        self
+    }
+
+    /// How long a connection may wait for its next request (after it was
+    /// accepted, or after its last answer) before it is closed; `None` never
+    /// closes an idle connection. Guards the connection slots against clients
+    /// that open connections and send nothing, or leave them behind. Default
+    /// [`DEFAULT_IDLE_TIMEOUT`](Self::DEFAULT_IDLE_TIMEOUT) (30 s); see
+    /// [Connections](#connections).
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.settings.idle_timeout = timeout;
         self
     }
 
@@ -187,8 +292,29 @@ impl WebhookReceiver {
     /// The most connections served at once. Further connections wait, unaccepted,
     /// in the listen backlog until one closes: a burst is served late rather than
     /// refused, and the timeouts bound how long a slow client holds a slot.
+    /// Default [`DEFAULT_MAX_CONNECTIONS`](Self::DEFAULT_MAX_CONNECTIONS) (1024;
+    /// each takes a file descriptor).
     pub fn max_connections(mut self, max: usize) -> Self {
         self.settings.max_connections = max.max(1);
+        self
+    }
+
+    /// The most connections served at once from one client address (an IPv6
+    /// address counts by its /64, as for the [rate limits](#rate-limits));
+    /// `None` for no cap (behind a reverse proxy, where every connection comes
+    /// from the proxy's address). A connection over it is closed as soon as it
+    /// is accepted, after a best-effort 429 with `Retry-After` (see
+    /// [`retry_after`](Self::retry_after)): it takes no
+    /// slot of [`max_connections`](Self::max_connections) and does not wait in
+    /// the backlog. Each is counted in
+    /// [`ReceiverStats::connections_refused`](crate::ReceiverStats::connections_refused),
+    /// the `mailwire_webhook_connections_refused_total` metric and a
+    /// [`Rejection`](crate::Rejection) notice (status 429). Guards against one
+    /// address holding every slot, which would lock every other sender out.
+    /// Default [`DEFAULT_MAX_CONNECTIONS_PER_ADDRESS`](Self::DEFAULT_MAX_CONNECTIONS_PER_ADDRESS)
+    /// (512); see [Connections](#connections). Zero counts as one.
+    pub fn max_connections_per_address(mut self, max: Option<usize>) -> Self {
+        self.settings.max_connections_per_address = max.map(|max| max.max(1));
         self
     }
 
@@ -244,8 +370,10 @@ impl WebhookReceiver {
     /// verifies, logs and queues exactly as the built-in server does (every route
     /// it is mounted on is served; the configured path is not checked), and the
     /// source yields what it accepted. The source ends once every clone of the
-    /// service is dropped. Connection limits and the header timeout are then the
-    /// router's server's business; the body limit and body timeout still apply.
+    /// service is dropped. Connection caps (in total and per address), the idle
+    /// timeout and the header timeout are then the router's server's business;
+    /// the body limit, the body timeout and the bound on bodies held at once
+    /// still apply.
     ///
     /// Rate limits per client address need the address: the service reads it
     /// from a [`SocketAddr`] in the request's extensions (with axum, copy it there
@@ -285,6 +413,12 @@ impl WebhookReceiver {
             tenants: self.tenants,
             counters: Arc::new(Counters::default()),
             rejections: RejectionLog::new(),
+            // Never below the body limit: one body of the largest size fits.
+            bodies: BodyBudget::new(
+                self.settings
+                    .max_buffered_bytes
+                    .max(self.settings.body_limit),
+            ),
             settings: Arc::new(self.settings),
         };
         (Arc::new(intake), rx)

@@ -39,6 +39,18 @@ pub(crate) fn unavailable(reason: &'static str, retry_after: Duration) -> Respon
     res
 }
 
+/// 503 with `Retry-After`, after which the connection closes: the body was
+/// not read in full.
+pub(crate) fn unavailable_closing(
+    reason: &'static str,
+    retry_after: Duration,
+) -> Response<ReplyBody> {
+    let mut res = unavailable(reason, retry_after);
+    res.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    res
+}
+
 /// 429 with `Retry-After`: whole seconds until the budget has room (rounded up,
 /// at least 1). The connection closes: its body, if any, was never read.
 pub(crate) fn too_many_requests(wait: Duration) -> Response<ReplyBody> {

@@ -21,8 +21,15 @@ pub struct ReceiverStats {
     /// Other refusals: unknown path (404), not POST (405), body too large (413),
     /// too slow (408) or unreadable, verified but not an event (400).
     pub rejected: u64,
-    /// Valid events that could not be kept now (503: store down, queue full).
+    /// Valid events that could not be kept now, or bodies over the bound of
+    /// bodies held at once (503: store down, queue full, memory bound).
     pub unavailable: u64,
+    /// Connections closed as soon as they were accepted because their client
+    /// address held its cap of connections already
+    /// ([`max_connections_per_address`](crate::WebhookReceiver::max_connections_per_address)).
+    /// Not requests: not in [`requests`](Self::requests). Always 0 in a
+    /// tenant's stats (a connection is not a tenant's).
+    pub connections_refused: u64,
 }
 
 impl ReceiverStats {
@@ -57,6 +64,7 @@ pub(crate) struct Counters {
     unauthorized: AtomicU64,
     rejected: AtomicU64,
     unavailable: AtomicU64,
+    connections_refused: AtomicU64,
 }
 
 impl Counters {
@@ -72,6 +80,10 @@ impl Counters {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub(crate) fn connection_refused(&self) {
+        self.connections_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn snapshot(&self) -> ReceiverStats {
         let read = |c: &AtomicU64| c.load(Ordering::Relaxed);
         ReceiverStats {
@@ -81,6 +93,7 @@ impl Counters {
             unauthorized: read(&self.unauthorized),
             rejected: read(&self.rejected),
             unavailable: read(&self.unavailable),
+            connections_refused: read(&self.connections_refused),
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Timeouts, the connection cap and graceful shutdown, over real loopback sockets.
+//! Timeouts, the connection caps and graceful shutdown, over real loopback sockets.
 
 mod common;
 
@@ -185,8 +185,8 @@ async fn shutdown_closes_idle_keep_alive_connections() {
 }
 
 #[tokio::test]
-async fn an_idle_connection_is_closed_by_the_header_timeout() {
-    let (mut source, addr) = bind(receiver().header_timeout(Duration::from_millis(200))).await;
+async fn an_idle_connection_is_closed_after_the_idle_timeout() {
+    let (mut source, addr) = bind(receiver().idle_timeout(Some(Duration::from_millis(200)))).await;
     // Silent from the start, and silent after a first request (keep-alive idle):
     // both are closed, so neither holds a connection slot for long.
     let mut silent = TcpStream::connect(addr).await.unwrap();
@@ -195,5 +195,125 @@ async fn an_idle_connection_is_closed_by_the_header_timeout() {
     idle.write_all(&raw_post("evt_1")).await.unwrap();
     let answer = read_to_close(&mut idle).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        !answer.to_ascii_lowercase().contains("connection: close"),
+        "closed for another reason than idleness: {answer}"
+    );
     assert_eq!(next(&mut source).await.event.id(), "evt_1");
+}
+
+#[tokio::test]
+async fn the_idle_timeout_never_cuts_off_a_request_under_way() {
+    // Headers and body each take longer than the idle timeout to arrive; the
+    // header and body timeouts (10 s) bound them, not the idle timeout.
+    let (mut source, addr) = bind(receiver().idle_timeout(Some(Duration::from_millis(100)))).await;
+    let request = raw_post("evt_slow");
+    let split = request.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let (head, body) = request.split_at(split);
+    let (head_a, head_b) = head.split_at(head.len() / 2);
+    let (body_a, body_b) = body.split_at(body.len() / 2);
+    for part in [head_a, head_b, body_a, body_b] {
+        stream.write_all(part).await.unwrap();
+        // tidy: allow(sleep) the client's pace, not a wait for the server: the scenario under test.
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let head = tokio::time::timeout(HANG, read_head(&mut stream))
+        .await
+        .unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert_eq!(next(&mut source).await.event.id(), "evt_slow");
+}
+
+/// Connects from `from` (a loopback address) to `addr`.
+async fn connect_from(from: std::net::IpAddr, addr: std::net::SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(std::net::SocketAddr::new(from, 0)).unwrap();
+    tokio::time::timeout(HANG, socket.connect(addr))
+        .await
+        .expect("connect hung")
+        .unwrap()
+}
+
+/// Sends one signed post on a kept-alive connection and reads its answer head.
+async fn keep_alive_post(stream: &mut TcpStream, id: &str) -> String {
+    stream.write_all(&raw_post(id)).await.unwrap();
+    tokio::time::timeout(HANG, read_head(stream)).await.unwrap()
+}
+
+#[tokio::test]
+async fn connections_over_the_per_address_cap_are_closed_at_once() {
+    let (mut source, addr) = bind(
+        receiver()
+            .max_connections(3)
+            .max_connections_per_address(Some(2)),
+    )
+    .await;
+    let mut rejections = source.rejections().unwrap();
+    // 127.0.0.2 holds its two connections, kept alive.
+    let mut a = connect_from(ip(2), addr).await;
+    let mut b = connect_from(ip(2), addr).await;
+    for (stream, id) in [(&mut a, "evt_a"), (&mut b, "evt_b")] {
+        let head = keep_alive_post(stream, id).await;
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    }
+    // Its third, fourth, ... are closed as soon as accepted, told why when the
+    // answer gets there first, and take no slot: the receiver's third and last
+    // slot stays free for another address.
+    for _ in 0..5 {
+        let mut over = connect_from(ip(2), addr).await;
+        let answer = read_to_close(&mut over).await;
+        assert!(
+            answer.is_empty() || answer.starts_with("HTTP/1.1 429"),
+            "{answer}"
+        );
+    }
+    let mut other = connect_from(ip(3), addr).await;
+    let head = keep_alive_post(&mut other, "evt_c").await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let stats = source.stats();
+    assert_eq!(stats.connections_refused, 5);
+    assert_eq!(stats.accepted, 3);
+    assert_eq!(stats.requests(), 3, "a refused connection is not a request");
+    let notice = rejections
+        .try_recv()
+        .expect("a notice per refused connection");
+    assert_eq!(notice.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(notice.peer.map(|p| p.ip()), Some(ip(2)));
+    assert!(notice.reason.contains("too many connections"), "{notice}");
+    assert_eq!(rejections.count(), 5);
+
+    // Once one of its connections is closed, 127.0.0.2 may open another (the
+    // server sees the close a moment later: connect until it is served).
+    drop(a);
+    let served = tokio::time::timeout(HANG, async {
+        loop {
+            let mut again = connect_from(ip(2), addr).await;
+            let _ = again.write_all(&raw_post("evt_d")).await;
+            let answer = read_to_close_or_head(&mut again).await;
+            if answer.starts_with("HTTP/1.1 200") {
+                return answer;
+            }
+        }
+    })
+    .await
+    .expect("a freed slot of the address was never given back");
+    assert!(served.starts_with("HTTP/1.1 200"), "{served}");
+    for id in ["evt_a", "evt_b", "evt_c", "evt_d"] {
+        assert_eq!(next(&mut source).await.event.id(), id);
+    }
+    drop((b, other));
+}
+
+/// Reads an answer's head, or what came before the server closed.
+async fn read_to_close_or_head(stream: &mut TcpStream) -> String {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !String::from_utf8_lossy(&out).contains("\r\n\r\n") {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }

@@ -12,6 +12,7 @@ use http::{HeaderName, HeaderValue, StatusCode};
 use mailwire_proto::EventType;
 use mailwire_source::Origin;
 use mailwire_store::{MemoryStore, Store};
+use mailwire_webhook_http::WebhookReceiver;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
@@ -50,10 +51,10 @@ async fn wrong_path_is_404() {
 #[tokio::test]
 async fn declared_length_over_the_limit_is_413_before_the_body() {
     let (_source, addr) = bind(receiver()).await;
-    // Headers only: the server must answer without waiting for the 1 MiB + 1 body.
+    // Headers only: the server must answer without waiting for the 4 MiB + 1 body.
     let head = format!(
         "POST {PATH} HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n",
-        (1 << 20) + 1
+        WebhookReceiver::DEFAULT_BODY_LIMIT + 1
     );
     let answer = raw_exchange(addr, head.as_bytes()).await;
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
@@ -363,4 +364,138 @@ async fn concurrent_deliveries_of_one_id_emit_it_once() {
         assert_eq!(next(&mut source).await.event.id(), "evt_same");
         assert_eq!(next(&mut source).await.event.id(), "evt_after");
     }
+}
+
+/// A `message.received` event whose text is `text_bytes` long, with an html
+/// part and attachments as AgentMail sends them (metadata only).
+fn email_with_text(id: &str, text_bytes: usize) -> Bytes {
+    let mut json: serde_json::Value = serde_json::from_slice(event(id).raw()).unwrap();
+    // Quotes, newlines and non-ASCII, escaped or not in JSON, as mail text has.
+    let line = "Ligne \"citée\" — été, 日本語, tab\tend\n";
+    let text: String = line.repeat(text_bytes / line.len() + 1);
+    let message = json["message"].as_object_mut().unwrap();
+    message.insert("text".into(), text.into());
+    let html = "<p>long mail</p>".repeat(text_bytes / 160 + 1);
+    message.insert("html".into(), html.into());
+    message.insert(
+        "attachments".into(),
+        serde_json::json!([{
+            "attachment_id": "att_1", "filename": "report.pdf",
+            "content_type": "application/pdf", "size": 9_000_000, "inline": false
+        }]),
+    );
+    Bytes::from(serde_json::to_vec(&json).unwrap())
+}
+
+#[tokio::test]
+async fn an_email_over_one_mib_is_accepted_and_emitted_intact() {
+    // The defaults: what AgentMail sends (payloads capped at 1 MB) and what a
+    // forwarder sends with the text in full both fit.
+    let (mut source, addr) = bind(receiver()).await;
+    let body = email_with_text("evt_big", 3 << 20 >> 1);
+    assert!(body.len() > 1 << 20, "{}", body.len());
+    let r = post(addr, "msg_big", body.clone()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let delivery = next(&mut source).await;
+    assert_eq!(delivery.event.id(), "evt_big");
+    assert_eq!(
+        delivery.event.raw(),
+        &body,
+        "the body was not emitted intact"
+    );
+}
+
+#[tokio::test]
+async fn bodies_over_the_bound_held_at_once_get_503_then_go_through() {
+    let (mut source, addr) = bind(
+        receiver()
+            .body_limit(16 * 1024)
+            .max_buffered_bytes(16 * 1024),
+    )
+    .await;
+    let mut rejections = source.rejections().unwrap();
+    // A holds most of the bound: its declared body is under way, not all sent.
+    let big = email_with_text("evt_held", 10 * 1024);
+    assert!(big.len() < 16 * 1024);
+    let mut head = format!(
+        "POST {PATH} HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n",
+        big.len()
+    );
+    for (name, value) in sign("msg_held", &big) {
+        head.push_str(&format!("{name}: {}\r\n", value.to_str().unwrap()));
+    }
+    head.push_str("\r\n");
+    let mut a = TcpStream::connect(addr).await.unwrap();
+    a.write_all(head.as_bytes()).await.unwrap();
+    a.write_all(&big[..100]).await.unwrap();
+
+    // B's body would go over the bound: 503 with Retry-After, connection
+    // closed. (A's body is reserved as soon as its headers are read: post
+    // until it is.)
+    let mut n = 0;
+    let refused = tokio::time::timeout(HANG, async {
+        loop {
+            n += 1;
+            let body = email_with_text(&format!("evt_b{n}"), 6 * 1024);
+            let r = post(addr, &format!("msg_b{n}"), body).await;
+            if r.status == StatusCode::SERVICE_UNAVAILABLE {
+                return r;
+            }
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        }
+    })
+    .await
+    .expect("never over the bound");
+    assert_eq!(
+        refused.headers.get("retry-after").map(|v| v.as_bytes()),
+        Some(&b"5"[..])
+    );
+    assert_eq!(
+        refused.headers.get("connection").map(|v| v.as_bytes()),
+        Some(&b"close"[..])
+    );
+    assert!(source.stats().unavailable >= 1);
+    let notice = tokio::time::timeout(HANG, async {
+        loop {
+            let notice = rejections.recv().await.unwrap();
+            if notice.status == StatusCode::SERVICE_UNAVAILABLE {
+                return notice;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert!(notice.reason.contains("held at once"), "{notice}");
+
+    // A finishes and is accepted; its bytes are given back, and B's retry
+    // goes through.
+    a.write_all(&big[100..]).await.unwrap();
+    let answer = read_head_of(&mut a).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let body = email_with_text(&format!("evt_b{n}"), 6 * 1024);
+    let r = post(addr, &format!("msg_b{n}"), body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let mut ids: Vec<String> = Vec::new();
+    for _ in 0..n + 1 {
+        ids.push(next(&mut source).await.event.id().to_owned());
+    }
+    assert!(ids.contains(&"evt_held".to_owned()), "{ids:?}");
+    assert!(ids.contains(&format!("evt_b{n}")), "{ids:?}");
+}
+
+/// Reads an answer's head off a kept-alive connection.
+async fn read_head_of(stream: &mut TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 1024];
+    tokio::time::timeout(HANG, async {
+        while !String::from_utf8_lossy(&out).contains("\r\n\r\n") {
+            let n = stream.read(&mut buf).await.unwrap();
+            assert!(n > 0, "closed before answering");
+            out.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await
+    .expect("hang");
+    String::from_utf8_lossy(&out).into_owned()
 }
