@@ -25,6 +25,16 @@ struct WatchedLog {
     ids: Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>,
 }
 
+#[async_trait::async_trait]
+impl mailwire_source::Checkpoints for WatchedLog {
+    async fn load(&self, key: &str) -> Result<Option<String>, mailwire_source::BoxError> {
+        self.inner.load(key).await
+    }
+    async fn save(&self, key: &str, value: &str) -> Result<(), mailwire_source::BoxError> {
+        self.inner.save(key, value).await
+    }
+}
+
 #[async_trait]
 impl Store for WatchedLog {
     async fn claim(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
@@ -35,6 +45,9 @@ impl Store for WatchedLog {
     }
     fn lease(&self) -> std::time::Duration {
         self.inner.lease()
+    }
+    fn holds(&self, id: &str) -> bool {
+        self.inner.holds(id)
     }
     async fn append(&self, event: &Event) -> Result<Appended, StoreError> {
         self.ids

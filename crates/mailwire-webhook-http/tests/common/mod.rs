@@ -163,6 +163,16 @@ pub struct FlakyLog {
     pub failing: Arc<AtomicBool>,
 }
 
+#[async_trait::async_trait]
+impl mailwire_source::Checkpoints for FlakyLog {
+    async fn load(&self, key: &str) -> Result<Option<String>, mailwire_source::BoxError> {
+        self.inner.load(key).await
+    }
+    async fn save(&self, key: &str, value: &str) -> Result<(), mailwire_source::BoxError> {
+        self.inner.save(key, value).await
+    }
+}
+
 #[async_trait]
 impl Store for FlakyLog {
     async fn claim(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
@@ -173,6 +183,9 @@ impl Store for FlakyLog {
     }
     fn lease(&self) -> std::time::Duration {
         self.inner.lease()
+    }
+    fn holds(&self, id: &str) -> bool {
+        self.inner.holds(id)
     }
     async fn append(&self, event: &Event) -> Result<Appended, StoreError> {
         if self.failing.load(Ordering::SeqCst) {
@@ -210,6 +223,16 @@ impl Default for GatedLog {
     }
 }
 
+#[async_trait::async_trait]
+impl mailwire_source::Checkpoints for GatedLog {
+    async fn load(&self, key: &str) -> Result<Option<String>, mailwire_source::BoxError> {
+        self.inner.load(key).await
+    }
+    async fn save(&self, key: &str, value: &str) -> Result<(), mailwire_source::BoxError> {
+        self.inner.save(key, value).await
+    }
+}
+
 #[async_trait]
 impl Store for GatedLog {
     async fn claim(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
@@ -220,6 +243,9 @@ impl Store for GatedLog {
     }
     fn lease(&self) -> std::time::Duration {
         self.inner.lease()
+    }
+    fn holds(&self, id: &str) -> bool {
+        self.inner.holds(id)
     }
     async fn append(&self, event: &Event) -> Result<Appended, StoreError> {
         self.entered.notify_one();
