@@ -77,7 +77,8 @@ fn assert_once(seen: &HashMap<String, usize>, want: &[String]) {
 }
 
 /// Down, then up again on the same store: `keep` retained events on the server, so a
-/// resume closes the gap (`keep` large) or the backfill must (`keep` 0).
+/// resume from the checkpoint closes the gap (`keep` large, no backfill) or the
+/// backfill must, from its checkpoint (`keep` 0).
 async fn restart_loses_nothing(store: impl Fn() -> Arc<dyn Store>, keep: usize, inbox: &str) {
     let sim = Simulator::builder()
         .api_key(KEY)
@@ -85,12 +86,14 @@ async fn restart_loses_nothing(store: impl Fn() -> Arc<dyn Store>, keep: usize, 
         .bind("127.0.0.1:0")
         .await
         .expect("the simulator starts");
+    // With the server retaining the backlog, the resume point alone must close the
+    // gap (no backfill to hide a lost one); without, the backfill must.
     let start = |store: Arc<dyn Store>| {
-        Agent::builder()
-            .store(store)
-            .websocket(websocket(&sim))
-            .backfill(BackfillConfig::new(rest_url(&sim), KEY))
-            .start()
+        let mut agent = Agent::builder().store(store).websocket(websocket(&sim));
+        if keep == 0 {
+            agent = agent.backfill(BackfillConfig::new(rest_url(&sim), KEY));
+        }
+        agent.start()
     };
     let mut seen = HashMap::new();
     let mut want = Vec::new();
