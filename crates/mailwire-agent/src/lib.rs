@@ -74,9 +74,9 @@ pub enum AgentError {
     WebSocket {
         /// The URL configured.
         url: String,
-        /// Why.
+        /// Why (shared with the source's status).
         #[source]
-        source: SourceError,
+        source: Arc<SourceError>,
     },
     /// The WebSocket did not subscribe within the start timeout.
     #[error("cannot reach {url}: {reason}")]
@@ -247,9 +247,9 @@ impl AgentBuilder {
             let url = config.url().to_owned();
             let config =
                 config.checkpoints(store.clone(), format!("{}/websocket/after", self.subscription));
-            let mut source = WsSource::spawn(config).map_err(|source| AgentError::WebSocket {
+            let mut source = WsSource::spawn(config).map_err(|e| AgentError::WebSocket {
                 url: url.clone(),
-                source,
+                source: Arc::new(e),
             })?;
             first_subscription(&source, &url, self.start_timeout).await?;
             let status = source.status();
@@ -466,7 +466,10 @@ async fn first_subscription(
         ))),
         Ok(Err(_)) => Err(unreachable("the connection task ended".to_owned())),
         Ok(Ok(seen)) => match &*seen {
-            Status::Failed(e) => Err(unreachable(e.to_string())),
+            Status::Failed(e) => Err(AgentError::WebSocket {
+                url: url.to_owned(),
+                source: e.clone(),
+            }),
             Status::Disconnected { reason, .. } => Err(unreachable(reason.to_string())),
             _ => Ok(()),
         },

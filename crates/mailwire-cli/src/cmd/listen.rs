@@ -39,13 +39,18 @@ use line::{json_line, rfc3339};
 streams and prints each event once, as one JSON line on stdout:\n\n  \
 {\"id\":..,\"type\":..,\"origin\":\"websocket|webhook|log|backfill\",\"tenant\":..,\"received_at\":..,\
 \"event\":<the raw event>}\n\n(\"tenant\" only with --tenants.) \
-Status goes to stderr. An event is acknowledged once its line is written. With --store, \
+Status goes to stderr. An event is acknowledged once its line is written. After a crash \
+(kill -9), the lines printed and not yet acknowledged are printed again at the next start: \
+at most 1,024 (the acknowledgements in flight), a handful in practice. With --store, \
 events received and never acknowledged (the process stopped first) are printed again at \
 the next start, with origin \"log\", and ids already printed are never printed again. \
 With --redis, several listeners share one store, each with its own WebSocket and webhook \
 endpoint: the first to receive an event claims it and prints it, the others drop their \
 copies; an event a listener claimed and did not acknowledge within the lease (it died or \
-hung) is taken over and printed by a live listener, without any restart.\n\n\
+hung) is taken over and printed by a live listener, without any restart. The WebSocket's \
+resume point and the backfill's progress are kept in the store (the --store file, or \
+Redis, shared by the listeners on it): a restart resumes after the last event acknowledged \
+and reads what the server no longer retains from the REST API.\n\n\
 With --tenants FILE, one receiver serves many tenants, each at <--webhook-path>/<id> (or its \
 own path) with its own secrets and budgets, or routed by pod or inbox id at \
 --webhook-path, and each may have a WebSocket of its own; every line says its tenant. The \
@@ -117,14 +122,16 @@ pub(crate) struct Args {
     /// The prefix of the Redis keys (listeners sharing events use the same one).
     #[arg(long, value_name = "P", default_value = "mailwire", requires = "redis")]
     redis_prefix: String,
-    /// This listener's name among those sharing the Redis store (default
-    /// HOST-PID); a listener restarted under the same name gets its unacknowledged
-    /// events back at once.
+    /// This listener's name among those sharing the Redis store (default HOST-N,
+    /// the lowest N no live listener on this host uses, so a restarted listener
+    /// takes its name back and its unacknowledged events with it; names of
+    /// listeners long gone with nothing pending are removed).
     #[arg(long, value_name = "NAME", requires = "redis")]
     consumer: Option<String>,
-    /// How long a claimed event may go unacknowledged before another listener (or,
-    /// with --store, this one) takes it over.
-    #[arg(long, value_name = "MS", default_value_t = 60_000)]
+    /// How long the events of a listener that died (or lost Redis) wait before
+    /// another listener takes them over. A live listener renews the claims it holds,
+    /// however long its consumer takes.
+    #[arg(long, value_name = "MS", default_value_t = 15_000)]
     lease_ms: u64,
     /// Hold events up to N ms to print each inbox's events in timestamp order.
     #[arg(long, value_name = "N")]
@@ -435,8 +442,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
 fn start_error(e: &AgentError) -> anyhow::Error {
     match e {
         AgentError::Backfill { url, source } => anyhow!("--backfill {url}: {}", chain(source)),
-        AgentError::WebSocket { url, source } => anyhow!("--ws {url}: {}", chain(source)),
-        AgentError::Unreachable { url, reason } => anyhow!("{url}: {reason}"),
+        AgentError::WebSocket { url, source } => anyhow!("{url}: {}", chain(&**source)),
+        AgentError::Webhooks { addr, source } => anyhow!("cannot listen on {addr}: {source}"),
         other => anyhow!("{}", chain(other)),
     }
 }
