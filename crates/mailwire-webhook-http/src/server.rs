@@ -444,3 +444,35 @@ impl AsyncWrite for Watched {
         Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cap_per_address_counts_open_connections_and_forgets_closed_ones() {
+        let per_address = Arc::new(PerAddress::new(2));
+        let a: IpAddr = [127, 0, 0, 2].into();
+        let b: IpAddr = [127, 0, 0, 3].into();
+        let first = per_address.open(a).unwrap();
+        let _second = per_address.open(a).unwrap();
+        assert!(per_address.open(a).is_none(), "over the cap");
+        let other = per_address.open(b).unwrap();
+        drop(first);
+        let _third = per_address.open(a).unwrap();
+        drop(other);
+        // An address without connections takes no room.
+        assert!(!per_address.lock().contains_key(&b));
+    }
+
+    #[test]
+    fn an_ipv6_address_counts_by_its_64() {
+        let per_address = Arc::new(PerAddress::new(1));
+        let one: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let same_64: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let other_64: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        let _held = per_address.open(one).unwrap();
+        assert!(per_address.open(same_64).is_none());
+        assert!(per_address.open(other_64).is_some());
+    }
+}
