@@ -198,9 +198,7 @@ impl AgentBuilder {
     /// misconfiguration (a wrong URL, a refused key, an address in use) is an error
     /// here, not a retry loop.
     pub async fn start(self) -> Result<Agent, AgentError> {
-        let store: Arc<dyn Store> = self
-            .store
-            .unwrap_or_else(|| Arc::new(MemoryStore::new()));
+        let store: Arc<dyn Store> = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
         let mut merge = Merge::builder()
             .store(store.clone())
             .on_source_failure(OnSourceFailure::Propagate);
@@ -212,10 +210,13 @@ impl AgentBuilder {
         let backfill = match self.backfill {
             Some(config) => {
                 let url = config.base_url().to_owned();
-                config.check().await.map_err(|source| AgentError::Backfill {
-                    url: url.clone(),
-                    source,
-                })?;
+                config
+                    .check()
+                    .await
+                    .map_err(|source| AgentError::Backfill {
+                        url: url.clone(),
+                        source,
+                    })?;
                 let config = config.checkpoint_prefix(format!("{}/backfill", self.subscription));
                 let mut source = Backfill::spawn(config, store.clone())
                     .map_err(|source| AgentError::Backfill { url, source })?;
@@ -245,8 +246,10 @@ impl AgentBuilder {
 
         if let Some(config) = self.websocket {
             let url = config.url().to_owned();
-            let config =
-                config.checkpoints(store.clone(), format!("{}/websocket/after", self.subscription));
+            let config = config.checkpoints(
+                store.clone(),
+                format!("{}/websocket/after", self.subscription),
+            );
             let mut source = WsSource::spawn(config).map_err(|e| AgentError::WebSocket {
                 url: url.clone(),
                 source: Arc::new(e),
@@ -395,10 +398,10 @@ impl Agent {
             shutdown.shutdown();
         }
         // The resume point moved by the last acks, saved before the store closes.
-        if let Some(resume) = self.parts.ws_resume.take() {
-            if let Err(e) = resume.flush().await {
-                tracing::warn!(error = %e, "the WebSocket's last resume point was not saved");
-            }
+        if let Some(resume) = self.parts.ws_resume.take()
+            && let Err(e) = resume.flush().await
+        {
+            tracing::warn!(error = %e, "the WebSocket's last resume point was not saved");
         }
         for task in self.parts.tasks.drain(..) {
             task.abort();

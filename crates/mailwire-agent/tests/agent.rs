@@ -55,12 +55,17 @@ async fn receive(agent: &mut Agent, n: usize, seen: &mut HashMap<String, usize>)
             .expect("an event before the hang bound")
             .expect("no error")
             .expect("the agent goes on");
-        if let Some(message) = delivery.event.payload().message() {
-            if delivery.event.event_type().as_str().starts_with("message.received") {
-                let subject = message.subject.clone().unwrap_or_default();
-                *seen.entry(subject).or_default() += 1;
-                got += 1;
-            }
+        let received = delivery
+            .event
+            .event_type()
+            .as_str()
+            .starts_with("message.received");
+        if let Some(message) = delivery.event.payload().message()
+            && received
+        {
+            let subject = message.subject.clone().unwrap_or_default();
+            *seen.entry(subject).or_default() += 1;
+            got += 1;
         }
         delivery.ack().await.expect("acked");
     }
@@ -203,12 +208,21 @@ async fn a_backfill_url_that_is_not_the_rest_api_fails_at_start() {
         .await
         .expect_err("refused at start");
     assert!(matches!(err, AgentError::Backfill { .. }), "{err}");
-    assert!(err.to_string().contains("/v0"), "says what a base looks like: {err}");
+    assert!(
+        err.to_string().contains("/v0"),
+        "says what a base looks like: {err}"
+    );
 
     let err = Agent::builder()
         .websocket(WsConfig::new(sim.ws_url()).api_key("am_wrong"))
         .start()
         .await
         .expect_err("a refused key is refused at start");
-    assert!(matches!(err, AgentError::Unreachable { .. } | AgentError::WebSocket { .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            AgentError::Unreachable { .. } | AgentError::WebSocket { .. }
+        ),
+        "{err}"
+    );
 }

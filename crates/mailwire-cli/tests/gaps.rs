@@ -249,7 +249,10 @@ fn a_new_inbox_and_an_unknown_one_lose_nothing_across_a_restart() {
     let unique: HashSet<&String> = printed.iter().collect();
     assert_eq!(unique.len(), 9, "printed twice: {printed:?}");
     for i in 1..=4 {
-        assert!(unique.contains(&format!("late-{i}")), "late-{i}: {printed:?}");
+        assert!(
+            unique.contains(&format!("late-{i}")),
+            "late-{i}: {printed:?}"
+        );
         assert!(unique.contains(&format!("ada-{i}")), "ada-{i}: {printed:?}");
     }
     let line = second.stderr_seen("ghost@agentmail.to");

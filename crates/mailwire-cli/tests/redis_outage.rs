@@ -343,7 +343,9 @@ fn websocket_events_arriving_while_redis_is_gone_are_printed_once_it_returns() {
     let mut printed: HashMap<String, usize> = HashMap::new();
     for i in 0..5 {
         common::post_email(&base, KEY, "ada@agentmail.to", &format!("before-{i}"));
-        *printed.entry(subject_of(&listen.stdout_line())).or_default() += 1;
+        *printed
+            .entry(subject_of(&listen.stdout_line()))
+            .or_default() += 1;
     }
     redis.kill();
     for i in 0..20 {
@@ -353,7 +355,9 @@ fn websocket_events_arriving_while_redis_is_gone_are_printed_once_it_returns() {
     listen.stderr_line("store");
     let _redis = RedisServer::start(port);
     while printed.len() < 25 {
-        *printed.entry(subject_of(&listen.stdout_line())).or_default() += 1;
+        *printed
+            .entry(subject_of(&listen.stdout_line()))
+            .or_default() += 1;
     }
     let twice: Vec<_> = printed.iter().filter(|(_, n)| **n > 1).collect();
     assert!(twice.is_empty(), "printed twice: {twice:?}");
@@ -361,7 +365,10 @@ fn websocket_events_arriving_while_redis_is_gone_are_printed_once_it_returns() {
         assert!(printed.contains_key(&format!("during-{i}")), "during-{i}");
     }
     assert!(
-        listen.stdout.recv_timeout(Duration::from_millis(500)).is_err(),
+        listen
+            .stdout
+            .recv_timeout(Duration::from_millis(500))
+            .is_err(),
         "nothing more"
     );
 }
@@ -386,12 +393,17 @@ fn a_redis_websocket_listener_restarted_resumes_from_the_point_kept_in_redis() {
     }
     let second = listen_ws(&base, &url, "ws-restart", 60_000);
     while printed.len() < 13 {
-        *printed.entry(subject_of(&second.stdout_line())).or_default() += 1;
+        *printed
+            .entry(subject_of(&second.stdout_line()))
+            .or_default() += 1;
     }
     let twice: Vec<_> = printed.iter().filter(|(_, n)| **n > 1).collect();
     assert!(twice.is_empty(), "printed twice: {twice:?}");
     assert!(
-        second.stdout.recv_timeout(Duration::from_millis(500)).is_err(),
+        second
+            .stdout
+            .recv_timeout(Duration::from_millis(500))
+            .is_err(),
         "nothing more"
     );
 }
@@ -413,7 +425,13 @@ fn a_stalled_consumer_keeps_its_claims_and_nothing_is_printed_twice() {
     // The stalled one: its stdout is a pipe read by nobody until later.
     let mut stalled = common::mailwire()
         .args(["listen", "--ws", &ws, "--api-key", KEY, "--redis", &url])
-        .args(["--redis-prefix", "stall", "--lease-ms", &lease, "--no-backfill"])
+        .args([
+            "--redis-prefix",
+            "stall",
+            "--lease-ms",
+            &lease,
+            "--no-backfill",
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -421,7 +439,9 @@ fn a_stalled_consumer_keeps_its_claims_and_nothing_is_printed_twice() {
         .expect("the mailwire binary runs");
     let stalled_err = lines(stalled.stderr.take().expect("piped"));
     loop {
-        let line = stalled_err.recv_timeout(HANG).expect("the stalled one starts");
+        let line = stalled_err
+            .recv_timeout(HANG)
+            .expect("the stalled one starts");
         if line.contains("websocket: subscribed") {
             break;
         }
@@ -457,7 +477,11 @@ fn a_stalled_consumer_keeps_its_claims_and_nothing_is_printed_twice() {
         }
     }
     let twice: Vec<_> = printed.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(twice.is_empty(), "printed by both: {} {twice:?}", twice.len());
+    assert!(
+        twice.is_empty(),
+        "printed by both: {} {twice:?}",
+        twice.len()
+    );
     let _ = stalled.kill();
     let _ = stalled.wait();
 }

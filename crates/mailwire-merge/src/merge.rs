@@ -648,11 +648,15 @@ impl Merge {
         // Checked just before it is handed over: a claim lost meanwhile (the store
         // unreachable for longer than a lease, and another instance took the event
         // over) means the other instance delivers it, not this one.
-        if let Some(store) = &self.stores.store {
-            if !store.holds(delivery.event.dedup_id()) {
-                self.suppress_stored(key, delivery, "not handed over: another instance took it over");
-                return None;
-            }
+        let lost = (self.stores.store.as_ref())
+            .is_some_and(|store| !store.holds(delivery.event.dedup_id()));
+        if lost {
+            self.suppress_stored(
+                key,
+                delivery,
+                "not handed over: another instance took it over",
+            );
+            return None;
         }
         let inner = delivery.take_ack();
         let settle = MergeSettle {

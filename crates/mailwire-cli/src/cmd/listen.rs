@@ -332,8 +332,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                     Some(args.max_connections_per_address).filter(|&n| n > 0),
                 )
                 .idle_timeout(
-                    Some(Duration::from_secs(args.idle_timeout_secs))
-                        .filter(|d| !d.is_zero()),
+                    Some(Duration::from_secs(args.idle_timeout_secs)).filter(|d| !d.is_zero()),
                 );
             builder = builder.webhooks(receiver, addr.as_str());
         }
@@ -618,9 +617,9 @@ async fn report_backfill(mut reports: tokio::sync::mpsc::Receiver<Report>) {
             _ => "on demand".to_owned(),
         };
         if let Some(error) = &r.error {
-            let retry = r
-                .retry_in
-                .map_or_else(String::new, |d| format!("; trying again in {:.1} s", d.as_secs_f64()));
+            let retry = r.retry_in.map_or_else(String::new, |d| {
+                format!("; trying again in {:.1} s", d.as_secs_f64())
+            });
             status!("backfill: {why}: {}{retry}", chain(&**error));
             continue;
         }
