@@ -1,3 +1,6 @@
+//! Store outages under `mailwire listen`: Redis killed (under webhooks, under the
+//! WebSocket), a listener restarted on Redis, a stalled consumer, a full disk.
+//!
 //! Two `mailwire listen --webhook-listen --redis` receivers share a Redis of the
 //! test's own (a `redis-server` child on a free loopback port, no persistence), and
 //! that Redis is killed mid-run: while it is gone every webhook is answered 503,
@@ -484,4 +487,83 @@ fn a_stalled_consumer_keeps_its_claims_and_nothing_is_printed_twice() {
     );
     let _ = stalled.kill();
     let _ = stalled.wait();
+}
+
+/// A small tmpfs of the test's own (mounting needs root, as the tests run: the test
+/// fails rather than pass without having run), unmounted when dropped.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(size: &str) -> SmallDisk {
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .output()
+            .expect("mount runs");
+        assert!(
+            out.status.success(),
+            "this test fills a small tmpfs for real, which needs root: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        SmallDisk { dir }
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.dir.path()).status();
+    }
+}
+
+/// A full disk under a WebSocket listener on a redb store: what arrives while the
+/// disk is full is held (never passed over), and printed once space is freed,
+/// without a restart.
+#[test]
+fn websocket_events_arriving_while_the_disk_is_full_are_printed_once_it_has_room() {
+    let disk = SmallDisk::mount("8m");
+    let store = disk.dir.path().join("events.redb");
+    let (_dev, base) = common::dev(&["--api-key", KEY]);
+    let ws = common::ws_url(&base);
+    let listen = common::Running::spawn(&[
+        "listen",
+        "--ws",
+        &ws,
+        "--api-key",
+        KEY,
+        "--store",
+        store.to_str().unwrap(),
+        "--no-backfill",
+    ]);
+    listen.stderr_line("websocket: subscribed");
+    let mut printed: HashMap<String, usize> = HashMap::new();
+    for i in 0..3 {
+        common::post_email(&base, KEY, "ada@agentmail.to", &format!("before-{i}"));
+        *printed.entry(subject_of(&listen.stdout_line())).or_default() += 1;
+    }
+    // The disk fills up.
+    let ballast = disk.dir.path().join("ballast");
+    {
+        let mut file = std::fs::File::create(&ballast).unwrap();
+        let chunk = vec![0u8; 64 * 1024];
+        while file.write_all(&chunk).is_ok() {}
+    }
+    for i in 0..20 {
+        common::post_email(&base, KEY, "ada@agentmail.to", &format!("full-{i}"));
+    }
+    // The outage is said, and the listener carries on.
+    listen.stderr_line("store");
+    std::fs::remove_file(&ballast).unwrap();
+    while printed.len() < 23 {
+        *printed.entry(subject_of(&listen.stdout_line())).or_default() += 1;
+    }
+    let twice: Vec<_> = printed.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "printed twice: {twice:?}");
+    assert!(
+        listen.stdout.recv_timeout(Duration::from_millis(500)).is_err(),
+        "nothing more"
+    );
+    listen.interrupt();
 }
