@@ -56,29 +56,61 @@ fn sighup_without_tenants_stops_as_gracefully_as_sigterm() {
     stop_during_a_load_run("HUP");
 }
 
-fn stop_during_a_load_run(signal: &str) {
-    let (_dev, base) = common::dev(&["--api-key", KEY]);
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("events.redb");
-    let store = store.to_str().unwrap();
-    let port = free_port();
-    let ws = ws_url(&base);
+/// A simulator, a store and a webhook port: one listener after another, under
+/// EMAILS emails arriving on the WebSocket and as webhooks at once.
+struct LoadRun {
+    _dev: common::Running,
+    base: String,
+    _dir: tempfile::TempDir,
+    store: String,
+    port: u16,
+    ws: String,
+}
 
-    let mut first = listen(&ws, port, store);
-    register_webhook_with_key(
-        &base,
-        Some(KEY),
-        &format!("http://127.0.0.1:{port}/webhooks"),
-        SECRET,
-    );
-    let sender = {
-        let base = base.clone();
+impl LoadRun {
+    fn start() -> LoadRun {
+        let (dev, base) = common::dev(&["--api-key", KEY]);
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("events.redb").to_str().unwrap().to_owned();
+        let ws = ws_url(&base);
+        LoadRun {
+            _dev: dev,
+            base,
+            _dir: dir,
+            store,
+            port: free_port(),
+            ws,
+        }
+    }
+
+    /// The first listener, with the simulator's webhooks pointed at it.
+    fn listen(&self) -> Running {
+        let first = listen(&self.ws, self.port, &self.store);
+        register_webhook_with_key(
+            &self.base,
+            Some(KEY),
+            &format!("http://127.0.0.1:{}/webhooks", self.port),
+            SECRET,
+        );
+        first
+    }
+
+    /// Sends every email, from a thread of its own.
+    fn send_all(&self) -> std::thread::JoinHandle<()> {
+        let base = self.base.clone();
         std::thread::spawn(move || {
             for i in 0..EMAILS {
                 post_email(&base, KEY, "ada@agentmail.to", &format!("load-{i}"));
             }
         })
-    };
+    }
+}
+
+fn stop_during_a_load_run(signal: &str) {
+    let run = LoadRun::start();
+    let (ws, port, store) = (run.ws.as_str(), run.port, run.store.as_str());
+    let mut first = run.listen();
+    let sender = run.send_all();
     let mut printed: HashMap<String, usize> = HashMap::new();
     let count = |printed: &mut HashMap<String, usize>, line: &serde_json::Value| {
         *printed.entry(subject(line)).or_default() += 1;
@@ -123,28 +155,10 @@ fn stop_during_a_load_run(signal: &str) {
 /// not yet acknowledged at the kill, at most the 1,024 acknowledgements in flight.
 #[test]
 fn a_kill_9_under_load_prints_again_at_most_what_was_not_yet_acknowledged() {
-    let (_dev, base) = common::dev(&["--api-key", KEY]);
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("events.redb");
-    let store = store.to_str().unwrap();
-    let port = free_port();
-    let ws = ws_url(&base);
-
-    let first = listen(&ws, port, store);
-    register_webhook_with_key(
-        &base,
-        Some(KEY),
-        &format!("http://127.0.0.1:{port}/webhooks"),
-        SECRET,
-    );
-    let sender = {
-        let base = base.clone();
-        std::thread::spawn(move || {
-            for i in 0..EMAILS {
-                post_email(&base, KEY, "ada@agentmail.to", &format!("crash-{i}"));
-            }
-        })
-    };
+    let run = LoadRun::start();
+    let (ws, port, store) = (run.ws.as_str(), run.port, run.store.as_str());
+    let first = run.listen();
+    let sender = run.send_all();
     let mut printed: HashMap<String, usize> = HashMap::new();
     for _ in 0..BEFORE {
         *printed.entry(subject(&first.stdout_line())).or_default() += 1;
