@@ -137,7 +137,7 @@ fn stop_during_a_load_run(signal: &str) {
 
     // The rest, each once, after a restart on the same store: what the first run
     // printed is not printed again.
-    let second = listen(&ws, port, store);
+    let second = listen(ws, port, store);
     while printed.len() < EMAILS {
         count(&mut printed, &second.stdout_line());
     }
@@ -173,7 +173,7 @@ fn a_kill_9_under_load_prints_again_at_most_what_was_not_yet_acknowledged() {
     }
     sender.join().expect("every email sent");
 
-    let second = listen(&ws, port, store);
+    let second = listen(ws, port, store);
     let mut again = 0usize;
     while printed.len() < EMAILS {
         let subject = subject(&second.stdout_line());
