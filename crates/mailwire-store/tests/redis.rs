@@ -682,3 +682,54 @@ async fn a_claim_taken_over_is_no_longer_held() {
         "b holds it now"
     );
 }
+
+/// An append its caller stops polling once Redis has it (a consumer stalled on a
+/// full pipe does not poll its merge) is still recorded as held here, and renewed:
+/// the other instance never takes it over. An append whose caller is gone releases
+/// its claim, which is then taken over within about a lease.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_append_not_polled_to_its_end_is_held_and_renewed_or_released() {
+    let lease = Duration::from_millis(200);
+    let cleanup = Cleanup { prefix: prefix() };
+    let a = connect(builder(&cleanup.prefix).consumer("a").lease(lease)).await;
+    let b = connect(builder(&cleanup.prefix).consumer("b").lease(lease)).await;
+
+    let stalled_event = event("evt_stalled", 1);
+    let mut stalled = Box::pin(a.append(&stalled_event));
+    assert!(
+        futures::poll!(&mut stalled).is_pending(),
+        "Redis answers later"
+    );
+    // Not polled for five leases, as a stalled consumer's merge is not.
+    let start = std::time::Instant::now();
+    while start.elapsed() < lease * 5 {
+        assert!(
+            b.claim(10).await.unwrap().is_empty(),
+            "taken over while held"
+        );
+        // tidy: allow(sleep) paces the other instance's looks, a few per lease
+        tokio::time::sleep(lease / 4).await;
+    }
+    assert!(stalled.await.unwrap().is_new());
+    assert!(a.holds(stalled_event.dedup_id()));
+
+    // A caller that gives up: the claim is not held for nobody.
+    let gone_event = event("evt_gone", 2);
+    let mut gone = Box::pin(a.append(&gone_event));
+    assert!(futures::poll!(&mut gone).is_pending());
+    drop(gone);
+    let taken = tokio::time::timeout(HANG, async {
+        loop {
+            let claimed = b.claim(10).await.unwrap();
+            if !claimed.is_empty() {
+                return ids(&claimed);
+            }
+            // tidy: allow(sleep) paces the other instance's looks, a few per lease
+            tokio::time::sleep(lease / 4).await;
+        }
+    })
+    .await
+    .expect("taken over once its lease runs out");
+    assert_eq!(taken, ["evt_gone"]);
+    assert!(!a.holds(gone_event.dedup_id()));
+}

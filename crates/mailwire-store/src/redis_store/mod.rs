@@ -288,6 +288,34 @@ impl RedisStore {
         Ok(())
     }
 
+    /// One append, its claim recorded as held here when it is this consumer's.
+    async fn append_now(&self, event: &Event) -> Result<Appended, StoreError> {
+        let mut conn = self.conn()?;
+        let outcome: i64 = scripts::APPEND
+            .key(self.inner.keys.id(event.dedup_id()))
+            .key(&self.inner.keys.stream)
+            .arg(event.raw().as_ref())
+            .arg(&self.inner.group)
+            .arg(&self.inner.consumer)
+            .arg(self.inner.lease_ms)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(from_redis)?;
+        let appended = match outcome {
+            1 => Appended::New,
+            // 2: taken over from a holder past its lease, or free; 3: pending with
+            // this consumer but not held by this value (an earlier run, released).
+            2 | 3 => Appended::Claimed,
+            0 => Appended::Known,
+            other => return Err(unexpected(format_args!("append script answered {other}"))),
+        };
+        if appended.is_claimed() {
+            lock(&self.inner.acked).forget(event.dedup_id());
+            self.held().insert(event.dedup_id().to_owned());
+        }
+        Ok(appended)
+    }
+
     fn held(&self) -> MutexGuard<'_, HashSet<String>> {
         lock(&self.inner.held)
     }
@@ -347,34 +375,26 @@ fn is_no_group(err: &StoreError) -> bool {
 #[async_trait]
 impl Store for RedisStore {
     async fn append(&self, event: &Event) -> Result<Appended, StoreError> {
-        let mut conn = self.conn()?;
+        self.conn()?;
         if self.held().contains(event.dedup_id()) {
             // In flight here: answered from memory.
             return Ok(Appended::Held);
         }
-        let outcome: i64 = scripts::APPEND
-            .key(self.inner.keys.id(event.dedup_id()))
-            .key(&self.inner.keys.stream)
-            .arg(event.raw().as_ref())
-            .arg(&self.inner.group)
-            .arg(&self.inner.consumer)
-            .arg(self.inner.lease_ms)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(from_redis)?;
-        let appended = match outcome {
-            1 => Appended::New,
-            // 2: taken over from a holder past its lease, or free; 3: pending with
-            // this consumer but not held by this value (an earlier run, released).
-            2 | 3 => Appended::Claimed,
-            0 => Appended::Known,
-            other => return Err(unexpected(format_args!("append script answered {other}"))),
-        };
-        if appended.is_claimed() {
-            lock(&self.inner.acked).forget(event.dedup_id());
-            self.held().insert(event.dedup_id().to_owned());
-        }
-        Ok(appended)
+        // Driven to the end by a task of its own: once Redis has made this consumer
+        // the holder, the claim is recorded here (and so renewed) even while the
+        // caller does not poll (a consumer stalled on a full pipe); a caller that is
+        // gone releases it, so it is not held for nobody.
+        let (this, event) = (self.clone(), event.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let appended = this.append_now(&event).await;
+            if let Err(Ok(appended)) = tx.send(appended)
+                && appended.is_claimed()
+            {
+                this.release(event.dedup_id());
+            }
+        });
+        rx.await.map_err(|_| StoreError::Closed)?
     }
 
     async fn claim(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
@@ -382,13 +402,25 @@ impl Store for RedisStore {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        match self.claim_page(limit).await {
-            Err(e) if is_no_group(&e) => {
-                self.create_group().await?;
-                self.claim_page(limit).await
+        // As for an append: recorded as held here even while the caller waits to be
+        // polled, released if the caller is gone.
+        let this = self.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let claimed = match this.claim_page(limit).await {
+                Err(e) if is_no_group(&e) => match this.create_group().await {
+                    Ok(()) => this.claim_page(limit).await,
+                    Err(e) => Err(e),
+                },
+                done => done,
+            };
+            if let Err(Ok(events)) = tx.send(claimed) {
+                for event in &events {
+                    this.release(event.dedup_id());
+                }
             }
-            done => done,
-        }
+        });
+        rx.await.map_err(|_| StoreError::Closed)?
     }
 
     async fn ack(&self, id: &str) -> Result<(), StoreError> {
