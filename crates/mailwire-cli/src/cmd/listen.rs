@@ -376,18 +376,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         if let Some(rest) = &backfill_url {
             status!("backfill: filling gaps from {rest}");
         }
-        if let Some(reports) = agent.take_backfill_reports() {
-            tokio::spawn(report_backfill(reports));
-        }
-        if let Some(status) = agent.websocket_status() {
-            tokio::spawn(report_status(status));
-        }
-        if let Some(gaps) = agent.take_gaps() {
-            tokio::spawn(report_gaps(gaps));
-        }
-        if let Some(skipped) = agent.take_skipped() {
-            tokio::spawn(report_skipped(skipped));
-        }
+        // The lines printed here come before those of the reporters' own tasks.
         if let Some(local) = agent.webhook_addr() {
             status!("webhooks: receiving on http://{local}{}", args.webhook_path);
             if let Some(set) = &tenants {
@@ -404,17 +393,29 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        if let Some(rejections) = agent.take_rejections() {
-            tokio::spawn(report_rejections(rejections));
-        }
-        if let Some(set) = tenants {
-            tokio::spawn(set.watch());
-        }
         if let Some(path) = &args.store {
             status!("store: {}", path.display());
         }
         if let Some(store) = &stores.redis {
             status!("store: Redis, as consumer {}", store.consumer());
+        }
+        if let Some(reports) = agent.take_backfill_reports() {
+            tokio::spawn(report_backfill(reports));
+        }
+        if let Some(status) = agent.websocket_status() {
+            tokio::spawn(report_status(status));
+        }
+        if let Some(gaps) = agent.take_gaps() {
+            tokio::spawn(report_gaps(gaps));
+        }
+        if let Some(skipped) = agent.take_skipped() {
+            tokio::spawn(report_skipped(skipped));
+        }
+        if let Some(rejections) = agent.take_rejections() {
+            tokio::spawn(report_rejections(rejections));
+        }
+        if let Some(set) = tenants {
+            tokio::spawn(set.watch());
         }
         let mut printed = 0u64;
         let result = print_events(&mut agent, &mut printed, stop).await;
