@@ -92,11 +92,11 @@ async fn each_event_is_handled_once_across_instances_and_a_dead_ones_are_taken_o
         feeds.push(tx);
         let merge = Merge::builder()
             .source(Live(rx))
-            .store(store)
+            .store(store.clone())
             .take_over_every(Duration::from_millis(50))
             .build();
         let (tally, done_tx) = (tally.clone(), done_tx.clone());
-        tasks.push(tokio::spawn(instance(n, merge, tally, done_tx)));
+        tasks.push(tokio::spawn(instance(n, merge, store, tally, done_tx)));
     }
 
     // The service emits every event to every instance's live transport.
@@ -168,6 +168,7 @@ const HELD: usize = 10;
 async fn instance(
     n: usize,
     mut merge: Merge,
+    store: RedisStore,
     tally: Arc<Mutex<Tally>>,
     done: Arc<watch::Sender<usize>>,
 ) {
@@ -189,6 +190,10 @@ async fn instance(
             // Handled, never acked: then the instance dies with them claimed.
             held.push(d);
             if held.len() == HELD {
+                // A live instance renews what it holds: a dead one does not. Its
+                // store stops renewing (as when its process is gone), and its
+                // deliveries are never settled nor released.
+                let _ = store.close().await;
                 std::mem::forget(held);
                 std::mem::forget(merge);
                 return;
