@@ -63,6 +63,10 @@ use mailwire_ws::{Gap, ResumeHandle, SkippedFrames, Status, WsConfig, WsSource};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+mod runner;
+
+pub use runner::{Attempt, Job, Jobs, OrderBy, Retry, RunStats, Runner, metric};
+
 /// Why an agent could not start. Each names what was configured wrongly or could
 /// not be reached, with the typed cause.
 #[derive(Debug, thiserror::Error)]
@@ -360,6 +364,14 @@ impl Agent {
     /// What each backfill pass did (per-inbox errors included), once.
     pub fn take_backfill_reports(&mut self) -> Option<mpsc::Receiver<Report>> {
         self.parts.backfill_reports.take()
+    }
+
+    /// Runs handlers over this agent's deliveries: many at once, one at a time per
+    /// conversation, retried, and set aside in the agent's store as dead letters
+    /// after their last attempt. See [`Runner`].
+    pub fn runner(&mut self) -> Runner<&mut Agent> {
+        let store = self.store.clone();
+        Runner::new(self).dead_letters(store)
     }
 
     /// Asks the backfill for a pass now (no-op without one).

@@ -15,6 +15,8 @@ use mailwire_source::EventSource as _;
 use mailwire_store::{RedbStore, RedisStore, Store};
 use mailwire_ws::WsConfig;
 
+mod runner;
+
 /// Bounds a hang; never the expected duration of anything.
 const HANG: Duration = Duration::from_secs(30);
 const KEY: &str = "am_agent_tests";

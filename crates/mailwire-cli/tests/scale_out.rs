@@ -184,7 +184,7 @@ fn pending_with(stream: &str, consumer: &str) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_listeners_and_two_receivers_sharing_redis_print_each_event_once_and_take_over_a_killed_ones()
  {
-    let total = events();
+    let mut total = events();
     let prefix = format!("mailwire-cli-scale-{}", std::process::id());
     let _cleanup = Cleanup(prefix.clone());
     let stream = format!("{{{prefix}:events}}:stream");
@@ -271,12 +271,16 @@ async fn three_listeners_and_two_receivers_sharing_redis_print_each_event_once_a
     let mut killed_at = None;
     // Claimed by the killed listener and never acked: the survivors take these over.
     let mut held_by_killed = 0;
-    let deadline = Instant::now() + HANG;
+    // Each wait is bounded by HANG from the last progress seen, never the whole run
+    // (a slow machine takes minutes over all of it).
+    let mut deadline = Instant::now() + HANG;
     while emitted < total {
         // Bounded lag: the emitter waits (on lines, bounded) for the listeners.
         while emitted >= printed.by.len() + MAX_LAG {
             assert!(Instant::now() < deadline, "the listeners stopped printing");
-            collect(&mut printed, Duration::from_millis(100));
+            if collect(&mut printed, Duration::from_millis(100)) {
+                deadline = Instant::now() + HANG;
+            }
         }
         let batch = BATCH.min(total - emitted);
         sim.emit_all((emitted..emitted + batch).map(event));
@@ -284,10 +288,12 @@ async fn three_listeners_and_two_receivers_sharing_redis_print_each_event_once_a
         while collect(&mut printed, Duration::ZERO) {}
         if killed_at.is_none() && emitted >= total / 2 {
             // Mid-way, once the doomed listener has printed: SIGKILL, no restart.
+            deadline = Instant::now() + HANG;
             while printed.by(0) == 0 {
                 assert!(Instant::now() < deadline, "listener 0 never printed");
                 collect(&mut printed, Duration::from_millis(100));
             }
+            deadline = Instant::now() + HANG;
             // Its printing is stopped first (its stdout no longer read), so that it
             // holds claims it will never ack: once it holds some, SIGKILL.
             pauses[0].store(true, Ordering::SeqCst);
@@ -307,12 +313,11 @@ async fn three_listeners_and_two_receivers_sharing_redis_print_each_event_once_a
                 }
                 signal("-CONT");
                 assert!(Instant::now() < deadline, "listener 0 never held a claim");
-                // More events, so that it has some to claim.
-                if emitted < total {
-                    let batch = BATCH.min(total - emitted);
-                    sim.emit_all((emitted..emitted + batch).map(event));
-                    emitted += batch;
-                }
+                // More events, so that it has some to claim (past the planned
+                // total if need be: all of them are counted).
+                sim.emit_all((emitted..emitted + BATCH).map(event));
+                emitted += BATCH;
+                total = total.max(emitted);
                 collect(&mut printed, Duration::from_millis(20));
             };
             listeners[0].child.kill().expect("SIGKILL");
@@ -325,6 +330,9 @@ async fn three_listeners_and_two_receivers_sharing_redis_print_each_event_once_a
 
     // The survivors print the rest, the killed listener's claims included, while
     // they run; then the shared log empties (every event acked).
+    let total = total;
+    deadline = Instant::now() + HANG;
+    let mut seen = printed.by.len();
     while printed.by.len() < total || redis_cli(&["XLEN", &stream]).trim() != "0" {
         assert!(
             Instant::now() < deadline,
@@ -334,6 +342,10 @@ async fn three_listeners_and_two_receivers_sharing_redis_print_each_event_once_a
             redis_cli(&["XPENDING", &stream, "mailwire", "-", "+", "10"])
         );
         collect(&mut printed, Duration::from_millis(50));
+        if printed.by.len() > seen {
+            seen = printed.by.len();
+            deadline = Instant::now() + HANG;
+        }
     }
     let killed_at = killed_at.expect("listener 0 was killed");
     eprintln!(

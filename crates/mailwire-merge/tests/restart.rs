@@ -206,6 +206,21 @@ impl Store for Flaky {
     fn holds(&self, id: &str) -> bool {
         self.inner.holds(id)
     }
+    async fn bury(&self, letter: &mailwire_store::DeadLetter) -> Result<(), StoreError> {
+        self.inner.bury(letter).await
+    }
+    async fn dead_letters(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<mailwire_store::DeadLetter>, StoreError> {
+        self.inner.dead_letters(limit).await
+    }
+    async fn revive(&self, id: &str) -> Result<bool, StoreError> {
+        self.inner.revive(id).await
+    }
+    async fn discard(&self, id: &str) -> Result<bool, StoreError> {
+        self.inner.discard(id).await
+    }
 }
 
 #[async_trait]

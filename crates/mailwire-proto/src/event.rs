@@ -309,6 +309,11 @@ impl Event {
         self.payload().inbox_id()
     }
 
+    /// The thread (conversation) the event concerns, when its payload names one.
+    pub fn thread_id(&self) -> Option<&str> {
+        self.payload().thread_id()
+    }
+
     /// When the event happened, when its payload says.
     pub fn timestamp(&self) -> Option<OffsetDateTime> {
         self.payload().timestamp()

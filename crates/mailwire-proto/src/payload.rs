@@ -118,6 +118,26 @@ impl Payload {
         }
     }
 
+    /// The thread (conversation) the event concerns, when its payload names one:
+    /// a message's, an outbound message's (sent, delivered, bounced...). Security
+    /// verdicts, domains and calendars have none.
+    pub fn thread_id(&self) -> Option<&str> {
+        match self {
+            Payload::Message { message, thread } => message
+                .thread_id
+                .as_deref()
+                .or_else(|| thread.as_ref().and_then(|t| t.thread_id.as_deref())),
+            Payload::Sent(p) => p.thread_id.as_deref(),
+            Payload::Delivered(p) => p.thread_id.as_deref(),
+            Payload::Bounced(p) => p.thread_id.as_deref(),
+            Payload::Complained(p) => p.thread_id.as_deref(),
+            Payload::Rejected(p) => p.thread_id.as_deref(),
+            Payload::Opened(p) => p.thread_id.as_deref(),
+            Payload::Security(_) | Payload::Domain(_) | Payload::Calendar(_) => None,
+            Payload::Other(obj) => find_str(obj, "thread_id"),
+        }
+    }
+
     /// The message the event concerns, when its payload names one.
     pub fn message_id(&self) -> Option<&str> {
         match self {

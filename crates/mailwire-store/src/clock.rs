@@ -86,6 +86,14 @@ pub(crate) fn unix_millis(at: SystemTime) -> u64 {
         .unwrap_or(0)
 }
 
+/// The time `ms` milliseconds after the Unix epoch (the epoch itself if that does
+/// not fit a `SystemTime`).
+pub(crate) fn from_unix_millis(ms: u64) -> SystemTime {
+    UNIX_EPOCH
+        .checked_add(Duration::from_millis(ms))
+        .unwrap_or(UNIX_EPOCH)
+}
+
 /// The expiry, in Unix milliseconds, of an entry inserted at `now_ms` to live `ttl`.
 pub(crate) fn expiry(now_ms: u64, ttl: Duration) -> u64 {
     now_ms.saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX))

@@ -99,6 +99,8 @@
 #[cfg(any(feature = "redb", feature = "redis"))]
 mod acked;
 mod clock;
+#[cfg(any(feature = "redb", feature = "redis"))]
+mod dead;
 mod memory;
 #[cfg(feature = "redb")]
 mod redb_store;
@@ -113,4 +115,4 @@ pub use memory::MemoryStore;
 pub use redb_store::{RedbStats, RedbStore, RedbStoreBuilder};
 #[cfg(feature = "redis")]
 pub use redis_store::{RedisStore, RedisStoreBuilder};
-pub use traits::{Appended, SeenSet, Store, StoreError};
+pub use traits::{Appended, DeadLetter, SeenSet, Store, StoreError};

@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use mailwire_proto::Event;
 
-use crate::clock::{Clock, SystemClock, expiry, unix_millis};
-use crate::{Appended, Checkpoints, SeenSet, Store, StoreError};
+use crate::clock::{Clock, SystemClock, expiry, from_unix_millis, unix_millis};
+use crate::{Appended, Checkpoints, DeadLetter, SeenSet, Store, StoreError};
 use mailwire_source::BoxError;
 
 /// A [`Store`] and [`SeenSet`] kept in memory: for tests, and the default when no
@@ -77,6 +77,10 @@ struct State {
     acked: BTreeMap<(u64, u64), String>,
     /// Checkpoints of the sources: key -> value.
     checkpoints: HashMap<String, String>,
+    /// The dead letters by (buried at in Unix ms, id): iteration is oldest first.
+    dead: BTreeMap<(u64, String), DeadLetter>,
+    /// Dead letter id -> when it was buried (its key in `dead`).
+    dead_at: HashMap<String, u64>,
 }
 
 impl MemoryStore {
@@ -170,6 +174,7 @@ impl fmt::Debug for MemoryStore {
             .field("logged", &state.ids.len())
             .field("unacked", &state.unacked.len())
             .field("seen", &state.seen.len())
+            .field("dead_letters", &state.dead.len())
             .field("clock", &self.inner.clock)
             .finish()
     }
@@ -262,6 +267,81 @@ impl Store for MemoryStore {
 
     fn lease(&self) -> Duration {
         Duration::from_millis(self.lock().lease_ms)
+    }
+
+    async fn bury(&self, letter: &DeadLetter) -> Result<(), StoreError> {
+        let now = self.now_ms();
+        let mut state = self.open()?;
+        state.forget_acked(now);
+        let id = letter.id();
+        match state.ids.get(id).copied() {
+            Some(seq) if state.unacked.remove(&seq).is_some() => {
+                state.claims.remove(&seq);
+            }
+            // Acked already, or never appended: known from now on, at a position of
+            // its own (so an earlier ack's retention does not forget it while buried).
+            _ => {
+                let seq = state.next_seq;
+                state.next_seq += 1;
+                state.ids.insert(id.to_owned(), seq);
+            }
+        }
+        // Kept to the millisecond, as the durable stores keep it.
+        let at = unix_millis(letter.at);
+        let mut letter = letter.clone();
+        letter.at = from_unix_millis(at);
+        if let Some(old) = state.dead_at.insert(id.to_owned(), at) {
+            state.dead.remove(&(old, id.to_owned()));
+        }
+        state.dead.insert((at, id.to_owned()), letter);
+        Ok(())
+    }
+
+    async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
+        let state = self.open()?;
+        Ok(state.dead.values().take(limit).cloned().collect())
+    }
+
+    async fn revive(&self, id: &str) -> Result<bool, StoreError> {
+        let now = self.now_ms();
+        let mut state = self.open()?;
+        state.forget_acked(now);
+        let Some(at) = state.dead_at.remove(id) else {
+            return Ok(false);
+        };
+        let Some(letter) = state.dead.remove(&(at, id.to_owned())) else {
+            return Ok(false);
+        };
+        let in_log = state
+            .ids
+            .get(id)
+            .is_some_and(|seq| state.unacked.contains_key(seq));
+        if !in_log {
+            // Back at the end of the log, unacked, held by nobody.
+            let seq = state.next_seq;
+            state.next_seq += 1;
+            state.ids.insert(id.to_owned(), seq);
+            state.unacked.insert(seq, letter.event.raw().clone());
+        }
+        Ok(true)
+    }
+
+    async fn discard(&self, id: &str) -> Result<bool, StoreError> {
+        let now = self.now_ms();
+        let mut state = self.open()?;
+        state.forget_acked(now);
+        let Some(at) = state.dead_at.remove(id) else {
+            return Ok(false);
+        };
+        state.dead.remove(&(at, id.to_owned()));
+        // Acked from now on: the retention, if any, runs from here.
+        if state.forget_acked_after.is_some()
+            && let Some(&seq) = state.ids.get(id)
+            && !state.unacked.contains_key(&seq)
+        {
+            state.acked.insert((now, seq), id.to_owned());
+        }
+        Ok(true)
     }
 }
 

@@ -1,6 +1,6 @@
 //! The store abstractions the receiver and the merge are written against.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use mailwire_proto::Event;
@@ -57,6 +57,39 @@ impl Appended {
     /// trusts the append a receiver sharing its store made.
     pub fn is_mine(self) -> bool {
         !matches!(self, Appended::Known)
+    }
+}
+
+/// An event its handler failed on every attempt, set aside in the store by
+/// [`Store::bury`]: listed, revived (delivered again) or discarded on demand, never
+/// silently dropped and never retried forever.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct DeadLetter {
+    /// The event, as it was delivered.
+    pub event: Event,
+    /// How many times its handler was run.
+    pub attempts: u32,
+    /// What the last attempt failed with.
+    pub error: String,
+    /// When it was set aside.
+    pub at: SystemTime,
+}
+
+impl DeadLetter {
+    /// A dead letter set aside now.
+    pub fn new(event: Event, attempts: u32, error: impl Into<String>) -> DeadLetter {
+        DeadLetter {
+            event,
+            attempts,
+            error: error.into(),
+            at: SystemTime::now(),
+        }
+    }
+
+    /// Its id in the store: the event's [`dedup_id`](Event::dedup_id).
+    pub fn id(&self) -> &str {
+        self.event.dedup_id()
     }
 }
 
@@ -157,6 +190,27 @@ pub trait Store: mailwire_source::Checkpoints + Send + Sync + 'static {
     /// How long a claim nobody renews lasts before another instance may take it
     /// over: the wait before a crashed instance's events are delivered by another.
     fn lease(&self) -> Duration;
+
+    /// Sets `letter` aside as a dead letter, durably, and acks its event (out of the
+    /// log, its id acked, its claim ended), in one write: a late copy of it is a
+    /// duplicate, and it waits among the dead letters until it is
+    /// [revived](Store::revive) or [discarded](Store::discard). Burying an id
+    /// buried already replaces its letter. Keyed by
+    /// [`DeadLetter::id`] (the event's `dedup_id`).
+    async fn bury(&self, letter: &DeadLetter) -> Result<(), StoreError>;
+
+    /// Up to `limit` dead letters, oldest first (by when they were buried).
+    async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError>;
+
+    /// Puts the dead letter `id` back into the log, unacked and free to claim (its
+    /// acked mark forgotten): the next [`claim`](Store::claim) of the backlog, by any
+    /// instance sharing the store, delivers it again. `false` when there is no such
+    /// dead letter.
+    async fn revive(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// Deletes the dead letter `id` for good (its id stays acked). `false` when there
+    /// is no such dead letter.
+    async fn discard(&self, id: &str) -> Result<bool, StoreError>;
 }
 
 /// A set of ids seen recently, with a time to live: dedup memory for what is not
@@ -206,6 +260,22 @@ impl<T: Store + ?Sized> Store for std::sync::Arc<T> {
 
     fn lease(&self) -> Duration {
         (**self).lease()
+    }
+
+    async fn bury(&self, letter: &DeadLetter) -> Result<(), StoreError> {
+        (**self).bury(letter).await
+    }
+
+    async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
+        (**self).dead_letters(limit).await
+    }
+
+    async fn revive(&self, id: &str) -> Result<bool, StoreError> {
+        (**self).revive(id).await
+    }
+
+    async fn discard(&self, id: &str) -> Result<bool, StoreError> {
+        (**self).discard(id).await
     }
 }
 

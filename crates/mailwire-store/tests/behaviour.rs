@@ -32,6 +32,10 @@ macro_rules! all_tests {
             closed_store_refuses_everything,
             checkpoints_round_trip,
             a_held_claim_does_not_lapse,
+            a_buried_event_is_listed_and_acked,
+            a_revived_event_is_claimed_again,
+            a_discarded_letter_stays_acked,
+            dead_letters_are_oldest_first,
         );
     };
 }

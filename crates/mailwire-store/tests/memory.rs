@@ -54,3 +54,10 @@ async fn acked_ids_are_forgotten_after_the_retention() {
     let store = MemoryStore::with_clock(clock.clone()).forget_acked_after(Duration::from_secs(60));
     suite::acked_ids_are_forgotten_after_the_retention(store, clock).await;
 }
+
+#[tokio::test]
+async fn a_buried_id_is_kept_until_discarded() {
+    let clock = ManualClock::default();
+    let store = MemoryStore::with_clock(clock.clone()).forget_acked_after(Duration::from_secs(60));
+    suite::a_buried_id_is_kept_until_discarded(store, clock).await;
+}

@@ -394,6 +394,72 @@ async fn acked_ids_are_forgotten_after_the_retention() {
     assert_eq!(store.stats().ids_forgotten, 2);
 }
 
+#[tokio::test]
+async fn a_buried_id_is_kept_until_discarded() {
+    let (_dir, path) = temp();
+    let clock = ManualClock::default();
+    let store = RedbStore::builder()
+        .clock(clock.clone())
+        .forget_acked_after(Duration::from_secs(60))
+        .open(&path)
+        .unwrap();
+    suite::a_buried_id_is_kept_until_discarded(store, clock).await;
+}
+
+/// Dead letters are in the file: after a close and a reopen they are listed as they
+/// were buried and their ids are still acked; one revived before the close is
+/// claimed after it, one revived after the reopen is claimed after the next.
+#[tokio::test]
+async fn dead_letters_survive_a_reopen() {
+    let (_dir, path) = temp();
+    let store = RedbStore::open(&path).unwrap();
+    for n in 0..4 {
+        let e = event(&format!("evt_{n}"), n);
+        assert!(store.append(&e).await.unwrap().is_new());
+        if n < 3 {
+            store.bury(&suite::letter(e, 3, n)).await.unwrap();
+        }
+    }
+    assert!(store.revive("evt_2").await.unwrap());
+    store.close().await.unwrap();
+
+    let store = RedbStore::open(&path).unwrap();
+    let letters = store.dead_letters(10).await.unwrap();
+    let letter_ids: Vec<&str> = letters.iter().map(|l| l.id()).collect();
+    assert_eq!(letter_ids, ["evt_0", "evt_1"]);
+    assert_eq!(letters[0].event.raw(), event("evt_0", 0).raw());
+    assert_eq!(letters[1].attempts, 3);
+    assert_eq!(letters[1].error, "attempt 3 failed");
+    assert_eq!(letters[1].at, suite::at(1));
+    assert!(!store.append(&event("evt_0", 0)).await.unwrap().is_new());
+    assert_eq!(
+        ids(&store.claim(10).await.unwrap()),
+        ["evt_3", "evt_2"],
+        "the revived event is at the end of the log"
+    );
+    assert!(store.revive("evt_1").await.unwrap());
+    assert!(store.discard("evt_0").await.unwrap());
+    assert_eq!(store.stats().appended, 0, "a revive logs no new event");
+    // Dropped without a close this time: what was answered is on file.
+    drop(store);
+
+    let store = RedbStore::open(&path).unwrap();
+    assert!(store.dead_letters(10).await.unwrap().is_empty());
+    assert_eq!(
+        ids(&store.claim(10).await.unwrap()),
+        ["evt_3", "evt_2", "evt_1"]
+    );
+    assert!(!store.append(&event("evt_0", 0)).await.unwrap().is_new());
+    for id in ["evt_1", "evt_2", "evt_3"] {
+        store.ack(id).await.unwrap();
+    }
+    assert!(store.unacked(10).await.unwrap().is_empty());
+    // New events still get positions of their own after the repositioned ones.
+    assert!(store.append(&event("evt_4", 4)).await.unwrap().is_new());
+    assert_eq!(ids(&store.unacked(10).await.unwrap()), ["evt_4"]);
+    store.close().await.unwrap();
+}
+
 /// Bytes flipped inside a store's file: the open reports it, it does not trust it.
 #[tokio::test]
 async fn a_damaged_file_fails_to_open() {

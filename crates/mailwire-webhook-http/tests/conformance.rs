@@ -70,6 +70,21 @@ impl Store for WatchedLog {
     async fn contains(&self, id: &str) -> Result<bool, StoreError> {
         self.inner.contains(id).await
     }
+    async fn bury(&self, letter: &mailwire_store::DeadLetter) -> Result<(), StoreError> {
+        self.inner.bury(letter).await
+    }
+    async fn dead_letters(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<mailwire_store::DeadLetter>, StoreError> {
+        self.inner.dead_letters(limit).await
+    }
+    async fn revive(&self, id: &str) -> Result<bool, StoreError> {
+        self.inner.revive(id).await
+    }
+    async fn discard(&self, id: &str) -> Result<bool, StoreError> {
+        self.inner.discard(id).await
+    }
 }
 
 struct WebhookHarness {

@@ -30,9 +30,10 @@ use crate::acked::AckedIds;
 use crate::clock::{Clock, expiry, unix_millis};
 use crate::redb_store::error::{CommitFailed, unavailable};
 use crate::redb_store::tables::{
-    self, ACKED, CHECKPOINTS, EVENT_IDS, EVENTS, META, NEXT_SEQ_KEY, SEEN, SEEN_BY_EXPIRY, UNACKED,
+    self, ACKED, CHECKPOINTS, DEAD_LETTER_IDS, DEAD_LETTERS, EVENT_IDS, EVENTS, META, NEXT_SEQ_KEY,
+    SEEN, SEEN_BY_EXPIRY, UNACKED,
 };
-use crate::{Appended, RedbStats, StoreError};
+use crate::{Appended, RedbStats, StoreError, dead};
 
 /// Expired seen entries removed per commit at most, so a backlog of expiries never
 /// makes one group's commit slow.
@@ -71,6 +72,25 @@ pub(crate) enum Op {
         ttl: Duration,
         reply: Reply<bool>,
     },
+    /// A dead letter (its bytes, buried at `at` Unix ms), set aside and its event
+    /// acked, in the group's transaction.
+    Bury {
+        id: String,
+        at: u64,
+        letter: Vec<u8>,
+        reply: Reply<()>,
+    },
+    /// A dead letter back into the log, unacked and held by nobody; `false` when
+    /// there is none.
+    Revive {
+        id: String,
+        reply: Reply<bool>,
+    },
+    /// A dead letter deleted, its id left acked; `false` when there is none.
+    Discard {
+        id: String,
+        reply: Reply<bool>,
+    },
     /// A checkpoint, written in the group's transaction like an append.
     Save {
         key: String,
@@ -92,6 +112,11 @@ enum Outcome {
     Appended(Appended),
     Claimed(Vec<(u64, Bytes)>),
     Inserted(bool),
+    /// A revive or a discard: whether the dead letter was there.
+    Found(bool),
+    /// This operation alone failed (a dead letter that does not parse): nothing of
+    /// it was written.
+    Failed(StoreError),
     Done,
 }
 
@@ -171,6 +196,12 @@ impl Claims {
         self.held.insert(id);
     }
 
+    /// Records a committed revive: neither held nor acked here any more.
+    fn free(&mut self, id: &str) {
+        self.held.remove(id);
+        self.acked.forget(id);
+    }
+
     /// Records a committed ack: the claim ends, the id is remembered as acked.
     fn settle(&mut self, id: String) {
         self.held.remove(&id);
@@ -196,8 +227,22 @@ pub(crate) struct Committer {
 /// without error).
 #[derive(Default)]
 struct Pending {
-    /// In the order decided: `true` holds the id's claim, `false` records its ack.
-    changes: Vec<(String, bool)>,
+    /// In the order decided.
+    changes: Vec<(String, Change)>,
+    /// Log positions handed out for anything but a new event (a buried id, a
+    /// revived letter): not counted as appended.
+    repositioned: u64,
+}
+
+/// What a committed operation did to an id's claim.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Change {
+    /// Held here (appended or claimed).
+    Hold,
+    /// Acked (or buried): the claim ended, the ack remembered.
+    Settle,
+    /// Revived: back in the log, held by nobody.
+    Free,
 }
 
 /// Decides whether a group of acks waits for the next write to share its commit:
@@ -374,16 +419,17 @@ impl Committer {
                 self.counters
                     .largest_group
                     .fetch_max(writes as u64, Ordering::Relaxed);
-                self.counters
-                    .appended
-                    .fetch_add(self.next_seq - first_seq, Ordering::Relaxed);
+                self.counters.appended.fetch_add(
+                    (self.next_seq - first_seq).saturating_sub(pending.repositioned),
+                    Ordering::Relaxed,
+                );
                 {
                     let mut claims = lock(&self.claims);
-                    for (id, hold) in pending.changes {
-                        if hold {
-                            claims.hold(id);
-                        } else {
-                            claims.settle(id);
+                    for (id, change) in pending.changes {
+                        match change {
+                            Change::Hold => claims.hold(id),
+                            Change::Settle => claims.settle(id),
+                            Change::Free => claims.free(&id),
                         }
                     }
                 }
@@ -448,14 +494,22 @@ impl Committer {
         let mut by_expiry = txn.open_table(SEEN_BY_EXPIRY)?;
         let mut acked = txn.open_table(ACKED)?;
         let mut checkpoints = txn.open_table(CHECKPOINTS)?;
+        let mut dead_letters = txn.open_table(DEAD_LETTERS)?;
+        let mut dead_ids = txn.open_table(DEAD_LETTER_IDS)?;
         let mut changed = false;
 
         // Purge first, so an id that has just expired is new again below. Only when
         // the group writes anyway: a purge alone is not worth an fsync.
         let writes = group.iter().any(|op| {
-            matches!(op, Op::Insert { .. } | Op::Save { .. })
-                || matches!(op, Op::Append { id, .. } if !lock(&self.claims).holds(id))
-                || matches!(op, Op::Ack { .. })
+            matches!(
+                op,
+                Op::Insert { .. }
+                    | Op::Save { .. }
+                    | Op::Ack { .. }
+                    | Op::Bury { .. }
+                    | Op::Revive { .. }
+                    | Op::Discard { .. }
+            ) || matches!(op, Op::Append { id, .. } if !lock(&self.claims).holds(id))
         });
         if writes {
             let expired: Vec<(u64, String)> = by_expiry
@@ -528,7 +582,7 @@ impl Committer {
                     };
                     if appended.is_claimed() {
                         held_here.insert(id.clone(), true);
-                        pending.changes.push((id.clone(), true));
+                        pending.changes.push((id.clone(), Change::Hold));
                     } else {
                         self.counters.unwritten.fetch_add(1, Ordering::Relaxed);
                     }
@@ -553,7 +607,7 @@ impl Committer {
                             continue;
                         }
                         held_here.insert(id.clone(), true);
-                        pending.changes.push((id, true));
+                        pending.changes.push((id, Change::Hold));
                         free.push((seq, raw));
                     }
                     Outcome::Claimed(free)
@@ -575,9 +629,88 @@ impl Committer {
                         self.counters.unwritten.fetch_add(1, Ordering::Relaxed);
                     }
                     held_here.insert(id.clone(), false);
-                    pending.changes.push((id.clone(), false));
+                    pending.changes.push((id.clone(), Change::Settle));
                     Outcome::Done
                 }
+                Op::Bury { id, at, letter, .. } => {
+                    let seq = ids.get(id.as_str())?.map(|v| v.value());
+                    match seq {
+                        Some(seq) if unacked.remove(seq)?.is_some() => {
+                            events.remove(seq)?;
+                            self.counters.acked.fetch_add(1, Ordering::Relaxed);
+                        }
+                        // Acked already, or never logged: known from now on, at a
+                        // position of its own, so the retention of an earlier ack
+                        // does not forget it while it is buried.
+                        _ => {
+                            let seq = self.next_seq;
+                            self.next_seq += 1;
+                            pending.repositioned += 1;
+                            ids.insert(id.as_str(), seq)?;
+                        }
+                    }
+                    if let Some(old) = dead_ids.insert(id.as_str(), *at)?.map(|v| v.value()) {
+                        dead_letters.remove((old, id.as_str()))?;
+                    }
+                    dead_letters.insert((*at, id.as_str()), letter.as_slice())?;
+                    changed = true;
+                    held_here.insert(id.clone(), false);
+                    pending.changes.push((id.clone(), Change::Settle));
+                    Outcome::Done
+                }
+                Op::Revive { id, .. } => {
+                    let at = dead_ids.get(id.as_str())?.map(|v| v.value());
+                    let letter = match at {
+                        None => None,
+                        Some(at) => dead_letters
+                            .get((at, id.as_str()))?
+                            .map(|v| dead::decode(id, v.value())),
+                    };
+                    match (at, letter) {
+                        (None, _) => Outcome::Found(false),
+                        (Some(_), None) => Outcome::Failed(StoreError::Corrupt(format!(
+                            "dead letter {id:?} is listed but not kept"
+                        ))),
+                        (Some(_), Some(Err(e))) => Outcome::Failed(e),
+                        (Some(at), Some(Ok(letter))) => {
+                            dead_ids.remove(id.as_str())?;
+                            dead_letters.remove((at, id.as_str()))?;
+                            let logged = ids.get(id.as_str())?.map(|v| v.value());
+                            let in_log = match logged {
+                                Some(seq) => unacked.get(seq)?.is_some(),
+                                None => false,
+                            };
+                            if !in_log {
+                                // At the end of the log, unacked, held by nobody.
+                                let seq = self.next_seq;
+                                self.next_seq += 1;
+                                pending.repositioned += 1;
+                                events.insert(seq, letter.event.raw().as_ref())?;
+                                ids.insert(id.as_str(), seq)?;
+                                unacked.insert(seq, ())?;
+                                held_here.insert(id.clone(), false);
+                                pending.changes.push((id.clone(), Change::Free));
+                            }
+                            changed = true;
+                            Outcome::Found(true)
+                        }
+                    }
+                }
+                Op::Discard { id, .. } => match dead_ids.remove(id.as_str())?.map(|v| v.value()) {
+                    None => Outcome::Found(false),
+                    Some(at) => {
+                        dead_letters.remove((at, id.as_str()))?;
+                        // Acked from now on: the retention, if any, runs from here.
+                        if self.forget_acked_after.is_some()
+                            && let Some(seq) = ids.get(id.as_str())?.map(|v| v.value())
+                            && unacked.get(seq)?.is_none()
+                        {
+                            acked.insert((now, seq), id.as_str())?;
+                        }
+                        changed = true;
+                        Outcome::Found(true)
+                    }
+                },
                 Op::Insert { id, ttl, .. } => {
                     let current = seen.get(id.as_str())?.map(|v| v.value());
                     let inserted = match current {
@@ -640,6 +773,18 @@ fn answer(op: Op, outcome: Result<Outcome, StoreError>) {
         }
         Op::Insert { reply, .. } => {
             let _ = reply.send(outcome.map(|o| matches!(o, Outcome::Inserted(true))));
+        }
+        Op::Revive { reply, .. } | Op::Discard { reply, .. } => {
+            let _ = reply.send(outcome.and_then(|o| match o {
+                Outcome::Failed(e) => Err(e),
+                o => Ok(matches!(o, Outcome::Found(true))),
+            }));
+        }
+        Op::Bury { reply, .. } => {
+            let _ = reply.send(outcome.and_then(|o| match o {
+                Outcome::Failed(e) => Err(e),
+                _ => Ok(()),
+            }));
         }
         Op::Ack { reply, .. }
         | Op::Save { reply, .. }

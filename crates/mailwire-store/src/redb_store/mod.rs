@@ -22,7 +22,7 @@ use redb::Database;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::{Clock, unix_millis};
-use crate::{Appended, Checkpoints, SeenSet, Store, StoreError};
+use crate::{Appended, Checkpoints, DeadLetter, SeenSet, Store, StoreError, dead};
 use committer::{Counters, DbState, Op, Reply, SharedClaims, SharedDb};
 use error::unavailable;
 use mailwire_source::BoxError;
@@ -52,6 +52,11 @@ const QUEUE: usize = 4096;
 ///   (appended or claimed, not acked or released) lasts for as long as it is held,
 ///   so [`claim`](crate::Store::claim) never hands it out again meanwhile; a
 ///   released one is free at once, and after a restart every unacked event is.
+/// - **Dead letters:** two tables of the same file (the letters by when they were
+///   buried, and their ids). [`bury`](crate::Store::bury) takes the event out of
+///   the log, marks it acked and keeps its letter, [`revive`](crate::Store::revive)
+///   puts it back at the end of the log, unacked and held by nobody: each one write,
+///   by the committer, in the group's transaction.
 /// - **Checkpoints:** a table of the same file; a save is written by the
 ///   committer in the group's transaction, as durable as an append and costing no
 ///   more (it shares the group's fsync). A save that cannot be written (a full disk)
@@ -272,6 +277,35 @@ impl Store for RedbStore {
 
     fn lease(&self) -> Duration {
         Duration::from_millis(self.shared.lease_ms)
+    }
+
+    async fn bury(&self, letter: &DeadLetter) -> Result<(), StoreError> {
+        let (id, at, letter) = (
+            letter.id().to_owned(),
+            unix_millis(letter.at),
+            dead::encode(letter),
+        );
+        self.submit(|reply| Op::Bury {
+            id,
+            at,
+            letter,
+            reply,
+        })
+        .await
+    }
+
+    async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
+        self.read(move |db| tables::dead_letters(db, limit)).await
+    }
+
+    async fn revive(&self, id: &str) -> Result<bool, StoreError> {
+        let id = id.to_owned();
+        self.submit(|reply| Op::Revive { id, reply }).await
+    }
+
+    async fn discard(&self, id: &str) -> Result<bool, StoreError> {
+        let id = id.to_owned();
+        self.submit(|reply| Op::Discard { id, reply }).await
     }
 }
 

@@ -3,8 +3,8 @@
 use mailwire_proto::Event;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
-use crate::StoreError;
 use crate::redb_store::error::unavailable;
+use crate::{DeadLetter, StoreError, dead};
 
 /// The version of this layout, kept in [`META`] under [`FORMAT_KEY`].
 pub(crate) const FORMAT: u64 = 1;
@@ -33,6 +33,13 @@ pub(crate) const ACKED: TableDefinition<'_, (u64, u64), &str> = TableDefinition:
 /// covered), beside the log they describe. A table added to layout 1 without a new
 /// version: a file without it gets it when opened, and an older reader ignores it.
 pub(crate) const CHECKPOINTS: TableDefinition<'_, &str, &str> = TableDefinition::new("checkpoints");
+/// (buried at in Unix ms, event id) -> the dead letter (see `crate::dead` for its
+/// bytes): a range scan is oldest first. Added to layout 1 like [`CHECKPOINTS`].
+pub(crate) const DEAD_LETTERS: TableDefinition<'_, (u64, &str), &[u8]> =
+    TableDefinition::new("dead_letters");
+/// Event id -> when its dead letter was buried: its key in [`DEAD_LETTERS`].
+pub(crate) const DEAD_LETTER_IDS: TableDefinition<'_, &str, u64> =
+    TableDefinition::new("dead_letter_ids");
 /// Layout metadata.
 pub(crate) const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
 
@@ -68,6 +75,8 @@ pub(crate) fn prepare(db: &Database) -> Result<u64, StoreError> {
         txn.open_table(SEEN_BY_EXPIRY).map_err(unavailable)?;
         txn.open_table(ACKED).map_err(unavailable)?;
         txn.open_table(CHECKPOINTS).map_err(unavailable)?;
+        txn.open_table(DEAD_LETTERS).map_err(unavailable)?;
+        txn.open_table(DEAD_LETTER_IDS).map_err(unavailable)?;
         let after_last = match events.last().map_err(unavailable)? {
             None => 0,
             Some((seq, _)) => seq
@@ -134,6 +143,19 @@ pub(crate) fn checkpoint(db: &Database, key: &str) -> Result<Option<String>, Sto
         .get(key)
         .map_err(unavailable)?
         .map(|v| v.value().to_owned()))
+}
+
+/// Up to `limit` dead letters, oldest first.
+pub(crate) fn dead_letters(db: &Database, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
+    let txn = db.begin_read().map_err(unavailable)?;
+    let letters = txn.open_table(DEAD_LETTERS).map_err(unavailable)?;
+    let mut out = Vec::new();
+    for entry in letters.iter().map_err(unavailable)?.take(limit) {
+        let (key, bytes) = entry.map_err(unavailable)?;
+        let (_, id) = key.value();
+        out.push(dead::decode(id, bytes.value())?);
+    }
+    Ok(out)
 }
 
 /// True when `id` is in the seen-set and expires after `now_ms`.

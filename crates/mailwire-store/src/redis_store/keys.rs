@@ -2,14 +2,20 @@
 
 /// The key names of one store.
 ///
-/// The stream and the id keys of a log share a hash tag (`{prefix:log}`), so the
-/// scripts that touch both run on one Redis Cluster node.
+/// The stream, the id keys and the dead letters of a log share a hash tag
+/// (`{prefix:log}`), so the scripts that touch them together run on one Redis
+/// Cluster node.
 #[derive(Clone, Debug)]
 pub(crate) struct Keys {
     /// The Redis Stream holding the log's unacked events.
     pub(crate) stream: String,
     /// Prefix of the key, one per event id ever appended, holding its stream entry id.
     id_prefix: String,
+    /// The sorted set of the dead letters' ids, scored by when they were buried
+    /// (Unix ms): oldest first.
+    pub(crate) dead: String,
+    /// The hash of the dead letters: id -> the letter's bytes (see `crate::dead`).
+    pub(crate) dead_letters: String,
     /// Prefix of the seen-set's keys.
     seen_prefix: String,
     /// Prefix of the consumer-name slot locks (`<group>:<name>` follows).
@@ -25,6 +31,8 @@ impl Keys {
         Keys {
             stream: format!("{tag}:stream"),
             id_prefix: format!("{tag}:id:"),
+            dead: format!("{tag}:dead"),
+            dead_letters: format!("{tag}:dead:letters"),
             seen_prefix: format!("{prefix}:seen:"),
             slot_prefix: format!("{tag}:consumer:"),
             checkpoints: format!("{prefix}:checkpoints"),

@@ -23,7 +23,7 @@ use redis::aio::ConnectionManager;
 
 use crate::acked::AckedIds;
 use crate::clock::{Clock, expiry, unix_millis};
-use crate::{Appended, Checkpoints, SeenSet, Store, StoreError};
+use crate::{Appended, Checkpoints, DeadLetter, SeenSet, Store, StoreError, dead};
 use error::{from_redis, unexpected};
 use keys::Keys;
 use mailwire_source::BoxError;
@@ -93,6 +93,12 @@ pub(crate) fn capped_millis(d: Duration) -> u64 {
 ///   [`forget_acked_after`](RedisStoreBuilder::forget_acked_after) to bound how long).
 /// - **Durability is Redis's:** an append is kept once Redis has it; to survive a
 ///   Redis crash too, run Redis with `appendonly yes` and `appendfsync always`.
+/// - **Dead letters:** a sorted set of their ids by when they were buried and a hash
+///   of the letters, under the log's hash tag. [`bury`](Store::bury) is one script
+///   (the ack and the letter kept), [`revive`](Store::revive) another: the event goes
+///   back into the stream as a new entry nobody renews, idle since the epoch, so the
+///   next [`claim`](Store::claim) of any instance takes it; the id key names it (the
+///   acked mark is gone) and the letter is removed.
 /// - **Checkpoints:** one hash, `<prefix>:checkpoints`, a field per key: every
 ///   instance on the same key prefix shares them. A save is kept once Redis
 ///   answers (as durable as an append); one that Redis does not answer is an error.
@@ -433,8 +439,10 @@ impl Store for RedisStore {
         let _: i64 = scripts::ACK
             .key(self.inner.keys.id(id))
             .key(&self.inner.keys.stream)
+            .key(&self.inner.keys.dead_letters)
             .arg(&self.inner.group)
             .arg(self.inner.forget_acked_after_ms)
+            .arg(id)
             .invoke_async(&mut conn)
             .await
             .map_err(from_redis)?;
@@ -494,7 +502,117 @@ impl Store for RedisStore {
     fn lease(&self) -> Duration {
         Duration::from_millis(self.inner.lease_ms)
     }
+
+    async fn bury(&self, letter: &DeadLetter) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        let id = letter.id();
+        let keys = &self.inner.keys;
+        let _: i64 = scripts::BURY
+            .key(keys.id(id))
+            .key(&keys.stream)
+            .key(&keys.dead)
+            .key(&keys.dead_letters)
+            .arg(&self.inner.group)
+            .arg(id)
+            .arg(unix_millis(letter.at))
+            .arg(dead::encode(letter))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(from_redis)?;
+        self.held().remove(id);
+        lock(&self.inner.acked).insert(id.to_owned());
+        Ok(())
+    }
+
+    async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
+        let mut conn = self.conn()?;
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let keys = &self.inner.keys;
+        let reply: Value = scripts::DEAD_LETTERS
+            .key(&keys.dead)
+            .key(&keys.dead_letters)
+            .arg(i64::try_from(limit).unwrap_or(i64::MAX))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(from_redis)?;
+        reply::dead_letters(reply)?
+            .into_iter()
+            .map(|(id, letter)| {
+                let letter = letter.ok_or_else(|| {
+                    StoreError::Corrupt(format!("dead letter {id:?} is listed but not kept"))
+                })?;
+                dead::decode(&id, &letter)
+            })
+            .collect()
+    }
+
+    async fn revive(&self, id: &str) -> Result<bool, StoreError> {
+        let keys = &self.inner.keys;
+        // Read, checked, then put back if it is still the letter read: only an event
+        // that parses goes back into the stream.
+        for _ in 0..REVIVE_TRIES {
+            let mut conn = self.conn()?;
+            let letter: Option<Vec<u8>> = redis::cmd("HGET")
+                .arg(&keys.dead_letters)
+                .arg(id)
+                .query_async(&mut conn)
+                .await
+                .map_err(from_redis)?;
+            let Some(letter) = letter else {
+                return Ok(false);
+            };
+            let event = dead::decode(id, &letter)?.event;
+            let revived: i64 = scripts::REVIVE
+                .key(keys.id(id))
+                .key(&keys.stream)
+                .key(&keys.dead)
+                .key(&keys.dead_letters)
+                .arg(&self.inner.group)
+                .arg(&self.inner.consumer)
+                .arg(id)
+                .arg(letter)
+                .arg(event.raw().as_ref())
+                .invoke_async(&mut conn)
+                .await
+                .map_err(from_redis)?;
+            match revived {
+                0 => return Ok(false),
+                1 => {
+                    // Not held here, and its next ack must reach Redis.
+                    self.held().remove(id);
+                    lock(&self.inner.acked).forget(id);
+                    return Ok(true);
+                }
+                2 => continue,
+                other => return Err(unexpected(format_args!("revive script answered {other}"))),
+            }
+        }
+        Err(StoreError::Unavailable(
+            format!("dead letter {id:?} kept changing while being revived").into(),
+        ))
+    }
+
+    async fn discard(&self, id: &str) -> Result<bool, StoreError> {
+        let mut conn = self.conn()?;
+        let keys = &self.inner.keys;
+        let discarded: i64 = scripts::DISCARD
+            .key(keys.id(id))
+            .key(&keys.dead)
+            .key(&keys.dead_letters)
+            .arg(id)
+            .arg(self.inner.forget_acked_after_ms)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(from_redis)?;
+        Ok(discarded == 1)
+    }
 }
+
+/// How many times a revive reads its letter again when it was buried again
+/// meanwhile.
+const REVIVE_TRIES: usize = 8;
 
 #[async_trait]
 impl Checkpoints for RedisStore {

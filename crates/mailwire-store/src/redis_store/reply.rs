@@ -83,6 +83,32 @@ pub(crate) fn auto_claim(reply: Value) -> Result<(EntryId, Vec<Entry>), StoreErr
     Ok((entry_id(cursor)?, entries_of(entries)?))
 }
 
+/// The dead letters script: `[id, letter, id, letter, ...]`, a letter nil when it is
+/// not kept.
+pub(crate) fn dead_letters(reply: Value) -> Result<Vec<(String, Option<Vec<u8>>)>, StoreError> {
+    let items = match reply {
+        Value::Nil => return Ok(Vec::new()),
+        Value::Array(items) => items,
+        other => return Err(unexpected(format_args!("dead letters {other:?}"))),
+    };
+    let mut out = Vec::with_capacity(items.len() / 2);
+    let mut items = items.into_iter();
+    while let Some(id) = items.next() {
+        let id = match id {
+            Value::BulkString(id) => String::from_utf8(id)
+                .map_err(|_| StoreError::Corrupt("a dead letter id is not UTF-8".into()))?,
+            other => return Err(unexpected(format_args!("dead letter id {other:?}"))),
+        };
+        let letter = match items.next() {
+            Some(Value::BulkString(letter)) => Some(letter),
+            Some(Value::Nil) => None,
+            other => return Err(unexpected(format_args!("dead letter {id:?}: {other:?}"))),
+        };
+        out.push((id, letter));
+    }
+    Ok(out)
+}
+
 fn entries_of(entries: Value) -> Result<Vec<Entry>, StoreError> {
     match entries {
         Value::Nil => Ok(Vec::new()),

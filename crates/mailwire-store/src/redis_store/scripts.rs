@@ -46,8 +46,8 @@ return 0
 
 /// Ack an event: leave the group's pending list and drop the bytes; the id key stays,
 /// so the id is still a duplicate, until the retention (if any) runs out; acking again
-/// does not restart it. KEYS: id key, stream. ARGV: group, retention (ms, 0 for
-/// forever).
+/// does not restart it, and it does not start while the id is a dead letter. KEYS:
+/// id key, stream, dead letters hash. ARGV: group, retention (ms, 0 for forever), id.
 pub(crate) static ACK: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -55,6 +55,96 @@ local entry = redis.call('GET', KEYS[1])
 if not entry then return 0 end
 redis.call('XACK', KEYS[2], ARGV[1], entry)
 redis.call('XDEL', KEYS[2], entry)
+if ARGV[2] ~= '0' and redis.call('PTTL', KEYS[1]) == -1
+    and redis.call('HEXISTS', KEYS[3], ARGV[3]) == 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 1
+",
+    )
+});
+
+/// Bury an event: ack it (out of the group's pending list and the stream) and keep
+/// its dead letter, replacing one kept already. The id key stays, with no expiry
+/// while the letter is kept, so a copy is a duplicate; an id never appended gets one
+/// naming no entry (`0-1`: `XADD *` never makes it). KEYS: id key, stream, dead
+/// letters sorted set, dead letters hash. ARGV: group, id, buried at (Unix ms), the
+/// letter's bytes.
+pub(crate) static BURY: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local entry = redis.call('GET', KEYS[1])
+if entry then
+  redis.call('XACK', KEYS[2], ARGV[1], entry)
+  redis.call('XDEL', KEYS[2], entry)
+  redis.call('PERSIST', KEYS[1])
+else
+  redis.call('SET', KEYS[1], '0-1')
+end
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[2])
+redis.call('HSET', KEYS[4], ARGV[2], ARGV[4])
+return 1
+",
+    )
+});
+
+/// Up to a number of dead letters, oldest first. KEYS: dead letters sorted set, dead
+/// letters hash. ARGV: how many. Returns `[id, letter, id, letter, ...]`, a letter
+/// nil when the hash lacks it.
+pub(crate) static DEAD_LETTERS: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local out = {}
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)) do
+  out[#out + 1] = id
+  out[#out + 1] = redis.call('HGET', KEYS[2], id)
+end
+return out
+",
+    )
+});
+
+/// Revive a dead letter, if it is still the one read: its event goes back into the
+/// stream as a new entry, pending with this consumer but idle since the epoch
+/// (`TIME 0`), so the next claim (`XAUTOCLAIM` past the lease) or append of it by any
+/// instance takes it; the id key names the new entry, with no expiry (its acked mark
+/// forgotten); the letter is removed. An id whose entry is in the stream already is
+/// left there. KEYS: id key, stream, dead letters sorted set, dead letters hash. ARGV:
+/// group, consumer, id, the letter's bytes as read, the event's raw bytes.
+///
+/// Returns 1 when revived, 0 when there is no such letter, 2 when the letter changed
+/// since it was read (buried again: read it again).
+pub(crate) static REVIVE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local letter = redis.call('HGET', KEYS[4], ARGV[3])
+if not letter then return 0 end
+if letter ~= ARGV[4] then return 2 end
+redis.call('HDEL', KEYS[4], ARGV[3])
+redis.call('ZREM', KEYS[3], ARGV[3])
+local entry = redis.call('GET', KEYS[1])
+if entry and #redis.call('XRANGE', KEYS[2], entry, entry) > 0 then return 1 end
+redis.pcall('XGROUP', 'CREATE', KEYS[2], ARGV[1], '0', 'MKSTREAM')
+entry = redis.call('XADD', KEYS[2], '*', 'event', ARGV[5])
+redis.call('SET', KEYS[1], entry)
+redis.call('XCLAIM', KEYS[2], ARGV[1], ARGV[2], 0, entry, 'TIME', 0, 'FORCE', 'JUSTID')
+return 1
+",
+    )
+});
+
+/// Discard a dead letter: the letter is removed, the id key stays (acked), and the
+/// retention (if any) starts. KEYS: id key, dead letters sorted set, dead letters
+/// hash. ARGV: id, retention (ms, 0 for forever). Returns 1 when discarded, 0 when
+/// there is no such letter.
+pub(crate) static DISCARD: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+redis.call('ZREM', KEYS[2], ARGV[1])
+if redis.call('HDEL', KEYS[3], ARGV[1]) == 0 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('SET', KEYS[1], '0-1')
+end
 if ARGV[2] ~= '0' and redis.call('PTTL', KEYS[1]) == -1 then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end

@@ -202,6 +202,21 @@ impl Store for FlakyLog {
     async fn contains(&self, id: &str) -> Result<bool, StoreError> {
         self.inner.contains(id).await
     }
+    async fn bury(&self, letter: &mailwire_store::DeadLetter) -> Result<(), StoreError> {
+        self.inner.bury(letter).await
+    }
+    async fn dead_letters(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<mailwire_store::DeadLetter>, StoreError> {
+        self.inner.dead_letters(limit).await
+    }
+    async fn revive(&self, id: &str) -> Result<bool, StoreError> {
+        self.inner.revive(id).await
+    }
+    async fn discard(&self, id: &str) -> Result<bool, StoreError> {
+        self.inner.discard(id).await
+    }
 }
 
 /// An event log whose appends wait for the test's permission, announcing that they
@@ -260,6 +275,21 @@ impl Store for GatedLog {
     }
     async fn contains(&self, id: &str) -> Result<bool, StoreError> {
         self.inner.contains(id).await
+    }
+    async fn bury(&self, letter: &mailwire_store::DeadLetter) -> Result<(), StoreError> {
+        self.inner.bury(letter).await
+    }
+    async fn dead_letters(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<mailwire_store::DeadLetter>, StoreError> {
+        self.inner.dead_letters(limit).await
+    }
+    async fn revive(&self, id: &str) -> Result<bool, StoreError> {
+        self.inner.revive(id).await
+    }
+    async fn discard(&self, id: &str) -> Result<bool, StoreError> {
+        self.inner.discard(id).await
     }
 }
 
