@@ -24,10 +24,13 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Run a local simulator of the email service (WebSocket, REST, webhooks, chaos).
     Dev(cmd::dev::Args),
-    /// Print each event once, as a JSON line, from the WebSocket and/or webhooks.
+    /// Print each event once, as a JSON line, or run a command for it, from the
+    /// WebSocket, webhooks, the backfill and the store.
     Listen(Box<cmd::listen::Args>),
     /// POST events from the WebSocket to a local endpoint as signed webhooks.
     Forward(cmd::forward::Args),
+    /// List, retry or drop the events whose handler failed every attempt.
+    DeadLetters(cmd::dead_letters::Args),
     /// Make an email arrive in an inbox of the simulator.
     Send(cmd::send::Args),
     /// Run the whole system in one process: simulator, agent, drop, report.
@@ -46,6 +49,7 @@ impl Command {
             Self::Dev(args) => cmd::dev::run(args),
             Self::Listen(args) => cmd::listen::run(*args),
             Self::Forward(args) => cmd::forward::run(args),
+            Self::DeadLetters(args) => cmd::dead_letters::run(args),
             Self::Send(args) => cmd::send::run(args),
             Self::Demo(args) => cmd::demo::run(args),
             Self::Verify(args) => cmd::verify::run(args),

@@ -745,7 +745,11 @@ async fn a_revived_event_is_claimed_by_any_instance() {
         assert_eq!(a.append(&e).await.unwrap(), Appended::New);
         a.bury(&suite::letter(e, 2, n)).await.unwrap();
     }
-    assert_eq!(stream_len(&cleanup.prefix).await, 0, "buried: out of the log");
+    assert_eq!(
+        stream_len(&cleanup.prefix).await,
+        0,
+        "buried: out of the log"
+    );
     let letters = b.dead_letters(10).await.unwrap();
     let letter_ids: Vec<&str> = letters.iter().map(|l| l.id()).collect();
     assert_eq!(letter_ids, ["evt_0", "evt_1"]);
@@ -854,6 +858,10 @@ async fn a_dead_letter_that_is_not_one_is_corrupt() {
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
+    assert!(
+        !Store::contains(&store, "evt_3").await.unwrap(),
+        "a bury that failed wrote nothing"
+    );
     let err = store.revive("evt_3").await.unwrap_err();
     assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
 }

@@ -26,9 +26,11 @@ use super::runtime::{
 use super::tenants::TenantSet;
 use super::{API_KEY_ENV, AuthArg, SECRET_ENV, SchemeArg, Secret, header_name, keyring};
 
+mod exec;
 mod line;
 
-use line::{json_line, rfc3339};
+pub(crate) use line::rfc3339;
+use line::json_line;
 
 /// `mailwire listen --ws URL --api-key KEY [--inbox ID]... [--event TYPE]...
 /// [--webhook-listen ADDR [--webhook-path P] --secret S --scheme S
@@ -180,6 +182,39 @@ pub(crate) struct Args {
     /// requests get 429 (`off` for no limit).
     #[arg(long, value_name = "RATE", default_value = "10/min burst 20")]
     rate_limit_failures: String,
+    /// Run CMD (with `sh -c`) for each event instead of printing it: the event's JSON
+    /// line on its stdin; MAILWIRE_EVENT_ID, MAILWIRE_EVENT_TYPE, MAILWIRE_INBOX_ID,
+    /// MAILWIRE_THREAD_ID, MAILWIRE_ORIGIN, MAILWIRE_ATTEMPT and MAILWIRE_TENANT in
+    /// its environment. Exit status 0 acknowledges the event; anything else (or the
+    /// timeout) is a failed attempt, retried with backoff, and after the last one
+    /// the event is kept as a dead letter in the store (`mailwire dead-letters`).
+    #[arg(long, value_name = "CMD")]
+    exec: Option<String>,
+    /// With --exec: how many commands may run at once.
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "exec",
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    concurrency: u32,
+    /// With --exec: which events run one at a time, in arrival order: `thread` (one
+    /// conversation at a time: its thread, else its inbox), `inbox`, or `none`.
+    #[arg(long, value_name = "KEY", default_value = "thread", requires = "exec")]
+    order_by: mailwire_agent::OrderBy,
+    /// With --exec: runs of a failing command before its event is kept as a dead
+    /// letter.
+    #[arg(long, value_name = "N", default_value_t = 5, requires = "exec",
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    attempts: u32,
+    /// With --exec: about how long before the first retry (doubling, up to 60 s).
+    #[arg(long, value_name = "MS", default_value_t = 1000, requires = "exec")]
+    retry_delay_ms: u64,
+    /// With --exec: a command running longer is killed (with what it started), a
+    /// failed attempt (0: no limit).
+    #[arg(long, value_name = "SECS", default_value_t = 300, requires = "exec")]
+    handler_timeout_secs: u64,
+    /// With --exec: at a stop (SIGINT, SIGTERM), how long the commands running may
+    /// take to finish before they are killed and their events released for another
+    /// listener or the next start.
+    #[arg(long, value_name = "SECS", default_value_t = 30, requires = "exec")]
+    drain_secs: u64,
 }
 
 /// A `--rate-limit-*` value: a rate, or `off`.
@@ -417,15 +452,48 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         if let Some(set) = tenants {
             tokio::spawn(set.watch());
         }
-        let mut printed = 0u64;
-        let result = print_events(&mut agent, &mut printed, stop).await;
-        agent.stop().await;
-        let stats = agent.stats();
-        status!(
-            "stopped: {} events printed, {} duplicates suppressed",
-            printed,
-            stats.duplicates()
-        );
+        let result = match handlers(&args) {
+            Some(handlers) => {
+                status!(
+                    "exec: up to {} at once, one at a time per {}: {}",
+                    handlers.concurrency,
+                    match handlers.order {
+                        mailwire_agent::OrderBy::Thread => "thread",
+                        mailwire_agent::OrderBy::Inbox => "inbox",
+                        _ => "event",
+                    },
+                    handlers.command
+                );
+                let ran = exec::run(&mut agent, handlers, stop).await;
+                agent.stop().await;
+                match ran {
+                    Ok(run) => {
+                        status!(
+                            "stopped: {} events handled, {} failed attempts, {} dead letters, \
+{} released, {} duplicates suppressed",
+                            run.handled,
+                            run.failed,
+                            run.dead_letters,
+                            run.released,
+                            agent.stats().duplicates()
+                        );
+                        Ok(ExitCode::SUCCESS)
+                    }
+                    Err(e) => Err(anyhow!("{e}")),
+                }
+            }
+            None => {
+                let mut printed = 0u64;
+                let result = print_events(&mut agent, &mut printed, stop).await;
+                agent.stop().await;
+                status!(
+                    "stopped: {} events printed, {} duplicates suppressed",
+                    printed,
+                    agent.stats().duplicates()
+                );
+                result
+            }
+        };
         drop(agent);
         if let Some(store) = stores.redb {
             store.close().await.context("closing the store")?;
@@ -434,6 +502,19 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             store.close().await.context("closing the Redis store")?;
         }
         result
+    })
+}
+
+/// The `--exec` handlers, when asked for.
+fn handlers(args: &Args) -> Option<exec::Handlers> {
+    Some(exec::Handlers {
+        command: args.exec.clone()?,
+        concurrency: args.concurrency as usize,
+        order: args.order_by.clone(),
+        attempts: args.attempts,
+        retry_delay: Duration::from_millis(args.retry_delay_ms),
+        timeout: Some(Duration::from_secs(args.handler_timeout_secs)).filter(|d| !d.is_zero()),
+        drain: Duration::from_secs(args.drain_secs),
     })
 }
 

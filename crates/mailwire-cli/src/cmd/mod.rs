@@ -1,5 +1,6 @@
 //! One module per subcommand, plus what several of them share.
 
+pub(crate) mod dead_letters;
 pub(crate) mod demo;
 pub(crate) mod dev;
 pub(crate) mod forward;

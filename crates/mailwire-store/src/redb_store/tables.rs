@@ -174,7 +174,7 @@ mod tests {
     //! error, never a panic.
 
     use super::*;
-    use crate::{RedbStore, Store};
+    use crate::{DeadLetter, RedbStore, Store};
 
     fn event(id: &str) -> Event {
         Event::parse(format!(r#"{{"id":"{id}","type":"test.event","data":{{}}}}"#).into_bytes())
@@ -227,6 +227,69 @@ mod tests {
         let store = RedbStore::open(&path).unwrap();
         let err = store.unacked(10).await.expect_err("a missing record");
         assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
+    }
+
+    /// A file written before the dead letter tables existed (the same layout
+    /// version) opens, gets them, and keeps dead letters.
+    #[tokio::test]
+    async fn a_file_without_the_dead_letter_tables_gets_them() {
+        let (_dir, path) = damaged(|txn| {
+            assert!(txn.delete_table(DEAD_LETTERS).unwrap());
+            assert!(txn.delete_table(DEAD_LETTER_IDS).unwrap());
+        })
+        .await;
+        let store = RedbStore::open(&path).unwrap();
+        assert!(store.dead_letters(10).await.unwrap().is_empty());
+        assert!(!store.revive("evt_0").await.unwrap());
+        store
+            .bury(&DeadLetter::new(event("evt_0"), 1, "failed"))
+            .await
+            .unwrap();
+        assert_eq!(store.dead_letters(10).await.unwrap()[0].id(), "evt_0");
+        assert_eq!(store.unacked(10).await.unwrap()[0].id(), "evt_1");
+        store.close().await.unwrap();
+        let db = Database::open(&path).unwrap();
+        let txn = db.begin_read().unwrap();
+        assert_eq!(
+            txn.open_table(META)
+                .unwrap()
+                .get(FORMAT_KEY)
+                .unwrap()
+                .unwrap()
+                .value(),
+            1,
+            "the same layout version"
+        );
+    }
+
+    /// A dead letter that does not parse is corrupt for the listing and the revive,
+    /// which puts nothing into the log; discarding it still works.
+    #[tokio::test]
+    async fn a_dead_letter_that_no_longer_parses_is_corrupt() {
+        let (_dir, path) = damaged(|txn| {
+            txn.open_table(DEAD_LETTER_IDS)
+                .unwrap()
+                .insert("evt_9", 5)
+                .unwrap();
+            txn.open_table(DEAD_LETTERS)
+                .unwrap()
+                .insert((5, "evt_9"), &b"\x01truncated"[..])
+                .unwrap();
+        })
+        .await;
+        let store = RedbStore::open(&path).unwrap();
+        let err = store.dead_letters(10).await.expect_err("a damaged letter");
+        assert!(
+            matches!(&err, StoreError::Corrupt(m) if m.contains("evt_9")),
+            "{err:?}"
+        );
+        let err = store.revive("evt_9").await.expect_err("a damaged letter");
+        assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
+        assert_eq!(store.unacked(10).await.unwrap().len(), 2, "nothing revived");
+        // The store still works, the damaged letter can be discarded.
+        store.append(&event("evt_2")).await.unwrap();
+        assert!(store.discard("evt_9").await.unwrap());
+        assert!(store.dead_letters(10).await.unwrap().is_empty());
     }
 
     #[tokio::test]

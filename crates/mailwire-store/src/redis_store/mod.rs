@@ -533,7 +533,7 @@ impl Store for RedisStore {
         let reply: Value = scripts::DEAD_LETTERS
             .key(&keys.dead)
             .key(&keys.dead_letters)
-            .arg(i64::try_from(limit).unwrap_or(i64::MAX))
+            .arg(i64::try_from(limit - 1).unwrap_or(i64::MAX))
             .invoke_async(&mut conn)
             .await
             .map_err(from_redis)?;

@@ -83,9 +83,12 @@ pub(crate) fn auto_claim(reply: Value) -> Result<(EntryId, Vec<Entry>), StoreErr
     Ok((entry_id(cursor)?, entries_of(entries)?))
 }
 
+/// A dead letter's id and its bytes (`None` when it is listed but not kept).
+pub(crate) type ListedLetter = (String, Option<Vec<u8>>);
+
 /// The dead letters script: `[id, letter, id, letter, ...]`, a letter nil when it is
 /// not kept.
-pub(crate) fn dead_letters(reply: Value) -> Result<Vec<(String, Option<Vec<u8>>)>, StoreError> {
+pub(crate) fn dead_letters(reply: Value) -> Result<Vec<ListedLetter>, StoreError> {
     let items = match reply {
         Value::Nil => return Ok(Vec::new()),
         Value::Array(items) => items,

@@ -53,10 +53,11 @@ pub(crate) static ACK: LazyLock<Script> = LazyLock::new(|| {
         r"
 local entry = redis.call('GET', KEYS[1])
 if not entry then return 0 end
+local expire = ARGV[2] ~= '0' and redis.call('PTTL', KEYS[1]) == -1
+  and redis.call('HEXISTS', KEYS[3], ARGV[3]) == 0
 redis.call('XACK', KEYS[2], ARGV[1], entry)
 redis.call('XDEL', KEYS[2], entry)
-if ARGV[2] ~= '0' and redis.call('PTTL', KEYS[1]) == -1
-    and redis.call('HEXISTS', KEYS[3], ARGV[3]) == 0 then
+if expire then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 return 1
@@ -70,10 +71,16 @@ return 1
 /// naming no entry (`0-1`: `XADD *` never makes it). KEYS: id key, stream, dead
 /// letters sorted set, dead letters hash. ARGV: group, id, buried at (Unix ms), the
 /// letter's bytes.
+///
+/// Redis does not undo what a script wrote before an error, so the scripts that
+/// write dead letters read every key first: one holding another type fails the
+/// script before it writes anything.
 pub(crate) static BURY: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 local entry = redis.call('GET', KEYS[1])
+redis.call('ZSCORE', KEYS[3], ARGV[2])
+redis.call('HEXISTS', KEYS[4], ARGV[2])
 if entry then
   redis.call('XACK', KEYS[2], ARGV[1], entry)
   redis.call('XDEL', KEYS[2], entry)
@@ -89,13 +96,14 @@ return 1
 });
 
 /// Up to a number of dead letters, oldest first. KEYS: dead letters sorted set, dead
-/// letters hash. ARGV: how many. Returns `[id, letter, id, letter, ...]`, a letter
+/// letters hash. ARGV: the index of the last (how many less one; passed to Redis as
+/// is, Lua numbers are doubles). Returns `[id, letter, id, letter, ...]`, a letter
 /// nil when the hash lacks it.
 pub(crate) static DEAD_LETTERS: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 local out = {}
-for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)) do
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, ARGV[1])) do
   out[#out + 1] = id
   out[#out + 1] = redis.call('HGET', KEYS[2], id)
 end
@@ -120,14 +128,16 @@ pub(crate) static REVIVE: LazyLock<Script> = LazyLock::new(|| {
 local letter = redis.call('HGET', KEYS[4], ARGV[3])
 if not letter then return 0 end
 if letter ~= ARGV[4] then return 2 end
+redis.call('ZSCORE', KEYS[3], ARGV[3])
+local entry = redis.call('GET', KEYS[1])
+if not (entry and #redis.call('XRANGE', KEYS[2], entry, entry) > 0) then
+  redis.pcall('XGROUP', 'CREATE', KEYS[2], ARGV[1], '0', 'MKSTREAM')
+  entry = redis.call('XADD', KEYS[2], '*', 'event', ARGV[5])
+  redis.call('SET', KEYS[1], entry)
+  redis.call('XCLAIM', KEYS[2], ARGV[1], ARGV[2], 0, entry, 'TIME', 0, 'FORCE', 'JUSTID')
+end
 redis.call('HDEL', KEYS[4], ARGV[3])
 redis.call('ZREM', KEYS[3], ARGV[3])
-local entry = redis.call('GET', KEYS[1])
-if entry and #redis.call('XRANGE', KEYS[2], entry, entry) > 0 then return 1 end
-redis.pcall('XGROUP', 'CREATE', KEYS[2], ARGV[1], '0', 'MKSTREAM')
-entry = redis.call('XADD', KEYS[2], '*', 'event', ARGV[5])
-redis.call('SET', KEYS[1], entry)
-redis.call('XCLAIM', KEYS[2], ARGV[1], ARGV[2], 0, entry, 'TIME', 0, 'FORCE', 'JUSTID')
 return 1
 ",
     )
@@ -140,12 +150,17 @@ return 1
 pub(crate) static DISCARD: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
+redis.call('ZSCORE', KEYS[2], ARGV[1])
+local pttl = redis.call('PTTL', KEYS[1])
+if redis.call('HDEL', KEYS[3], ARGV[1]) == 0 then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  return 0
+end
 redis.call('ZREM', KEYS[2], ARGV[1])
-if redis.call('HDEL', KEYS[3], ARGV[1]) == 0 then return 0 end
-if redis.call('EXISTS', KEYS[1]) == 0 then
+if pttl == -2 then
   redis.call('SET', KEYS[1], '0-1')
 end
-if ARGV[2] ~= '0' and redis.call('PTTL', KEYS[1]) == -1 then
+if ARGV[2] ~= '0' and pttl < 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 return 1

@@ -3,12 +3,28 @@
 
 use std::time::SystemTime;
 
-use mailwire_source::Delivery;
+use mailwire_proto::Event;
+use mailwire_source::{Delivery, Origin, TenantId};
 use serde_json::value::RawValue;
 use time::format_description::well_known::Rfc3339;
 
 /// `{"id","type","origin","received_at","event":<raw>}` and a newline.
 pub(super) fn json_line(delivery: &Delivery) -> Vec<u8> {
+    line_of(
+        &delivery.event,
+        &delivery.origin,
+        delivery.tenant.as_ref(),
+        delivery.received_at,
+    )
+}
+
+/// The line of an event received from `origin` at `received_at`.
+pub(super) fn line_of(
+    event: &Event,
+    origin: &Origin,
+    tenant: Option<&TenantId>,
+    received_at: SystemTime,
+) -> Vec<u8> {
     #[derive(serde::Serialize)]
     struct Line<'a> {
         id: &'a str,
@@ -21,7 +37,6 @@ pub(super) fn json_line(delivery: &Delivery) -> Vec<u8> {
         /// The event as it was received, not read into values and written again.
         event: &'a RawValue,
     }
-    let event = &delivery.event;
     let raw = event.raw();
     // Pretty-printed JSON would break the one-line-per-event format.
     let flat;
@@ -41,9 +56,9 @@ pub(super) fn json_line(delivery: &Delivery) -> Vec<u8> {
             &Line {
                 id: event.id(),
                 event_type: event.event_type().as_str(),
-                origin: delivery.origin.as_str(),
-                tenant: delivery.tenant.as_ref().map(|t| t.as_str()),
-                received_at: rfc3339(delivery.received_at),
+                origin: origin.as_str(),
+                tenant: tenant.map(TenantId::as_str),
+                received_at: rfc3339(received_at),
                 event: event_json,
             },
         )
@@ -53,8 +68,8 @@ pub(super) fn json_line(delivery: &Delivery) -> Vec<u8> {
         let fallback = serde_json::json!({
             "id": event.id(),
             "type": event.event_type().as_str(),
-            "origin": delivery.origin.as_str(),
-            "received_at": rfc3339(delivery.received_at),
+            "origin": origin.as_str(),
+            "received_at": rfc3339(received_at),
             "event": String::from_utf8_lossy(raw),
             "error": format!("the event is not JSON: {e}"),
         });
@@ -64,7 +79,7 @@ pub(super) fn json_line(delivery: &Delivery) -> Vec<u8> {
     line
 }
 
-pub(super) fn rfc3339(at: SystemTime) -> String {
+pub(crate) fn rfc3339(at: SystemTime) -> String {
     time::OffsetDateTime::from(at)
         .format(&Rfc3339)
         .unwrap_or_default()
@@ -81,8 +96,6 @@ fn one_line(json: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mailwire_proto::Event;
-    use mailwire_source::Origin;
 
     #[test]
     fn a_line_embeds_the_raw_event_on_one_line() {
