@@ -54,7 +54,11 @@ enum Action {
 #[derive(Debug, clap::Args)]
 struct Pick {
     /// The ids (as `list` shows them).
-    #[arg(value_name = "ID", required_unless_present = "all", conflicts_with = "all")]
+    #[arg(
+        value_name = "ID",
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
     ids: Vec<String>,
     /// Every dead letter.
     #[arg(long)]
@@ -113,7 +117,11 @@ async fn act(action: &Action, store: &dyn Store) -> anyhow::Result<ExitCode> {
             let letters = store.dead_letters(*limit).await?;
             let mut out = std::io::stdout().lock();
             for letter in &letters {
-                let line = if *json { json_line(letter) } else { text_line(letter) };
+                let line = if *json {
+                    json_line(letter)
+                } else {
+                    text_line(letter)
+                };
                 writeln!(out, "{line}")?;
             }
             out.flush()?;

@@ -29,8 +29,8 @@ use super::{API_KEY_ENV, AuthArg, SECRET_ENV, SchemeArg, Secret, header_name, ke
 mod exec;
 mod line;
 
-pub(crate) use line::rfc3339;
 use line::json_line;
+pub(crate) use line::rfc3339;
 
 /// `mailwire listen --ws URL --api-key KEY [--inbox ID]... [--event TYPE]...
 /// [--webhook-listen ADDR [--webhook-path P] --secret S --scheme S
@@ -240,7 +240,7 @@ fn rate_limits(args: &Args) -> anyhow::Result<RateLimits> {
 
 /// The REST API beside a WebSocket URL: AgentMail's, or a simulator's on the same
 /// address (`ws://host:port/v0`).
-fn default_backfill(ws: &str) -> Option<String> {
+pub(crate) fn default_backfill(ws: &str) -> Option<String> {
     let uri: http::Uri = ws.parse().ok()?;
     let scheme = match uri.scheme_str()? {
         "wss" => "https",
@@ -258,20 +258,39 @@ fn default_backfill(ws: &str) -> Option<String> {
 }
 
 /// The one store, and the engine behind it (to close it at the end).
-struct Stores {
-    store: Arc<dyn Store>,
-    redb: Option<RedbStore>,
-    redis: Option<RedisStore>,
+pub(crate) struct Stores {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) redb: Option<RedbStore>,
+    pub(crate) redis: Option<RedisStore>,
 }
 
 async fn open_store(args: &Args) -> anyhow::Result<Stores> {
-    let lease = Duration::from_millis(args.lease_ms.max(1));
-    if let Some(url) = &args.redis {
-        let mut builder = RedisStore::builder(url.as_str())
-            .key_prefix(args.redis_prefix.as_str())
+    open_stores(
+        args.store.as_deref(),
+        args.redis.as_deref(),
+        &args.redis_prefix,
+        args.consumer.as_deref(),
+        args.lease_ms,
+    )
+    .await
+}
+
+/// The store `--redis` (with `--redis-prefix`, `--consumer`), `--store` or neither
+/// (memory) names, its claims held for `--lease-ms`.
+pub(crate) async fn open_stores(
+    store: Option<&std::path::Path>,
+    redis: Option<&str>,
+    redis_prefix: &str,
+    consumer: Option<&str>,
+    lease_ms: u64,
+) -> anyhow::Result<Stores> {
+    let lease = Duration::from_millis(lease_ms.max(1));
+    if let Some(url) = redis {
+        let mut builder = RedisStore::builder(url)
+            .key_prefix(redis_prefix)
             .lease(lease);
-        if let Some(name) = &args.consumer {
-            builder = builder.consumer(name.as_str());
+        if let Some(name) = consumer {
+            builder = builder.consumer(name);
         }
         let store = builder
             .connect()
@@ -283,7 +302,7 @@ async fn open_store(args: &Args) -> anyhow::Result<Stores> {
             redis: Some(store),
         });
     }
-    Ok(match &args.store {
+    Ok(match store {
         Some(path) => {
             let store = RedbStore::builder()
                 .lease(lease)
@@ -520,7 +539,7 @@ fn handlers(args: &Args) -> Option<exec::Handlers> {
 
 /// An agent that could not start, said the way the command line says it: the
 /// option, and what went wrong.
-fn start_error(e: &AgentError) -> anyhow::Error {
+pub(crate) fn start_error(e: &AgentError) -> anyhow::Error {
     match e {
         AgentError::Backfill { url, source } => anyhow!("--backfill {url}: {}", chain(source)),
         AgentError::WebSocket { url, source } => anyhow!("{url}: {}", chain(&**source)),
@@ -582,14 +601,7 @@ fn check(args: &Args) -> anyhow::Result<()> {
         check_url("--backfill", url, &["http", "https"])?;
     }
     if let Some(url) = &args.redis {
-        check_url("--redis", url, &["redis", "rediss", "redis+unix", "unix"]).or_else(|e| {
-            // A Unix socket URL has no host.
-            if url.starts_with("unix:") || url.starts_with("redis+unix:") {
-                Ok(())
-            } else {
-                Err(e)
-            }
-        })?;
+        check_redis_url(url)?;
     }
     if let Some(addr) = &args.metrics {
         check_listen_addr("--metrics", addr)?;
@@ -604,29 +616,7 @@ fn check(args: &Args) -> anyhow::Result<()> {
         }
     }
     if let Some(path) = &args.store {
-        let dir = match path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir,
-            _ => std::path::Path::new("."),
-        };
-        if !dir.is_dir() {
-            let why = if dir.exists() {
-                "is not a folder"
-            } else {
-                "does not exist"
-            };
-            return Err(crate::cli::usage(format!(
-                "--store {}: {} {why}",
-                path.display(),
-                dir.display()
-            )));
-        }
-        if path.is_dir() {
-            return Err(crate::cli::usage(format!(
-                "--store {}: is a folder; expected a file path, e.g. {}/events.redb",
-                path.display(),
-                path.display()
-            )));
-        }
+        check_store_path(path)?;
     }
     if args.lease_ms == 0 {
         return Err(crate::cli::usage("--lease-ms: expected at least 1"));
@@ -635,6 +625,46 @@ fn check(args: &Args) -> anyhow::Result<()> {
         return Err(crate::cli::usage(
             "--backfill-every: expected at least 1 second",
         ));
+    }
+    Ok(())
+}
+
+/// A `--redis` URL that cannot work, refused at start.
+pub(crate) fn check_redis_url(url: &str) -> anyhow::Result<()> {
+    check_url("--redis", url, &["redis", "rediss", "redis+unix", "unix"]).or_else(|e| {
+        // A Unix socket URL has no host.
+        if url.starts_with("unix:") || url.starts_with("redis+unix:") {
+            Ok(())
+        } else {
+            Err(e)
+        }
+    })
+}
+
+/// A `--store` path that cannot work (no such folder, a folder), refused at start.
+pub(crate) fn check_store_path(path: &std::path::Path) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => std::path::Path::new("."),
+    };
+    if !dir.is_dir() {
+        let why = if dir.exists() {
+            "is not a folder"
+        } else {
+            "does not exist"
+        };
+        return Err(crate::cli::usage(format!(
+            "--store {}: {} {why}",
+            path.display(),
+            dir.display()
+        )));
+    }
+    if path.is_dir() {
+        return Err(crate::cli::usage(format!(
+            "--store {}: is a folder; expected a file path, e.g. {}/events.redb",
+            path.display(),
+            path.display()
+        )));
     }
     Ok(())
 }
@@ -686,7 +716,7 @@ async fn report_rejections(mut rejections: Rejections) {
 
 /// Prints a line for each backfill pass, and one for each inbox it could not read
 /// (a 404 names an inbox that does not exist for this key) or left for later.
-async fn report_backfill(mut reports: tokio::sync::mpsc::Receiver<Report>) {
+pub(crate) async fn report_backfill(mut reports: tokio::sync::mpsc::Receiver<Report>) {
     while let Some(r) = reports.recv().await {
         let why = match r.trigger {
             Trigger::Startup => "at start-up".to_owned(),

@@ -28,12 +28,12 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::acked::AckedIds;
 use crate::clock::{Clock, expiry, unix_millis};
+use crate::redb_store::dead_letters::{Buried, DeadLetters, Log, Revived};
 use crate::redb_store::error::{CommitFailed, unavailable};
 use crate::redb_store::tables::{
-    self, ACKED, CHECKPOINTS, DEAD_LETTER_IDS, DEAD_LETTERS, EVENT_IDS, EVENTS, META, NEXT_SEQ_KEY,
-    SEEN, SEEN_BY_EXPIRY, UNACKED,
+    self, ACKED, CHECKPOINTS, EVENT_IDS, EVENTS, META, NEXT_SEQ_KEY, SEEN, SEEN_BY_EXPIRY, UNACKED,
 };
-use crate::{Appended, RedbStats, StoreError, dead};
+use crate::{Appended, RedbStats, StoreError};
 
 /// Expired seen entries removed per commit at most, so a backlog of expiries never
 /// makes one group's commit slow.
@@ -494,8 +494,7 @@ impl Committer {
         let mut by_expiry = txn.open_table(SEEN_BY_EXPIRY)?;
         let mut acked = txn.open_table(ACKED)?;
         let mut checkpoints = txn.open_table(CHECKPOINTS)?;
-        let mut dead_letters = txn.open_table(DEAD_LETTERS)?;
-        let mut dead_ids = txn.open_table(DEAD_LETTER_IDS)?;
+        let mut dead = DeadLetters::open(txn)?;
         let mut changed = false;
 
         // Purge first, so an id that has just expired is new again below. Only when
@@ -561,6 +560,18 @@ impl Committer {
                 .copied()
                 .unwrap_or_else(|| lock(&claims).holds(id))
         };
+        // The log's tables, lent to one dead letter operation.
+        macro_rules! log {
+            () => {
+                Log {
+                    events: &mut events,
+                    ids: &mut ids,
+                    unacked: &mut unacked,
+                    acked: &mut acked,
+                    next_seq: &mut self.next_seq,
+                }
+            };
+        }
         let mut outcomes = Vec::with_capacity(group.len());
         for op in group {
             let outcome = match op {
@@ -633,84 +644,38 @@ impl Committer {
                     Outcome::Done
                 }
                 Op::Bury { id, at, letter, .. } => {
-                    let seq = ids.get(id.as_str())?.map(|v| v.value());
-                    match seq {
-                        Some(seq) if unacked.remove(seq)?.is_some() => {
-                            events.remove(seq)?;
+                    match dead.bury(log!(), id, *at, letter)? {
+                        Buried::Acked => {
                             self.counters.acked.fetch_add(1, Ordering::Relaxed);
                         }
-                        // Acked already, or never logged: known from now on, at a
-                        // position of its own, so the retention of an earlier ack
-                        // does not forget it while it is buried.
-                        _ => {
-                            let seq = self.next_seq;
-                            self.next_seq += 1;
-                            pending.repositioned += 1;
-                            ids.insert(id.as_str(), seq)?;
-                        }
+                        Buried::Repositioned => pending.repositioned += 1,
                     }
-                    if let Some(old) = dead_ids.insert(id.as_str(), *at)?.map(|v| v.value()) {
-                        dead_letters.remove((old, id.as_str()))?;
-                    }
-                    dead_letters.insert((*at, id.as_str()), letter.as_slice())?;
                     changed = true;
                     held_here.insert(id.clone(), false);
                     pending.changes.push((id.clone(), Change::Settle));
                     Outcome::Done
                 }
-                Op::Revive { id, .. } => {
-                    let at = dead_ids.get(id.as_str())?.map(|v| v.value());
-                    let letter = match at {
-                        None => None,
-                        Some(at) => dead_letters
-                            .get((at, id.as_str()))?
-                            .map(|v| dead::decode(id, v.value())),
-                    };
-                    match (at, letter) {
-                        (None, _) => Outcome::Found(false),
-                        (Some(_), None) => Outcome::Failed(StoreError::Corrupt(format!(
-                            "dead letter {id:?} is listed but not kept"
-                        ))),
-                        (Some(_), Some(Err(e))) => Outcome::Failed(e),
-                        (Some(at), Some(Ok(letter))) => {
-                            dead_ids.remove(id.as_str())?;
-                            dead_letters.remove((at, id.as_str()))?;
-                            let logged = ids.get(id.as_str())?.map(|v| v.value());
-                            let in_log = match logged {
-                                Some(seq) => unacked.get(seq)?.is_some(),
-                                None => false,
-                            };
-                            if !in_log {
-                                // At the end of the log, unacked, held by nobody.
-                                let seq = self.next_seq;
-                                self.next_seq += 1;
-                                pending.repositioned += 1;
-                                events.insert(seq, letter.event.raw().as_ref())?;
-                                ids.insert(id.as_str(), seq)?;
-                                unacked.insert(seq, ())?;
-                                held_here.insert(id.clone(), false);
-                                pending.changes.push((id.clone(), Change::Free));
-                            }
-                            changed = true;
-                            Outcome::Found(true)
-                        }
-                    }
-                }
-                Op::Discard { id, .. } => match dead_ids.remove(id.as_str())?.map(|v| v.value()) {
-                    None => Outcome::Found(false),
-                    Some(at) => {
-                        dead_letters.remove((at, id.as_str()))?;
-                        // Acked from now on: the retention, if any, runs from here.
-                        if self.forget_acked_after.is_some()
-                            && let Some(seq) = ids.get(id.as_str())?.map(|v| v.value())
-                            && unacked.get(seq)?.is_none()
-                        {
-                            acked.insert((now, seq), id.as_str())?;
-                        }
+                Op::Revive { id, .. } => match dead.revive(log!(), id)? {
+                    Revived::Missing => Outcome::Found(false),
+                    Revived::Corrupt(e) => Outcome::Failed(e),
+                    Revived::Logged => {
                         changed = true;
                         Outcome::Found(true)
                     }
+                    Revived::Requeued => {
+                        changed = true;
+                        pending.repositioned += 1;
+                        held_here.insert(id.clone(), false);
+                        pending.changes.push((id.clone(), Change::Free));
+                        Outcome::Found(true)
+                    }
                 },
+                Op::Discard { id, .. } => {
+                    let retention = self.forget_acked_after.is_some();
+                    let found = dead.discard(log!(), id, now, retention)?;
+                    changed |= found;
+                    Outcome::Found(found)
+                }
                 Op::Insert { id, ttl, .. } => {
                     let current = seen.get(id.as_str())?.map(|v| v.value());
                     let inserted = match current {

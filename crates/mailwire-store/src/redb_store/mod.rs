@@ -2,6 +2,7 @@
 
 mod builder;
 mod committer;
+mod dead_letters;
 mod error;
 mod stats;
 mod tables;
