@@ -39,6 +39,10 @@
 //!   the log: in the redb file, in one Redis hash under the key prefix (shared by
 //!   every instance on it). A save is as durable as an append; one that cannot be
 //!   kept (a full disk, Redis down) is an error boxing the [`StoreError`].
+//! - Dead letters ([`DeadLetter`], part of [`Store`]): an event whose handler failed
+//!   on every attempt is buried (acked and set aside with its attempts, error and
+//!   time, in one write), listed oldest first, and revived (back in the log, free for
+//!   any instance to claim) or discarded on demand, in every store.
 //! - [`SeenSet`]: insert-if-absent with a time to live, for dedup without a log.
 //! - [`MemoryStore`]: both in memory, for tests and for running without a file.
 //! - `RedbStore` (feature `redb`, on by default): both in one

@@ -25,7 +25,8 @@ use mailwire_source::BoxError;
 /// purged as new ones are inserted, so the set holds about as many ids as were seen within one TTL. The log
 /// remembers the id of every event ever appended (that is what makes `append`
 /// idempotent; [`forget_acked_after`](MemoryStore::forget_acked_after) bounds that) and
-/// drops an event's body once it is acked. Its [`Checkpoints`] are a map in memory.
+/// drops an event's body once it is acked. Its [`Checkpoints`] and its dead letters
+/// are maps in memory.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -32,30 +32,32 @@ use super::{API_KEY_ENV, AuthArg, SECRET_ENV, SchemeArg, Secret, keyring};
 /// [--event TYPE]... [--concurrency N] [--order-by KEY] [--json]`
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Receives events on the WebSocket (and, with --store or --redis, reads what \
-it missed from the REST API: the backfill) and POSTs each one, its bytes unchanged, to a \
-local endpoint as a signed webhook, retrying on failure (at once, 5 s, 5 min, 30 min, \
-...). No tunnel, no public URL.\n\nEach event is kept in the store before it is sent and \
-acknowledged once the endpoint answers 2xx. With --store (a redb file) or --redis, what \
-was not delivered when the process stopped (or crashed) is sent at the next start, the \
-WebSocket resumes after the last event acknowledged and the backfill reads what the \
-server no longer retains; an event already delivered is never sent again. Without \
-either, the store is in memory and nothing is kept across restarts. With --redis, \
-several forwarders share the events, each sent by one of them.\n\nUp to --concurrency \
-deliveries at once; those of one conversation (--order-by thread, the default: its \
-thread, else its inbox) or one inbox (--order-by inbox) one at a time, in arrival \
-order (--order-by none: no ordering). An event whose delivery gave up (every attempt \
-failed, or the endpoint answered 410 Gone) is kept as a dead letter in the store: \
-`mailwire dead-letters list --store PATH` shows them, `retry` sends them again at the \
-next start.\n\nWithout --secret, the secret is derived from the API key and the --to \
-URL, so it stays the same from run to run; it is printed at start (stderr), and alone \
-by --print-secret: configure your endpoint with it. A secret you give (--secret or \
-MAILWIRE_WEBHOOK_SECRET) is never printed, nor is the API key.\n\nStatus goes to \
-stderr: a line per delivery, per failed attempt (with when the next comes), per \
-give-up and per dead letter. With --json, stdout gets one JSON line per delivery's \
-end: {\"event_id\",\"type\",\"outcome\":\"delivered|gave_up|disabled\",\"attempts\",\
-\"status\"}. SIGINT and SIGTERM stop gracefully: the deliveries in flight may finish \
-(--drain-secs), the rest is sent at the next start."
+    after_help = "Receives events on the WebSocket (and, by default with --store or --redis, \
+reads what it missed from the REST API: the backfill, see --backfill) and POSTs each one, \
+its bytes unchanged, to a local endpoint as a signed webhook, retrying on failure (at \
+once, 5 s, 5 min, 30 min, ...). No tunnel, no public URL.\n\nEach event is kept in the \
+store before it is sent and acknowledged once the endpoint answers 2xx. With --store (a \
+redb file) or --redis, what was not delivered when the process stopped (or crashed) is \
+sent at the next start, the WebSocket resumes after the last event acknowledged, and an \
+event acknowledged is never sent again (a crash between a 2xx and its acknowledgement \
+sends that one again). Without either, the store is in memory and nothing is kept across \
+restarts. With --redis, several forwarders share the events, each sent by one of \
+them.\n\nUp to --concurrency deliveries at once; those of one conversation (--order-by \
+thread, the default: its thread, else its inbox) or of one inbox (--order-by inbox) one \
+at a time, in arrival order (--order-by none: no ordering). An event whose delivery gave \
+up (every attempt failed, or the endpoint answered 410 Gone) is kept as a dead letter in \
+the store (in memory without --store or --redis: gone at exit): `mailwire dead-letters \
+list --store PATH` shows them; `retry` puts them back, sent again by a forwarder on \
+Redis at once, by one on a --store file at its next start.\n\nWithout --secret, the \
+secret is derived from the API key and the --to URL, so it stays the same from run to \
+run; it is printed at start (stderr), and alone by --print-secret: configure your \
+endpoint with it. A secret you give (--secret or MAILWIRE_WEBHOOK_SECRET) is never \
+printed, nor is the API key.\n\nStatus goes to stderr: a line per delivery, per failed \
+attempt (with when the next comes), per give-up and per dead letter. With --json, stdout \
+gets one JSON line per delivery's end: {\"event_id\",\"type\",\"outcome\":\"delivered|\
+gave_up|disabled\",\"attempts\",\"status\"}. SIGINT and SIGTERM stop gracefully: the \
+deliveries under way may finish (--drain-secs); with --store or --redis, the rest is \
+sent at the next start."
 )]
 pub(crate) struct Args {
     /// WebSocket URL, e.g. ws://127.0.0.1:8787/v0.
@@ -141,7 +143,8 @@ pub(crate) struct Args {
     #[arg(long, value_name = "KEY", default_value = "thread")]
     order_by: OrderBy,
     /// At a stop (SIGINT, SIGTERM), how long the deliveries under way may take to
-    /// finish before they are abandoned, to be sent again at the next start.
+    /// finish before they are abandoned (sent again at the next start with --store
+    /// or --redis).
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     drain_secs: u64,
 }
@@ -307,7 +310,7 @@ is {secret} (Ctrl-C to quit)",
                 );
                 Ok(ExitCode::SUCCESS)
             }
-            Err(e) => Err(anyhow!("{}: {e}", args.ws)),
+            Err(e) => Err(anyhow!("{e}")),
         };
         drop(agent);
         if let Some(store) = stores.redb {
@@ -348,7 +351,7 @@ struct Forwarder {
     endpoint: Endpoint,
     json: bool,
     stopping: Arc<AtomicBool>,
-    /// Where a dead letter is kept, said after "kept as a dead letter".
+    /// Where a dead letter is kept, said after its id on its stderr line.
     kept: Arc<str>,
     durable: bool,
 }
