@@ -65,7 +65,7 @@ use tokio::task::JoinHandle;
 
 mod runner;
 
-pub use runner::{Attempt, Job, Jobs, OrderBy, Retry, RunStats, Runner, metric};
+pub use runner::{Attempt, Job, Jobs, KeyFn, OrderBy, Retry, RunStats, Runner, metric};
 
 /// Why an agent could not start. Each names what was configured wrongly or could
 /// not be reached, with the typed cause.

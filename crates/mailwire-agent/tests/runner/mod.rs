@@ -235,10 +235,12 @@ async fn a_handler_that_fails_twice_then_succeeds_is_handled_once() {
     assert_eq!(stats.failed, 2);
     assert_eq!(stats.retried, 2);
     assert_eq!(stats.dead_letters, 0);
-    let log = log.lock().unwrap();
-    assert_eq!(log.attempts["evt_0001"], [1, 2, 3]);
-    // The next event of its conversation waited for it.
-    assert_eq!(log.attempts["evt_0002"], [1]);
+    {
+        let log = log.lock().unwrap();
+        assert_eq!(log.attempts["evt_0001"], [1, 2, 3]);
+        // The next event of its conversation waited for it.
+        assert_eq!(log.attempts["evt_0002"], [1]);
+    }
     assert_eq!(handle.acked(), ["evt_0001", "evt_0002"]);
     assert!(agent.store().dead_letters(10).await.unwrap().is_empty());
 }

@@ -97,7 +97,11 @@ async fn open(args: &Args) -> anyhow::Result<Opened> {
             .map_err(|e| anyhow!("cannot use the Redis store: {e}"))?;
         return Ok((Box::new(store.clone()), None, Some(store)));
     }
-    let path = args.store.as_ref().expect("checked");
+    let Some(path) = &args.store else {
+        return Err(crate::cli::usage(
+            "dead-letters: the listener's --store PATH or --redis URL is needed",
+        ));
+    };
     if !path.exists() {
         return Err(anyhow!("--store {}: no such file", path.display()));
     }
