@@ -42,6 +42,12 @@
 //!   on this instance or on others sharing the store, are one event; a claim held by
 //!   this instance is renewed while its event is held.
 //!
+//! # Handlers that take seconds
+//!
+//! [`Agent::runner`] runs a handler per event, many at once and one at a time per
+//! conversation, retrying failures and keeping what fails every attempt as a dead
+//! letter in the store: see [`Runner`].
+//!
 //! What is reported rather than fatal (a WebSocket reconnecting, a gap, a backfill
 //! pass, a refused webhook request) is offered on channels the application reads if
 //! it wants to (`websocket_status`, `take_gaps`, `take_backfill_reports`,

@@ -112,7 +112,7 @@ impl MemoryStore {
         self
     }
 
-    /// The lease [`lease`](Store::lease) reports (default 60 s; at least 1 ms). A
+    /// The lease [`lease`](Store::lease) reports (default 15 s; at least 1 ms). A
     /// claim held by this store does not lapse: it lasts until acked or released.
     pub fn with_lease(self, lease: Duration) -> MemoryStore {
         self.lock().lease_ms = u64::try_from(lease.as_millis()).unwrap_or(u64::MAX).max(1);
@@ -158,8 +158,10 @@ impl MemoryStore {
     }
 }
 
-/// The default lease of the stores: 60 s.
-pub(crate) const DEFAULT_LEASE_MS: u64 = 60_000;
+/// The default lease of the stores: 15 s. A held claim is renewed however long its
+/// event is handled, so the lease is only what taking over a crashed instance's
+/// events waits.
+pub(crate) const DEFAULT_LEASE_MS: u64 = 15_000;
 
 impl Default for MemoryStore {
     fn default() -> MemoryStore {

@@ -50,7 +50,7 @@ impl RedbStoreBuilder {
         self
     }
 
-    /// The lease [`lease`](crate::Store::lease) reports (default 60 s; at least
+    /// The lease [`lease`](crate::Store::lease) reports (default 15 s; at least
     /// 1 ms). Claims are this process's (one store per file): a claim held by this
     /// store lasts until acked or released, and after a restart every unacked event
     /// is free.

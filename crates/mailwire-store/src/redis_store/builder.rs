@@ -40,7 +40,7 @@ impl RedisStoreBuilder {
             log: "events".to_owned(),
             group: "mailwire".to_owned(),
             consumer: None,
-            lease: Duration::from_secs(60),
+            lease: Duration::from_millis(crate::memory::DEFAULT_LEASE_MS),
             forget_acked_after: None,
             connect_timeout: Duration::from_secs(1),
             response_timeout: Duration::from_secs(2),
@@ -90,7 +90,7 @@ impl RedisStoreBuilder {
     }
 
     /// How long a claim nobody renews lasts before another instance takes the event
-    /// over (default 60 s, at least 1 ms): how long a crashed or cut-off instance's
+    /// over (default 15 s, at least 1 ms): how long a crashed or cut-off instance's
     /// events wait. A claim this store value holds is renewed every third of it, for
     /// as long as it is held, however long handling the event takes. Give every
     /// instance of a group the same lease: an instance takes over what has been idle
