@@ -181,7 +181,9 @@ async fn bare(sim: &Simulator, run: &str, n: usize, per_second: f64) -> Vec<Dura
     }
     while handlers.join_next().await.is_some() {}
     agent.stop().await;
-    done.lock().map(|mut d| std::mem::take(&mut *d)).unwrap_or_default()
+    done.lock()
+        .map(|mut d| std::mem::take(&mut *d))
+        .unwrap_or_default()
 }
 
 fn over_handler(mut latencies: Vec<Duration>, q: f64) -> f64 {

@@ -385,3 +385,147 @@ async fn handlers_past_the_stop_deadline_are_cancelled_and_their_events_released
     assert_eq!(stats.released, 6);
     assert_eq!(unacked, 6);
 }
+
+/// Three agents sharing a real Redis, each with its own WebSocket to one simulator,
+/// a lease of 1 s and handlers of 3 s (real time): the claims follow the handlers,
+/// so each event is handled once; an agent that dies mid-handler (its task aborted,
+/// its store closed: nothing renews its claims) has its events taken over by the
+/// others once the lease runs out, each handled once by them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_on_redis_with_a_lease_shorter_than_the_handler_handle_each_event_once_and_take_over_a_dead_ones()
+ {
+    use mailwire_sim::Simulator;
+    use mailwire_store::{RedisStore, Store};
+    use mailwire_ws::WsConfig;
+
+    const KEY: &str = "am_runner_redis";
+    let prefix = format!("mailwire-agent-runner-{}", std::process::id());
+    let sim = Simulator::builder()
+        .api_key(KEY)
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<(usize, String)>();
+    let (start_tx, mut start_rx) = tokio::sync::mpsc::unbounded_channel::<(usize, String)>();
+    let mut stores = Vec::new();
+    let mut tasks = Vec::new();
+    for k in 0..3 {
+        let store = RedisStore::builder(super::redis_url().as_str())
+            .key_prefix(prefix.as_str())
+            .consumer(format!("runner-{k}"))
+            .lease(Duration::from_secs(1))
+            .connect()
+            .await
+            .expect("the Redis store connects");
+        stores.push(store.clone());
+        let mut agent = Agent::builder()
+            .store(store)
+            .websocket(WsConfig::new(sim.ws_url()).api_key(KEY))
+            .start()
+            .await
+            .expect("the agent starts");
+        let (done, started) = (done_tx.clone(), start_tx.clone());
+        tasks.push(tokio::spawn(async move {
+            agent
+                .runner()
+                .concurrency(4)
+                .run(move |work| {
+                    let (done, started) = (done.clone(), started.clone());
+                    async move {
+                        let id = work.event.id().to_owned();
+                        let _ = started.send((k, id.clone()));
+                        tokio::time::sleep(Duration::from_secs(3)).await; // tidy: allow(sleep) the handler's own work, three leases long
+                        let _ = done.send((k, id));
+                        Ok::<(), String>(())
+                    }
+                })
+                .await
+        }));
+    }
+    let emit = |from: usize| sim.emit_all((from..from + 12).map(|n| event(n, n)));
+    let collect = |rx: &mut tokio::sync::mpsc::UnboundedReceiver<(usize, String)>,
+                   into: &mut HashMap<String, Vec<usize>>| {
+        while let Ok((k, id)) = rx.try_recv() {
+            into.entry(id).or_default().push(k);
+        }
+    };
+    let (mut done, mut started) = (HashMap::new(), HashMap::new());
+
+    emit(0);
+    while done.len() < 12 {
+        let (k, id) = tokio::time::timeout(Duration::from_secs(60), done_rx.recv())
+            .await
+            .expect("handled before the hang bound")
+            .expect("the agents run");
+        done.entry(id).or_insert_with(Vec::new).push(k);
+    }
+    collect(&mut start_rx, &mut started);
+    collect(&mut done_rx, &mut done);
+    for (id, by) in &started {
+        assert_eq!(by.len(), 1, "{id} started by {by:?}");
+    }
+    for (id, by) in &done {
+        assert_eq!(by.len(), 1, "{id} handled by {by:?}");
+    }
+
+    // Agent 0 dies while it runs handlers.
+    let (mut done, mut started) = (
+        HashMap::<String, Vec<usize>>::new(),
+        HashMap::<String, Vec<usize>>::new(),
+    );
+    emit(100);
+    let held = loop {
+        let (k, id) = tokio::time::timeout(Duration::from_secs(60), start_rx.recv())
+            .await
+            .expect("started before the hang bound")
+            .expect("the agents run");
+        started.entry(id.clone()).or_default().push(k);
+        if k == 0 {
+            break id;
+        }
+    };
+    tasks[0].abort();
+    stores[0].close().await.expect("closed");
+    let want: Vec<String> = (100..112).map(|n| format!("evt_{n:04}")).collect();
+    while !want.iter().all(|id| {
+        done.get(id)
+            .is_some_and(|by: &Vec<usize>| by.iter().any(|k| *k != 0))
+            || (done.contains_key(id) && !started.get(id).is_some_and(|by| by.contains(&0)))
+    }) {
+        let (k, id) = tokio::time::timeout(Duration::from_secs(60), done_rx.recv())
+            .await
+            .expect("handled before the hang bound")
+            .expect("the agents run");
+        done.entry(id).or_default().push(k);
+        collect(&mut start_rx, &mut started);
+    }
+    collect(&mut start_rx, &mut started);
+    assert!(
+        done.get(&held).is_some_and(|by| by.iter().any(|k| *k != 0)),
+        "{held}, held by the dead agent, was taken over: {:?}",
+        done.get(&held)
+    );
+    for id in &want {
+        let survivors = started
+            .get(id)
+            .map_or(0, |by| by.iter().filter(|k| **k != 0).count());
+        assert!(
+            survivors <= 1,
+            "{id} started {survivors} times by the live agents"
+        );
+    }
+    for task in &tasks[1..] {
+        task.abort();
+    }
+    for store in &stores[1..] {
+        let _ = store.close().await;
+    }
+    let _ = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "redis-cli -u {} --scan --pattern '*{prefix}*' | xargs -r redis-cli -u {} DEL",
+            super::redis_url(),
+            super::redis_url()
+        ))
+        .output();
+}
