@@ -395,7 +395,7 @@ async fn handlers_past_the_stop_deadline_are_cancelled_and_their_events_released
 async fn agents_on_redis_with_a_lease_shorter_than_the_handler_handle_each_event_once_and_take_over_a_dead_ones()
  {
     use mailwire_sim::Simulator;
-    use mailwire_store::{RedisStore, Store};
+    use mailwire_store::RedisStore;
     use mailwire_ws::WsConfig;
 
     const KEY: &str = "am_runner_redis";
