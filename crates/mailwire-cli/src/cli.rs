@@ -31,6 +31,9 @@ pub(crate) enum Command {
     Forward(cmd::forward::Args),
     /// List, retry or drop the events whose handler failed every attempt.
     DeadLetters(cmd::dead_letters::Args),
+    /// Serve email tools to agents over the Model Context Protocol (stdio or HTTP),
+    /// with wait_for_email.
+    Mcp(Box<cmd::mcp::Args>),
     /// Make an email arrive in an inbox of the simulator.
     Send(cmd::send::Args),
     /// Run the whole system in one process: simulator, agent, drop, report.
@@ -50,6 +53,7 @@ impl Command {
             Self::Listen(args) => cmd::listen::run(*args),
             Self::Forward(args) => cmd::forward::run(args),
             Self::DeadLetters(args) => cmd::dead_letters::run(args),
+            Self::Mcp(args) => cmd::mcp::run(*args),
             Self::Send(args) => cmd::send::run(args),
             Self::Demo(args) => cmd::demo::run(args),
             Self::Verify(args) => cmd::verify::run(args),

@@ -5,6 +5,7 @@ pub(crate) mod demo;
 pub(crate) mod dev;
 pub(crate) mod forward;
 pub(crate) mod listen;
+pub(crate) mod mcp;
 pub(crate) mod metrics;
 pub(crate) mod runtime;
 pub(crate) mod send;
