@@ -17,8 +17,8 @@ use super::job::{Counters, Finished, Job, Pending, RunStats, metric};
 use super::policy::{OrderBy, Retry};
 
 /// The deliveries of a source as [`Job`]s, handed out at most
-/// [`concurrency`](Runner::concurrency) unsettled at once and never two of one key
-/// at once. Built by [`Runner::jobs`]; [`Runner::run`] is built on it.
+/// [`concurrency`](crate::Runner::concurrency) unsettled at once and never two of one key
+/// at once. Built by [`Runner::jobs`](crate::Runner::jobs); [`Runner::run`](crate::Runner::run) is built on it.
 pub struct Jobs<S> {
     source: S,
     store: Option<Arc<dyn Store>>,
