@@ -210,3 +210,46 @@ fn forward_delivers_what_arrived_while_it_was_stopped_after_a_restart_once() {
         .collect();
     assert_eq!(tally(&posts), want, "each email once");
 }
+
+#[test]
+fn forward_also_receiving_the_services_webhooks_delivers_each_email_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("forward.redb");
+    let (_dev, base) = dev(&["--api-key", "sk"]);
+    let endpoint = Endpoint::start("never");
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let listen = format!("127.0.0.1:{}", common::free_port());
+    common::register_webhook_with_key(&base, Some("sk"), &format!("http://{listen}/hooks"), secret);
+    let mut forward = forward_with_store(
+        &base,
+        &endpoint.url,
+        &store,
+        &[
+            "--webhook-listen",
+            &listen,
+            "--webhook-path",
+            "/hooks",
+            "--webhook-secret",
+            secret,
+        ],
+    );
+    forward.stderr_seen(&format!("webhooks: receiving on http://{listen}/hooks"));
+    let subjects = ["hook-1", "hook-2", "hook-3"];
+    for (n, subject) in subjects.iter().enumerate() {
+        post_email(&base, "sk", &format!("h{n}@agentmail.to"), subject);
+    }
+    let mut posts = Vec::new();
+    while !subjects.iter().all(|s| tally(&posts).contains_key(s)) {
+        posts.push(endpoint.next());
+    }
+    let stopped = forward.interrupt();
+    assert!(stopped.contains("3 delivered, 0 dead letters"), "{stopped}");
+    forward.wait_exit();
+    posts.extend(endpoint.posts.try_iter());
+    let want: BTreeMap<&str, Vec<u16>> = subjects.iter().map(|s| (*s, vec![200])).collect();
+    assert_eq!(
+        tally(&posts),
+        want,
+        "each email once, whichever transport brought it"
+    );
+}

@@ -15,8 +15,8 @@ use base64::Engine as _;
 use mailwire_agent::{Agent, Attempt, OrderBy, Retry};
 use mailwire_backfill::BackfillConfig;
 use mailwire_proto::EventType;
-use mailwire_webhook::Signer;
-use mailwire_webhook_http::{Endpoint, Outcome, STANDARD_SCHEDULE, WebhookSender};
+use mailwire_webhook::{Signer, Verifier};
+use mailwire_webhook_http::{Endpoint, Outcome, STANDARD_SCHEDULE, WebhookReceiver, WebhookSender};
 use mailwire_ws::WsConfig;
 
 use super::listen::{
@@ -33,7 +33,8 @@ use super::{API_KEY_ENV, AuthArg, SECRET_ENV, SchemeArg, Secret, keyring};
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Receives events on the WebSocket (and, by default with --store or --redis, \
-reads what it missed from the REST API: the backfill, see --backfill) and POSTs each one, \
+reads what it missed from the REST API: the backfill, see --backfill; with \
+--webhook-listen, receives the service's signed webhooks too) and POSTs each one, \
 its bytes unchanged, to a local endpoint as a signed webhook, retrying on failure (at \
 once, 5 s, 5 min, 30 min, ...). No tunnel, no public URL.\n\nEach event is kept in the \
 store before it is sent and acknowledged once the endpoint answers 2xx. With --store (a \
@@ -147,6 +148,25 @@ pub(crate) struct Args {
     /// or --redis).
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     drain_secs: u64,
+    /// Also receive the service's webhooks on this address (e.g. 0.0.0.0:3000): each
+    /// event is forwarded once, whether the WebSocket, a webhook or the backfill
+    /// brought it first.
+    #[arg(long, value_name = "ADDR", requires = "webhook_secrets")]
+    webhook_listen: Option<String>,
+    /// The path the service POSTs its webhooks to.
+    #[arg(
+        long,
+        value_name = "P",
+        default_value = "/webhooks",
+        requires = "webhook_listen"
+    )]
+    webhook_path: String,
+    /// The secret the service signs its webhooks with (repeat for rotation).
+    #[arg(long = "webhook-secret", value_name = "S", requires = "webhook_listen")]
+    webhook_secrets: Vec<Secret>,
+    /// The service's webhook signature scheme.
+    #[arg(long, value_enum, default_value_t = SchemeArg::Standard, requires = "webhook_listen")]
+    webhook_scheme: SchemeArg,
 }
 
 /// Forwards until Ctrl-C or SIGTERM.
@@ -213,8 +233,16 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
             builder = builder.backfill(config);
         }
+        if let Some(addr) = &args.webhook_listen {
+            let verifier = Verifier::new(keyring(args.webhook_scheme, &args.webhook_secrets)?);
+            let receiver = WebhookReceiver::new(verifier).path(args.webhook_path.as_str());
+            builder = builder.webhooks(receiver, addr.as_str());
+        }
         status!("websocket: connecting to {}", args.ws);
         let mut agent = builder.start().await.map_err(|e| start_error(&e))?;
+        if let Some(local) = agent.webhook_addr() {
+            status!("webhooks: receiving on http://{local}{}", args.webhook_path);
+        }
         if let Some(rest) = &backfill_url {
             status!("backfill: filling gaps from {rest}");
         }
@@ -326,6 +354,9 @@ is {secret} (Ctrl-C to quit)",
 /// Option values that cannot work, refused at start with the option's name.
 fn check(args: &Args) -> anyhow::Result<()> {
     check_url("--ws", &args.ws, &["ws", "wss"])?;
+    if let Some(addr) = &args.webhook_listen {
+        super::runtime::check_listen_addr("--webhook-listen", addr)?;
+    }
     if let Some(url) = &args.backfill {
         check_url("--backfill", url, &["http", "https"])?;
     }
