@@ -28,7 +28,7 @@ pub(crate) enum Command {
     /// WebSocket, webhooks, the backfill and the store.
     Listen(Box<cmd::listen::Args>),
     /// POST events from the WebSocket to a local endpoint as signed webhooks.
-    Forward(cmd::forward::Args),
+    Forward(Box<cmd::forward::Args>),
     /// List, retry or drop the events whose handler failed every attempt.
     DeadLetters(cmd::dead_letters::Args),
     /// Serve email tools to agents over the Model Context Protocol (stdio or HTTP),
@@ -51,7 +51,7 @@ impl Command {
         match self {
             Self::Dev(args) => cmd::dev::run(args),
             Self::Listen(args) => cmd::listen::run(*args),
-            Self::Forward(args) => cmd::forward::run(args),
+            Self::Forward(args) => cmd::forward::run(*args),
             Self::DeadLetters(args) => cmd::dead_letters::run(args),
             Self::Mcp(args) => cmd::mcp::run(*args),
             Self::Send(args) => cmd::send::run(args),

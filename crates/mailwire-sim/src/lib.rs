@@ -91,6 +91,9 @@
 //! - `GET /_sim/download/...`: what the API's `download_url`s point at (no key
 //!   needed, as for a presigned URL).
 //!
+//! Another service can share the port, outside the key check:
+//! [`SimulatorBuilder::mount`] (`mailwire dev` serves its MCP tools at `/mcp` so).
+//!
 //! The same from Rust, in process: [`Simulator::receive_email`], [`Simulator::emit`],
 //! [`Simulator::register_webhook`], [`Simulator::set_chaos`], [`Faults`], and
 //! counters to wait on ([`Simulator::wait_until`], [`Simulator::wait_webhooks`]).
@@ -166,6 +169,8 @@ pub struct SimulatorBuilder {
     live_buffer: usize,
     settings: Settings,
     rest: publish::RestConfig,
+    /// Services mounted beside the simulator's routes ([`SimulatorBuilder::mount`]).
+    mounted: axum::Router,
 }
 
 #[derive(Clone)]
@@ -204,6 +209,7 @@ impl Default for SimulatorBuilder {
                 tls: None,
             },
             rest: publish::RestConfig::default(),
+            mounted: axum::Router::new(),
         }
     }
 }
@@ -283,6 +289,34 @@ impl SimulatorBuilder {
         Ok(self.tls(Arc::new(config)))
     }
 
+    /// Serves `service` under `path` (e.g. `/mcp`: `/mcp` and every path below it),
+    /// on the simulator's port, beside its routes and outside its API key check:
+    /// the service authenticates its requests itself, if it does. It is served
+    /// again after a [`Simulator::restart`].
+    ///
+    /// # Panics
+    ///
+    /// When `path` is empty, `/`, a wildcard, under a prefix the simulator serves
+    /// (`/v0`, `/v1`, `/_sim`), or mounted already.
+    pub fn mount<T>(mut self, path: &str, service: T) -> Self
+    where
+        T: tower::Service<axum::extract::Request, Error = std::convert::Infallible>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        T::Response: axum::response::IntoResponse,
+        T::Future: Send + 'static,
+    {
+        let first = path.trim_start_matches('/').split('/').next();
+        assert!(
+            !matches!(first, Some("" | "v0" | "v1" | "_sim")),
+            "cannot mount at {path:?}: the root, or a path the simulator serves"
+        );
+        self.mounted = self.mounted.nest_service(path, service);
+        self
+    }
+
     /// Starts serving on `addr` (e.g. `127.0.0.1:0` for any free port).
     pub async fn bind(self, addr: impl tokio::net::ToSocketAddrs) -> io::Result<Simulator> {
         let addr = lookup_host(addr)
@@ -299,6 +333,7 @@ impl SimulatorBuilder {
             handshakes: Mutex::new(Vec::new()),
             rest: publish::RestState::new(&self.rest)?,
             mail: Mutex::new(mail::Mail::default()),
+            mounted: self.mounted,
         });
         let (addr, task) = server::listen(shared.clone(), addr).await?;
         Ok(Simulator {
@@ -321,6 +356,8 @@ pub(crate) struct Shared {
     pub(crate) handshakes: Mutex<Vec<Handshake>>,
     pub(crate) rest: publish::RestState,
     pub(crate) mail: Mutex<mail::Mail>,
+    /// What [`SimulatorBuilder::mount`] added.
+    pub(crate) mounted: axum::Router,
 }
 
 impl Shared {

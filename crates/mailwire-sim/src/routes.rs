@@ -5,7 +5,8 @@
 //!
 //! Every route needs an accepted API key (the service's 401 otherwise, before the
 //! route is looked up), except the download links `/_sim/download/...`, which stand
-//! for presigned URLs, and the WebSocket paths, which check it themselves. Errors
+//! for presigned URLs, the WebSocket paths, which check it themselves, and the
+//! services mounted with [`crate::SimulatorBuilder::mount`], which do if they do. Errors
 //! keep the service's shape: an unknown route is a 404 and a known one asked with
 //! another method (`HEAD` included) a 405, each `{name, message}` (with `code`
 //! under `/v0`).
@@ -30,7 +31,7 @@ use crate::server::{Body, error};
 /// Every route of the simulator. A layer wraps the routes added before it (and the
 /// fallback), not those added after: the key check covers everything but the
 /// downloads and the WebSocket paths, the request count everything but the
-/// WebSocket paths.
+/// WebSocket paths. The mounted services come last, outside both.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     let keyed = Router::new()
         .merge(crate::v0::routes(&shared))
@@ -67,7 +68,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .layer(middleware::map_response(counted))
         .route("/v0", any(crate::server::agentmail_socket))
         .route("/v1/ws", any(crate::server::simple_socket))
-        .with_state(shared)
+        .with_state(shared.clone())
+        .merge(shared.mounted.clone())
 }
 
 /// `methods`, and `refuse` for every other method, `HEAD` included (axum answers it
@@ -147,5 +149,54 @@ where
                 })
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::routing::any;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    use crate::{Retention, Simulator};
+
+    /// The status line and body of `GET path`, without a key.
+    async fn get(addr: std::net::SocketAddr, path: &str) -> String {
+        let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        tcp.write_all(req.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        tcp.read_to_string(&mut answer).await.unwrap();
+        let status = answer.lines().next().unwrap_or_default().to_owned();
+        let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+        format!("{status} {body}")
+    }
+
+    #[tokio::test]
+    async fn a_mounted_service_is_served_without_a_key_across_restarts() {
+        let sim = Simulator::builder()
+            .api_key("k")
+            .mount(
+                "/extra",
+                any(|uri: hyper::Uri| async move { format!("mounted {}", uri.path()) }),
+            )
+            .bind("127.0.0.1:0")
+            .await
+            .unwrap();
+        let addr = sim.addr();
+        assert_eq!(get(addr, "/extra").await, "HTTP/1.1 200 OK mounted /");
+        assert_eq!(
+            get(addr, "/extra/a/b").await,
+            "HTTP/1.1 200 OK mounted /a/b"
+        );
+        assert!(get(addr, "/v0/inboxes").await.starts_with("HTTP/1.1 401"));
+        assert!(get(addr, "/other").await.starts_with("HTTP/1.1 401"));
+        sim.restart(Retention::Keep).await.unwrap();
+        assert_eq!(get(addr, "/extra/").await, "HTTP/1.1 200 OK mounted /");
+    }
+
+    #[test]
+    #[should_panic(expected = "a path the simulator serves")]
+    fn the_simulator_s_own_paths_cannot_be_mounted() {
+        let _ = Simulator::builder().mount("/v0/mcp", any(|| async { "" }));
     }
 }

@@ -1,8 +1,11 @@
 //! `mailwire dev`: the local simulator of the email service.
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::{Arc, OnceLock};
 
 use anyhow::anyhow;
+use axum::response::IntoResponse as _;
 use clap::ValueEnum;
 use mailwire_proto::Envelope;
 use mailwire_sim::Simulator;
@@ -26,6 +29,9 @@ pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
         "  WS      /v0                           subscribe -> subscribed, events, error\n",
         "  REST    /v0/inboxes, /v0/inboxes/ID/messages[/send], .../threads, /v0/threads,\n",
         "          /v0/webhooks, /v0/pods, ...   the service's shapes, pages and errors\n",
+        "  MCP     /mcp                          mailwire mcp's email tools over Streamable\n",
+        "                                        HTTP, on this simulator: list_inboxes,\n",
+        "                                        send_message, wait_for_email, ...\n",
         "  Sending to bounce@, complaint@ or reject@simulator.amazonses.com gives\n",
         "  message.bounced, .complained or .rejected instead of message.delivered.\n\n",
         "The article's (--envelope simple):\n",
@@ -40,8 +46,8 @@ pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
         "                                         webhook_max_failures, webhook_delay_ms,\n",
         "                                         duplicate_rate, reorder_rate, ws_down, drop_now}\n",
         "  GET     /_sim/chaos, DELETE /_sim/chaos   read, clear\n\n",
-        "With --api-key, every route needs one of the keys: Authorization: Bearer,\n",
-        "an X-API-Key header, or ?api_key=."
+        "With --api-key, every route but /mcp needs one of the keys: Authorization:\n",
+        "Bearer, an X-API-Key header, or ?api_key=. The tools at /mcp use the first."
     )
 )]
 pub(crate) struct Args {
@@ -57,7 +63,7 @@ pub(crate) struct Args {
     /// The event envelope on the WebSocket and in webhook bodies.
     #[arg(long, value_enum, default_value_t = EnvelopeArg::Agentmail)]
     envelope: EnvelopeArg,
-    /// Print `{"http","ws"}` as one JSON line on stdout once listening (for a
+    /// Print `{"http","ws","mcp"}` as one JSON line on stdout once listening (for a
     /// script that starts it on port 0).
     #[arg(long)]
     json: bool,
@@ -65,6 +71,51 @@ pub(crate) struct Args {
     /// http://ADDR/metrics, e.g. 127.0.0.1:9091.
     #[arg(long, value_name = "ADDR")]
     metrics: Option<String>,
+}
+
+/// The MCP service, once built.
+type Mcp = Arc<
+    OnceLock<
+        rmcp::transport::streamable_http_server::StreamableHttpService<
+            crate::cmd::mcp::MailTools,
+            rmcp::transport::streamable_http_server::session::local::LocalSessionManager,
+        >,
+    >,
+>;
+
+/// `/mcp`: the MCP service, or a 503 until it is built (or when it could not be).
+fn mcp_route(mcp: Mcp) -> axum::routing::MethodRouter {
+    axum::routing::any(move |req: axum::extract::Request| {
+        let mcp = mcp.clone();
+        async move {
+            match mcp.get() {
+                Some(service) => service.handle(req).await.into_response(),
+                None => (
+                    http::StatusCode::SERVICE_UNAVAILABLE,
+                    "the MCP tools are not available",
+                )
+                    .into_response(),
+            }
+        }
+    })
+}
+
+/// The simulator's URL as the process itself reaches it: on loopback when it
+/// listens on every address.
+fn local_url(sim: &Simulator) -> String {
+    let addr = sim.addr();
+    if addr.ip().is_unspecified() {
+        let ip = if addr.is_ipv4() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        };
+        let local = SocketAddr::new(ip, addr.port());
+        return sim
+            .http_url()
+            .replace(&addr.to_string(), &local.to_string());
+    }
+    sim.http_url()
 }
 
 /// `--envelope` values.
@@ -100,14 +151,35 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         for key in &args.api_keys {
             builder = builder.api_key(key.expose());
         }
+        // The tools need the address bound: the route is there from the start and
+        // serves once they are built.
+        let mcp = Arc::new(OnceLock::new());
+        builder = builder.mount("/mcp", mcp_route(mcp.clone()));
         let sim = builder
             .bind(args.listen.as_str())
             .await
             .map_err(|e| anyhow!("cannot listen on {}: {e}", args.listen))?;
         let base = sim.http_url();
         status!("simulator listening on {base}");
+        let key = args.api_keys.first().map_or("any", |k| k.expose());
+        let mcp_url = match crate::cmd::mcp::MailTools::for_simulator(&local_url(&sim), key).await {
+            Ok(tools) => {
+                let loopback = sim.addr().ip().is_loopback();
+                let _ = mcp.set(crate::cmd::mcp::http_service(tools, loopback));
+                let url = format!("{base}/mcp");
+                status!("mcp: {url}");
+                Some(url)
+            }
+            Err(e) => {
+                status!("mcp: unavailable: {e}");
+                None
+            }
+        };
         if args.json {
-            println!("{}", serde_json::json!({"http": base, "ws": sim.ws_url()}));
+            println!(
+                "{}",
+                serde_json::json!({"http": base, "ws": sim.ws_url(), "mcp": mcp_url})
+            );
         }
         eprintln!("  WebSocket  {}  (the article's: /v1/ws)", sim.ws_url());
         eprintln!("  REST       {base}/v0/...  (AgentMail's; controls under /_sim, see --help)");

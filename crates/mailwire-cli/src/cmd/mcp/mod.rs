@@ -247,7 +247,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                     .map_err(|e| anyhow!("cannot listen on {addr}: {e}"))?;
                 let local = listener.local_addr()?;
                 status!("mcp: serving http://{local}/mcp ({})", args.api_url);
-                let router = axum::Router::new().nest_service("/mcp", http_service(tools));
+                let router = axum::Router::new()
+                    .nest_service("/mcp", http_service(tools, local.ip().is_loopback()));
                 axum::serve(listener, router)
                     .with_graceful_shutdown(stop)
                     .await
@@ -262,9 +263,13 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// The Streamable HTTP service of `tools`, to mount at `/mcp`.
+/// The Streamable HTTP service of `tools`, to mount at `/mcp`. On a loopback
+/// address only requests for a local host name are answered (a web page cannot
+/// reach it through a name it controls: DNS rebinding); on any other address the
+/// server is meant to be reached by its own names, which are not known here.
 pub(crate) fn http_service(
     tools: MailTools,
+    loopback: bool,
 ) -> rmcp::transport::streamable_http_server::StreamableHttpService<
     MailTools,
     rmcp::transport::streamable_http_server::session::local::LocalSessionManager,
@@ -272,10 +277,16 @@ pub(crate) fn http_service(
     use rmcp::transport::streamable_http_server::{
         StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
     };
+    let config = StreamableHttpServerConfig::default();
+    let config = if loopback {
+        config
+    } else {
+        config.disable_allowed_hosts()
+    };
     StreamableHttpService::new(
         move || Ok(tools.clone()),
         Arc::new(LocalSessionManager::default()),
-        StreamableHttpServerConfig::default(),
+        config,
     )
 }
 

@@ -124,16 +124,46 @@ impl Rest {
         serde_json::from_slice(&bytes).map_err(|e| format!("the answer is not JSON: {e}"))
     }
 
+    /// The API's origin: `https://api.agentmail.to` for `https://api.agentmail.to/v0`.
+    fn origin(&self) -> &str {
+        let after_scheme = self.base.find("://").map_or(0, |i| i + 3);
+        match self.base[after_scheme..].find('/') {
+            Some(i) => &self.base[..after_scheme + i],
+            None => &self.base,
+        }
+    }
+
+    /// `url` made absolute: a path (`/_sim/download/...`) is on the API's origin.
+    pub(crate) fn absolute(&self, url: &str) -> String {
+        if url.contains("://") {
+            url.to_owned()
+        } else if let Some(rest) = url.strip_prefix("//") {
+            let scheme = self.base.split("://").next().unwrap_or("https");
+            format!("{scheme}://{rest}")
+        } else {
+            format!("{}/{}", self.origin(), url.trim_start_matches('/'))
+        }
+    }
+
     /// A GET of raw bytes (an attachment's download URL, absolute or under the API).
+    /// The key goes only to the API's own origin: a presigned URL elsewhere carries
+    /// its own authorization (and storage services refuse a second one).
     pub(crate) async fn download(
         &self,
         url: &str,
         limit: usize,
     ) -> Result<(Option<String>, Bytes), String> {
-        let req = Request::builder()
-            .method(Method::GET)
-            .uri(url)
-            .header(header::AUTHORIZATION, self.auth.clone())
+        let url = self.absolute(url);
+        let url = url.as_str();
+        let mut req = Request::builder().method(Method::GET).uri(url);
+        let origin = self.origin();
+        if url
+            .strip_prefix(origin)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?']))
+        {
+            req = req.header(header::AUTHORIZATION, self.auth.clone());
+        }
+        let req = req
             .body(Full::new(Bytes::new()))
             .map_err(|e| format!("{url}: {e}"))?;
         tokio::time::timeout(TIMEOUT, async {
@@ -160,5 +190,30 @@ impl Rest {
         })
         .await
         .map_err(|_| format!("{url}: no answer within {} s", TIMEOUT.as_secs()))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Rest;
+
+    #[test]
+    fn download_urls_are_made_absolute_against_the_api_origin() {
+        let rest = Rest::new("https://api.example.com/v0/", "k").unwrap();
+        assert_eq!(rest.origin(), "https://api.example.com");
+        assert_eq!(
+            rest.absolute("/_sim/download/a/b/c"),
+            "https://api.example.com/_sim/download/a/b/c"
+        );
+        assert_eq!(
+            rest.absolute("https://files.example.net/x?sig=1"),
+            "https://files.example.net/x?sig=1"
+        );
+        assert_eq!(
+            rest.absolute("//files.example.net/x"),
+            "https://files.example.net/x"
+        );
+        let bare = Rest::new("http://127.0.0.1:8787", "k").unwrap();
+        assert_eq!(bare.origin(), "http://127.0.0.1:8787");
     }
 }
