@@ -302,3 +302,30 @@ pub(crate) fn post_signed(addr: &str, path: &str, secret: &str, msg_id: &str, bo
         .and_then(|code| code.parse().ok())
         .unwrap_or_else(|| panic!("not an HTTP answer: {answer:?}"))
 }
+
+/// Makes the email `email` (the simulator's `IncomingEmail`: `from`, `subject`,
+/// `text`, `attachments`, ...) arrive in `inbox` of the simulator at `base`, as
+/// `post_email` does; returns the answer (`event_id`, `message_id`, `thread_id`).
+pub(crate) fn post_sim_email(
+    base: &str,
+    key: &str,
+    inbox: &str,
+    email: &serde_json::Value,
+) -> serde_json::Value {
+    use std::io::{Read as _, Write as _};
+    let addr = base.trim_start_matches("http://");
+    let body = email.to_string();
+    let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(HANG)).unwrap();
+    write!(
+        tcp,
+        "POST /_sim/inboxes/{inbox}/messages HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 2"), "{answer}");
+    let body = answer.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {answer}"))
+}

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the clients the simulator's SDK tests run (tests/sdk.rs): AgentMail's
 # official Python and TypeScript SDKs at pinned versions, and the `ws` and `express`
-# packages the article's Node code imports. Idempotent: a stamp file records what is
+# packages the article's Node code imports; and the official Model Context Protocol
+# SDKs (Python `mcp`, npm `@modelcontextprotocol/sdk`) the MCP server's tests drive
+# (crates/mailwire-cli/tests/mcp.rs). Idempotent: a stamp file records what is
 # installed, so a second run costs nothing.
 #
 #   install-sdks.sh DIR   (default: target/sdk under the workspace)
@@ -13,15 +15,16 @@ dir="${1:-$here/../../../../target/sdk}"
 mkdir -p "$dir"
 dir="$(cd "$dir" && pwd)"
 
-PY_SDK="agentmail==2.0.18"
-JS_PKGS="agentmail@0.5.27 ws@8.18.3 express@4.21.2"
-stamp="$PY_SDK $JS_PKGS"
+PY_PKGS="agentmail==2.0.18 mcp==2.3.0"
+JS_PKGS="agentmail@0.5.27 ws@8.18.3 express@4.21.2 @modelcontextprotocol/sdk@1.32.2"
+stamp="$PY_PKGS $JS_PKGS"
 if [ "$(cat "$dir/stamp" 2>/dev/null)" = "$stamp" ]; then
     exit 0
 fi
 
 python3 -m venv "$dir/venv"
-"$dir/venv/bin/pip" install --quiet --disable-pip-version-check "$PY_SDK"
+# shellcheck disable=SC2086 # one word per package
+"$dir/venv/bin/pip" install --quiet --disable-pip-version-check $PY_PKGS
 
 mkdir -p "$dir/node"
 if [ ! -f "$dir/node/package.json" ]; then

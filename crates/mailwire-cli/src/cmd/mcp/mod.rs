@@ -172,9 +172,14 @@ impl MailTools {
         let ct = ctx.ct.clone();
         let waited = self
             .mailbox
-            .wait(&filter, ct.cancelled_owned(), |secs| {
-                let _ = progress_tx.send(secs);
-            })
+            .wait(
+                &filter,
+                ct.clone().cancelled_owned(),
+                || ct.is_cancelled(),
+                |secs| {
+                    let _ = progress_tx.send(secs);
+                },
+            )
             .await;
         drop(progress_tx);
         if let Some(notifier) = notifier {

@@ -146,11 +146,19 @@ impl Mailbox {
         self.arrived.notify_waiters();
     }
 
-    /// The first held email matching `filter`, taken (acked: never returned again).
-    async fn take(&self, filter: &WaitForEmail) -> Option<Email> {
+    /// The first held email matching `filter`, taken (acked: never returned again),
+    /// unless the call was cancelled meanwhile: then it stays for the next call.
+    async fn take(
+        &self,
+        filter: &WaitForEmail,
+        cancelled: &(dyn Fn() -> bool + Sync),
+    ) -> Option<Email> {
         let held = {
             let mut held = lock(&self.held);
             let at = held.iter().position(|h| matches(filter, &h.email))?;
+            if cancelled() {
+                return None;
+            }
             held.remove(at)?
         };
         if let Err(e) = held.delivery.ack().await {
@@ -160,11 +168,13 @@ impl Mailbox {
     }
 
     /// Waits for the first matching email, up to the timeout; `progress` is called
-    /// about every second with the seconds waited; `cancelled` ends the wait at once.
+    /// about every second with the seconds waited; `cancelled` ends the wait at once,
+    /// and an email is never taken once `is_cancelled` says so.
     pub(crate) async fn wait(
         &self,
         filter: &WaitForEmail,
         cancelled: impl std::future::Future<Output = ()>,
+        is_cancelled: impl Fn() -> bool + Sync,
         mut progress: impl FnMut(u64),
     ) -> Result<Waited, String> {
         let timeout = Duration::from_secs(filter.timeout_seconds.min(600));
@@ -180,7 +190,10 @@ impl Mailbox {
             let arrived = self.arrived.notified();
             tokio::pin!(arrived);
             arrived.as_mut().enable();
-            if let Some(email) = self.take(filter).await {
+            if is_cancelled() {
+                return Err("cancelled".to_owned());
+            }
+            if let Some(email) = self.take(filter, &is_cancelled).await {
                 return Ok(Waited {
                     found: true,
                     email: Some(email),
