@@ -731,3 +731,36 @@ fn the_simulator_serves_mcp_itself() {
     assert_email(&answer["structured"], &posted, "Sign in");
     assert_eq!(answer["structured"]["email"]["codes"], json!(["905113"]));
 }
+
+#[test]
+fn a_server_scoped_to_one_inbox_refuses_others_and_waits_only_on_its_own() {
+    let scoped = "scoped@agentmail.to";
+    let Some(mut s) = Session::start(Sdk::Python, Transport::Stdio, &["--inbox", scoped]) else {
+        return;
+    };
+    let other = s
+        .client
+        .call("get_inbox", json!({"inbox_id": "other@agentmail.to"}));
+    assert_eq!(other["is_error"], true, "{other}");
+    assert!(
+        other["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not one this server may use"),
+        "{other}"
+    );
+    let refused = s.client.call(
+        "wait_for_email",
+        json!({"inbox_id": "other@agentmail.to", "timeout_seconds": 1}),
+    );
+    assert_eq!(refused["is_error"], true, "{refused}");
+    // An email to another inbox is not returned; one to the scoped inbox is, with
+    // no inbox_id given.
+    s.post("other@agentmail.to", "Not yours", "Code: 111111");
+    let posted = s.post(scoped, "Yours", "Code: 222222");
+    let waited = s.client.wait(json!({"timeout_seconds": 30}));
+    assert_email(&waited, &posted, "Yours");
+    let none = s.client.wait(json!({"timeout_seconds": 1}));
+    assert_eq!(none["found"], false, "{none}");
+    s.close();
+}
