@@ -86,7 +86,11 @@ fn assert_once(seen: &HashMap<String, usize>, want: &[String]) {
 /// Down, then up again on the same store: `keep` retained events on the server, so a
 /// resume from the checkpoint closes the gap (`keep` large, no backfill) or the
 /// backfill must, from its checkpoint (`keep` 0).
-async fn restart_loses_nothing(store: impl Fn() -> Arc<dyn Store>, keep: usize, inbox: &str) {
+async fn restart_loses_nothing(
+    store: impl Fn() -> (Arc<dyn Store>, Option<RedbStore>),
+    keep: usize,
+    inbox: &str,
+) {
     let sim = Simulator::builder()
         .api_key(KEY)
         .retain(keep)
@@ -105,7 +109,8 @@ async fn restart_loses_nothing(store: impl Fn() -> Arc<dyn Store>, keep: usize, 
     let mut seen = HashMap::new();
     let mut want = Vec::new();
 
-    let mut first = start(store()).await.expect("the agent starts");
+    let (opened, redb) = store();
+    let mut first = start(opened).await.expect("the agent starts");
     for i in 0..3 {
         let subject = format!("up-{i}");
         post_email(&sim, inbox, &subject);
@@ -114,6 +119,11 @@ async fn restart_loses_nothing(store: impl Fn() -> Arc<dyn Store>, keep: usize, 
     receive(&mut first, 3, &mut seen).await;
     first.stop().await;
     drop(first);
+    // A redb file is closed before it is opened again (the agent's tasks may hold
+    // clones of the store a moment longer).
+    if let Some(redb) = redb {
+        redb.close().await.expect("the store closes");
+    }
 
     // While it is down: emails to the inbox it knew, and to one it never saw.
     for i in 0..4 {
@@ -127,7 +137,7 @@ async fn restart_loses_nothing(store: impl Fn() -> Arc<dyn Store>, keep: usize, 
         want.push(subject);
     }
 
-    let mut second = start(store()).await.expect("the agent starts again");
+    let mut second = start(store().0).await.expect("the agent starts again");
     receive(&mut second, 7, &mut seen).await;
     assert_once(&seen, &want);
     // Nothing more: none of what the first run acked comes back.
@@ -141,7 +151,10 @@ async fn a_restart_on_a_redb_store_resumes_from_the_checkpoint_it_keeps() {
     let path = dir.path().join("agent.redb");
     // Only one opener at a time: the first agent's store is dropped before the second
     // opens it.
-    let open = || -> Arc<dyn Store> { Arc::new(RedbStore::open(&path).expect("the store opens")) };
+    let open = || {
+        let store = RedbStore::open(&path).expect("the store opens");
+        (Arc::new(store.clone()) as Arc<dyn Store>, Some(store))
+    };
     restart_loses_nothing(open, 10_000, "ada@agentmail.to").await;
     // The checkpoints are in the store: nothing beside it.
     let files: Vec<_> = std::fs::read_dir(dir.path())
@@ -155,7 +168,10 @@ async fn a_restart_on_a_redb_store_resumes_from_the_checkpoint_it_keeps() {
 async fn what_the_server_no_longer_retains_is_read_by_the_backfill_from_the_store_checkpoint() {
     let dir = tempfile::tempdir().expect("a folder");
     let path = dir.path().join("agent.redb");
-    let open = || -> Arc<dyn Store> { Arc::new(RedbStore::open(&path).expect("the store opens")) };
+    let open = || {
+        let store = RedbStore::open(&path).expect("the store opens");
+        (Arc::new(store.clone()) as Arc<dyn Store>, Some(store))
+    };
     restart_loses_nothing(open, 0, "grace@agentmail.to").await;
 }
 
@@ -169,27 +185,30 @@ async fn a_restart_on_a_redis_store_resumes_from_the_checkpoint_kept_in_redis() 
     for keep in [10_000, 0] {
         let prefix = format!("{prefix}-{keep}");
         let url = redis_url();
-        let open = || -> Arc<dyn Store> {
+        let open = || -> (Arc<dyn Store>, Option<RedbStore>) {
             let url = url.clone();
             let prefix = prefix.clone();
             // Connected on its own thread's runtime: `open` is called from async code.
-            std::thread::spawn(move || {
-                tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("a runtime")
-                    .block_on(async {
-                        RedisStore::builder(url.as_str())
-                            .key_prefix(prefix.as_str())
-                            .consumer("agent-test")
-                            .connect()
-                            .await
-                    })
-            })
-            .join()
-            .expect("connected")
-            .map(|s| Arc::new(s) as Arc<dyn Store>)
-            .expect("the Redis store connects")
+            (
+                std::thread::spawn(move || {
+                    tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .expect("a runtime")
+                        .block_on(async {
+                            RedisStore::builder(url.as_str())
+                                .key_prefix(prefix.as_str())
+                                .consumer("agent-test")
+                                .connect()
+                                .await
+                        })
+                })
+                .join()
+                .expect("connected")
+                .map(|s| Arc::new(s) as Arc<dyn Store>)
+                .expect("the Redis store connects"),
+                None,
+            )
         };
         restart_loses_nothing(open, keep, &format!("redis-{keep}@agentmail.to")).await;
     }

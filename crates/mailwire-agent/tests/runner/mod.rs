@@ -468,29 +468,24 @@ async fn agents_on_redis_with_a_lease_shorter_than_the_handler_handle_each_event
         assert_eq!(by.len(), 1, "{id} handled by {by:?}");
     }
 
-    // Agent 0 dies while it runs handlers.
+    // The first agent to start a handler dies while it runs it.
     let (mut done, mut started) = (
         HashMap::<String, Vec<usize>>::new(),
         HashMap::<String, Vec<usize>>::new(),
     );
     emit(100);
-    let held = loop {
-        let (k, id) = tokio::time::timeout(Duration::from_secs(60), start_rx.recv())
-            .await
-            .expect("started before the hang bound")
-            .expect("the agents run");
-        started.entry(id.clone()).or_default().push(k);
-        if k == 0 {
-            break id;
-        }
-    };
-    tasks[0].abort();
-    stores[0].close().await.expect("closed");
+    let (dead, held) = tokio::time::timeout(Duration::from_secs(60), start_rx.recv())
+        .await
+        .expect("started before the hang bound")
+        .expect("the agents run");
+    started.entry(held.clone()).or_default().push(dead);
+    tasks[dead].abort();
+    stores[dead].close().await.expect("closed");
     let want: Vec<String> = (100..112).map(|n| format!("evt_{n:04}")).collect();
+    let live = |by: &Vec<usize>| by.iter().any(|k| *k != dead);
     while !want.iter().all(|id| {
-        done.get(id)
-            .is_some_and(|by: &Vec<usize>| by.iter().any(|k| *k != 0))
-            || (done.contains_key(id) && !started.get(id).is_some_and(|by| by.contains(&0)))
+        done.get(id).is_some_and(live)
+            || (done.contains_key(id) && !started.get(id).is_some_and(|by| by.contains(&dead)))
     }) {
         let (k, id) = tokio::time::timeout(Duration::from_secs(60), done_rx.recv())
             .await
@@ -501,24 +496,26 @@ async fn agents_on_redis_with_a_lease_shorter_than_the_handler_handle_each_event
     }
     collect(&mut start_rx, &mut started);
     assert!(
-        done.get(&held).is_some_and(|by| by.iter().any(|k| *k != 0)),
-        "{held}, held by the dead agent, was taken over: {:?}",
+        done.get(&held).is_some_and(live),
+        "{held}, held by the dead agent {dead}, was taken over: {:?}",
         done.get(&held)
     );
     for id in &want {
         let survivors = started
             .get(id)
-            .map_or(0, |by| by.iter().filter(|k| **k != 0).count());
+            .map_or(0, |by| by.iter().filter(|k| **k != dead).count());
         assert!(
             survivors <= 1,
             "{id} started {survivors} times by the live agents"
         );
     }
-    for task in &tasks[1..] {
+    for task in &tasks {
         task.abort();
     }
-    for store in &stores[1..] {
-        let _ = store.close().await;
+    for (k, store) in stores.iter().enumerate() {
+        if k != dead {
+            let _ = store.close().await;
+        }
     }
     let _ = std::process::Command::new("sh")
         .arg("-c")
