@@ -32,6 +32,16 @@ impl ApiKeys {
         }
     }
 
+    /// Whose request it is, for what the service keeps per API key (idempotency
+    /// keys): the accepted key it presents; with no key configured, the first it
+    /// presents, if any.
+    pub(crate) fn owner<B>(&self, req: &Request<B>) -> String {
+        self.presented(req)
+            .find(|key| self.0.is_empty() || self.0.iter().any(|k| k.as_str() == key.as_ref()))
+            .map(std::borrow::Cow::into_owned)
+            .unwrap_or_default()
+    }
+
     fn presented<'r, B>(
         &self,
         req: &'r Request<B>,

@@ -98,6 +98,9 @@ pub(crate) struct Mail {
     pub(crate) inboxes: Vec<Inbox>,
     /// By (inbox, message id).
     messages: HashMap<(String, String), Stored>,
+    /// The answers of sends kept against their `Idempotency-Key`, under the same lock
+    /// as what the sends stored.
+    pub(crate) idempotency: crate::v0::idempotency::Keys,
 }
 
 impl Default for Mail {
@@ -114,6 +117,7 @@ impl Default for Mail {
             }],
             inboxes: Vec::new(),
             messages: HashMap::new(),
+            idempotency: Default::default(),
         }
     }
 }

@@ -195,10 +195,23 @@ async fn read_body_now(req: Req) -> Result<Bytes, Refusal> {
     }
 }
 
-/// Parses a JSON body: `Err` is the 400 to send.
+/// Parses a JSON body (an explicit `null` member being the member's absence, see
+/// [`absent_nulls`]): `Err` is the 400 to send.
 pub(crate) fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Refusal> {
-    serde_json::from_slice(body)
-        .map_err(|e| Refusal::new(invalid(&format!("invalid JSON body: {e}"))))
+    let refuse = |e: serde_json::Error| Refusal::new(invalid(&format!("invalid JSON body: {e}")));
+    let value = serde_json::from_slice(body).map_err(refuse)?;
+    serde_json::from_value(absent_nulls(value, &[])).map_err(refuse)
+}
+
+/// A request body with every `null` member of its object left out: the fields of the
+/// service's request bodies are `optional<...>`, and an explicit `null` is their
+/// absence, whatever their type. The members named in `nullable` keep their `null`:
+/// those the definition makes `nullable<...>`, where it says something (clear this).
+pub(crate) fn absent_nulls(mut body: serde_json::Value, nullable: &[&str]) -> serde_json::Value {
+    if let serde_json::Value::Object(members) = &mut body {
+        members.retain(|name, value| !value.is_null() || nullable.contains(&name.as_str()));
+    }
+    body
 }
 
 pub(crate) async fn create_webhook(State(shared): State<Arc<Shared>>, req: Req) -> Response<Body> {

@@ -99,6 +99,16 @@ impl Filter {
     }
 }
 
+/// The first event type of `sub` the simulator does not know (`EventType` of
+/// `events.yml` and the types AgentMail's SDKs name besides).
+fn unknown_type(sub: &Subscribe) -> Option<&str> {
+    sub.event_types
+        .iter()
+        .flatten()
+        .find(|t| matches!(t, EventType::Other(_)))
+        .map(EventType::as_str)
+}
+
 /// Counts an open WebSocket in the `mailwire_sim_ws_connections` gauge while it
 /// lives, however its task ends (aborted included).
 struct OpenConnection;
@@ -291,7 +301,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             }
         };
         let result = match ClientFrame::parse(&bytes) {
-            Ok(ClientFrame::Subscribe(sub)) => self.subscribe(sub).await,
+            Ok(ClientFrame::Subscribe(sub)) => match unknown_type(&sub) {
+                // Refused as a malformed `subscribe` is: an `error` frame, the
+                // subscription as it was.
+                Some(name) => {
+                    self.send_error(format!("event_types: {name:?} is not an event type"))
+                        .await
+                }
+                None => self.subscribe(sub).await,
+            },
             Ok(ClientFrame::Unknown { kind }) => {
                 self.send_error(format!("unknown frame type {kind:?}: expected subscribe"))
                     .await

@@ -16,6 +16,9 @@ use mailwire_sim::Simulator;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
+#[path = "v0/documented.rs"]
+mod documented;
+
 const HANG: Duration = Duration::from_secs(10);
 
 async fn bounded<T>(f: impl Future<Output = T>) -> T {

@@ -169,6 +169,33 @@ async fn malformed_client_frames_get_an_error_frame_and_the_connection_lives() {
 }
 
 #[tokio::test]
+async fn a_subscribe_naming_an_unknown_event_type_is_refused_and_changes_nothing() {
+    let sim = Simulator::builder().bind("127.0.0.1:0").await.unwrap();
+    let mut ws = connect(&sim.ws_url()).await;
+    subscribe(
+        &mut ws,
+        r#"{"type":"subscribe","event_types":["message.received"]}"#,
+    )
+    .await;
+    assert!(matches!(frame(&mut ws).await, ServerFrame::Subscribed(_)));
+    subscribe(
+        &mut ws,
+        r#"{"type":"subscribe","event_types":["message.bounced","message.exploded"]}"#,
+    )
+    .await;
+    let ServerFrame::Error(e) = frame(&mut ws).await else {
+        panic!("an error frame")
+    };
+    assert_eq!(e.name, "ValidationError");
+    assert!(e.message.contains("message.exploded"), "{}", e.message);
+    assert_eq!(sim.stats().subscribes, 1, "only the first was answered");
+    // The first subscription stands: a bounce is still filtered out.
+    sim.emit(sample::bounce("evt_1", "a@x.to"));
+    sim.emit(sample::message_received("evt_2", "a@x.to"));
+    assert_eq!(event_id(&frame(&mut ws).await), "evt_2");
+}
+
+#[tokio::test]
 async fn liveness_is_websocket_control_pings_and_nothing_comes_before_subscribed() {
     let sim = Simulator::builder()
         .ping_interval(Some(Duration::from_millis(20)))

@@ -9,7 +9,9 @@ use axum::routing::get;
 use hyper::{Response, StatusCode};
 use serde::Deserialize;
 
-use super::{Ids, Query, Scope, api_error, json_body, no_content, not_found, ok, only, page};
+use super::{
+    Ids, JsonBody, Query, Scope, api_error, json_body, no_content, not_found, ok, only, page,
+};
 use crate::Shared;
 use crate::mail::{DEFAULT_DOMAIN, DEFAULT_POD, Inbox};
 use crate::rest::{Refusal, Req};
@@ -34,8 +36,20 @@ struct CreateInbox {
 struct UpdateInbox {
     #[serde(default)]
     display_name: Option<String>,
-    #[serde(default)]
-    metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Absent: unchanged; `null`: cleared (`optional<nullable<UpdateMetadata>>`, the
+    /// one member of a request body whose `null` is not its absence); an object:
+    /// merged, a key set to `null` removed.
+    #[serde(default, deserialize_with = "present")]
+    metadata: Option<Option<serde_json::Map<String, serde_json::Value>>>,
+}
+
+/// A member that is present, `null` or not.
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 fn valid_local_part(s: &str) -> bool {
@@ -144,7 +158,16 @@ async fn update(
     Params(ids): Params<Ids>,
     req: Req,
 ) -> Result<Response<Body>, Refusal> {
-    let body: UpdateInbox = json_body(req).await?;
+    let body: UpdateInbox = JsonBody::read(req, &["metadata"]).await?.parse()?;
+    if body
+        .metadata
+        .as_ref()
+        .is_some_and(|m| m.as_ref().is_some_and(|m| m.is_empty()))
+    {
+        return Ok(super::validation(
+            "metadata: an empty object is refused: send null to clear the metadata",
+        ));
+    }
     let mut mail = shared.mail();
     let Some(inbox) = mail.inbox_mut(ids.inbox()) else {
         return Ok(not_found("Inbox"));
@@ -152,13 +175,17 @@ async fn update(
     if let Some(name) = body.display_name {
         inbox.display_name = Some(name);
     }
-    if let Some(metadata) = body.metadata {
-        let current = inbox.metadata.get_or_insert_default();
-        for (k, v) in metadata {
-            if v.is_null() {
-                current.remove(&k);
-            } else {
-                current.insert(k, v);
+    match body.metadata {
+        None => {}
+        Some(None) => inbox.metadata = None,
+        Some(Some(metadata)) => {
+            let current = inbox.metadata.get_or_insert_default();
+            for (k, v) in metadata {
+                if v.is_null() {
+                    current.remove(&k);
+                } else {
+                    current.insert(k, v);
+                }
             }
         }
     }

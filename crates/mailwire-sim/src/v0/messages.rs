@@ -6,12 +6,17 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::State;
 use axum::routing::{get, post};
-use hyper::{HeaderMap, Response};
+use hyper::{HeaderMap, Response, StatusCode};
 use mailwire_proto::{Address, Message};
 use serde::Deserialize;
 use time::Duration;
 
-use super::{Ids, Query, json_body, no_content, not_found, ok, only, page, validation};
+use super::idempotency::{self, Key};
+use super::query::MESSAGE_FILTERS;
+use super::{
+    Ids, JsonBody, Query, check_labels, json_body, no_content, not_found, ok, only, page_of,
+    validation,
+};
 use crate::Shared;
 use crate::mail::{Mail, Stored, message_item};
 use crate::message::{Compose, EmailError, NewAttachment, one_or_many};
@@ -61,6 +66,18 @@ enum Kind {
     Reply,
     ReplyAll,
     Forward,
+}
+
+impl Kind {
+    /// The endpoint's name, which an idempotency key is bound to.
+    fn endpoint(self) -> &'static str {
+        match self {
+            Kind::Send => "send",
+            Kind::Reply => "reply",
+            Kind::ReplyAll => "reply-all",
+            Kind::Forward => "forward",
+        }
+    }
 }
 
 /// The base URL the client reached us by, for download links.
@@ -128,10 +145,13 @@ fn list(mail: &Mail, inbox: &str, query: &Query) -> Result<Vec<Message>, Refusal
     let from = query.list("from")?;
     let to = query.list("to")?;
     let subject = query.list("subject")?;
-    let contains = |hay: &str, needles: &Option<Vec<String>>| {
+    // Substrings, every value given found (the definition: "Repeatable; all values
+    // must match"), each in one of the strings of `hay`.
+    let contains = |hay: &[&str], needles: &Option<Vec<String>>| {
         needles.as_ref().is_none_or(|n| {
-            let hay = hay.to_lowercase();
-            n.iter().any(|n| hay.contains(&n.to_lowercase()))
+            let hay: Vec<String> = hay.iter().map(|h| h.to_lowercase()).collect();
+            n.iter()
+                .all(|n| hay.iter().any(|h| h.contains(&n.to_lowercase())))
         })
     };
     let mut out: Vec<Message> = mail
@@ -150,12 +170,23 @@ fn list(mail: &Mail, inbox: &str, query: &Query) -> Result<Vec<Message>, Refusal
         })
         .filter(|m| before.is_none_or(|b| m.time() < b))
         .filter(|m| after.is_none_or(|a| m.time() >= a))
-        .filter(|m| contains(m.message.from.as_ref().map_or("", Address::as_str), &from))
         .filter(|m| {
-            let all: Vec<&str> = m.message.to.iter().map(Address::as_str).collect();
-            contains(&all.join(", "), &to)
+            contains(
+                &[m.message.from.as_ref().map_or("", Address::as_str)],
+                &from,
+            )
         })
-        .filter(|m| contains(m.message.subject.as_deref().unwrap_or(""), &subject))
+        .filter(|m| {
+            // `to` is any recipient: to, cc or bcc.
+            let msg = &m.message;
+            let all: Vec<&str> = (msg.to.iter())
+                .chain(msg.cc.iter().flatten())
+                .chain(msg.bcc.iter().flatten())
+                .map(Address::as_str)
+                .collect();
+            contains(&all, &to)
+        })
+        .filter(|m| contains(&[m.message.subject.as_deref().unwrap_or("")], &subject))
         .map(|m| message_item(&m.message))
         .collect();
     if !query.ascending()? {
@@ -281,9 +312,24 @@ async fn send(
     parent_id: Option<&str>,
     kind: Kind,
 ) -> Result<Response<Body>, Refusal> {
-    let body: SendBody = json_body(req).await?;
-    let stored = {
+    let key = Key::of(req.headers(), shared.keys.owner(&req))?;
+    let body = JsonBody::read(req, &[]).await?;
+    let request = idempotency::Request {
+        endpoint: kind.endpoint(),
+        inbox: inbox.to_ascii_lowercase(),
+        parent: parent_id.map(str::to_owned),
+        body: body.value().clone(),
+    };
+    let body: SendBody = body.parse()?;
+    let (stored, answer) = {
         let mut mail = shared.mail();
+        // A retry gets the first answer (and sends nothing), a key reused for another
+        // request a 409: checked and kept under the lock the send stores under.
+        if let Some(key) = &key
+            && let Some(answer) = mail.idempotency.answer(key, &request)
+        {
+            return Ok(answer);
+        }
         let parent = match parent_id {
             Some(id) => match mail.message(inbox, id) {
                 Some(m) => Some(m.clone()),
@@ -296,10 +342,16 @@ async fn send(
         if c.to.is_empty() && c.cc.is_empty() && c.bcc.is_empty() {
             return Ok(validation("to: at least one recipient (to, cc or bcc)"));
         }
-        crate::message::store(&mut mail, c)
-            .map_err(|e| super::refusal(validation(&e.to_string())))?
+        let stored = crate::message::store(&mut mail, c)
+            .map_err(|e| super::refusal(validation(&e.to_string())))?;
+        let answer =
+            serde_json::json!({ "message_id": stored.id(), "thread_id": stored.thread_id() });
+        if let Some(key) = key {
+            mail.idempotency
+                .keep(key, request, StatusCode::OK, answer.clone());
+        }
+        (stored, answer)
     };
-    let answer = serde_json::json!({ "message_id": stored.id(), "thread_id": stored.thread_id() });
     crate::lifecycle::sent(shared, &stored);
     Ok(ok(&answer))
 }
@@ -335,7 +387,12 @@ async fn list_messages(
     query: Query,
 ) -> Result<Response<Body>, Refusal> {
     let items = list(&shared.mail(), ids.inbox(), &query)?;
-    page("messages", items, &query)
+    page_of(
+        "messages",
+        items,
+        &query,
+        query.limit_filtered(&MESSAGE_FILTERS)?,
+    )
 }
 
 async fn send_new(
@@ -404,6 +461,7 @@ async fn update(
         return Ok(not_found("Message"));
     }
     let body: UpdateBody = json_body(req).await?;
+    check_labels(&body.add_labels, &body.remove_labels)?;
     let mut mail = shared.mail();
     let Some(m) = mail.message_mut(inbox, id) else {
         return Ok(not_found("Message"));

@@ -23,7 +23,23 @@
 //! used returns what it created. Custom webhook delivery headers are refused (400):
 //! the simulator does not send them. Messages sent to an inbox of the simulator are
 //! received there, threaded; see the crate docs for the send lifecycle.
+//!
+//! As the definition documents:
+//!
+//! - an explicit `null` member of a request body is the member's absence, except the
+//!   inbox update's `metadata`, where `null` clears the metadata;
+//! - sends, replies, reply-alls and forwards take an `Idempotency-Key`: a retry
+//!   with the same key and request gets the first answer and sends nothing, the key
+//!   with another request is a 409 (keys are per API key, kept 24 hours);
+//! - the substring filters (`from`, `to`, `subject`; `senders`, `recipients`,
+//!   `subject`) match case-insensitively, every value given (`to` and `recipients`
+//!   among to, cc and bcc), and a filtered list's `limit` is capped at 100;
+//! - updates that add or remove a system label (`received`, `sent`, `delivered`,
+//!   `bounced`, `complained`, `delayed`, `rejected`, `opened`) are a 400;
+//! - webhooks naming an event type that does not exist are a 400 (the WebSocket
+//!   answers such a `subscribe` with an `error` frame).
 
+pub(crate) mod idempotency;
 mod inboxes;
 mod messages;
 mod pods;
@@ -199,6 +215,38 @@ pub(crate) fn validation(message: &str) -> Response<Body> {
     )
 }
 
+/// The labels the service sets on a message's lifecycle, which nobody else may add or
+/// remove: "Cannot add or remove system labels (sent, received, bounced, etc.)"
+/// (`threads.yml`, update), and the labels guide names them and the answer ("a request
+/// that tries is rejected with a `400`"). `unread`, `trash` and user labels are free.
+pub(crate) const SYSTEM_LABELS: [&str; 8] = [
+    "received",
+    "sent",
+    "delivered",
+    "bounced",
+    "complained",
+    "delayed",
+    "rejected",
+    "opened",
+];
+
+/// The 400 of an update that adds or removes a system label.
+pub(crate) fn check_labels(add: &[String], remove: &[String]) -> Result<(), Refusal> {
+    for (field, labels) in [("add_labels", add), ("remove_labels", remove)] {
+        let system = labels.iter().find(|label| {
+            SYSTEM_LABELS
+                .iter()
+                .any(|s| s.eq_ignore_ascii_case(label.trim()))
+        });
+        if let Some(label) = system {
+            return Err(refusal(validation(&format!(
+                "{field}: {label:?} is a system label, which cannot be added or removed"
+            ))));
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn refusal(r: Response<Body>) -> Refusal {
     Refusal::new(r)
 }
@@ -249,7 +297,16 @@ pub(crate) fn page<T: Serialize>(
     items: Vec<T>,
     query: &Query,
 ) -> Result<Response<Body>, Refusal> {
-    let limit = query.limit()?;
+    page_of(key, items, query, query.limit()?)
+}
+
+/// One page of `limit` items at most.
+pub(crate) fn page_of<T: Serialize>(
+    key: &str,
+    items: Vec<T>,
+    query: &Query,
+    limit: usize,
+) -> Result<Response<Body>, Refusal> {
     let offset = query.page_offset()?;
     let total = items.len();
     let page: Vec<T> = items.into_iter().skip(offset).take(limit).collect();
@@ -267,16 +324,44 @@ pub(crate) fn page<T: Serialize>(
     Ok(ok(&body))
 }
 
-/// The body of a JSON request, 400 in the service's shape when it is not one.
+/// The body of a JSON request, 400 in the service's shape when it is not one. An
+/// explicit `null` member is the member's absence ([`crate::rest::absent_nulls`]).
 pub(crate) async fn json_body<T: serde::de::DeserializeOwned>(req: Req) -> Result<T, Refusal> {
-    let body = crate::rest::read_body(req).await?;
-    // An optional body the client left out comes as nothing, or as `null`.
-    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) || body.trim_ascii() == b"null" {
-        b"{}"
-    } else {
-        &body
-    };
-    serde_json::from_slice(body).map_err(|e| refusal(validation(&format!("invalid body: {e}"))))
+    JsonBody::read(req, &[]).await?.parse()
+}
+
+/// A JSON request body, read, its `null` members left out (but those named
+/// `nullable`).
+#[derive(Debug)]
+pub(crate) struct JsonBody(serde_json::Value);
+
+fn invalid_body(e: serde_json::Error) -> Refusal {
+    refusal(validation(&format!("invalid body: {e}")))
+}
+
+impl JsonBody {
+    pub(crate) async fn read(req: Req, nullable: &[&str]) -> Result<JsonBody, Refusal> {
+        let body = crate::rest::read_body(req).await?;
+        // An optional body the client left out comes as nothing, or as `null`.
+        let body: &[u8] =
+            if body.iter().all(u8::is_ascii_whitespace) || body.trim_ascii() == b"null" {
+                b"{}"
+            } else {
+                &body
+            };
+        let value = serde_json::from_slice(body).map_err(invalid_body)?;
+        Ok(JsonBody(crate::rest::absent_nulls(value, nullable)))
+    }
+
+    pub(crate) fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, Refusal> {
+        T::deserialize(&self.0).map_err(invalid_body)
+    }
+
+    /// The body as read: two requests that differ only in spacing, member order or
+    /// `null` members have equal values.
+    pub(crate) fn value(&self) -> &serde_json::Value {
+        &self.0
+    }
 }
 
 pub(crate) fn method_not_allowed() -> Response<Body> {

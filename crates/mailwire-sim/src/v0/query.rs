@@ -16,6 +16,17 @@ use crate::rest::Refusal;
 const DEFAULT_LIMIT: usize = 100;
 const MAX_LIMIT: usize = 1000;
 
+/// The largest page of a filtered list: "Filtered requests are served by search,
+/// which caps `limit` at 100" (`inboxes/messages.yml`, `threads.yml`, list). A larger
+/// `limit` is capped, not refused: the list endpoints document no 400.
+pub(crate) const FILTERED_LIMIT: usize = 100;
+
+/// The filters that make a message list a filtered one.
+pub(crate) const MESSAGE_FILTERS: [&str; 3] = ["from", "to", "subject"];
+
+/// The filters that make a thread list a filtered one.
+pub(crate) const THREAD_FILTERS: [&str; 3] = ["senders", "recipients", "subject"];
+
 /// The decoded query of a request (`application/x-www-form-urlencoded`, as axum's
 /// `Query` reads it, but kept as pairs: lists come repeated, and a value that is
 /// not valid is the service's 400, not axum's).
@@ -62,6 +73,17 @@ impl Query {
                 )))),
             },
         }
+    }
+
+    /// The page size, capped at [`FILTERED_LIMIT`] when any of `filters` is given.
+    pub(crate) fn limit_filtered(&self, filters: &[&str]) -> Result<usize, Refusal> {
+        let limit = self.limit()?;
+        for key in filters {
+            if self.list(key)?.is_some_and(|values| !values.is_empty()) {
+                return Ok(limit.min(FILTERED_LIMIT));
+            }
+        }
+        Ok(limit)
     }
 
     pub(crate) fn page_offset(&self) -> Result<usize, Refusal> {

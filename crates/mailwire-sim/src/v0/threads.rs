@@ -10,7 +10,8 @@ use hyper::{HeaderMap, Response};
 use mailwire_proto::Address;
 use serde::Deserialize;
 
-use super::{Ids, Query, Scope, json_body, no_content, not_found, ok, only, page};
+use super::query::THREAD_FILTERS;
+use super::{Ids, Query, Scope, check_labels, json_body, no_content, not_found, ok, only, page_of};
 use crate::Shared;
 use crate::mail::{Mail, Stored, thread_item};
 use crate::rest::{Refusal, Req};
@@ -23,6 +24,26 @@ struct UpdateBody {
     add_labels: Vec<String>,
     #[serde(default)]
     remove_labels: Vec<String>,
+}
+
+/// The senders and the recipients (to, cc or bcc) of a thread's messages.
+fn people<'a>(thread: &[&'a Stored]) -> (Vec<&'a str>, Vec<&'a str>) {
+    let senders = thread
+        .iter()
+        .filter_map(|m| m.message.from.as_ref())
+        .map(Address::as_str)
+        .collect();
+    let recipients = thread
+        .iter()
+        .flat_map(|m| {
+            let msg = &m.message;
+            (msg.to.iter())
+                .chain(msg.cc.iter().flatten())
+                .chain(msg.bcc.iter().flatten())
+        })
+        .map(Address::as_str)
+        .collect();
+    (senders, recipients)
 }
 
 fn list(mail: &Mail, scope: &Scope, query: &Query) -> Result<Vec<mailwire_proto::Thread>, Refusal> {
@@ -38,12 +59,13 @@ fn list(mail: &Mail, scope: &Scope, query: &Query) -> Result<Vec<mailwire_proto:
     let senders = query.list("senders")?;
     let recipients = query.list("recipients")?;
     let subject = query.list("subject")?;
-    let any = |hay: &[Address], needles: &Option<Vec<String>>| {
+    // Substrings, every value given found (the definition: "Repeatable; all values
+    // must match"), each in one of the strings of `hay`.
+    let all_in = |hay: Vec<&str>, needles: &Option<Vec<String>>| {
         needles.as_ref().is_none_or(|n| {
-            hay.iter().any(|a| {
-                let a = a.as_str().to_lowercase();
-                n.iter().any(|n| a.contains(&n.to_lowercase()))
-            })
+            let hay: Vec<String> = hay.iter().map(|h| h.to_lowercase()).collect();
+            n.iter()
+                .all(|n| hay.iter().any(|h| h.contains(&n.to_lowercase())))
         })
     };
     let visible = |m: &&Stored| m.hidden_by().is_none_or(|l| shown.contains(&l));
@@ -52,6 +74,10 @@ fn list(mail: &Mail, scope: &Scope, query: &Query) -> Result<Vec<mailwire_proto:
         .into_iter()
         .map(|t| t.into_iter().filter(visible).collect::<Vec<_>>())
         .filter(|t| !t.is_empty())
+        .filter(|t| {
+            let (from, to) = people(t);
+            all_in(from, &senders) && all_in(to, &recipients)
+        })
         .map(|t| thread_item(&t))
         .filter(|t| {
             labels
@@ -60,13 +86,7 @@ fn list(mail: &Mail, scope: &Scope, query: &Query) -> Result<Vec<mailwire_proto:
         })
         .filter(|t| before.is_none_or(|b| t.timestamp.is_some_and(|ts| ts < b)))
         .filter(|t| after.is_none_or(|a| t.timestamp.is_some_and(|ts| ts >= a)))
-        .filter(|t| any(&t.senders, &senders) && any(&t.recipients, &recipients))
-        .filter(|t| {
-            subject.as_ref().is_none_or(|n| {
-                let s = t.subject.as_deref().unwrap_or("").to_lowercase();
-                n.iter().any(|n| s.contains(&n.to_lowercase()))
-            })
-        })
+        .filter(|t| all_in(vec![t.subject.as_deref().unwrap_or("")], &subject))
         .collect();
     threads.sort_by_key(|t| t.timestamp);
     if !query.ascending()? {
@@ -124,7 +144,12 @@ async fn list_threads(
     query: Query,
 ) -> Result<Response<Body>, Refusal> {
     let threads = list(&shared.mail(), &ids.scope(), &query)?;
-    page("threads", threads, &query)
+    page_of(
+        "threads",
+        threads,
+        &query,
+        query.limit_filtered(&THREAD_FILTERS)?,
+    )
 }
 
 async fn get_thread(
@@ -147,6 +172,7 @@ async fn update(
 ) -> Result<Response<Body>, Refusal> {
     let (scope, id) = (ids.scope(), ids.thread());
     let body: UpdateBody = json_body(req).await?;
+    check_labels(&body.add_labels, &body.remove_labels)?;
     let mut mail = shared.mail();
     let keys: Vec<(String, String)> = mail
         .thread(|i| scope.accepts(&mail, i), id)
@@ -160,7 +186,12 @@ async fn update(
     for (inbox, message) in &keys {
         if let Some(m) = mail.message_mut(inbox, message) {
             m.message.labels.retain(|l| !body.remove_labels.contains(l));
-            for l in &body.add_labels {
+            // `remove_labels` "takes priority over `add_labels`" (the definition).
+            for l in body
+                .add_labels
+                .iter()
+                .filter(|l| !body.remove_labels.contains(l))
+            {
                 if !m.message.labels.contains(l) {
                     m.message.labels.push(l.clone());
                 }

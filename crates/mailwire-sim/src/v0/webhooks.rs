@@ -72,6 +72,19 @@ fn check_ids(field: &str, ids: Option<&Vec<String>>) -> Result<(), Refusal> {
     }
 }
 
+/// The 400 for an event type the simulator does not know: `EventType` of
+/// `events.yml`, and the types AgentMail's SDKs name besides (the simulator's
+/// `EventType::KNOWN`), are all there are.
+fn check_types(types: &[EventType]) -> Result<(), Refusal> {
+    match types.iter().find(|t| matches!(t, EventType::Other(_))) {
+        Some(unknown) => Err(super::refusal(validation(&format!(
+            "event_types: {:?} is not an event type",
+            unknown.as_str()
+        )))),
+        None => Ok(()),
+    }
+}
+
 fn edit(list: &mut Option<Vec<String>>, add: Vec<String>, remove: &[String]) {
     if add.is_empty() && remove.is_empty() {
         return;
@@ -143,6 +156,7 @@ async fn create(
     if body.event_types.is_empty() {
         return Ok(validation("event_types: at least one event type"));
     }
+    check_types(&body.event_types)?;
     if body.headers.as_ref().is_some_and(|h| !h.is_empty()) {
         return Ok(validation(
             "headers: custom delivery headers are not supported by the simulator",
@@ -187,11 +201,10 @@ async fn update(
         return Ok(not_found("Webhook"));
     };
     let body: UpdateWebhook = json_body(req).await?;
-    if body.event_types.as_ref().is_some_and(Vec::is_empty) {
-        return Ok(validation("event_types: at least one event type"));
-    }
+    check_types(body.event_types.as_deref().unwrap_or_default())?;
     let updated = route.update(|w| {
-        if let Some(types) = body.event_types {
+        // An empty list leaves the types as they are (`UpdateWebhookEventTypes`).
+        if let Some(types) = body.event_types.filter(|t| !t.is_empty()) {
             w.events = Some(types);
         }
         if let Some(enabled) = body.enabled {
