@@ -306,6 +306,11 @@ impl<S: EventSource> Jobs<S> {
     /// released now, for another instance or the next start; a job that fails from
     /// now on is released rather than retried.
     pub fn stopping(&mut self) {
+        // What jobs reported before the stop counts as it would have: a last
+        // attempt that failed is still set aside as a dead letter.
+        while let Ok(finished) = self.done_rx.try_recv() {
+            self.finished(finished);
+        }
         self.stopping = true;
         let mut released = self.ready.len() + self.retries.len();
         self.ready.clear();
