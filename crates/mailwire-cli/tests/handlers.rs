@@ -9,7 +9,7 @@ mod common;
 use std::collections::HashMap;
 use std::path::Path;
 
-use common::{HANG, Running, dev, post_email, run, ws_url};
+use common::{HANG, RedisCleanup, Running, dev, post_email, redis_url, run, ws_url};
 
 const KEY: &str = "sk_handlers";
 
@@ -301,31 +301,6 @@ fn sigterm_lets_the_commands_running_finish_and_acknowledges_them() {
     drop(listener);
 }
 
-fn redis_url() -> String {
-    std::env::var("MAILWIRE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
-
-/// Deletes the keys under the test's prefix (and only those) when dropped.
-struct Cleanup(String);
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let cli = |args: &[&str]| {
-            std::process::Command::new("redis-cli")
-                .arg("-u")
-                .arg(redis_url())
-                .args(args)
-                .output()
-                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-                .unwrap_or_default()
-        };
-        let keys = cli(&["--scan", "--pattern", &format!("*{}*", self.0)]);
-        for key in keys.lines().filter(|k| !k.is_empty()) {
-            cli(&["DEL", key]);
-        }
-    }
-}
-
 /// Reads the listeners' stdout lines until `done` says enough, bounded by HANG from
 /// the last line read.
 fn read_all(
@@ -361,7 +336,7 @@ fn read_all(
 fn listeners_sharing_redis_with_a_lease_shorter_than_the_command_handle_each_event_once_and_take_over_a_killed_ones()
  {
     let prefix = format!("mailwire-cli-handlers-{}", std::process::id());
-    let _cleanup = Cleanup(prefix.clone());
+    let _cleanup = RedisCleanup(prefix.clone());
     let dir = tempfile::tempdir().unwrap();
     let (_dev, base) = dev(&["--api-key", KEY]);
     // Three times the lease: renewed while it runs, never handed to another.

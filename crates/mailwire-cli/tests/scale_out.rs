@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
-use common::{free_port, lines};
+use common::{RedisCleanup, free_port, lines, redis_cli, redis_url};
 use mailwire_proto::Event;
 use mailwire_sim::{Simulator, WebhookSpec};
 
@@ -36,32 +36,6 @@ fn events() -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000)
-}
-
-fn redis_url() -> String {
-    std::env::var("MAILWIRE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
-
-fn redis_cli(args: &[&str]) -> String {
-    let out = Command::new("redis-cli")
-        .arg("-u")
-        .arg(redis_url())
-        .args(args)
-        .output()
-        .expect("redis-cli runs (a Redis is needed: MAILWIRE_TEST_REDIS_URL)");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Deletes the keys under the test's prefix (and only those) when dropped.
-struct Cleanup(String);
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let keys = redis_cli(&["--scan", "--pattern", &format!("*{}*", self.0)]);
-        for key in keys.lines().filter(|k| !k.is_empty()) {
-            redis_cli(&["DEL", key]);
-        }
-    }
 }
 
 /// One listener process; its stdout lines go to the shared channel, tagged.
@@ -186,7 +160,7 @@ async fn three_listeners_and_two_receivers_sharing_redis_print_each_event_once_a
  {
     let mut total = events();
     let prefix = format!("mailwire-cli-scale-{}", std::process::id());
-    let _cleanup = Cleanup(prefix.clone());
+    let _cleanup = RedisCleanup(prefix.clone());
     let stream = format!("{{{prefix}:events}}:stream");
     let sim = Simulator::builder()
         .api_key(KEY)

@@ -5,9 +5,10 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context as _, anyhow};
-use mailwire_store::{DeadLetter, RedbStore, RedisStore, Store};
+use anyhow::anyhow;
+use mailwire_store::{DeadLetter, Store};
 
+use super::listen::open_stores;
 use super::runtime::{block_on, status};
 
 /// `mailwire dead-letters (list|retry|drop) (--store PATH | --redis URL)`
@@ -71,49 +72,34 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             "dead-letters: the listener's --store PATH or --redis URL is needed",
         ));
     }
+    if let Some(path) = &args.store
+        && !path.exists()
+    {
+        return Err(anyhow!("--store {}: no such file", path.display()));
+    }
     block_on(async move {
-        let (store, redb, redis) = open(&args).await?;
-        let result = act(&args.action, &*store).await;
-        drop(store);
-        if let Some(store) = redb {
-            store.close().await.context("closing the store")?;
-        }
-        if let Some(store) = redis {
-            store.close().await.context("closing the Redis store")?;
-        }
+        let stores = open_stores(
+            args.store.as_deref(),
+            args.redis.as_deref(),
+            &args.redis_prefix,
+            Some("mailwire-dead-letters"),
+            DEFAULT_LEASE_MS,
+        )
+        .await
+        .map_err(|e| match &args.store {
+            // redb allows one process per file.
+            Some(_) => anyhow!("{e} (a listener running on it holds it: stop it first)"),
+            None => e,
+        })?;
+        let result = act(&args.action, &*stores.store).await;
+        stores.close().await?;
         result
     })
 }
 
-type Opened = (Box<dyn Store>, Option<RedbStore>, Option<RedisStore>);
-
-async fn open(args: &Args) -> anyhow::Result<Opened> {
-    if let Some(url) = &args.redis {
-        let store = RedisStore::builder(url.as_str())
-            .key_prefix(args.redis_prefix.as_str())
-            .consumer("mailwire-dead-letters")
-            .connect()
-            .await
-            .map_err(|e| anyhow!("cannot use the Redis store: {e}"))?;
-        return Ok((Box::new(store.clone()), None, Some(store)));
-    }
-    let Some(path) = &args.store else {
-        return Err(crate::cli::usage(
-            "dead-letters: the listener's --store PATH or --redis URL is needed",
-        ));
-    };
-    if !path.exists() {
-        return Err(anyhow!("--store {}: no such file", path.display()));
-    }
-    let store = RedbStore::open(path).map_err(|e| {
-        anyhow!(
-            "cannot open the store at {} (a listener running on it holds it: stop it \
-first): {e}",
-            path.display()
-        )
-    })?;
-    Ok((Box::new(store.clone()), Some(store), None))
-}
+/// The lease the store reports: irrelevant here (nothing is claimed), the listeners'
+/// default.
+const DEFAULT_LEASE_MS: u64 = 15_000;
 
 async fn act(action: &Action, store: &dyn Store) -> anyhow::Result<ExitCode> {
     match action {

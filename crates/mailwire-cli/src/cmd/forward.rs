@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use anyhow::{Context as _, anyhow};
+use anyhow::anyhow;
 use base64::Engine as _;
 use mailwire_agent::{Agent, Attempt, OrderBy, Retry};
 use mailwire_backfill::BackfillConfig;
@@ -341,12 +341,7 @@ is {secret} (Ctrl-C to quit)",
             Err(e) => Err(anyhow!("{e}")),
         };
         drop(agent);
-        if let Some(store) = stores.redb {
-            store.close().await.context("closing the store")?;
-        }
-        if let Some(store) = stores.redis {
-            store.close().await.context("closing the Redis store")?;
-        }
+        stores.close().await?;
         result
     })
 }

@@ -462,12 +462,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         };
         drop(agent);
-        if let Some(store) = stores.redb {
-            store.close().await.context("closing the store")?;
-        }
-        if let Some(store) = stores.redis {
-            store.close().await.context("closing the Redis store")?;
-        }
+        stores.close().await?;
         result
     })
 }

@@ -329,3 +329,31 @@ pub(crate) fn post_sim_email(
     let body = answer.split_once("\r\n\r\n").map_or("", |(_, body)| body);
     serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {answer}"))
 }
+
+/// The Redis the tests use: `MAILWIRE_TEST_REDIS_URL`, else the local one.
+pub(crate) fn redis_url() -> String {
+    std::env::var("MAILWIRE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// `redis-cli` against [`redis_url`]: its standard output.
+pub(crate) fn redis_cli(args: &[&str]) -> String {
+    let out = Command::new("redis-cli")
+        .arg("-u")
+        .arg(redis_url())
+        .args(args)
+        .output()
+        .expect("redis-cli runs (a Redis is needed: MAILWIRE_TEST_REDIS_URL)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Deletes the Redis keys under a test's prefix (and only those) when dropped.
+pub(crate) struct RedisCleanup(pub(crate) String);
+
+impl Drop for RedisCleanup {
+    fn drop(&mut self) {
+        let keys = redis_cli(&["--scan", "--pattern", &format!("*{}*", self.0)]);
+        for key in keys.lines().filter(|k| !k.is_empty()) {
+            redis_cli(&["DEL", key]);
+        }
+    }
+}

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::anyhow;
+use anyhow::{Context as _, anyhow};
 use mailwire_store::{MemoryStore, RedbStore, RedisStore, Store};
 
 use crate::cmd::runtime::check_url;
@@ -15,6 +15,21 @@ pub(crate) struct Stores {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) redb: Option<RedbStore>,
     pub(crate) redis: Option<RedisStore>,
+}
+
+impl Stores {
+    /// Closes the engine once everything that used the store is dropped: a redb file
+    /// can be opened again, Redis's claims stop being renewed.
+    pub(crate) async fn close(self) -> anyhow::Result<()> {
+        drop(self.store);
+        if let Some(store) = self.redb {
+            store.close().await.context("closing the store")?;
+        }
+        if let Some(store) = self.redis {
+            store.close().await.context("closing the Redis store")?;
+        }
+        Ok(())
+    }
 }
 
 /// The store `--redis` (with `--redis-prefix`, `--consumer`), `--store` or neither

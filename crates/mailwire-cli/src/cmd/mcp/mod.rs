@@ -260,9 +260,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                     .map_err(|e| anyhow!("serving {addr}: {e}"))?;
             }
         }
-        if let Some(store) = agent.1 {
-            store.close().await?;
-        }
+        agent.1.close().await?;
         status!("stopped");
         Ok(ExitCode::SUCCESS)
     })
@@ -301,31 +299,25 @@ async fn watch(
     args: &Args,
     ws: &str,
     key: &str,
-) -> anyhow::Result<(mailwire_agent::Agent, Option<Closer>)> {
+) -> anyhow::Result<(mailwire_agent::Agent, super::listen::Stores)> {
     use mailwire_agent::Agent;
     use mailwire_backfill::BackfillConfig;
     use mailwire_proto::EventType;
-    use mailwire_store::{RedbStore, RedisStore};
     use mailwire_ws::WsConfig;
 
-    let mut builder = Agent::builder().subscription("mcp");
-    let mut closer = None;
+    // The stores' default lease: nothing here is held longer than a call.
+    let stores = super::listen::open_stores(
+        args.store.as_deref(),
+        args.redis.as_deref(),
+        &args.redis_prefix,
+        None,
+        15_000,
+    )
+    .await?;
+    let mut builder = Agent::builder()
+        .subscription("mcp")
+        .store(stores.store.clone());
     let durable = args.store.is_some() || args.redis.is_some();
-    if let Some(path) = &args.store {
-        let store = RedbStore::open(path)
-            .map_err(|e| anyhow!("cannot open the store at {}: {e}", path.display()))?;
-        closer = Some(Closer::Redb(store.clone()));
-        builder = builder.store(store);
-    }
-    if let Some(url) = &args.redis {
-        let store = RedisStore::builder(url.as_str())
-            .key_prefix(args.redis_prefix.as_str())
-            .connect()
-            .await
-            .map_err(|e| anyhow!("cannot use the Redis store: {e}"))?;
-        closer = Some(Closer::Redis(store.clone()));
-        builder = builder.store(store);
-    }
     let mut config = WsConfig::new(ws)
         .api_key(key)
         .event_types([EventType::MessageReceived]);
@@ -345,26 +337,5 @@ async fn watch(
         .start()
         .await
         .map_err(|e| anyhow!("{}", super::runtime::chain(&e)))?;
-    Ok((agent, closer))
-}
-
-/// A store to close once the server stops.
-enum Closer {
-    Redb(mailwire_store::RedbStore),
-    Redis(mailwire_store::RedisStore),
-}
-
-impl Closer {
-    async fn close(self) -> anyhow::Result<()> {
-        match self {
-            Closer::Redb(s) => s
-                .close()
-                .await
-                .map_err(|e| anyhow!("closing the store: {e}")),
-            Closer::Redis(s) => s
-                .close()
-                .await
-                .map_err(|e| anyhow!("closing the Redis store: {e}")),
-        }
-    }
+    Ok((agent, stores))
 }
