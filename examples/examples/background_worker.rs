@@ -13,12 +13,10 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use mailwire::merge::Merge;
-use mailwire::sim::{Simulator, WebhookSpec, sample};
-use mailwire::store::RedbStore;
-use mailwire::webhook::{Keyring, Verifier};
-use mailwire::webhook_http::{ShutdownHandle, WebhookReceiver};
-use mailwire::{EventSource as _, Payload};
+use mailwire::prelude::*;
+use mailwire::sim::{Simulator, WebhookSpec};
+use mailwire::test::fixtures;
+use mailwire::webhook_http::ShutdownHandle;
 
 /// One run of the worker: its stream, the receiver's shutdown handle, its store.
 struct Worker {
@@ -104,10 +102,10 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     let mut worker = start(&path, addr, &hook.secret).await?;
 
-    sim.emit(sample::message_received("evt_1", "ops@agentmail.to"));
-    sim.emit(sample::bounce("evt_2", "ops@agentmail.to"));
-    sim.emit(sample::message_received("evt_3", "ops@agentmail.to"));
-    sim.emit(sample::bounce("evt_4", "ops@agentmail.to"));
+    sim.emit(fixtures::message_received("evt_1", "ops@agentmail.to"));
+    sim.emit(fixtures::message_bounced("evt_2", "ops@agentmail.to"));
+    sim.emit(fixtures::message_received("evt_3", "ops@agentmail.to"));
+    sim.emit(fixtures::message_bounced("evt_4", "ops@agentmail.to"));
     // Every webhook answered: all four are in the store, logged before each 200.
     sim.wait_webhooks(|s| s.pending() == 0).await;
     println!("-- 4 webhooks received and logged; the worker starts on them --");
@@ -125,7 +123,7 @@ async fn main() -> anyhow::Result<()> {
     // Restart on the same file and the same address: what was never acked comes
     // first, from the log; then a new webhook.
     let mut worker = start(&path, addr, &hook.secret).await?;
-    sim.emit(sample::bounce("evt_5", "ops@agentmail.to"));
+    sim.emit(fixtures::message_bounced("evt_5", "ops@agentmail.to"));
     worker.handle(3, &mut suppressed).await?;
     worker.stop().await?;
 

@@ -10,13 +10,9 @@
 
 use std::time::Duration;
 
-use mailwire::EventSource as _;
-use mailwire::merge::Merge;
+use mailwire::prelude::*;
 use mailwire::sim::{Chaos, IncomingEmail, Simulator, WebhookSpec};
-use mailwire::store::MemoryStore;
-use mailwire::webhook::{Keyring, Verifier};
-use mailwire::webhook_http::WebhookReceiver;
-use mailwire::ws::{Status, WsConfig, WsSource};
+use mailwire::ws::Status;
 
 const INBOX: &str = "concierge@agentmail.to";
 

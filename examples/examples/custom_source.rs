@@ -14,9 +14,10 @@ use http_body_util::{BodyExt as _, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use mailwire::sim::{Simulator, sample};
+use mailwire::prelude::*;
+use mailwire::sim::Simulator;
 use mailwire::source::async_trait;
-use mailwire::{Ack, Delivery, Event, EventSource, Origin, SourceError};
+use mailwire::test::fixtures;
 use serde_json::value::RawValue;
 
 /// Polls `GET /_sim/events?after=<last id>` and yields what is new.
@@ -127,11 +128,11 @@ async fn main() -> anyhow::Result<()> {
         checkpoint: checkpoint.clone(),
     };
 
-    sim.emit(sample::message_received("evt_1", "ada@agentmail.to"));
-    sim.emit(sample::bounce("evt_2", "ada@agentmail.to"));
+    sim.emit(fixtures::message_received("evt_1", "ada@agentmail.to"));
+    sim.emit(fixtures::message_bounced("evt_2", "ada@agentmail.to"));
     let later = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(250)).await;
-        sim.emit(sample::message_received("evt_3", "ada@agentmail.to"));
+        sim.emit(fixtures::message_received("evt_3", "ada@agentmail.to"));
         sim
     });
 

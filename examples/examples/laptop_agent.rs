@@ -14,12 +14,8 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
 
-use mailwire::Agent;
-use mailwire::EventSource as _;
-use mailwire::backfill::BackfillConfig;
+use mailwire::prelude::*;
 use mailwire::sim::{IncomingEmail, Retention, Simulator};
-use mailwire::store::RedbStore;
-use mailwire::ws::WsConfig;
 
 const KEY: &str = "sk_laptop";
 const INBOX: &str = "agent@agentmail.to";

@@ -11,15 +11,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use mailwire::EventSource as _;
-use mailwire::EventSourceExt as _;
-use mailwire::merge::Merge;
+use mailwire::prelude::*;
 use mailwire::sim::{IncomingEmail, Simulator, WebhookSpec};
-use mailwire::source::TenantId;
-use mailwire::store::MemoryStore;
-use mailwire::webhook::{Keyring, Verifier};
-use mailwire::webhook_http::{Tenant, Tenants, WebhookReceiver};
-use mailwire::ws::{Status, WsConfig, WsSource};
+use mailwire::webhook_http::{Tenant, Tenants};
+use mailwire::ws::Status;
 
 const KEY: &str = "sk_platform";
 

@@ -9,10 +9,9 @@
 
 use std::time::{Duration, Instant};
 
-use mailwire::EventSource as _;
-use mailwire::EventType;
+use mailwire::prelude::*;
 use mailwire::sim::{IncomingEmail, Simulator};
-use mailwire::ws::{Status, WsConfig, WsSource};
+use mailwire::ws::Status;
 
 const INBOX: &str = "agent@agentmail.to";
 

@@ -28,11 +28,12 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("tidy") => tidy::run(&root()),
+        Some("api") => api(args.get(1).map(String::as_str) == Some("--check")),
         Some("bench") => bench(&args[1..], &[]),
         Some("fuzz") => fuzz(args.get(1).map(String::as_str)),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | tidy | bench [--quick] [--profile NAME] [CRATE...] | fuzz [SECONDS]>"
+                "usage: cargo xtask <ci | tidy | api [--check] | bench [--quick] [--profile NAME] [CRATE...] | fuzz [SECONDS]>"
             );
             return ExitCode::from(2);
         }
@@ -72,6 +73,77 @@ fn cargo_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<(), Strin
     }
 }
 
+/// Lists each library crate's public API into `api/<crate>.txt` (see
+/// [`xtask::api`]), or with `check` fails when a listing is out of date.
+fn api(check: bool) -> Result<(), String> {
+    let root = root();
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let mut crates = Vec::new();
+    let entries = std::fs::read_dir(root.join("crates")).map_err(|e| format!("crates/: {e}"))?;
+    for entry in entries {
+        let dir = entry.map_err(|e| e.to_string())?.path();
+        if dir.join("src/lib.rs").is_file()
+            && let Some(name) = dir.file_name().and_then(|n| n.to_str())
+        {
+            crates.push(name.to_owned());
+        }
+    }
+    crates.sort();
+    let mut stale = Vec::new();
+    for name in &crates {
+        cargo_in(
+            &root,
+            &[
+                "rustdoc",
+                "-q",
+                "-p",
+                name,
+                "--lib",
+                "--all-features",
+                "--",
+                "-Z",
+                "unstable-options",
+                "--output-format",
+                "json",
+            ],
+            // rustdoc's JSON output is unstable: allowed for this listing only.
+            &[("RUSTC_BOOTSTRAP", "1")],
+        )?;
+        let json = target
+            .join("doc")
+            .join(format!("{}.json", name.replace('-', "_")));
+        let text =
+            std::fs::read_to_string(&json).map_err(|e| format!("{}: {e}", json.display()))?;
+        let doc: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", json.display()))?;
+        let mut listing = format!(
+            "# The public API of {name}, listed by `cargo xtask api` from rustdoc's JSON.\n"
+        );
+        for line in xtask::api::listing(&doc)? {
+            listing.push_str(&line);
+            listing.push('\n');
+        }
+        let path = root.join("api").join(format!("{name}.txt"));
+        if check {
+            if std::fs::read_to_string(&path).ok().as_deref() != Some(listing.as_str()) {
+                stale.push(format!("api/{name}.txt"));
+            }
+        } else {
+            std::fs::create_dir_all(root.join("api")).map_err(|e| e.to_string())?;
+            std::fs::write(&path, listing).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+    }
+    if stale.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the public API changed: {} out of date; run `cargo xtask api` and review the diff",
+            stale.join(", ")
+        ))
+    }
+}
+
 fn ci() -> Result<(), String> {
     tidy::run(&root())?;
     cargo(&["fmt", "--all", "--", "--check"])?;
@@ -103,7 +175,10 @@ fn ci() -> Result<(), String> {
         &root(),
         &["doc", "--workspace", "--no-deps", "--all-features"],
         &[("RUSTDOCFLAGS", "-D warnings")],
-    )
+    )?;
+    // The public API listed in api/ is the one the code has: a change to it is made
+    // on purpose, and shows in review.
+    api(true)
 }
 
 /// The facade linted with no features and with each feature alone, so a feature

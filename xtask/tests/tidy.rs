@@ -89,6 +89,91 @@ fn the_webhook_crate_may_not_depend_on_tokio_or_hyper() {
 }
 
 #[test]
+fn the_core_may_not_depend_on_client_plumbing() {
+    let m = toml(
+        r#"
+        [package]
+        name = "mailwire-source"
+        [dependencies]
+        async-trait.workspace = true
+        backon.workspace = true
+        rustls = { workspace = true, optional = true }
+        mailwire-client.workspace = true
+        http-body.workspace = true
+        [dev-dependencies]
+        tokio.workspace = true
+        "#,
+    );
+    let problems = manifest::pure_dependencies(&m);
+    assert_eq!(problems.len(), 4, "{problems:?}");
+    for dep in ["backon", "rustls", "mailwire-client", "http-body"] {
+        assert!(
+            problems.iter().any(|p| p.contains(&format!("`{dep}`"))),
+            "{dep}: {problems:?}"
+        );
+    }
+}
+
+#[test]
+fn a_crate_has_one_integration_test_binary() {
+    let none = toml("[package]\nname = \"a\"");
+    assert!(manifest::test_binaries(&none, &["it".into()]).is_empty());
+    assert!(manifest::test_binaries(&none, &[]).is_empty());
+    // Two files in tests/ are two binaries.
+    let problems = manifest::test_binaries(&none, &["it".into(), "more".into()]);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains("it, more"), "{problems:?}");
+    // So is a `[[test]]` target beside tests/it, but not one that names it.
+    let extra = toml("[package]\nname = \"a\"\n[[test]]\nname = \"slow\"\npath = \"slow.rs\"");
+    assert_eq!(manifest::test_binaries(&extra, &["it".into()]).len(), 1);
+    let same =
+        toml("[package]\nname = \"a\"\n[[test]]\nname = \"it\"\nrequired-features = [\"x\"]");
+    assert!(manifest::test_binaries(&same, &["it".into()]).is_empty());
+}
+
+#[test]
+fn an_import_cycle_between_files_is_found() {
+    use xtask::tidy::cycles::{cycles, module_of};
+    let file = |path: &str, text: &str| (module_of(path), text.to_owned());
+    assert_eq!(module_of("lib.rs"), Vec::<String>::new());
+    assert_eq!(module_of("a/mod.rs"), ["a"]);
+    assert_eq!(module_of("a/b.rs"), ["a", "b"]);
+    // a uses b, b uses c through a group, c uses a through a re-export of the root.
+    let lib = file("lib.rs", "mod a;\nmod b;\nmod c;\npub use a::Thing;\n");
+    let a = file("a.rs", "use crate::b::Helper;\npub struct Thing;\n");
+    let b = file("b.rs", "use crate::{c::f, Event};\npub struct Helper;\n");
+    let c = file("c.rs", "pub fn f() -> crate::Thing { crate::Thing }\n");
+    assert_eq!(
+        cycles(&[lib.clone(), a.clone(), b.clone(), c]),
+        vec![vec!["a".to_owned(), "b".into(), "c".into()]]
+    );
+    // c using something of its own instead: no cycle.
+    let c = file("c.rs", "pub fn f() {}\n");
+    assert!(cycles(&[lib.clone(), a.clone(), b.clone(), c.clone()]).is_empty());
+    // A child building on its parent is no cycle, nor is the parent using it.
+    let d = file("b/d.rs", "use super::Helper;\npub(super) fn g() {}\n");
+    let b = file(
+        "b.rs",
+        "mod d;\nmod e;\nuse self::d::g;\npub struct Helper;\n",
+    );
+    assert!(cycles(&[lib.clone(), a.clone(), b.clone(), c.clone(), d.clone()]).is_empty());
+    // Two children using each other are, directly or through a re-export.
+    let e = file("b/e.rs", "pub fn h() { super::d::g() }\n");
+    let d = file("b/d.rs", "pub(super) fn g() { super::e::h() }\n");
+    let both = [lib.clone(), a.clone(), b.clone(), c.clone(), d, e.clone()];
+    let cycle = vec![vec!["b::d".to_owned(), "b::e".into()]];
+    assert_eq!(cycles(&both), cycle);
+    let b = file("b.rs", "mod d;\nmod e;\npub use e::h;\n");
+    let d = file("b/d.rs", "pub(super) fn g() { super::h() }\n");
+    assert_eq!(
+        cycles(&[lib.clone(), a.clone(), b.clone(), c.clone(), d, e.clone()]),
+        cycle
+    );
+    let d = file("b/d.rs", "pub(super) fn g() {}\n");
+    assert!(cycles(&[lib, a, b, c, d, e]).is_empty());
+}
+
+#[test]
 fn a_published_crate_needs_its_metadata() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let bare = toml("[package]\nname = \"x\"\n[features]\nf = []");

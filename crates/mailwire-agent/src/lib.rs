@@ -52,6 +52,7 @@
 //! pass, a refused webhook request) is offered on channels the application reads if
 //! it wants to (`websocket_status`, `take_gaps`, `take_backfill_reports`,
 //! `take_rejections`).
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 use std::fmt;
 use std::net::SocketAddr;

@@ -3,8 +3,8 @@
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
+use mailwire_client::Backoff;
 use mailwire_proto::EventType;
-use mailwire_source::Backoff;
 
 /// The configuration of a [`Backfill`](crate::Backfill).
 ///
@@ -31,7 +31,7 @@ pub struct BackfillConfig {
     pub(crate) not_found_retry: Duration,
     pub(crate) checkpoint_prefix: String,
     #[cfg(feature = "https")]
-    pub(crate) tls: mailwire_source::tls::TlsTrust,
+    pub(crate) tls: mailwire_client::tls::TlsTrust,
 }
 
 impl BackfillConfig {
@@ -57,7 +57,7 @@ impl BackfillConfig {
             not_found_retry: Duration::from_secs(300),
             checkpoint_prefix: "backfill".to_owned(),
             #[cfg(feature = "https")]
-            tls: mailwire_source::tls::TlsTrust::default(),
+            tls: mailwire_client::tls::TlsTrust::default(),
         }
     }
 
@@ -154,7 +154,7 @@ impl BackfillConfig {
     /// Which certificate authorities an `https://` API is checked against (default:
     /// the system's roots and the webpki roots, as every mailwire client).
     #[cfg(feature = "https")]
-    pub fn tls_trust(mut self, trust: mailwire_source::tls::TlsTrust) -> Self {
+    pub fn tls_trust(mut self, trust: mailwire_client::tls::TlsTrust) -> Self {
         self.tls = trust;
         self
     }

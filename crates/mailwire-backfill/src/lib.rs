@@ -102,6 +102,7 @@
 //! - [`FileProgress`], the JSON file the command line kept beside a redb store, is
 //!   the legacy format: it implements `Checkpoints` so that an old file can be read
 //!   once and moved into the store.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod check;
 mod client;

@@ -12,7 +12,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use mailwire_source::{Checkpoints, Delays, SourceError};
+use mailwire_client::Delays;
+use mailwire_source::{Checkpoints, SourceError};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 

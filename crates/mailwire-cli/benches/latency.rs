@@ -25,7 +25,8 @@ use bytes::Bytes;
 use futures::{SinkExt as _, StreamExt as _};
 use http_body_util::{BodyExt as _, Full};
 use mailwire_merge::Merge;
-use mailwire_sim::{Retention, Simulator, WebhookSpec, sample};
+use mailwire_proto::fixtures;
+use mailwire_sim::{Retention, Simulator, WebhookSpec};
 use mailwire_source::EventSource;
 use mailwire_store::MemoryStore;
 use mailwire_webhook::{Keyring, Verifier};
@@ -179,7 +180,7 @@ async fn one_at_a_time(
     for i in 0..events() {
         let id = format!("evt_{i:06}");
         let start = Instant::now();
-        sim.emit(sample::message_received(&id, "ada@agentmail.to"));
+        sim.emit(fixtures::message_received(&id, "ada@agentmail.to"));
         let (x, y) = (arrival(ours, &id).await, arrival(bare, &id).await);
         a.push(x - start);
         b.push(y - start);
@@ -293,7 +294,7 @@ async fn restart() {
     );
     let (mut a, mut b) = (Vec::new(), Vec::new());
     let mut last = "evt_r_start".to_owned();
-    sim.emit(sample::message_received(&last, "ada@agentmail.to"));
+    sim.emit(fixtures::message_received(&last, "ada@agentmail.to"));
     arrival(&mut ours, &last).await;
     for round in 0..restarts() {
         sim.stop().await;
@@ -307,7 +308,7 @@ async fn restart() {
         sim.restart(Retention::Keep).await.expect("listens again");
         let start = Instant::now();
         let id = format!("evt_r_{round:04}");
-        sim.emit(sample::message_received(&id, "ada@agentmail.to"));
+        sim.emit(fixtures::message_received(&id, "ada@agentmail.to"));
         let (bare_tx, mut bare) = mpsc::unbounded_channel();
         let client = tokio::spawn(bare_ws(sim.ws_url(), Some(last.clone()), bare_tx));
         let (x, y) = (arrival(&mut ours, &id).await, arrival(&mut bare, &id).await);

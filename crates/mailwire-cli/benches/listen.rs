@@ -25,9 +25,10 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use mailwire_sim::{Simulator, sample};
+use mailwire_proto::fixtures;
+use mailwire_sim::Simulator;
 use mailwire_webhook::{Keyring, Signer};
-use mailwire_webhook_http::{Endpoint, WebhookSender};
+use mailwire_webhook_sender::{Endpoint, WebhookSender};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const SENDERS: usize = 16;
@@ -213,8 +214,9 @@ fn run_ws(sim: &Simulator, backend: &Backend, round: usize) -> f64 {
     let listener = listen(backend, Feed::WebSocket(&url), 0, tx);
     let start = Instant::now();
     sim.emit_all(
-        (0..events())
-            .map(|i| sample::message_received(&format!("evt_ws_{round}_{i}"), "ada@agentmail.to")),
+        (0..events()).map(|i| {
+            fixtures::message_received(&format!("evt_ws_{round}_{i}"), "ada@agentmail.to")
+        }),
     );
     for got in 0..events() {
         if lines.recv_timeout(Duration::from_secs(120)).is_err() {

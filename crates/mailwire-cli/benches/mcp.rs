@@ -19,7 +19,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::{SinkExt as _, StreamExt as _};
-use mailwire_sim::{Simulator, sample};
+use mailwire_proto::fixtures;
+use mailwire_sim::Simulator;
 use rmcp::model::{CallToolRequest, CallToolRequestParams, ClientRequest, ServerResult};
 use rmcp::service::{PeerRequestOptions, RunningService};
 use rmcp::{Peer, RoleClient, ServiceExt as _};
@@ -136,7 +137,7 @@ async fn mcp_round(sim: &Simulator, server: &McpServer, id: &str) -> Duration {
         .await
         .unwrap_or_else(|e| failed(&server.said, &format!("sending wait_for_email: {e}")));
     let emitted = Instant::now();
-    sim.emit(sample::message_received(id, MCP_INBOX));
+    sim.emit(fixtures::message_received(id, MCP_INBOX));
     let response = tokio::time::timeout(HANG, handle.await_response()).await;
     let took = emitted.elapsed();
     let result = match response {
@@ -194,7 +195,7 @@ async fn bare_client(sim: &Simulator) -> Bare {
 async fn bare_round(sim: &Simulator, ws: &mut Bare, id: &str) -> Duration {
     let quoted = format!("\"{id}\"");
     let emitted = Instant::now();
-    sim.emit(sample::message_received(id, BARE_INBOX));
+    sim.emit(fixtures::message_received(id, BARE_INBOX));
     loop {
         match tokio::time::timeout(HANG, ws.next()).await {
             Ok(Some(Ok(Message::Text(text)))) if text.contains(&quoted) => {

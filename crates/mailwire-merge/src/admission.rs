@@ -7,12 +7,13 @@ use std::task::{Context, Poll};
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use mailwire_source::{Backoff, Delays, Delivery};
+use mailwire_client::{Backoff, Delays};
+use mailwire_source::Delivery;
 use mailwire_store::StoreError;
 use tokio::time::Sleep;
 
+use crate::durable::{Durable, Verdict};
 use crate::stats::StatsHandle;
-use crate::stores::{Stores, Verdict};
 use crate::window::IdKey;
 
 /// A new event to go through the store.
@@ -34,7 +35,7 @@ pub(crate) struct Admitted {
 
 /// Asks the store about `admission` (appends it, which claims it).
 pub(crate) fn admit(
-    stores: Stores,
+    stores: Durable,
     admission: Admission,
     generation: u64,
 ) -> BoxFuture<'static, Admitted> {
@@ -90,7 +91,7 @@ impl Held {
     pub(crate) fn poll(
         &mut self,
         cx: &mut Context<'_>,
-        stores: &Stores,
+        stores: &Durable,
         generation: u64,
         stats: &StatsHandle,
     ) -> Poll<Admitted> {

@@ -1,14 +1,14 @@
-//! Configuring a [`Merge`].
+//! Configuring a [`Merge`](crate::Merge).
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mailwire_source::{Backoff, BoxSource, EventSource};
+use mailwire_client::Backoff;
+use mailwire_source::{BoxSource, EventSource};
 use mailwire_store::Store;
 
-use crate::Merge;
-use crate::stores::Stores;
+use crate::durable::Durable;
 
 /// What the merge does when one of its sources fails (its `next()` returns `Err`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -27,17 +27,17 @@ pub enum OnSourceFailure {
     Propagate,
 }
 
-/// Builds a [`Merge`]. Every setting has a default; see each method.
+/// Builds a [`Merge`](crate::Merge). Every setting has a default; see each method.
 #[must_use = "a builder does nothing until `build()`"]
 pub struct MergeBuilder {
     pub(crate) sources: Vec<BoxSource<'static>>,
-    pub(crate) stores: Stores,
+    pub(crate) stores: Durable,
     pub(crate) window_capacity: usize,
     pub(crate) window_age: Duration,
     pub(crate) reorder: Option<Duration>,
     pub(crate) on_failure: OnSourceFailure,
-    pub(crate) max_admissions: usize,
-    pub(crate) recent: usize,
+    pub(crate) max_in_admission: usize,
+    pub(crate) lead_memory: usize,
     pub(crate) backlog_page: usize,
     pub(crate) take_over_every: Option<Duration>,
     pub(crate) store_backoff: Backoff,
@@ -48,13 +48,13 @@ impl Default for MergeBuilder {
     fn default() -> Self {
         MergeBuilder {
             sources: Vec::new(),
-            stores: Stores::default(),
+            stores: Durable::default(),
             window_capacity: 100_000,
             window_age: Duration::from_secs(3 * 24 * 3600),
             reorder: None,
             on_failure: OnSourceFailure::default(),
-            max_admissions: 64,
-            recent: 4096,
+            max_in_admission: 64,
+            lead_memory: 4096,
             backlog_page: 256,
             take_over_every: None,
             store_backoff: crate::retry::default_backoff(),
@@ -142,7 +142,7 @@ impl MergeBuilder {
 
     /// The in-memory dedup window: remembers at least the last `capacity` acked ids
     /// for at least `max_age`, at about 20.6 bytes per id of capacity, allocated once
-    /// (default 100 000 ids, 3 days: 2 MB). See [`IdWindow`](crate::IdWindow).
+    /// (default 100 000 ids, 3 days: 2 MB).
     pub fn window(mut self, capacity: usize, max_age: Duration) -> Self {
         self.window_capacity = capacity;
         self.window_age = max_age;
@@ -170,20 +170,15 @@ impl MergeBuilder {
     /// How many new events may be going through the stores at once, in order (default
     /// 64): more lets a store group its writes (redb commits them together).
     pub fn max_in_admission(mut self, n: usize) -> Self {
-        self.max_admissions = n.max(1);
+        self.max_in_admission = n.max(1);
         self
     }
 
     /// How many recent first deliveries are remembered to measure how much sooner one
     /// origin was than another (default 4096).
     pub fn lead_memory(mut self, n: usize) -> Self {
-        self.recent = n;
+        self.lead_memory = n;
         self
-    }
-
-    /// The merge.
-    pub fn build(self) -> Merge {
-        Merge::from_builder(self)
     }
 }
 

@@ -46,7 +46,7 @@
 //! - **Dedup by event id.** An id is *in flight* from the moment a first copy arrives
 //!   until its delivery is acked; copies arriving meanwhile are suppressed and their
 //!   acks held. Acking settles the event (below) and then the held copies in their
-//!   own sources. Acked ids stay in an in-memory [`IdWindow`] (bounded by count and
+//!   own sources. Acked ids stay in an in-memory dedup window (bounded by count and
 //!   age, about 21 bytes per id, never growing) and, with a store, in the store.
 //! - **One store** ([`MergeBuilder::store`]), the same value the receivers feeding
 //!   the merge were given. Every new event is appended before it is delivered: the
@@ -141,12 +141,14 @@
 //! | --- | ---: | ---: | ---: | ---: |
 //! | `HashSet<String>` (baseline) | 82.4 | 1.00x | 1.00x | 1.00x |
 //! | `HashSet<u128>` of the hashes (never forgets) | 35.7 | 0.43x | 1.44x | 1.44x |
-//! | [`IdWindow`], 1M ids, count and age bounded | 20.6 | 0.25x | 3.24x | 1.24x |
+//! | the dedup window, 1M ids, count and age bounded | 20.6 | 0.25x | 3.24x | 1.24x |
 //!
-//! A second run on a quieter machine: [`IdWindow`] 4.10x fresh, 1.49x steady.
+//! A second run on a quieter machine: the dedup window 4.10x fresh, 1.49x steady.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod admission;
 mod builder;
+mod durable;
 mod merge;
 mod metric;
 mod reorder;
@@ -154,10 +156,11 @@ mod retry;
 mod settle;
 mod shared;
 mod stats;
-mod stores;
 mod window;
 
 pub use builder::{MergeBuilder, OnSourceFailure};
 pub use merge::Merge;
 pub use stats::{FailedSource, MergeStats, OriginStats, StatsHandle};
+// The dedup window itself, public for the crate's benchmark and model test only.
+#[doc(hidden)]
 pub use window::{IdHasher, IdKey, IdWindow};

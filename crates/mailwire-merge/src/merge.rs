@@ -9,21 +9,20 @@ use std::task::{Context, Poll};
 use futures::future::{BoxFuture, poll_fn};
 use futures::stream::{FuturesOrdered, FuturesUnordered};
 use futures::{FutureExt, StreamExt};
+use mailwire_client::Delays;
 use mailwire_proto::Event;
-use mailwire_source::{
-    Ack, BoxSource, Delays, Delivery, EventSource, Origin, SourceError, async_trait,
-};
+use mailwire_source::{Ack, BoxSource, Delivery, EventSource, Origin, SourceError, async_trait};
 use mailwire_store::StoreError;
 use tokio::time::Sleep;
 
 use crate::admission::{Admission, Admitted, Held, admit};
 use crate::builder::{MergeBuilder, OnSourceFailure};
+use crate::durable::{Durable, Verdict};
 use crate::reorder::{Pushed, Reorder};
 use crate::retry::{Outage, StoreRetry};
 use crate::settle::{MergeSettle, settle_all};
 use crate::shared::{Known, SharedDedup};
 use crate::stats::{MergeStats, StatsHandle};
-use crate::stores::{Stores, Verdict};
 use crate::window::{IdHasher, IdKey, IdWindow};
 
 /// How many events one `next()` call may look at (duplicates, ended sources) before
@@ -54,7 +53,7 @@ pub struct Merge {
     next_slot: usize,
     hasher: IdHasher,
     dedup: SharedDedup,
-    stores: Stores,
+    stores: Durable,
     stats: StatsHandle,
     replay: Replay,
     /// True until the start-up backlog is delivered: live sources wait for it.
@@ -67,7 +66,7 @@ pub struct Merge {
     /// The admission at the head whose append failed, retried until the store
     /// answers. While it is held nothing behind it moves and no source is polled.
     held: Option<Held>,
-    max_admissions: usize,
+    max_in_admission: usize,
     /// Whether the store is down, as seen by this merge.
     outage: Outage,
     /// How store writes are retried (held appends, acks).
@@ -121,6 +120,14 @@ enum Polled {
     Failed(String, SourceError),
 }
 
+impl MergeBuilder {
+    /// The merge. (Here rather than beside the settings: it reads them all, and the
+    /// settings need nothing of the merge.)
+    pub fn build(self) -> Merge {
+        Merge::from_builder(self)
+    }
+}
+
 impl Merge {
     /// A builder: sources, stores, window, reorder, failure policy.
     pub fn builder() -> MergeBuilder {
@@ -158,7 +165,7 @@ impl Merge {
             slots,
             next_slot: 0,
             hasher,
-            dedup: SharedDedup::new(window, b.recent),
+            dedup: SharedDedup::new(window, b.lead_memory),
             replay: Replay::Idle,
             starting: b.stores.store.is_some(),
             backlog_page: b.backlog_page,
@@ -170,7 +177,7 @@ impl Merge {
             stats: StatsHandle::default(),
             admissions: FuturesOrdered::new(),
             held: None,
-            max_admissions: b.max_admissions,
+            max_in_admission: b.max_in_admission,
             outage: Outage::default(),
             claim_delays: retry.backoff.delays(),
             claim_generation: 0,
@@ -265,7 +272,7 @@ impl Merge {
                 }
             }
 
-            if self.pipeline_len() < self.max_admissions {
+            if self.pipeline_len() < self.max_in_admission {
                 if let Replay::Draining { events, full } = &mut self.replay {
                     match events.pop_front() {
                         Some(event) => {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use mailwire_source::Backoff;
+use mailwire_client::Backoff;
 use mailwire_store::{Store, StoreError};
 
 use crate::stats::StatsHandle;

@@ -3,10 +3,10 @@
 use async_trait::async_trait;
 use mailwire_source::{Ack, Settle, SourceError};
 
+use crate::durable::Durable;
 use crate::retry::{self, StoreRetry};
 use crate::shared::SharedDedup;
 use crate::stats::StatsHandle;
-use crate::stores::Stores;
 use crate::window::IdKey;
 
 /// The merge's part of an ack: ack the event in the store (one write: out of the log,
@@ -25,7 +25,7 @@ pub(crate) struct MergeSettle {
     pub(crate) id: String,
     pub(crate) key: IdKey,
     pub(crate) dedup: SharedDedup,
-    pub(crate) stores: Stores,
+    pub(crate) stores: Durable,
     pub(crate) retry: StoreRetry,
     pub(crate) stats: StatsHandle,
     pub(crate) settled: bool,

@@ -1,7 +1,14 @@
-//! Every fixture of this crate's tests, compiled in: each event type in both
-//! envelopes as the services send it, and odd payloads met in the wild. For the
-//! tests of other crates that carry events (behind the `fixtures` feature), so
-//! none of them reads files outside its own package.
+//! The one fixture kit of every mailwire test, benchmark and example (behind the
+//! `fixtures` feature): realistic events of every type built in code
+//! ([`message_received`], [`event`], [`burst`], [`message_of_size`]...), and every
+//! file of this crate's tests compiled in ([`ALL`]): each event type in both
+//! envelopes as the services send it, and odd payloads met in the wild, so no
+//! crate reads files outside its own package. `mailwire_test::fixtures` is this
+//! module.
+
+mod events;
+
+pub use events::*;
 
 /// One fixture: its path under `fixtures/` and its bytes.
 #[derive(Clone, Copy, Debug)]

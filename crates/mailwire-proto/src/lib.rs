@@ -23,6 +23,7 @@
 //! exact bytes it was parsed from. Nothing from the network can make a parser panic:
 //! malformed, truncated or oversized input, or a body that is not an envelope, is a
 //! [`ParseError`]; deep nesting is skipped unread, never recursed into.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod address;
 mod error;

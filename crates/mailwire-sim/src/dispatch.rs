@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use mailwire_proto::Event;
-use mailwire_webhook_http::{Endpoint, Outcome, WebhookSender};
+use mailwire_webhook_sender::{Endpoint, Outcome, WebhookSender};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::{JoinHandle, JoinSet};
 

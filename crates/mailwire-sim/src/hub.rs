@@ -149,7 +149,7 @@ impl Hub {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sample;
+    use mailwire_proto::fixtures;
 
     fn ids(events: &[Arc<Event>]) -> Vec<&str> {
         events.iter().map(|e| e.id()).collect()
@@ -158,7 +158,7 @@ mod tests {
     #[test]
     fn retains_the_last_n_and_replays_after_an_id() {
         let hub = Hub::new(3, Envelope::AgentMail, 16);
-        hub.emit_all((1..=5).map(|i| sample::message_received(&format!("evt_{i}"), "a@x.to")));
+        hub.emit_all((1..=5).map(|i| fixtures::message_received(&format!("evt_{i}"), "a@x.to")));
         assert_eq!(hub.retained_len(), 3);
         let (replay, _rx) = hub.subscribe(Some("evt_3"));
         let Some(Replay::After(events)) = replay else {
@@ -178,10 +178,10 @@ mod tests {
     #[test]
     fn live_receiver_starts_where_the_replay_ends() {
         let hub = Hub::new(10, Envelope::Simple, 16);
-        hub.emit(sample::message_received("evt_1", "a@x.to"));
+        hub.emit(fixtures::message_received("evt_1", "a@x.to"));
         let (replay, mut rx) = hub.subscribe(Some("evt_1"));
         assert!(matches!(replay, Some(Replay::After(ref v)) if v.is_empty()));
-        hub.emit(sample::message_received("evt_2", "a@x.to"));
+        hub.emit(fixtures::message_received("evt_2", "a@x.to"));
         let Ok(Outgoing::Event(e)) = rx.try_recv() else {
             panic!("live event")
         };
@@ -193,7 +193,7 @@ mod tests {
     #[test]
     fn retention_zero_always_gaps() {
         let hub = Hub::new(0, Envelope::AgentMail, 4);
-        hub.emit(sample::message_received("evt_1", "a@x.to"));
+        hub.emit(fixtures::message_received("evt_1", "a@x.to"));
         assert!(matches!(hub.subscribe(Some("evt_1")).0, Some(Replay::Gap)));
     }
 }

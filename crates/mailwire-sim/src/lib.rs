@@ -6,7 +6,8 @@
 //!
 //! ```
 //! use futures::{SinkExt, StreamExt};
-//! use mailwire_sim::{sample, Simulator};
+//! use mailwire_sim::Simulator;
+//! use mailwire_proto::fixtures;
 //! use tokio_tungstenite::tungstenite::Message;
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -17,8 +18,8 @@
 //! ws.send(Message::text(r#"{"type":"subscribe","event_types":["message.received"]}"#)).await?;
 //! sim.wait_subscribers(1).await;
 //!
-//! sim.emit(sample::bounce("evt_1", "ada@agentmail.to")); // filtered out
-//! sim.emit(sample::message_received("evt_2", "ada@agentmail.to"));
+//! sim.emit(fixtures::message_bounced("evt_1", "ada@agentmail.to")); // filtered out
+//! sim.emit(fixtures::message_received("evt_2", "ada@agentmail.to"));
 //! let mut frames = Vec::new();
 //! while frames.len() < 2 {
 //!     if let Some(Message::Text(text)) = ws.next().await.transpose()? {
@@ -118,6 +119,7 @@
 //! | `mailwire_sim_webhook_attempts_total` | counter | `outcome`: `delivered`, `failed`, or `gave_up` for the last attempt of a delivery that ran out of them |
 //! | `mailwire_sim_ws_connections` | gauge | none: the WebSocket connections open now |
 //! | `mailwire_sim_requests_total` | counter | `status`: the numeric status of each REST answer (WebSocket handshakes are not counted) |
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod auth;
 mod chaos;
@@ -133,7 +135,6 @@ mod publish;
 mod relay;
 mod rest;
 mod routes;
-pub mod sample;
 mod server;
 pub mod v0;
 mod webhooks;
@@ -153,6 +154,9 @@ use tokio_rustls::TlsAcceptor;
 pub use chaos::{Chaos, ChaosError, ChaosStats};
 pub use dispatch::WebhookStats;
 pub use faults::Faults;
+// The event hub, public for the crate's tests and the WebSocket crate's (retention
+// inspected directly); not part of the documented API.
+#[doc(hidden)]
 pub use hub::{Hub, Outgoing, Replay};
 pub use message::{EmailError, IncomingEmail, NewAttachment};
 pub use webhooks::{Webhook, WebhookError, WebhookSpec};
@@ -441,7 +445,8 @@ impl Simulator {
         }
     }
 
-    /// The event hub, for direct access to retention.
+    /// The event hub, for direct access to retention (tests).
+    #[doc(hidden)]
     pub fn hub(&self) -> &Hub {
         &self.shared.hub
     }

@@ -47,7 +47,7 @@ pub(crate) struct RestState {
 
 impl RestState {
     pub(crate) fn new(config: &RestConfig) -> std::io::Result<RestState> {
-        let sender = mailwire_webhook_http::WebhookSender::builder()
+        let sender = mailwire_webhook_sender::WebhookSender::builder()
             .time_scale(config.time_scale)
             .attempt_timeout(config.attempt_timeout)
             .build()

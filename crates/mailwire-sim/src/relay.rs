@@ -19,9 +19,9 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode, Uri};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
+use mailwire_client::https::HttpsClient;
+use mailwire_client::tls::TlsTrust;
 use mailwire_proto::Event;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -35,7 +35,7 @@ struct State {
     chaos: Arc<ChaosState>,
     targets: Mutex<HashMap<String, Uri>>,
     attempts: Mutex<HashMap<(String, String), u32>>,
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: HttpsClient<Full<Bytes>>,
 }
 
 /// A running relay; stops when dropped.
@@ -66,14 +66,14 @@ impl Relay {
     pub(crate) async fn start(chaos: Arc<ChaosState>) -> std::io::Result<Relay> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(Duration::from_secs(10)));
+        // The same client as the sender's, so an https:// endpoint is reached too.
+        let client =
+            mailwire_client::https::client(&TlsTrust::default()).map_err(std::io::Error::other)?;
         let state = Arc::new(State {
             chaos,
             targets: Mutex::new(HashMap::new()),
             attempts: Mutex::new(HashMap::new()),
-            client: Client::builder(TokioExecutor::new()).build(connector),
+            client,
         });
         let task = tokio::spawn(serve(listener, state.clone()));
         Ok(Relay { addr, state, task })

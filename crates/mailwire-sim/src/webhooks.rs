@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use base64::Engine as _;
 use mailwire_proto::{Envelope, Event, EventType};
 use mailwire_webhook::{KeyError, Keyring, Scheme, Signer};
-use mailwire_webhook_http::{Endpoint, SenderError};
+use mailwire_webhook_sender::{Endpoint, SenderError};
 use serde::{Deserialize, Serialize};
 
 /// A webhook to register: the body of `POST /v1/webhooks`.

@@ -79,21 +79,18 @@
 //!   each event is handled exactly once.
 //!
 //! The shared conformance suite in `mailwire-test` checks these for any source.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod ack;
-mod backoff;
 mod checkpoint;
 mod delivery;
 mod error;
 mod stream;
-#[cfg(feature = "tls")]
-pub mod tls;
 
 use std::fmt;
 
 pub use ack::{Ack, Settle};
 pub use async_trait::async_trait;
-pub use backoff::{Backoff, Delays};
 pub use checkpoint::{Checkpoints, MemoryCheckpoints};
 pub use delivery::{Delivery, Origin, TenantId};
 pub use error::{BoxError, SourceError};

@@ -99,6 +99,7 @@
 //! or the Redis keys hold something this version did not write); nothing read from
 //! the file or the server can panic. Clones share one store, and `Arc<S>`
 //! (`Arc<dyn Store>` too) implements the traits.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(any(feature = "redb", feature = "redis"))]
 mod acked;

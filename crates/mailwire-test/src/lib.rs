@@ -49,9 +49,10 @@
 //! (`handle.fail(SourceError::auth("revoked"))`), and a fake dropped with pushed
 //! events never taken panics, so a test cannot pass while the code under test ignored
 //! part of its script (see [`FakeBuilder::lenient`] to allow it).
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod conformance;
 mod fake;
-pub mod fixtures;
+pub use mailwire_proto::fixtures;
 
 pub use fake::{FakeBuilder, FakeHandle, FakeSource};

@@ -1,15 +1,14 @@
 //! Webhooks over HTTP for mailwire: a receiver that is an
-//! [`EventSource`](mailwire_source::EventSource), and a retrying, signing sender.
+//! [`EventSource`](mailwire_source::EventSource). The sender that delivers to it
+//! is its own crate, `mailwire-webhook-sender`.
 //!
 //! ```
 //! use mailwire_source::EventSource;
 //! use mailwire_store::{MemoryStore, Store};
 //! use mailwire_webhook::{Keyring, Signer, Verifier};
-//! # #[cfg(feature = "sender")]
-//! use mailwire_webhook_http::{Endpoint, WebhookReceiver, WebhookSender};
+//! use mailwire_webhook_http::WebhookReceiver;
+//! use mailwire_webhook_sender::{Endpoint, WebhookSender};
 //!
-//! # #[cfg(not(feature = "sender"))] fn main() {}
-//! # #[cfg(feature = "sender")]
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -186,11 +185,8 @@
 //! use mailwire_source::EventSource;
 //! use mailwire_webhook::{Keyring, Signer, Verifier};
 //! use mailwire_webhook_http::{Tenant, Tenants, WebhookReceiver};
-//! # #[cfg(feature = "sender")]
-//! use mailwire_webhook_http::{Endpoint, WebhookSender};
+//! use mailwire_webhook_sender::{Endpoint, WebhookSender};
 //!
-//! # #[cfg(not(feature = "sender"))] fn main() {}
-//! # #[cfg(feature = "sender")]
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! const ACME: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -220,23 +216,15 @@
 //! gives a [`WebhookService`] to mount in your own axum or tower router instead;
 //! see `examples/axum_router.rs`.
 //!
-//! # Sender (feature `sender`)
+//! # Sending
 //!
-//! [`WebhookSender`] signs with any scheme (a [`Signer`](mailwire_webhook::Signer)
-//! per [`Endpoint`]) and POSTs over `http` or `https` (rustls with ring; the
-//! system's and the webpki roots by default, as every mailwire client, or your own:
-//! [`mailwire_source::tls::TlsTrust`]). It retries on the
-//! Standard Webhooks schedule with full jitter ([`STANDARD_SCHEDULE`]; a time
-//! scale runs it in milliseconds in tests), 15 s per attempt, the same webhook id
-//! each time with a fresh timestamp. 2xx is success, 410 disables the endpoint,
-//! 429 and 503 are retried no sooner than their `Retry-After` (delta-seconds or
-//! an HTTP-date). Each delivery ends
-//! in an [`Outcome`].
+//! `mailwire-webhook-sender` signs and POSTs webhooks as the service does, with
+//! its retry schedule: the examples above deliver with it, and `mailwire forward`
+//! relays WebSocket events to a receiver with it.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod body;
 mod config;
-#[cfg(feature = "sender")]
-mod error;
 mod intake;
 mod limiter;
 mod limits;
@@ -244,8 +232,6 @@ mod metric;
 mod receiver;
 mod rejection;
 mod reply;
-#[cfg(feature = "sender")]
-mod sender;
 mod server;
 #[cfg(feature = "tower")]
 mod service;
@@ -255,18 +241,11 @@ mod tenant;
 mod verify;
 
 pub use config::{ConfigError, TenantConfig, TenantsConfig};
-#[cfg(feature = "sender")]
-pub use error::SenderError;
 pub use limits::{Rate, RateLimits};
 pub use mailwire_source::Delivery;
 pub use receiver::WebhookReceiver;
 pub use rejection::{Rejection, Rejections};
 pub use reply::ReplyBody;
-#[cfg(feature = "sender")]
-pub use sender::{
-    Endpoint, FailedAttempt, Failure, Jitter, Outcome, STANDARD_SCHEDULE, SenderBuilder,
-    WebhookSender, full_jitter,
-};
 #[cfg(feature = "tower")]
 pub use service::WebhookService;
 pub use source::{ShutdownHandle, WebhookSource};

@@ -82,6 +82,7 @@
 //! | hex | 256 B / 4 KiB / 64 KiB | 1.14x / 1.02x / 1.00x | n/a | n/a |
 //!
 //! See `BENCHMARKS.md` at the repository root for absolute times and method.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod clock;
 mod error;

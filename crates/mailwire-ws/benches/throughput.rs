@@ -22,7 +22,8 @@ use std::time::{Duration, Instant};
 use futures::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use mailwire_proto::Event;
-use mailwire_sim::{Simulator, sample};
+use mailwire_proto::fixtures;
+use mailwire_sim::Simulator;
 use mailwire_source::{EventSource, MemoryCheckpoints};
 use mailwire_ws::{Status, WsConfig, WsSource};
 use tokio_tungstenite::tungstenite::Message;
@@ -99,12 +100,12 @@ async fn run() {
     let url = sim.ws_url();
 
     // Throughput: a marker, then N events, all retained; every run replays them.
-    sim.emit(sample::message_of_size("evt_mark", "a@x.to", EVENT_BYTES));
+    sim.emit(fixtures::message_of_size("evt_mark", "a@x.to", EVENT_BYTES));
     sim.emit_all(
         (0..throughput_events())
-            .map(|i| sample::message_of_size(&format!("evt_t_{i}"), "a@x.to", EVENT_BYTES)),
+            .map(|i| fixtures::message_of_size(&format!("evt_t_{i}"), "a@x.to", EVENT_BYTES)),
     );
-    let size = sample::message_of_size("evt_t_0", "a@x.to", EVENT_BYTES)
+    let size = fixtures::message_of_size("evt_t_0", "a@x.to", EVENT_BYTES)
         .raw()
         .len();
     println!(
@@ -263,7 +264,7 @@ async fn measure_latency(
     run: usize,
 ) -> Histogram<u64> {
     let events: Vec<Event> = (0..latency_events())
-        .map(|i| sample::message_of_size(&format!("evt_l{run}_{i}"), "a@x.to", EVENT_BYTES))
+        .map(|i| fixtures::message_of_size(&format!("evt_l{run}_{i}"), "a@x.to", EVENT_BYTES))
         .collect();
     let base = Instant::now();
     let emitted: Arc<Vec<AtomicU64>> =

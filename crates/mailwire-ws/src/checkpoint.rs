@@ -12,7 +12,8 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
-use mailwire_source::{Backoff, BoxError, Checkpoints, Settle, SourceError, async_trait};
+use mailwire_client::Backoff;
+use mailwire_source::{BoxError, Checkpoints, Settle, SourceError, async_trait};
 use tokio::sync::watch;
 use tokio::time::Instant;
 

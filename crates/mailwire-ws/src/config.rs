@@ -23,7 +23,7 @@ pub enum AuthStyle {
     XApiKey,
 }
 
-pub use mailwire_source::tls::TlsTrust;
+pub use mailwire_client::tls::TlsTrust;
 
 /// The configuration of a [`WsSource`](crate::WsSource).
 ///

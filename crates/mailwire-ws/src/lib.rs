@@ -3,7 +3,8 @@
 //! keeps the events coming through drops, dead connections and server restarts.
 //!
 //! ```
-//! use mailwire_sim::{sample, Simulator};
+//! use mailwire_sim::Simulator;
+//! use mailwire_proto::fixtures;
 //! use mailwire_source::EventSource;
 //! use mailwire_ws::{Status, WsConfig, WsSource};
 //!
@@ -14,7 +15,7 @@
 //! let mut source = WsSource::spawn(WsConfig::new(sim.ws_url()).api_key("sk_test"))?;
 //! source.status().wait_for(|s| matches!(s, Status::Subscribed)).await?;
 //!
-//! sim.emit(sample::message_received("evt_1", "ada@agentmail.to"));
+//! sim.emit(fixtures::message_received("evt_1", "ada@agentmail.to"));
 //! let delivery = source.next().await?.expect("an event");
 //! assert_eq!(delivery.event.id(), "evt_1");
 //! delivery.ack().await?;
@@ -112,7 +113,8 @@
 //!   yet passed; a delivery held unacked for long keeps the entries after it.
 //!
 //! ```
-//! use mailwire_sim::{sample, Simulator};
+//! use mailwire_sim::Simulator;
+//! use mailwire_proto::fixtures;
 //! use mailwire_source::{EventSource, MemoryCheckpoints};
 //! use mailwire_ws::{Status, WsConfig, WsSource};
 //!
@@ -124,12 +126,12 @@
 //!
 //! let mut source = WsSource::spawn(config())?;
 //! source.status().wait_for(|s| matches!(s, Status::Subscribed)).await?;
-//! sim.emit(sample::message_received("evt_1", "ada@agentmail.to"));
+//! sim.emit(fixtures::message_received("evt_1", "ada@agentmail.to"));
 //! source.next().await?.expect("evt_1").ack().await?;
 //! source.close().await?; // the point is saved: evt_1
 //!
 //! // Sent while nobody listened; a new source resumes after evt_1.
-//! sim.emit(sample::message_received("evt_2", "ada@agentmail.to"));
+//! sim.emit(fixtures::message_received("evt_2", "ada@agentmail.to"));
 //! let mut source = WsSource::spawn(config())?;
 //! assert_eq!(source.next().await?.expect("evt_2").event.id(), "evt_2");
 //! # Ok(())
@@ -161,7 +163,9 @@
 //!
 //! [`SourceError::Auth`]: mailwire_source::SourceError::Auth
 //! [`SourceError::Tls`]: mailwire_source::SourceError::Tls
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod batch;
 mod checkpoint;
 mod config;
 mod connect;
@@ -174,6 +178,6 @@ mod supervisor;
 
 pub use checkpoint::{CheckpointError, CheckpointOp, ResumeHandle, ResumePoint};
 pub use config::{AuthStyle, TlsTrust, WsConfig};
-pub use mailwire_source::{Backoff, Delays};
+pub use mailwire_client::{Backoff, Delays};
 pub use source::{Gaps, Shutdown, WsSource};
 pub use status::{DisconnectReason, Gap, GapCause, SkipReason, Skipped, SkippedFrames, Status};

@@ -10,46 +10,16 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use futures::{FutureExt, Sink, SinkExt, Stream, StreamExt};
 use mailwire_proto::{ClientFrame, Event, ServerFrame, Subscribe};
-use mailwire_source::{Delivery, Origin, SourceError};
+use mailwire_source::SourceError;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::error::CapacityError;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 
+use crate::batch::{Batch, Item, Received};
 use crate::spares::Spares;
 use crate::status::{DisconnectReason, Gap, GapCause, SkipReason, Skipped, SkippedLog, Status};
-
-/// What the connection task hands over, in the order it was read. (Not a
-/// [`Delivery`]: its ack handle is not `Sync`, and the source should be.)
-#[derive(Debug)]
-pub(crate) enum Item {
-    /// An event and when it was read.
-    Event(Received),
-    /// The id of an event read and skipped (over the size limit): the watermark
-    /// passes it as if it were acked.
-    Skipped(String),
-    /// The error that ended the source.
-    Failed(SourceError),
-}
-
-/// An event as read from the socket. Only its envelope was read (id and type, by
-/// the one parser every transport uses); its payload is read when the consumer asks.
-#[derive(Debug)]
-pub(crate) struct Received {
-    pub(crate) event: Event,
-    pub(crate) at: SystemTime,
-}
-
-impl Received {
-    pub(crate) fn into_delivery(self) -> Delivery {
-        Delivery::new(self.event, Origin::WebSocket).with_received_at(self.at)
-    }
-}
-
-/// What travels from the connection task to [`WsSource::next`](crate::WsSource):
-/// the events read in one burst.
-pub(crate) type Batch = Vec<Item>;
 
 /// What the source remembers across connections.
 #[derive(Debug, Default)]

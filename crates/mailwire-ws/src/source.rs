@@ -8,9 +8,9 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::WsConfig;
+use crate::batch::{Batch, Item};
 use crate::checkpoint::{self, CheckpointError, ResumeHandle, ResumePoint, Watermark, WsSettle};
 use crate::connect::Endpoint;
-use crate::session::{Batch, Item};
 use crate::spares::Spares;
 use crate::status::{Gap, SkippedFrames, SkippedLog, Status};
 use crate::supervisor::{Load, Supervisor};

@@ -7,7 +7,7 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::session::Batch;
+use crate::batch::Batch;
 
 /// The most buffers kept: more than the channel can hold at once is never needed.
 const KEEP: usize = 4;

@@ -10,9 +10,10 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::Backoff;
+use crate::batch::{Batch, Item};
 use crate::checkpoint::{self, CheckpointConfig, ResumePoint, Watermark};
 use crate::connect::{ConnectError, Endpoint};
-use crate::session::{self, Batch, End, Item, Resume, Session};
+use crate::session::{self, End, Resume, Session};
 use crate::spares::Spares;
 use crate::status::{Gap, SkippedLog, Status};
 

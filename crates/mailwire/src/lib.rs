@@ -20,7 +20,8 @@
 //! | [`proto`] | `mailwire-proto`: events, payloads, WebSocket frames | always |
 //! | [`source`] | `mailwire-source`: the `EventSource` trait, `Delivery`, `Ack` | always |
 //! | `webhook` | `mailwire-webhook`: signature verification and signing | `webhook` |
-//! | `webhook_http` | `mailwire-webhook-http`: webhook receiver; its tower `Service` with `tower` (default); the sender with `webhook-sender` | `webhook-http` (default) |
+//! | `webhook_http` | `mailwire-webhook-http`: the webhook receiver; its tower `Service` with `tower` (default) | `webhook-http` (default) |
+//! | `webhook_sender` | `mailwire-webhook-sender`: the retrying, signing webhook sender | `webhook-sender` |
 //! | `ws` | `mailwire-ws`: the WebSocket source | `ws` (default) |
 //! | `backfill` | `mailwire-backfill`: a source that fills gaps from the REST API | `backfill` |
 //! | `store` | `mailwire-store`: the one store (log, acked ids, claims): memory; redb with `redb` (default); Redis with `redis` | `store` (default) |
@@ -50,6 +51,22 @@
 //! - `sim`: a local simulator of the service; `test`: fakes and the conformance suite.
 //!
 //! With `default-features = false`, only [`proto`] and [`source`] remain.
+//!
+//! ## The prelude
+//!
+//! `use mailwire::prelude::*;` brings the types nearly every program names and the
+//! traits whose methods it calls ([`EventSource::next`], [`EventSourceExt`]'s
+//! adapters), for the features that are on:
+//!
+//! ```
+//! use mailwire::prelude::*;
+//!
+//! fn describe(delivery: &Delivery) -> String {
+//!     format!("{} from {}", delivery.event.event_type(), delivery.origin)
+//! }
+//! # let _ = describe;
+//! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use mailwire_proto as proto;
 pub use mailwire_source as source;
@@ -75,5 +92,37 @@ pub use mailwire_test as test;
 pub use mailwire_webhook as webhook;
 #[cfg(feature = "webhook-http")]
 pub use mailwire_webhook_http as webhook_http;
+#[cfg(feature = "webhook-sender")]
+pub use mailwire_webhook_sender as webhook_sender;
 #[cfg(feature = "ws")]
 pub use mailwire_ws as ws;
+
+/// The types nearly every program names and the traits whose methods it calls:
+/// `use mailwire::prelude::*;`.
+pub mod prelude {
+    pub use mailwire_proto::{Event, EventType, Payload};
+    pub use mailwire_source::{
+        Ack, BoxSource, Delivery, EventSource, EventSourceExt, Origin, SourceError, TenantId,
+    };
+
+    #[cfg(feature = "agent")]
+    pub use mailwire_agent::{Agent, Runner};
+    #[cfg(feature = "backfill")]
+    pub use mailwire_backfill::{Backfill, BackfillConfig};
+    #[cfg(feature = "merge")]
+    pub use mailwire_merge::Merge;
+    #[cfg(feature = "redb")]
+    pub use mailwire_store::RedbStore;
+    #[cfg(feature = "redis")]
+    pub use mailwire_store::RedisStore;
+    #[cfg(feature = "store")]
+    pub use mailwire_store::{MemoryStore, Store};
+    #[cfg(feature = "webhook")]
+    pub use mailwire_webhook::{Keyring, Signer, Verifier};
+    #[cfg(feature = "webhook-http")]
+    pub use mailwire_webhook_http::WebhookReceiver;
+    #[cfg(feature = "webhook-sender")]
+    pub use mailwire_webhook_sender::{Endpoint, WebhookSender};
+    #[cfg(feature = "ws")]
+    pub use mailwire_ws::{WsConfig, WsSource};
+}

@@ -4,10 +4,58 @@ use std::path::Path;
 
 use toml::{Table, Value};
 
-/// Crates that must stay pure (sync, no I/O): what they may not depend on. A
+/// Crates that must stay small, and what they may not depend on, with the reason. A
 /// dependency is refused when its name (or the `package` it renames) is one of
 /// these or starts with one followed by `-` (`hyper-util`, `tokio-rustls`).
-pub const PURE_CRATES: &[(&str, &[&str])] = &[("mailwire-webhook", &["tokio", "hyper"])];
+pub const PURE_CRATES: &[(&str, &[&str], &str)] = &[
+    (
+        "mailwire-webhook",
+        &["tokio", "hyper"],
+        "verification stays pure: sync, no I/O",
+    ),
+    (
+        "mailwire-source",
+        &[
+            "tokio",
+            "hyper",
+            "http",
+            "backon",
+            "fastrand",
+            "rustls",
+            "webpki-roots",
+            "mailwire-client",
+        ],
+        "the core holds the trait and its types; client plumbing lives in mailwire-client",
+    ),
+];
+
+/// The integration-test binaries of one crate: the names of the test targets cargo
+/// finds in `tests/` (`found`: a `tests/x.rs` file is the binary `x`, a
+/// `tests/x/main.rs` the binary `x`) and the `[[test]]` targets of `manifest`. At
+/// most one: each binary links the whole dependency tree again, so a crate's
+/// integration tests are modules of `tests/it/main.rs` (gated by `cfg` where they
+/// need a feature).
+pub fn test_binaries(manifest: &Table, found: &[String]) -> Vec<String> {
+    let mut names: Vec<String> = found.to_vec();
+    if let Some(tests) = manifest.get("test").and_then(Value::as_array) {
+        for t in tests {
+            if let Some(n) = t.get("name").and_then(Value::as_str) {
+                names.push(n.to_owned());
+            }
+        }
+    }
+    names.sort();
+    names.dedup();
+    if names.len() > 1 {
+        vec![format!(
+            "{} integration-test binaries ({}): make them modules of tests/it/main.rs",
+            names.len(),
+            names.join(", ")
+        )]
+    } else {
+        Vec::new()
+    }
+}
 
 /// At most this many keywords on crates.io.
 const MAX_KEYWORDS: usize = 5;
@@ -61,7 +109,7 @@ pub fn pure_dependencies(manifest: &Table) -> Vec<String> {
     let Some(name) = package_name(manifest) else {
         return Vec::new();
     };
-    let Some((_, refused)) = PURE_CRATES.iter().find(|(n, _)| *n == name) else {
+    let Some((_, refused, reason)) = PURE_CRATES.iter().find(|(n, _, _)| *n == name) else {
         return Vec::new();
     };
     let mut problems = Vec::new();
@@ -82,8 +130,8 @@ pub fn pure_dependencies(manifest: &Table) -> Vec<String> {
         });
         if banned {
             problems.push(format!(
-                "[{table}] `{dep}`: {name} stays pure, without {}",
-                refused.join(" or ")
+                "[{table}] `{dep}`: {name} may not depend on {} ({reason})",
+                refused.join(", ")
             ));
         }
     }

@@ -6,12 +6,15 @@
 //!   workspace and opens its crate root with `//!` docs;
 //! - every published crate carries what crates.io and docs.rs need;
 //! - `mailwire-webhook` stays pure: no tokio, no hyper;
+//! - each crate has at most one integration-test binary (`tests/it/main.rs`);
 //! - licence texts and fuzz seeds copied into a crate equal their originals;
+//! - no file-level import cycle inside a crate ([`cycles`]);
 //! - no source file longer than [`source::MAX_LINES`];
 //! - no `sleep(` in tests unless marked as a deliberate pace;
 //! - no more `.unwrap()` in library code than [`source::UNWRAP_LIMIT`], and no more
 //!   `.expect(` than [`source::EXPECT_LIMIT`] (ratchets).
 
+pub mod cycles;
 pub mod manifest;
 pub mod source;
 
@@ -64,6 +67,9 @@ pub fn check(root: &Path) -> Result<Vec<String>, String> {
         for p in manifest::check(&manifest, dir) {
             problems.push(format!("{name}: {p}"));
         }
+        for p in manifest::test_binaries(&manifest, &test_targets(dir)) {
+            problems.push(format!("{name}: {p}"));
+        }
         problems.extend(licence_copies(root, dir, &name));
         problems.extend(corpus_copies(root, dir, &name));
     }
@@ -104,9 +110,58 @@ pub fn check(root: &Path) -> Result<Vec<String>, String> {
             }
         }
     }
+    for dir in &crates {
+        problems.extend(import_cycles(root, dir));
+    }
     problems.extend(source::unwrap_ratchet(&unwraps));
     problems.extend(source::expect_ratchet(&expects));
     Ok(problems)
+}
+
+/// The file-level import cycles of the crate at `dir` (its `src/`), except those
+/// [`cycles::KNOWN`] lists while they are being taken apart.
+fn import_cycles(root: &Path, dir: &Path) -> Vec<String> {
+    let src = dir.join("src");
+    let mut paths = Vec::new();
+    rust_files(&src, &mut paths);
+    let files: Vec<(Vec<String>, String)> = paths
+        .iter()
+        .filter_map(|p| {
+            let text = fs::read_to_string(p).ok()?;
+            Some((
+                cycles::module_of(&relative(&src, p)),
+                source::library_code(&text),
+            ))
+        })
+        .collect();
+    let name = relative(root, dir);
+    cycles::cycles(&files)
+        .into_iter()
+        .map(|group| group.join(", "))
+        .filter(|group| !cycles::KNOWN.contains(&(name.as_str(), group.as_str())))
+        .map(|group| {
+            format!("{name}: an import cycle among the files of {group}: move what they share into one of them or a module below both")
+        })
+        .collect()
+}
+
+/// The test targets cargo discovers in the crate at `dir`: `tests/x.rs` and
+/// `tests/x/main.rs`, each the binary `x`.
+fn test_targets(dir: &Path) -> Vec<String> {
+    let Ok(entries) = fs::read_dir(dir.join("tests")) else {
+        return Vec::new();
+    };
+    let mut names = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if path.is_dir() && path.join("main.rs").is_file() {
+            names.push(name);
+        } else if let Some(stem) = name.strip_suffix(".rs") {
+            names.push(stem.to_owned());
+        }
+    }
+    names
 }
 
 /// A crate's licence texts, copied so that `cargo package` packs them (it packs

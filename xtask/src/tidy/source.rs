@@ -7,8 +7,8 @@ pub const MAX_LINES: usize = 800;
 /// Files longer than [`MAX_LINES`] when the rule came in, each with the length it may
 /// not grow past. Remove an entry once its file is split; never add one.
 pub const LONG_FILES: &[(&str, usize)] = &[
-    ("crates/mailwire-cli/tests/commands.rs", 1000),
-    ("crates/mailwire-webhook/tests/rules.rs", 900),
+    ("crates/mailwire-cli/tests/it/commands.rs", 1000),
+    ("crates/mailwire-webhook/tests/it/rules.rs", 900),
 ];
 
 /// How many `.unwrap()` library code (`crates/*/src`, outside `#[cfg(test)]` items
@@ -22,7 +22,7 @@ pub const UNWRAP_LIMIT: usize = 0;
 /// one states an invariant, and none may stand for an error from the network or a
 /// user (those are returned). A ratchet at the count when the rule came in: lowered
 /// as invariants move into types, never raised.
-pub const EXPECT_LIMIT: usize = 7;
+pub const EXPECT_LIMIT: usize = 6;
 
 /// The marker that lets a test sleep, on the line of the `sleep(` or the line
 /// above, followed by the reason: `// tidy: allow(sleep) a trickling client's pace`.
@@ -88,6 +88,27 @@ pub fn unwraps(text: &str) -> usize {
 /// The `.expect(` calls in `text` outside `#[cfg(test)]` items and comments.
 pub fn expects(text: &str) -> usize {
     calls(text, ".expect(")
+}
+
+/// `text` without its `#[cfg(test)]` items, comment lines and trailing comments:
+/// the code a library build compiles (near enough: braces in strings are not told
+/// apart, nor is `//` inside a string).
+pub fn library_code(text: &str) -> String {
+    let mut out = String::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        let code = line.trim();
+        if code == "#[cfg(test)]" {
+            skip_item(&mut lines);
+            continue;
+        }
+        if code.starts_with("//") {
+            continue;
+        }
+        out.push_str(line.split_once("//").map_or(line, |(c, _)| c));
+        out.push('\n');
+    }
+    out
 }
 
 /// How often `needle` occurs in `text` outside `#[cfg(test)]` items and comments.

@@ -16,7 +16,8 @@ use mailwire_agent::{Agent, Attempt, OrderBy, Retry};
 use mailwire_backfill::BackfillConfig;
 use mailwire_proto::EventType;
 use mailwire_webhook::{Signer, Verifier};
-use mailwire_webhook_http::{Endpoint, Outcome, STANDARD_SCHEDULE, WebhookReceiver, WebhookSender};
+use mailwire_webhook_http::WebhookReceiver;
+use mailwire_webhook_sender::{Endpoint, Outcome, STANDARD_SCHEDULE, WebhookSender};
 use mailwire_ws::WsConfig;
 
 use super::listen::{

@@ -7,10 +7,8 @@ use std::time::Duration;
 use anyhow::{Context as _, anyhow, bail};
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full, Limited};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use mailwire_client::https::HttpsClient;
+use mailwire_client::tls::TlsTrust;
 use mailwire_ws::{GapCause, Status, WsConfig, WsSource};
 
 /// Runs `fut` on a multi-threaded runtime, with logging set from `RUST_LOG` (off by
@@ -53,16 +51,8 @@ pub(crate) use status;
 
 /// An HTTP(S) client: HTTP/1, rustls over ring, trusting what every mailwire
 /// client trusts (the system's and the webpki roots).
-pub(crate) fn http_client() -> anyhow::Result<Client<HttpsConnector<HttpConnector>, Full<Bytes>>> {
-    let tls = mailwire_source::tls::TlsTrust::default()
-        .client_config()
-        .context("setting up TLS")?;
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(std::sync::Arc::unwrap_or_clone(tls))
-        .https_or_http()
-        .enable_http1()
-        .build();
-    Ok(Client::builder(TokioExecutor::new()).build(https))
+pub(crate) fn http_client() -> anyhow::Result<HttpsClient<Full<Bytes>>> {
+    mailwire_client::https::client(&TlsTrust::default()).context("setting up TLS")
 }
 
 /// One HTTP exchange, bounded by a timeout; errors say what could not be reached.

@@ -6,7 +6,7 @@
 // (`handleInboundEmail`, `handleBounce`, `handleDeliveryConfirmation`, `connect`)
 // are defined here and record who called them with what.
 //
-// Run by tests/sdk.rs: node article.mjs HTTP_BASE WS_BASE NODE_DIR, with
+// Run by tests/it/sdk.rs: node article.mjs HTTP_BASE WS_BASE NODE_DIR, with
 // MYAGENTMAIL_API_KEY and WEBHOOK_SECRET set. NODE_DIR holds node_modules with `ws`
 // and `express`; the article's files are written there to run, so their imports
 // resolve.

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Installs the clients the simulator's SDK tests run (tests/sdk.rs): AgentMail's
+# Installs the clients the simulator's SDK tests run (tests/it/sdk.rs): AgentMail's
 # official Python and TypeScript SDKs at pinned versions, and the `ws` and `express`
 # packages the article's Node code imports; and the official Model Context Protocol
 # SDKs (Python `mcp`, npm `@modelcontextprotocol/sdk`) the MCP server's tests drive
-# (crates/mailwire-cli/tests/mcp.rs). Idempotent: a stamp file records what is
+# (crates/mailwire-cli/tests/it/mcp.rs). Idempotent: a stamp file records what is
 # installed, so a second run costs nothing.
 #
 #   install-sdks.sh DIR   (default: target/sdk under the workspace)

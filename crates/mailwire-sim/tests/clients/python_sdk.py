@@ -2,7 +2,7 @@
 changed: the calls of the service's quickstarts (inboxes, messages, threads,
 webhooks, pods) and its WebSocket client receiving typed events.
 
-Run by tests/sdk.rs: python_sdk.py HTTP_BASE WS_BASE API_KEY. Exits non-zero (an
+Run by tests/it/sdk.rs: python_sdk.py HTTP_BASE WS_BASE API_KEY. Exits non-zero (an
 assertion's traceback on stderr) at the first thing that is not as the service does.
 """
 

@@ -2,7 +2,7 @@
 // changed: inboxes, pods, messages, threads, webhooks, and its WebSocket client
 // receiving typed (camelCased) events, with no frame it fails to validate.
 //
-// Run by tests/sdk.rs: node typescript_sdk.cjs HTTP_BASE WS_BASE API_KEY
+// Run by tests/it/sdk.rs: node typescript_sdk.cjs HTTP_BASE WS_BASE API_KEY
 "use strict";
 const assert = require("node:assert/strict");
 const { AgentMailClient } = require("agentmail");

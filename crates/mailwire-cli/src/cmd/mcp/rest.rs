@@ -6,10 +6,8 @@ use anyhow::anyhow;
 use bytes::Bytes;
 use http::{Method, Request, header};
 use http_body_util::{BodyExt as _, Full, Limited};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use mailwire_client::https::HttpsClient;
+use mailwire_client::segment;
 use serde_json::Value;
 
 use crate::cmd::runtime::{chain, error_text, http_client};
@@ -19,20 +17,12 @@ const MAX_ANSWER: usize = 16 << 20;
 /// How long one call may take.
 const TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A path segment: everything but unreserved characters escaped (ids hold `@`,
-/// `<`, `>`).
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-
 /// A client of one service's REST API, with one key.
 #[derive(Clone)]
 pub(crate) struct Rest {
     base: String,
     auth: header::HeaderValue,
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: HttpsClient<Full<Bytes>>,
 }
 
 impl std::fmt::Debug for Rest {
@@ -60,7 +50,7 @@ impl Rest {
     pub(crate) fn path(segments: &[&str]) -> String {
         segments
             .iter()
-            .map(|s| format!("/{}", utf8_percent_encode(s, SEGMENT)))
+            .map(|s| format!("/{}", segment(s)))
             .collect()
     }
 
@@ -77,11 +67,7 @@ impl Rest {
         let mut url = format!("{}{path}", self.base);
         for (n, (k, v)) in query.iter().enumerate() {
             url.push(if n == 0 { '?' } else { '&' });
-            url.push_str(&format!(
-                "{}={}",
-                utf8_percent_encode(k, SEGMENT),
-                utf8_percent_encode(v, SEGMENT)
-            ));
+            url.push_str(&format!("{}={}", segment(k), segment(v)));
         }
         let mut req = Request::builder()
             .method(method)

@@ -1,0 +1,5 @@
+//! The crate's integration tests, one binary: each module is one area.
+
+mod conformance;
+mod fake;
+mod fixtures;
