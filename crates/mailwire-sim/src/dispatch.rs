@@ -84,11 +84,28 @@ impl Route {
 
     /// Changes the webhook's settings (filters, `enabled`).
     pub(crate) fn update(&self, f: impl FnOnce(&mut Webhook)) -> Webhook {
+        match self.try_update(|w| {
+            f(w);
+            Ok::<(), std::convert::Infallible>(())
+        }) {
+            Ok(w) => w,
+            Err(never) => match never {},
+        }
+    }
+
+    /// Applies `f` to a copy of the webhook and keeps the copy only when `f` says
+    /// it is valid: a refused update changes nothing.
+    pub(crate) fn try_update<E>(
+        &self,
+        f: impl FnOnce(&mut Webhook) -> Result<(), E>,
+    ) -> Result<Webhook, E> {
         let mut webhook = self.webhook();
-        f(&mut webhook);
-        webhook.updated_at = crate::ids::now_rfc3339();
+        let mut edited = webhook.clone();
+        f(&mut edited)?;
+        edited.updated_at = crate::ids::now_rfc3339();
+        *webhook = edited;
         drop(webhook);
-        self.view()
+        Ok(self.view())
     }
 
     fn wants(&self, event: &Event, pod: Option<&str>) -> bool {

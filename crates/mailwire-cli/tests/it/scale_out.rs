@@ -274,25 +274,37 @@ async fn three_listeners_and_two_receivers_sharing_redis_print_each_event_once_a
             // Frozen (SIGSTOP) while its claims are counted, so none is acked
             // between the count and the SIGKILL; thawed and tried again while it
             // holds none yet.
-            let pid = listeners[0].child.id().to_string();
-            let signal = |name: &str| {
-                let ok = Command::new("kill").args([name, &pid]).status();
+            let pids: Vec<String> = listeners.iter().map(|l| l.child.id().to_string()).collect();
+            let signal = |name: &str, pid: &str| {
+                let ok = Command::new("kill").args([name, pid]).status();
                 assert!(ok.is_ok_and(|s| s.success()), "kill {name} {pid}");
             };
             held_by_killed = loop {
-                signal("-STOP");
+                signal("-STOP", &pids[0]);
                 let held = pending_with(&stream, "listener-0");
                 if held > 0 {
                     break held;
                 }
-                signal("-CONT");
+                signal("-CONT", &pids[0]);
                 assert!(Instant::now() < deadline, "listener 0 never held a claim");
-                // More events, so that it has some to claim (past the planned
-                // total if need be: all of them are counted).
+                // More events (past the planned total if need be: all of them are
+                // counted), while the other listeners are frozen so that listener 0
+                // claims them: it prints them into its unread pipe until that is full,
+                // and then holds what it claimed. On a busy machine the others would
+                // otherwise win nearly every claim.
+                for pid in &pids[1..] {
+                    signal("-STOP", pid);
+                }
                 sim.emit_all((emitted..emitted + BATCH).map(event));
                 emitted += BATCH;
                 total = total.max(emitted);
-                collect(&mut printed, Duration::from_millis(20));
+                while pending_with(&stream, "listener-0") == 0 {
+                    assert!(Instant::now() < deadline, "listener 0 never claimed");
+                    collect(&mut printed, Duration::from_millis(20));
+                }
+                for pid in &pids[1..] {
+                    signal("-CONT", pid);
+                }
             };
             listeners[0].child.kill().expect("SIGKILL");
             listeners[0].child.wait().unwrap();

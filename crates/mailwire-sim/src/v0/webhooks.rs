@@ -202,7 +202,8 @@ async fn update(
     };
     let body: UpdateWebhook = json_body(req).await?;
     check_types(body.event_types.as_deref().unwrap_or_default())?;
-    let updated = route.update(|w| {
+    // Checked on the edited copy: an update that breaks a limit changes nothing.
+    let updated = route.try_update(|w| {
         // An empty list leaves the types as they are (`UpdateWebhookEventTypes`).
         if let Some(types) = body.event_types.filter(|t| !t.is_empty()) {
             w.events = Some(types);
@@ -212,9 +213,9 @@ async fn update(
         }
         edit(&mut w.inbox_ids, body.add_inbox_ids, &body.remove_inbox_ids);
         edit(&mut w.pod_ids, body.add_pod_ids, &body.remove_pod_ids);
-    });
-    check_ids("inbox_ids", updated.inbox_ids.as_ref())?;
-    check_ids("pod_ids", updated.pod_ids.as_ref())?;
+        check_ids("inbox_ids", w.inbox_ids.as_ref())?;
+        check_ids("pod_ids", w.pod_ids.as_ref())
+    })?;
     Ok(ok(&updated.agentmail_view()))
 }
 

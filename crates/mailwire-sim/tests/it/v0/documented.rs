@@ -168,6 +168,29 @@ async fn null_is_the_absence_of_every_optional_member() {
     assert_eq!(status, StatusCode::OK, "{updated}");
     assert_eq!(updated["event_types"], json!(["message.received"]));
 
+    // An update past the ten-id limit is refused whole: nothing of it applies.
+    let hook_path = format!("/v0/webhooks/{}", id(&hook, "webhook_id"));
+    let nine: Vec<String> = (0..9).map(|i| format!("in{i}@x.to")).collect();
+    let (status, updated) = api
+        .patch(&hook_path, json!({ "add_inbox_ids": nine }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    let (status, body) = api
+        .patch(
+            &hook_path,
+            json!({ "add_inbox_ids": ["a@x.to", "b@x.to"], "event_types": ["message.bounced"] }),
+        )
+        .await;
+    assert_validation(status, &body, "inbox_ids");
+    let (status, unchanged) = api.get(&hook_path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        unchanged["inbox_ids"].as_array().map(Vec::len),
+        Some(9),
+        "{unchanged}"
+    );
+    assert_eq!(unchanged["event_types"], json!(["message.received"]));
+
     // The inbox's `metadata` is the one member whose null says something: clear it.
     let (_, inbox) = api
         .patch(
