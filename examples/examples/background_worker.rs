@@ -16,12 +16,11 @@ use std::time::Duration;
 use mailwire::prelude::*;
 use mailwire::sim::{Simulator, WebhookSpec};
 use mailwire::test::fixtures;
-use mailwire::webhook_http::ShutdownHandle;
 
 /// One run of the worker: its stream, the receiver's shutdown handle, its store.
 struct Worker {
     events: Merge,
-    receiver: ShutdownHandle,
+    receiver: Shutdown,
     store: RedbStore,
 }
 

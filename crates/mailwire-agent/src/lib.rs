@@ -62,10 +62,10 @@ use std::time::{Duration, SystemTime};
 use mailwire_backfill::{Backfill, BackfillConfig, BackfillHandle, Report, Trigger};
 use mailwire_merge::{Merge, MergeStats, OnSourceFailure};
 use mailwire_source::{
-    BoxSource, Delivery, EventSource, EventSourceExt as _, SourceError, async_trait,
+    BoxSource, Delivery, EventSource, EventSourceExt as _, Shutdown, SourceError, async_trait,
 };
 use mailwire_store::{MemoryStore, Store};
-use mailwire_webhook_http::{Rejections, ShutdownHandle, WebhookReceiver};
+use mailwire_webhook_http::{Rejections, WebhookReceiver};
 use mailwire_ws::{Gap, ResumeHandle, SkippedFrames, Status, WsConfig, WsSource};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -314,10 +314,10 @@ impl fmt::Debug for AgentBuilder {
 #[derive(Default)]
 struct Parts {
     webhook_addr: Option<SocketAddr>,
-    webhook_shutdown: Option<ShutdownHandle>,
+    webhook_shutdown: Option<Shutdown>,
     rejections: Option<Rejections>,
     ws_status: Option<watch::Receiver<Status>>,
-    ws_shutdown: Option<mailwire_ws::Shutdown>,
+    ws_shutdown: Option<Shutdown>,
     ws_resume: Option<ResumeHandle>,
     skipped: Option<SkippedFrames>,
     gaps: Option<mpsc::UnboundedReceiver<Gap>>,

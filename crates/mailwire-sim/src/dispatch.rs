@@ -83,16 +83,6 @@ impl Route {
     }
 
     /// Changes the webhook's settings (filters, `enabled`).
-    pub(crate) fn update(&self, f: impl FnOnce(&mut Webhook)) -> Webhook {
-        match self.try_update(|w| {
-            f(w);
-            Ok::<(), std::convert::Infallible>(())
-        }) {
-            Ok(w) => w,
-            Err(never) => match never {},
-        }
-    }
-
     /// Applies `f` to a copy of the webhook and keeps the copy only when `f` says
     /// it is valid: a refused update changes nothing.
     pub(crate) fn try_update<E>(

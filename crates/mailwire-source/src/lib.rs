@@ -85,6 +85,7 @@ mod ack;
 mod checkpoint;
 mod delivery;
 mod error;
+mod shutdown;
 mod stream;
 
 use std::fmt;
@@ -95,6 +96,7 @@ pub use checkpoint::{Checkpoints, MemoryCheckpoints};
 pub use delivery::{Delivery, Origin, TenantId};
 pub use error::{BoxError, SourceError};
 pub use mailwire_proto::Event;
+pub use shutdown::Shutdown;
 pub use stream::{EventSourceExt, ForTenant, SourceStream};
 
 /// A source of email events. See the [crate docs](crate) for the contract and an

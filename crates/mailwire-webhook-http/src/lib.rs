@@ -243,11 +243,12 @@ mod verify;
 pub use config::{ConfigError, TenantConfig, TenantsConfig};
 pub use limits::{Rate, RateLimits};
 pub use mailwire_source::Delivery;
+pub use mailwire_source::Shutdown;
 pub use receiver::WebhookReceiver;
 pub use rejection::{Rejection, Rejections};
 pub use reply::ReplyBody;
 #[cfg(feature = "tower")]
 pub use service::WebhookService;
-pub use source::{ShutdownHandle, WebhookSource};
+pub use source::WebhookSource;
 pub use stats::ReceiverStats;
 pub use tenant::{Tenant, TenantId, Tenants};

@@ -4,7 +4,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use mailwire_source::{Delivery, EventSource, SourceError, async_trait};
+use mailwire_source::{Delivery, EventSource, Shutdown, SourceError, async_trait};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
@@ -66,10 +66,19 @@ impl WebhookSource {
         self.local_addr
     }
 
-    /// A handle that shuts the server down from elsewhere, or `None` for a source
-    /// fed by a [`WebhookService`](crate::WebhookService) (its router shuts down).
-    pub fn shutdown_handle(&self) -> Option<ShutdownHandle> {
-        self.server.as_ref().map(|s| s.handle.clone())
+    /// A handle that shuts the server down from elsewhere (gracefully: requests in
+    /// flight are answered), or `None` for a source fed by a
+    /// [`WebhookService`](crate::WebhookService) (its router shuts down).
+    pub fn shutdown_handle(&self) -> Option<Shutdown> {
+        let handle = self.server.as_ref()?.handle.clone();
+        let waited = handle.clone();
+        Some(Shutdown::new(
+            move || handle.shutdown(),
+            move || {
+                let waited = waited.clone();
+                Box::pin(async move { waited.finished().await })
+            },
+        ))
     }
 
     /// Shuts the server down gracefully: stops accepting, lets requests in flight
@@ -106,9 +115,9 @@ impl fmt::Debug for WebhookSource {
     }
 }
 
-/// Shuts a receiver's server down, from any task.
+/// Shuts a receiver's server down, from any task: what [`Shutdown`] drives.
 #[derive(Clone, Debug)]
-pub struct ShutdownHandle {
+pub(crate) struct ShutdownHandle {
     stop: Arc<watch::Sender<bool>>,
     finished: Arc<watch::Sender<bool>>,
 }
@@ -122,12 +131,12 @@ impl ShutdownHandle {
     }
 
     /// Starts a graceful shutdown; returns at once.
-    pub fn shutdown(&self) {
+    pub(crate) fn shutdown(&self) {
         self.stop.send_replace(true);
     }
 
     /// Waits until the server has stopped: no connection left, nothing in flight.
-    pub async fn finished(&self) {
+    pub(crate) async fn finished(&self) {
         let mut rx = self.finished.subscribe();
         // The sender lives in `self`, so this cannot fail.
         let _ = rx.wait_for(|done| *done).await;

@@ -179,5 +179,6 @@ mod supervisor;
 pub use checkpoint::{CheckpointError, CheckpointOp, ResumeHandle, ResumePoint};
 pub use config::{AuthStyle, TlsTrust, WsConfig};
 pub use mailwire_client::{Backoff, Delays};
-pub use source::{Gaps, Shutdown, WsSource};
+pub use mailwire_source::Shutdown;
+pub use source::{Gaps, WsSource};
 pub use status::{DisconnectReason, Gap, GapCause, SkipReason, Skipped, SkippedFrames, Status};

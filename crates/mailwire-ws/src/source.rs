@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use mailwire_source::{Ack, Delivery, EventSource, SourceError, async_trait};
+use mailwire_source::{Ack, Delivery, EventSource, Shutdown, SourceError, async_trait};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
@@ -110,7 +110,7 @@ impl WsSource {
             status,
             gaps: Some(Gaps(gaps)),
             skipped: Some(skipped),
-            shutdown: Shutdown(Arc::new(stop_tx)),
+            shutdown: shutdown_over(stop_tx),
             task,
             ended: false,
             watermark,
@@ -231,15 +231,22 @@ impl EventSource for WsSource {
     }
 }
 
-/// Ends a [`WsSource`] from another task. Cheap to clone.
-#[derive(Clone, Debug)]
-pub struct Shutdown(Arc<watch::Sender<bool>>);
-
-impl Shutdown {
-    /// Closes the connection and ends the source once buffered events are taken.
-    pub fn shutdown(&self) {
-        self.0.send_replace(true);
-    }
+/// The [`Shutdown`] of a WebSocket source: `shutdown` closes the connection (the
+/// source ends once buffered events are taken); `finished` resolves once the
+/// connection task has stopped.
+fn shutdown_over(stop: watch::Sender<bool>) -> Shutdown {
+    let stop = Arc::new(stop);
+    let task = stop.clone();
+    Shutdown::new(
+        move || {
+            stop.send_replace(true);
+        },
+        move || {
+            let task = task.clone();
+            // The connection task holds the only receiver: closed once it ends.
+            Box::pin(async move { task.closed().await })
+        },
+    )
 }
 
 /// The [`Gap`] notices of one [`WsSource`].

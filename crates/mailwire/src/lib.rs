@@ -102,7 +102,8 @@ pub use mailwire_ws as ws;
 pub mod prelude {
     pub use mailwire_proto::{Event, EventType, Payload};
     pub use mailwire_source::{
-        Ack, BoxSource, Delivery, EventSource, EventSourceExt, Origin, SourceError, TenantId,
+        Ack, BoxSource, Delivery, EventSource, EventSourceExt, Origin, Shutdown, SourceError,
+        TenantId,
     };
 
     #[cfg(feature = "agent")]

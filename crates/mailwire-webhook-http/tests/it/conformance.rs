@@ -13,7 +13,7 @@ use http::StatusCode;
 use mailwire_proto::Event;
 use mailwire_store::{Appended, MemoryStore, Store, StoreError};
 use mailwire_test::conformance::{self, Check, Harness, Outcome};
-use mailwire_webhook_http::{ShutdownHandle, WebhookSource};
+use mailwire_webhook_http::{Shutdown, WebhookSource};
 use tokio::sync::watch;
 
 /// A log that announces every ack (by event id), so the suite can wait for one.
@@ -90,7 +90,7 @@ impl Store for WatchedLog {
 struct WebhookHarness {
     log: WatchedLog,
     addr: Option<SocketAddr>,
-    handle: Option<ShutdownHandle>,
+    handle: Option<Shutdown>,
 }
 
 impl WebhookHarness {
