@@ -117,5 +117,5 @@ pub use check::NotTheApi;
 pub use client::RestError;
 pub use config::BackfillConfig;
 pub use file::FileProgress;
-pub use report::{FillError, InboxFailure, Report};
-pub use source::{Backfill, BackfillHandle, Trigger};
+pub use report::{FillError, InboxFailure, Report, Trigger};
+pub use source::{Backfill, BackfillHandle};

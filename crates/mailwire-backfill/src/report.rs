@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use mailwire_source::BoxError;
 
-use crate::{RestError, Trigger};
+use crate::RestError;
 
 /// What one pass did: reported on [`Backfill::reports`](crate::Backfill::reports).
 #[derive(Clone, Debug)]
@@ -114,4 +114,26 @@ pub enum FillError {
     /// reading from a guess could skip what the last run owed.
     #[error("the checkpoints could not be loaded")]
     Checkpoints(#[source] BoxError),
+}
+
+/// Why a pass runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Trigger {
+    /// At start-up: whatever arrived since the checkpoints saved by the last run.
+    Startup,
+    /// A WebSocket reported a gap: events from `from` on may be missing.
+    Gap {
+        /// When the gap began (the lost subscription).
+        from: SystemTime,
+        /// When it ended (the new subscription).
+        to: SystemTime,
+    },
+    /// The safety-net interval elapsed.
+    Interval,
+    /// Asked for through [`BackfillHandle::fill`](crate::BackfillHandle::fill).
+    Manual,
+    /// What failed earlier (an inbox, the API itself) is tried again, its backoff
+    /// elapsed. Only what failed is read.
+    Retry,
 }

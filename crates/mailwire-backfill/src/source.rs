@@ -1,5 +1,4 @@
-//! The [`Backfill`] source, the [`BackfillHandle`] that asks it to read, and why a
-//! pass runs ([`Trigger`]).
+//! The [`Backfill`] source and the [`BackfillHandle`] that asks it to read.
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -9,30 +8,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::client::Rest;
-use crate::worker::{Command, REPORTS, Worker};
-use crate::{BackfillConfig, Report};
-
-/// Why a pass runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Trigger {
-    /// At start-up: whatever arrived since the checkpoints saved by the last run.
-    Startup,
-    /// A WebSocket reported a gap: events from `from` on may be missing.
-    Gap {
-        /// When the gap began (the lost subscription).
-        from: SystemTime,
-        /// When it ended (the new subscription).
-        to: SystemTime,
-    },
-    /// The safety-net interval elapsed.
-    Interval,
-    /// Asked for through [`BackfillHandle::fill`].
-    Manual,
-    /// What failed earlier (an inbox, the API itself) is tried again, its backoff
-    /// elapsed. Only what failed is read.
-    Retry,
-}
+use crate::worker::{Command, Item, REPORTS, Worker};
+use crate::{BackfillConfig, Report, Trigger};
 
 /// Asks a running [`Backfill`] to fill. Cheap to clone; stays valid while the
 /// backfill runs.
@@ -58,9 +35,6 @@ impl BackfillHandle {
         let _ = self.0.send(Command::Covered(until));
     }
 }
-
-/// One event handed over, or the error that ended the source.
-pub(crate) type Item = Result<Delivery, SourceError>;
 
 /// A source that reads the service's REST API for the messages received while no
 /// other transport delivered them. See the [crate docs](crate).

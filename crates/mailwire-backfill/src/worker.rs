@@ -13,13 +13,12 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use mailwire_client::Delays;
-use mailwire_source::{Checkpoints, SourceError};
+use mailwire_source::{Checkpoints, Delivery, SourceError};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::check::check_error;
 use crate::client::{Flags, Rest};
-use crate::source::Item;
 use crate::{BackfillConfig, FillError, InboxFailure, Report, Trigger};
 
 mod checkpoints;
@@ -29,6 +28,9 @@ use read::CallError;
 
 /// Reports kept for a consumer that does not read them (each is also logged).
 pub(crate) const REPORTS: usize = 256;
+
+/// What the worker hands the source: a delivery, or the error that ends it.
+pub(crate) type Item = Result<Delivery, SourceError>;
 
 /// A request to the task.
 #[derive(Debug)]

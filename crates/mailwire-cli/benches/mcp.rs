@@ -136,8 +136,10 @@ async fn mcp_round(sim: &Simulator, server: &McpServer, id: &str) -> Duration {
         .send_request_with_option(request, PeerRequestOptions::no_options())
         .await
         .unwrap_or_else(|e| failed(&server.said, &format!("sending wait_for_email: {e}")));
+    let email = fixtures::message_received(id, MCP_INBOX);
+    let expected = email.payload().message_id().map(str::to_owned);
     let emitted = Instant::now();
-    sim.emit(fixtures::message_received(id, MCP_INBOX));
+    sim.emit(email);
     let response = tokio::time::timeout(HANG, handle.await_response()).await;
     let took = emitted.elapsed();
     let result = match response {
@@ -151,7 +153,7 @@ async fn mcp_round(sim: &Simulator, server: &McpServer, id: &str) -> Duration {
         .as_ref()
         .and_then(|s| s.pointer("/email/message_id"))
         .and_then(Value::as_str);
-    if result.is_error == Some(true) || returned != Some(format!("msg_{id}").as_str()) {
+    if result.is_error == Some(true) || returned != expected.as_deref() {
         failed(
             &server.said,
             &format!("wait_for_email returned {result:?}, not the email of {id}"),

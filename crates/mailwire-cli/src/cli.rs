@@ -1,6 +1,5 @@
 //! The top-level parser and the list of subcommands.
 
-use std::fmt;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -45,7 +44,7 @@ pub(crate) enum Command {
 }
 
 impl Command {
-    /// Runs the subcommand. An error wrapping [`UsageError`] exits with
+    /// Runs the subcommand. An error wrapping [`UsageError`](crate::usage::UsageError) exits with
     /// [`EXIT_USAGE`], any other error with 1.
     pub(crate) fn run(self) -> anyhow::Result<ExitCode> {
         match self {
@@ -60,21 +59,4 @@ impl Command {
             Self::Sign(args) => cmd::sign::run(args),
         }
     }
-}
-
-/// An error in how the command was invoked rather than in what it processed.
-#[derive(Debug)]
-pub(crate) struct UsageError(pub(crate) String);
-
-impl fmt::Display for UsageError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for UsageError {}
-
-/// Shorthand for returning a [`UsageError`].
-pub(crate) fn usage(msg: impl Into<String>) -> anyhow::Error {
-    anyhow::Error::new(UsageError(msg.into()))
 }

@@ -5,6 +5,7 @@
 
 mod cli;
 mod cmd;
+mod usage;
 
 use std::process::ExitCode;
 
@@ -23,7 +24,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             eprintln!("mailwire: {err:#}");
-            if err.downcast_ref::<cli::UsageError>().is_some() {
+            if err.downcast_ref::<usage::UsageError>().is_some() {
                 ExitCode::from(cli::EXIT_USAGE)
             } else {
                 ExitCode::FAILURE

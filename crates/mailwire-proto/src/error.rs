@@ -42,8 +42,9 @@ pub struct PayloadError {
 }
 
 impl PayloadError {
+    /// `event_type` is the event's type as it reads (its wire name).
     pub(crate) fn new(
-        event_type: &crate::EventType,
+        event_type: &dyn std::fmt::Display,
         path: String,
         source: serde_json::Error,
     ) -> PayloadError {

@@ -9,8 +9,11 @@ macro_rules! event_types {
     ($( $(#[$doc:meta])* $variant:ident => $name:literal, )*) => {
         /// What happened. Every type the services document, plus [`EventType::Other`]
         /// for any type this version does not know: an unknown type is kept, never an
-        /// error.
+        /// error. `#[non_exhaustive]`: a type the services add becomes a variant of
+        /// its own in a later version (until then it is `Other`), so a `match` keeps a
+        /// `_` arm.
         #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[non_exhaustive]
         pub enum EventType {
             $( $(#[$doc])* $variant, )*
             /// A type this version does not know, kept as sent.

@@ -38,8 +38,10 @@ pub enum ServerFrame {
     },
 }
 
-/// The filters a server confirms in its `subscribed` frame.
+/// The filters a server confirms in its `subscribed` frame. `#[non_exhaustive]`:
+/// the service may confirm more; a server builds one with [`Subscribed::of`].
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Subscribed {
     /// Event types delivered (`None`: all).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -52,8 +54,10 @@ pub struct Subscribed {
     pub pod_ids: Option<Vec<String>>,
 }
 
-/// An `error` frame.
+/// An `error` frame. `#[non_exhaustive]`: the service may add members; build one
+/// with [`ErrorFrame::new`].
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ErrorFrame {
     /// A machine-readable name, e.g. `AuthenticationError`.
     #[serde(default)]
@@ -63,7 +67,28 @@ pub struct ErrorFrame {
     pub message: String,
 }
 
+impl Subscribed {
+    /// The confirmation of `subscribe`: the filters it asked for, as a server that
+    /// applies them all answers.
+    pub fn of(subscribe: &Subscribe) -> Subscribed {
+        Subscribed {
+            event_types: subscribe.event_types.clone(),
+            inbox_ids: subscribe.inbox_ids.clone(),
+            pod_ids: subscribe.pod_ids.clone(),
+        }
+    }
+}
+
 impl ErrorFrame {
+    /// An error frame with its machine-readable `name` (`ValidationError`) and
+    /// human-readable `message`.
+    pub fn new(name: impl Into<String>, message: impl Into<String>) -> ErrorFrame {
+        ErrorFrame {
+            name: name.into(),
+            message: message.into(),
+        }
+    }
+
     /// True when the error says the credentials were refused: a client must not retry.
     pub fn is_auth(&self) -> bool {
         let name = self.name.to_ascii_lowercase();
@@ -162,7 +187,20 @@ impl ServerFrame {
 }
 
 /// A `subscribe` request. Absent lists mean everything the key may see.
+/// `#[non_exhaustive]`: the service may add filters; start from
+/// `Subscribe::default()` (everything) and narrow it:
+///
+/// ```
+/// use mailwire_proto::{EventType, Subscribe};
+///
+/// let sub = Subscribe::default()
+///     .event_types([EventType::MessageReceived])
+///     .inbox_ids(["ada@agentmail.to"]);
+/// assert_eq!(sub.inbox_ids.as_deref(), Some(&["ada@agentmail.to".to_owned()][..]));
+/// assert!(sub.pod_ids.is_none());
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Subscribe {
     /// Only these event types.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -179,6 +217,30 @@ pub struct Subscribe {
 }
 
 impl Subscribe {
+    /// Only these event types.
+    pub fn event_types(mut self, types: impl IntoIterator<Item = EventType>) -> Subscribe {
+        self.event_types = Some(types.into_iter().collect());
+        self
+    }
+
+    /// Only these inboxes.
+    pub fn inbox_ids(mut self, ids: impl IntoIterator<Item = impl Into<String>>) -> Subscribe {
+        self.inbox_ids = Some(ids.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Only these pods.
+    pub fn pod_ids(mut self, ids: impl IntoIterator<Item = impl Into<String>>) -> Subscribe {
+        self.pod_ids = Some(ids.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Extension: replay retained events after this id before live ones.
+    pub fn after(mut self, id: impl Into<String>) -> Subscribe {
+        self.after = Some(id.into());
+        self
+    }
+
     /// True when an event passes these filters (type and inbox; pods are the
     /// server's business).
     pub fn matches(&self, event: &Event) -> bool {

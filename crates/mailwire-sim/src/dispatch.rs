@@ -3,6 +3,7 @@
 //! chaos, deliveries to `http://` endpoints go through the [relay](crate::relay),
 //! which fails attempts as the seed says.
 
+use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -274,4 +275,41 @@ async fn worker(
         });
     }
     while deliveries.join_next().await.is_some() {}
+}
+
+/// The registered webhooks, in registration order.
+#[derive(Default)]
+pub(crate) struct Registry {
+    hooks: Mutex<Vec<Arc<Route>>>,
+}
+
+impl Registry {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Route>>> {
+        // Every critical section is a push, a removal or a clone: never inconsistent.
+        self.hooks.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn add(&self, route: Arc<Route>) {
+        self.lock().push(route);
+    }
+
+    pub(crate) fn remove(&self, id: &str) -> Option<Arc<Route>> {
+        let mut hooks = self.lock();
+        let at = hooks.iter().position(|h| h.id() == id)?;
+        Some(hooks.remove(at))
+    }
+
+    pub(crate) fn get(&self, id: &str) -> Option<Arc<Route>> {
+        self.lock().iter().find(|h| h.id() == id).cloned()
+    }
+
+    pub(crate) fn all(&self) -> Vec<Arc<Route>> {
+        self.lock().clone()
+    }
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Registry({} webhooks)", self.lock().len())
+    }
 }

@@ -7,9 +7,9 @@ use std::time::Duration;
 use mailwire_proto::Event;
 
 use crate::chaos::{Chaos, ChaosError, ChaosState, ChaosStats, bump};
-use crate::dispatch::{Dispatcher, WebhookStats};
+use crate::dispatch::{Dispatcher, Registry, WebhookStats};
 use crate::relay::Relay;
-use crate::webhooks::{Registry, Webhook, WebhookError, WebhookSpec};
+use crate::webhooks::{Webhook, WebhookError, WebhookSpec};
 use crate::{Faults, Shared, Simulator, SimulatorBuilder};
 
 /// How long a WebSocket event held back by chaos waits for a next event to go

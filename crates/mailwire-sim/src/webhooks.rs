@@ -3,7 +3,6 @@
 //! `PATCH` changes and `DELETE` removes.
 
 use std::fmt;
-use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use mailwire_proto::{Envelope, Event, EventType};
@@ -311,43 +310,6 @@ pub(crate) fn generate_secret() -> String {
             base64::engine::general_purpose::STANDARD.encode(bytes)
         )
     })
-}
-
-/// The registered webhooks, in registration order.
-#[derive(Default)]
-pub(crate) struct Registry {
-    hooks: Mutex<Vec<Arc<crate::dispatch::Route>>>,
-}
-
-impl Registry {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Arc<crate::dispatch::Route>>> {
-        // Every critical section is a push, a removal or a clone: never inconsistent.
-        self.hooks.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub(crate) fn add(&self, route: Arc<crate::dispatch::Route>) {
-        self.lock().push(route);
-    }
-
-    pub(crate) fn remove(&self, id: &str) -> Option<Arc<crate::dispatch::Route>> {
-        let mut hooks = self.lock();
-        let at = hooks.iter().position(|h| h.id() == id)?;
-        Some(hooks.remove(at))
-    }
-
-    pub(crate) fn get(&self, id: &str) -> Option<Arc<crate::dispatch::Route>> {
-        self.lock().iter().find(|h| h.id() == id).cloned()
-    }
-
-    pub(crate) fn all(&self) -> Vec<Arc<crate::dispatch::Route>> {
-        self.lock().clone()
-    }
-}
-
-impl fmt::Debug for Registry {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Registry({} webhooks)", self.lock().len())
-    }
 }
 
 #[cfg(test)]

@@ -324,10 +324,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     }
 
     async fn send_error(&mut self, message: String) -> Result {
-        let frame = ServerFrame::Error(ErrorFrame {
-            name: "ValidationError".into(),
-            message,
-        });
+        let frame = ServerFrame::Error(ErrorFrame::new("ValidationError", message));
         self.send_frame(&frame).await
     }
 
@@ -359,11 +356,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             }
             None => {}
         }
-        let confirmed = Subscribed {
-            event_types: filter.sub.event_types.clone(),
-            inbox_ids: filter.sub.inbox_ids.clone(),
-            pod_ids: filter.sub.pod_ids.clone(),
-        };
+        let confirmed = Subscribed::of(&filter.sub);
         self.filter = filter;
         self.send_frame(&ServerFrame::Subscribed(confirmed)).await?;
         self.shared.stats.send_modify(|s| s.subscribes += 1);

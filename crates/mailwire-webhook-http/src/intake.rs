@@ -20,12 +20,12 @@ use tokio::sync::mpsc::error::TrySendError;
 use crate::body::{BodyBudget, BodyError, read_limited};
 use crate::limiter::Limiter;
 use crate::metric::{self, Budget};
-use crate::receiver::Settings;
 use crate::rejection::RejectionLog;
 use crate::reply::{
     ReplyBody, closing, method_not_allowed, reply, too_many_requests, unavailable,
     unavailable_closing,
 };
+use crate::settings::Settings;
 use crate::stats::{Counters, Outcome};
 use crate::tenant::{Entry, Tenants};
 use crate::verify::Verify;

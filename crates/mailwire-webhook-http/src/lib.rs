@@ -225,6 +225,7 @@
 
 mod body;
 mod config;
+mod error;
 mod intake;
 mod limiter;
 mod limits;
@@ -235,12 +236,14 @@ mod reply;
 mod server;
 #[cfg(feature = "tower")]
 mod service;
+mod settings;
 mod source;
 mod stats;
 mod tenant;
 mod verify;
 
-pub use config::{ConfigError, TenantConfig, TenantsConfig};
+pub use config::{TenantConfig, TenantsConfig};
+pub use error::ConfigError;
 pub use limits::{Rate, RateLimits};
 pub use mailwire_source::Delivery;
 pub use mailwire_source::Shutdown;

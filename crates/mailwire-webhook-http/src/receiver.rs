@@ -16,28 +16,11 @@ use crate::limiter::Limiter;
 use crate::limits::RateLimits;
 use crate::rejection::RejectionLog;
 use crate::server;
+use crate::settings::Settings;
 use crate::source::WebhookSource;
 use crate::stats::Counters;
 use crate::tenant::Tenants;
 use crate::verify::Verify;
-
-/// The receiver's limits and timings.
-#[derive(Debug, Clone)]
-pub(crate) struct Settings {
-    pub(crate) path: String,
-    pub(crate) body_limit: usize,
-    pub(crate) header_timeout: Duration,
-    pub(crate) body_timeout: Duration,
-    pub(crate) max_connections: usize,
-    pub(crate) max_connections_per_address: Option<usize>,
-    pub(crate) idle_timeout: Option<Duration>,
-    pub(crate) max_buffered_bytes: usize,
-    pub(crate) queue_capacity: usize,
-    pub(crate) retry_after: Duration,
-    pub(crate) seen_ttl: Duration,
-    pub(crate) shutdown_grace: Duration,
-    pub(crate) rate_limits: RateLimits,
-}
 
 /// Builds a webhook receiver: a [`Verifier`], optionally a durable [`Store`] (or a
 /// [`SeenSet`] alone), and limits. [`bind`](Self::bind) serves it over HTTP and returns

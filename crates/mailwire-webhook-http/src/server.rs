@@ -18,15 +18,14 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, oneshot};
-use tokio::task::JoinSet;
+use tokio::sync::{Semaphore, oneshot, watch};
+use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 
 use crate::intake::Intake;
 use crate::limiter::client_key;
 use crate::metric;
-use crate::receiver::Settings;
-use crate::source::{AbortOnDrop, ShutdownHandle};
+use crate::settings::Settings;
 
 /// A running server: its shutdown handle, and its task, aborted on drop.
 #[derive(Debug)]
@@ -474,5 +473,60 @@ mod tests {
         let _held = per_address.open(one).unwrap();
         assert!(per_address.open(same_64).is_none());
         assert!(per_address.open(other_64).is_some());
+    }
+}
+
+/// Shuts a receiver's server down, from any task: what [`Shutdown`](mailwire_source::Shutdown) drives.
+#[derive(Clone, Debug)]
+pub(crate) struct ShutdownHandle {
+    stop: Arc<watch::Sender<bool>>,
+    finished: Arc<watch::Sender<bool>>,
+}
+
+impl ShutdownHandle {
+    pub(crate) fn new() -> Self {
+        ShutdownHandle {
+            stop: Arc::new(watch::channel(false).0),
+            finished: Arc::new(watch::channel(false).0),
+        }
+    }
+
+    /// Starts a graceful shutdown; returns at once.
+    pub(crate) fn shutdown(&self) {
+        self.stop.send_replace(true);
+    }
+
+    /// Waits until the server has stopped: no connection left, nothing in flight.
+    pub(crate) async fn finished(&self) {
+        let mut rx = self.finished.subscribe();
+        // The sender lives in `self`, so this cannot fail.
+        let _ = rx.wait_for(|done| *done).await;
+    }
+
+    pub(crate) fn stop_signal(&self) -> watch::Receiver<bool> {
+        self.stop.subscribe()
+    }
+
+    pub(crate) fn finish_guard(&self) -> FinishGuard {
+        FinishGuard(self.finished.clone())
+    }
+}
+
+/// Marks the server finished when dropped.
+pub(crate) struct FinishGuard(Arc<watch::Sender<bool>>);
+
+impl Drop for FinishGuard {
+    fn drop(&mut self) {
+        self.0.send_replace(true);
+    }
+}
+
+/// Aborts a task when dropped.
+#[derive(Debug)]
+pub(crate) struct AbortOnDrop(pub(crate) JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

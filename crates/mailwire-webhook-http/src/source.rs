@@ -5,8 +5,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use mailwire_source::{Delivery, EventSource, Shutdown, SourceError, async_trait};
-use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
+use tokio::sync::mpsc;
 
 use crate::rejection::{self, Rejections};
 use crate::server::Server;
@@ -112,60 +111,5 @@ impl fmt::Debug for WebhookSource {
             .field("queued", &self.rx.len())
             .field("stats", &self.stats())
             .finish_non_exhaustive()
-    }
-}
-
-/// Shuts a receiver's server down, from any task: what [`Shutdown`] drives.
-#[derive(Clone, Debug)]
-pub(crate) struct ShutdownHandle {
-    stop: Arc<watch::Sender<bool>>,
-    finished: Arc<watch::Sender<bool>>,
-}
-
-impl ShutdownHandle {
-    pub(crate) fn new() -> Self {
-        ShutdownHandle {
-            stop: Arc::new(watch::channel(false).0),
-            finished: Arc::new(watch::channel(false).0),
-        }
-    }
-
-    /// Starts a graceful shutdown; returns at once.
-    pub(crate) fn shutdown(&self) {
-        self.stop.send_replace(true);
-    }
-
-    /// Waits until the server has stopped: no connection left, nothing in flight.
-    pub(crate) async fn finished(&self) {
-        let mut rx = self.finished.subscribe();
-        // The sender lives in `self`, so this cannot fail.
-        let _ = rx.wait_for(|done| *done).await;
-    }
-
-    pub(crate) fn stop_signal(&self) -> watch::Receiver<bool> {
-        self.stop.subscribe()
-    }
-
-    pub(crate) fn finish_guard(&self) -> FinishGuard {
-        FinishGuard(self.finished.clone())
-    }
-}
-
-/// Marks the server finished when dropped.
-pub(crate) struct FinishGuard(Arc<watch::Sender<bool>>);
-
-impl Drop for FinishGuard {
-    fn drop(&mut self) {
-        self.0.send_replace(true);
-    }
-}
-
-/// Aborts a task when dropped.
-#[derive(Debug)]
-pub(crate) struct AbortOnDrop(pub(crate) JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }

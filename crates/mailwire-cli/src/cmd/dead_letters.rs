@@ -68,7 +68,7 @@ struct Pick {
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.store.is_none() && args.redis.is_none() {
-        return Err(crate::cli::usage(
+        return Err(crate::usage::usage(
             "dead-letters: the listener's --store PATH or --redis URL is needed",
         ));
     }

@@ -185,10 +185,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     check(&args)?;
     let signer = Signer::new(keyring(
         args.scheme,
-        &[Secret::from_str(&secret).map_err(|e| crate::cli::usage(format!("--secret: {e}")))?],
+        &[Secret::from_str(&secret).map_err(|e| crate::usage::usage(format!("--secret: {e}")))?],
     )?);
     let endpoint = Endpoint::new(&args.to, signer)
-        .map_err(|e| crate::cli::usage(format!("--to {:?}: {e}", args.to)))?;
+        .map_err(|e| crate::usage::usage(format!("--to {:?}: {e}", args.to)))?;
     let schedule = STANDARD_SCHEDULE[..args.max_attempts as usize].to_vec();
     block_on(async move {
         // Before anything else: a signal while starting stops gracefully too.
@@ -363,10 +363,10 @@ fn check(args: &Args) -> anyhow::Result<()> {
         check_store_path(path)?;
     }
     if args.lease_ms == 0 {
-        return Err(crate::cli::usage("--lease-ms: expected at least 1"));
+        return Err(crate::usage::usage("--lease-ms: expected at least 1"));
     }
     if !(args.retry_scale.is_finite() && args.retry_scale >= 0.0) {
-        return Err(crate::cli::usage("--retry-scale: expected a number >= 0"));
+        return Err(crate::usage::usage("--retry-scale: expected a number >= 0"));
     }
     Ok(())
 }

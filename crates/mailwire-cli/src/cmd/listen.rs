@@ -227,7 +227,7 @@ fn rate(flag: &str, value: &str) -> anyhow::Result<Option<Rate>> {
     value
         .parse()
         .map(Some)
-        .map_err(|e| crate::cli::usage(format!("{flag} {value:?}: {e}")))
+        .map_err(|e| crate::usage::usage(format!("{flag} {value:?}: {e}")))
 }
 
 fn rate_limits(args: &Args) -> anyhow::Result<RateLimits> {
@@ -283,7 +283,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             Some(verifier)
         }
         (Some(_), None) if args.tenants.is_none() => {
-            return Err(crate::cli::usage(
+            return Err(crate::usage::usage(
                 "--webhook-listen needs --scheme and --secret (or --tenants)",
             ));
         }
@@ -553,7 +553,7 @@ fn check(args: &Args) -> anyhow::Result<()> {
         check_listen_addr("--webhook-listen", addr)?;
         let path = &args.webhook_path;
         if !path.starts_with('/') || path.contains(['?', '#', ' ']) {
-            return Err(crate::cli::usage(format!(
+            return Err(crate::usage::usage(format!(
                 "--webhook-path {path:?}: expected a path starting with /, e.g. /webhooks"
             )));
         }
@@ -562,10 +562,10 @@ fn check(args: &Args) -> anyhow::Result<()> {
         check_store_path(path)?;
     }
     if args.lease_ms == 0 {
-        return Err(crate::cli::usage("--lease-ms: expected at least 1"));
+        return Err(crate::usage::usage("--lease-ms: expected at least 1"));
     }
     if args.backfill_every == Some(0) {
-        return Err(crate::cli::usage(
+        return Err(crate::usage::usage(
             "--backfill-every: expected at least 1 second",
         ));
     }

@@ -21,7 +21,7 @@ use anyhow::Context as _;
 use clap::ValueEnum;
 use mailwire_webhook::{Keyring, Scheme};
 
-use crate::cli::usage;
+use crate::usage::usage;
 
 /// `--scheme` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

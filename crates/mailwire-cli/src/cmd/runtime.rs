@@ -211,18 +211,18 @@ pub(crate) async fn report_status(mut rx: tokio::sync::watch::Receiver<Status>) 
 pub(crate) fn rest_base(server: &str) -> anyhow::Result<String> {
     let uri: http::Uri = server
         .parse()
-        .map_err(|e| crate::cli::usage(format!("--server {server:?}: {e}")))?;
+        .map_err(|e| crate::usage::usage(format!("--server {server:?}: {e}")))?;
     let scheme = match uri.scheme_str() {
         Some("http" | "ws") => "http",
         Some("https" | "wss") => "https",
         _ => {
-            return Err(crate::cli::usage(format!(
+            return Err(crate::usage::usage(format!(
                 "--server {server:?}: expected an http:// or https:// URL"
             )));
         }
     };
     let Some(authority) = uri.authority() else {
-        return Err(crate::cli::usage(format!("--server {server:?}: no host")));
+        return Err(crate::usage::usage(format!("--server {server:?}: no host")));
     };
     let path = uri.path().trim_end_matches('/');
     let path = match path {
@@ -237,17 +237,17 @@ pub(crate) fn rest_base(server: &str) -> anyhow::Result<String> {
 pub(crate) fn check_url(flag: &str, url: &str, schemes: &[&str]) -> anyhow::Result<()> {
     let uri: http::Uri = url
         .parse()
-        .map_err(|e| crate::cli::usage(format!("{flag} {url:?}: not a URL ({e})")))?;
+        .map_err(|e| crate::usage::usage(format!("{flag} {url:?}: not a URL ({e})")))?;
     let scheme = uri.scheme_str().unwrap_or_default();
     if !schemes.contains(&scheme) {
         let expected: Vec<String> = schemes.iter().map(|s| format!("{s}://")).collect();
-        return Err(crate::cli::usage(format!(
+        return Err(crate::usage::usage(format!(
             "{flag} {url:?}: expected a {} URL",
             expected.join(" or ")
         )));
     }
     if uri.host().is_none_or(str::is_empty) {
-        return Err(crate::cli::usage(format!("{flag} {url:?}: no host")));
+        return Err(crate::usage::usage(format!("{flag} {url:?}: no host")));
     }
     Ok(())
 }
@@ -264,7 +264,7 @@ pub(crate) fn check_listen_addr(flag: &str, addr: &str) -> anyhow::Result<()> {
     if port_ok {
         return Ok(());
     }
-    Err(crate::cli::usage(format!(
+    Err(crate::usage::usage(format!(
         "{flag} {addr:?}: expected HOST:PORT, e.g. 127.0.0.1:3000"
     )))
 }

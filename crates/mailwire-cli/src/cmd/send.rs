@@ -58,7 +58,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             format!("Bearer {}", args.api_key.expose()).as_str(),
         )
         .body(Full::new(Bytes::from(body.to_string())))
-        .map_err(|e| crate::cli::usage(format!("--server/--inbox: {e}")))?;
+        .map_err(|e| crate::usage::usage(format!("--server/--inbox: {e}")))?;
     block_on(async move {
         let (status, answer) = exchange(req).await?;
         match status.as_u16() {

@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use mailwire_webhook::{Clock as _, HeaderNames, Signer, SystemClock, new_message_id};
 
 use super::{SECRET_ENV, SchemeArg, Secret, header_name, keyring, read_body};
-use crate::cli::usage;
+use crate::usage::usage;
 
 /// `mailwire sign --scheme S --secret S [--signature-header NAME]
 /// [--header-names svix|webhook] [--id ID] [--timestamp UNIX] < body`

@@ -7,7 +7,7 @@ use std::time::Duration;
 use mailwire_webhook::Verifier;
 
 use super::{SECRET_ENV, SchemeArg, Secret, header_name, keyring, read_body};
-use crate::cli::usage;
+use crate::usage::usage;
 
 /// `mailwire verify --scheme S --secret S [--secret S2]... [--header 'name: value']...
 /// [--signature-header NAME] [--tolerance SECS] [--now UNIX] < body`

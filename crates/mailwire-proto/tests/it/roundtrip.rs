@@ -564,7 +564,7 @@ proptest! {
         subscribe in any::<bool>(),
     ) {
         let frame = if subscribe {
-            ClientFrame::Subscribe(Subscribe { event_types, inbox_ids, pod_ids, after })
+            ClientFrame::Subscribe(subscribe_of(event_types, inbox_ids, pod_ids, after))
         } else {
             // `ping` and `pong` are not in AgentMail's definition: unknown frames.
             ClientFrame::Unknown { kind }
@@ -591,8 +591,8 @@ proptest! {
         kind in 0..5u8,
     ) {
         let frame = match kind {
-            0 => ServerFrame::Subscribed(Subscribed { event_types, inbox_ids, pod_ids }),
-            1 => ServerFrame::Error(ErrorFrame { name, message }),
+            0 => ServerFrame::Subscribed(Subscribed::of(&subscribe_of(event_types, inbox_ids, pod_ids, None))),
+            1 => ServerFrame::Error(ErrorFrame::new(name, message)),
             2 => ServerFrame::Resumed { replayed },
             3 => ServerFrame::Gap { after },
             _ => ServerFrame::Unknown { kind: unknown },
@@ -703,4 +703,21 @@ fn an_id_parse_would_refuse_is_an_encode_error() {
             "{id:?}: {result:?}"
         );
     }
+}
+
+/// A `subscribe` with exactly these members, each absent or a list (possibly
+/// empty): the struct is `#[non_exhaustive]`, so it is filled from its default.
+#[allow(clippy::field_reassign_with_default)]
+fn subscribe_of(
+    event_types: Option<Vec<EventType>>,
+    inbox_ids: Option<Vec<String>>,
+    pod_ids: Option<Vec<String>>,
+    after: Option<String>,
+) -> Subscribe {
+    let mut sub = Subscribe::default();
+    sub.event_types = event_types;
+    sub.inbox_ids = inbox_ids;
+    sub.pod_ids = pod_ids;
+    sub.after = after;
+    sub
 }

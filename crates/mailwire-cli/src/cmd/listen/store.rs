@@ -103,14 +103,14 @@ pub(crate) fn check_store_path(path: &Path) -> anyhow::Result<()> {
         } else {
             "does not exist"
         };
-        return Err(crate::cli::usage(format!(
+        return Err(crate::usage::usage(format!(
             "--store {}: {} {why}",
             path.display(),
             dir.display()
         )));
     }
     if path.is_dir() {
-        return Err(crate::cli::usage(format!(
+        return Err(crate::usage::usage(format!(
             "--store {}: is a folder; expected a file path, e.g. {}/events.redb",
             path.display(),
             path.display()

@@ -222,8 +222,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     super::runtime::check_url("--api-url", &args.api_url, &["http", "https"])?;
     let ws = match &args.ws {
         Some(ws) => ws.clone(),
-        None => default_ws(&args.api_url)
-            .ok_or_else(|| crate::cli::usage("--ws: cannot be derived from --api-url: give it"))?,
+        None => default_ws(&args.api_url).ok_or_else(|| {
+            crate::usage::usage("--ws: cannot be derived from --api-url: give it")
+        })?,
     };
     super::runtime::check_url("--ws", &ws, &["ws", "wss"])?;
     block_on(async move {
