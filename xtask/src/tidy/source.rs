@@ -113,21 +113,7 @@ pub fn library_code(text: &str) -> String {
 
 /// How often `needle` occurs in `text` outside `#[cfg(test)]` items and comments.
 fn calls(text: &str, needle: &str) -> usize {
-    let mut count = 0;
-    let mut lines = text.lines();
-    while let Some(line) = lines.next() {
-        let code = line.trim();
-        if code == "#[cfg(test)]" {
-            skip_item(&mut lines);
-            continue;
-        }
-        if code.starts_with("//") {
-            continue;
-        }
-        let code = code.split_once("//").map_or(code, |(c, _)| c);
-        count += code.matches(needle).count();
-    }
-    count
+    library_code(text).matches(needle).count()
 }
 
 /// Skips the item after an attribute: further attributes, then either one line
