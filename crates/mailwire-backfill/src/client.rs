@@ -283,8 +283,7 @@ impl Rest {
                 .headers()
                 .get(header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
-                .and_then(retry_after)
-                .map(|d| d.min(MAX_RETRY_AFTER));
+                .and_then(retry_after);
             let body = Limited::new(response.into_body(), MAX_BODY)
                 .collect()
                 .await
@@ -321,9 +320,10 @@ pub(crate) struct Flags {
 /// The longest `Retry-After` honoured: a server asking for more is waited an hour.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 
-/// `Retry-After` as seconds or as an HTTP date (RFC 9110), against the clock.
+/// `Retry-After` as seconds or as an HTTP date (RFC 9110), against the clock, at
+/// most [`MAX_RETRY_AFTER`].
 pub(crate) fn retry_after(value: &str) -> Option<Duration> {
-    parse_retry_after(value, SystemTime::now())
+    parse_retry_after(value, SystemTime::now()).map(|d| d.min(MAX_RETRY_AFTER))
 }
 
 /// The service's `{"name", "message"}` error, or the start of the body.
