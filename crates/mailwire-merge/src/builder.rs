@@ -83,7 +83,9 @@ impl MergeBuilder {
     /// Every new event is appended before it is delivered, which claims it for this
     /// instance: an event another instance sharing the store claimed first is not
     /// delivered here ([`Appended::Known`](mailwire_store::Appended::Known)). An event
-    /// a receiver sharing the store appended is trusted as it is (no second write).
+    /// a receiver sharing the store appended comes marked
+    /// ([`Custody::Claimed`](mailwire_source::Custody::Claimed)): no second append,
+    /// and one ack.
     /// Acking a delivery acks it in the store (one write). At start-up, and then
     /// every [`take_over_every`](MergeBuilder::take_over_every) while it runs, the
     /// merge claims the store's backlog a page at a time

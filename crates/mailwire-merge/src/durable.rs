@@ -15,10 +15,10 @@ pub(crate) struct Durable {
 /// What the store says about an event that is new to this process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Verdict {
-    /// This instance holds it (appended it now, or a receiver sharing the store
-    /// did, or took it over): to be delivered.
+    /// This instance holds it now (appended it, or took it over): to be delivered.
     Fresh,
-    /// Acked already, or held by another instance: not delivered here.
+    /// Acked already, or held (by another instance; or by this store value, which
+    /// the merge checks with `holds`).
     Known,
 }
 
@@ -27,12 +27,11 @@ impl Durable {
         self.store.is_none()
     }
 
-    /// Appends the event (unless it came from the store's backlog, claimed already),
-    /// which claims it for this instance. A receiver sharing the store appended its
-    /// events before its 2xx: the store answers those from memory, without a write.
+    /// Appends the event (unless it is claimed already: from the store's backlog, or
+    /// by a source that logged it in this store), which claims it for this instance.
     pub(crate) async fn admit(&self, event: &Event, from_log: bool) -> Result<Verdict, StoreError> {
         match &self.store {
-            Some(store) if !from_log => Ok(if store.append(event).await?.is_mine() {
+            Some(store) if !from_log => Ok(if store.append(event).await?.is_claimed() {
                 Verdict::Fresh
             } else {
                 Verdict::Known

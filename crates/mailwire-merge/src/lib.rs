@@ -52,8 +52,12 @@
 //!   the merge were given. Every new event is appended before it is delivered: the
 //!   append claims it for this instance, so of several instances sharing the store
 //!   (each with its own WebSocket and receivers) exactly one delivers it. An event a
-//!   receiver sharing the store appended before its 200 is trusted as it is: no
-//!   second write. At start-up, events the store holds unacked are claimed a page
+//!   receiver sharing the store appended before its 200 comes marked so
+//!   ([`Custody::Claimed`](mailwire_source::Custody::Claimed)): it is neither
+//!   appended nor acked a second time, one append and one ack per event. A copy
+//!   from another source that the store finds held by this very store value (the
+//!   receiver's copy is on its way) goes out under that claim, and the receiver's
+//!   copy is then suppressed in memory. At start-up, events the store holds unacked are claimed a page
 //!   at a time and delivered first, with `Origin::Log`; while the merge runs it
 //!   claims, every [`MergeBuilder::take_over_every`], the events whose holder's
 //!   lease ran out (another instance died or hung), without any restart.

@@ -11,7 +11,9 @@ use futures::stream::{FuturesOrdered, FuturesUnordered};
 use futures::{FutureExt, StreamExt};
 use mailwire_client::Delays;
 use mailwire_proto::Event;
-use mailwire_source::{Ack, BoxSource, Delivery, EventSource, Origin, SourceError, async_trait};
+use mailwire_source::{
+    Ack, BoxSource, Custody, Delivery, EventSource, Origin, SourceError, async_trait,
+};
 use mailwire_store::StoreError;
 use tokio::time::Sleep;
 
@@ -499,8 +501,19 @@ impl Merge {
         Poll::Pending
     }
 
-    /// A copy of an event arrived: suppress it, or claim its id and admit it.
+    /// A copy of an event arrived: suppress it, or claim its id and admit it. A
+    /// delivery its source logged and claimed in the store the merge shares
+    /// ([`Custody::Claimed`]) is not appended again, as one claimed from the log.
     fn arrive(&mut self, mut delivery: Delivery, from_log: bool) -> Option<NextResult> {
+        let in_custody = self.in_custody(&delivery);
+        if in_custody {
+            // Its source's ack is the store's ack of this id, which the merge's own
+            // settle makes (once, whichever copy goes out): kept unrun until then
+            // (dropping it releases the claim), then dropped.
+            let store_ack = delivery.take_ack();
+            delivery = delivery.with_ack(Ack::from_fn(move || drop(store_ack)));
+        }
+        let from_log = from_log || in_custody;
         let key = self.hasher.key(delivery.event.dedup_id());
         let now = tokio::time::Instant::now().into_std();
         let mut first = None;
@@ -576,6 +589,14 @@ impl Merge {
         }
         match verdict {
             Verdict::Fresh => self.deliver(key, delivery),
+            Verdict::Known if self.held_here(&delivery) => {
+                // This store value holds its claim: another part of this instance
+                // logged it (a receiver whose copy is on its way, marked
+                // [`Custody::Claimed`], or a merge feeding this one). This copy goes
+                // out under that claim; the in-memory dedup suppresses the other when
+                // it arrives, and the store is acked once, by this merge.
+                self.deliver(key, delivery)
+            }
             Verdict::Known => {
                 // Acked already, or another instance holds it and delivers it. Not
                 // remembered as settled here: another instance's claim may lapse, and
@@ -600,6 +621,20 @@ impl Merge {
         let id = delivery.event.dedup_id().to_owned();
         self.settling
             .push(async move { settle_all(vec![ack], &id).await }.boxed());
+    }
+
+    /// True when `delivery` was logged and claimed by its source in the store this
+    /// merge acks in: neither appended nor acked a second time.
+    fn in_custody(&self, delivery: &Delivery) -> bool {
+        delivery.custody() == Custody::Claimed && !self.stores.is_empty()
+    }
+
+    /// True when this store value holds the claim on `delivery`'s event.
+    fn held_here(&self, delivery: &Delivery) -> bool {
+        self.stores
+            .store
+            .as_ref()
+            .is_some_and(|store| store.holds(delivery.event.dedup_id()))
     }
 
     /// Admissions in the pipeline: in the store's hands, and the one held.
@@ -675,7 +710,11 @@ impl Merge {
             stats: self.stats.clone(),
             settled: false,
         };
-        let delivery = delivery.with_ack(Ack::new(settle).then(inner));
+        // What goes out is the merge's to settle: its ack acks the store and
+        // settles the copies, so it is no longer a bare store claim.
+        let delivery = delivery
+            .with_ack(Ack::new(settle).then(inner))
+            .with_custody(Custody::Source);
         let beaten = self
             .dedup
             .lock()

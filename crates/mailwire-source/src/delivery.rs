@@ -113,6 +113,39 @@ impl PartialEq<&str> for TenantId {
     }
 }
 
+/// Who answers for a delivery's event until it is acked: the hand-off between a
+/// source that logs what it receives (a webhook receiver with a store) and the merge
+/// that shares that store. One append and one ack per event, whichever path it took.
+///
+/// ```
+/// use mailwire_proto::Event;
+/// use mailwire_source::{Custody, Delivery, Origin};
+///
+/// let event = Event::parse(&br#"{"id":"evt_1","type":"domain.verified","data":{}}"#[..])?;
+/// let delivery = Delivery::new(event, Origin::Webhook);
+/// assert_eq!(delivery.custody(), Custody::Source);
+/// // A receiver that appended it to its store before answering 200:
+/// let delivery = delivery.with_custody(Custody::Claimed);
+/// assert_eq!(delivery.custody(), Custody::Claimed);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Custody {
+    /// Its source alone answers for it: a merge with a store appends it there (one
+    /// append, which claims it) before handing it out, and acks it there.
+    #[default]
+    Source,
+    /// Its source appended it to the store the merge shares and holds its claim;
+    /// the source's ack is that store's ack of the event's
+    /// [`dedup_id`](Event::dedup_id), nothing more. A merge with a store hands it out
+    /// without appending it again and acks it in the store itself, once; the
+    /// source's ack is then dropped unrun. Give the merge the same store value as the
+    /// source (clones share it): the merge checks the claim is held before handing
+    /// the event out.
+    Claimed,
+}
+
 /// An event handed over by a source, with where and when it was received and the
 /// [`Ack`] that settles it.
 #[derive(Debug)]
@@ -126,6 +159,7 @@ pub struct Delivery {
     pub received_at: SystemTime,
     /// The tenant it belongs to, for a source that serves several; `None` otherwise.
     pub tenant: Option<TenantId>,
+    custody: Custody,
     ack: Ack,
     span: tracing::Span,
 }
@@ -140,6 +174,7 @@ impl Delivery {
             origin,
             received_at: SystemTime::now(),
             tenant: None,
+            custody: Custody::Source,
             ack: Ack::none(),
             span,
         }
@@ -169,6 +204,17 @@ impl Delivery {
     pub fn with_tenant(mut self, tenant: Option<TenantId>) -> Delivery {
         self.tenant = tenant;
         self
+    }
+
+    /// Sets who answers for the event until its ack (default [`Custody::Source`]).
+    pub fn with_custody(mut self, custody: Custody) -> Delivery {
+        self.custody = custody;
+        self
+    }
+
+    /// Who answers for the event until its ack.
+    pub fn custody(&self) -> Custody {
+        self.custody
     }
 
     /// Settles the delivery: the source marks it processed. Call it after the side

@@ -93,7 +93,7 @@ use std::fmt;
 pub use ack::{Ack, Settle};
 pub use async_trait::async_trait;
 pub use checkpoint::{Checkpoints, MemoryCheckpoints};
-pub use delivery::{Delivery, Origin, TenantId};
+pub use delivery::{Custody, Delivery, Origin, TenantId};
 pub use error::{BoxError, SourceError};
 pub use mailwire_proto::Event;
 pub use shutdown::Shutdown;

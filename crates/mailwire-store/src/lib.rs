@@ -15,7 +15,7 @@
 //! // On disk (fsync'd) once this returns, and claimed by this instance.
 //! assert_eq!(store.append(&event).await?, Appended::New);
 //! // The same id again: kept once, and this instance holds it already.
-//! assert_eq!(store.append(&event).await?, Appended::Held);
+//! assert_eq!(store.append(&event).await?, Appended::Known);
 //! store.ack(event.id()).await?; // after the side effect: one more write
 //! assert_eq!(store.append(&event).await?, Appended::Known); // a late copy
 //! store.close().await?;
@@ -101,8 +101,6 @@
 //! (`Arc<dyn Store>` too) implements the traits.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-#[cfg(any(feature = "redb", feature = "redis"))]
-mod acked;
 mod clock;
 #[cfg(any(feature = "redb", feature = "redis"))]
 mod dead;

@@ -36,7 +36,7 @@ use mailwire_source::BoxError;
 /// let store = MemoryStore::new();
 /// let event = Event::parse(&br#"{"id":"evt_1","type":"domain.verified","data":{}}"#[..])?;
 /// assert_eq!(store.append(&event).await?, Appended::New);
-/// assert_eq!(store.append(&event).await?, Appended::Held); // same id: kept once
+/// assert_eq!(store.append(&event).await?, Appended::Known); // same id: kept once
 /// assert_eq!(store.unacked(10).await?, vec![event]);
 /// store.ack("evt_1").await?;
 /// assert!(store.unacked(10).await?.is_empty());
@@ -194,7 +194,8 @@ impl Store for MemoryStore {
                 return Ok(Appended::Known);
             }
             if !state.claims.insert(seq) {
-                return Ok(Appended::Held);
+                // Held by this store value already.
+                return Ok(Appended::Known);
             }
             return Ok(Appended::Claimed);
         }

@@ -33,11 +33,10 @@ pub enum Appended {
     /// released, or its holder stopped renewing it a lease ago): this instance holds
     /// it now.
     Claimed,
-    /// This instance already holds its claim: another part of it (a receiver, the
-    /// merge, sharing this store value) appended it first and delivers it.
-    Held,
-    /// Acked already, or held by another instance (renewed, or within its lease):
-    /// someone else delivers it (or takes it over once that claim lapses).
+    /// Acked already, or held (by another instance, renewed or within its lease; or
+    /// by this store value, which appended or claimed it earlier): whoever holds it
+    /// delivers it (or another takes it over once that claim lapses). This copy is
+    /// a duplicate.
     Known,
 }
 
@@ -51,12 +50,6 @@ impl Appended {
     /// `New`: the first append of this id anywhere.
     pub fn is_new(self) -> bool {
         self == Appended::New
-    }
-
-    /// `New`, `Claimed` or `Held`: this instance delivers the event; the merge
-    /// trusts the append a receiver sharing its store made.
-    pub fn is_mine(self) -> bool {
-        !matches!(self, Appended::Known)
     }
 }
 
@@ -135,7 +128,12 @@ impl DeadLetter {
 ///
 /// A new event costs one durable write before it is delivered (the first append)
 /// and one at its ack. Appending a copy that is held, known or acked writes nothing
-/// durable; a copy this instance holds is answered from memory ([`Appended::Held`]).
+/// durable; a copy this store value holds is answered from memory
+/// ([`Appended::Known`]). A source that appends what it receives (a webhook
+/// receiver) says so on each delivery
+/// ([`Custody::Claimed`](mailwire_source::Custody::Claimed)), so the merge sharing
+/// the store neither appends nor acks it a second time: one append and one ack per
+/// event.
 ///
 /// # Checkpoints
 ///

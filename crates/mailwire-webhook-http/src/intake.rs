@@ -10,7 +10,7 @@ use http::{Method, Request, Response, StatusCode, header};
 use http_body::Body;
 use mailwire_proto::{Event, ParseError};
 use mailwire_source::{
-    Ack, BoxError, Delivery, Origin, Settle, SourceError, TenantId, async_trait,
+    Ack, BoxError, Custody, Delivery, Origin, Settle, SourceError, TenantId, async_trait,
 };
 use mailwire_store::{SeenSet, Store};
 use mailwire_webhook::VerifyError;
@@ -317,29 +317,35 @@ impl Intake {
                 return not_kept("receiver closed", retry_after);
             }
         };
-        let ack = match (&self.store, &self.seen) {
+        let (ack, custody) = match (&self.store, &self.seen) {
             // Exactly one of concurrent deliveries of one id claims it: the store's
-            // append is atomic per id, across instances sharing it.
+            // append is atomic per id, across instances sharing it. The delivery
+            // says so (`Custody::Claimed`): a merge sharing the store hands it out
+            // without a second append and acks it once.
             (Some(store), _) => match timed_append(store.as_ref(), &event).await {
-                Ok(appended) if appended.is_claimed() => Ack::new(StoreAck {
-                    store: store.clone(),
-                    id: event.dedup_id().to_owned(),
-                    settled: false,
-                }),
+                Ok(appended) if appended.is_claimed() => (
+                    Ack::new(StoreAck {
+                        store: store.clone(),
+                        id: event.dedup_id().to_owned(),
+                        settled: false,
+                    }),
+                    Custody::Claimed,
+                ),
                 Ok(_) => return duplicate(),
                 Err(e) => return store_down(&e, retry_after),
             },
             (None, Some(seen)) => match seen.insert(event.dedup_id(), self.settings.seen_ttl).await
             {
-                Ok(true) => Ack::none(),
+                Ok(true) => (Ack::none(), Custody::Source),
                 Ok(false) => return duplicate(),
                 Err(e) => return store_down(&e, retry_after),
             },
-            (None, None) => Ack::none(),
+            (None, None) => (Ack::none(), Custody::Source),
         };
         permit.send(
             Delivery::new(event, Origin::Webhook)
                 .with_ack(ack)
+                .with_custody(custody)
                 .with_tenant(tenant),
         );
         fixed(Outcome::Accepted, StatusCode::OK, "ok")

@@ -61,9 +61,11 @@
 //! one is emitted; without one, a seen-set (in memory by default). Room in the queue
 //! is reserved *before* the append, so an event is never logged and then refused.
 //! Acking a delivery acks it in the store; dropping it unacked releases its claim.
-//! Give the merge this receiver feeds the same store value: it trusts this append
-//! (no second write), and claims what was logged and never acked (as
-//! [`Origin::Log`](mailwire_source::Origin::Log)).
+//! Each delivery emitted after a store's append says so
+//! ([`Custody::Claimed`](mailwire_source::Custody::Claimed)): give the merge this
+//! receiver feeds the same store value, and it hands the event out without a
+//! second append, acks it there once, and claims what was logged and never acked
+//! (as [`Origin::Log`](mailwire_source::Origin::Log)).
 //!
 //! Slow and greedy clients: an idle timeout (a connection waiting longer for
 //! its next request is closed), a header timeout (from a request's first byte),

@@ -185,9 +185,10 @@ impl WebhookReceiver {
     /// Appends every new event to `store` before answering 2xx, which claims it for
     /// this instance; acking a delivery acks it in the store. The store's append is
     /// what deduplicates: a copy this instance holds, another instance holds, or that
-    /// was acked gets 200 `duplicate` and is not emitted. Pass the same store value
-    /// (a clone) to the merge this receiver feeds: the merge then trusts this append
-    /// and writes nothing more for the event until its ack.
+    /// was acked gets 200 `duplicate` and is not emitted. Each delivery emitted says
+    /// so ([`Custody::Claimed`](mailwire_source::Custody::Claimed)). Pass the same
+    /// store value (a clone) to the merge this receiver feeds: the merge then hands
+    /// the event out without a second append, and acks it in the store once.
     pub fn store(mut self, store: impl Store) -> Self {
         self.store = Some(Arc::new(store));
         self

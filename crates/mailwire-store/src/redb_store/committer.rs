@@ -26,7 +26,6 @@ use bytes::Bytes;
 use redb::{Database, ReadableTable, WriteTransaction};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::acked::AckedIds;
 use crate::clock::{Clock, expiry, unix_millis};
 use crate::redb_store::dead_letters::{Buried, DeadLetters, Log, Revived};
 use crate::redb_store::error::{CommitFailed, unavailable};
@@ -162,11 +161,10 @@ pub(crate) enum DbState {
 pub(crate) type SharedDb = Arc<RwLock<DbState>>;
 
 /// The claims this process holds (until acked or released: a held claim does not
-/// lapse), and the ids it acked last.
+/// lapse).
 #[derive(Debug, Default)]
 pub(crate) struct Claims {
     held: HashSet<String>,
-    acked: AckedIds,
 }
 
 pub(crate) type SharedClaims = Arc<Mutex<Claims>>;
@@ -181,31 +179,22 @@ impl Claims {
         self.held.contains(id)
     }
 
-    /// True when this process acked `id` (the ack was committed) and has not
-    /// claimed it since.
-    pub(crate) fn acked(&self, id: &str) -> bool {
-        self.acked.contains(id)
-    }
-
     pub(crate) fn remove(&mut self, id: &str) {
         self.held.remove(id);
     }
 
     fn hold(&mut self, id: String) {
-        self.acked.forget(&id);
         self.held.insert(id);
     }
 
-    /// Records a committed revive: neither held nor acked here any more.
+    /// Records a committed revive: held here no more.
     fn free(&mut self, id: &str) {
         self.held.remove(id);
-        self.acked.forget(id);
     }
 
-    /// Records a committed ack: the claim ends, the id is remembered as acked.
+    /// Records a committed ack: the claim ends.
     fn settle(&mut self, id: String) {
         self.held.remove(&id);
-        self.acked.insert(id);
     }
 }
 
@@ -588,7 +577,7 @@ impl Committer {
                             Appended::New
                         }
                         Some(seq) if unacked.get(seq)?.is_none() => Appended::Known,
-                        Some(_) if is_held(&held_here, id) => Appended::Held,
+                        Some(_) if is_held(&held_here, id) => Appended::Known,
                         Some(_) => Appended::Claimed,
                     };
                     if appended.is_claimed() {

@@ -41,9 +41,7 @@ const QUEUE: usize = 4096;
 ///   while the previous commit was running and commits them together, so N concurrent
 ///   appends cost about one fsync, not N. [`stats`](RedbStore::stats) shows how many
 ///   commits it took. Acks ride in the appends' commits: while appends are coming
-///   in, acks with nothing else to commit wait (2 ms at most) for the next one. An
-///   ack of an id this store value acked already is answered from memory (the
-///   merge and the receiver it delivers for both ack a delivery).
+///   in, acks with nothing else to commit wait (2 ms at most) for the next one.
 /// - **Order:** each new event gets the next log position; [`unacked`](crate::Store::unacked)
 ///   scans positions, so it is oldest first however the ids sort.
 /// - **Raw bytes:** the log keeps [`Event::raw`] and parses it again on read; a record
@@ -231,7 +229,7 @@ impl Store for RedbStore {
     async fn append(&self, event: &Event) -> Result<Appended, StoreError> {
         if committer::lock(&self.shared.claims).holds(event.dedup_id()) {
             // Held by this process: answered from memory, nothing queued.
-            return Ok(Appended::Held);
+            return Ok(Appended::Known);
         }
         let (id, raw) = (event.dedup_id().to_owned(), event.raw().clone());
         self.submit(|reply| Op::Append { id, raw, reply }).await
@@ -247,14 +245,6 @@ impl Store for RedbStore {
     }
 
     async fn ack(&self, id: &str) -> Result<(), StoreError> {
-        if committer::lock(&self.shared.claims).acked(id) {
-            // Acked by this process already, durably (the merge acks a delivery,
-            // then the receiver it came from acks it too): nothing to write.
-            if self.shared.closed.load(Ordering::SeqCst) {
-                return Err(StoreError::Closed);
-            }
-            return Ok(());
-        }
         let id = id.to_owned();
         self.submit(|reply| Op::Ack { id, reply }).await
     }

@@ -198,7 +198,6 @@ impl RedisStoreBuilder {
                 slot: slot.clone(),
                 stop,
                 renewal: Mutex::new(None),
-                acked: Mutex::default(),
                 own_after: Mutex::new(Some(EntryId::ZERO)),
                 takeover_cursor: Mutex::new(EntryId::ZERO),
             }),

@@ -21,7 +21,6 @@ use mailwire_proto::Event;
 use redis::Value;
 use redis::aio::ConnectionManager;
 
-use crate::acked::AckedIds;
 use crate::clock::{Clock, expiry, unix_millis};
 use crate::{Appended, Checkpoints, DeadLetter, SeenSet, Store, StoreError, dead};
 use error::{from_redis, unexpected};
@@ -140,8 +139,6 @@ struct Inner {
     /// The renewal task, awaited by `close` so no round of it runs after the name
     /// is released.
     renewal: Mutex<Option<tokio::task::JoinHandle<()>>>,
-    /// The ids acked through this value last: acking one again costs no round trip.
-    acked: Mutex<AckedIds>,
     /// Where the read of this consumer's own pending entries (an earlier run's) is;
     /// `None` once done.
     own_after: Mutex<Option<EntryId>>,
@@ -273,7 +270,6 @@ impl RedisStore {
             for entry in entries {
                 match entry.event {
                     Some(event) => {
-                        lock(&self.inner.acked).forget(event.dedup_id());
                         if held.insert(event.dedup_id().to_owned()) {
                             got.insert(entry.id, event);
                         }
@@ -316,7 +312,6 @@ impl RedisStore {
             other => return Err(unexpected(format_args!("append script answered {other}"))),
         };
         if appended.is_claimed() {
-            lock(&self.inner.acked).forget(event.dedup_id());
             self.held().insert(event.dedup_id().to_owned());
         }
         Ok(appended)
@@ -383,8 +378,8 @@ impl Store for RedisStore {
     async fn append(&self, event: &Event) -> Result<Appended, StoreError> {
         self.conn()?;
         if self.held().contains(event.dedup_id()) {
-            // In flight here: answered from memory.
-            return Ok(Appended::Held);
+            // Held here: answered from memory.
+            return Ok(Appended::Known);
         }
         // Driven to the end by a task of its own: once Redis has made this consumer
         // the holder, the claim is recorded here (and so renewed) even while the
@@ -431,11 +426,6 @@ impl Store for RedisStore {
 
     async fn ack(&self, id: &str) -> Result<(), StoreError> {
         let mut conn = self.conn()?;
-        if lock(&self.inner.acked).contains(id) {
-            // Acked through this value already (the merge acks a delivery, then the
-            // receiver it came from acks it too): nothing to send.
-            return Ok(());
-        }
         let _: i64 = scripts::ACK
             .key(self.inner.keys.id(id))
             .key(&self.inner.keys.stream)
@@ -447,7 +437,6 @@ impl Store for RedisStore {
             .await
             .map_err(from_redis)?;
         self.held().remove(id);
-        lock(&self.inner.acked).insert(id.to_owned());
         Ok(())
     }
 
@@ -520,7 +509,6 @@ impl Store for RedisStore {
             .await
             .map_err(from_redis)?;
         self.held().remove(id);
-        lock(&self.inner.acked).insert(id.to_owned());
         Ok(())
     }
 
@@ -580,9 +568,8 @@ impl Store for RedisStore {
             match revived {
                 0 => return Ok(false),
                 1 => {
-                    // Not held here, and its next ack must reach Redis.
+                    // Not held here.
                     self.held().remove(id);
-                    lock(&self.inner.acked).forget(id);
                     return Ok(true);
                 }
                 2 => continue,

@@ -503,30 +503,29 @@ fn works_without_a_tokio_runtime() {
 }
 
 #[tokio::test]
-async fn a_second_ack_of_one_delivery_writes_nothing_and_reaches_no_queue() {
+async fn a_second_ack_of_an_acked_id_commits_nothing() {
     let (_dir, path) = temp();
     let store = RedbStore::open(&path).unwrap();
     assert!(store.append(&event("evt_1", 1)).await.unwrap().is_new());
     store.ack("evt_1").await.unwrap();
     let after_first = store.stats();
     assert_eq!((after_first.appended, after_first.acked), (1, 1));
-    // The merge acked it; the receiver it came from acks it again: answered from
-    // memory, no operation queued, nothing committed.
+    // Acked again (a caller that retries its ack): the committer finds it acked,
+    // writes nothing and commits nothing.
     store.ack("evt_1").await.unwrap();
     store.ack("evt_1").await.unwrap();
     let after = store.stats();
-    assert_eq!(after.operations, after_first.operations, "{after:?}");
+    assert_eq!(after.operations, after_first.operations + 2, "{after:?}");
     assert_eq!(after.commits, after_first.commits, "{after:?}");
-    assert_eq!(after.unwritten, after_first.unwritten, "{after:?}");
+    assert_eq!(after.unwritten, after_first.unwritten + 2, "{after:?}");
+    assert_eq!(after.acked, 1, "{after:?}");
     // Still acked on file: a late copy is a duplicate, and nothing is left to claim.
-    assert!(!store.append(&event("evt_1", 1)).await.unwrap().is_mine());
+    assert!(!store.append(&event("evt_1", 1)).await.unwrap().is_claimed());
     assert!(store.claim(10).await.unwrap().is_empty());
     store.close().await.unwrap();
-    // A closed store refuses the second ack too, as it refuses the first.
     assert!(matches!(store.ack("evt_1").await, Err(StoreError::Closed)));
 
-    // After a restart the memory is gone; an ack of an acked id goes to the file
-    // and finds nothing to write.
+    // After a restart too: an ack of an acked id finds nothing to write.
     let store = RedbStore::open(&path).unwrap();
     store.ack("evt_1").await.unwrap();
     assert_eq!(store.stats().unwritten, 1);

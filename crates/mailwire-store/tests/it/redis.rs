@@ -45,7 +45,7 @@ async fn the_first_to_append_claims() {
         let id = format!("evt_{n}");
         let (first, second) = if n % 2 == 0 { (&a, &b) } else { (&b, &a) };
         assert_eq!(first.append(&event(&id, n)).await.unwrap(), Appended::New);
-        assert_eq!(first.append(&event(&id, n)).await.unwrap(), Appended::Held);
+        assert_eq!(first.append(&event(&id, n)).await.unwrap(), Appended::Known);
         assert_eq!(
             second.append(&event(&id, n)).await.unwrap(),
             Appended::Known
@@ -117,7 +117,7 @@ async fn a_dead_instances_events_are_taken_over_after_the_lease() {
     assert!(heir.claim(10).await.unwrap().is_empty());
     assert_eq!(
         heir.append(&event("evt_1", 1)).await.unwrap(),
-        Appended::Held
+        Appended::Known
     );
     for e in &claimed {
         heir.ack(e.id()).await.unwrap();
@@ -149,7 +149,7 @@ async fn an_append_takes_over_an_expired_claim() {
     .await
     .expect("the lease runs out");
     assert_eq!(taken, Appended::Claimed);
-    assert_eq!(b.append(&event("evt_1", 1)).await.unwrap(), Appended::Held);
+    assert_eq!(b.append(&event("evt_1", 1)).await.unwrap(), Appended::Known);
 }
 
 /// The backlog comes in pages of the size asked for, each event once.

@@ -124,7 +124,7 @@ pub(crate) async fn a_revived_event_is_claimed_again<S: TestStore>(store: S, _cl
         "the bytes as first received"
     );
     assert!(store.holds("evt_1"));
-    assert_eq!(store.append(&first).await.unwrap(), Appended::Held);
+    assert_eq!(store.append(&first).await.unwrap(), Appended::Known);
 
     // Revived, then a copy appended: it claims the revived entry.
     assert!(store.revive("evt_2").await.unwrap());

@@ -438,7 +438,7 @@ pub(crate) async fn checkpoints_round_trip<S: TestStore>(store: S, _clock: Manua
 }
 
 /// A claim this store value holds does not lapse while held, however long: its own
-/// `claim()` does not hand the event back, a copy is `Held`, and `holds` says so
+/// `claim()` does not hand the event back, a copy is `Known`, and `holds` says so
 /// until the ack.
 pub(crate) async fn a_held_claim_does_not_lapse<S: TestStore>(store: S, clock: ManualClock) {
     assert!(store.append(&event("evt_1", 1)).await.unwrap().is_new());
@@ -449,7 +449,7 @@ pub(crate) async fn a_held_claim_does_not_lapse<S: TestStore>(store: S, clock: M
         assert!(store.claim(10).await.unwrap().is_empty(), "held: not free");
         assert_eq!(
             store.append(&event("evt_1", 1)).await.unwrap(),
-            mailwire_store::Appended::Held
+            mailwire_store::Appended::Known
         );
         assert!(store.holds("evt_1"));
     }
@@ -474,7 +474,7 @@ pub(crate) async fn a_released_claim_is_free_at_once<S: TestStore>(store: S, clo
     assert!(store.claim(10).await.unwrap().is_empty());
     assert_eq!(
         store.append(&event("evt_1", 1)).await.unwrap(),
-        mailwire_store::Appended::Held
+        mailwire_store::Appended::Known
     );
     store.release("evt_2");
     assert_eq!(
