@@ -12,9 +12,7 @@ use std::time::Duration;
 
 use mailwire_merge::Merge;
 use mailwire_proto::Event;
-use mailwire_source::{
-    BoxError, Checkpoints, Custody, Delivery, EventSource, Origin, async_trait,
-};
+use mailwire_source::{BoxError, Checkpoints, Custody, Delivery, EventSource, Origin, async_trait};
 use mailwire_store::{Appended, DeadLetter, RedbStore, Store, StoreError};
 use mailwire_test::{FakeSource, fixtures};
 use mailwire_webhook::{Keyring, Signer, Verifier};
@@ -169,14 +167,22 @@ async fn a_new_event_costs_one_write_before_delivery_and_one_at_ack_a_duplicate_
             before + 1,
             "the merge trusts the receiver's append"
         );
-        assert_eq!(store.calls(hooked.dedup_id()), (1, 0), "one append: the receiver's");
+        assert_eq!(
+            store.calls(hooked.dedup_id()),
+            (1, 0),
+            "one append: the receiver's"
+        );
         ws_feed.push(hooked.clone()); // the WebSocket's copy, suppressed
         d.ack().await.unwrap();
         assert_eq!(commits(), before + 2, "the ack: one write");
         assert_eq!(store.calls(hooked.dedup_id()), (1, 1), "one ack");
         post(hooked.clone()).await; // a redelivery of an acked event: 200, nothing written
         assert_eq!(commits(), before + 2);
-        assert_eq!(store.calls(hooked.dedup_id()), (2, 1), "the redelivery's append");
+        assert_eq!(
+            store.calls(hooked.dedup_id()),
+            (2, 1),
+            "the redelivery's append"
+        );
 
         // The WebSocket first: the merge's append is the one write before delivery.
         let live = fixtures::message_received(&format!("evt_ws_{i}"), fixtures::INBOX);
