@@ -446,6 +446,11 @@ impl EventSource for Agent {
     fn name(&self) -> &str {
         "agent"
     }
+
+    /// Passed to the merge: it claims no more than `n` events ahead of `next`.
+    fn demand(&mut self, n: usize) {
+        self.merge.demand(n);
+    }
 }
 
 impl fmt::Debug for Agent {

@@ -170,7 +170,11 @@ impl MergeBuilder {
     }
 
     /// How many new events may be going through the stores at once, in order (default
-    /// 64): more lets a store group its writes (redb commits them together).
+    /// 64): more lets a store group its writes (redb commits them together). A
+    /// consumer's [`demand`](mailwire_source::EventSource::demand) lowers it: each
+    /// append the store answers `New` claims the event for this instance, so no more
+    /// are started than the consumer will take (the agent's runner says how many
+    /// handler slots are free).
     pub fn max_in_admission(mut self, n: usize) -> Self {
         self.max_in_admission = n.max(1);
         self

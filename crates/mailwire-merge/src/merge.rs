@@ -69,6 +69,8 @@ pub struct Merge {
     /// answers. While it is held nothing behind it moves and no source is polled.
     held: Option<Held>,
     max_in_admission: usize,
+    /// The consumer's last [`EventSource::demand`] hint, if any.
+    demand: Option<usize>,
     /// Whether the store is down, as seen by this merge.
     outage: Outage,
     /// How store writes are retried (held appends, acks).
@@ -180,6 +182,7 @@ impl Merge {
             admissions: FuturesOrdered::new(),
             held: None,
             max_in_admission: b.max_in_admission,
+            demand: None,
             outage: Outage::default(),
             claim_delays: retry.backoff.delays(),
             claim_generation: 0,
@@ -274,7 +277,7 @@ impl Merge {
                 }
             }
 
-            if self.pipeline_len() < self.max_in_admission {
+            if self.pipeline_len() < self.admission_limit() {
                 if let Replay::Draining { events, full } = &mut self.replay {
                     match events.pop_front() {
                         Some(event) => {
@@ -637,6 +640,14 @@ impl Merge {
             .is_some_and(|store| store.holds(delivery.event.dedup_id()))
     }
 
+    /// How many new events may be with the store at once: the consumer's demand,
+    /// within `max_in_admission`. Every one of them the store answers `New` is
+    /// claimed by this instance, wanted or not.
+    fn admission_limit(&self) -> usize {
+        self.demand
+            .map_or(self.max_in_admission, |n| n.clamp(1, self.max_in_admission))
+    }
+
     /// Admissions in the pipeline: in the store's hands, and the one held.
     fn pipeline_len(&self) -> usize {
         self.admissions.len() + usize::from(self.held.is_some())
@@ -749,6 +760,13 @@ impl EventSource for Merge {
 
     fn name(&self) -> &str {
         "merge"
+    }
+
+    /// At most `n` (and at least one) new events with the store at once, so no more
+    /// than the consumer will take are claimed ahead of it; without a hint, up to
+    /// [`MergeBuilder::max_in_admission`].
+    fn demand(&mut self, n: usize) {
+        self.demand = Some(n);
     }
 }
 

@@ -112,6 +112,15 @@ pub trait EventSource: Send {
 
     /// A short stable name for logs and metrics (`"websocket"`, `"webhook"`, ...).
     fn name(&self) -> &str;
+
+    /// A hint from the consumer: it will take up to `n` deliveries now (its free
+    /// handler slots). A source that claims work ahead of handing it out (a merge
+    /// over a store shared by several instances) claims no more than that, so an
+    /// event never waits on a busy instance while another is idle. Call it before
+    /// [`next`](EventSource::next); it holds until called again. Ignored by default.
+    fn demand(&mut self, n: usize) {
+        let _ = n;
+    }
 }
 
 /// A type-erased source, e.g. to keep sources of different types in one `Vec`.
@@ -125,6 +134,9 @@ impl<S: EventSource + ?Sized> EventSource for Box<S> {
     fn name(&self) -> &str {
         (**self).name()
     }
+    fn demand(&mut self, n: usize) {
+        (**self).demand(n);
+    }
 }
 
 #[async_trait]
@@ -134,6 +146,9 @@ impl<S: EventSource + ?Sized> EventSource for &mut S {
     }
     fn name(&self) -> &str {
         (**self).name()
+    }
+    fn demand(&mut self, n: usize) {
+        (**self).demand(n);
     }
 }
 

@@ -99,6 +99,10 @@ impl<S: EventSource> EventSource for ForTenant<S> {
     fn name(&self) -> &str {
         self.source.name()
     }
+
+    fn demand(&mut self, n: usize) {
+        self.source.demand(n);
+    }
 }
 
 impl<S: EventSource> EventSourceExt for S {}

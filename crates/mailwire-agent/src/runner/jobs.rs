@@ -112,6 +112,10 @@ impl<S: EventSource> Jobs<S> {
                 && self.running < self.concurrency
                 && self.ready.is_empty()
                 && self.waiting + self.retries.len() < self.max_waiting;
+            if pull {
+                // No more claimed ahead than the free slots can take.
+                self.source.demand(self.concurrency - self.running);
+            }
             let next_retry = self.retries.first_key_value().map(|((at, _), _)| *at);
             tokio::select! {
                 Some(finished) = self.done_rx.recv() => self.finished(finished),

@@ -217,3 +217,75 @@ fn fastrand_u64() -> u64 {
     h.write_u64(std::process::id().into());
     h.finish()
 }
+
+/// A consumer's demand bounds what the merge claims ahead of it: with the store
+/// shared by several instances, an event claimed here and not wanted would wait
+/// for this instance while another is idle. Fifty events wait in the live source;
+/// after each `next()`, the store holds exactly the claims handed out plus at most
+/// the demand left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_merge_claims_no_more_ahead_than_its_consumer_demands() {
+    let prefix = format!("mailwire-demand-{:016x}", fastrand_u64());
+    let _cleanup = Cleanup(prefix.clone());
+    let store = RedisStore::builder(url())
+        .key_prefix(prefix.as_str())
+        .consumer("instance-0")
+        .connect()
+        .await
+        .expect("these tests need a Redis (MAILWIRE_TEST_REDIS_URL)");
+    let (tx, rx) = mpsc::unbounded_channel();
+    let events: Vec<Event> = (0..50)
+        .map(|i| fixtures::message_received(&format!("evt_{i:04}"), fixtures::INBOX))
+        .collect();
+    for e in &events {
+        tx.send(e.clone()).unwrap();
+    }
+    let mut merge = Merge::builder()
+        .source(Live(rx))
+        .store(store.clone())
+        .build();
+    let held = || {
+        events
+            .iter()
+            .filter(|e| mailwire_store::Store::holds(&store, e.dedup_id()))
+            .count()
+    };
+    let mut out = Vec::new();
+    for (demand, expect_at_most) in [(1, 1), (1, 2), (3, 5)] {
+        merge.demand(demand);
+        let d = tokio::time::timeout(HANG, merge.next())
+            .await
+            .expect("next() hung")
+            .unwrap()
+            .expect("a delivery");
+        out.push(d);
+        // What was handed out, plus what is still with the store (at most the
+        // demand left after this one).
+        let held = held();
+        assert!(
+            held >= out.len() && held <= expect_at_most,
+            "{held} claims after {} deliveries at demand {demand}",
+            out.len()
+        );
+    }
+    // Without a hint the merge pipelines (up to max_in_admission): the rest of the
+    // live events go through at once.
+    merge.demand(usize::MAX);
+    for _ in 3..50 {
+        out.push(
+            tokio::time::timeout(HANG, merge.next())
+                .await
+                .expect("next() hung")
+                .unwrap()
+                .expect("a delivery"),
+        );
+    }
+    let mut ids: Vec<&str> = out.iter().map(|d| d.event.id()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 50, "each event once");
+    for d in out {
+        d.ack().await.unwrap();
+    }
+    assert_eq!(held(), 0);
+}
