@@ -124,6 +124,7 @@
 mod auth;
 mod chaos;
 mod dispatch;
+mod draft;
 mod faults;
 mod hub;
 mod ids;

@@ -101,6 +101,8 @@ pub(crate) struct Mail {
     /// The answers of sends kept against their `Idempotency-Key`, under the same lock
     /// as what the sends stored.
     pub(crate) idempotency: crate::v0::idempotency::Keys,
+    /// Every inbox's drafts.
+    pub(crate) drafts: crate::draft::Drafts,
 }
 
 impl Default for Mail {
@@ -118,6 +120,7 @@ impl Default for Mail {
             inboxes: Vec::new(),
             messages: HashMap::new(),
             idempotency: Default::default(),
+            drafts: Default::default(),
         }
     }
 }
@@ -180,6 +183,7 @@ impl Mail {
         };
         let inbox = self.inboxes.remove(at);
         self.messages.retain(|(i, _), _| *i != inbox.inbox_id);
+        self.drafts.remove_inbox(&inbox.inbox_id);
         true
     }
 

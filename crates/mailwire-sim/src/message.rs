@@ -211,6 +211,39 @@ pub(crate) fn check_address(field: &'static str, text: &str) -> Result<(), Email
     }
 }
 
+/// An attachment to send (the `n`th) as it is kept: its description, with a new id,
+/// and its bytes.
+pub(crate) fn decode_attachment(
+    n: usize,
+    a: NewAttachment,
+) -> Result<(Attachment, Bytes), EmailError> {
+    if a.url.is_some() && a.content.is_none() {
+        return Err(EmailError::AttachmentUrl(n));
+    }
+    let content = base64::engine::general_purpose::STANDARD
+        .decode(a.content.as_deref().unwrap_or("").trim())
+        .map_err(|source| EmailError::AttachmentContent { index: n, source })?;
+    let mut meta = Attachment::new(&crate::ids::new("att"));
+    meta.filename = a.filename;
+    meta.size = Some(content.len() as u64);
+    meta.content_type = a.content_type;
+    meta.content_disposition = a.content_disposition;
+    meta.content_id = a.content_id;
+    Ok((meta, Bytes::from(content)))
+}
+
+/// An attachment kept (a draft's, a forwarded message's) as one to send again.
+pub(crate) fn resend_attachment(meta: &Attachment, content: &[u8]) -> NewAttachment {
+    NewAttachment {
+        filename: meta.filename.clone(),
+        content_type: meta.content_type.clone(),
+        content_disposition: meta.content_disposition.clone(),
+        content_id: meta.content_id.clone(),
+        content: Some(base64::engine::general_purpose::STANDARD.encode(content)),
+        url: None,
+    }
+}
+
 /// Stores a composed message in its inbox (which must exist) and returns a copy.
 pub(crate) fn store(mail: &mut Mail, c: Compose) -> Result<Stored, EmailError> {
     let inbox = mail
@@ -230,22 +263,8 @@ pub(crate) fn store(mail: &mut Mail, c: Compose) -> Result<Stored, EmailError> {
     let now = crate::ids::now();
     let mut blobs = Vec::new();
     for (n, a) in c.attachments.into_iter().enumerate() {
-        if a.url.is_some() && a.content.is_none() {
-            return Err(EmailError::AttachmentUrl(n));
-        }
-        let content = base64::engine::general_purpose::STANDARD
-            .decode(a.content.as_deref().unwrap_or("").trim())
-            .map_err(|source| EmailError::AttachmentContent { index: n, source })?;
-        let mut meta = Attachment::new(&crate::ids::new("att"));
-        meta.filename = a.filename;
-        meta.size = Some(content.len() as u64);
-        meta.content_type = a.content_type;
-        meta.content_disposition = a.content_disposition;
-        meta.content_id = a.content_id;
-        blobs.push(Blob {
-            meta,
-            content: Bytes::from(content),
-        });
+        let (meta, content) = decode_attachment(n, a)?;
+        blobs.push(Blob { meta, content });
     }
     let text_len = c.text.as_ref().map_or(0, String::len) + c.html.as_ref().map_or(0, String::len);
     let size = (text_len + 512 + blobs.iter().map(|b| b.content.len()).sum::<usize>()) as u64;

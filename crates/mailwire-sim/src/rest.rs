@@ -81,7 +81,22 @@ pub(crate) async fn download(
 ) -> Response<Body> {
     let mail = shared.mail();
     let Some(m) = mail.message(&inbox, &message) else {
-        return error(StatusCode::NOT_FOUND, "NotFoundError", "no such message");
+        // A draft's attachment.
+        let file = (mail.drafts.get(&inbox, &message)).and_then(|d| {
+            d.files
+                .iter()
+                .find(|f| f.meta.attachment_id.as_deref() == Some(part.as_str()))
+        });
+        return match file {
+            Some(f) => bytes_of(
+                f.content.clone(),
+                f.meta
+                    .content_type
+                    .as_deref()
+                    .unwrap_or("application/octet-stream"),
+            ),
+            None => error(StatusCode::NOT_FOUND, "NotFoundError", "no such message"),
+        };
     };
     let (bytes, content_type) = if part == "raw" {
         (m.raw.clone(), "message/rfc822".to_owned())
@@ -101,8 +116,13 @@ pub(crate) async fn download(
             None => return error(StatusCode::NOT_FOUND, "NotFoundError", "no such attachment"),
         }
     };
+    bytes_of(bytes, &content_type)
+}
+
+/// A download's answer: the bytes and their type.
+fn bytes_of(bytes: Bytes, content_type: &str) -> Response<Body> {
     let mut response = Response::new(Body::new(bytes));
-    if let Ok(v) = HeaderValue::from_str(&content_type) {
+    if let Ok(v) = HeaderValue::from_str(content_type) {
         response.headers_mut().insert(header::CONTENT_TYPE, v);
     }
     response

@@ -26,29 +26,29 @@ use crate::server::Body;
 
 /// The body of send, reply, reply-all and forward.
 #[derive(Deserialize, Default)]
-struct SendBody {
+pub(super) struct SendBody {
     #[serde(default, deserialize_with = "one_or_many")]
-    labels: Vec<String>,
+    pub(super) labels: Vec<String>,
     #[serde(default, deserialize_with = "one_or_many")]
-    reply_to: Vec<String>,
+    pub(super) reply_to: Vec<String>,
     #[serde(default, deserialize_with = "one_or_many")]
-    to: Vec<String>,
+    pub(super) to: Vec<String>,
     #[serde(default, deserialize_with = "one_or_many")]
-    cc: Vec<String>,
+    pub(super) cc: Vec<String>,
     #[serde(default, deserialize_with = "one_or_many")]
-    bcc: Vec<String>,
+    pub(super) bcc: Vec<String>,
     #[serde(default)]
-    subject: Option<String>,
+    pub(super) subject: Option<String>,
     #[serde(default)]
-    text: Option<String>,
+    pub(super) text: Option<String>,
     #[serde(default)]
-    html: Option<String>,
+    pub(super) html: Option<String>,
     #[serde(default)]
-    attachments: Vec<NewAttachment>,
+    pub(super) attachments: Vec<NewAttachment>,
     #[serde(default)]
-    headers: Option<serde_json::Map<String, serde_json::Value>>,
+    pub(super) headers: Option<serde_json::Map<String, serde_json::Value>>,
     #[serde(default)]
-    reply_all: Option<bool>,
+    pub(super) reply_all: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -61,7 +61,7 @@ struct UpdateBody {
 
 /// Which way a new message relates to an existing one.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(super) enum Kind {
     Send,
     Reply,
     ReplyAll,
@@ -208,7 +208,7 @@ fn prefixed(prefix: &str, subject: Option<&str>) -> String {
 }
 
 /// Builds what to store for a send, reply, reply-all or forward.
-fn compose(
+pub(super) fn compose(
     mail: &Mail,
     inbox: &str,
     parent: Option<&Stored>,
@@ -287,17 +287,8 @@ fn compose(
             );
             c.text = Some(format!("{}{quoted}", c.text.unwrap_or_default()));
             for blob in &parent.blobs {
-                c.attachments.push(NewAttachment {
-                    filename: blob.meta.filename.clone(),
-                    content_type: blob.meta.content_type.clone(),
-                    content_disposition: blob.meta.content_disposition.clone(),
-                    content_id: blob.meta.content_id.clone(),
-                    content: Some(base64::Engine::encode(
-                        &base64::engine::general_purpose::STANDARD,
-                        &blob.content,
-                    )),
-                    url: None,
-                });
+                c.attachments
+                    .push(crate::message::resend_attachment(&blob.meta, &blob.content));
             }
             c.references = refs;
         }

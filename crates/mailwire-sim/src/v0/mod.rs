@@ -17,6 +17,10 @@
 //! | `.../threads/{thread_id}/attachments/{attachment_id}` | `GET` |
 //! | `/v0/webhooks`, `/v0/pods/{pod_id}/webhooks`, `/v0/inboxes/{inbox_id}/webhooks` | `GET`, `POST` (`url`, `event_types`, `inbox_ids`, `pod_ids`, `client_id`) |
 //! | `.../webhooks/{webhook_id}` | `GET`, `PATCH` (`event_types`, `enabled`, `add_`/`remove_inbox_ids`, `add_`/`remove_pod_ids`), `DELETE` |
+//! | `/v0/inboxes/{inbox_id}/drafts` (and under a pod) | `GET` (`limit`, `page_token`, `labels`, `before`, `after`, `ascending`), `POST` (a plain, reply (`in_reply_to`, `reply_all`) or forward (`forward_of`) draft; `send_at`, `client_id`) |
+//! | `.../drafts/{draft_id}` | `GET`, `PATCH` (`null` clears a field; `send_at` reschedules), `DELETE` |
+//! | `.../drafts/{draft_id}/send` | `POST` (`add_labels`, `remove_labels`), answering `{message_id, thread_id}` |
+//! | `/v0/drafts`, `/v0/pods/{pod_id}/drafts`, `.../drafts/{draft_id}`, `.../drafts/{draft_id}/attachments/{attachment_id}` | `GET` |
 //!
 //! List parameters are read as the SDKs send them, one JSON array (`labels=["a"]`),
 //! or repeated. `after` is inclusive and `before` exclusive. A `client_id` already
@@ -39,6 +43,7 @@
 //! - webhooks naming an event type that does not exist are a 400 (the WebSocket
 //!   answers such a `subscribe` with an `error` frame).
 
+mod drafts;
 pub(crate) mod idempotency;
 mod inboxes;
 mod messages;
@@ -75,6 +80,10 @@ pub(crate) fn routes(shared: &Arc<Shared>) -> Router<Arc<Shared>> {
         .merge(inboxes::routes(POD))
         .merge(messages::routes(INBOX))
         .merge(messages::routes(POD_INBOX))
+        .merge(drafts::routes(INBOX, true))
+        .merge(drafts::routes(POD_INBOX, true))
+        .merge(drafts::routes("/v0", false))
+        .merge(drafts::routes(POD, false))
         .merge(threads::routes("/v0"))
         .merge(threads::routes(INBOX))
         .merge(threads::routes(POD))
@@ -101,6 +110,7 @@ pub(crate) struct Ids {
     thread_id: Option<String>,
     webhook_id: Option<String>,
     attachment_id: Option<String>,
+    draft_id: Option<String>,
 }
 
 impl Ids {
@@ -118,6 +128,10 @@ impl Ids {
 
     fn thread(&self) -> &str {
         self.thread_id.as_deref().unwrap_or_default()
+    }
+
+    fn draft(&self) -> &str {
+        self.draft_id.as_deref().unwrap_or_default()
     }
 
     fn webhook(&self) -> &str {

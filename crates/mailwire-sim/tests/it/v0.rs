@@ -1,5 +1,6 @@
 //! AgentMail's REST API under `/v0`, from Rust over loopback: list pages and order,
-//! error bodies, filters, thread pages, and the send lifecycle on the WebSocket.
+//! error bodies, filters, thread pages, drafts, and the send lifecycle on the
+//! WebSocket.
 //! (the `sdk` module runs the official SDKs over the same routes.)
 
 use std::time::Duration;
@@ -17,6 +18,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
 mod documented;
+mod drafts;
 
 const HANG: Duration = Duration::from_secs(10);
 

@@ -12,7 +12,7 @@ const INJECT: &str = "/_sim/inboxes/ada%40agentmail.to/messages";
 
 impl Api {
     /// A request with this API key and these headers.
-    async fn request(
+    pub(super) async fn request(
         &self,
         key: &str,
         method: Method,
@@ -34,7 +34,7 @@ impl Api {
         (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
     }
 
-    async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
+    pub(super) async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
         self.call(Method::PATCH, path, Some(body)).await
     }
 
