@@ -257,6 +257,34 @@ assert sorted(path for path, _, _ in got) == ["/all", "/bob", "/pod"], got
 for _, _, body in got:
     assert body["message"]["subject"] == "Re: Quarterly numbers", body
 
+# --- drafts: kept, edited, listed, sent once (to outside addresses: no webhook fires) --
+draft = client.inboxes.drafts.create(
+    inbox_id=bob.inbox_id, to=["carol@example.com"], subject="Draft plan", text="First.",
+    labels=["q3"], client_id="py-draft-1",
+)
+assert draft.send_status is None and draft.labels == ["q3"] and draft.text == "First.", draft
+again = client.inboxes.drafts.create(inbox_id=bob.inbox_id, to="x@example.com", client_id="py-draft-1")
+assert again.draft_id == draft.draft_id
+edited = client.inboxes.drafts.update(
+    inbox_id=bob.inbox_id, draft_id=draft.draft_id, subject="Draft plan v2", add_labels=["urgent"]
+)
+assert edited.subject == "Draft plan v2" and edited.labels == ["q3", "urgent"], edited
+assert [d.draft_id for d in client.inboxes.drafts.list(inbox_id=bob.inbox_id).drafts] == [draft.draft_id]
+assert client.drafts.get(draft_id=draft.draft_id).text == "First."
+answer = client.inboxes.drafts.create(
+    inbox_id=bob.inbox_id, in_reply_to=received.message_id, to="dave@example.com", text="On it."
+)
+assert answer.subject == "Re: Quarterly numbers" and answer.in_reply_to == received.message_id, answer
+assert client.drafts.list().count == 2
+assert client.pods.drafts.list(pod_id=pod.pod_id).count == 2  # Bob is in the pod
+out = client.inboxes.drafts.send(inbox_id=bob.inbox_id, draft_id=answer.draft_id, idempotency_key="py-draft-send")
+assert out.thread_id == received.thread_id, out
+assert client.inboxes.drafts.send(inbox_id=bob.inbox_id, draft_id=answer.draft_id, idempotency_key="py-draft-send") == out
+assert "sent" in client.inboxes.messages.get(inbox_id=bob.inbox_id, message_id=out.message_id).labels
+expect_status(404, lambda: client.inboxes.drafts.get(inbox_id=bob.inbox_id, draft_id=answer.draft_id))
+client.inboxes.drafts.delete(inbox_id=bob.inbox_id, draft_id=draft.draft_id)
+assert client.drafts.list().count == 0
+
 # --- deletes ------------------------------------------------------------------------
 client.inboxes.messages.delete(inbox_id=bob.inbox_id, message_id=fwd.message_id)
 expect_status(404, lambda: client.inboxes.messages.get(inbox_id=bob.inbox_id, message_id=fwd.message_id))

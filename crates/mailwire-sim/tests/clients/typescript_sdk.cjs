@@ -122,6 +122,20 @@ async function main() {
   inboxSock.close();
   outboxSock.close();
   assert.deepEqual(complaints, []);
+
+  // Drafts: a reply draft takes its subject and thread from its message; sent once.
+  const draft = await client.inboxes.drafts.create(b.inboxId, { inReplyTo: msg.messageId, to: ["dave@example.com"], text: "Draft" });
+  assert.equal(draft.subject, "Re: Hello");
+  assert.equal(draft.inReplyTo, msg.messageId);
+  const edited = await client.inboxes.drafts.update(b.inboxId, draft.draftId, { text: "Final", addLabels: ["q3"] });
+  assert.equal(edited.text, "Final");
+  assert.deepEqual(edited.labels, ["q3"]);
+  assert.deepEqual((await client.drafts.list()).drafts.map((d) => d.draftId), [draft.draftId]);
+  const out = await client.inboxes.drafts.send(b.inboxId, draft.draftId, {}, { idempotencyKey: "ts-draft" });
+  assert.equal(out.threadId, msg.threadId);
+  const again = await client.inboxes.drafts.send(b.inboxId, draft.draftId, {}, { idempotencyKey: "ts-draft" });
+  assert.equal(again.messageId, out.messageId);
+  assert.equal((await client.drafts.list()).count, 0);
   console.log("typescript sdk: ok");
 }
 
