@@ -358,6 +358,11 @@ pub(super) fn routes(inbox: &str) -> Router<Arc<Shared>> {
             &at("/send"),
             only(post(send_new).get(get_message).patch(update).delete(delete)),
         )
+        // `search` stands where a message id would, as `send` does.
+        .route(
+            &at("/search"),
+            only(get(search).patch(update).delete(delete)),
+        )
         .route(
             &at("/{message_id}"),
             only(get(get_message).patch(update).delete(delete)),
@@ -384,6 +389,16 @@ async fn list_messages(
         &query,
         query.limit_filtered(&MESSAGE_FILTERS)?,
     )
+}
+
+async fn search(
+    State(shared): State<Arc<Shared>>,
+    Params(ids): Params<Ids>,
+    query: Query,
+) -> Result<Response<Body>, Refusal> {
+    let mail = shared.mail();
+    let inbox = ids.inbox();
+    super::search::messages(mail.messages(|i| i.eq_ignore_ascii_case(inbox)), &query)
 }
 
 async fn send_new(

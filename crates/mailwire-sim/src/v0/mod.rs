@@ -49,6 +49,7 @@ mod inboxes;
 mod messages;
 mod pods;
 mod query;
+mod search;
 mod threads;
 mod webhooks;
 

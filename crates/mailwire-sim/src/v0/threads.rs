@@ -128,6 +128,12 @@ pub(super) fn routes(prefix: &str) -> Router<Arc<Shared>> {
     let at = |tail: &str| format!("{prefix}/threads{tail}");
     Router::new()
         .route(&at(""), only(get(list_threads)))
+        // `search` stands where a thread id would: PATCH and DELETE of it are a
+        // thread's, one that never exists.
+        .route(
+            &at("/search"),
+            only(get(search).patch(update).delete(delete)),
+        )
         .route(
             &at("/{thread_id}"),
             only(get(get_thread).patch(update).delete(delete)),
@@ -136,6 +142,16 @@ pub(super) fn routes(prefix: &str) -> Router<Arc<Shared>> {
             &at("/{thread_id}/attachments/{attachment_id}"),
             only(get(attachment)),
         )
+}
+
+async fn search(
+    State(shared): State<Arc<Shared>>,
+    Params(ids): Params<Ids>,
+    query: Query,
+) -> Result<Response<Body>, Refusal> {
+    let scope = ids.scope();
+    let mail = shared.mail();
+    super::search::threads(mail.threads(|i| scope.accepts(&mail, i)), &query)
 }
 
 async fn list_threads(

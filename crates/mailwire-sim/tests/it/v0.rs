@@ -20,6 +20,7 @@ use tokio_tungstenite::tungstenite::Message;
 mod coverage;
 mod documented;
 mod drafts;
+mod search;
 
 const HANG: Duration = Duration::from_secs(10);
 

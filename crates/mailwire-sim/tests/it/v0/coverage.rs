@@ -41,10 +41,8 @@ const NOT_SERVED: &[&str] = &[
     "GET /inboxes/{inbox_id}/lists/{direction}/{type}/{entry}",
     "POST /inboxes/{inbox_id}/messages/batch-get",
     "POST /inboxes/{inbox_id}/messages/batch-update",
-    "GET /inboxes/{inbox_id}/messages/search",
     "GET /inboxes/{inbox_id}/metrics/events",
     "GET /inboxes/{inbox_id}/metrics/usage",
-    "GET /inboxes/{inbox_id}/threads/search",
     "POST /lists/{direction}/{type}",
     "GET /lists/{direction}/{type}",
     "DELETE /lists/{direction}/{type}/{entry}",
@@ -68,8 +66,6 @@ const NOT_SERVED: &[&str] = &[
     "GET /pods/{pod_id}/lists/{direction}/{type}/{entry}",
     "GET /pods/{pod_id}/metrics/events",
     "GET /pods/{pod_id}/metrics/usage",
-    "GET /pods/{pod_id}/threads/search",
-    "GET /threads/search",
 ];
 
 fn enc(s: &str) -> String {
