@@ -1,5 +1,5 @@
 //! `/v0/inboxes/{inbox_id}/messages`: list, get, update labels, delete, send, reply,
-//! reply-all, forward, attachments, raw.
+//! reply-all, forward, attachments, raw, search, batch get and batch update.
 
 use std::sync::Arc;
 
@@ -57,6 +57,39 @@ struct UpdateBody {
     add_labels: Vec<String>,
     #[serde(default, deserialize_with = "one_or_many")]
     remove_labels: Vec<String>,
+}
+
+/// `batch-get`: up to 500 ids; `batch-update`: up to 50, with the labels to change.
+#[derive(Deserialize)]
+struct BatchBody {
+    #[serde(default, deserialize_with = "one_or_many")]
+    message_ids: Vec<String>,
+    #[serde(default, deserialize_with = "one_or_many")]
+    add_labels: Vec<String>,
+    #[serde(default, deserialize_with = "one_or_many")]
+    remove_labels: Vec<String>,
+}
+
+impl BatchBody {
+    /// At least one id, at most `max`, none twice.
+    fn check(&self, max: usize) -> Result<(), Refusal> {
+        let ids = &self.message_ids;
+        let refused = |m: String| Err(super::refusal(validation(&m)));
+        if ids.is_empty() {
+            return refused("message_ids: at least one id".into());
+        }
+        if ids.len() > max {
+            return refused(format!(
+                "message_ids: at most {max} at once, got {}",
+                ids.len()
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        if let Some(twice) = ids.iter().find(|id| !seen.insert(id.as_str())) {
+            return refused(format!("message_ids: {twice:?} is given twice"));
+        }
+        Ok(())
+    }
 }
 
 /// Which way a new message relates to an existing one.
@@ -367,6 +400,25 @@ pub(super) fn routes(inbox: &str) -> Router<Arc<Shared>> {
             &at("/{message_id}"),
             only(get(get_message).patch(update).delete(delete)),
         )
+        // So do `batch-get` and `batch-update`.
+        .route(
+            &at("/batch-get"),
+            only(
+                post(batch_get)
+                    .get(get_message)
+                    .patch(update)
+                    .delete(delete),
+            ),
+        )
+        .route(
+            &at("/batch-update"),
+            only(
+                post(batch_update)
+                    .get(get_message)
+                    .patch(update)
+                    .delete(delete),
+            ),
+        )
         .route(&at("/{message_id}/reply"), only(post(reply)))
         .route(&at("/{message_id}/reply-all"), only(post(reply_all)))
         .route(&at("/{message_id}/forward"), only(post(forward)))
@@ -399,6 +451,68 @@ async fn search(
     let mail = shared.mail();
     let inbox = ids.inbox();
     super::search::messages(mail.messages(|i| i.eq_ignore_ascii_case(inbox)), &query)
+}
+
+/// The messages named that exist, in the order named, without their bodies (the
+/// definition: use the single-message endpoint for those).
+async fn batch_get(
+    State(shared): State<Arc<Shared>>,
+    Params(ids): Params<Ids>,
+    req: Req,
+) -> Result<Response<Body>, Refusal> {
+    let body: BatchBody = json_body(req).await?;
+    body.check(500)?;
+    let mail = shared.mail();
+    let messages: Vec<Message> = (body.message_ids.iter())
+        .filter_map(|id| mail.message(ids.inbox(), id))
+        .map(|m| {
+            let mut m = m.message.clone();
+            (m.text, m.html, m.extracted_text, m.extracted_html) = (None, None, None, None);
+            m
+        })
+        .collect();
+    Ok(ok(&serde_json::json!({
+        "limit": body.message_ids.len(),
+        "count": messages.len(),
+        "messages": messages,
+    })))
+}
+
+/// One label change to every message named that exists, all at once (under one
+/// lock: every one or none).
+async fn batch_update(
+    State(shared): State<Arc<Shared>>,
+    Params(ids): Params<Ids>,
+    req: Req,
+) -> Result<Response<Body>, Refusal> {
+    let body: BatchBody = json_body(req).await?;
+    body.check(50)?;
+    if body.add_labels.is_empty() && body.remove_labels.is_empty() {
+        return Ok(validation("add_labels or remove_labels: at least one"));
+    }
+    check_labels(&body.add_labels, &body.remove_labels)?;
+    let mut mail = shared.mail();
+    let now = crate::ids::now();
+    let mut updates = Vec::new();
+    for id in &body.message_ids {
+        let Some(m) = mail.message_mut(ids.inbox(), id) else {
+            continue;
+        };
+        let labels = &mut m.message.labels;
+        labels.retain(|l| !body.remove_labels.contains(l));
+        for l in &body.add_labels {
+            if !labels.contains(l) {
+                labels.push(l.clone());
+            }
+        }
+        m.message.updated_at = Some(now);
+        updates.push(serde_json::json!({ "message_id": m.id(), "labels": m.message.labels }));
+    }
+    Ok(ok(&serde_json::json!({
+        "limit": body.message_ids.len(),
+        "count": updates.len(),
+        "updates": updates,
+    })))
 }
 
 async fn send_new(

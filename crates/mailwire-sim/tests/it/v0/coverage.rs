@@ -39,8 +39,6 @@ const NOT_SERVED: &[&str] = &[
     "GET /inboxes/{inbox_id}/lists/{direction}/{type}",
     "DELETE /inboxes/{inbox_id}/lists/{direction}/{type}/{entry}",
     "GET /inboxes/{inbox_id}/lists/{direction}/{type}/{entry}",
-    "POST /inboxes/{inbox_id}/messages/batch-get",
-    "POST /inboxes/{inbox_id}/messages/batch-update",
     "GET /inboxes/{inbox_id}/metrics/events",
     "GET /inboxes/{inbox_id}/metrics/usage",
     "POST /lists/{direction}/{type}",
