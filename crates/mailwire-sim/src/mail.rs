@@ -103,6 +103,20 @@ pub(crate) struct Mail {
     pub(crate) idempotency: crate::v0::idempotency::Keys,
     /// Every inbox's drafts.
     pub(crate) drafts: crate::draft::Drafts,
+    /// Label changes of messages, oldest first (`inbox-events.yml`).
+    pub(crate) inbox_events: Vec<InboxEvent>,
+}
+
+/// A label added to or removed from a message (`label.added`, `label.removed`).
+#[derive(Clone, Debug)]
+pub(crate) struct InboxEvent {
+    pub(crate) seq: u64,
+    pub(crate) inbox_id: String,
+    pub(crate) pod_id: String,
+    pub(crate) message_id: String,
+    pub(crate) added: bool,
+    pub(crate) label: String,
+    pub(crate) at: OffsetDateTime,
 }
 
 impl Default for Mail {
@@ -121,6 +135,7 @@ impl Default for Mail {
             messages: HashMap::new(),
             idempotency: Default::default(),
             drafts: Default::default(),
+            inbox_events: Vec::new(),
         }
     }
 }
@@ -184,6 +199,7 @@ impl Mail {
         let inbox = self.inboxes.remove(at);
         self.messages.retain(|(i, _), _| *i != inbox.inbox_id);
         self.drafts.remove_inbox(&inbox.inbox_id);
+        self.inbox_events.retain(|e| e.inbox_id != inbox.inbox_id);
         true
     }
 
@@ -200,6 +216,52 @@ impl Mail {
     pub(crate) fn message_mut(&mut self, inbox: &str, id: &str) -> Option<&mut Stored> {
         let inbox = self.inbox(inbox)?.inbox_id.clone();
         self.messages.get_mut(&(inbox, id.to_owned()))
+    }
+
+    /// Removes `remove` from a message's labels, then adds those of `add` it lacks
+    /// (`remove` wins over `add`), recording each change as an inbox event. The new
+    /// labels, or `None` when there is no such message.
+    pub(crate) fn relabel(
+        &mut self,
+        inbox: &str,
+        id: &str,
+        add: &[String],
+        remove: &[String],
+    ) -> Option<Vec<String>> {
+        let pod_id = self.pod_of(inbox)?.to_owned();
+        let now = crate::ids::now();
+        let m = self.message_mut(inbox, id)?;
+        let mut changes = Vec::new();
+        let labels = &mut m.message.labels;
+        labels.retain(|l| {
+            let gone = remove.contains(l);
+            if gone {
+                changes.push((false, l.clone()));
+            }
+            !gone
+        });
+        for l in add.iter().filter(|l| !remove.contains(l)) {
+            if !labels.contains(l) {
+                labels.push(l.clone());
+                changes.push((true, l.clone()));
+            }
+        }
+        m.message.updated_at = Some(now);
+        let (inbox_id, message_id) = (m.inbox_id().to_owned(), m.id().to_owned());
+        let labels = m.message.labels.clone();
+        for (added, label) in changes {
+            let seq = self.next_seq();
+            self.inbox_events.push(InboxEvent {
+                seq,
+                inbox_id: inbox_id.clone(),
+                pod_id: pod_id.clone(),
+                message_id: message_id.clone(),
+                added,
+                label,
+                at: now,
+            });
+        }
+        Some(labels)
     }
 
     pub(crate) fn remove_message(&mut self, inbox: &str, id: &str) -> bool {

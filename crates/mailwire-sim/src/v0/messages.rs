@@ -492,21 +492,11 @@ async fn batch_update(
     }
     check_labels(&body.add_labels, &body.remove_labels)?;
     let mut mail = shared.mail();
-    let now = crate::ids::now();
     let mut updates = Vec::new();
     for id in &body.message_ids {
-        let Some(m) = mail.message_mut(ids.inbox(), id) else {
-            continue;
-        };
-        let labels = &mut m.message.labels;
-        labels.retain(|l| !body.remove_labels.contains(l));
-        for l in &body.add_labels {
-            if !labels.contains(l) {
-                labels.push(l.clone());
-            }
+        if let Some(labels) = mail.relabel(ids.inbox(), id, &body.add_labels, &body.remove_labels) {
+            updates.push(serde_json::json!({ "message_id": id, "labels": labels }));
         }
-        m.message.updated_at = Some(now);
-        updates.push(serde_json::json!({ "message_id": m.id(), "labels": m.message.labels }));
     }
     Ok(ok(&serde_json::json!({
         "limit": body.message_ids.len(),
@@ -583,19 +573,11 @@ async fn update(
     let body: UpdateBody = json_body(req).await?;
     check_labels(&body.add_labels, &body.remove_labels)?;
     let mut mail = shared.mail();
-    let Some(m) = mail.message_mut(inbox, id) else {
+    let Some(labels) = mail.relabel(inbox, id, &body.add_labels, &body.remove_labels) else {
         return Ok(not_found("Message"));
     };
-    let labels = &mut m.message.labels;
-    labels.retain(|l| !body.remove_labels.contains(l));
-    for l in body.add_labels {
-        if !labels.contains(&l) {
-            labels.push(l);
-        }
-    }
-    m.message.updated_at = Some(crate::ids::now());
     Ok(ok(
-        &serde_json::json!({ "message_id": m.id(), "labels": m.message.labels }),
+        &serde_json::json!({ "message_id": id, "labels": labels }),
     ))
 }
 

@@ -17,6 +17,10 @@
 //! | `.../threads/{thread_id}/attachments/{attachment_id}` | `GET` |
 //! | `/v0/webhooks`, `/v0/pods/{pod_id}/webhooks`, `/v0/inboxes/{inbox_id}/webhooks` | `GET`, `POST` (`url`, `event_types`, `inbox_ids`, `pod_ids`, `client_id`) |
 //! | `.../webhooks/{webhook_id}` | `GET`, `PATCH` (`event_types`, `enabled`, `add_`/`remove_inbox_ids`, `add_`/`remove_pod_ids`), `DELETE` |
+//! | `/v0/organizations`, `/v0/auth/me` | `GET`: the simulator's one organization, which every API key belongs to |
+//! | `/v0/inboxes/{inbox_id}/events` | `GET` (`limit`, `page_token`, `ascending`): its messages' label changes, `label.added` and `label.removed` |
+//! | `/v0/inboxes/{inbox_id}/messages/search`, `/v0/threads/search` (and under an inbox or a pod) | `GET` (`q`, `limit` at most 100, `page_token`, `before`, `after`): ranked, with `highlights` |
+//! | `.../messages/batch-get`, `.../messages/batch-update` | `POST` (`message_ids`; `add_labels`, `remove_labels`) |
 //! | `/v0/inboxes/{inbox_id}/drafts` (and under a pod) | `GET` (`limit`, `page_token`, `labels`, `before`, `after`, `ascending`), `POST` (a plain, reply (`in_reply_to`, `reply_all`) or forward (`forward_of`) draft; `send_at`, `client_id`) |
 //! | `.../drafts/{draft_id}` | `GET`, `PATCH` (`null` clears a field; `send_at` reschedules), `DELETE` |
 //! | `.../drafts/{draft_id}/send` | `POST` (`add_labels`, `remove_labels`), answering `{message_id, thread_id}` |
@@ -43,6 +47,7 @@
 //! - webhooks naming an event type that does not exist are a 400 (the WebSocket
 //!   answers such a `subscribe` with an `error` frame).
 
+mod account;
 mod drafts;
 pub(crate) mod idempotency;
 mod inboxes;
@@ -81,6 +86,7 @@ pub(crate) fn routes(shared: &Arc<Shared>) -> Router<Arc<Shared>> {
         .merge(inboxes::routes(POD))
         .merge(messages::routes(INBOX))
         .merge(messages::routes(POD_INBOX))
+        .merge(account::inbox_routes(INBOX))
         .merge(drafts::routes(INBOX, true))
         .merge(drafts::routes(POD_INBOX, true))
         .merge(drafts::routes("/v0", false))
@@ -92,7 +98,7 @@ pub(crate) fn routes(shared: &Arc<Shared>) -> Router<Arc<Shared>> {
         .merge(webhooks::routes(INBOX))
         .merge(webhooks::routes(POD))
         .route_layer(middleware::from_fn_with_state(shared.clone(), check_scope));
-    pods::routes().merge(scoped)
+    pods::routes().merge(account::routes()).merge(scoped)
 }
 
 /// `methods`, with `/v0`'s 405 for the others.

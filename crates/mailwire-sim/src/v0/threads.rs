@@ -198,22 +198,9 @@ async fn update(
     if keys.is_empty() {
         return Ok(not_found("Thread"));
     }
-    let now = crate::ids::now();
+    // `remove_labels` "takes priority over `add_labels`" (the definition).
     for (inbox, message) in &keys {
-        if let Some(m) = mail.message_mut(inbox, message) {
-            m.message.labels.retain(|l| !body.remove_labels.contains(l));
-            // `remove_labels` "takes priority over `add_labels`" (the definition).
-            for l in body
-                .add_labels
-                .iter()
-                .filter(|l| !body.remove_labels.contains(l))
-            {
-                if !m.message.labels.contains(l) {
-                    m.message.labels.push(l.clone());
-                }
-            }
-            m.message.updated_at = Some(now);
-        }
+        mail.relabel(inbox, message, &body.add_labels, &body.remove_labels);
     }
     let labels = thread_item(&mail.thread(|i| scope.accepts(&mail, i), id)).labels;
     Ok(ok(

@@ -17,6 +17,7 @@ use mailwire_sim::Simulator;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
+mod account;
 mod batch;
 mod coverage;
 mod documented;

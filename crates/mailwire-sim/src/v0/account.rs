@@ -1,0 +1,89 @@
+//! The organization the simulator is (`organizations.yml`), who a credential is
+//! (`auth.yml`), and an inbox's label changes (`inboxes/events.yml`).
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+use hyper::Response;
+use serde_json::{Value, json};
+use time::format_description::well_known::Rfc3339;
+
+use super::{Ids, Query, ok, only, page};
+use crate::Shared;
+use crate::mail::InboxEvent;
+use crate::rest::Refusal;
+use crate::routes::Params;
+use crate::server::Body;
+
+/// The simulator's one organization: every API key it accepts is one of its keys.
+pub(crate) const ORGANIZATION: &str = "org_mailwire_dev";
+
+pub(super) fn routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/v0/organizations", only(get(organization)))
+        .route("/v0/auth/me", only(get(me)))
+}
+
+/// Below an inbox (its existence checked by the scope layer).
+pub(super) fn inbox_routes(inbox: &str) -> Router<Arc<Shared>> {
+    Router::new().route(&format!("{inbox}/events"), only(get(events)))
+}
+
+fn rfc3339(at: time::OffsetDateTime) -> Value {
+    at.format(&Rfc3339).map(Value::from).unwrap_or(Value::Null)
+}
+
+async fn organization(State(shared): State<Arc<Shared>>) -> Response<Body> {
+    let mail = shared.mail();
+    // Created with the simulator, as its default pod.
+    let created = mail.pods.first().map(|p| p.created_at);
+    ok(&json!({
+        "organization_id": ORGANIZATION,
+        "inbox_count": mail.inboxes.len(),
+        "domain_count": 0,
+        "updated_at": created.map(rfc3339),
+        "created_at": created.map(rfc3339),
+    }))
+}
+
+async fn me() -> Response<Body> {
+    ok(&json!({
+        "scope_type": "organization",
+        "scope_id": ORGANIZATION,
+        "organization_id": ORGANIZATION,
+    }))
+}
+
+fn event_json(e: &InboxEvent) -> Value {
+    json!({
+        "organization_id": ORGANIZATION,
+        "pod_id": e.pod_id,
+        "inbox_id": e.inbox_id,
+        "event_id": format!("iev_{:016x}", e.seq),
+        "event_type": if e.added { "label.added" } else { "label.removed" },
+        "message_id": e.message_id,
+        "label": e.label,
+        "event_at": rfc3339(e.at),
+        "created_at": rfc3339(e.at),
+    })
+}
+
+/// The inbox's label changes, newest first unless `ascending`.
+async fn events(
+    State(shared): State<Arc<Shared>>,
+    Params(ids): Params<Ids>,
+    query: Query,
+) -> Result<Response<Body>, Refusal> {
+    let mail = shared.mail();
+    let inbox = ids.inbox();
+    let mut events: Vec<Value> = (mail.inbox_events.iter())
+        .filter(|e| e.inbox_id.eq_ignore_ascii_case(inbox))
+        .map(event_json)
+        .collect();
+    if !query.ascending()? {
+        events.reverse();
+    }
+    page("events", events, &query)
+}
