@@ -105,6 +105,20 @@ pub(crate) struct Mail {
     pub(crate) drafts: crate::draft::Drafts,
     /// Label changes of messages, oldest first (`inbox-events.yml`).
     pub(crate) inbox_events: Vec<InboxEvent>,
+    /// The email events published, oldest first, for the metrics; the oldest
+    /// forgotten past [`METRIC_EVENTS`].
+    pub(crate) metric_events: std::collections::VecDeque<MetricEvent>,
+}
+
+/// How many published events the metrics remember.
+pub(crate) const METRIC_EVENTS: usize = 100_000;
+
+/// One published event, as the metrics count it.
+#[derive(Clone, Debug)]
+pub(crate) struct MetricEvent {
+    pub(crate) kind: &'static str,
+    pub(crate) inbox_id: String,
+    pub(crate) at: OffsetDateTime,
 }
 
 /// A label added to or removed from a message (`label.added`, `label.removed`).
@@ -136,6 +150,7 @@ impl Default for Mail {
             idempotency: Default::default(),
             drafts: Default::default(),
             inbox_events: Vec::new(),
+            metric_events: Default::default(),
         }
     }
 }
@@ -216,6 +231,18 @@ impl Mail {
     pub(crate) fn message_mut(&mut self, inbox: &str, id: &str) -> Option<&mut Stored> {
         let inbox = self.inbox(inbox)?.inbox_id.clone();
         self.messages.get_mut(&(inbox, id.to_owned()))
+    }
+
+    /// Counts a published event for the metrics (`kind` one of theirs).
+    pub(crate) fn count_event(&mut self, kind: &'static str, inbox_id: &str) {
+        if self.metric_events.len() >= METRIC_EVENTS {
+            self.metric_events.pop_front();
+        }
+        self.metric_events.push_back(MetricEvent {
+            kind,
+            inbox_id: inbox_id.to_owned(),
+            at: crate::ids::now(),
+        });
     }
 
     /// Removes `remove` from a message's labels, then adds those of `add` it lacks

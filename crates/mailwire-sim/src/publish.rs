@@ -90,6 +90,16 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// Sends events on the WebSocket and queues their webhooks, in the hub's envelope.
 pub(crate) fn publish(shared: &Arc<Shared>, events: impl IntoIterator<Item = Event>) {
+    let events: Vec<Event> = events.into_iter().collect();
+    {
+        let mut mail = shared.mail();
+        for event in &events {
+            let kind = crate::v0::metric_kind(event.event_type().as_str());
+            if let (Some(kind), Some(inbox)) = (kind, event.inbox_id()) {
+                mail.count_event(kind, inbox);
+            }
+        }
+    }
     let envelope = shared.hub.envelope();
     let rest = &shared.rest;
     let chaos = rest.chaos.current();

@@ -18,6 +18,7 @@
 //! | `/v0/webhooks`, `/v0/pods/{pod_id}/webhooks`, `/v0/inboxes/{inbox_id}/webhooks` | `GET`, `POST` (`url`, `event_types`, `inbox_ids`, `pod_ids`, `client_id`) |
 //! | `.../webhooks/{webhook_id}` | `GET`, `PATCH` (`event_types`, `enabled`, `add_`/`remove_inbox_ids`, `add_`/`remove_pod_ids`), `DELETE` |
 //! | `/v0/organizations`, `/v0/auth/me` | `GET`: the simulator's one organization, which every API key belongs to |
+//! | `/v0/metrics/events`, `/v0/metrics/usage` (and under a pod or an inbox) | `GET`: counts of the events published, cumulative usage (see `metrics`) |
 //! | `/v0/inboxes/{inbox_id}/events` | `GET` (`limit`, `page_token`, `ascending`): its messages' label changes, `label.added` and `label.removed` |
 //! | `/v0/inboxes/{inbox_id}/messages/search`, `/v0/threads/search` (and under an inbox or a pod) | `GET` (`q`, `limit` at most 100, `page_token`, `before`, `after`): ranked, with `highlights` |
 //! | `.../messages/batch-get`, `.../messages/batch-update` | `POST` (`message_ids`; `add_labels`, `remove_labels`) |
@@ -52,6 +53,7 @@ mod drafts;
 pub(crate) mod idempotency;
 mod inboxes;
 mod messages;
+mod metrics;
 mod pods;
 mod query;
 mod search;
@@ -72,6 +74,7 @@ use crate::rest::{Refusal, Req, to_json};
 use crate::routes::Params;
 use crate::server::Body;
 
+pub(crate) use metrics::kind as metric_kind;
 pub(crate) use query::Query;
 
 /// Every route under `/v0`. Those below a pod or an inbox first check that it exists
@@ -87,6 +90,9 @@ pub(crate) fn routes(shared: &Arc<Shared>) -> Router<Arc<Shared>> {
         .merge(messages::routes(INBOX))
         .merge(messages::routes(POD_INBOX))
         .merge(account::inbox_routes(INBOX))
+        .merge(metrics::routes("/v0"))
+        .merge(metrics::routes(POD))
+        .merge(metrics::routes(INBOX))
         .merge(drafts::routes(INBOX, true))
         .merge(drafts::routes(POD_INBOX, true))
         .merge(drafts::routes("/v0", false))

@@ -22,6 +22,7 @@ mod batch;
 mod coverage;
 mod documented;
 mod drafts;
+mod metrics;
 mod search;
 
 const HANG: Duration = Duration::from_secs(10);

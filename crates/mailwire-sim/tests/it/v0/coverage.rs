@@ -37,14 +37,10 @@ const NOT_SERVED: &[&str] = &[
     "GET /inboxes/{inbox_id}/lists/{direction}/{type}",
     "DELETE /inboxes/{inbox_id}/lists/{direction}/{type}/{entry}",
     "GET /inboxes/{inbox_id}/lists/{direction}/{type}/{entry}",
-    "GET /inboxes/{inbox_id}/metrics/events",
-    "GET /inboxes/{inbox_id}/metrics/usage",
     "POST /lists/{direction}/{type}",
     "GET /lists/{direction}/{type}",
     "DELETE /lists/{direction}/{type}/{entry}",
     "GET /lists/{direction}/{type}/{entry}",
-    "GET /metrics/events",
-    "GET /metrics/usage",
     "POST /pods/{pod_id}/api-keys",
     "GET /pods/{pod_id}/api-keys",
     "DELETE /pods/{pod_id}/api-keys/{api_key_id}",
@@ -59,8 +55,6 @@ const NOT_SERVED: &[&str] = &[
     "GET /pods/{pod_id}/lists/{direction}/{type}",
     "DELETE /pods/{pod_id}/lists/{direction}/{type}/{entry}",
     "GET /pods/{pod_id}/lists/{direction}/{type}/{entry}",
-    "GET /pods/{pod_id}/metrics/events",
-    "GET /pods/{pod_id}/metrics/usage",
 ];
 
 fn enc(s: &str) -> String {
