@@ -130,6 +130,7 @@ mod hub;
 mod ids;
 mod jsonify;
 mod lifecycle;
+mod lists;
 mod mail;
 mod message;
 mod publish;

@@ -105,6 +105,8 @@ pub(crate) struct Mail {
     pub(crate) drafts: crate::draft::Drafts,
     /// Label changes of messages, oldest first (`inbox-events.yml`).
     pub(crate) inbox_events: Vec<InboxEvent>,
+    /// Allow and block lists, applied to what is received and sent.
+    pub(crate) lists: crate::lists::Lists,
     /// The email events published, oldest first, for the metrics; the oldest
     /// forgotten past [`METRIC_EVENTS`].
     pub(crate) metric_events: std::collections::VecDeque<MetricEvent>,
@@ -150,6 +152,7 @@ impl Default for Mail {
             idempotency: Default::default(),
             drafts: Default::default(),
             inbox_events: Vec::new(),
+            lists: Default::default(),
             metric_events: Default::default(),
         }
     }
@@ -215,6 +218,7 @@ impl Mail {
         self.messages.retain(|(i, _), _| *i != inbox.inbox_id);
         self.drafts.remove_inbox(&inbox.inbox_id);
         self.inbox_events.retain(|e| e.inbox_id != inbox.inbox_id);
+        self.lists.remove_inbox(&inbox.inbox_id);
         true
     }
 
@@ -231,6 +235,13 @@ impl Mail {
     pub(crate) fn message_mut(&mut self, inbox: &str, id: &str) -> Option<&mut Stored> {
         let inbox = self.inbox(inbox)?.inbox_id.clone();
         self.messages.get_mut(&(inbox, id.to_owned()))
+    }
+
+    /// Whether the lists let `address` through in `direction` for `inbox`.
+    pub(crate) fn listed_ok(&self, direction: &str, inbox: &str, address: &str) -> bool {
+        let pod = self.pod_of(inbox).unwrap_or(DEFAULT_POD);
+        let inbox = self.inbox(inbox).map_or(inbox, |i| i.inbox_id.as_str());
+        self.lists.allows(direction, inbox, pod, address)
     }
 
     /// Counts a published event for the metrics (`kind` one of theirs).
@@ -311,6 +322,12 @@ impl Mail {
 
     /// The thread a new message in `inbox` joins: the thread of the message it
     /// replies to or references, when that message is in the same inbox.
+    /// True when `inbox` sent the message with this `Message-ID`.
+    pub(crate) fn sent_by(&self, inbox: &str, message_id: &str) -> bool {
+        self.message(inbox, message_id)
+            .is_some_and(|m| m.has_label("sent"))
+    }
+
     pub(crate) fn thread_for(
         &self,
         inbox: &str,

@@ -332,7 +332,16 @@ pub(crate) fn receive(
     }
     check_address("inbox", inbox)?;
     check_address("from", &email.from)?;
-    let (event_type, label) = match email.verdict.as_deref() {
+    let inbox = mail.ensure_inbox(inbox).inbox_id.clone();
+    // The lists, when nothing else decided: a reply to what this inbox sent is
+    // checked against the reply lists, anything else against the receive lists.
+    let verdict = email.verdict.as_deref().or_else(|| {
+        let reply =
+            (email.in_reply_to.as_deref()).is_some_and(|parent| mail.sent_by(&inbox, parent));
+        let direction = if reply { "reply" } else { "receive" };
+        (!mail.listed_ok(direction, &inbox, &email.from)).then_some("blocked")
+    });
+    let (event_type, label) = match verdict {
         None => (EventType::MessageReceived, None),
         Some("spam") => (EventType::MessageReceivedSpam, Some("spam")),
         Some("blocked") => (EventType::MessageReceivedBlocked, Some("blocked")),
@@ -342,7 +351,6 @@ pub(crate) fn receive(
         ),
         Some(other) => return Err(EmailError::Verdict(other.to_owned())),
     };
-    let inbox = mail.ensure_inbox(inbox).inbox_id.clone();
     let mut labels = vec!["received".to_owned(), "unread".to_owned()];
     labels.extend(label.map(str::to_owned));
     let to = if email.to.is_empty() {

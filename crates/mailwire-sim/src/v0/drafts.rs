@@ -526,6 +526,7 @@ fn send_draft(
     if c.to.is_empty() && c.cc.is_empty() && c.bcc.is_empty() {
         return Err(bad("to: at least one recipient (to, cc or bcc)"));
     }
+    messages::check_send_lists(mail, &c)?;
     let stored = crate::message::store(mail, c).map_err(|e| bad(&e.to_string()))?;
     mail.drafts.remove(inbox, id);
     Ok(stored)

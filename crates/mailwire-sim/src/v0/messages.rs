@@ -240,6 +240,23 @@ fn prefixed(prefix: &str, subject: Option<&str>) -> String {
     }
 }
 
+/// 403 `MessageRejectedError` when the send lists refuse a recipient.
+pub(super) fn check_send_lists(mail: &Mail, c: &Compose) -> Result<(), Refusal> {
+    let refused = (c.to.iter())
+        .chain(c.cc.iter())
+        .chain(c.bcc.iter())
+        .find(|r| !mail.listed_ok("send", &c.inbox, r));
+    match refused {
+        Some(r) => Err(super::refusal(super::api_error(
+            StatusCode::FORBIDDEN,
+            "MessageRejectedError",
+            "message_rejected",
+            &format!("{r} is refused by the send lists"),
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Builds what to store for a send, reply, reply-all or forward.
 pub(super) fn compose(
     mail: &Mail,
@@ -366,6 +383,7 @@ async fn send(
         if c.to.is_empty() && c.cc.is_empty() && c.bcc.is_empty() {
             return Ok(validation("to: at least one recipient (to, cc or bcc)"));
         }
+        check_send_lists(&mail, &c)?;
         let stored = crate::message::store(&mut mail, c)
             .map_err(|e| super::refusal(validation(&e.to_string())))?;
         let answer =

@@ -18,6 +18,7 @@
 //! | `/v0/webhooks`, `/v0/pods/{pod_id}/webhooks`, `/v0/inboxes/{inbox_id}/webhooks` | `GET`, `POST` (`url`, `event_types`, `inbox_ids`, `pod_ids`, `client_id`) |
 //! | `.../webhooks/{webhook_id}` | `GET`, `PATCH` (`event_types`, `enabled`, `add_`/`remove_inbox_ids`, `add_`/`remove_pod_ids`), `DELETE` |
 //! | `/v0/organizations`, `/v0/auth/me` | `GET`: the simulator's one organization, which every API key belongs to |
+//! | `/v0/lists/{direction}/{type}` (and under a pod or an inbox), `.../{entry}` | `GET`, `POST` (`entry`, `reason`); `GET`, `DELETE`: allow and block lists, applied on arrival and on send (see `lists`) |
 //! | `/v0/metrics/events`, `/v0/metrics/usage` (and under a pod or an inbox) | `GET`: counts of the events published, cumulative usage (see `metrics`) |
 //! | `/v0/inboxes/{inbox_id}/events` | `GET` (`limit`, `page_token`, `ascending`): its messages' label changes, `label.added` and `label.removed` |
 //! | `/v0/inboxes/{inbox_id}/messages/search`, `/v0/threads/search` (and under an inbox or a pod) | `GET` (`q`, `limit` at most 100, `page_token`, `before`, `after`): ranked, with `highlights` |
@@ -52,6 +53,7 @@ mod account;
 mod drafts;
 pub(crate) mod idempotency;
 mod inboxes;
+mod lists;
 mod messages;
 mod metrics;
 mod pods;
@@ -90,6 +92,9 @@ pub(crate) fn routes(shared: &Arc<Shared>) -> Router<Arc<Shared>> {
         .merge(messages::routes(INBOX))
         .merge(messages::routes(POD_INBOX))
         .merge(account::inbox_routes(INBOX))
+        .merge(lists::routes("/v0"))
+        .merge(lists::routes(POD))
+        .merge(lists::routes(INBOX))
         .merge(metrics::routes("/v0"))
         .merge(metrics::routes(POD))
         .merge(metrics::routes(INBOX))
@@ -124,6 +129,10 @@ pub(crate) struct Ids {
     webhook_id: Option<String>,
     attachment_id: Option<String>,
     draft_id: Option<String>,
+    direction: Option<String>,
+    #[serde(rename = "type")]
+    list_type: Option<String>,
+    entry: Option<String>,
 }
 
 impl Ids {
@@ -141,6 +150,18 @@ impl Ids {
 
     fn thread(&self) -> &str {
         self.thread_id.as_deref().unwrap_or_default()
+    }
+
+    fn direction(&self) -> &str {
+        self.direction.as_deref().unwrap_or_default()
+    }
+
+    fn list_type(&self) -> &str {
+        self.list_type.as_deref().unwrap_or_default()
+    }
+
+    fn entry(&self) -> &str {
+        self.entry.as_deref().unwrap_or_default()
     }
 
     fn draft(&self) -> &str {

@@ -22,6 +22,7 @@ mod batch;
 mod coverage;
 mod documented;
 mod drafts;
+mod lists;
 mod metrics;
 mod search;
 
