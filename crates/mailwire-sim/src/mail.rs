@@ -107,6 +107,8 @@ pub(crate) struct Mail {
     pub(crate) inbox_events: Vec<InboxEvent>,
     /// Allow and block lists, applied to what is received and sent.
     pub(crate) lists: crate::lists::Lists,
+    /// The organization's sending domains, oldest first.
+    pub(crate) domains: Vec<crate::v0::domains::Domain>,
     /// The email events published, oldest first, for the metrics; the oldest
     /// forgotten past [`METRIC_EVENTS`].
     pub(crate) metric_events: std::collections::VecDeque<MetricEvent>,
@@ -153,6 +155,7 @@ impl Default for Mail {
             drafts: Default::default(),
             inbox_events: Vec::new(),
             lists: Default::default(),
+            domains: Vec::new(),
             metric_events: Default::default(),
         }
     }

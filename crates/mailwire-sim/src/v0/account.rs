@@ -42,7 +42,7 @@ async fn organization(State(shared): State<Arc<Shared>>) -> Response<Body> {
     ok(&json!({
         "organization_id": ORGANIZATION,
         "inbox_count": mail.inboxes.len(),
-        "domain_count": 0,
+        "domain_count": mail.domains.len(),
         "updated_at": created.map(rfc3339),
         "created_at": created.map(rfc3339),
     }))

@@ -193,6 +193,13 @@ fn usage_items(mail: &Mail, scope: &Scope, kind: &str) -> Vec<(OffsetDateTime, u
             .map(|i| (i.created_at, 1))
             .collect(),
         "pod_count" => mail.pods.iter().map(|p| (p.created_at, 1)).collect(),
+        "domain_count" => (mail.domains.iter())
+            .filter(|d| match scope {
+                Scope::Pod(p) => d.pod_id.as_ref() == Some(p),
+                _ => true,
+            })
+            .map(|d| (d.created_at, 1))
+            .collect(),
         _ => Vec::new(),
     }
 }

@@ -18,6 +18,7 @@
 //! | `/v0/webhooks`, `/v0/pods/{pod_id}/webhooks`, `/v0/inboxes/{inbox_id}/webhooks` | `GET`, `POST` (`url`, `event_types`, `inbox_ids`, `pod_ids`, `client_id`) |
 //! | `.../webhooks/{webhook_id}` | `GET`, `PATCH` (`event_types`, `enabled`, `add_`/`remove_inbox_ids`, `add_`/`remove_pod_ids`), `DELETE` |
 //! | `/v0/organizations`, `/v0/auth/me` | `GET`: the simulator's one organization, which every API key belongs to |
+//! | `/v0/domains` (and under a pod), `.../domains/{domain_id}`, `/verify`, `/zone-file` | `GET`, `POST`; `GET`, `PATCH`, `DELETE`; `POST` (simulated: verified at once, `domain.verified` published); `GET` (BIND text) |
 //! | `/v0/lists/{direction}/{type}` (and under a pod or an inbox), `.../{entry}` | `GET`, `POST` (`entry`, `reason`); `GET`, `DELETE`: allow and block lists, applied on arrival and on send (see `lists`) |
 //! | `/v0/metrics/events`, `/v0/metrics/usage` (and under a pod or an inbox) | `GET`: counts of the events published, cumulative usage (see `metrics`) |
 //! | `/v0/inboxes/{inbox_id}/events` | `GET` (`limit`, `page_token`, `ascending`): its messages' label changes, `label.added` and `label.removed` |
@@ -50,6 +51,7 @@
 //!   answers such a `subscribe` with an `error` frame).
 
 mod account;
+pub(crate) mod domains;
 mod drafts;
 pub(crate) mod idempotency;
 mod inboxes;
@@ -92,6 +94,8 @@ pub(crate) fn routes(shared: &Arc<Shared>) -> Router<Arc<Shared>> {
         .merge(messages::routes(INBOX))
         .merge(messages::routes(POD_INBOX))
         .merge(account::inbox_routes(INBOX))
+        .merge(domains::routes("/v0"))
+        .merge(domains::routes(POD))
         .merge(lists::routes("/v0"))
         .merge(lists::routes(POD))
         .merge(lists::routes(INBOX))
@@ -129,6 +133,7 @@ pub(crate) struct Ids {
     webhook_id: Option<String>,
     attachment_id: Option<String>,
     draft_id: Option<String>,
+    domain_id: Option<String>,
     direction: Option<String>,
     #[serde(rename = "type")]
     list_type: Option<String>,
@@ -150,6 +155,10 @@ impl Ids {
 
     fn thread(&self) -> &str {
         self.thread_id.as_deref().unwrap_or_default()
+    }
+
+    fn domain(&self) -> &str {
+        self.domain_id.as_deref().unwrap_or_default()
     }
 
     fn direction(&self) -> &str {

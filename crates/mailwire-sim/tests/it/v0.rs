@@ -21,6 +21,7 @@ mod account;
 mod batch;
 mod coverage;
 mod documented;
+mod domains;
 mod drafts;
 mod lists;
 mod metrics;

@@ -23,26 +23,12 @@ const NOT_SERVED: &[&str] = &[
     "DELETE /api-keys/public-keys/{api_key_id}",
     "PATCH /api-keys/public-keys/{api_key_id}",
     "DELETE /api-keys/{api_key_id}",
-    "POST /domains",
-    "GET /domains",
-    "DELETE /domains/{domain_id}",
-    "GET /domains/{domain_id}",
-    "PATCH /domains/{domain_id}",
-    "POST /domains/{domain_id}/verify",
-    "GET /domains/{domain_id}/zone-file",
     "POST /inboxes/{inbox_id}/api-keys",
     "GET /inboxes/{inbox_id}/api-keys",
     "DELETE /inboxes/{inbox_id}/api-keys/{api_key_id}",
     "POST /pods/{pod_id}/api-keys",
     "GET /pods/{pod_id}/api-keys",
     "DELETE /pods/{pod_id}/api-keys/{api_key_id}",
-    "POST /pods/{pod_id}/domains",
-    "GET /pods/{pod_id}/domains",
-    "DELETE /pods/{pod_id}/domains/{domain_id}",
-    "GET /pods/{pod_id}/domains/{domain_id}",
-    "PATCH /pods/{pod_id}/domains/{domain_id}",
-    "POST /pods/{pod_id}/domains/{domain_id}/verify",
-    "GET /pods/{pod_id}/domains/{domain_id}/zone-file",
 ];
 
 fn enc(s: &str) -> String {
@@ -102,6 +88,13 @@ impl Objects {
                         "attachments": [{ "filename": "d.txt", "content": "aGk=" }] }),
             )
             .await;
+        api.post("/v0/domains", json!({ "domain": "example.com" }))
+            .await;
+        api.post(
+            &format!("/v0/pods/{pod}/domains"),
+            json!({ "domain": "pod.example.com" }),
+        )
+        .await;
         // The entry `{entry}` names, in each scope's receive allow list.
         for scope in [
             "/v0".to_owned(),
@@ -160,7 +153,14 @@ impl Objects {
             .replace("{attachment_id}", attachment)
             .replace("{draft_id}", &self.draft)
             .replace("{webhook_id}", webhook)
-            .replace("{domain_id}", "example.com")
+            .replace(
+                "{domain_id}",
+                if path.starts_with("/pods/") {
+                    "pod.example.com"
+                } else {
+                    "example.com"
+                },
+            )
             .replace("{api_key_id}", "key_1")
             .replace("{direction}", "receive")
             .replace("{type}", "allow")
