@@ -244,6 +244,48 @@ pub(crate) fn resend_attachment(meta: &Attachment, content: &[u8]) -> NewAttachm
     }
 }
 
+/// A plain-text body without its quoted history: cut at the first line that starts
+/// one (`On ... wrote:`, `-----Original Message-----`, a `From:` header block, or a
+/// run of `>` lines), trailing blank lines dropped. A forwarded message is content,
+/// not history: it stays.
+pub(crate) fn new_text(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let starts_quote = |i: usize| {
+        let line = lines[i].trim();
+        let next = lines.get(i + 1).map_or("", |l| l.trim());
+        (line.starts_with("On ") && (line.ends_with("wrote:") || next.ends_with("wrote:")))
+            || line.starts_with("-----Original Message-----")
+            || line.starts_with('>')
+            || (line.starts_with("From: ") && next.starts_with("Sent: "))
+    };
+    let end = (0..lines.len())
+        .find(|&i| starts_quote(i))
+        .unwrap_or(lines.len());
+    let kept = lines[..end].join("\n");
+    kept.trim_end().to_owned()
+}
+
+/// An HTML body without its quoted history: cut where a quote block starts
+/// (`<blockquote`, a Gmail or Outlook quote container).
+pub(crate) fn new_html(html: &str) -> String {
+    let lower = html.to_ascii_lowercase();
+    // A tag itself, or an attribute of the tag that opens the quote.
+    let tags = ["<blockquote"].iter().filter_map(|m| lower.find(m));
+    let attributes = [
+        "class=\"gmail_quote",
+        "id=\"divrplyfwdmsg",
+        "id=\"appendonsend",
+    ]
+    .iter()
+    .filter_map(|m| lower.find(m))
+    .map(|at| lower[..at].rfind('<').unwrap_or(at));
+    let cut = tags.chain(attributes).min();
+    match cut {
+        Some(at) => html[..at].trim_end().to_owned(),
+        None => html.to_owned(),
+    }
+}
+
 /// Stores a composed message in its inbox (which must exist) and returns a copy.
 pub(crate) fn store(mail: &mut Mail, c: Compose) -> Result<Stored, EmailError> {
     let inbox = mail
@@ -280,8 +322,8 @@ pub(crate) fn store(mail: &mut Mail, c: Compose) -> Result<Stored, EmailError> {
     m.reply_to = some(addrs(c.reply_to));
     m.preview = mail::preview(c.text.as_deref());
     m.subject = c.subject;
-    m.extracted_text = c.text.clone();
-    m.extracted_html = c.html.clone();
+    m.extracted_text = c.text.as_deref().map(new_text);
+    m.extracted_html = c.html.as_deref().map(new_html);
     m.text = c.text;
     m.html = c.html;
     m.attachments = (!blobs.is_empty()).then(|| blobs.iter().map(|b| b.meta.clone()).collect());
@@ -377,6 +419,35 @@ pub(crate) fn receive(
         },
     )?;
     received_event(mail, &stored, event_type)
+}
+
+#[cfg(test)]
+mod quote_tests {
+    use super::{new_html, new_text};
+
+    #[test]
+    fn quoted_history_is_cut_and_the_new_part_kept() {
+        let reply = "Sounds good.\nSee you then.\n\nOn Mon, 7 Dec 2026 at 10:00, Bob <bob@example.com> wrote:\n> Lunch at noon?\n> Bob";
+        assert_eq!(new_text(reply), "Sounds good.\nSee you then.");
+        assert_eq!(new_text("Yes\n> quoted"), "Yes");
+        assert_eq!(
+            new_text("Fine\n-----Original Message-----\nFrom: x"),
+            "Fine"
+        );
+        assert_eq!(new_text("Outlook\nFrom: Bob\nSent: Monday"), "Outlook");
+        assert_eq!(new_text("On second thought, no."), "On second thought, no.");
+        let fwd = "FYI\n\n---------- Forwarded message ---------\nFrom: Bob\n\nbody";
+        assert_eq!(new_text(fwd), fwd, "a forward is content");
+        assert_eq!(
+            new_html("<p>Yes</p><div class=\"gmail_quote\"><p>old</p></div>"),
+            "<p>Yes</p>"
+        );
+        assert_eq!(
+            new_html("<p>Yes</p>\n<blockquote>old</blockquote>"),
+            "<p>Yes</p>"
+        );
+        assert_eq!(new_html("<p>plain</p>"), "<p>plain</p>");
+    }
 }
 
 #[cfg(test)]

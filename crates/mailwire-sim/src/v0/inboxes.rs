@@ -112,6 +112,24 @@ async fn create(
     }
     let email = format!("{username}@{domain}").to_ascii_lowercase();
     let mut mail = shared.mail();
+    // Another domain than the service's must be one of the organization's, verified
+    // (a pod's only for that pod's inboxes; a subdomain where it allows them).
+    let domain = domain.to_ascii_lowercase();
+    let pod = ids
+        .pod_id
+        .clone()
+        .unwrap_or_else(|| crate::mail::DEFAULT_POD.to_owned());
+    let ours = |d: &super::domains::Domain| {
+        d.verified
+            && d.pod_id.as_ref().is_none_or(|p| *p == pod)
+            && (d.domain == domain
+                || (d.subdomains_enabled && domain.ends_with(&format!(".{}", d.domain))))
+    };
+    if domain != DEFAULT_DOMAIN && !mail.domains.iter().any(ours) {
+        return Ok(super::validation(&format!(
+            "domain: {domain:?} is not a verified domain of the organization (add it with POST /v0/domains, then verify it)"
+        )));
+    }
     if let Some(existing) = body.client_id.as_deref().and_then(|c| {
         mail.inboxes
             .iter()

@@ -48,7 +48,11 @@
 //! - updates that add or remove a system label (`received`, `sent`, `delivered`,
 //!   `bounced`, `complained`, `delayed`, `rejected`, `opened`) are a 400;
 //! - webhooks naming an event type that does not exist are a 400 (the WebSocket
-//!   answers such a `subscribe` with an `error` frame).
+//!   answers such a `subscribe` with an `error` frame);
+//! - an inbox on another domain than `agentmail.to` needs a verified domain of the
+//!   organization (a pod's only for its inboxes; a subdomain where it allows them);
+//! - `extracted_text` and `extracted_html` are the new part of a message, without
+//!   its quoted history.
 
 mod account;
 pub(crate) mod domains;

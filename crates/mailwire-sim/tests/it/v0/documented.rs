@@ -487,3 +487,23 @@ async fn webhooks_refuse_unknown_event_types() {
         json!(["message.received", "message.opened"])
     );
 }
+
+#[tokio::test]
+async fn extracted_text_and_html_leave_the_quoted_history_out() {
+    let sim = sim().await;
+    let api = Api::new(&sim);
+    api.post("/v0/inboxes", json!({ "username": "ada" })).await;
+    let text = "Sounds good.\n\nOn Mon, 7 Dec 2026, Bob <bob@example.com> wrote:\n> Lunch?";
+    let html = "<p>Sounds good.</p><div class=\"gmail_quote\"><p>Lunch?</p></div>";
+    let got = api
+        .post(
+            INJECT,
+            json!({ "from": "bob@example.com", "subject": "Re: lunch", "text": text, "html": html }),
+        )
+        .await;
+    let (_, m) = api.get(&message(&got)).await;
+    assert_eq!(m["text"], text, "the body as sent");
+    assert_eq!(m["extracted_text"], "Sounds good.");
+    assert_eq!(m["html"], html);
+    assert_eq!(m["extracted_html"], "<p>Sounds good.</p>");
+}

@@ -57,6 +57,16 @@ async fn a_domain_is_pending_until_verified_then_announced() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "an empty update");
 
+    // An inbox on it waits for its verification.
+    let on_it = json!({ "username": "ada", "domain": "mail.example.com" });
+    let (status, refused) = api
+        .call(Method::POST, "/v0/inboxes", Some(on_it.clone()))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert!(
+        refused["message"].as_str().unwrap().contains("verified"),
+        "{refused}"
+    );
     let (status, _) = api
         .call(Method::POST, "/v0/domains/mail.example.com/verify", None)
         .await;
@@ -70,6 +80,14 @@ async fn a_domain_is_pending_until_verified_then_announced() {
         (payload.domain.as_deref(), payload.status.as_deref()),
         (Some("mail.example.com"), Some("VERIFIED"))
     );
+    let inbox = api.post("/v0/inboxes", on_it).await;
+    assert_eq!(inbox["inbox_id"], "ada@mail.example.com");
+    // With subdomains enabled, any subdomain of it.
+    api.post(
+        "/v0/inboxes",
+        json!({ "username": "bo", "domain": "eu.mail.example.com" }),
+    )
+    .await;
     let (_, got) = api.get("/v0/domains/mail.example.com").await;
     assert!(
         got["records"]
@@ -100,6 +118,7 @@ async fn a_domain_is_pending_until_verified_then_announced() {
     assert_eq!(status, StatusCode::NOT_FOUND, "not the pod's");
     let (_, org) = api.get("/v0/organizations").await;
     assert_eq!(org["domain_count"], 2);
+    assert_eq!(org["inbox_count"], 2, "{org}");
 
     let (status, zone) = api.get("/v0/domains/mail.example.com/zone-file").await;
     assert_eq!(status, StatusCode::OK);
@@ -119,6 +138,23 @@ async fn a_domain_is_pending_until_verified_then_announced() {
         let (status, answer) = api.call(Method::POST, path, Some(body)).await;
         assert_eq!(status, expected, "{answer}");
     }
+    let (status, _) = api
+        .call(
+            Method::POST,
+            &format!("/v0/pods/{pod_id}/domains/pod.example/verify"),
+            None,
+        )
+        .await;
+    assert!(status.is_success());
+    let mine = json!({ "username": "x", "domain": "pod.example" });
+    api.post(&format!("/v0/pods/{pod_id}/inboxes"), mine).await;
+    let other_pod = json!({ "username": "y", "domain": "pod.example" });
+    let (status, _) = api.call(Method::POST, "/v0/inboxes", Some(other_pod)).await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "a pod's domain is not for other pods' inboxes"
+    );
     let (status, _) = api
         .call(Method::DELETE, "/v0/domains/mail.example.com", None)
         .await;
