@@ -38,11 +38,14 @@ impl ApiKeys {
     pub(crate) fn owner<B>(&self, req: &Request<B>) -> String {
         self.presented(req)
             .find(|key| self.0.is_empty() || self.0.iter().any(|k| k.as_str() == key.as_ref()))
+            // A key created through the API (it was let in, so it is one).
+            .or_else(|| self.presented(req).next())
             .map(std::borrow::Cow::into_owned)
             .unwrap_or_default()
     }
 
-    fn presented<'r, B>(
+    /// Every key the request presents, the three ways.
+    pub(crate) fn presented<'r, B>(
         &self,
         req: &'r Request<B>,
     ) -> impl Iterator<Item = std::borrow::Cow<'r, str>> {

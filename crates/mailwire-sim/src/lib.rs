@@ -129,6 +129,7 @@ mod faults;
 mod hub;
 mod ids;
 mod jsonify;
+mod keys;
 mod lifecycle;
 mod lists;
 mod mail;

@@ -109,6 +109,10 @@ pub(crate) struct Mail {
     pub(crate) lists: crate::lists::Lists,
     /// The organization's sending domains, oldest first.
     pub(crate) domains: Vec<crate::v0::domains::Domain>,
+    /// API keys created through the API.
+    pub(crate) api_keys: crate::keys::CreatedKeys,
+    /// Agents signed up, each with its human's code.
+    pub(crate) signups: Vec<crate::keys::SignUp>,
     /// The email events published, oldest first, for the metrics; the oldest
     /// forgotten past [`METRIC_EVENTS`].
     pub(crate) metric_events: std::collections::VecDeque<MetricEvent>,
@@ -156,6 +160,8 @@ impl Default for Mail {
             inbox_events: Vec::new(),
             lists: Default::default(),
             domains: Vec::new(),
+            api_keys: Default::default(),
+            signups: Vec::new(),
             metric_events: Default::default(),
         }
     }

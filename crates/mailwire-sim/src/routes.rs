@@ -65,6 +65,14 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/_sim/download/{inbox_id}/{message_id}/{part}",
             any(download),
         )
+        // Signing up is how an agent gets its first key.
+        .route(
+            "/v0/agent/sign-up",
+            only(
+                post(crate::v0::agent::sign_up),
+                crate::v0::method_not_allowed,
+            ),
+        )
         .layer(middleware::map_response(counted))
         .route("/v0", any(crate::server::agentmail_socket))
         .route("/v1/ws", any(crate::server::simple_socket))
@@ -108,9 +116,25 @@ fn under_v0(path: &str) -> bool {
 /// The 401 unless the request carries an accepted key.
 async fn require_key(
     State(shared): State<Arc<Shared>>,
-    req: Req,
+    mut req: Req,
     next: Next,
 ) -> axum::response::Response {
+    // A key created through the API: let in, its scope kept for the routes to check.
+    let created = {
+        let mut mail = shared.mail();
+        let presented: Vec<String> = shared
+            .keys
+            .presented(&req)
+            .map(|k| k.into_owned())
+            .collect();
+        presented
+            .iter()
+            .find_map(|k| mail.api_keys.used(k).map(crate::keys::Created::scope))
+    };
+    if let Some(scope) = created {
+        req.extensions_mut().insert(scope);
+        return next.run(req).await;
+    }
     match shared.keys.check(&req) {
         Ok(()) => next.run(req).await,
         Err(missing) => axum::response::IntoResponse::into_response(unauthorized(missing)),

@@ -24,6 +24,10 @@ pub(super) fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .route("/v0/organizations", only(get(organization)))
         .route("/v0/auth/me", only(get(me)))
+        .route(
+            "/v0/agent/verify",
+            only(axum::routing::post(super::agent::verify)),
+        )
 }
 
 /// Below an inbox (its existence checked by the scope layer).
@@ -48,12 +52,27 @@ async fn organization(State(shared): State<Arc<Shared>>) -> Response<Body> {
     }))
 }
 
-async fn me() -> Response<Body> {
-    ok(&json!({
+/// The credential's scope: a key created through the API says its own.
+async fn me(req: crate::rest::Req) -> Response<Body> {
+    let mut v = json!({
         "scope_type": "organization",
         "scope_id": ORGANIZATION,
         "organization_id": ORGANIZATION,
-    }))
+    });
+    if let Some(key) = req.extensions().get::<crate::keys::KeyScope>() {
+        v["api_key_id"] = key.api_key_id.clone().into();
+        if let Some(pod) = &key.pod_id {
+            v["pod_id"] = pod.clone().into();
+            v["scope_type"] = "pod".into();
+            v["scope_id"] = pod.clone().into();
+        }
+        if let Some(inbox) = &key.inbox_id {
+            v["inbox_id"] = inbox.clone().into();
+            v["scope_type"] = "inbox".into();
+            v["scope_id"] = inbox.clone().into();
+        }
+    }
+    ok(&v)
 }
 
 fn event_json(e: &InboxEvent) -> Value {

@@ -19,6 +19,7 @@
 //! | `.../webhooks/{webhook_id}` | `GET`, `PATCH` (`event_types`, `enabled`, `add_`/`remove_inbox_ids`, `add_`/`remove_pod_ids`), `DELETE` |
 //! | `/v0/organizations`, `/v0/auth/me` | `GET`: the simulator's one organization, which every API key belongs to |
 //! | `/v0/domains` (and under a pod), `.../domains/{domain_id}`, `/verify`, `/zone-file` | `GET`, `POST`; `GET`, `PATCH`, `DELETE`; `POST` (simulated: verified at once, `domain.verified` published); `GET` (BIND text) |
+//! | `/v0/api-keys` (and under a pod or an inbox), `.../api-keys/{api_key_id}` | `GET`, `POST` (`name`, `permissions`: the secret in `api_key`, once); `DELETE`. A created key reaches only its scope and its permissions (403 otherwise) |
 //! | `/v0/lists/{direction}/{type}` (and under a pod or an inbox), `.../{entry}` | `GET`, `POST` (`entry`, `reason`); `GET`, `DELETE`: allow and block lists, applied on arrival and on send (see `lists`) |
 //! | `/v0/metrics/events`, `/v0/metrics/usage` (and under a pod or an inbox) | `GET`: counts of the events published, cumulative usage (see `metrics`) |
 //! | `/v0/inboxes/{inbox_id}/events` | `GET` (`limit`, `page_token`, `ascending`): its messages' label changes, `label.added` and `label.removed` |
@@ -55,6 +56,8 @@
 //!   its quoted history.
 
 mod account;
+pub(crate) mod agent;
+mod api_keys;
 pub(crate) mod domains;
 mod drafts;
 pub(crate) mod idempotency;
@@ -98,6 +101,9 @@ pub(crate) fn routes(shared: &Arc<Shared>) -> Router<Arc<Shared>> {
         .merge(messages::routes(INBOX))
         .merge(messages::routes(POD_INBOX))
         .merge(account::inbox_routes(INBOX))
+        .merge(api_keys::routes("/v0"))
+        .merge(api_keys::routes(POD))
+        .merge(api_keys::routes(INBOX))
         .merge(domains::routes("/v0"))
         .merge(domains::routes(POD))
         .merge(lists::routes("/v0"))
@@ -117,7 +123,33 @@ pub(crate) fn routes(shared: &Arc<Shared>) -> Router<Arc<Shared>> {
         .merge(webhooks::routes(INBOX))
         .merge(webhooks::routes(POD))
         .route_layer(middleware::from_fn_with_state(shared.clone(), check_scope));
-    pods::routes().merge(account::routes()).merge(scoped)
+    // A pod's own routes and the account's take no existence check (a wrong method
+    // is a 405 even for a pod that does not exist), only the created keys' one.
+    let keyed = Router::new()
+        .merge(pods::routes())
+        .merge(account::routes())
+        .route_layer(middleware::from_fn_with_state(shared.clone(), check_key));
+    keyed.merge(scoped)
+}
+
+/// For a key created through the API: 403 when the path is outside its scope or
+/// the action outside its permissions.
+async fn check_key(
+    State(shared): State<Arc<Shared>>,
+    Params(ids): Params<Ids>,
+    req: Req,
+    next: Next,
+) -> axum::response::Response {
+    let refused = req
+        .extensions()
+        .get::<crate::keys::KeyScope>()
+        .and_then(|key| {
+            api_keys::check(key, &ids, &shared.mail(), req.method(), req.uri().path()).err()
+        });
+    match refused {
+        Some(answer) => axum::response::IntoResponse::into_response(answer),
+        None => next.run(req).await,
+    }
 }
 
 /// `methods`, with `/v0`'s 405 for the others.
@@ -138,6 +170,7 @@ pub(crate) struct Ids {
     attachment_id: Option<String>,
     draft_id: Option<String>,
     domain_id: Option<String>,
+    api_key_id: Option<String>,
     direction: Option<String>,
     #[serde(rename = "type")]
     list_type: Option<String>,
@@ -207,7 +240,8 @@ impl Ids {
 }
 
 /// 404 when the pod or the inbox the path names does not exist (or the inbox is
-/// not in the pod).
+/// not in the pod); then, for a key created through the API, 403 when the path is
+/// outside its scope or the action outside its permissions.
 async fn check_scope(
     State(shared): State<Arc<Shared>>,
     Params(ids): Params<Ids>,
@@ -223,7 +257,14 @@ async fn check_scope(
             {
                 Some(not_found("Inbox"))
             }
-            _ => None,
+            _ => req
+                .extensions()
+                .get::<crate::keys::KeyScope>()
+                .and_then(|key| {
+                    api_keys::check(key, &ids, &mail, req.method(), req.uri().path())
+                        .err()
+                        .map(Refusal::answer)
+                }),
         }
     };
     match missing {

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
 mod account;
+mod api_keys;
 mod batch;
 mod coverage;
 mod documented;

@@ -13,22 +13,11 @@ const ENDPOINTS: &str = include_str!("endpoints.txt");
 
 /// Not served yet, as `METHOD /path` of the definition.
 const NOT_SERVED: &[&str] = &[
-    "POST /agent/sign-up",
-    "POST /agent/verify",
-    "POST /api-keys",
-    "GET /api-keys",
     "POST /api-keys/public-keys",
     "GET /api-keys/public-keys",
     "POST /api-keys/public-keys/agentid-sign-in/revoke-all",
     "DELETE /api-keys/public-keys/{api_key_id}",
     "PATCH /api-keys/public-keys/{api_key_id}",
-    "DELETE /api-keys/{api_key_id}",
-    "POST /inboxes/{inbox_id}/api-keys",
-    "GET /inboxes/{inbox_id}/api-keys",
-    "DELETE /inboxes/{inbox_id}/api-keys/{api_key_id}",
-    "POST /pods/{pod_id}/api-keys",
-    "GET /pods/{pod_id}/api-keys",
-    "DELETE /pods/{pod_id}/api-keys/{api_key_id}",
 ];
 
 fn enc(s: &str) -> String {
