@@ -148,3 +148,30 @@ pub(crate) struct SignUp {
     pub(crate) attempts: u32,
     pub(crate) verified: bool,
 }
+
+/// An AgentID sign-in credential: a public P-256 key.
+#[derive(Clone, Debug)]
+pub(crate) struct PublicKey {
+    pub(crate) api_key_id: String,
+    pub(crate) name: String,
+    pub(crate) x: String,
+    pub(crate) y: String,
+    pub(crate) fingerprint: String,
+    /// `{"organization": {}}`, `{"pod": {"id"}}` or `{"inbox": {"id"}}`.
+    pub(crate) scope: serde_json::Value,
+    pub(crate) expires_at: Option<OffsetDateTime>,
+    /// The organization's key generation it was registered in.
+    pub(crate) generation: u64,
+    pub(crate) revoked_at: Option<OffsetDateTime>,
+    pub(crate) created_at: OffsetDateTime,
+    pub(crate) updated_at: OffsetDateTime,
+}
+
+/// The organization's public-key credentials, oldest first, its key generation,
+/// and the receipts of its revoke-alls by idempotency key.
+#[derive(Debug, Default)]
+pub(crate) struct PublicKeys {
+    pub(crate) keys: Vec<PublicKey>,
+    pub(crate) generation: u64,
+    pub(crate) receipts: std::collections::HashMap<String, serde_json::Value>,
+}

@@ -113,6 +113,8 @@ pub(crate) struct Mail {
     pub(crate) api_keys: crate::keys::CreatedKeys,
     /// Agents signed up, each with its human's code.
     pub(crate) signups: Vec<crate::keys::SignUp>,
+    /// AgentID sign-in credentials.
+    pub(crate) public_keys: crate::keys::PublicKeys,
     /// The email events published, oldest first, for the metrics; the oldest
     /// forgotten past [`METRIC_EVENTS`].
     pub(crate) metric_events: std::collections::VecDeque<MetricEvent>,
@@ -162,6 +164,7 @@ impl Default for Mail {
             domains: Vec::new(),
             api_keys: Default::default(),
             signups: Vec::new(),
+            public_keys: Default::default(),
             metric_events: Default::default(),
         }
     }

@@ -136,7 +136,8 @@ fn forbidden(message: &str) -> Response<Body> {
 /// The permission an action needs, from the collection the path ends in and the
 /// method (`None`: no permission guards it).
 fn permission(method: &Method, path: &str) -> Option<String> {
-    const COLLECTIONS: [(&str, &str); 12] = [
+    const COLLECTIONS: [(&str, &str); 13] = [
+        ("public-keys", "api_key"),
         ("inboxes", "inbox"),
         ("messages", "message"),
         ("threads", "message"),
@@ -169,6 +170,7 @@ fn permission(method: &Method, path: &str) -> Option<String> {
         ("message", "POST", "batch-update") => "update",
         ("draft", "POST", "send") => "send",
         ("domain", "POST", "verify") => "update",
+        ("api_key", "POST", "revoke-all") => "delete",
         (_, "GET", _) => "read",
         (_, "POST", _) if !named || resource == "list_entry" => "create",
         (_, "PATCH" | "PUT" | "POST", _) => "update",

@@ -20,6 +20,8 @@
 //! | `/v0/organizations`, `/v0/auth/me` | `GET`: the simulator's one organization, which every API key belongs to |
 //! | `/v0/domains` (and under a pod), `.../domains/{domain_id}`, `/verify`, `/zone-file` | `GET`, `POST`; `GET`, `PATCH`, `DELETE`; `POST` (simulated: verified at once, `domain.verified` published); `GET` (BIND text) |
 //! | `/v0/api-keys` (and under a pod or an inbox), `.../api-keys/{api_key_id}` | `GET`, `POST` (`name`, `permissions`: the secret in `api_key`, once); `DELETE`. A created key reaches only its scope and its permissions (403 otherwise) |
+//! | `/v0/api-keys/public-keys`, `.../{api_key_id}`, `.../agentid-sign-in/revoke-all` | `GET`, `POST` (a P-256 JWK, checked; its RFC 7638 thumbprint); `PATCH` (`name`), `DELETE`; `POST` with an `Idempotency-Key` UUID |
+//! | `/v0/agent/sign-up` (no API key), `/v0/agent/verify` | `POST`: an inbox, a key, a 6-digit code emailed to the human through the simulator; `POST` (`otp_code`) |
 //! | `/v0/lists/{direction}/{type}` (and under a pod or an inbox), `.../{entry}` | `GET`, `POST` (`entry`, `reason`); `GET`, `DELETE`: allow and block lists, applied on arrival and on send (see `lists`) |
 //! | `/v0/metrics/events`, `/v0/metrics/usage` (and under a pod or an inbox) | `GET`: counts of the events published, cumulative usage (see `metrics`) |
 //! | `/v0/inboxes/{inbox_id}/events` | `GET` (`limit`, `page_token`, `ascending`): its messages' label changes, `label.added` and `label.removed` |
@@ -66,6 +68,7 @@ mod lists;
 mod messages;
 mod metrics;
 mod pods;
+mod public_keys;
 mod query;
 mod search;
 mod threads;
@@ -128,6 +131,7 @@ pub(crate) fn routes(shared: &Arc<Shared>) -> Router<Arc<Shared>> {
     let keyed = Router::new()
         .merge(pods::routes())
         .merge(account::routes())
+        .merge(public_keys::routes())
         .route_layer(middleware::from_fn_with_state(shared.clone(), check_key));
     keyed.merge(scoped)
 }

@@ -26,6 +26,7 @@ mod domains;
 mod drafts;
 mod lists;
 mod metrics;
+mod public_keys;
 mod search;
 
 const HANG: Duration = Duration::from_secs(10);

@@ -11,14 +11,9 @@ use super::{Api, sim};
 
 const ENDPOINTS: &str = include_str!("endpoints.txt");
 
-/// Not served yet, as `METHOD /path` of the definition.
-const NOT_SERVED: &[&str] = &[
-    "POST /api-keys/public-keys",
-    "GET /api-keys/public-keys",
-    "POST /api-keys/public-keys/agentid-sign-in/revoke-all",
-    "DELETE /api-keys/public-keys/{api_key_id}",
-    "PATCH /api-keys/public-keys/{api_key_id}",
-];
+/// Not served yet, as `METHOD /path` of the definition (none left: a new endpoint
+/// of the definition, once vendored, goes here until it is served).
+const NOT_SERVED: &[&str] = &[];
 
 fn enc(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
