@@ -78,6 +78,19 @@ impl Route {
         &self.id
     }
 
+    /// The custom headers its deliveries carry.
+    pub(crate) fn headers(&self) -> hyper::HeaderMap {
+        self.endpoint.headers()
+    }
+
+    /// Sets the custom headers its deliveries carry (through the relay too).
+    pub(crate) fn set_headers(&self, headers: hyper::HeaderMap) {
+        if let Some(relayed) = &self.relayed {
+            relayed.set_headers(headers.clone());
+        }
+        self.endpoint.set_headers(headers);
+    }
+
     fn webhook(&self) -> std::sync::MutexGuard<'_, Webhook> {
         // Every critical section is a read or a whole-field assignment.
         self.webhook.lock().unwrap_or_else(|p| p.into_inner())

@@ -24,6 +24,8 @@ pub struct Endpoint {
     uri: Uri,
     signer: Signer,
     disabled: Arc<AtomicBool>,
+    /// Custom headers sent with every delivery (clones share them).
+    headers: Arc<std::sync::RwLock<http::HeaderMap>>,
 }
 
 impl Endpoint {
@@ -45,7 +47,38 @@ impl Endpoint {
             uri,
             signer: signer.with_header_names(HeaderNames::Svix),
             disabled: Arc::new(AtomicBool::new(false)),
+            headers: Arc::default(),
         })
+    }
+
+    /// Sets the custom headers every delivery carries from now on (an
+    /// authorization token the receiver expects, say), replacing the earlier ones;
+    /// clones of this endpoint share them. They never replace what the sender sets
+    /// itself: `content-type`, `user-agent` and the signature headers.
+    ///
+    /// ```
+    /// use http::{HeaderMap, HeaderValue};
+    /// use mailwire_webhook::{Keyring, Signer};
+    /// use mailwire_webhook_sender::Endpoint;
+    ///
+    /// let signer = Signer::new(Keyring::standard("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?);
+    /// let endpoint = Endpoint::new("https://example.com/hook", signer)?;
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("x-receiver-token", HeaderValue::from_static("t0k3n"));
+    /// endpoint.set_headers(headers);
+    /// assert_eq!(endpoint.headers()["x-receiver-token"], "t0k3n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn set_headers(&self, headers: http::HeaderMap) {
+        *self.headers.write().unwrap_or_else(|p| p.into_inner()) = headers;
+    }
+
+    /// The custom headers every delivery carries.
+    pub fn headers(&self) -> http::HeaderMap {
+        self.headers
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Names the Standard Webhooks headers (`svix-*` unless told otherwise);
@@ -104,6 +137,8 @@ impl fmt::Debug for Endpoint {
             .field("uri", &self.uri)
             .field("signer", &self.signer)
             .field("disabled", &self.is_disabled())
+            // Names only: values may be secrets.
+            .field("headers", &self.headers().keys().collect::<Vec<_>>())
             .finish()
     }
 }

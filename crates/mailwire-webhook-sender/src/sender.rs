@@ -208,11 +208,15 @@ impl WebhookSender {
             .body(Full::new(body.clone()))
             .map_err(|e| Failure::Transport(e.to_string()))?;
         let headers = req.headers_mut();
+        *headers = endpoint.headers();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         headers.insert(
             USER_AGENT,
             HeaderValue::from_static(concat!("mailwire/", env!("CARGO_PKG_VERSION"))),
         );
+        for (name, _) in &signed {
+            headers.remove(name);
+        }
         for (name, value) in signed {
             headers.append(name, value);
         }

@@ -34,8 +34,9 @@
 //!
 //! List parameters are read as the SDKs send them, one JSON array (`labels=["a"]`),
 //! or repeated. `after` is inclusive and `before` exclusive. A `client_id` already
-//! used returns what it created. Custom webhook delivery headers are refused (400):
-//! the simulator does not send them. Messages sent to an inbox of the simulator are
+//! used returns what it created. A webhook's custom delivery headers (`headers` at
+//! creation, `.../webhooks/{webhook_id}/headers` after) go out with every delivery;
+//! their names are listed, their values never shown. Messages sent to an inbox of the simulator are
 //! received there, threaded; see the crate docs for the send lifecycle.
 //!
 //! As the definition documents:

@@ -157,11 +157,10 @@ async fn create(
         return Ok(validation("event_types: at least one event type"));
     }
     check_types(&body.event_types)?;
-    if body.headers.as_ref().is_some_and(|h| !h.is_empty()) {
-        return Ok(validation(
-            "headers: custom delivery headers are not supported by the simulator",
-        ));
-    }
+    let custom = match &body.headers {
+        Some(h) => Some(header_map(h, &hyper::HeaderMap::new())?),
+        None => None,
+    };
     check_ids("inbox_ids", body.inbox_ids.as_ref())?;
     check_ids("pod_ids", body.pod_ids.as_ref())?;
     let mut spec = WebhookSpec::new(body.url).events(body.event_types);
@@ -177,7 +176,14 @@ async fn create(
         })
         .await;
     Ok(match registered {
-        Ok(webhook) => ok(&webhook.agentmail_view()),
+        Ok(webhook) => {
+            if let Some(custom) = custom
+                && let Some(route) = shared.rest.webhooks.get(&webhook.webhook_id)
+            {
+                route.set_headers(custom);
+            }
+            ok(&webhook.agentmail_view())
+        }
         Err(e) => validation(&e.to_string()),
     })
 }
@@ -229,13 +235,102 @@ async fn delete(State(shared): State<Arc<Shared>>, Params(ids): Params<Ids>) -> 
     }
 }
 
+/// Names the sender sets itself, which a custom header may not.
+const RESERVED: [&str; 11] = [
+    "content-type",
+    "content-length",
+    "host",
+    "user-agent",
+    "transfer-encoding",
+    "svix-id",
+    "svix-timestamp",
+    "svix-signature",
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+];
+
+/// `headers` (a non-empty map of names to string values) added to `base`.
+fn header_map(
+    headers: &serde_json::Map<String, serde_json::Value>,
+    base: &hyper::HeaderMap,
+) -> Result<hyper::HeaderMap, Refusal> {
+    let refused = |m: String| super::refusal(validation(&m));
+    if headers.is_empty() {
+        return Err(refused("headers: at least one header".into()));
+    }
+    let mut out = base.clone();
+    for (name, value) in headers {
+        let header = hyper::header::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| refused(format!("headers: {name:?} is not a header name")))?;
+        if RESERVED.contains(&header.as_str()) {
+            return Err(refused(format!(
+                "headers: {name:?} is set by the delivery itself"
+            )));
+        }
+        let value = value
+            .as_str()
+            .and_then(|v| hyper::header::HeaderValue::from_str(v).ok())
+            .ok_or_else(|| refused(format!("headers.{name}: not a header value")))?;
+        out.insert(header, value);
+    }
+    Ok(out)
+}
+
+/// `{ header_names }`, never the values.
+fn names(route: &crate::dispatch::Route) -> serde_json::Value {
+    let names: Vec<String> = route
+        .headers()
+        .keys()
+        .map(|k| k.as_str().to_owned())
+        .collect();
+    serde_json::json!({ "header_names": names })
+}
+
 async fn headers(State(shared): State<Arc<Shared>>, Params(ids): Params<Ids>) -> Response<Body> {
     match find(&shared, &ids) {
-        Some(_) => ok(&serde_json::json!({ "header_names": [] })),
+        Some(route) => ok(&names(&route)),
         None => not_found("Webhook"),
     }
 }
 
-async fn set_headers() -> Response<Body> {
-    validation("headers: custom delivery headers are not supported by the simulator")
+#[derive(Deserialize)]
+struct UpdateHeaders {
+    #[serde(default)]
+    headers: Option<serde_json::Map<String, serde_json::Value>>,
+    #[serde(default)]
+    remove_headers: Vec<String>,
+}
+
+/// Sets, replaces or removes custom delivery headers.
+async fn set_headers(
+    State(shared): State<Arc<Shared>>,
+    Params(ids): Params<Ids>,
+    req: Req,
+) -> Result<Response<Body>, Refusal> {
+    let Some(route) = find(&shared, &ids) else {
+        return Ok(not_found("Webhook"));
+    };
+    let body: UpdateHeaders = json_body(req).await?;
+    if body.headers.is_none() && body.remove_headers.is_empty() {
+        return Ok(validation("headers or remove_headers: at least one"));
+    }
+    if let Some(both) = body.headers.iter().flat_map(|h| h.keys()).find(|k| {
+        body.remove_headers
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(k))
+    }) {
+        return Ok(validation(&format!(
+            "headers: {both:?} cannot be set and removed at once"
+        )));
+    }
+    let mut next = route.headers();
+    for name in &body.remove_headers {
+        next.remove(name.to_ascii_lowercase().as_str());
+    }
+    if let Some(h) = &body.headers {
+        next = header_map(h, &next)?;
+    }
+    route.set_headers(next);
+    Ok(ok(&names(&route)))
 }

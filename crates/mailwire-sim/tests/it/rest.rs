@@ -294,7 +294,7 @@ async fn capture_server() -> (
 }
 
 /// The same endpoint, answering every request with `status`.
-async fn capture_server_answering(
+pub(crate) async fn capture_server_answering(
     status: StatusCode,
 ) -> (
     String,

@@ -28,6 +28,7 @@ mod lists;
 mod metrics;
 mod public_keys;
 mod search;
+mod webhook_headers;
 
 const HANG: Duration = Duration::from_secs(10);
 

@@ -1,0 +1,78 @@
+//! Custom webhook delivery headers: set at creation or later, sent with every
+//! delivery (beside the signature, never replacing it), their names listed and
+//! their values never shown, removed; reserved and malformed ones refused.
+
+use hyper::{Method, StatusCode};
+use serde_json::json;
+
+use super::{Api, bounded, sim};
+use crate::rest::capture_server_answering;
+
+const INJECT: &str = "/_sim/inboxes/ada%40agentmail.to/messages";
+
+#[tokio::test]
+async fn custom_headers_go_out_with_every_delivery_and_are_never_shown() {
+    let sim = sim().await;
+    let api = Api::new(&sim);
+    api.post("/v0/inboxes", json!({ "username": "ada" })).await;
+    let (url, mut delivered) = capture_server_answering(StatusCode::OK).await;
+    let hook = api
+        .post(
+            "/v0/webhooks",
+            json!({ "url": url, "event_types": ["message.received"],
+                    "headers": { "X-Token": "t0k3n" } }),
+        )
+        .await;
+    assert!(
+        !hook.to_string().contains("t0k3n"),
+        "values never shown: {hook}"
+    );
+    let id = hook["webhook_id"].as_str().unwrap().to_owned();
+    let path = format!("/v0/webhooks/{id}/headers");
+    let (_, names) = api.get(&path).await;
+    assert_eq!(names, json!({ "header_names": ["x-token"] }));
+
+    api.post(
+        INJECT,
+        json!({ "from": "bob@example.com", "subject": "one", "text": "t" }),
+    )
+    .await;
+    let (headers, _) = bounded(delivered.recv()).await.unwrap();
+    assert_eq!(
+        headers.get("x-token").map(String::as_str),
+        Some("t0k3n"),
+        "{headers:?}"
+    );
+    assert!(headers.contains_key("svix-signature"));
+
+    let (status, names) = api
+        .call(
+            Method::PATCH,
+            &path,
+            Some(json!({ "headers": { "X-Other": "2" }, "remove_headers": ["X-TOKEN"] })),
+        )
+        .await;
+    assert_eq!(
+        (status, names),
+        (StatusCode::OK, json!({ "header_names": ["x-other"] }))
+    );
+    api.post(
+        INJECT,
+        json!({ "from": "bob@example.com", "subject": "two", "text": "t" }),
+    )
+    .await;
+    let (headers, _) = bounded(delivered.recv()).await.unwrap();
+    assert_eq!(headers.get("x-other").map(String::as_str), Some("2"));
+    assert!(!headers.contains_key("x-token"), "{headers:?}");
+
+    for body in [
+        json!({ "headers": { "svix-signature": "v1,forged" } }),
+        json!({ "headers": { "x-a": "1" }, "remove_headers": ["X-A"] }),
+        json!({ "headers": {} }),
+        json!({}),
+        json!({ "headers": { "bad name": "1" } }),
+    ] {
+        let (status, refused) = api.call(Method::PATCH, &path, Some(body.clone())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {refused}");
+    }
+}
