@@ -172,6 +172,7 @@ use faults::{Control, FaultState, Registry};
 pub struct SimulatorBuilder {
     keys: Vec<String>,
     retain: usize,
+    max_messages: usize,
     envelope: Envelope,
     live_buffer: usize,
     settings: Settings,
@@ -206,6 +207,7 @@ impl Default for SimulatorBuilder {
         SimulatorBuilder {
             keys: Vec::new(),
             retain: 10_000,
+            max_messages: mail::DEFAULT_MAX_MESSAGES,
             envelope: Envelope::AgentMail,
             live_buffer: 16_384,
             settings: Settings {
@@ -231,6 +233,14 @@ impl SimulatorBuilder {
     /// Retains the last `n` events for `after` resumes (default 10,000).
     pub fn retain(mut self, n: usize) -> Self {
         self.retain = n;
+        self
+    }
+
+    /// How many messages it keeps (default 5,000): past it the oldest are
+    /// forgotten, so a long-running simulator's memory stays bounded (with
+    /// [`retain`](SimulatorBuilder::retain) for the events).
+    pub fn max_messages(mut self, n: usize) -> Self {
+        self.max_messages = n.max(1);
         self
     }
 
@@ -339,7 +349,7 @@ impl SimulatorBuilder {
             stats: watch::channel(Stats::default()).0,
             handshakes: Mutex::new(Vec::new()),
             rest: publish::RestState::new(&self.rest)?,
-            mail: Mutex::new(mail::Mail::default()),
+            mail: Mutex::new(mail::Mail::keeping(self.max_messages)),
             mounted: self.mounted,
         });
         let (addr, task) = server::listen(shared.clone(), addr).await?;

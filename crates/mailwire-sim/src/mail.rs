@@ -98,6 +98,11 @@ pub(crate) struct Mail {
     pub(crate) inboxes: Vec<Inbox>,
     /// By (inbox, message id).
     messages: HashMap<(String, String), Stored>,
+    /// The same keys by arrival, oldest first: the first pruned.
+    by_seq: BTreeMap<u64, (String, String)>,
+    /// How many messages are kept: past it the oldest go (their threads with them
+    /// when they were the last), as local mail tools prune.
+    pub(crate) max_messages: usize,
     /// The answers of sends kept against their `Idempotency-Key`, under the same lock
     /// as what the sends stored.
     pub(crate) idempotency: crate::v0::idempotency::Keys,
@@ -119,6 +124,12 @@ pub(crate) struct Mail {
     /// forgotten past [`METRIC_EVENTS`].
     pub(crate) metric_events: std::collections::VecDeque<MetricEvent>,
 }
+
+/// How many messages a simulator keeps unless told otherwise.
+pub(crate) const DEFAULT_MAX_MESSAGES: usize = 5_000;
+
+/// How many label changes the inbox events remember.
+const MAX_INBOX_EVENTS: usize = 50_000;
 
 /// How many published events the metrics remember.
 pub(crate) const METRIC_EVENTS: usize = 100_000;
@@ -157,6 +168,8 @@ impl Default for Mail {
             }],
             inboxes: Vec::new(),
             messages: HashMap::new(),
+            by_seq: BTreeMap::new(),
+            max_messages: DEFAULT_MAX_MESSAGES,
             idempotency: Default::default(),
             drafts: Default::default(),
             inbox_events: Vec::new(),
@@ -171,6 +184,14 @@ impl Default for Mail {
 }
 
 impl Mail {
+    /// An empty simulator's mail, keeping up to `max_messages` messages.
+    pub(crate) fn keeping(max_messages: usize) -> Mail {
+        Mail {
+            max_messages,
+            ..Mail::default()
+        }
+    }
+
     pub(crate) fn next_seq(&mut self) -> u64 {
         self.seq += 1;
         self.seq
@@ -228,15 +249,31 @@ impl Mail {
         };
         let inbox = self.inboxes.remove(at);
         self.messages.retain(|(i, _), _| *i != inbox.inbox_id);
+        self.by_seq.retain(|_, (i, _)| *i != inbox.inbox_id);
         self.drafts.remove_inbox(&inbox.inbox_id);
         self.inbox_events.retain(|e| e.inbox_id != inbox.inbox_id);
         self.lists.remove_inbox(&inbox.inbox_id);
         true
     }
 
+    /// Keeps a message; past [`max_messages`](Mail::max_messages), the oldest is
+    /// forgotten.
     pub(crate) fn insert(&mut self, stored: Stored) {
         let key = (stored.inbox_id().to_owned(), stored.id().to_owned());
-        self.messages.insert(key, stored);
+        self.by_seq.insert(stored.seq, key.clone());
+        if let Some(replaced) = self.messages.insert(key, stored) {
+            self.by_seq.remove(&replaced.seq);
+        }
+        while self.messages.len() > self.max_messages.max(1) {
+            let Some((_, oldest)) = self.by_seq.pop_first() else {
+                break;
+            };
+            self.messages.remove(&oldest);
+        }
+        if self.inbox_events.len() > MAX_INBOX_EVENTS {
+            let excess = self.inbox_events.len() - MAX_INBOX_EVENTS;
+            self.inbox_events.drain(..excess);
+        }
     }
 
     pub(crate) fn message(&self, inbox: &str, id: &str) -> Option<&Stored> {
@@ -318,7 +355,13 @@ impl Mail {
         let Some(inbox) = self.inbox(inbox).map(|i| i.inbox_id.clone()) else {
             return false;
         };
-        self.messages.remove(&(inbox, id.to_owned())).is_some()
+        match self.messages.remove(&(inbox, id.to_owned())) {
+            Some(gone) => {
+                self.by_seq.remove(&gone.seq);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Every message of the inboxes `scope` accepts, oldest first.

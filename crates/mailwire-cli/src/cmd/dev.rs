@@ -16,7 +16,7 @@ use super::{API_KEY_ENV, Secret};
 /// The address `dev` listens on unless told otherwise.
 pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
 
-/// `mailwire dev [--listen ADDR] [--api-key KEY]... [--retain N]
+/// `mailwire dev [--listen ADDR] [--api-key KEY]... [--retain N] [--max-messages N]
 /// [--envelope agentmail|simple]`
 #[derive(Debug, clap::Args)]
 #[command(
@@ -60,6 +60,10 @@ pub(crate) struct Args {
     /// How many recent events to keep for resume (`after`) and `GET /_sim/events`.
     #[arg(long, value_name = "N", default_value_t = 10_000)]
     retain: usize,
+    /// How many messages to keep: past it the oldest are pruned, so memory stays
+    /// bounded however long it runs.
+    #[arg(long, value_name = "N", default_value_t = 5_000)]
+    max_messages: usize,
     /// The event envelope on the WebSocket and in webhook bodies.
     #[arg(long, value_enum, default_value_t = EnvelopeArg::Agentmail)]
     envelope: EnvelopeArg,
@@ -144,6 +148,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         let mut builder = Simulator::builder()
             .retain(args.retain)
+            .max_messages(args.max_messages)
             .envelope(match args.envelope {
                 EnvelopeArg::Agentmail => Envelope::AgentMail,
                 EnvelopeArg::Simple => Envelope::Simple,

@@ -507,3 +507,37 @@ async fn extracted_text_and_html_leave_the_quoted_history_out() {
     assert_eq!(m["html"], html);
     assert_eq!(m["extracted_html"], "<p>Sounds good.</p>");
 }
+
+#[tokio::test]
+async fn past_its_limit_the_oldest_messages_are_pruned() {
+    let sim = Simulator::builder()
+        .api_key("am_k")
+        .max_messages(3)
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let api = Api::new(&sim);
+    api.post("/v0/inboxes", json!({ "username": "ada" })).await;
+    let mut got = Vec::new();
+    for n in 0..5 {
+        got.push(
+            api.post(
+                INJECT,
+                json!({ "from": "bob@example.com", "subject": format!("m{n}"), "text": "t" }),
+            )
+            .await,
+        );
+    }
+    let (_, list) = api.get(&format!("{ADA}/messages?ascending=true")).await;
+    let subjects: Vec<&str> = list["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["subject"].as_str().unwrap())
+        .collect();
+    assert_eq!(subjects, ["m2", "m3", "m4"]);
+    let (status, _) = api.get(&message(&got[0])).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "pruned");
+    let (status, _) = api.get(&message(&got[4])).await;
+    assert_eq!(status, StatusCode::OK);
+}
