@@ -134,6 +134,7 @@ mod lifecycle;
 mod lists;
 mod mail;
 mod message;
+mod mime;
 mod publish;
 mod relay;
 mod rest;

@@ -495,36 +495,3 @@ pub(crate) fn preview(text: Option<&str>) -> Option<String> {
             .collect()
     })
 }
-
-/// A plain RFC 5322 rendering of a message, what `.../raw` serves.
-pub(crate) fn rfc5322(m: &Message) -> Bytes {
-    let mut out = String::new();
-    let join = |v: &[Address]| v.iter().map(Address::as_str).collect::<Vec<_>>().join(", ");
-    if let Some(from) = &m.from {
-        out.push_str(&format!("From: {}\r\n", from.as_str()));
-    }
-    out.push_str(&format!("To: {}\r\n", join(&m.to)));
-    if let Some(cc) = m.cc.as_deref().filter(|c| !c.is_empty()) {
-        out.push_str(&format!("Cc: {}\r\n", join(cc)));
-    }
-    if let Some(subject) = &m.subject {
-        out.push_str(&format!("Subject: {subject}\r\n"));
-    }
-    if let Some(id) = &m.message_id {
-        out.push_str(&format!("Message-ID: {id}\r\n"));
-    }
-    if let Some(id) = &m.in_reply_to {
-        out.push_str(&format!("In-Reply-To: {id}\r\n"));
-    }
-    if let Some(refs) = m.references.as_deref().filter(|r| !r.is_empty()) {
-        out.push_str(&format!("References: {}\r\n", refs.join(" ")));
-    }
-    if let Some(ts) = m.timestamp
-        && let Ok(date) = ts.format(&time::format_description::well_known::Rfc2822)
-    {
-        out.push_str(&format!("Date: {date}\r\n"));
-    }
-    out.push_str("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n");
-    out.push_str(m.text.as_deref().unwrap_or(""));
-    Bytes::from(out)
-}

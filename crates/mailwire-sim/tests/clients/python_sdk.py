@@ -7,6 +7,8 @@ assertion's traceback on stderr) at the first thing that is not as the service d
 """
 
 import base64
+import email
+import email.policy
 import hashlib
 import hmac
 import http.server
@@ -171,6 +173,7 @@ with client.websockets.connect() as ws, client.websockets.connect() as pod_ws:
         to=bob.inbox_id,
         subject="Quarterly numbers",
         text="Numbers attached.",
+        html="<p>Numbers attached.</p>",
         attachments=[SendAttachment(filename="q3.txt", content_type="text/plain", content=base64.b64encode(b"q3: up").decode())],
     )
     assert sent.message_id and sent.thread_id
@@ -221,7 +224,12 @@ assert att.filename == "q3.txt" and att.size == 6
 link = client.inboxes.messages.get_attachment(inbox_id=bob.inbox_id, message_id=received.message_id, attachment_id=att.attachment_id)
 assert urllib.request.urlopen(link.download_url, timeout=30).read() == b"q3: up"
 raw = client.inboxes.messages.get_raw(inbox_id=bob.inbox_id, message_id=received.message_id)
-assert b"Subject: Quarterly numbers" in urllib.request.urlopen(raw.download_url, timeout=30).read()
+# The raw .eml, read by Python's own MIME parser: every part is there.
+eml = email.message_from_bytes(urllib.request.urlopen(raw.download_url, timeout=30).read(), policy=email.policy.default)
+assert eml["Subject"] == "Quarterly numbers" and eml["Message-ID"] == received.message_id, eml["Message-ID"]
+assert eml.get_body(preferencelist=("plain",)).get_content().strip() == "Numbers attached."
+assert eml.get_body(preferencelist=("html",)).get_content().strip() == "<p>Numbers attached.</p>"
+assert [(p.get_filename(), p.get_content()) for p in eml.iter_attachments()] == [("q3.txt", "q3: up")]
 labels = client.inboxes.messages.update(inbox_id=bob.inbox_id, message_id=received.message_id, add_labels=["important"], remove_labels=["unread"])
 assert labels.labels == ["received", "important"], labels
 assert client.inboxes.messages.list(inbox_id=bob.inbox_id, labels=["important"]).count == 1
