@@ -335,7 +335,7 @@ pub(crate) fn store(mail: &mut Mail, c: Compose) -> Result<Stored, EmailError> {
     m.updated_at = Some(now);
     let stored = Stored {
         seq: mail.next_seq(),
-        raw: crate::mime::raw(&m, &blobs),
+        raw: crate::mime::raw(&m, blobs.iter().map(|b| (&b.meta, &b.content[..]))),
         message: m,
         blobs,
     };

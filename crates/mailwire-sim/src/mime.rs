@@ -6,9 +6,7 @@
 use bytes::Bytes;
 use mail_builder::MessageBuilder;
 use mail_builder::headers::address::Address as MimeAddress;
-use mailwire_proto::{Address, Message};
-
-use crate::mail::Blob;
+use mailwire_proto::{Address, Attachment, Message};
 
 fn address(a: &Address) -> MimeAddress<'static> {
     let email = a.email().unwrap_or(a.as_str()).to_owned();
@@ -27,8 +25,12 @@ fn bare(id: &str) -> String {
         .to_owned()
 }
 
-/// The raw message of `m`, with `blobs` as its attachments.
-pub(crate) fn raw(m: &Message, blobs: &[Blob]) -> Bytes {
+/// The raw message of `m`, with `files` (each described, and its bytes) as its
+/// attachments.
+pub(crate) fn raw<'a>(
+    m: &Message,
+    files: impl IntoIterator<Item = (&'a Attachment, &'a [u8])>,
+) -> Bytes {
     let mut b = MessageBuilder::new();
     if let Some(from) = &m.from {
         b = b.from(address(from));
@@ -64,13 +66,12 @@ pub(crate) fn raw(m: &Message, blobs: &[Blob]) -> Bytes {
     if let Some(html) = &m.html {
         b = b.html_body(html.clone());
     }
-    for blob in blobs {
-        let meta = &blob.meta;
+    for (meta, content) in files {
         let content_type = meta
             .content_type
             .clone()
             .unwrap_or_else(|| "application/octet-stream".into());
-        let content = blob.content.to_vec();
+        let content = content.to_vec();
         let inline = meta.content_disposition.as_deref() == Some("inline");
         b = match (&meta.content_id, inline) {
             (Some(cid), true) => b.inline(content_type, bare(cid), content),
