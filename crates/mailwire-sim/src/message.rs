@@ -2,8 +2,12 @@
 //! send`, [`Simulator::receive_email`](crate::Simulator::receive_email)): it is stored,
 //! threaded, and announced by a `message.received` event shaped like the service's.
 
+use std::time::Duration;
+
 use base64::Engine as _;
 use bytes::Bytes;
+use http_body_util::{BodyExt, Empty, Limited};
+use mailwire_client::tls::TlsTrust;
 use mailwire_proto::{Address, Attachment, Envelope, Event, EventType, Message, Payload};
 use serde::Deserialize;
 
@@ -80,7 +84,7 @@ pub struct NewAttachment {
     /// The content, base64.
     #[serde(default)]
     pub content: Option<String>,
-    /// A URL to fetch the content from: not supported by the simulator.
+    /// A URL to fetch the content from (when `content` is not given).
     #[serde(default)]
     pub url: Option<String>,
 }
@@ -157,9 +161,17 @@ pub enum EmailError {
     /// A `verdict` other than `spam`, `blocked` or `unauthenticated`.
     #[error("verdict: expected spam, blocked or unauthenticated, got {0:?}")]
     Verdict(String),
-    /// An attachment given only by `url`: the simulator fetches nothing.
-    #[error("attachments[{0}]: the simulator does not fetch `url`; give `content`")]
+    /// An attachment given only by `url` that was not fetched first.
+    #[error("attachments[{0}]: a `url` the simulator did not fetch; give `content`")]
     AttachmentUrl(usize),
+    /// An attachment's `url` could not be fetched.
+    #[error("attachments[{index}].url: could not fetch it: {reason}")]
+    AttachmentFetch {
+        /// Its position in `attachments`.
+        index: usize,
+        /// What went wrong.
+        reason: String,
+    },
     /// An attachment whose `content` is not base64.
     #[error("attachments[{index}].content: not base64 ({source})")]
     AttachmentContent {
@@ -209,6 +221,77 @@ pub(crate) fn check_address(field: &'static str, text: &str) -> Result<(), Email
             address: text.to_owned(),
         }),
     }
+}
+
+// Attachments given by `url`: fetched (http or https, 30 s, at most 25 MiB) and
+// kept as if their `content` had been given, as the service does.
+
+/// The most one attachment may weigh.
+const MAX_BYTES: usize = 25 << 20;
+
+/// How long one fetch may take, from the request to the last byte.
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// `attachments` with each given only by `url` fetched into its `content` (its
+/// `content_type` from the answer when none was given, its `filename` from the
+/// URL's last segment).
+pub(crate) async fn fetch_urls(
+    mut attachments: Vec<NewAttachment>,
+) -> Result<Vec<NewAttachment>, EmailError> {
+    if attachments
+        .iter()
+        .all(|a| a.url.is_none() || a.content.is_some())
+    {
+        return Ok(attachments);
+    }
+    let failed = |index: usize, reason: String| EmailError::AttachmentFetch { index, reason };
+    let client = mailwire_client::https::client::<Empty<Bytes>>(&TlsTrust::default())
+        .map_err(|e| failed(0, e.to_string()))?;
+    for (index, a) in attachments.iter_mut().enumerate() {
+        let (Some(url), None) = (&a.url, &a.content) else {
+            continue;
+        };
+        let uri: hyper::Uri = url.parse().map_err(|e| failed(index, format!("{e}")))?;
+        if !matches!(uri.scheme_str(), Some("http" | "https")) {
+            return Err(failed(
+                index,
+                "only http:// and https:// URLs are fetched".into(),
+            ));
+        }
+        let fetched = tokio::time::timeout(TIMEOUT, async {
+            let res = client.get(uri.clone()).await.map_err(|e| e.to_string())?;
+            if !res.status().is_success() {
+                return Err(format!("the server answered {}", res.status()));
+            }
+            let content_type = (res.headers().get(hyper::header::CONTENT_TYPE))
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let body = Limited::new(res.into_body(), MAX_BYTES)
+                .collect()
+                .await
+                .map_err(|e| format!("{e} (at most {MAX_BYTES} bytes)"))?
+                .to_bytes();
+            Ok((content_type, body))
+        })
+        .await
+        .map_err(|_| failed(index, format!("no answer within {} s", TIMEOUT.as_secs())))?
+        .map_err(|reason| failed(index, reason))?;
+        let (content_type, body) = fetched;
+        a.content = Some(base64::engine::general_purpose::STANDARD.encode(&body));
+        if a.content_type.is_none() {
+            a.content_type = content_type;
+        }
+        if a.filename.is_none() {
+            a.filename = uri
+                .path()
+                .rsplit('/')
+                .next()
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned);
+        }
+        a.url = None;
+    }
+    Ok(attachments)
 }
 
 /// An attachment to send (the `n`th) as it is kept: its description, with a new id,

@@ -54,10 +54,15 @@ pub(crate) async fn receive(
     Params(inbox): Params<String>,
     req: Req,
 ) -> Response<Body> {
-    let email: crate::IncomingEmail = match read_body(req).await.and_then(|b| parse(&b)) {
+    let mut email: crate::IncomingEmail = match read_body(req).await.and_then(|b| parse(&b)) {
         Ok(email) => email,
         Err(refused) => return refused.answer(),
     };
+    email.attachments =
+        match crate::message::fetch_urls(std::mem::take(&mut email.attachments)).await {
+            Ok(attachments) => attachments,
+            Err(e) => return invalid(&e.to_string()),
+        };
     let event = match crate::message::receive(&mut shared.mail(), &inbox, email) {
         Ok(event) => event,
         Err(e) => return invalid(&e.to_string()),

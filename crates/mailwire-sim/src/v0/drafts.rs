@@ -280,7 +280,10 @@ async fn create(
         .as_deref()
         .map(|t| time_of("send_at", t))
         .transpose()?;
-    let files = files(body.attachments, "attachments")?;
+    let attachments = crate::message::fetch_urls(body.attachments)
+        .await
+        .map_err(|e| bad(&e.to_string()))?;
+    let files = files(attachments, "attachments")?;
     let now = crate::ids::now();
     let draft = {
         let mut mail = shared.mail();
@@ -373,7 +376,10 @@ async fn update(
         Some(None) => Some(None),
         Some(Some(t)) => Some(Some(time_of("send_at", t)?)),
     };
-    let added = files(body.add_attachments, "add_attachments")?;
+    let added = crate::message::fetch_urls(body.add_attachments)
+        .await
+        .map_err(|e| bad(&format!("add_{e}")))?;
+    let added = files(added, "add_attachments")?;
     let draft = {
         let mut mail = shared.mail();
         let Some(draft) = mail.drafts.get_mut(ids.inbox(), ids.draft()) else {

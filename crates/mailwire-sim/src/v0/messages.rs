@@ -361,7 +361,10 @@ async fn send(
         parent: parent_id.map(str::to_owned),
         body: body.value().clone(),
     };
-    let body: SendBody = body.parse()?;
+    let mut body: SendBody = body.parse()?;
+    body.attachments = crate::message::fetch_urls(body.attachments)
+        .await
+        .map_err(|e| super::refusal(validation(&e.to_string())))?;
     let (stored, answer) = {
         let mut mail = shared.mail();
         // A retry gets the first answer (and sends nothing), a key reused for another

@@ -56,7 +56,9 @@
 //! - an inbox on another domain than `agentmail.to` needs a verified domain of the
 //!   organization (a pod's only for its inboxes; a subdomain where it allows them);
 //! - `extracted_text` and `extracted_html` are the new part of a message, without
-//!   its quoted history.
+//!   its quoted history;
+//! - an attachment given by `url` is fetched (http or https, 30 s, 25 MiB at most);
+//!   one that cannot be is a 400 naming it.
 
 mod account;
 pub(crate) mod agent;

@@ -541,3 +541,71 @@ async fn past_its_limit_the_oldest_messages_are_pruned() {
     let (status, _) = api.get(&message(&got[4])).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+/// An HTTP server on loopback serving `body` as `text/csv` at `/files/report.csv`,
+/// and 404 elsewhere.
+async fn file_server(body: &'static [u8]) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        loop {
+            let (tcp, _) = listener.accept().await.unwrap();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(
+                    move |req: Request<hyper::body::Incoming>| async move {
+                        let mut res = hyper::Response::new(Full::new(Bytes::from_static(body)));
+                        if req.uri().path() == "/files/report.csv" {
+                            res.headers_mut()
+                                .insert("content-type", "text/csv".parse().unwrap());
+                        } else {
+                            *res.status_mut() = StatusCode::NOT_FOUND;
+                        }
+                        Ok::<_, std::convert::Infallible>(res)
+                    },
+                );
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(tcp), service)
+                    .await;
+            });
+        }
+    });
+    base
+}
+
+#[tokio::test]
+async fn attachments_given_by_url_are_fetched() {
+    let sim = sim().await;
+    let api = Api::new(&sim);
+    api.post("/v0/inboxes", json!({ "username": "ada" })).await;
+    let base = file_server(b"region,total\neu,12\n").await;
+    let send = format!("{ADA}/messages/send");
+    let sent = api
+        .post(
+            &send,
+            json!({ "to": "bob@example.com", "text": "attached",
+                    "attachments": [{ "url": format!("{base}/files/report.csv") }] }),
+        )
+        .await;
+    let (_, m) = api.get(&message(&sent)).await;
+    let att = &m["attachments"][0];
+    assert_eq!(
+        (att["filename"].as_str(), att["content_type"].as_str()),
+        (Some("report.csv"), Some("text/csv")),
+        "{m}"
+    );
+    assert_eq!(att["size"], 19);
+    for (url, mentions) in [
+        (format!("{base}/missing.csv"), "404"),
+        ("http://127.0.0.1:9/nothing".to_owned(), "could not fetch"),
+        ("ftp://example.com/x".to_owned(), "http"),
+    ] {
+        let (status, refused) = api
+            .call(
+                Method::POST,
+                &send,
+                Some(json!({ "to": "bob@example.com", "attachments": [{ "url": url }] })),
+            )
+            .await;
+        assert_validation(status, &refused, mentions);
+    }
+}
