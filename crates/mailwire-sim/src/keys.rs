@@ -140,7 +140,10 @@ impl CreatedKeys {
 /// human.
 #[derive(Clone, Debug)]
 pub(crate) struct SignUp {
+    /// Empty until a human is attached (at sign-up, or later).
     pub(crate) human_email: String,
+    /// How many times the human was replaced (at most 2).
+    pub(crate) replaced: u32,
     pub(crate) inbox_id: String,
     pub(crate) api_key_id: String,
     pub(crate) secret: String,

@@ -28,6 +28,10 @@ pub(super) fn routes() -> Router<Arc<Shared>> {
             "/v0/agent/verify",
             only(axum::routing::post(super::agent::verify)),
         )
+        .route(
+            "/v0/agent/human",
+            only(axum::routing::post(super::agent::attach_human)),
+        )
 }
 
 /// Below an inbox (its existence checked by the scope layer).

@@ -4,7 +4,9 @@
 //! delivered by the simulator like any other: when the human's address is not an
 //! inbox yet it becomes one, so a test (or `wait_for_email`) reads the code there.
 //! Signing up again with the same human email rotates the key and sends a new
-//! code; ten wrong codes end the verification.
+//! code; ten wrong codes end the verification. `POST /v0/agent/human` (what
+//! the SDKs call beyond the definition) attaches a human to an agent that signed up
+//! without one, or replaces it (twice at most), and emails the code the same way.
 
 use std::sync::Arc;
 
@@ -48,7 +50,10 @@ pub(crate) async fn sign_up(
         .unwrap_or_default()
         .trim()
         .to_ascii_lowercase();
-    check_address("human_email", &human).map_err(|e| refusal(validation(&e.to_string())))?;
+    // Optional: an agent may sign up alone and attach its human later.
+    if !human.is_empty() {
+        check_address("human_email", &human).map_err(|e| refusal(validation(&e.to_string())))?;
+    }
     let username = body
         .username
         .unwrap_or_default()
@@ -68,7 +73,9 @@ pub(crate) async fn sign_up(
     let otp = format!("{:06}", fastrand::u32(0..1_000_000));
     let (answer, event) = {
         let mut mail = shared.mail();
-        let earlier = mail.signups.iter().position(|s| s.human_email == human);
+        let earlier = (!human.is_empty())
+            .then(|| mail.signups.iter().position(|s| s.human_email == human))
+            .flatten();
         let owner = earlier.map(|at| mail.signups[at].inbox_id.clone());
         if mail.inbox(&inbox).is_some() && owner.as_deref() != Some(inbox.as_str()) {
             return Ok(api_error(
@@ -88,6 +95,7 @@ pub(crate) async fn sign_up(
             .create(Some(format!("agent {username}")), None, None, None);
         mail.signups.push(SignUp {
             human_email: human.clone(),
+            replaced: 0,
             inbox_id: inbox.clone(),
             api_key_id: key.api_key_id.clone(),
             secret: key.secret.clone(),
@@ -95,15 +103,11 @@ pub(crate) async fn sign_up(
             attempts: 0,
             verified: false,
         });
-        let email = IncomingEmail::new(
-            "AgentMail <verify@agentmail.to>",
-            "Verify your agent",
-            format!(
-                "Your agent {inbox} signed up. Your verification code is {otp}. It expires in 24 hours."
-            ),
-        );
-        let event = crate::message::receive(&mut mail, &human, email)
-            .map_err(|e| refusal(validation(&e.to_string())))?;
+        let event = if human.is_empty() {
+            None
+        } else {
+            Some(send_code(&mut mail, &human, &inbox, &otp)?)
+        };
         let answer = json!({
             "organization_id": ORGANIZATION,
             "inbox_id": inbox,
@@ -111,8 +115,95 @@ pub(crate) async fn sign_up(
         });
         (answer, event)
     };
-    crate::publish::publish(&shared, [event]);
+    crate::publish::publish(&shared, event);
     Ok(ok(&answer))
+}
+
+/// Emails `otp` to `human`, through the simulator: returns the arrival's event.
+fn send_code(
+    mail: &mut crate::mail::Mail,
+    human: &str,
+    inbox: &str,
+    otp: &str,
+) -> Result<mailwire_proto::Event, Refusal> {
+    let email = IncomingEmail::new(
+        "AgentMail <verify@agentmail.to>",
+        "Verify your agent",
+        format!(
+            "Your agent {inbox} signed up. Your verification code is {otp}. It expires in 24 hours."
+        ),
+    );
+    crate::message::receive(mail, human, email).map_err(|e| refusal(validation(&e.to_string())))
+}
+
+#[derive(Deserialize)]
+struct AttachBody {
+    #[serde(default)]
+    human_email: Option<String>,
+}
+
+/// Attaches (or replaces) the human of the agent whose key this is, and emails
+/// them a code; the same human again keeps the code and its attempts.
+pub(crate) async fn attach_human(
+    State(shared): State<Arc<Shared>>,
+    req: Req,
+) -> Result<Response<Body>, Refusal> {
+    let key = req
+        .extensions()
+        .get::<KeyScope>()
+        .map(|k| k.api_key_id.clone());
+    let body: AttachBody = json_body(req).await?;
+    let human = body
+        .human_email
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    check_address("human_email", &human).map_err(|e| refusal(validation(&e.to_string())))?;
+    let event = {
+        let mut mail = shared.mail();
+        let Some(at) = mail
+            .signups
+            .iter()
+            .position(|s| Some(&s.api_key_id) == key.as_ref())
+        else {
+            return Ok(not_a_signup());
+        };
+        let signup = &mut mail.signups[at];
+        if signup.human_email == human {
+            None
+        } else {
+            if !signup.human_email.is_empty() {
+                if signup.replaced >= 2 {
+                    return Ok(api_error(
+                        StatusCode::FORBIDDEN,
+                        "ForbiddenError",
+                        "too_many_replacements",
+                        "the human was replaced twice already",
+                    ));
+                }
+                signup.replaced += 1;
+            }
+            signup.human_email = human.clone();
+            signup.otp = format!("{:06}", fastrand::u32(0..1_000_000));
+            signup.attempts = 0;
+            let (inbox, otp) = (signup.inbox_id.clone(), signup.otp.clone());
+            Some(send_code(&mut mail, &human, &inbox, &otp)?)
+        }
+    };
+    crate::publish::publish(&shared, event);
+    Ok(ok(&json!({
+        "human_email": human,
+        "instructions": "A 6-digit code was emailed to your human: ask them for it, then call verify with it.",
+    })))
+}
+
+fn not_a_signup() -> Response<Body> {
+    api_error(
+        StatusCode::FORBIDDEN,
+        "ForbiddenError",
+        "forbidden",
+        "this API key is not an agent sign-up's: nothing to verify",
+    )
 }
 
 pub(crate) async fn verify(
@@ -128,13 +219,13 @@ pub(crate) async fn verify(
     let mut mail = shared.mail();
     let Some(signup) = (mail.signups.iter_mut()).find(|s| Some(&s.api_key_id) == key.as_ref())
     else {
-        return Ok(api_error(
-            StatusCode::FORBIDDEN,
-            "ForbiddenError",
-            "forbidden",
-            "this API key is not an agent sign-up's: nothing to verify",
-        ));
+        return Ok(not_a_signup());
     };
+    if signup.human_email.is_empty() {
+        return Ok(validation(
+            "no human is attached yet: attach one first (POST /v0/agent/human)",
+        ));
+    }
     if signup.verified {
         return Ok(ok(&json!({ "verified": true })));
     }

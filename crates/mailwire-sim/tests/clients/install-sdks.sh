@@ -4,7 +4,8 @@
 # packages the article's Node code imports; and the official Model Context Protocol
 # SDKs (Python `mcp`, npm `@modelcontextprotocol/sdk`) the MCP server's tests drive
 # (crates/mailwire-cli/tests/it/mcp.rs). Idempotent: a stamp file records what is
-# installed, so a second run costs nothing.
+# installed, so a second run costs nothing. And AgentMail's toolkit (PyPI
+# `agentmail-toolkit`), whose every tool tests/it/sdk.rs calls.
 #
 #   install-sdks.sh DIR   (default: target/sdk under the workspace)
 #
@@ -15,7 +16,7 @@ dir="${1:-$here/../../../../target/sdk}"
 mkdir -p "$dir"
 dir="$(cd "$dir" && pwd)"
 
-PY_PKGS="agentmail==2.0.18 mcp==2.3.0"
+PY_PKGS="agentmail==2.0.18 agentmail-toolkit==0.3.2 mcp==2.3.0"
 JS_PKGS="agentmail@0.5.27 ws@8.18.3 express@4.21.2 @modelcontextprotocol/sdk@1.32.2"
 stamp="$PY_PKGS $JS_PKGS"
 if [ "$(cat "$dir/stamp" 2>/dev/null)" = "$stamp" ]; then

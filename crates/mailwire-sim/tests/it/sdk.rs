@@ -117,6 +117,20 @@ async fn the_python_sdk_runs_unchanged() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agentmail_toolkit_calls_every_tool() {
+    let Some(python) = require(sdk_dir().join("venv/bin/python"), "the Python SDK") else {
+        return;
+    };
+    let sim = simulator(Envelope::AgentMail).await;
+    let mut cmd = Command::new(python);
+    cmd.arg(clients().join("toolkit.py"))
+        .arg(sim.http_url())
+        .arg(KEY);
+    let out = run(cmd).await;
+    assert!(out.contains("toolkit: ok"), "{out}");
+}
+
 fn node(script: &str) -> Option<Command> {
     let modules = require(
         sdk_dir().join("node/node_modules/agentmail"),
