@@ -418,8 +418,9 @@ impl Worker {
 /// Which `include_*` flags a subscription's types ask for: the definition's rule,
 /// spam, blocked and unauthenticated only when named.
 fn flags(types: Option<&[mailwire_proto::EventType]>) -> Flags {
-    use mailwire_proto::EventType;
-    let has = |t: EventType| types.is_some_and(|ts| ts.contains(&t));
+    use mailwire_proto::{EventType, Selection};
+    let selection = Selection::new().event_types(types);
+    let has = |t: EventType| selection.selects_type(&t);
     Flags {
         spam: has(EventType::MessageReceivedSpam),
         blocked: has(EventType::MessageReceivedBlocked),

@@ -319,17 +319,6 @@ impl Event {
         self.payload().timestamp()
     }
 
-    /// True when the event passes a subscription's filters: its type is one of
-    /// `event_types` and its inbox one of `inbox_ids` (`None` lets everything through).
-    pub fn matches(&self, event_types: Option<&[EventType]>, inbox_ids: Option<&[String]>) -> bool {
-        let type_ok = event_types.is_none_or(|types| types.contains(&self.event_type));
-        let inbox_ok = inbox_ids.is_none_or(|inboxes| {
-            self.inbox_id()
-                .is_some_and(|inbox| inboxes.iter().any(|i| i == inbox))
-        });
-        type_ok && inbox_ok
-    }
-
     /// The raw text of a span (always valid: spans come from parsing these bytes).
     fn text(&self, span: &Span) -> &str {
         self.raw

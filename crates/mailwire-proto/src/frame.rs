@@ -241,10 +241,20 @@ impl Subscribe {
         self
     }
 
-    /// True when an event passes these filters (type and inbox; pods are the
-    /// server's business).
+    /// These filters as the one [`Selection`](crate::Selection) rule reads them.
+    pub fn selection(&self) -> crate::Selection<'_> {
+        crate::Selection::new()
+            .event_types(self.event_types.as_deref())
+            .inbox_ids(self.inbox_ids.as_deref())
+            .pod_ids(self.pod_ids.as_deref())
+    }
+
+    /// True when an event passes these filters by the [`Selection`](crate::Selection)
+    /// rule: its type (spam, blocked and unauthenticated mail only when named) and
+    /// its inbox. Pods are the server's business (it knows which pod an inbox is
+    /// in): not judged here.
     pub fn matches(&self, event: &Event) -> bool {
-        event.matches(self.event_types.as_deref(), self.inbox_ids.as_deref())
+        self.selection().pod_ids(None).selects(event, |_| None)
     }
 }
 

@@ -34,6 +34,7 @@ pub mod fixtures;
 mod frame;
 mod lenient;
 mod payload;
+mod selection;
 mod timestamp;
 mod wire;
 
@@ -47,6 +48,7 @@ pub use payload::{
     ManualOverride, Message, MessageSecurity, Open, Payload, Recipient, Reject, Sent, Thread,
     VerificationRecord,
 };
+pub use selection::Selection;
 pub use time::OffsetDateTime;
 
 /// Entry points for the fuzzers. Not part of the API.

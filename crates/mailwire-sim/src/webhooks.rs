@@ -5,7 +5,7 @@
 use std::fmt;
 
 use base64::Engine as _;
-use mailwire_proto::{Envelope, Event, EventType};
+use mailwire_proto::{Envelope, Event, EventType, Selection};
 use mailwire_webhook::{KeyError, Keyring, Scheme, Signer};
 use mailwire_webhook_sender::{Endpoint, SenderError};
 use serde::{Deserialize, Serialize};
@@ -147,17 +147,22 @@ impl Webhook {
     /// True when `event` passes the webhook's filters, its inbox being in `pod`
     /// (`None`: in no known pod, which no `pod_ids` filter lets through).
     pub fn wants(&self, event: &Event, pod: Option<&str>) -> bool {
-        let scoped = |ids: &Option<Vec<String>>, value: Option<&str>| {
-            ids.as_ref().is_none_or(|ids| {
-                value.is_some_and(|v| ids.iter().any(|i| i.eq_ignore_ascii_case(v)))
-            })
-        };
+        let pod_of = |_: &str| pod.map(str::to_owned);
+        // Its filters, by the one rule; then the scope it was created in (an inbox's
+        // or a pod's webhook), by the same rule.
+        let own_inbox = self.inbox_id.clone().map(|i| vec![i]);
+        let own_pod = self.pod_id.clone().map(|p| vec![p]);
         self.enabled
-            && event.matches(self.events.as_deref(), None)
-            && scoped(&self.inbox_ids, event.inbox_id())
-            && scoped(&self.pod_ids, pod)
-            && scoped(&self.inbox_id.clone().map(|i| vec![i]), event.inbox_id())
-            && scoped(&self.pod_id.clone().map(|p| vec![p]), pod)
+            && Selection::new()
+                .event_types(self.events.as_deref())
+                .inbox_ids(self.inbox_ids.as_deref())
+                .pod_ids(self.pod_ids.as_deref())
+                .selects(event, pod_of)
+            && Selection::new()
+                .event_types(Some(std::slice::from_ref(event.event_type())))
+                .inbox_ids(own_inbox.as_deref())
+                .pod_ids(own_pod.as_deref())
+                .selects(event, pod_of)
     }
 
     /// The webhook as AgentMail's API returns it (`Webhook` of the definition).

@@ -66,36 +66,16 @@ struct Filter {
     everything: bool,
 }
 
-/// True for the types a subscription without `event_types` leaves out.
-fn excluded_by_default(t: &EventType) -> bool {
-    matches!(
-        t,
-        EventType::MessageReceivedSpam
-            | EventType::MessageReceivedBlocked
-            | EventType::MessageReceivedUnauthenticated
-    )
-}
-
 impl Filter {
+    /// The [`Selection`](mailwire_proto::Selection) rule, but for a stream opened
+    /// without a subscription (`/v1/ws`), which gets every type.
     fn passes(&self, event: &Event, shared: &Shared) -> bool {
-        let t = event.event_type();
-        let type_ok = match &self.sub.event_types {
-            Some(types) => types.contains(t),
-            None => self.everything || !excluded_by_default(t),
-        };
-        if !type_ok {
-            return false;
+        if self.everything && self.sub.event_types.is_none() {
+            return true;
         }
-        let inbox = event.inbox_id();
-        let inbox_ok =
-            self.sub.inbox_ids.as_ref().is_none_or(|ids| {
-                inbox.is_some_and(|i| ids.iter().any(|x| x.eq_ignore_ascii_case(i)))
-            });
-        inbox_ok
-            && self.sub.pod_ids.as_ref().is_none_or(|pods| {
-                let pod = inbox.and_then(|i| shared.mail().pod_of(i).map(str::to_owned));
-                pod.is_some_and(|p| pods.contains(&p))
-            })
+        self.sub.selection().selects(event, |inbox| {
+            shared.mail().pod_of(inbox).map(str::to_owned)
+        })
     }
 }
 
@@ -422,12 +402,20 @@ mod tests {
 
     #[test]
     fn the_default_subscription_leaves_out_spam_blocked_and_unauthenticated() {
-        assert!(excluded_by_default(&EventType::MessageReceivedSpam));
-        assert!(excluded_by_default(&EventType::MessageReceivedBlocked));
-        assert!(excluded_by_default(
+        assert!(mailwire_proto::Selection::held_back(
+            &EventType::MessageReceivedSpam
+        ));
+        assert!(mailwire_proto::Selection::held_back(
+            &EventType::MessageReceivedBlocked
+        ));
+        assert!(mailwire_proto::Selection::held_back(
             &EventType::MessageReceivedUnauthenticated
         ));
-        assert!(!excluded_by_default(&EventType::MessageReceived));
-        assert!(!excluded_by_default(&EventType::MessageBounced));
+        assert!(!mailwire_proto::Selection::held_back(
+            &EventType::MessageReceived
+        ));
+        assert!(!mailwire_proto::Selection::held_back(
+            &EventType::MessageBounced
+        ));
     }
 }
