@@ -116,15 +116,24 @@ mod tests {
         let pods = ["pod_1".to_owned()];
         let in_pod = |_: &str| Some("pod_1".to_owned());
         assert!(all.pod_ids(Some(&pods)).selects(&event, in_pod));
-        assert!(!all.pod_ids(Some(&pods)).selects(&event, |_| None), "no known pod");
-        assert!(!all.pod_ids(Some(&pods)).selects(&event, |_| Some("pod_2".into())));
+        assert!(
+            !all.pod_ids(Some(&pods)).selects(&event, |_| None),
+            "no known pod"
+        );
+        assert!(
+            !all.pod_ids(Some(&pods))
+                .selects(&event, |_| Some("pod_2".into()))
+        );
         for held in [
             EventType::MessageReceivedSpam,
             EventType::MessageReceivedBlocked,
             EventType::MessageReceivedUnauthenticated,
         ] {
             assert!(!all.selects_type(&held));
-            assert!(all.event_types(Some(std::slice::from_ref(&held))).selects_type(&held));
+            assert!(
+                all.event_types(Some(std::slice::from_ref(&held)))
+                    .selects_type(&held)
+            );
         }
     }
 }

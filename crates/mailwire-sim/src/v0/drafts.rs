@@ -22,7 +22,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::idempotency::{self, Key};
-use super::messages::{self, SendBody, base_url, download_url, expires_at};
+use super::messages::{self, SendBody, base_url};
 use super::{
     Ids, JsonBody, Query, check_labels, no_content, not_found, ok, only, page, refusal, validation,
 };
@@ -209,11 +209,12 @@ async fn attachment(
     let Some(file) = file else {
         return not_found("Attachment");
     };
-    let mut v = serde_json::to_value(&file.meta).unwrap_or_default();
-    v["download_url"] =
-        download_url(&base, &draft.inbox_id, &draft.draft_id, ids.attachment()).into();
-    v["expires_at"] = expires_at().into();
-    ok(&v)
+    ok(&messages::described(
+        &base,
+        &draft.inbox_id,
+        &draft.draft_id,
+        &file.meta,
+    ))
 }
 
 fn bad(message: &str) -> Refusal {

@@ -158,10 +158,22 @@ pub(super) fn attachment_response(
         .blobs
         .iter()
         .find(|b| b.meta.attachment_id.as_deref() == Some(attachment))?;
-    let mut v = serde_json::to_value(&blob.meta).ok()?;
-    v["download_url"] = download_url(base, m.inbox_id(), m.id(), attachment).into();
+    Some(described(base, m.inbox_id(), m.id(), &blob.meta))
+}
+
+/// An attachment (of a message, or of a draft: `owner`) described, with the link
+/// its bytes are downloaded from.
+pub(super) fn described(
+    base: &str,
+    inbox: &str,
+    owner: &str,
+    meta: &mailwire_proto::Attachment,
+) -> serde_json::Value {
+    let mut v = serde_json::to_value(meta).unwrap_or_default();
+    let id = meta.attachment_id.as_deref().unwrap_or_default();
+    v["download_url"] = download_url(base, inbox, owner, id).into();
     v["expires_at"] = expires_at().into();
-    Some(v)
+    v
 }
 
 fn list(mail: &Mail, inbox: &str, query: &Query) -> Result<Vec<Message>, Refusal> {
