@@ -188,15 +188,19 @@ impl Store for MemoryStore {
     async fn append(&self, event: &Event) -> Result<Appended, StoreError> {
         let now = self.now_ms();
         let mut state = self.open()?;
+        if let Some(&seq) = state.ids.get(event.dedup_id())
+            && state.claims.contains(&seq)
+        {
+            // Held by this store value already: answered as it is, a write of
+            // nothing (as the other stores do).
+            return Ok(Appended::Known);
+        }
         state.forget_acked(now);
         if let Some(&seq) = state.ids.get(event.dedup_id()) {
             if !state.unacked.contains_key(&seq) {
                 return Ok(Appended::Known);
             }
-            if !state.claims.insert(seq) {
-                // Held by this store value already.
-                return Ok(Appended::Known);
-            }
+            state.claims.insert(seq);
             return Ok(Appended::Claimed);
         }
         let seq = state.next_seq;

@@ -4,7 +4,7 @@
 
 use crate::suite;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::Duration;
 
@@ -46,6 +46,9 @@ struct Model {
     seen: HashMap<u8, u64>,
     /// Acked ids are forgotten this long after their ack, on the next write.
     forget_acked_after: Option<u64>,
+    /// Ids this store value holds (appended or claimed, not acked): a copy of one
+    /// is answered from memory, which writes nothing (and so forgets nothing).
+    held: HashSet<u8>,
     // Starts far from zero, as a real clock does, so "now - retention" never
     // saturates.
     now: u64,
@@ -57,6 +60,7 @@ impl Model {
             log: Vec::new(),
             seen: HashMap::new(),
             forget_acked_after,
+            held: HashSet::new(),
             now: 1_000_000,
         }
     }
@@ -70,15 +74,27 @@ impl Model {
     }
 
     fn append(&mut self, id: u8, n: u64) -> bool {
-        self.forget();
-        if self.log.iter().any(|&(i, _, _)| i == id) {
+        if self.held.contains(&id) {
             return false;
         }
-        self.log.push((id, n, None));
-        true
+        self.forget();
+        match self.log.iter().find(|&&(i, _, _)| i == id) {
+            // Unacked and free: claimed now.
+            Some(&(_, _, None)) => {
+                self.held.insert(id);
+                false
+            }
+            Some(_) => false,
+            None => {
+                self.log.push((id, n, None));
+                self.held.insert(id);
+                true
+            }
+        }
     }
 
     fn ack(&mut self, id: u8) {
+        self.held.remove(&id);
         self.forget();
         for entry in &mut self.log {
             if entry.0 == id && entry.2.is_none() {
@@ -122,6 +138,7 @@ async fn check<S: Store + SeenSet>(
     clock: ManualClock,
     forget_acked_after: Option<u64>,
     ops: &[Op],
+    frees_claims: bool,
     mut reopen: impl AsyncFnMut(S) -> S,
 ) -> Result<(), TestCaseError> {
     let mut model = Model::new(forget_acked_after);
@@ -162,7 +179,14 @@ async fn check<S: Store + SeenSet>(
                 clock.advance(Duration::from_millis(ms));
                 model.now += ms;
             }
-            Op::Reopen => store = reopen(store).await,
+            Op::Reopen => {
+                store = reopen(store).await;
+                // A restart frees every claim (a store that is not reopened keeps
+                // its own).
+                if frees_claims {
+                    model.held.clear();
+                }
+            }
         }
     }
     Ok(())
@@ -195,7 +219,7 @@ proptest! {
                 store = store.forget_acked_after(Duration::from_millis(ms));
             }
             // Memory does not persist: "reopen" keeps the same store.
-            check(store, clock, retain, &ops, async |s| s).await
+            check(store, clock, retain, &ops, false, async |s| s).await
         })?;
     }
 }
@@ -222,7 +246,7 @@ proptest! {
             };
             let store = open(&clock, &path);
             let reopen_clock = clock.clone();
-            check(store, clock, retain, &ops, async |store: RedbStore| {
+            check(store, clock, retain, &ops, true, async |store: RedbStore| {
                 store.close().await.unwrap();
                 open(&reopen_clock, &path)
             })
