@@ -627,9 +627,14 @@ impl Merge {
     }
 
     /// True when `delivery` was logged and claimed by its source in the store this
-    /// merge acks in: neither appended nor acked a second time.
+    /// merge acks in: neither appended nor acked a second time. A source that
+    /// logged it in another store (a receiver given a store of its own) hands over
+    /// an event this store does not hold: it goes through this store as any other,
+    /// and its source's ack settles it in its own.
     fn in_custody(&self, delivery: &Delivery) -> bool {
-        delivery.custody() == Custody::Claimed && !self.stores.is_empty()
+        delivery.custody() == Custody::Claimed
+            && (self.stores.store.as_ref())
+                .is_some_and(|store| store.holds(delivery.event.dedup_id()))
     }
 
     /// True when this store value holds the claim on `delivery`'s event.

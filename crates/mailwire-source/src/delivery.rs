@@ -141,8 +141,8 @@ pub enum Custody {
     /// [`dedup_id`](Event::dedup_id), nothing more. A merge with a store hands it out
     /// without appending it again and acks it in the store itself, once; the
     /// source's ack is then dropped unrun. Give the merge the same store value as the
-    /// source (clones share it): the merge checks the claim is held before handing
-    /// the event out.
+    /// source (clones share it): a merge whose store does not hold the claim (a
+    /// store of its own) treats the delivery as [`Custody::Source`].
     Claimed,
 }
 

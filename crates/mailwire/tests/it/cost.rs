@@ -209,3 +209,46 @@ async fn a_new_event_costs_one_write_before_delivery_and_one_at_ack_a_duplicate_
     drop(merge);
     redb.close().await.unwrap();
 }
+
+/// A receiver given a store of its own (not the merge's): its deliveries say they
+/// are claimed, but not in the merge's store, so the merge logs them in its own;
+/// each event is delivered once and acked in both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_with_a_store_of_its_own_still_delivers_every_event() {
+    let (theirs, ours) = (
+        mailwire_store::MemoryStore::new(),
+        mailwire_store::MemoryStore::new(),
+    );
+    let receiver = WebhookReceiver::new(Verifier::new(Keyring::standard(SECRET).unwrap()))
+        .store(theirs.clone())
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let url = format!("http://{}/webhooks", receiver.local_addr().unwrap());
+    let endpoint = Endpoint::new(&url, Signer::new(Keyring::standard(SECRET).unwrap())).unwrap();
+    let mut merge = Merge::builder()
+        .source(receiver)
+        .store(ours.clone())
+        .build();
+    let event = fixtures::message_received("evt_own_store", fixtures::INBOX);
+    let outcome = WebhookSender::new()
+        .unwrap()
+        .send(&endpoint, "msg_own_store", event.raw().clone())
+        .await;
+    assert!(outcome.is_delivered(), "{outcome:?}");
+    let d = next(&mut merge).await;
+    assert_eq!(d.event.id(), event.id());
+    d.ack().await.unwrap();
+    assert!(
+        theirs.unacked(10).await.unwrap().is_empty(),
+        "acked in the receiver's store"
+    );
+    assert!(
+        Store::contains(&ours, event.dedup_id()).await.unwrap(),
+        "logged in the merge's"
+    );
+    assert!(
+        ours.unacked(10).await.unwrap().is_empty(),
+        "and acked there"
+    );
+}
