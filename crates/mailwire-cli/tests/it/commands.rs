@@ -881,7 +881,18 @@ fn metrics_scraped_over_http_match_what_was_sent() {
     for _ in 0..N {
         by_ws += usize::from(listen.stdout_line()["origin"] == "websocket");
     }
-    let text = scrape(&metrics);
+    // The counter follows the line's write: scrape until it has caught up
+    // with the last line read (the deadline only bounds a hang).
+    let printed = |text: &str| {
+        sample(text, r#"mailwire_listen_printed_total{origin="websocket"}"#)
+            + sample(text, r#"mailwire_listen_printed_total{origin="webhook"}"#)
+    };
+    let deadline = std::time::Instant::now() + HANG;
+    let mut text = scrape(&metrics);
+    while printed(&text) < N as f64 {
+        assert!(std::time::Instant::now() < deadline, "{text}");
+        text = scrape(&metrics);
+    }
     // Each origin's count is what stdout shows of it.
     let ws = sample(
         &text,
