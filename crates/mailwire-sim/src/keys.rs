@@ -5,6 +5,9 @@
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
+/// The simulator's one organization: every API key it accepts is one of its keys.
+pub(crate) const ORGANIZATION: &str = "org_mailwire_dev";
+
 /// One key created through the API.
 #[derive(Clone, Debug)]
 pub(crate) struct Created {

@@ -123,10 +123,14 @@
 
 mod auth;
 mod chaos;
+mod control;
 mod dispatch;
+mod domain;
 mod draft;
 mod faults;
+mod http;
 mod hub;
+mod idempotency;
 mod ids;
 mod jsonify;
 mod keys;
@@ -137,10 +141,10 @@ mod message;
 mod mime;
 mod publish;
 mod relay;
-mod rest;
 mod routes;
 mod server;
 pub mod v0;
+mod v1;
 mod webhooks;
 mod ws;
 

@@ -105,7 +105,7 @@ pub(crate) struct Mail {
     pub(crate) max_messages: usize,
     /// The answers of sends kept against their `Idempotency-Key`, under the same lock
     /// as what the sends stored.
-    pub(crate) idempotency: crate::v0::idempotency::Keys,
+    pub(crate) idempotency: crate::idempotency::Keys,
     /// Every inbox's drafts.
     pub(crate) drafts: crate::draft::Drafts,
     /// Label changes of messages, oldest first (`inbox-events.yml`).
@@ -113,7 +113,7 @@ pub(crate) struct Mail {
     /// Allow and block lists, applied to what is received and sent.
     pub(crate) lists: crate::lists::Lists,
     /// The organization's sending domains, oldest first.
-    pub(crate) domains: Vec<crate::v0::domains::Domain>,
+    pub(crate) domains: Vec<crate::domain::Domain>,
     /// API keys created through the API.
     pub(crate) api_keys: crate::keys::CreatedKeys,
     /// Agents signed up, each with its human's code.
@@ -140,6 +140,25 @@ pub(crate) struct MetricEvent {
     pub(crate) kind: &'static str,
     pub(crate) inbox_id: String,
     pub(crate) at: OffsetDateTime,
+}
+
+/// The event types counted.
+pub(crate) const METRIC_TYPES: [&str; 10] = [
+    "message.received",
+    "message.received.spam",
+    "message.received.blocked",
+    "message.received.unauthenticated",
+    "message.sent",
+    "message.delivered",
+    "message.bounced",
+    "message.complained",
+    "message.rejected",
+    "domain.verified",
+];
+
+/// The metric event type of a published event's type, when the metrics count it.
+pub(crate) fn metric_kind(event_type: &str) -> Option<&'static str> {
+    METRIC_TYPES.iter().find(|k| **k == event_type).copied()
 }
 
 /// A label added to or removed from a message (`label.added`, `label.removed`).

@@ -94,7 +94,7 @@ pub(crate) fn publish(shared: &Arc<Shared>, events: impl IntoIterator<Item = Eve
     {
         let mut mail = shared.mail();
         for event in &events {
-            let kind = crate::v0::metric_kind(event.event_type().as_str());
+            let kind = crate::mail::metric_kind(event.event_type().as_str());
             if let (Some(kind), Some(inbox)) = (kind, event.inbox_id()) {
                 mail.count_event(kind, inbox);
             }

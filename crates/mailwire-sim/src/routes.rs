@@ -1,7 +1,7 @@
 //! The route table, on axum: AgentMail's REST API under `/v0` ([`crate::v0`]), the
-//! article's webhook registration under `/v1/webhooks` and the simulator's own
-//! controls under `/_sim` ([`crate::rest`]), and the WebSocket upgrades at `/v0` and
-//! `/v1/ws` ([`crate::server`]).
+//! article's webhook registration under `/v1/webhooks` ([`crate::v1`]), the simulator's own
+//! controls under `/_sim` ([`crate::control`]), and the WebSocket upgrades at `/v0` and
+//! `/v1/ws` ([`crate::ws`]).
 //!
 //! Every route needs an accepted API key (the service's 401 otherwise, before the
 //! route is looked up), except the download links `/_sim/download/...`, which stand
@@ -14,19 +14,13 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{FromRequestParts, OriginalUri, Path, State};
+use axum::extract::{OriginalUri, State};
 use axum::middleware::{self, Next};
-use axum::routing::{MethodRouter, any, get, post};
-use hyper::http::request::Parts;
+use axum::routing::{any, post};
 use hyper::{Method, Response, StatusCode};
-use serde::de::DeserializeOwned;
 
 use crate::Shared;
-use crate::rest::{
-    Req, create_webhook, delete_chaos, delete_webhook, download, get_chaos, get_webhook, invalid,
-    list_webhooks, page_events, post_chaos, post_event, receive, unauthorized,
-};
-use crate::server::{Body, error};
+use crate::http::{Body, Req, error, method_not_allowed, no_route, only, unauthorized, under_v0};
 
 /// Every route of the simulator. A layer wraps the routes added before it (and the
 /// fallback), not those added after: the key check covers everything but the
@@ -35,82 +29,31 @@ use crate::server::{Body, error};
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     let keyed = Router::new()
         .merge(crate::v0::routes(&shared))
-        .route(
-            "/v1/webhooks",
-            only(post(create_webhook).get(list_webhooks), not_allowed),
-        )
-        .route(
-            "/v1/webhooks/{webhook_id}",
-            only(get(get_webhook).delete(delete_webhook), not_allowed),
-        )
-        .route(
-            "/_sim/inboxes/{inbox_id}/messages",
-            only(post(receive), not_allowed),
-        )
-        .route(
-            "/_sim/events",
-            only(post(post_event).get(page_events), not_allowed),
-        )
-        .route(
-            "/_sim/chaos",
-            only(
-                post(post_chaos).get(get_chaos).delete(delete_chaos),
-                not_allowed,
-            ),
-        )
+        .merge(crate::v1::routes())
+        .merge(crate::control::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(shared.clone(), require_key));
     keyed
-        .route(
-            "/_sim/download/{inbox_id}/{message_id}/{part}",
-            any(download),
-        )
+        .merge(crate::control::downloads())
         // Signing up is how an agent gets its first key.
         .route(
             "/v0/agent/sign-up",
-            only(
-                post(crate::v0::agent::sign_up),
-                crate::v0::method_not_allowed,
-            ),
+            only(post(crate::v0::agent::sign_up), method_not_allowed),
         )
         .layer(middleware::map_response(counted))
-        .route("/v0", any(crate::server::agentmail_socket))
-        .route("/v1/ws", any(crate::server::simple_socket))
+        .route("/v0", any(crate::ws::agentmail_socket))
+        .route("/v1/ws", any(crate::ws::simple_socket))
         .with_state(shared.clone())
         .merge(shared.mounted.clone())
-}
-
-/// `methods`, and `refuse` for every other method, `HEAD` included (axum answers it
-/// with the `GET` route otherwise) and without an `Allow` header: the simulator's
-/// 405s have always been the bare error body.
-pub(crate) fn only<S>(methods: MethodRouter<S>, refuse: fn() -> Response<Body>) -> MethodRouter<S>
-where
-    S: Clone + Send + Sync + 'static,
-{
-    let refuse = move || async move { refuse() };
-    methods.head(refuse).merge(any(refuse))
-}
-
-/// The 405 outside `/v0`.
-fn not_allowed() -> Response<Body> {
-    error(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "MethodNotAllowedError",
-        "method not allowed on this route",
-    )
 }
 
 /// The 404 for a path no route matches: in `/v0`'s shape under `/v0`.
 async fn not_found(method: Method, OriginalUri(uri): OriginalUri) -> Response<Body> {
     if under_v0(uri.path()) {
-        crate::v0::no_route(&method, uri.path())
+        no_route(&method, uri.path())
     } else {
         error(StatusCode::NOT_FOUND, "NotFoundError", "no such route")
     }
-}
-
-fn under_v0(path: &str) -> bool {
-    path.trim_matches('/').split('/').next() == Some("v0")
 }
 
 /// The 401 unless the request carries an accepted key.
@@ -146,34 +89,6 @@ async fn counted(response: axum::response::Response) -> axum::response::Response
     let status = response.status().as_u16().to_string();
     metrics::counter!("mailwire_sim_requests_total", "status" => status).increment(1);
     response
-}
-
-/// The path's parameters, percent-decoded by axum: an escape that is not one is kept
-/// as it is (`%zz`, a lone `%`). A parameter that is not UTF-8 once decoded (`%ff`)
-/// is a 400 in the route's error shape.
-#[derive(Debug)]
-pub(crate) struct Params<T>(pub(crate) T);
-
-impl<S, T> FromRequestParts<S> for Params<T>
-where
-    S: Send + Sync,
-    T: DeserializeOwned + Send,
-{
-    type Rejection = Response<Body>;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        match Path::<T>::from_request_parts(parts, state).await {
-            Ok(Path(params)) => Ok(Params(params)),
-            Err(rejected) => {
-                let message = rejected.body_text();
-                Err(if under_v0(parts.uri.path()) {
-                    crate::v0::validation(&message)
-                } else {
-                    invalid(&message)
-                })
-            }
-        }
-    }
 }
 
 #[cfg(test)]

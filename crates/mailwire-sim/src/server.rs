@@ -1,6 +1,6 @@
 //! The listener, TLS and HTTP; the routes are [`crate::routes::router`]'s. WebSocket
-//! paths are HTTP upgrades on the same port as everything else, so REST routes can
-//! sit beside them.
+//! paths are HTTP upgrades on the same port as everything else (see [`crate::ws`]),
+//! so REST routes can sit beside them.
 
 use std::io;
 use std::net::SocketAddr;
@@ -8,29 +8,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Extension, OriginalUri, State};
-use bytes::Bytes;
-use http_body_util::Full;
+use axum::extract::OriginalUri;
 use hyper::body::Incoming;
-use hyper::header::{self, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode, Uri};
+use hyper::{Request, Uri};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::Role;
 use tower::ServiceExt as _;
 
+use crate::Shared;
 use crate::faults::{Control, killed};
-use crate::{Shared, ws};
-
-/// The body of every non-upgrade answer.
-pub(crate) type Body = Full<Bytes>;
+use crate::http::BodyTimeout;
 
 /// How long a client may take over its TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -118,10 +110,6 @@ where
     }
 }
 
-/// How long a request body may take to arrive, carried to the handlers.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct BodyTimeout(pub(crate) Duration);
-
 /// The request with its path's leading and trailing slashes folded
 /// (`/v1/webhooks/` is `/v1/webhooks`), as the routes have always matched, and the
 /// path as sent kept for the 404's message ([`OriginalUri`]). The WebSocket paths
@@ -146,99 +134,4 @@ fn canonical<B>(mut req: Request<B>) -> Request<B> {
         *req.uri_mut() = folded;
     }
     req
-}
-
-/// `/v0`: AgentMail's WebSocket.
-pub(crate) async fn agentmail_socket(
-    State(shared): State<Arc<Shared>>,
-    Extension(ctl): Extension<watch::Receiver<Control>>,
-    req: axum::extract::Request,
-) -> Response<Body> {
-    websocket(req, shared, ctl, false)
-}
-
-/// `/v1/ws`: the article's path; under its envelope, events flow from connect.
-pub(crate) async fn simple_socket(
-    State(shared): State<Arc<Shared>>,
-    Extension(ctl): Extension<watch::Receiver<Control>>,
-    req: axum::extract::Request,
-) -> Response<Body> {
-    let stream = shared.hub.envelope() == mailwire_proto::Envelope::Simple;
-    websocket(req, shared, ctl, stream)
-}
-
-fn websocket<B>(
-    mut req: Request<B>,
-    shared: Arc<Shared>,
-    ctl: watch::Receiver<Control>,
-    stream: bool,
-) -> Response<Body> {
-    if shared.rest.websockets_down() {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "ServiceUnavailableError",
-            "the WebSocket gateway is down (chaos)",
-        );
-    }
-    let checked = shared.keys.check(&req);
-    shared.record_handshake(checked.is_ok());
-    if let Err(missing) = checked {
-        return crate::rest::unauthorized(missing);
-    }
-    let headers = req.headers();
-    let upgrade = headers
-        .get(header::UPGRADE)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
-    let version_ok = headers
-        .get(header::SEC_WEBSOCKET_VERSION)
-        .is_some_and(|v| v == "13");
-    let (true, true, Some(key)) = (upgrade, version_ok, headers.get(header::SEC_WEBSOCKET_KEY))
-    else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "ValidationError",
-            "expected a WebSocket upgrade (version 13)",
-        );
-    };
-    let accept = derive_accept_key(key.as_bytes());
-    // Streaming starts now, before the client sees the handshake answer: nothing
-    // published after its `open` can be missed.
-    let stream = stream.then(|| shared.hub.subscribe(None).1);
-    let on_upgrade = hyper::upgrade::on(&mut req);
-    let config = ws::server_config(&shared.settings);
-    tokio::spawn(async move {
-        match on_upgrade.await {
-            Ok(upgraded) => {
-                let socket = WebSocketStream::from_raw_socket(
-                    TokioIo::new(upgraded),
-                    Role::Server,
-                    Some(config),
-                )
-                .await;
-                ws::serve(socket, shared, ctl, stream).await;
-            }
-            Err(e) => tracing::debug!(error = %e, "WebSocket upgrade failed"),
-        }
-    });
-    let mut response = Response::new(Body::default());
-    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    let h = response.headers_mut();
-    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-    if let Ok(accept) = HeaderValue::from_str(&accept) {
-        h.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
-    }
-    response
-}
-
-/// An error answer in the service's JSON shape.
-pub(crate) fn error(status: StatusCode, name: &str, message: &str) -> Response<Body> {
-    let body = serde_json::json!({ "name": name, "message": message }).to_string();
-    let mut response = Response::new(Body::new(Bytes::from(body)));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
 }

@@ -20,8 +20,12 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::{Extension, State};
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
+use hyper::header::{self, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
 use mailwire_proto::{
     ClientFrame, ErrorFrame, Event, EventType, ServerFrame, Subscribe, Subscribed,
 };
@@ -30,10 +34,12 @@ use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use crate::faults::{Control, killed};
+use crate::http::{Body, error, unauthorized};
 use crate::hub::{Outgoing, Replay};
 use crate::{Settings, Shared};
 
@@ -394,6 +400,89 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             Outgoing::Raw(bytes) => self.feed(message(bytes)).await,
         }
     }
+}
+
+/// `/v0`: AgentMail's WebSocket.
+pub(crate) async fn agentmail_socket(
+    State(shared): State<Arc<Shared>>,
+    Extension(ctl): Extension<watch::Receiver<Control>>,
+    req: axum::extract::Request,
+) -> Response<Body> {
+    websocket(req, shared, ctl, false)
+}
+
+/// `/v1/ws`: the article's path; under its envelope, events flow from connect.
+pub(crate) async fn simple_socket(
+    State(shared): State<Arc<Shared>>,
+    Extension(ctl): Extension<watch::Receiver<Control>>,
+    req: axum::extract::Request,
+) -> Response<Body> {
+    let stream = shared.hub.envelope() == mailwire_proto::Envelope::Simple;
+    websocket(req, shared, ctl, stream)
+}
+
+fn websocket<B>(
+    mut req: Request<B>,
+    shared: Arc<Shared>,
+    ctl: watch::Receiver<Control>,
+    stream: bool,
+) -> Response<Body> {
+    if shared.rest.websockets_down() {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailableError",
+            "the WebSocket gateway is down (chaos)",
+        );
+    }
+    let checked = shared.keys.check(&req);
+    shared.record_handshake(checked.is_ok());
+    if let Err(missing) = checked {
+        return unauthorized(missing);
+    }
+    let headers = req.headers();
+    let upgrade = headers
+        .get(header::UPGRADE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
+    let version_ok = headers
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .is_some_and(|v| v == "13");
+    let (true, true, Some(key)) = (upgrade, version_ok, headers.get(header::SEC_WEBSOCKET_KEY))
+    else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "ValidationError",
+            "expected a WebSocket upgrade (version 13)",
+        );
+    };
+    let accept = derive_accept_key(key.as_bytes());
+    // Streaming starts now, before the client sees the handshake answer: nothing
+    // published after its `open` can be missed.
+    let stream = stream.then(|| shared.hub.subscribe(None).1);
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    let config = server_config(&shared.settings);
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                let socket = WebSocketStream::from_raw_socket(
+                    TokioIo::new(upgraded),
+                    Role::Server,
+                    Some(config),
+                )
+                .await;
+                serve(socket, shared, ctl, stream).await;
+            }
+            Err(e) => tracing::debug!(error = %e, "WebSocket upgrade failed"),
+        }
+    });
+    let mut response = Response::new(Body::default());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = response.headers_mut();
+    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    if let Ok(accept) = HeaderValue::from_str(&accept) {
+        h.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+    }
+    response
 }
 
 #[cfg(test)]

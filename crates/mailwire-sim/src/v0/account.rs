@@ -10,15 +10,11 @@ use hyper::Response;
 use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
 
-use super::{Ids, Query, ok, only, page};
+use super::{Ids, only};
 use crate::Shared;
+use crate::http::{Body, Params, Query, Refusal, ok, page};
+use crate::keys::ORGANIZATION;
 use crate::mail::InboxEvent;
-use crate::rest::Refusal;
-use crate::routes::Params;
-use crate::server::Body;
-
-/// The simulator's one organization: every API key it accepts is one of its keys.
-pub(crate) const ORGANIZATION: &str = "org_mailwire_dev";
 
 pub(super) fn routes() -> Router<Arc<Shared>> {
     Router::new()
@@ -57,7 +53,7 @@ async fn organization(State(shared): State<Arc<Shared>>) -> Response<Body> {
 }
 
 /// The credential's scope: a key created through the API says its own.
-async fn me(req: crate::rest::Req) -> Response<Body> {
+async fn me(req: crate::http::Req) -> Response<Body> {
     let mut v = json!({
         "scope_type": "organization",
         "scope_id": ORGANIZATION,

@@ -15,13 +15,11 @@ use hyper::{Response, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::account::ORGANIZATION;
-use super::{api_error, json_body, ok, refusal, validation};
 use crate::Shared;
+use crate::http::{Body, Refusal, Req, api_error, json_body, ok, refusal, validation};
+use crate::keys::ORGANIZATION;
 use crate::keys::{KeyScope, SignUp};
 use crate::message::{IncomingEmail, check_address};
-use crate::rest::{Refusal, Req};
-use crate::server::Body;
 
 /// How many codes may be tried.
 const ATTEMPTS: u32 = 10;

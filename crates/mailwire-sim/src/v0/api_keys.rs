@@ -14,13 +14,14 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use time::format_description::well_known::Rfc3339;
 
-use super::{Ids, Query, api_error, json_body, no_content, not_found, ok, only, page, refusal};
+use super::{Ids, only};
 use crate::Shared;
+use crate::http::{
+    Body, Params, Query, Refusal, Req, api_error, json_body, no_content, not_found, ok, page,
+    refusal,
+};
 use crate::keys::{Created, KeyScope};
 use crate::mail::Mail;
-use crate::rest::{Refusal, Req};
-use crate::routes::Params;
-use crate::server::Body;
 
 #[derive(Deserialize)]
 struct CreateKey {

@@ -21,18 +21,17 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::idempotency::{self, Key};
+use super::idempotency;
 use super::messages::{self, SendBody, base_url};
-use super::{
-    Ids, JsonBody, Query, check_labels, no_content, not_found, ok, only, page, refusal, validation,
-};
+use super::{Ids, check_labels, only};
 use crate::Shared;
 use crate::draft::{Draft, File, Kind};
+use crate::http::{
+    Body, JsonBody, Params, Query, Refusal, Req, no_content, not_found, ok, page, refusal,
+    validation,
+};
 use crate::mail::{Mail, Stored};
 use crate::message::{NewAttachment, check_address, decode_attachment, one_or_many};
-use crate::rest::{Refusal, Req};
-use crate::routes::Params;
-use crate::server::Body;
 
 #[derive(Deserialize, Default)]
 struct CreateBody {
@@ -447,9 +446,9 @@ async fn send(
     Params(ids): Params<Ids>,
     req: Req,
 ) -> Result<Response<Body>, Refusal> {
-    let key = Key::of(req.headers(), shared.keys.owner(&req))?;
+    let key = idempotency::key_of(req.headers(), shared.keys.owner(&req))?;
     let body = JsonBody::read(req, &[]).await?;
-    let request = idempotency::Request {
+    let request = crate::idempotency::Request {
         endpoint: "drafts/send",
         inbox: ids.inbox().to_ascii_lowercase(),
         parent: Some(ids.draft().to_owned()),
@@ -461,9 +460,9 @@ async fn send(
         let mut mail = shared.mail();
         // A retry gets the first answer: the draft is gone by then.
         if let Some(key) = &key
-            && let Some(answer) = mail.idempotency.answer(key, &request)
+            && let Some(replay) = mail.idempotency.answer(key, &request)
         {
-            return Ok(answer);
+            return Ok(idempotency::replay(replay));
         }
         let stored = send_draft(&mut mail, ids.inbox(), ids.draft(), &labels)?;
         let answer =

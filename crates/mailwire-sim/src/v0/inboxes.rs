@@ -9,14 +9,13 @@ use axum::routing::get;
 use hyper::{Response, StatusCode};
 use serde::Deserialize;
 
-use super::{
-    Ids, JsonBody, Query, Scope, api_error, json_body, no_content, not_found, ok, only, page,
-};
+use super::{Ids, Scope, only};
 use crate::Shared;
+use crate::http::{
+    Body, JsonBody, Params, Query, Refusal, Req, api_error, json_body, no_content, not_found, ok,
+    page,
+};
 use crate::mail::{DEFAULT_DOMAIN, DEFAULT_POD, Inbox};
-use crate::rest::{Refusal, Req};
-use crate::routes::Params;
-use crate::server::Body;
 
 #[derive(Deserialize)]
 struct CreateInbox {
@@ -101,12 +100,12 @@ async fn create(
         .unwrap_or_else(|| crate::ids::new("inbox").replace('_', "-")[..18].to_owned());
     let domain = body.domain.unwrap_or_else(|| DEFAULT_DOMAIN.to_owned());
     if !valid_local_part(&username) {
-        return Ok(super::validation(&format!(
+        return Ok(crate::http::validation(&format!(
             "username: {username:?} is not a valid local part"
         )));
     }
     if domain.is_empty() || !domain.contains('.') || domain.contains(['@', ' ', '/']) {
-        return Ok(super::validation(&format!(
+        return Ok(crate::http::validation(&format!(
             "domain: {domain:?} is not a domain"
         )));
     }
@@ -119,14 +118,14 @@ async fn create(
         .pod_id
         .clone()
         .unwrap_or_else(|| crate::mail::DEFAULT_POD.to_owned());
-    let ours = |d: &super::domains::Domain| {
+    let ours = |d: &crate::domain::Domain| {
         d.verified
             && d.pod_id.as_ref().is_none_or(|p| *p == pod)
             && (d.domain == domain
                 || (d.subdomains_enabled && domain.ends_with(&format!(".{}", d.domain))))
     };
     if domain != DEFAULT_DOMAIN && !mail.domains.iter().any(ours) {
-        return Ok(super::validation(&format!(
+        return Ok(crate::http::validation(&format!(
             "domain: {domain:?} is not a verified domain of the organization (add it with POST /v0/domains, then verify it)"
         )));
     }
@@ -182,7 +181,7 @@ async fn update(
         .as_ref()
         .is_some_and(|m| m.as_ref().is_some_and(|m| m.is_empty()))
     {
-        return Ok(super::validation(
+        return Ok(crate::http::validation(
             "metadata: an empty object is refused: send null to clear the metadata",
         ));
     }

@@ -14,15 +14,16 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
 
-use super::account::ORGANIZATION;
-use super::{Ids, Query, json_body, no_content, not_found, ok, only, page, refusal, validation};
+use super::{Ids, only};
 use crate::Shared;
+use crate::http::{
+    Body, Params, Query, Refusal, Req, json_body, no_content, not_found, ok, page, refusal,
+    validation,
+};
+use crate::keys::ORGANIZATION;
 use crate::lists::{DIRECTIONS, Entry, ListScope, TYPES};
 use crate::mail::Mail;
 use crate::message::check_address;
-use crate::rest::{Refusal, Req};
-use crate::routes::Params;
-use crate::server::Body;
 
 #[derive(Deserialize)]
 struct CreateEntry {

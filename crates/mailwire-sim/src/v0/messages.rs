@@ -11,18 +11,15 @@ use mailwire_proto::{Address, Message};
 use serde::Deserialize;
 use time::Duration;
 
-use super::idempotency::{self, Key};
-use super::query::MESSAGE_FILTERS;
-use super::{
-    Ids, JsonBody, Query, check_labels, json_body, no_content, not_found, ok, only, page_of,
-    validation,
-};
+use super::idempotency;
+use super::{Ids, check_labels, only};
 use crate::Shared;
+use crate::http::{
+    Body, JsonBody, MESSAGE_FILTERS, Params, Query, Refusal, Req, json_body, no_content, not_found,
+    ok, page_of, validation,
+};
 use crate::mail::{Mail, Stored, message_item};
 use crate::message::{Compose, EmailError, NewAttachment, one_or_many};
-use crate::rest::{Refusal, Req};
-use crate::routes::Params;
-use crate::server::Body;
 
 /// The body of send, reply, reply-all and forward.
 #[derive(Deserialize, Default)]
@@ -74,7 +71,7 @@ impl BatchBody {
     /// At least one id, at most `max`, none twice.
     fn check(&self, max: usize) -> Result<(), Refusal> {
         let ids = &self.message_ids;
-        let refused = |m: String| Err(super::refusal(validation(&m)));
+        let refused = |m: String| Err(crate::http::refusal(validation(&m)));
         if ids.is_empty() {
             return refused("message_ids: at least one id".into());
         }
@@ -259,7 +256,7 @@ pub(super) fn check_send_lists(mail: &Mail, c: &Compose) -> Result<(), Refusal> 
         .chain(c.bcc.iter())
         .find(|r| !mail.listed_ok("send", &c.inbox, r));
     match refused {
-        Some(r) => Err(super::refusal(super::api_error(
+        Some(r) => Err(crate::http::refusal(crate::http::api_error(
             StatusCode::FORBIDDEN,
             "MessageRejectedError",
             "message_rejected",
@@ -365,9 +362,9 @@ async fn send(
     parent_id: Option<&str>,
     kind: Kind,
 ) -> Result<Response<Body>, Refusal> {
-    let key = Key::of(req.headers(), shared.keys.owner(&req))?;
+    let key = idempotency::key_of(req.headers(), shared.keys.owner(&req))?;
     let body = JsonBody::read(req, &[]).await?;
-    let request = idempotency::Request {
+    let request = crate::idempotency::Request {
         endpoint: kind.endpoint(),
         inbox: inbox.to_ascii_lowercase(),
         parent: parent_id.map(str::to_owned),
@@ -376,15 +373,15 @@ async fn send(
     let mut body: SendBody = body.parse()?;
     body.attachments = crate::message::fetch_urls(body.attachments)
         .await
-        .map_err(|e| super::refusal(validation(&e.to_string())))?;
+        .map_err(|e| crate::http::refusal(validation(&e.to_string())))?;
     let (stored, answer) = {
         let mut mail = shared.mail();
         // A retry gets the first answer (and sends nothing), a key reused for another
         // request a 409: checked and kept under the lock the send stores under.
         if let Some(key) = &key
-            && let Some(answer) = mail.idempotency.answer(key, &request)
+            && let Some(replay) = mail.idempotency.answer(key, &request)
         {
-            return Ok(answer);
+            return Ok(idempotency::replay(replay));
         }
         let parent = match parent_id {
             Some(id) => match mail.message(inbox, id) {
@@ -394,13 +391,13 @@ async fn send(
             None => None,
         };
         let c = compose(&mail, inbox, parent.as_ref(), kind, body)
-            .map_err(|e| super::refusal(validation(&e.to_string())))?;
+            .map_err(|e| crate::http::refusal(validation(&e.to_string())))?;
         if c.to.is_empty() && c.cc.is_empty() && c.bcc.is_empty() {
             return Ok(validation("to: at least one recipient (to, cc or bcc)"));
         }
         check_send_lists(&mail, &c)?;
         let stored = crate::message::store(&mut mail, c)
-            .map_err(|e| super::refusal(validation(&e.to_string())))?;
+            .map_err(|e| crate::http::refusal(validation(&e.to_string())))?;
         let answer =
             serde_json::json!({ "message_id": stored.id(), "thread_id": stored.thread_id() });
         if let Some(key) = key {

@@ -22,31 +22,10 @@ use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
-use super::{Ids, Query, Scope, ok, only, refusal, validation};
+use super::{Ids, Scope, only};
 use crate::Shared;
-use crate::mail::Mail;
-use crate::rest::Refusal;
-use crate::routes::Params;
-use crate::server::Body;
-
-/// The event types counted.
-const EVENT_TYPES: [&str; 10] = [
-    "message.received",
-    "message.received.spam",
-    "message.received.blocked",
-    "message.received.unauthenticated",
-    "message.sent",
-    "message.delivered",
-    "message.bounced",
-    "message.complained",
-    "message.rejected",
-    "domain.verified",
-];
-
-/// The metric event type of a published event's type, when the metrics count it.
-pub(crate) fn kind(event_type: &str) -> Option<&'static str> {
-    EVENT_TYPES.iter().find(|k| **k == event_type).copied()
-}
+use crate::http::{Body, Params, Query, Refusal, ok, refusal, validation};
+use crate::mail::{METRIC_TYPES, Mail};
 
 /// `{prefix}/metrics/...`: `/v0`, a pod's or an inbox's path.
 pub(super) fn routes(prefix: &str) -> Router<Arc<Shared>> {
@@ -147,7 +126,7 @@ async fn events(
     query: Query,
 ) -> Result<Response<Body>, Refusal> {
     let range = Range::of(&query)?;
-    let wanted = types(&query, "event_types", &EVENT_TYPES)?;
+    let wanted = types(&query, "event_types", &METRIC_TYPES)?;
     let scope = ids.scope();
     let mail = shared.mail();
     let mut out = serde_json::Map::new();

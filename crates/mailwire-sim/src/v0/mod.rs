@@ -65,14 +65,14 @@ pub(crate) mod agent;
 mod api_keys;
 pub(crate) mod domains;
 mod drafts;
-pub(crate) mod idempotency;
+mod idempotency;
 mod inboxes;
 mod lists;
 mod messages;
 mod metrics;
 mod pods;
 mod public_keys;
-mod query;
+
 mod search;
 mod threads;
 mod webhooks;
@@ -82,17 +82,11 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::State;
 use axum::middleware::{self, Next};
-use hyper::{Method, Response, StatusCode};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::Shared;
+use crate::http::{Params, Refusal, Req, method_not_allowed, not_found, refusal, validation};
 use crate::mail::Mail;
-use crate::rest::{Refusal, Req, to_json};
-use crate::routes::Params;
-use crate::server::Body;
-
-pub(crate) use metrics::kind as metric_kind;
-pub(crate) use query::Query;
 
 /// Every route under `/v0`. Those below a pod or an inbox first check that it exists
 /// (and that the inbox is in the pod): a 404 for it comes before the 405 of a
@@ -163,7 +157,7 @@ async fn check_key(
 fn only(
     methods: axum::routing::MethodRouter<Arc<Shared>>,
 ) -> axum::routing::MethodRouter<Arc<Shared>> {
-    crate::routes::only(methods, method_not_allowed)
+    crate::http::only(methods, method_not_allowed)
 }
 
 /// The ids a `/v0` path names.
@@ -280,50 +274,6 @@ async fn check_scope(
     }
 }
 
-/// The 404 of a path no `/v0` route matches.
-pub(crate) fn no_route(method: &Method, path: &str) -> Response<Body> {
-    api_error(
-        StatusCode::NOT_FOUND,
-        "NotFoundError",
-        "not_found",
-        &format!("no route {method} {path}"),
-    )
-}
-
-/// An error in the service's shape: `{name, code, message}`.
-pub(crate) fn api_error(
-    status: StatusCode,
-    name: &str,
-    code: &str,
-    message: &str,
-) -> Response<Body> {
-    let mut body = serde_json::json!({ "name": name, "code": code, "message": message });
-    if status == StatusCode::BAD_REQUEST {
-        body["errors"] = serde_json::json!([{ "path": [], "message": message }]);
-    }
-    let mut response = to_json(status, &body);
-    *response.status_mut() = status;
-    response
-}
-
-pub(crate) fn not_found(what: &str) -> Response<Body> {
-    api_error(
-        StatusCode::NOT_FOUND,
-        "NotFoundError",
-        "not_found",
-        &format!("{what} not found"),
-    )
-}
-
-pub(crate) fn validation(message: &str) -> Response<Body> {
-    api_error(
-        StatusCode::BAD_REQUEST,
-        "ValidationError",
-        "validation_error",
-        message,
-    )
-}
-
 /// The labels the service sets on a message's lifecycle, which nobody else may add or
 /// remove: "Cannot add or remove system labels (sent, received, bounced, etc.)"
 /// (`threads.yml`, update), and the labels guide names them and the answer ("a request
@@ -356,21 +306,6 @@ pub(crate) fn check_labels(add: &[String], remove: &[String]) -> Result<(), Refu
     Ok(())
 }
 
-pub(crate) fn refusal(r: Response<Body>) -> Refusal {
-    Refusal::new(r)
-}
-
-/// A 2xx with no body, as the service answers deletes.
-pub(crate) fn no_content() -> Response<Body> {
-    let mut response = Response::new(Body::default());
-    *response.status_mut() = StatusCode::NO_CONTENT;
-    response
-}
-
-pub(crate) fn ok(value: &impl Serialize) -> Response<Body> {
-    to_json(StatusCode::OK, value)
-}
-
 /// Which inboxes a route covers.
 #[derive(Clone, Debug)]
 pub(crate) enum Scope {
@@ -398,86 +333,4 @@ impl Scope {
             Scope::Inbox(i) => i.eq_ignore_ascii_case(inbox),
         }
     }
-}
-
-/// One page of a sorted list, in the service's list shape.
-pub(crate) fn page<T: Serialize>(
-    key: &str,
-    items: Vec<T>,
-    query: &Query,
-) -> Result<Response<Body>, Refusal> {
-    page_of(key, items, query, query.limit()?)
-}
-
-/// One page of `limit` items at most.
-pub(crate) fn page_of<T: Serialize>(
-    key: &str,
-    items: Vec<T>,
-    query: &Query,
-    limit: usize,
-) -> Result<Response<Body>, Refusal> {
-    let offset = query.page_offset()?;
-    let total = items.len();
-    let page: Vec<T> = items.into_iter().skip(offset).take(limit).collect();
-    let end = offset + page.len();
-    let mut body = serde_json::Map::new();
-    body.insert("count".into(), page.len().into());
-    body.insert("limit".into(), limit.into());
-    if end < total {
-        body.insert("next_page_token".into(), query::page_token(end).into());
-    }
-    body.insert(
-        key.into(),
-        serde_json::to_value(&page).unwrap_or(serde_json::Value::Array(Vec::new())),
-    );
-    Ok(ok(&body))
-}
-
-/// The body of a JSON request, 400 in the service's shape when it is not one. An
-/// explicit `null` member is the member's absence ([`crate::rest::absent_nulls`]).
-pub(crate) async fn json_body<T: serde::de::DeserializeOwned>(req: Req) -> Result<T, Refusal> {
-    JsonBody::read(req, &[]).await?.parse()
-}
-
-/// A JSON request body, read, its `null` members left out (but those named
-/// `nullable`).
-#[derive(Debug)]
-pub(crate) struct JsonBody(serde_json::Value);
-
-fn invalid_body(e: serde_json::Error) -> Refusal {
-    refusal(validation(&format!("invalid body: {e}")))
-}
-
-impl JsonBody {
-    pub(crate) async fn read(req: Req, nullable: &[&str]) -> Result<JsonBody, Refusal> {
-        let body = crate::rest::read_body(req).await?;
-        // An optional body the client left out comes as nothing, or as `null`.
-        let body: &[u8] =
-            if body.iter().all(u8::is_ascii_whitespace) || body.trim_ascii() == b"null" {
-                b"{}"
-            } else {
-                &body
-            };
-        let value = serde_json::from_slice(body).map_err(invalid_body)?;
-        Ok(JsonBody(crate::rest::absent_nulls(value, nullable)))
-    }
-
-    pub(crate) fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, Refusal> {
-        T::deserialize(&self.0).map_err(invalid_body)
-    }
-
-    /// The body as read: two requests that differ only in spacing, member order or
-    /// `null` members have equal values.
-    pub(crate) fn value(&self) -> &serde_json::Value {
-        &self.0
-    }
-}
-
-pub(crate) fn method_not_allowed() -> Response<Body> {
-    api_error(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "MethodNotAllowedError",
-        "method_not_allowed",
-        "method not allowed on this route",
-    )
 }

@@ -9,12 +9,12 @@ use axum::routing::get;
 use hyper::{Response, StatusCode};
 use serde::Deserialize;
 
-use super::{Ids, Query, api_error, json_body, no_content, not_found, ok, only, page};
+use super::{Ids, only};
 use crate::Shared;
+use crate::http::{
+    Body, Params, Query, Refusal, Req, api_error, json_body, no_content, not_found, ok, page,
+};
 use crate::mail::Pod;
-use crate::rest::{Refusal, Req};
-use crate::routes::Params;
-use crate::server::Body;
 
 #[derive(Deserialize)]
 struct CreatePod {

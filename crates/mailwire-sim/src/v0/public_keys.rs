@@ -19,13 +19,14 @@ use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::{Ids, Query, api_error, no_content, not_found, ok, only, page, refusal, validation};
+use super::{Ids, only};
 use crate::Shared;
+use crate::http::{
+    Body, Params, Query, Refusal, Req, api_error, no_content, not_found, ok, page, refusal,
+    validation,
+};
 use crate::keys::{KeyScope, PublicKey};
 use crate::mail::Mail;
-use crate::rest::{Refusal, Req};
-use crate::routes::Params;
-use crate::server::Body;
 
 pub(super) fn routes() -> Router<Arc<Shared>> {
     const AT: &str = "/v0/api-keys/public-keys";
@@ -202,7 +203,7 @@ fn check_name(name: &str) -> Result<(), Refusal> {
 
 async fn create(State(shared): State<Arc<Shared>>, req: Req) -> Result<Response<Body>, Refusal> {
     let caller = req.extensions().get::<KeyScope>().cloned();
-    let body: CreateBody = super::json_body(req).await?;
+    let body: CreateBody = crate::http::json_body(req).await?;
     let (x, y, fingerprint) = check_jwk(body.public_key.as_ref())?;
     if let Some(name) = &body.name {
         check_name(name)?;
@@ -293,7 +294,7 @@ async fn rename(
     req: Req,
 ) -> Result<Response<Body>, Refusal> {
     let caller = req.extensions().get::<KeyScope>().cloned();
-    let body: RenameBody = super::json_body(req).await?;
+    let body: RenameBody = crate::http::json_body(req).await?;
     let name = body.name.unwrap_or_default();
     check_name(&name)?;
     let mut mail = shared.mail();

@@ -13,11 +13,8 @@ use std::collections::BTreeMap;
 use mailwire_proto::{Address, Message};
 use serde_json::{Value, json};
 
-use super::query::FILTERED_LIMIT;
-use super::{Query, page_of, refusal, validation};
+use crate::http::{Body, FILTERED_LIMIT, Query, Refusal, page_of, refusal, validation};
 use crate::mail::{Stored, message_item, thread_item};
-use crate::rest::Refusal;
-use crate::server::Body;
 use hyper::Response;
 
 /// How a message matched: its score and its fragments per field.

@@ -10,13 +10,13 @@ use hyper::{HeaderMap, Response};
 use mailwire_proto::Address;
 use serde::Deserialize;
 
-use super::query::THREAD_FILTERS;
-use super::{Ids, Query, Scope, check_labels, json_body, no_content, not_found, ok, only, page_of};
+use super::{Ids, Scope, check_labels, only};
 use crate::Shared;
+use crate::http::{
+    Body, Params, Query, Refusal, Req, THREAD_FILTERS, json_body, no_content, not_found, ok,
+    page_of,
+};
 use crate::mail::{Mail, Stored, thread_item};
-use crate::rest::{Refusal, Req};
-use crate::routes::Params;
-use crate::server::Body;
 
 #[derive(Deserialize)]
 struct UpdateBody {
@@ -117,7 +117,7 @@ fn thread_page(
     v["count"] = page.len().into();
     v["limit"] = limit.into();
     if start > 0 {
-        v["next_page_token"] = super::query::page_token(offset + page.len()).into();
+        v["next_page_token"] = crate::http::page_token(offset + page.len()).into();
     }
     v["messages"] = serde_json::to_value(page).unwrap_or_default();
     Ok(Some(v))

@@ -12,11 +12,11 @@ use mailwire_proto::EventType;
 use mailwire_webhook::Scheme;
 use serde::Deserialize;
 
-use super::{Ids, Query, Scope, json_body, no_content, not_found, ok, only, page, validation};
+use super::{Ids, Scope, only};
 use crate::Shared;
-use crate::rest::{Refusal, Req};
-use crate::routes::Params;
-use crate::server::Body;
+use crate::http::{
+    Body, Params, Query, Refusal, Req, json_body, no_content, not_found, ok, page, validation,
+};
 use crate::webhooks::{Webhook, WebhookSpec};
 
 /// The most inbox or pod ids one webhook may filter on (the definition's limit).
@@ -65,7 +65,7 @@ fn in_scope(webhook: &Webhook, scope: &Scope) -> bool {
 
 fn check_ids(field: &str, ids: Option<&Vec<String>>) -> Result<(), Refusal> {
     match ids {
-        Some(ids) if ids.len() > MAX_IDS => Err(super::refusal(validation(&format!(
+        Some(ids) if ids.len() > MAX_IDS => Err(crate::http::refusal(validation(&format!(
             "{field}: at most {MAX_IDS} ids"
         )))),
         _ => Ok(()),
@@ -77,7 +77,7 @@ fn check_ids(field: &str, ids: Option<&Vec<String>>) -> Result<(), Refusal> {
 /// `EventType::KNOWN`), are all there are.
 fn check_types(types: &[EventType]) -> Result<(), Refusal> {
     match types.iter().find(|t| matches!(t, EventType::Other(_))) {
-        Some(unknown) => Err(super::refusal(validation(&format!(
+        Some(unknown) => Err(crate::http::refusal(validation(&format!(
             "event_types: {:?} is not an event type",
             unknown.as_str()
         )))),
@@ -255,7 +255,7 @@ fn header_map(
     headers: &serde_json::Map<String, serde_json::Value>,
     base: &hyper::HeaderMap,
 ) -> Result<hyper::HeaderMap, Refusal> {
-    let refused = |m: String| super::refusal(validation(&m));
+    let refused = |m: String| crate::http::refusal(validation(&m));
     if headers.is_empty() {
         return Err(refused("headers: at least one header".into()));
     }

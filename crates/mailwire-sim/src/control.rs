@@ -1,55 +1,56 @@
-//! The handlers of the article's webhook registration under `/v1/webhooks` and of
-//! the simulator's own controls under `/_sim`, and what every handler shares: the
-//! service's error answers, and request bodies read up to [`MAX_BODY`] within the
-//! body timeout.
+//! The simulator's own controls under `/_sim`: an email arrives, a raw event is
+//! published, the retained events are paged, chaos is set, read and cleared; and the
+//! download links the API's `download_url`s point at.
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::State;
+use axum::routing::{any, post};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Limited};
 use hyper::header::{self, HeaderValue};
 use hyper::{Response, StatusCode};
 use mailwire_proto::Event;
-use serde::Serialize;
 
 use crate::Shared;
 use crate::chaos::Chaos;
-use crate::routes::Params;
-use crate::server::{Body, error};
-use crate::v0::Query;
-use crate::webhooks::WebhookSpec;
+use crate::http::{
+    Body, Params, Query, Req, error, invalid, json, not_allowed, only, parse, read_body, to_json,
+};
 
-/// A request as the handlers take it.
-pub(crate) type Req = axum::extract::Request;
+/// The routes under `/_sim` that need a key.
+pub(crate) fn routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route(
+            "/_sim/inboxes/{inbox_id}/messages",
+            only(post(receive), not_allowed),
+        )
+        .route(
+            "/_sim/events",
+            only(post(post_event).get(page_events), not_allowed),
+        )
+        .route(
+            "/_sim/chaos",
+            only(
+                post(post_chaos).get(get_chaos).delete(delete_chaos),
+                not_allowed,
+            ),
+        )
+}
 
-/// The largest request body read: 1 MiB.
-pub(crate) const MAX_BODY: usize = 1 << 20;
+/// The download links, which need no key (they stand for presigned URLs).
+pub(crate) fn downloads() -> Router<Arc<Shared>> {
+    Router::new().route(
+        "/_sim/download/{inbox_id}/{message_id}/{part}",
+        any(download),
+    )
+}
 
 /// The most events one `GET /_sim/events` page holds.
 const MAX_PAGE: usize = 1000;
 
-/// The service's 401, in its error shape.
-pub(crate) fn unauthorized(missing: bool) -> Response<Body> {
-    let (code, message) = if missing {
-        (
-            "missing_authorization",
-            "Missing API key: send it as Authorization: Bearer <api_key>",
-        )
-    } else {
-        ("unknown_api_key", "Unknown API key")
-    };
-    let body = serde_json::json!({
-        "name": "UnauthorizedError",
-        "code": code,
-        "message": message,
-        "docs": format!("https://docs.agentmail.to/errors#{code}"),
-    });
-    to_json(StatusCode::UNAUTHORIZED, &body)
-}
-
 /// `POST /_sim/inboxes/{inbox_id}/messages`: an email arrives.
-pub(crate) async fn receive(
+async fn receive(
     State(shared): State<Arc<Shared>>,
     Params(inbox): Params<String>,
     req: Req,
@@ -80,7 +81,7 @@ pub(crate) async fn receive(
 
 /// `GET /_sim/download/{inbox}/{message}/{attachment_id | raw}`: the bytes a
 /// download URL of the API points at.
-pub(crate) async fn download(
+async fn download(
     State(shared): State<Arc<Shared>>,
     Params((inbox, message, part)): Params<(String, String, String)>,
 ) -> Response<Body> {
@@ -133,166 +134,11 @@ fn bytes_of(bytes: Bytes, content_type: &str) -> Response<Body> {
     response
 }
 
-/// A JSON answer.
-pub(crate) fn json(status: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
-    let mut response = Response::new(Body::new(body.into()));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
-}
-
-/// A value as a JSON answer.
-pub(crate) fn to_json(status: StatusCode, value: &impl Serialize) -> Response<Body> {
-    match serde_json::to_vec(value) {
-        Ok(body) => json(status, body),
-        Err(_) => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "InternalError",
-            "could not encode the answer",
-        ),
-    }
-}
-
-pub(crate) fn invalid(message: &str) -> Response<Body> {
-    error(StatusCode::BAD_REQUEST, "ValidationError", message)
-}
-
-/// An answer sent instead of going on (boxed: it is the rare path).
-#[derive(Debug)]
-pub(crate) struct Refusal(Box<Response<Body>>);
-
-impl Refusal {
-    pub(crate) fn new(answer: Response<Body>) -> Refusal {
-        Refusal(Box::new(answer))
-    }
-
-    /// The answer to send.
-    pub(crate) fn answer(self) -> Response<Body> {
-        *self.0
-    }
-}
-
-impl axum::response::IntoResponse for Refusal {
-    fn into_response(self) -> axum::response::Response {
-        self.answer().into_response()
-    }
-}
-
-/// Reads the body, at most [`MAX_BODY`]: `Err` is the answer to send instead.
-pub(crate) async fn read_body(req: Req) -> Result<Bytes, Refusal> {
-    let timeout = req
-        .extensions()
-        .get::<crate::server::BodyTimeout>()
-        .map_or(std::time::Duration::from_secs(30), |t| t.0);
-    match tokio::time::timeout(timeout, read_body_now(req)).await {
-        Ok(read) => read,
-        Err(_) => Err(Refusal::new(error(
-            StatusCode::REQUEST_TIMEOUT,
-            "RequestTimeoutError",
-            "the request body did not arrive in time",
-        ))),
-    }
-}
-
-async fn read_body_now(req: Req) -> Result<Bytes, Refusal> {
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    let too_large = || {
-        Refusal::new(error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "PayloadTooLargeError",
-            "request body over 1 MiB",
-        ))
-    };
-    if declared.is_some_and(|n| n > MAX_BODY as u64) {
-        return Err(too_large());
-    }
-    match Limited::new(req.into_body(), MAX_BODY).collect().await {
-        Ok(body) => Ok(body.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
-        Err(_) => Err(Refusal::new(invalid("unreadable request body"))),
-    }
-}
-
-/// Parses a JSON body (an explicit `null` member being the member's absence, see
-/// [`absent_nulls`]): `Err` is the 400 to send.
-pub(crate) fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Refusal> {
-    let refuse = |e: serde_json::Error| Refusal::new(invalid(&format!("invalid JSON body: {e}")));
-    let value = serde_json::from_slice(body).map_err(refuse)?;
-    serde_json::from_value(absent_nulls(value, &[])).map_err(refuse)
-}
-
-/// A request body with every `null` member of its object left out: the fields of the
-/// service's request bodies are `optional<...>`, and an explicit `null` is their
-/// absence, whatever their type. The members named in `nullable` keep their `null`:
-/// those the definition makes `nullable<...>`, where it says something (clear this).
-pub(crate) fn absent_nulls(mut body: serde_json::Value, nullable: &[&str]) -> serde_json::Value {
-    if let serde_json::Value::Object(members) = &mut body {
-        members.retain(|name, value| !value.is_null() || nullable.contains(&name.as_str()));
-    }
-    body
-}
-
-pub(crate) async fn create_webhook(State(shared): State<Arc<Shared>>, req: Req) -> Response<Body> {
-    let spec: WebhookSpec = match read_body(req).await.and_then(|b| parse(&b)) {
-        Ok(spec) => spec,
-        Err(refused) => return refused.answer(),
-    };
-    match crate::publish::register(&shared, spec).await {
-        Ok(webhook) => to_json(StatusCode::OK, &webhook),
-        Err(e) => invalid(&e.to_string()),
-    }
-}
-
-pub(crate) async fn list_webhooks(State(shared): State<Arc<Shared>>) -> Response<Body> {
-    let webhooks: Vec<_> = shared
-        .rest
-        .webhooks
-        .all()
-        .iter()
-        .map(|r| r.view())
-        .collect();
-    to_json(
-        StatusCode::OK,
-        &serde_json::json!({ "count": webhooks.len(), "webhooks": webhooks }),
-    )
-}
-
-pub(crate) async fn get_webhook(
-    State(shared): State<Arc<Shared>>,
-    Params(id): Params<String>,
-) -> Response<Body> {
-    match shared.rest.webhooks.get(&id) {
-        Some(route) => to_json(StatusCode::OK, &route.view()),
-        None => error(StatusCode::NOT_FOUND, "NotFoundError", "no such webhook"),
-    }
-}
-
-pub(crate) async fn delete_webhook(
-    State(shared): State<Arc<Shared>>,
-    Params(id): Params<String>,
-) -> Response<Body> {
-    if crate::publish::unregister(&shared, &id) {
-        to_json(
-            StatusCode::OK,
-            &serde_json::json!({ "webhook_id": id, "deleted": true }),
-        )
-    } else {
-        error(StatusCode::NOT_FOUND, "NotFoundError", "no such webhook")
-    }
-}
-
 /// `POST /_sim/events`: the body is one event, in either envelope, emitted as given
 /// (re-encoded only when the simulator speaks the other envelope), written as
 /// JavaScript's `JSON.stringify(JSON.parse(body))` writes it, so that handlers that
 /// rebuild the body that way (the article's) see the very bytes that were signed.
-pub(crate) async fn post_event(State(shared): State<Arc<Shared>>, req: Req) -> Response<Body> {
+async fn post_event(State(shared): State<Arc<Shared>>, req: Req) -> Response<Body> {
     let body = match read_body(req).await {
         Ok(body) => body,
         Err(refused) => return refused.answer(),
@@ -312,7 +158,7 @@ pub(crate) async fn post_event(State(shared): State<Arc<Shared>>, req: Req) -> R
 
 /// `GET /_sim/events?after=evt_..&limit=N`: retained events after `after` (from the
 /// oldest retained without it), oldest first. 410 when `after` is not retained.
-pub(crate) async fn page_events(State(shared): State<Arc<Shared>>, query: Query) -> Response<Body> {
+async fn page_events(State(shared): State<Arc<Shared>>, query: Query) -> Response<Body> {
     let mut after = None;
     let mut limit = 100;
     for (key, value) in query.pairs() {
@@ -353,7 +199,7 @@ pub(crate) async fn page_events(State(shared): State<Arc<Shared>>, query: Query)
     json(StatusCode::OK, out)
 }
 
-pub(crate) async fn post_chaos(State(shared): State<Arc<Shared>>, req: Req) -> Response<Body> {
+async fn post_chaos(State(shared): State<Arc<Shared>>, req: Req) -> Response<Body> {
     let chaos: Chaos = match read_body(req).await.and_then(|b| parse(&b)) {
         Ok(chaos) => chaos,
         Err(refused) => return refused.answer(),
@@ -378,11 +224,11 @@ pub(crate) async fn post_chaos(State(shared): State<Arc<Shared>>, req: Req) -> R
     chaos_view(&shared)
 }
 
-pub(crate) async fn get_chaos(State(shared): State<Arc<Shared>>) -> Response<Body> {
+async fn get_chaos(State(shared): State<Arc<Shared>>) -> Response<Body> {
     chaos_view(&shared)
 }
 
-pub(crate) async fn delete_chaos(State(shared): State<Arc<Shared>>) -> Response<Body> {
+async fn delete_chaos(State(shared): State<Arc<Shared>>) -> Response<Body> {
     shared.rest.chaos.set(None);
     chaos_view(&shared)
 }

@@ -9,8 +9,8 @@ use hyper::http::request::Parts;
 use mailwire_proto::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use super::Refusal;
 use super::{refusal, validation};
-use crate::rest::Refusal;
 
 /// The default page size, and the largest one asked for.
 const DEFAULT_LIMIT: usize = 100;
