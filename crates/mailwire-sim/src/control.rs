@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
-use axum::routing::{any, post};
+use axum::routing::{any, get, post};
 use bytes::Bytes;
 use hyper::header::{self, HeaderValue};
 use hyper::{Response, StatusCode};
@@ -35,6 +35,14 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
                 post(post_chaos).get(get_chaos).delete(delete_chaos),
                 not_allowed,
             ),
+        )
+        .route(
+            "/_sim/webhooks/{webhook_id}/deliveries",
+            only(get(deliveries), not_allowed),
+        )
+        .route(
+            "/_sim/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
+            only(post(redeliver), not_allowed),
         )
 }
 
@@ -239,4 +247,44 @@ fn chaos_view(shared: &Shared) -> Response<Body> {
         StatusCode::OK,
         &serde_json::json!({ "chaos": chaos.as_deref(), "stats": shared.rest.chaos.stats() }),
     )
+}
+
+/// `GET /_sim/webhooks/{webhook_id}/deliveries?limit=N`: the webhook's last
+/// deliveries (200 kept), newest first, each with its attempts: status, latency,
+/// the answer's body (4 KiB), the next attempt's time.
+async fn deliveries(
+    State(shared): State<Arc<Shared>>,
+    Params(webhook): Params<String>,
+    query: Query,
+) -> Response<Body> {
+    let limit = match query.get("limit").map(str::parse::<usize>) {
+        None => 50,
+        Some(Ok(n)) if (1..=MAX_PAGE).contains(&n) => n,
+        Some(_) => return invalid("limit must be a number from 1 to 1000"),
+    };
+    let Some(route) = shared.rest.webhooks.get(&webhook) else {
+        return error(StatusCode::NOT_FOUND, "NotFoundError", "no such webhook");
+    };
+    to_json(
+        StatusCode::OK,
+        &serde_json::json!({ "deliveries": route.deliveries(limit) }),
+    )
+}
+
+/// `POST /_sim/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver`: the
+/// delivery's event delivered again, as a new delivery (202 with its id).
+async fn redeliver(
+    State(shared): State<Arc<Shared>>,
+    Params((webhook, delivery)): Params<(String, String)>,
+) -> Response<Body> {
+    let Some(route) = shared.rest.webhooks.get(&webhook) else {
+        return error(StatusCode::NOT_FOUND, "NotFoundError", "no such webhook");
+    };
+    match shared.rest.dispatcher.redeliver(&route, &delivery) {
+        Some(id) => to_json(
+            StatusCode::ACCEPTED,
+            &serde_json::json!({ "delivery_id": id }),
+        ),
+        None => error(StatusCode::NOT_FOUND, "NotFoundError", "no such delivery"),
+    }
 }

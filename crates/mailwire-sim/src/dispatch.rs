@@ -3,13 +3,14 @@
 //! chaos, deliveries to `http://` endpoints go through the [relay](crate::relay),
 //! which fails attempts as the seed says.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use mailwire_proto::Event;
-use mailwire_webhook_sender::{Endpoint, Outcome, WebhookSender};
+use mailwire_webhook_sender::{Attempt, Endpoint, Outcome, WebhookSender};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
@@ -43,14 +44,150 @@ impl WebhookStats {
     }
 }
 
+/// How many deliveries of each webhook its log keeps, the newest.
+const KEPT_DELIVERIES: usize = 200;
+
+/// How much of an answer's body the log keeps.
+const KEPT_ANSWER: usize = 4096;
+
 /// One delivery to make.
 struct Job {
     id: String,
     body: Bytes,
     delay: Duration,
-    /// How many times the event is delivered, one after the other: more than one
-    /// when chaos duplicates it.
-    copies: u32,
+    /// The delivery's id in the log, per copy: more than one when chaos duplicates
+    /// the event, each copy delivered after the other.
+    deliveries: Vec<String>,
+}
+
+/// Where a delivery stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum DeliveryState {
+    /// Not tried yet.
+    Pending,
+    /// Tried and failed; another attempt comes.
+    Retrying,
+    /// Answered 2xx.
+    Delivered,
+    /// Ran out of attempts.
+    GaveUp,
+    /// The endpoint answered 410 Gone (or was disabled already).
+    Disabled,
+}
+
+/// One attempt, as the log keeps it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub(crate) struct AttemptRecord {
+    number: u32,
+    at: String,
+    status: Option<u16>,
+    error: Option<String>,
+    latency_ms: f64,
+    response_body: String,
+}
+
+/// One delivery of an event to a webhook, with its attempts: what a delivery
+/// console shows.
+#[derive(Clone, Debug, serde::Serialize)]
+pub(crate) struct DeliveryRecord {
+    delivery_id: String,
+    event_id: String,
+    event_type: String,
+    state: DeliveryState,
+    created_at: String,
+    next_attempt_at: Option<String>,
+    redelivery_of: Option<String>,
+    attempts: Vec<AttemptRecord>,
+    #[serde(skip)]
+    body: Bytes,
+}
+
+/// A webhook's deliveries, the newest last, [`KEPT_DELIVERIES`] at most.
+#[derive(Debug, Default)]
+struct DeliveryLog(Mutex<VecDeque<DeliveryRecord>>);
+
+impl DeliveryLog {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<DeliveryRecord>> {
+        // Every critical section is a push, a pop or a field update.
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Logs a new delivery, pending; its id.
+    fn open(&self, event_id: &str, body: &Bytes, redelivery_of: Option<String>) -> String {
+        let event_type = serde_json::from_slice::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| {
+                let t = v.get("event_type").or_else(|| v.get("type"))?;
+                t.as_str().map(str::to_owned)
+            })
+            .unwrap_or_default();
+        let id = crate::ids::new("dlv");
+        let mut log = self.lock();
+        if log.len() == KEPT_DELIVERIES {
+            log.pop_front();
+        }
+        log.push_back(DeliveryRecord {
+            delivery_id: id.clone(),
+            event_id: event_id.to_owned(),
+            event_type,
+            state: DeliveryState::Pending,
+            created_at: crate::ids::now_rfc3339(),
+            next_attempt_at: None,
+            redelivery_of,
+            attempts: Vec::new(),
+            body: body.clone(),
+        });
+        id
+    }
+
+    fn update(&self, id: &str, f: impl FnOnce(&mut DeliveryRecord)) {
+        if let Some(d) = self.lock().iter_mut().rev().find(|d| d.delivery_id == id) {
+            f(d);
+        }
+    }
+
+    /// Logs one attempt of delivery `id`.
+    fn attempted(&self, id: &str, a: &Attempt<'_>) {
+        let now = time::OffsetDateTime::now_utc();
+        let at = |t: time::OffsetDateTime| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default()
+        };
+        let answer = &a.response[..a.response.len().min(KEPT_ANSWER)];
+        let record = AttemptRecord {
+            number: a.attempt,
+            at: at(now - a.latency),
+            status: a.status.map(|s| s.as_u16()),
+            error: a.failure.map(|f| f.to_string()),
+            latency_ms: a.latency.as_secs_f64() * 1000.0,
+            response_body: String::from_utf8_lossy(answer).into_owned(),
+        };
+        let next = a.retry_in.map(|wait| at(now + wait));
+        self.update(id, |d| {
+            d.attempts.push(record);
+            d.state = if a.failure.is_none() {
+                DeliveryState::Delivered
+            } else if next.is_some() {
+                DeliveryState::Retrying
+            } else {
+                d.state
+            };
+            d.next_attempt_at = next;
+        });
+    }
+
+    /// Logs how delivery `id` ended.
+    fn ended(&self, id: &str, outcome: &Outcome) {
+        self.update(id, |d| {
+            d.next_attempt_at = None;
+            d.state = match outcome {
+                Outcome::Delivered { .. } => DeliveryState::Delivered,
+                Outcome::Disabled { .. } => DeliveryState::Disabled,
+                _ => DeliveryState::GaveUp,
+            };
+        });
+    }
 }
 
 /// A registered webhook with its endpoint(s) and queue.
@@ -62,9 +199,15 @@ pub(crate) struct Route {
     relayed: Option<Endpoint>,
     queue: mpsc::UnboundedSender<Job>,
     worker: JoinHandle<()>,
+    log: Arc<DeliveryLog>,
 }
 
 impl Route {
+    /// Its last deliveries, newest first, `limit` at most.
+    pub(crate) fn deliveries(&self, limit: usize) -> Vec<DeliveryRecord> {
+        self.log.lock().iter().rev().take(limit).cloned().collect()
+    }
+
     /// The webhook as it is now (`enabled` follows the endpoint).
     pub(crate) fn view(&self) -> Webhook {
         let mut webhook = self.webhook().clone();
@@ -165,7 +308,14 @@ impl Dispatcher {
         relayed: Option<Endpoint>,
     ) -> Route {
         let (queue, rx) = mpsc::unbounded_channel();
-        let worker = tokio::spawn(worker(self.clone(), endpoint.clone(), relayed.clone(), rx));
+        let log = Arc::new(DeliveryLog::default());
+        let worker = tokio::spawn(worker(
+            self.clone(),
+            endpoint.clone(),
+            relayed.clone(),
+            log.clone(),
+            rx,
+        ));
         Route {
             id: webhook.webhook_id.clone(),
             webhook: Mutex::new(webhook),
@@ -173,7 +323,32 @@ impl Dispatcher {
             relayed,
             queue,
             worker,
+            log,
         }
+    }
+
+    /// Delivers the event of `route`'s delivery `delivery_id` again, as a new
+    /// delivery (whatever the first one's end): the new delivery's id, `None` when
+    /// the log does not hold `delivery_id`.
+    pub(crate) fn redeliver(&self, route: &Route, delivery_id: &str) -> Option<String> {
+        let (event_id, body) = {
+            let log = route.log.lock();
+            let d = log.iter().find(|d| d.delivery_id == delivery_id)?;
+            (d.event_id.clone(), d.body.clone())
+        };
+        let id = route
+            .log
+            .open(&event_id, &body, Some(delivery_id.to_owned()));
+        let job = Job {
+            id: event_id,
+            body,
+            delay: Duration::ZERO,
+            deliveries: vec![id.clone()],
+        };
+        if route.queue.send(job).is_ok() {
+            self.stats.send_modify(|s| s.queued += 1);
+        }
+        Some(id)
     }
 
     /// Queues `event` for every route that wants it; `pod` is the pod of its inbox.
@@ -185,7 +360,7 @@ impl Dispatcher {
         chaos: Option<&Chaos>,
     ) {
         for route in routes.iter().filter(|r| r.wants(event, pod)) {
-            let copies = match chaos {
+            let copies: u32 = match chaos {
                 Some(c) if c.duplicate(event.id()) => {
                     bump(&self.chaos.webhook_duplicates);
                     2
@@ -196,11 +371,14 @@ impl Dispatcher {
             // The copies go one after the other, as a service re-sending a delivery
             // does: the relay then counts each copy's attempts on its own, so chaos
             // stays deterministic under a seed.
+            let deliveries = (0..copies)
+                .map(|_| route.log.open(event.id(), event.raw(), None))
+                .collect();
             let job = Job {
                 id: event.id().to_owned(),
                 body: event.raw().clone(),
                 delay,
-                copies,
+                deliveries,
             };
             if route.queue.send(job).is_ok() {
                 self.stats.send_modify(|s| s.queued += u64::from(copies));
@@ -239,6 +417,7 @@ async fn worker(
     dispatcher: Arc<Dispatcher>,
     direct: Endpoint,
     relayed: Option<Endpoint>,
+    log: Arc<DeliveryLog>,
     mut rx: mpsc::UnboundedReceiver<Job>,
 ) {
     let slots = Arc::new(Semaphore::new(IN_FLIGHT_PER_WEBHOOK));
@@ -264,20 +443,23 @@ async fn worker(
             _ => direct.clone(),
         };
         let dispatcher = dispatcher.clone();
+        let log = log.clone();
         deliveries.spawn(async move {
             if !job.delay.is_zero() {
                 tokio::time::sleep(job.delay).await;
             }
-            for _ in 0..job.copies {
+            for delivery in &job.deliveries {
                 let outcome = dispatcher
                     .sender
-                    .send_observed(&endpoint, &job.id, job.body.clone(), |failed| {
+                    .send_watched(&endpoint, &job.id, job.body.clone(), |attempt| {
+                        log.attempted(delivery, attempt);
                         // The last attempt is counted from the outcome.
-                        if failed.retry_in.is_some() {
+                        if attempt.failure.is_some() && attempt.retry_in.is_some() {
                             count_attempt("failed");
                         }
                     })
                     .await;
+                log.ended(delivery, &outcome);
                 count_last_attempt(&outcome);
                 if !outcome.is_delivered() {
                     tracing::info!(id = %job.id, endpoint = %endpoint.uri(), ?outcome, "webhook not delivered");

@@ -46,6 +46,6 @@ mod sender;
 
 pub use endpoint::Endpoint;
 pub use error::SenderError;
-pub use outcome::{FailedAttempt, Failure, Outcome};
+pub use outcome::{Attempt, FailedAttempt, Failure, Outcome};
 pub use schedule::{Jitter, STANDARD_SCHEDULE, full_jitter};
 pub use sender::{SenderBuilder, WebhookSender};

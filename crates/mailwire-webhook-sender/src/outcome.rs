@@ -61,6 +61,28 @@ pub struct FailedAttempt<'a> {
     pub retry_in: Option<std::time::Duration>,
 }
 
+/// One attempt of a delivery, whatever its end, as
+/// [`WebhookSender::send_watched`](crate::WebhookSender::send_watched) reports it:
+/// what a delivery console shows of each try.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Attempt<'a> {
+    /// Its number within the delivery (1 = the first try).
+    pub attempt: u32,
+    /// The status the endpoint answered; `None` when it gave no answer.
+    pub status: Option<StatusCode>,
+    /// Why it failed; `None` for a 2xx.
+    pub failure: Option<&'a Failure>,
+    /// From the request's start to the answer's end (or the failure).
+    pub latency: std::time::Duration,
+    /// The answer's body, its first 64 KiB (empty without an answer, or when the
+    /// answer was longer).
+    pub response: &'a [u8],
+    /// When the next attempt comes; `None` when there is none (delivered, given
+    /// up, or the endpoint disabled).
+    pub retry_in: Option<std::time::Duration>,
+}
+
 /// Why one attempt failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

@@ -15,7 +15,7 @@ use mailwire_webhook::{Clock, SystemClock, new_message_id};
 use rustls_pki_types::CertificateDer;
 
 use crate::schedule::{Retry, STANDARD_SCHEDULE, full_jitter};
-use crate::{Endpoint, FailedAttempt, Failure, Jitter, Outcome, SenderError};
+use crate::{Attempt, Endpoint, FailedAttempt, Failure, Jitter, Outcome, SenderError};
 
 /// Unix seconds for the signature timestamp; injectable for tests.
 type UnixClock = Arc<dyn Clock + Send + Sync>;
@@ -114,6 +114,46 @@ impl WebhookSender {
         body: Bytes,
         mut observe: impl FnMut(&FailedAttempt<'_>) + Send,
     ) -> Outcome {
+        self.send_watched(endpoint, event_id, body, |a| {
+            // Failures that a next attempt could mend: not a 410 (the endpoint is
+            // disabled) nor a message that cannot be signed.
+            let Some(failure) = a.failure else { return };
+            if matches!(
+                failure,
+                Failure::Sign(_) | Failure::Status(StatusCode::GONE)
+            ) {
+                return;
+            }
+            observe(&FailedAttempt {
+                attempt: a.attempt,
+                failure,
+                retry_in: a.retry_in,
+            });
+        })
+        .await
+    }
+
+    /// Delivers `body`, the event `event_id`, as [`send`](Self::send) does, and
+    /// calls `watch` after every attempt, delivered or not, before waiting for the
+    /// next one: its status, latency and answer, and when the next comes. For a
+    /// console that lists each delivery with its attempts, as Svix's does.
+    ///
+    /// ```no_run
+    /// # async fn f(sender: mailwire_webhook_sender::WebhookSender, endpoint: mailwire_webhook_sender::Endpoint) {
+    /// let outcome = sender
+    ///     .send_watched(&endpoint, "evt_1", r#"{"event_id":"evt_1"}"#.into(), |a| {
+    ///         eprintln!("attempt {}: {:?} in {:?}", a.attempt, a.status, a.latency);
+    ///     })
+    ///     .await;
+    /// # }
+    /// ```
+    pub async fn send_watched(
+        &self,
+        endpoint: &Endpoint,
+        event_id: &str,
+        body: Bytes,
+        mut watch: impl FnMut(&Attempt<'_>) + Send,
+    ) -> Outcome {
         let webhook_id = match new_message_id() {
             Ok(id) => id,
             Err(e) => {
@@ -124,8 +164,7 @@ impl WebhookSender {
             }
         };
         tracing::debug!(event_id, webhook_id, "delivering");
-        self.deliver(endpoint, &webhook_id, body, &mut observe)
-            .await
+        self.deliver(endpoint, &webhook_id, body, &mut watch).await
     }
 
     async fn deliver(
@@ -133,7 +172,7 @@ impl WebhookSender {
         endpoint: &Endpoint,
         webhook_id: &str,
         body: Bytes,
-        observe: &mut (dyn FnMut(&FailedAttempt<'_>) + Send),
+        watch: &mut (dyn FnMut(&Attempt<'_>) + Send),
     ) -> Outcome {
         let total = self.retry.attempts();
         let mut wait = self.retry.delay(0, None);
@@ -149,16 +188,36 @@ impl WebhookSender {
             }
             attempts += 1;
             let mut retry_after = None;
-            match self.attempt(endpoint, webhook_id, &body).await {
-                Ok((status, _)) if status.is_success() => {
+            let started = std::time::Instant::now();
+            let answer = self.attempt(endpoint, webhook_id, &body).await;
+            let latency = started.elapsed();
+            let report = |watch: &mut (dyn FnMut(&Attempt<'_>) + Send),
+                          status: Option<StatusCode>,
+                          failure: Option<&Failure>,
+                          response: &[u8],
+                          retry_in: Option<Duration>| {
+                watch(&Attempt {
+                    attempt: attempts,
+                    status,
+                    failure,
+                    latency,
+                    response,
+                    retry_in,
+                });
+            };
+            let (status, response) = match answer {
+                Ok((status, _, response)) if status.is_success() => {
+                    report(watch, Some(status), None, &response, None);
                     return Outcome::Delivered { attempts, status };
                 }
-                Ok((StatusCode::GONE, _)) => {
+                Ok((StatusCode::GONE, _, response)) => {
                     tracing::info!(endpoint = %endpoint.uri(), "410 Gone: endpoint disabled");
                     endpoint.disable();
+                    let gone = Failure::Status(StatusCode::GONE);
+                    report(watch, Some(StatusCode::GONE), Some(&gone), &response, None);
                     return Outcome::Disabled { attempts };
                 }
-                Ok((status, headers)) => {
+                Ok((status, headers, response)) => {
                     if matches!(
                         status,
                         StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
@@ -166,22 +225,24 @@ impl WebhookSender {
                         retry_after = mailwire_client::retry_after(&headers, self.now());
                     }
                     last = Failure::Status(status);
+                    (Some(status), response)
                 }
                 Err(Failure::Sign(e)) => {
+                    let failure = Failure::Sign(e);
+                    report(watch, None, Some(&failure), &[], None);
                     return Outcome::GaveUp {
                         attempts,
-                        last: Failure::Sign(e),
+                        last: failure,
                     };
                 }
-                Err(failure) => last = failure,
-            }
+                Err(failure) => {
+                    last = failure;
+                    (None, Bytes::new())
+                }
+            };
             tracing::debug!(webhook_id, attempt = attempts, failure = %last, "webhook attempt failed");
             let next = (n + 1 < total).then(|| self.retry.delay(n + 1, retry_after));
-            observe(&FailedAttempt {
-                attempt: attempts,
-                failure: &last,
-                retry_in: next,
-            });
+            report(watch, status, Some(&last), &response, next);
             wait = next.unwrap_or_default();
         }
         Outcome::GaveUp { attempts, last }
@@ -199,7 +260,7 @@ impl WebhookSender {
         endpoint: &Endpoint,
         id: &str,
         body: &Bytes,
-    ) -> Result<(StatusCode, HeaderMap), Failure> {
+    ) -> Result<(StatusCode, HeaderMap, Bytes), Failure> {
         let signed = endpoint
             .signer()
             .sign(id, self.clock.now_unix(), body)
@@ -227,9 +288,13 @@ impl WebhookSender {
                 .await
                 .map_err(|e| Failure::Transport(error_chain(&e)))?;
             let (parts, body) = res.into_parts();
-            // Read the answer so the connection returns to the pool.
-            let _ = Limited::new(body, MAX_ANSWER_BODY).collect().await;
-            Ok((parts.status, parts.headers))
+            // Read the answer so the connection returns to the pool (and it can be
+            // shown).
+            let answer = match Limited::new(body, MAX_ANSWER_BODY).collect().await {
+                Ok(answer) => answer.to_bytes(),
+                Err(_) => Bytes::new(),
+            };
+            Ok((parts.status, parts.headers, answer))
         };
         tokio::time::timeout(self.attempt_timeout, exchange)
             .await

@@ -2,6 +2,8 @@
 //! events, paging, API keys, and the dispatch of signed webhooks.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -300,6 +302,16 @@ pub(crate) async fn capture_server_answering(
     String,
     mpsc::UnboundedReceiver<(BTreeMap<String, String>, Bytes)>,
 ) {
+    capture_server_switching(Arc::new(AtomicU16::new(status.as_u16()))).await
+}
+
+/// The same endpoint, answering each request with the status `status` holds then.
+async fn capture_server_switching(
+    status: Arc<AtomicU16>,
+) -> (
+    String,
+    mpsc::UnboundedReceiver<(BTreeMap<String, String>, Bytes)>,
+) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/webhook", listener.local_addr().unwrap());
     let (tx, rx) = mpsc::unbounded_channel();
@@ -307,10 +319,13 @@ pub(crate) async fn capture_server_answering(
         loop {
             let (tcp, _) = listener.accept().await.unwrap();
             let tx = tx.clone();
+            let status = status.clone();
             tokio::spawn(async move {
                 let service =
                     hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
                         let tx = tx.clone();
+                        let status = StatusCode::from_u16(status.load(Ordering::SeqCst))
+                            .unwrap_or(StatusCode::OK);
                         async move {
                             let headers = req
                                 .headers()
@@ -557,4 +572,58 @@ async fn a_410_disables_the_webhook_and_a_500_is_retried() {
     );
     let stats = bounded(sim.wait_webhooks(|s| s.gave_up == 1)).await;
     assert_eq!(stats.attempts, 1 + 8);
+}
+
+#[tokio::test]
+async fn each_delivery_is_logged_with_its_attempts_and_can_be_redelivered() {
+    let sim = Simulator::builder()
+        .webhook_time_scale(0.00002)
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let api = Api::new(&sim, None);
+    let status = Arc::new(AtomicU16::new(500));
+    let (url, _hits) = capture_server_switching(status.clone()).await;
+    let hook = sim.register_webhook(WebhookSpec::new(url)).await.unwrap();
+    let path = format!("/_sim/webhooks/{}/deliveries", hook.webhook_id);
+    sim.emit(fixtures::message_received("evt_1", "a@x.to"));
+    bounded(sim.wait_webhooks(|s| s.gave_up == 1)).await;
+    let (code, log) = api.get(&path).await;
+    assert_eq!(code, StatusCode::OK, "{log}");
+    let first = &log["deliveries"][0];
+    assert_eq!(first["event_id"], "evt_1");
+    assert_eq!(first["event_type"], "message.received");
+    assert_eq!(first["state"], "gave_up");
+    assert_eq!(first["next_attempt_at"], Value::Null);
+    let attempts = first["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 8, "{first}");
+    for (i, a) in attempts.iter().enumerate() {
+        assert_eq!(a["number"], i + 1);
+        assert_eq!(a["status"], 500);
+        assert_eq!(a["response_body"], "ok");
+        assert!(a["latency_ms"].as_f64().unwrap() > 0.0, "{a}");
+        assert!(a["error"].as_str().unwrap().contains("500"), "{a}");
+    }
+    // Redelivered once the endpoint is back: a new delivery of the same event.
+    status.store(200, Ordering::SeqCst);
+    let id = first["delivery_id"].as_str().unwrap();
+    let (code, answer) = api.post(&format!("{path}/{id}/redeliver"), "").await;
+    assert_eq!(code, StatusCode::ACCEPTED, "{answer}");
+    bounded(sim.wait_webhooks(|s| s.delivered == 1)).await;
+    let (_, log) = api.get(&format!("{path}?limit=1")).await;
+    let again = &log["deliveries"][0];
+    assert_eq!(log["deliveries"].as_array().unwrap().len(), 1);
+    assert_eq!(again["delivery_id"], answer["delivery_id"]);
+    assert_eq!(again["redelivery_of"], id);
+    assert_eq!(again["event_id"], "evt_1");
+    assert_eq!(again["state"], "delivered");
+    assert_eq!(again["attempts"][0]["status"], 200);
+    assert_eq!(again["attempts"][0]["error"], Value::Null);
+    // What does not exist is a 404; a bad limit a 400.
+    let missing = format!("{path}/dlv_nothing/redeliver");
+    assert_eq!(api.post(&missing, "").await.0, StatusCode::NOT_FOUND);
+    let no_hook = "/_sim/webhooks/wh_nothing/deliveries";
+    assert_eq!(api.get(no_hook).await.0, StatusCode::NOT_FOUND);
+    let bad = format!("{path}?limit=0");
+    assert_eq!(api.get(&bad).await.0, StatusCode::BAD_REQUEST);
 }

@@ -323,6 +323,70 @@ async fn gone_disables_the_endpoint() {
     assert_eq!(script.seen().len(), 3);
 }
 
+/// What `send_watched` reported of one attempt.
+#[derive(Debug, PartialEq)]
+struct Watched {
+    attempt: u32,
+    status: Option<u16>,
+    failed: bool,
+    response: Vec<u8>,
+    retries: bool,
+}
+
+#[tokio::test]
+async fn every_attempt_is_watched_with_its_status_answer_and_next_retry() {
+    let (_script, addr) = Script::serve([Answer::Status(500), Answer::Status(410)]).await;
+    let sender = fast().build().unwrap();
+    let mut seen = Vec::new();
+    let body = event("evt_w").raw().clone();
+    let outcome = bounded(sender.send_watched(&endpoint(addr), "evt_w", body, |a| {
+        assert!(a.latency > Duration::ZERO);
+        seen.push(Watched {
+            attempt: a.attempt,
+            status: a.status.map(|s| s.as_u16()),
+            failed: a.failure.is_some(),
+            response: a.response.to_vec(),
+            retries: a.retry_in.is_some(),
+        });
+    }))
+    .await;
+    assert_eq!(outcome, Outcome::Disabled { attempts: 2 });
+    let answer = b"answer".to_vec();
+    assert_eq!(
+        seen,
+        [
+            Watched {
+                attempt: 1,
+                status: Some(500),
+                failed: true,
+                response: answer.clone(),
+                retries: true
+            },
+            Watched {
+                attempt: 2,
+                status: Some(410),
+                failed: true,
+                response: answer,
+                retries: false
+            },
+        ]
+    );
+    // A delivered attempt is watched too; a refused connection has no status.
+    let (_script, addr) = Script::serve([Answer::Status(200)]).await;
+    let mut seen = Vec::new();
+    let body = event("evt_x").raw().clone();
+    let outcome = bounded(sender.send_watched(&endpoint(addr), "evt_x", body, |a| {
+        seen.push((
+            a.status.map(|s| s.as_u16()),
+            a.failure.is_some(),
+            a.retry_in,
+        ));
+    }))
+    .await;
+    assert!(outcome.is_delivered());
+    assert_eq!(seen, [(Some(200), false, None)]);
+}
+
 #[tokio::test]
 async fn too_many_requests_waits_at_least_retry_after() {
     // Jitter zero: without Retry-After the retry would come at once.
