@@ -140,6 +140,7 @@ mod relay;
 mod rest;
 mod routes;
 mod server;
+mod smtp;
 pub mod v0;
 mod webhooks;
 mod ws;
