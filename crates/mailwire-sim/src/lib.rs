@@ -143,6 +143,7 @@ mod publish;
 mod relay;
 mod routes;
 mod server;
+mod smtp;
 pub mod v0;
 mod v1;
 mod webhooks;
