@@ -132,6 +132,9 @@ mod http;
 mod hub;
 mod idempotency;
 mod ids;
+mod inbound;
+mod ingress;
+mod inspector;
 mod jsonify;
 mod keys;
 mod lifecycle;
@@ -194,6 +197,8 @@ pub(crate) struct Settings {
     pub(crate) header_timeout: Duration,
     pub(crate) body_timeout: Duration,
     pub(crate) tls: Option<TlsAcceptor>,
+    /// The largest message taken over SMTP.
+    pub(crate) smtp_max_size: usize,
 }
 
 impl std::fmt::Debug for Settings {
@@ -204,6 +209,7 @@ impl std::fmt::Debug for Settings {
             .field("header_timeout", &self.header_timeout)
             .field("body_timeout", &self.body_timeout)
             .field("tls", &self.tls.is_some())
+            .field("smtp_max_size", &self.smtp_max_size)
             .finish()
     }
 }
@@ -222,6 +228,7 @@ impl Default for SimulatorBuilder {
                 header_timeout: Duration::from_secs(30),
                 body_timeout: Duration::from_secs(30),
                 tls: None,
+                smtp_max_size: 25 << 20,
             },
             rest: publish::RestConfig::default(),
             mounted: axum::Router::new(),
@@ -340,6 +347,13 @@ impl SimulatorBuilder {
         self
     }
 
+    /// The largest message [`Simulator::serve_smtp`] takes, in bytes (advertised as
+    /// `SIZE`; a larger one is refused with 552). 25 MiB unless set.
+    pub fn smtp_max_size(mut self, bytes: usize) -> Self {
+        self.settings.smtp_max_size = bytes;
+        self
+    }
+
     /// Starts serving on `addr` (e.g. `127.0.0.1:0` for any free port).
     pub async fn bind(self, addr: impl tokio::net::ToSocketAddrs) -> io::Result<Simulator> {
         let addr = lookup_host(addr)
@@ -363,6 +377,7 @@ impl SimulatorBuilder {
             shared,
             addr,
             listener: Mutex::new(Some(task)),
+            smtp: Mutex::new(Vec::new()),
         })
     }
 }
@@ -436,6 +451,8 @@ pub struct Simulator {
     shared: Arc<Shared>,
     addr: SocketAddr,
     listener: Mutex<Option<JoinHandle<()>>>,
+    /// The SMTP servers started with [`Simulator::serve_smtp`].
+    smtp: Mutex<Vec<JoinHandle<()>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -453,6 +470,46 @@ impl Simulator {
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Takes mail over SMTP on `addr` too (`127.0.0.1:0` for any free port; `mailwire
+    /// dev` uses 1025), until the simulator is dropped, and returns the address
+    /// bound. Any client sends real mail to it (PIPELINING, 8BITMIME, SMTPUTF8,
+    /// SIZE; STARTTLS when the simulator serves TLS): each message is stored in the
+    /// inbox of each recipient (created on first use), threaded by `In-Reply-To`
+    /// and `References`, its bytes kept as its raw `.eml`, and announced as
+    /// `message.received` (or `.blocked` by the inbox's lists), before the client
+    /// is answered 250.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    ///
+    /// let sim = mailwire_sim::Simulator::builder().bind("127.0.0.1:0").await?;
+    /// let smtp = sim.serve_smtp("127.0.0.1:0").await?;
+    /// let mut client = BufReader::new(tokio::net::TcpStream::connect(smtp).await?);
+    /// client
+    ///     .write_all(b"HELO app\r\nMAIL FROM:<bob@example.com>\r\nRCPT TO:<ada@agentmail.to>\r\n\
+    ///       DATA\r\nSubject: hi\r\n\r\nHello\r\n.\r\nQUIT\r\n")
+    ///     .await?;
+    /// let mut replies = String::new();
+    /// while client.read_line(&mut replies).await? > 0 {}
+    /// // The message is stored and announced before its 250.
+    /// assert!(replies.contains("\r\n250 2.0.0"), "{replies}");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn serve_smtp(&self, addr: impl tokio::net::ToSocketAddrs) -> io::Result<SocketAddr> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let local = listener.local_addr()?;
+        let mut settings = smtp::SmtpSettings::new("mailwire.local");
+        settings.max_size = self.shared.settings.smtp_max_size;
+        settings.tls = self.shared.settings.tls.clone();
+        let mailbox = Arc::new(ingress::Inboxes(self.shared.clone()));
+        let task = tokio::spawn(smtp::serve(listener, Arc::new(settings), mailbox));
+        lock(&self.smtp).push(task);
+        Ok(local)
     }
 
     /// The WebSocket URL of `/v0`: `ws://127.0.0.1:PORT/v0`, or
@@ -566,6 +623,9 @@ impl Simulator {
 impl Drop for Simulator {
     fn drop(&mut self) {
         if let Some(task) = lock(&self.listener).take() {
+            task.abort();
+        }
+        for task in lock(&self.smtp).drain(..) {
             task.abort();
         }
         self.shared.conns.signal_all(Control::Kill);

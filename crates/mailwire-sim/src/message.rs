@@ -204,6 +204,9 @@ pub(crate) struct Compose {
     pub(crate) message_id: Option<String>,
     pub(crate) in_reply_to: Option<String>,
     pub(crate) references: Vec<String>,
+    /// The message as it came in over SMTP, kept as its raw `.eml`; `None` builds
+    /// one from the fields.
+    pub(crate) raw: Option<Bytes>,
 }
 
 /// A new `Message-ID`.
@@ -418,7 +421,10 @@ pub(crate) fn store(mail: &mut Mail, c: Compose) -> Result<Stored, EmailError> {
     m.updated_at = Some(now);
     let stored = Stored {
         seq: mail.next_seq(),
-        raw: crate::mime::raw(&m, blobs.iter().map(|b| (&b.meta, &b.content[..]))),
+        raw: match c.raw {
+            Some(raw) => raw,
+            None => crate::mime::raw(&m, blobs.iter().map(|b| (&b.meta, &b.content[..]))),
+        },
         message: m,
         blobs,
     };
@@ -451,6 +457,24 @@ pub(crate) fn receive(
     mail: &mut Mail,
     inbox: &str,
     email: IncomingEmail,
+) -> Result<Event, EmailError> {
+    receive_original(mail, inbox, email, None)
+}
+
+/// What a message that came in whole (over SMTP) keeps of its original: the raw
+/// bytes, served as its `.eml`, and its headers.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Original {
+    pub(crate) raw: Bytes,
+    pub(crate) headers: serde_json::Map<String, serde_json::Value>,
+}
+
+/// [`receive`], keeping the message's `original` when it came in whole.
+pub(crate) fn receive_original(
+    mail: &mut Mail,
+    inbox: &str,
+    email: IncomingEmail,
+    original: Option<Original>,
 ) -> Result<Event, EmailError> {
     if inbox.is_empty() {
         return Err(EmailError::EmptyInbox);
@@ -498,6 +522,8 @@ pub(crate) fn receive(
             message_id: email.message_id,
             in_reply_to: email.in_reply_to,
             references: email.references,
+            headers: original.as_ref().map(|o| o.headers.clone()),
+            raw: original.map(|o| o.raw),
             ..Compose::default()
         },
     )?;

@@ -35,6 +35,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .layer(middleware::from_fn_with_state(shared.clone(), require_key));
     keyed
         .merge(crate::control::downloads())
+        .merge(crate::inspector::routes())
         // Signing up is how an agent gets its first key.
         .route(
             "/v0/agent/sign-up",

@@ -18,9 +18,6 @@
 //! The session ([`session`]) reads commands and answers them; [`path`] parses MAIL's
 //! and RCPT's arguments, [`data`] a message after DATA.
 
-// Nothing outside the tests starts the SMTP server until the simulator wires it in.
-#![cfg_attr(not(test), allow(dead_code))]
-
 mod data;
 mod mailbox;
 mod path;

@@ -16,6 +16,9 @@ use super::{API_KEY_ENV, Secret};
 /// The address `dev` listens on unless told otherwise.
 pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
 
+/// The address `dev` takes mail on over SMTP unless told otherwise (Mailpit's).
+pub(crate) const DEFAULT_SMTP: &str = "127.0.0.1:1025";
+
 /// `mailwire dev [--listen ADDR] [--api-key KEY]... [--retain N] [--max-messages N]
 /// [--envelope agentmail|simple]`
 #[derive(Debug, clap::Args)]
@@ -45,15 +48,34 @@ pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
         "  POST    /_sim/chaos                   {seed, drop_ws_every, webhook_failure_rate,\n",
         "                                         webhook_max_failures, webhook_delay_ms,\n",
         "                                         duplicate_rate, reorder_rate, ws_down, drop_now}\n",
-        "  GET     /_sim/chaos, DELETE /_sim/chaos   read, clear\n\n",
-        "With --api-key, every route but /mcp needs one of the keys: Authorization:\n",
-        "Bearer, an X-API-Key header, or ?api_key=. The tools at /mcp use the first."
+        "  GET     /_sim/chaos, DELETE /_sim/chaos   read, clear\n",
+        "  GET     /_sim/webhooks/ID/deliveries  each delivery with its attempts (status,\n",
+        "                                        latency, answer, next retry), newest first\n",
+        "  POST    /_sim/webhooks/ID/deliveries/DLV/redeliver   the event sent again\n",
+        "  GET     /                             the inspector: inboxes, messages (HTML, text,\n",
+        "                                        headers, raw), events live, webhook deliveries\n",
+        "                                        with a redeliver button, chaos, search\n\n",
+        "SMTP (--smtp, default 127.0.0.1:1025): any client (smtplib, nodemailer, swaks)\n",
+        "sends real mail: PIPELINING, 8BITMIME, SMTPUTF8, SIZE; each message arrives in\n",
+        "the inbox of each RCPT TO (created on first use), threaded by In-Reply-To and\n",
+        "References, as message.received (or .blocked by the inbox's lists).\n\n",
+        "With --api-key, every route but /mcp and the inspector's page needs one of the\n",
+        "keys: Authorization: Bearer, an X-API-Key header, or ?api_key= (the inspector:\n",
+        "open /?api_key=KEY once). The tools at /mcp use the first."
     )
 )]
 pub(crate) struct Args {
     /// Address to listen on (port 0 picks a free one).
     #[arg(long, value_name = "ADDR", default_value = DEFAULT_LISTEN)]
     listen: String,
+    /// Take mail over SMTP on this address (`off`: not at all). Each message goes
+    /// to the inbox of each RCPT TO, created on first use. When the default port is
+    /// taken, SMTP is left off with a warning; a port asked for must be free.
+    #[arg(long, value_name = "ADDR|off", default_value = DEFAULT_SMTP)]
+    smtp: String,
+    /// The largest message taken over SMTP, in bytes (SIZE; larger ones get 552).
+    #[arg(long, value_name = "BYTES", default_value_t = 25 << 20)]
+    smtp_max_size: usize,
     /// Accept this API key (repeatable). Without one, any request is let in.
     #[arg(long = "api-key", value_name = "KEY", env = API_KEY_ENV, hide_env_values = true)]
     api_keys: Vec<Secret>,
@@ -136,6 +158,9 @@ pub(crate) enum EnvelopeArg {
 /// Serves until Ctrl-C.
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     check_listen_addr("--listen", &args.listen)?;
+    if args.smtp != "off" {
+        check_listen_addr("--smtp", &args.smtp)?;
+    }
     if let Some(addr) = &args.metrics {
         check_listen_addr("--metrics", addr)?;
     }
@@ -147,6 +172,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             status!("metrics: http://{local}/metrics");
         }
         let mut builder = Simulator::builder()
+            .smtp_max_size(args.smtp_max_size)
             .retain(args.retain)
             .max_messages(args.max_messages)
             .envelope(match args.envelope {
@@ -166,6 +192,20 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             .map_err(|e| anyhow!("cannot listen on {}: {e}", args.listen))?;
         let base = sim.http_url();
         status!("simulator listening on {base}");
+        let smtp = match args.smtp.as_str() {
+            "off" => None,
+            addr => match sim.serve_smtp(addr).await {
+                Ok(local) => {
+                    status!("smtp: {local}");
+                    Some(local)
+                }
+                Err(e) if addr == DEFAULT_SMTP => {
+                    status!("smtp: off: cannot listen on {addr}: {e} (--smtp ADDR picks another)");
+                    None
+                }
+                Err(e) => return Err(anyhow!("cannot listen on {addr} (--smtp): {e}")),
+            },
+        };
         let key = args.api_keys.first().map_or("any", |k| k.expose());
         let mcp_url = match crate::cmd::mcp::MailTools::for_simulator(&local_url(&sim), key).await {
             Ok(tools) => {
@@ -183,11 +223,20 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         if args.json {
             println!(
                 "{}",
-                serde_json::json!({"http": base, "ws": sim.ws_url(), "mcp": mcp_url})
+                serde_json::json!({
+                    "http": base,
+                    "ws": sim.ws_url(),
+                    "mcp": mcp_url,
+                    "smtp": smtp.map(|a| a.to_string()),
+                })
             );
         }
         eprintln!("  WebSocket  {}  (the article's: /v1/ws)", sim.ws_url());
         eprintln!("  REST       {base}/v0/...  (AgentMail's; controls under /_sim, see --help)");
+        eprintln!("  inspector  {base}/  (every inbox, message, event and webhook delivery, live)");
+        if let Some(smtp) = smtp {
+            eprintln!("  SMTP       {smtp}  (mail to any address creates its inbox)");
+        }
         eprintln!(
             "  envelope   {}; {}",
             match args.envelope {

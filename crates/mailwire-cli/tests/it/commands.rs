@@ -332,7 +332,17 @@ fn user_errors_are_one_clear_line_and_a_nonzero_exit() {
 #[test]
 fn every_command_has_complete_help() {
     let flags: &[(&str, &[&str])] = &[
-        ("dev", &["--listen", "--api-key", "--retain", "--envelope"]),
+        (
+            "dev",
+            &[
+                "--listen",
+                "--smtp",
+                "--smtp-max-size",
+                "--api-key",
+                "--retain",
+                "--envelope",
+            ],
+        ),
         (
             "listen",
             &[

@@ -197,6 +197,10 @@ pub(crate) fn free_port() -> u16 {
 /// A simulator on a free port, and its base URL.
 pub(crate) fn dev(extra: &[&str]) -> (Running, String) {
     let mut args = vec!["dev", "--listen", "127.0.0.1:0"];
+    // SMTP where a test asks for it, else off (not the shared default port).
+    if !extra.contains(&"--smtp") {
+        args.extend_from_slice(&["--smtp", "off"]);
+    }
     args.extend_from_slice(extra);
     let dev = Running::spawn(&args);
     let line = dev.stderr_line("listening on ");
