@@ -374,3 +374,26 @@ async fn mail_sent_with_pythons_smtplib_arrives_on_the_websocket_the_webhooks_an
         "the refused messages were not stored: {list}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_inspector_shows_mail_live_and_redelivers_in_a_real_headless_browser() {
+    let driver = std::env::var_os("CHROMEDRIVER")
+        .map_or_else(|| PathBuf::from("/usr/bin/chromedriver"), PathBuf::from);
+    let Some(driver) = require(driver, "chromedriver (Debian's chromium-driver)") else {
+        return;
+    };
+    let sim = simulator(Envelope::AgentMail).await;
+    let mut cmd = Command::new("python3");
+    cmd.arg(clients().join("inspector.py"))
+        .arg(sim.http_url())
+        .arg(KEY)
+        .env("CHROMEDRIVER", driver);
+    let out = run(cmd).await;
+    assert!(out.contains("inspector: ok"), "{out}");
+    // The redelivery really went out, and was accepted (the first delivery may
+    // still be retrying against the receiver, gone with the script).
+    let delivered = sim.wait_webhooks(|s| s.delivered >= 1);
+    tokio::time::timeout(HANG, delivered)
+        .await
+        .expect("the redelivery accepted");
+}
