@@ -218,4 +218,39 @@ JVBERi0xLjQK\r\n\
         assert_eq!(email.html, None);
         assert!(parse(Bytes::new(), "", &rcpt).is_err());
     }
+
+    #[test]
+    fn a_message_stored_from_fields_reads_back_the_same_from_its_eml() {
+        // What goes in comes out: the `.eml` built for a message injected as JSON
+        // parses back to its fields.
+        let mut mail = crate::mail::Mail::default();
+        let mut email = IncomingEmail::new("Bob <bob@example.com>", "Zürich plans", "See you.")
+            .html("<p>See <b>you</b>.</p>");
+        email.attachments = vec![NewAttachment {
+            filename: Some("plan.pdf".into()),
+            content_type: Some("application/pdf".into()),
+            content: Some("JVBERi0xLjQK".into()),
+            ..NewAttachment::default()
+        }];
+        let event = crate::message::receive(&mut mail, "ada@agentmail.to", email).unwrap();
+        let m = event.payload().message().unwrap();
+        let stored = mail
+            .message("ada@agentmail.to", m.message_id.as_deref().unwrap())
+            .unwrap();
+        let (back, _) = parse(stored.raw.clone(), "", &[]).unwrap();
+        assert_eq!(back.from, "Bob <bob@example.com>");
+        assert_eq!(back.to, ["ada@agentmail.to"]);
+        assert_eq!(back.subject.as_deref(), Some("Zürich plans"));
+        assert_eq!(back.text.as_deref().map(str::trim_end), Some("See you."));
+        assert_eq!(
+            back.html.as_deref().map(str::trim_end),
+            Some("<p>See <b>you</b>.</p>")
+        );
+        assert_eq!(back.message_id, m.message_id);
+        let [pdf] = &back.attachments[..] else {
+            panic!("{:?}", back.attachments)
+        };
+        assert_eq!(pdf.filename.as_deref(), Some("plan.pdf"));
+        assert_eq!(pdf.content.as_deref(), Some("JVBERi0xLjQK"));
+    }
 }

@@ -6,5 +6,6 @@ mod metrics;
 mod rest;
 mod routing;
 mod sdk;
+mod smtp;
 mod v0;
 mod websocket;
