@@ -3,11 +3,13 @@
 mod chaos;
 mod commands;
 mod common;
+mod dev;
 mod forward;
 mod gaps;
 mod handlers;
 mod lossless;
 mod mcp;
+mod observability;
 mod redis_outage;
 mod scale_out;
 mod sign_verify;
