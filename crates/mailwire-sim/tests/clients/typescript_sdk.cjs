@@ -1,15 +1,91 @@
 // AgentMail's official TypeScript SDK against `mailwire dev`, with only the base URL
 // changed: inboxes, pods, messages, threads, webhooks, and its WebSocket client
-// receiving typed (camelCased) events, with no frame it fails to validate.
+// receiving typed (camelCased) events, with no frame it fails to validate; then an
+// agent's wider flow through every resource the SDK exposes: drafts, search,
+// batches, label events, threads in every scope, webhook headers (delivered to a
+// local receiver), allow and block lists, API keys and their scopes, domains,
+// metrics, the organization and the agent sign-up.
+//
+// Every request the SDK sends is matched to its operation of AgentMail's published
+// definition (tests/it/v0/endpoints.txt); the script ends by printing how many calls
+// it made over how many operations.
 //
 // Run by tests/it/sdk.rs: node typescript_sdk.cjs HTTP_BASE WS_BASE API_KEY
 "use strict";
 const assert = require("node:assert/strict");
-const { AgentMailClient } = require("agentmail");
+const crypto = require("node:crypto");
+const fs = require("node:fs");
+const http = require("node:http");
+const path = require("node:path");
+const { AgentMail, AgentMailClient, AgentMailError } = require("agentmail");
 
 const [HTTP, WS, KEY] = process.argv.slice(2);
 const environment = { http: HTTP, websockets: WS };
-const client = new AgentMailClient({ apiKey: KEY, environment });
+
+/** AgentMail's operations, from its published definition: [method, path segments]. */
+const OPERATIONS = fs
+  .readFileSync(path.join(__dirname, "..", "it", "v0", "endpoints.txt"), "utf8")
+  .split("\n")
+  .filter((line) => line.trim() && !line.startsWith("#"))
+  .map((line) => {
+    const [method, route] = line.split(/\s+/);
+    return [method, route.replace(/^\/|\/$/g, "").split("/")];
+  });
+
+/** The definition's operation a request is, its most literal match. */
+function operation(method, pathname) {
+  const segments = pathname.replace(/^\/|\/$/g, "").split("/");
+  let best = null;
+  for (const [m, pattern] of OPERATIONS) {
+    if (m !== method || pattern.length !== segments.length) continue;
+    if (!pattern.every((p, i) => p.startsWith("{") || p === segments[i])) continue;
+    const literal = pattern.filter((p) => !p.startsWith("{")).length;
+    if (!best || literal > best[0]) best = [literal, `${m} /${pattern.join("/")}`];
+  }
+  return best && best[1];
+}
+
+/** Per request the SDK sent: [its operation or null, method, path]. */
+const calls = [];
+function counted(url, init) {
+  const { pathname } = new URL(typeof url === "string" || url instanceof URL ? url : url.url);
+  const method = ((init && init.method) || "GET").toUpperCase();
+  const op = pathname.startsWith("/v0/") ? operation(method, pathname.slice(3)) : null;
+  calls.push([op, method, pathname]);
+  return fetch(url, init);
+}
+
+/** An SDK client with `apiKey`, its requests counted. */
+const sdk = (apiKey, options = {}) => new AgentMailClient({ apiKey, environment, fetch: counted, ...options });
+const client = sdk(KEY);
+
+/** The simulator's own controls (not AgentMail's API). */
+async function control(route, body) {
+  const res = await fetch(HTTP + route, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${KEY}`, "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  assert.ok(res.ok, `${route}: ${res.status}`);
+  return res.json();
+}
+
+async function download(url) {
+  const res = await fetch(url);
+  assert.equal(res.status, 200, url);
+  return Buffer.from(await res.arrayBuffer()).toString();
+}
+
+/** A rejection check: an SDK error of `kind`, with `status` and the body's `name`. */
+const failsWith = (kind, status, name) => (e) => {
+  assert.ok(e instanceof kind, `${e && e.constructor && e.constructor.name}: ${e && e.message}`);
+  if (status !== undefined) assert.equal(e.statusCode, status, JSON.stringify(e.body));
+  if (name !== undefined) assert.equal(e.body && e.body.name, name, JSON.stringify(e.body));
+  return true;
+};
+const notFound = failsWith(AgentMail.NotFoundError, 404);
+const forbidden = failsWith(AgentMailError, 403, "ForbiddenError");
+const invalid = failsWith(AgentMail.ValidationError, 400);
 
 // The SDK reports frames it cannot type on the console: any such report fails.
 const complaints = [];
@@ -40,7 +116,7 @@ function collector(sock) {
 
 async function main() {
   // A wrong key is the service's 401.
-  const bad = new AgentMailClient({ apiKey: "am_wrong", environment, maxRetries: 0 });
+  const bad = sdk("am_wrong", { maxRetries: 0 });
   await assert.rejects(bad.inboxes.list(), (e) => e.statusCode === 401);
 
   const pod = await client.pods.create({ name: "agents" });
@@ -136,6 +212,28 @@ async function main() {
   const again = await client.inboxes.drafts.send(b.inboxId, draft.draftId, {}, { idempotencyKey: "ts-draft" });
   assert.equal(again.messageId, out.messageId);
   assert.equal((await client.drafts.list()).count, 0);
+
+  // The wider flow.
+  const ctx = { pod, a, b, msg };
+  await identity();
+  await metrics(ctx);
+  await webhooks(ctx);
+  await messagesExtra(ctx);
+  await threadsExtra(ctx);
+  await draftsExtra(ctx);
+  await lists(ctx);
+  await apiKeys(ctx);
+  await domains(ctx);
+  await podsExtra(ctx);
+  await agent();
+  assert.deepEqual(complaints, []);
+
+  const unknown = [...new Set(calls.filter(([op]) => !op).map(([, m, p]) => `${m} ${p}`))];
+  assert.deepEqual(unknown, [], "requests outside the definition");
+  const covered = new Set(calls.map(([op]) => op));
+  console.log(`typescript sdk: ${calls.length} calls over ${covered.size} operations`);
+  const missed = OPERATIONS.map(([m, p]) => `${m} /${p.join("/")}`).filter((op) => !covered.has(op));
+  if (missed.length) console.log(`typescript sdk: not exposed by the SDK or not called: ${missed.sort().join(", ")}`);
   console.log("typescript sdk: ok");
 }
 
