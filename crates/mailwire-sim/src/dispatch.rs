@@ -208,17 +208,27 @@ impl Route {
         self.log.lock().iter().rev().take(limit).cloned().collect()
     }
 
-    /// The webhook as it is now (`enabled` follows the endpoint).
+    /// The webhook as it is now (`enabled` also follows the endpoint).
     pub(crate) fn view(&self) -> Webhook {
         let mut webhook = self.webhook().clone();
-        // A 410 Gone through the relay disables the webhook as much as a direct one.
-        webhook.enabled = !self.endpoint.is_disabled()
+        // Disabled by an update, or by a 410 Gone (through the relay as much as
+        // directly).
+        webhook.enabled = webhook.enabled
+            && !self.endpoint.is_disabled()
             && !self.relayed.as_ref().is_some_and(Endpoint::is_disabled);
         webhook
     }
 
     pub(crate) fn id(&self) -> &str {
         &self.id
+    }
+
+    /// Takes deliveries again after a 410 Gone disabled its endpoint.
+    pub(crate) fn enable(&self) {
+        self.endpoint.enable();
+        if let Some(relayed) = &self.relayed {
+            relayed.enable();
+        }
     }
 
     /// The custom headers its deliveries carry.

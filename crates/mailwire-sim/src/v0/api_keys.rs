@@ -43,11 +43,15 @@ pub(super) fn routes(prefix: &str) -> Router<Arc<Shared>> {
 
 fn key_json(k: &Created) -> Value {
     let at = |t: time::OffsetDateTime| t.format(&Rfc3339).unwrap_or_default();
+    // `type` and `updated_at` are not in the published definition; the TypeScript
+    // SDK (0.5.27) reads a listed key as its `BearerApiKey`, which needs both.
     let mut v = json!({
+        "type": "bearer",
         "api_key_id": k.api_key_id,
         "prefix": k.prefix(),
         "name": k.name,
         "created_at": at(k.created_at),
+        "updated_at": at(k.created_at),
     });
     if let Some(p) = &k.pod_id {
         v["pod_id"] = p.clone().into();

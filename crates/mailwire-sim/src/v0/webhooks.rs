@@ -208,8 +208,9 @@ async fn update(
     };
     let body: UpdateWebhook = json_body(req).await?;
     check_types(body.event_types.as_deref().unwrap_or_default())?;
+    let enable = body.enabled == Some(true);
     // Checked on the edited copy: an update that breaks a limit changes nothing.
-    let updated = route.try_update(|w| {
+    route.try_update(|w| {
         // An empty list leaves the types as they are (`UpdateWebhookEventTypes`).
         if let Some(types) = body.event_types.filter(|t| !t.is_empty()) {
             w.events = Some(types);
@@ -222,7 +223,11 @@ async fn update(
         check_ids("inbox_ids", w.inbox_ids.as_ref())?;
         check_ids("pod_ids", w.pod_ids.as_ref())
     })?;
-    Ok(ok(&updated.agentmail_view()))
+    if enable {
+        // Enabled again: one that a 410 Gone disabled too.
+        route.enable();
+    }
+    Ok(ok(&route.view().agentmail_view()))
 }
 
 async fn delete(State(shared): State<Arc<Shared>>, Params(ids): Params<Ids>) -> Response<Body> {
@@ -332,5 +337,6 @@ async fn set_headers(
         next = header_map(h, &next)?;
     }
     route.set_headers(next);
-    Ok(ok(&names(&route)))
+    // The definition's answer: a bare 204 (the names are `GET .../headers`'s).
+    Ok(no_content())
 }

@@ -45,17 +45,17 @@ async fn custom_headers_go_out_with_every_delivery_and_are_never_shown() {
     );
     assert!(headers.contains_key("svix-signature"));
 
-    let (status, names) = api
+    let (status, _) = api
         .call(
             Method::PATCH,
             &path,
             Some(json!({ "headers": { "X-Other": "2" }, "remove_headers": ["X-TOKEN"] })),
         )
         .await;
-    assert_eq!(
-        (status, names),
-        (StatusCode::OK, json!({ "header_names": ["x-other"] }))
-    );
+    // The definition's bare 204; the names are GET's.
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, names) = api.get(&path).await;
+    assert_eq!(names, json!({ "header_names": ["x-other"] }));
     api.post(
         INJECT,
         json!({ "from": "bob@example.com", "subject": "two", "text": "t" }),
@@ -75,4 +75,44 @@ async fn custom_headers_go_out_with_every_delivery_and_are_never_shown() {
         let (status, refused) = api.call(Method::PATCH, &path, Some(body.clone())).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {refused}");
     }
+}
+
+#[tokio::test]
+async fn a_webhook_disabled_by_an_update_says_so_and_gets_nothing_until_enabled() {
+    let sim = sim().await;
+    let api = Api::new(&sim);
+    api.post("/v0/inboxes", json!({ "username": "ada" })).await;
+    let (url, mut delivered) = capture_server_answering(StatusCode::OK).await;
+    let hook = api
+        .post(
+            "/v0/webhooks",
+            json!({ "url": url, "event_types": ["message.received"] }),
+        )
+        .await;
+    let path = format!("/v0/webhooks/{}", hook["webhook_id"].as_str().unwrap());
+    let (status, off) = api
+        .call(Method::PATCH, &path, Some(json!({ "enabled": false })))
+        .await;
+    assert_eq!((status, &off["enabled"]), (StatusCode::OK, &json!(false)));
+    assert_eq!(api.get(&path).await.1["enabled"], false);
+    api.post(
+        INJECT,
+        json!({ "from": "bob@example.com", "subject": "while off", "text": "t" }),
+    )
+    .await;
+    let (status, on) = api
+        .call(Method::PATCH, &path, Some(json!({ "enabled": true })))
+        .await;
+    assert_eq!((status, &on["enabled"]), (StatusCode::OK, &json!(true)));
+    api.post(
+        INJECT,
+        json!({ "from": "bob@example.com", "subject": "while on", "text": "t" }),
+    )
+    .await;
+    // The first delivery is the mail sent while it was on.
+    let (_, body) = bounded(delivered.recv()).await.unwrap();
+    let event: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(event["message"]["subject"], "while on");
+    let stats = sim.webhook_stats();
+    assert_eq!(stats.queued, 1, "{stats:?}");
 }
