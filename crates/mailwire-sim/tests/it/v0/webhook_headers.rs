@@ -5,24 +5,38 @@
 use hyper::{Method, StatusCode};
 use serde_json::json;
 
+use mailwire_sim::Simulator;
+
 use super::{Api, bounded, sim};
 use crate::rest::capture_server_answering;
 
 const INJECT: &str = "/_sim/inboxes/ada%40agentmail.to/messages";
 
-#[tokio::test]
-async fn custom_headers_go_out_with_every_delivery_and_are_never_shown() {
+/// Deliveries to the capturing endpoint: each one's headers and body.
+type Delivered = tokio::sync::mpsc::UnboundedReceiver<(
+    std::collections::BTreeMap<String, String>,
+    bytes::Bytes,
+)>;
+
+/// A simulator with the inbox `ada`, and a webhook of `message.received` (plus
+/// `extra` in its creation body) to an endpoint answering 200.
+async fn hooked(extra: serde_json::Value) -> (Simulator, Api, serde_json::Value, Delivered) {
     let sim = sim().await;
     let api = Api::new(&sim);
     api.post("/v0/inboxes", json!({ "username": "ada" })).await;
-    let (url, mut delivered) = capture_server_answering(StatusCode::OK).await;
-    let hook = api
-        .post(
-            "/v0/webhooks",
-            json!({ "url": url, "event_types": ["message.received"],
-                    "headers": { "X-Token": "t0k3n" } }),
-        )
-        .await;
+    let (url, delivered) = capture_server_answering(StatusCode::OK).await;
+    let mut body = json!({ "url": url, "event_types": ["message.received"] });
+    if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+        body.extend(extra.clone());
+    }
+    let hook = api.post("/v0/webhooks", body).await;
+    (sim, api, hook, delivered)
+}
+
+#[tokio::test]
+async fn custom_headers_go_out_with_every_delivery_and_are_never_shown() {
+    let (_sim, api, hook, mut delivered) =
+        hooked(json!({ "headers": { "X-Token": "t0k3n" } })).await;
     assert!(
         !hook.to_string().contains("t0k3n"),
         "values never shown: {hook}"
@@ -79,16 +93,7 @@ async fn custom_headers_go_out_with_every_delivery_and_are_never_shown() {
 
 #[tokio::test]
 async fn a_webhook_disabled_by_an_update_says_so_and_gets_nothing_until_enabled() {
-    let sim = sim().await;
-    let api = Api::new(&sim);
-    api.post("/v0/inboxes", json!({ "username": "ada" })).await;
-    let (url, mut delivered) = capture_server_answering(StatusCode::OK).await;
-    let hook = api
-        .post(
-            "/v0/webhooks",
-            json!({ "url": url, "event_types": ["message.received"] }),
-        )
-        .await;
+    let (sim, api, hook, mut delivered) = hooked(json!({})).await;
     let path = format!("/v0/webhooks/{}", hook["webhook_id"].as_str().unwrap());
     let (status, off) = api
         .call(Method::PATCH, &path, Some(json!({ "enabled": false })))
