@@ -449,9 +449,9 @@ pub(super) fn routes(inbox: &str) -> Router<Arc<Shared>> {
                     .delete(delete),
             ),
         )
-        .route(&at("/{message_id}/reply"), only(post(reply)))
-        .route(&at("/{message_id}/reply-all"), only(post(reply_all)))
-        .route(&at("/{message_id}/forward"), only(post(forward)))
+        .route(&at("/{message_id}/reply"), only(answer(Kind::Reply)))
+        .route(&at("/{message_id}/reply-all"), only(answer(Kind::ReplyAll)))
+        .route(&at("/{message_id}/forward"), only(answer(Kind::Forward)))
         .route(
             &at("/{message_id}/attachments/{attachment_id}"),
             only(get(attachment)),
@@ -535,50 +535,21 @@ async fn batch_update(
     })))
 }
 
+/// The handler of a reply, a reply-all or a forward of the message the path names.
+fn answer(kind: Kind) -> axum::routing::MethodRouter<Arc<Shared>> {
+    post(
+        move |State(shared): State<Arc<Shared>>, Params(ids): Params<Ids>, req: Req| async move {
+            send(req, &shared, ids.inbox(), Some(ids.message()), kind).await
+        },
+    )
+}
+
 async fn send_new(
     State(shared): State<Arc<Shared>>,
     Params(ids): Params<Ids>,
     req: Req,
 ) -> Result<Response<Body>, Refusal> {
     send(req, &shared, ids.inbox(), None, Kind::Send).await
-}
-
-async fn reply(
-    State(shared): State<Arc<Shared>>,
-    Params(ids): Params<Ids>,
-    req: Req,
-) -> Result<Response<Body>, Refusal> {
-    send(req, &shared, ids.inbox(), Some(ids.message()), Kind::Reply).await
-}
-
-async fn reply_all(
-    State(shared): State<Arc<Shared>>,
-    Params(ids): Params<Ids>,
-    req: Req,
-) -> Result<Response<Body>, Refusal> {
-    send(
-        req,
-        &shared,
-        ids.inbox(),
-        Some(ids.message()),
-        Kind::ReplyAll,
-    )
-    .await
-}
-
-async fn forward(
-    State(shared): State<Arc<Shared>>,
-    Params(ids): Params<Ids>,
-    req: Req,
-) -> Result<Response<Body>, Refusal> {
-    send(
-        req,
-        &shared,
-        ids.inbox(),
-        Some(ids.message()),
-        Kind::Forward,
-    )
-    .await
 }
 
 async fn get_message(
