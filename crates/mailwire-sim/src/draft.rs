@@ -55,6 +55,15 @@ pub(crate) struct Draft {
     pub(crate) version: u64,
     pub(crate) created_at: OffsetDateTime,
     pub(crate) updated_at: OffsetDateTime,
+    /// When it last changed among every draft's changes ([`change`]): orders
+    /// drafts changed within one clock tick.
+    pub(crate) changed: u64,
+}
+
+/// The next number of the simulator's draft changes, increasing.
+pub(crate) fn change() -> u64 {
+    static CHANGES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    CHANGES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 fn rfc3339(at: OffsetDateTime) -> Value {
@@ -144,6 +153,7 @@ impl Draft {
     pub(crate) fn touch(&mut self) {
         self.version += 1;
         self.updated_at = crate::ids::now();
+        self.changed = change();
     }
 }
 
@@ -183,7 +193,7 @@ impl Drafts {
     /// The drafts of the inboxes `scope` accepts, most recently updated first.
     pub(crate) fn list(&self, scope: impl Fn(&str) -> bool) -> Vec<&Draft> {
         let mut out: Vec<&Draft> = self.drafts.iter().filter(|d| scope(&d.inbox_id)).collect();
-        out.sort_by_key(|d| std::cmp::Reverse(d.updated_at));
+        out.sort_by_key(|d| std::cmp::Reverse((d.updated_at, d.changed)));
         out
     }
 

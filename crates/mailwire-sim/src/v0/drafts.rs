@@ -316,6 +316,7 @@ async fn create(
             version: 0,
             created_at: now,
             updated_at: now,
+            changed: crate::draft::change(),
         };
         derive(&mail, &mut draft)?;
         check_addresses(&draft)?;
