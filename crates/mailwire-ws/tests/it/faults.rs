@@ -96,13 +96,16 @@ async fn a_healthy_idle_connection_is_not_mistaken_for_a_dead_one() {
         .bind("127.0.0.1:0")
         .await
         .unwrap();
-    let mut source = WsSource::spawn(config(&sim).heartbeat(Duration::from_millis(50))).unwrap();
+    // A heartbeat a busy two-core machine keeps (a pong late by more than two
+    // intervals is a dead peer): 250 ms, so a scheduling stall of the test run is
+    // not taken for one.
+    let mut source = WsSource::spawn(config(&sim).heartbeat(Duration::from_millis(250))).unwrap();
     subscribed(&source).await;
-    // Idle for many heartbeats: the pongs keep it alive (the server sends nothing
+    // Idle for eight heartbeats: the pongs keep it alive (the server sends nothing
     // else). Waiting on a later handshake would be a failure.
     let mut status = source.status();
     let idle = tokio::time::timeout(
-        Duration::from_millis(500),
+        Duration::from_secs(2),
         status.wait_for(|s| !matches!(s, Status::Subscribed)),
     )
     .await
