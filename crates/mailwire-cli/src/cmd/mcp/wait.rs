@@ -15,8 +15,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
-/// The most emails held waiting for a call; beyond it the oldest are left
-/// unacked (the store keeps them: they come back at the next start).
+/// The most emails held waiting for a call; beyond it the next ones wait in the
+/// store, unread, until a call takes one (none is dropped: dropping one would
+/// release its claim and have the store hand it back at once, over and over).
 const MAX_HELD: usize = 10_000;
 
 /// What `wait_for_email` looks for: every given part must match.
@@ -89,7 +90,11 @@ struct Held {
 /// The emails delivered and not returned yet, and the task reading them.
 pub(crate) struct Mailbox {
     held: Mutex<VecDeque<Held>>,
+    /// The most held at once ([`MAX_HELD`]).
+    max_held: usize,
     arrived: Notify,
+    /// A held email was taken: there is room for the next.
+    room: Notify,
     /// Why reading stopped, when it did.
     failed: Mutex<Option<String>>,
 }
@@ -102,15 +107,23 @@ impl std::fmt::Debug for Mailbox {
 
 impl Mailbox {
     /// Starts reading `agent`'s deliveries; they are held until a call takes them.
-    pub(crate) fn start(mut agent: Agent) -> Arc<Mailbox> {
+    pub(crate) fn start(agent: Agent) -> Arc<Mailbox> {
+        Mailbox::holding(agent, MAX_HELD)
+    }
+
+    /// [`Mailbox::start`], holding at most `max_held` emails at once.
+    pub(crate) fn holding(mut agent: Agent, max_held: usize) -> Arc<Mailbox> {
         let mailbox = Arc::new(Mailbox {
             held: Mutex::default(),
+            max_held,
             arrived: Notify::new(),
+            room: Notify::new(),
             failed: Mutex::default(),
         });
         let reader = mailbox.clone();
         tokio::spawn(async move {
             loop {
+                reader.wait_for_room().await;
                 match agent.next().await {
                     Ok(Some(delivery)) => reader.deliver(delivery).await,
                     Ok(None) => break,
@@ -136,14 +149,22 @@ impl Mailbox {
             return;
         }
         let email = email_of(&delivery.event);
-        let mut held = lock(&self.held);
-        if held.len() >= MAX_HELD {
-            // Left unacked: the store keeps it for the next start.
-            held.pop_front();
-        }
-        held.push_back(Held { delivery, email });
-        drop(held);
+        lock(&self.held).push_back(Held { delivery, email });
         self.arrived.notify_waiters();
+    }
+
+    /// Returns once fewer than `max_held` emails are held.
+    async fn wait_for_room(&self) {
+        loop {
+            let room = self.room.notified();
+            tokio::pin!(room);
+            // Registered before the check: a take between the two is not missed.
+            room.as_mut().enable();
+            if lock(&self.held).len() < self.max_held {
+                return;
+            }
+            room.await;
+        }
     }
 
     /// The first held email matching `filter`, taken (acked: never returned again),
@@ -161,6 +182,7 @@ impl Mailbox {
             }
             held.remove(at)?
         };
+        self.room.notify_one();
         if let Err(e) = held.delivery.ack().await {
             tracing::warn!(error = %e, "an email returned could not be marked so: it may be returned again");
         }
@@ -347,7 +369,68 @@ fn scan(text: &str) -> (Vec<String>, Vec<String>) {
 
 #[cfg(test)]
 mod tests {
-    use super::scan;
+    use std::collections::VecDeque;
+
+    use mailwire_agent::Agent;
+    use mailwire_proto::{Event, fixtures};
+    use mailwire_source::{Delivery, EventSource, Origin, SourceError};
+
+    use super::{Mailbox, WaitForEmail, scan};
+
+    /// Received emails, then nothing (it never ends).
+    struct Burst(VecDeque<Event>);
+
+    #[async_trait::async_trait]
+    impl EventSource for Burst {
+        async fn next(&mut self) -> Result<Option<Delivery>, SourceError> {
+            match self.0.pop_front() {
+                Some(event) => Ok(Some(Delivery::new(event, Origin::custom("burst")))),
+                None => std::future::pending().await,
+            }
+        }
+
+        fn name(&self) -> &str {
+            "burst"
+        }
+    }
+
+    #[tokio::test]
+    async fn more_emails_than_it_holds_wait_their_turn_and_each_is_returned_once() {
+        let events = (0..10)
+            .map(|i| fixtures::message_received(&format!("evt_{i}"), "ada@agentmail.to"))
+            .collect();
+        let agent = Agent::builder()
+            .source(Burst(events))
+            .start()
+            .await
+            .unwrap();
+        let mailbox = Mailbox::holding(agent, 3);
+        let any = WaitForEmail {
+            timeout_seconds: 20,
+            ..WaitForEmail::default()
+        };
+        let mut ids = Vec::new();
+        for _ in 0..10 {
+            let waited = mailbox
+                .wait(&any, std::future::pending(), || false, |_| {})
+                .await
+                .unwrap();
+            assert!(waited.found, "{ids:?}");
+            ids.push(waited.email.unwrap().message_id);
+        }
+        let unique: std::collections::BTreeSet<&String> = ids.iter().collect();
+        assert_eq!(unique.len(), 10, "each once: {ids:?}");
+        // Nothing more: all ten were returned, none is handed back again.
+        let none = WaitForEmail {
+            timeout_seconds: 0,
+            ..WaitForEmail::default()
+        };
+        let waited = mailbox
+            .wait(&none, std::future::pending(), || false, |_| {})
+            .await
+            .unwrap();
+        assert!(!waited.found);
+    }
 
     #[test]
     fn codes_and_links_are_found_in_an_email() {
