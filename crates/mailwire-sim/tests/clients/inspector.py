@@ -201,14 +201,24 @@ class WebDriver:
                 return None
             raise
 
-    def click(self, element, what):
-        """A real click (the browser's own input events) on an element reference."""
-        if not element:
-            raise Failure(f"nothing to click for {what}")
-        try:
-            self.call("POST", f"/element/{element[ELEMENT]}/click", {})
-        except WebDriverError as e:
-            raise Failure(f"clicking {what}: {e}") from e
+    def click(self, find, what):
+        """A real click (the browser's own input events) on the element `find()`
+        returns. The page re-renders lists as events arrive: an element replaced
+        between finding and clicking it ("stale") is found again, until WAIT."""
+
+        def attempt():
+            element = find()
+            if not element:
+                return None
+            try:
+                self.call("POST", f"/element/{element[ELEMENT]}/click", {})
+                return True
+            except WebDriverError as e:
+                if e.error == "stale element reference":
+                    return None
+                raise Failure(f"clicking {what}: {e}") from e
+
+        wait_for(f"a click on {what}", attempt)
 
     def browser_log(self):
         """The console entries since the last call (chromedriver's log extension)."""
@@ -308,12 +318,12 @@ def scenario(base, key, sim, receiver, browser, console):
     hook = sim.call("POST", "/v0/webhooks", {"url": receiver.url, "event_types": ["message.received"]})
 
     browser.open(f"{base}/?api_key={urllib.parse.quote(key, safe='')}")
-    inbox = wait_for(f"inbox {INBOX} in #inboxes", lambda: browser.script(INBOX_BUTTON, INBOX))
-    browser.click(inbox, "the inbox")
-    first = wait_for('message "first" in #messages', lambda: browser.script(MESSAGE_BUTTON, "first"))
-    browser.click(first, 'message "first"')
+    wait_for(f"inbox {INBOX} in #inboxes", lambda: browser.script(INBOX_BUTTON, INBOX))
+    browser.click(lambda: browser.script(INBOX_BUTTON, INBOX), "the inbox")
+    wait_for('message "first" in #messages', lambda: browser.script(MESSAGE_BUTTON, "first"))
+    browser.click(lambda: browser.script(MESSAGE_BUTTON, "first"), 'message "first"')
     wait_for("the message view", lambda: browser.script("return !document.getElementById('message-view').hidden"))
-    browser.click(browser.find("#tab-text"), "the Text tab")
+    browser.click(lambda: browser.find("#tab-text"), "the Text tab")
     wait_for(
         'the text "hello" in #pane-text',
         lambda: browser.script(
@@ -329,7 +339,7 @@ def scenario(base, key, sim, receiver, browser, console):
     if browser.script("return window.__marker;") != 1:
         raise Failure("the page was reloaded to show the new message")
 
-    browser.click(browser.find("#view-webhooks"), "the Webhooks view")
+    browser.click(lambda: browser.find("#view-webhooks"), "the Webhooks view")
     hook_id = hook["webhook_id"]
     failed = wait_for(
         f"a delivery of {hook_id} with a failed attempt (HTTP 500)",
@@ -338,7 +348,7 @@ def scenario(base, key, sim, receiver, browser, console):
     if receiver.hits < 1:
         raise Failure("the page shows a failed attempt the receiver never saw")
     receiver.status = 200
-    browser.click(browser.script(REDELIVER_BUTTON, hook_id, failed), f"Redeliver of {failed}")
+    browser.click(lambda: browser.script(REDELIVER_BUTTON, hook_id, failed), f"Redeliver of {failed}")
     wait_for(
         f"a redelivery of {failed} in state delivered",
         lambda: browser.script(REDELIVERED, hook_id, failed),
