@@ -114,14 +114,13 @@ impl DeliveryLog {
     }
 
     /// Logs a new delivery, pending; its id.
-    fn open(&self, event_id: &str, body: &Bytes, redelivery_of: Option<String>) -> String {
-        let event_type = serde_json::from_slice::<serde_json::Value>(body)
-            .ok()
-            .and_then(|v| {
-                let t = v.get("event_type").or_else(|| v.get("type"))?;
-                t.as_str().map(str::to_owned)
-            })
-            .unwrap_or_default();
+    fn open(
+        &self,
+        event_id: &str,
+        event_type: &str,
+        body: &Bytes,
+        redelivery_of: Option<String>,
+    ) -> String {
         let id = crate::ids::new("dlv");
         let mut log = self.lock();
         if log.len() == KEPT_DELIVERIES {
@@ -130,7 +129,7 @@ impl DeliveryLog {
         log.push_back(DeliveryRecord {
             delivery_id: id.clone(),
             event_id: event_id.to_owned(),
-            event_type,
+            event_type: event_type.to_owned(),
             state: DeliveryState::Pending,
             created_at: crate::ids::now_rfc3339(),
             next_attempt_at: None,
@@ -341,14 +340,13 @@ impl Dispatcher {
     /// delivery (whatever the first one's end): the new delivery's id, `None` when
     /// the log does not hold `delivery_id`.
     pub(crate) fn redeliver(&self, route: &Route, delivery_id: &str) -> Option<String> {
-        let (event_id, body) = {
+        let (event_id, event_type, body) = {
             let log = route.log.lock();
             let d = log.iter().find(|d| d.delivery_id == delivery_id)?;
-            (d.event_id.clone(), d.body.clone())
+            (d.event_id.clone(), d.event_type.clone(), d.body.clone())
         };
-        let id = route
-            .log
-            .open(&event_id, &body, Some(delivery_id.to_owned()));
+        let redelivery_of = Some(delivery_id.to_owned());
+        let id = route.log.open(&event_id, &event_type, &body, redelivery_of);
         let job = Job {
             id: event_id,
             body,
@@ -382,7 +380,10 @@ impl Dispatcher {
             // does: the relay then counts each copy's attempts on its own, so chaos
             // stays deterministic under a seed.
             let deliveries = (0..copies)
-                .map(|_| route.log.open(event.id(), event.raw(), None))
+                .map(|_| {
+                    let event_type = event.event_type().as_str();
+                    route.log.open(event.id(), event_type, event.raw(), None)
+                })
                 .collect();
             let job = Job {
                 id: event.id().to_owned(),
